@@ -1,0 +1,82 @@
+#include "scenarios/diagnostics.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include <fmt/format.h>
+
+namespace memsim::scenarios {
+
+namespace {
+
+std::string join(const std::vector<Diagnostic>& diagnostics) {
+  std::string text;
+  for (const Diagnostic& d : diagnostics) {
+    if (!text.empty()) text += '\n';
+    text += format_diagnostic(d);
+  }
+  return text;
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  std::iota(row.begin(), row.end(), 0);
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::string format_diagnostic(const Diagnostic& d) {
+  if (d.where.line == 0) return fmt::format("{}: error: {}", d.where.file, d.message);
+  return fmt::format("{}:{}:{}: error: {}", d.where.file, d.where.line, d.where.column, d.message);
+}
+
+InputError::InputError(std::vector<Diagnostic> diagnostics)
+    : std::runtime_error(join(diagnostics)), diagnostics_(std::move(diagnostics)) {}
+
+InputError::InputError(Location where, std::string message)
+    : InputError(std::vector<Diagnostic>{{std::move(where), std::move(message)}}) {}
+
+void Diagnostics::error(const Location& where, std::string message) {
+  for (const Diagnostic& d : list_) {
+    // Variants share the base configuration: report a shared problem once.
+    if (d.message == message && d.where.file == where.file && d.where.line == where.line &&
+        d.where.column == where.column) {
+      return;
+    }
+  }
+  list_.push_back({where, std::move(message)});
+}
+
+void Diagnostics::throw_if_any() const {
+  if (!list_.empty()) throw InputError(list_);
+}
+
+void Diagnostics::forward_to(Diagnostics& other) const {
+  for (const Diagnostic& d : list_)
+    other.error(d.where, d.message);
+}
+
+std::string nearest_spelling(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_distance = std::max<size_t>(2, word.size() / 3) + 1;
+  for (const std::string& candidate : candidates) {
+    const size_t distance = edit_distance(word, candidate);
+    if (distance < best_distance) {
+      best_distance = distance;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+}  // namespace memsim::scenarios

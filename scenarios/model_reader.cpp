@@ -1,0 +1,132 @@
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "scenarios/hf_config.h"
+#include "scenarios/model_presets.h"
+#include "scenarios/plan_reader.h"
+#include "scenarios/scenario_schema.h"
+#include "scenarios/section_reader.h"
+
+namespace memsim::scenarios {
+
+namespace {
+
+// Largest accepted dimension: keeps every product of dimensions inside 64 bits.
+constexpr int64_t kMaxDimension = int64_t{1} << 24;
+
+/// The spec the explicit keys start from: a preset, a config.json, or nothing.
+std::optional<sim::ModelSpec> starting_point(SectionReader& reader, const ConfigNode& node,
+                                             const std::string& scenario_dir) {
+  const ConfigNode* preset = reader.node("preset");
+  const ConfigNode* hf = reader.node("hf_config");
+  if (preset != nullptr && hf != nullptr) {
+    reader.diagnostics().error(hf->where, "model: give either preset or hf_config, not both");
+    return std::nullopt;
+  }
+  if (preset != nullptr) {
+    const auto name = reader.text("preset");
+    if (!name) return std::nullopt;
+    if (const ModelPreset* found = find_preset(*name)) return found->spec;
+    const std::string hint = nearest_spelling(*name, preset_names());
+    reader.diagnostics().error(
+        preset->where, fmt::format("unknown model '{}'{} (memsim models lists them)", *name,
+                                   hint.empty() ? "" : fmt::format("; did you mean '{}'?", hint)));
+    return std::nullopt;
+  }
+  if (hf != nullptr) {
+    const auto file = reader.text("hf_config");
+    if (!file) return std::nullopt;
+    const std::filesystem::path path = std::filesystem::path(scenario_dir) / *file;
+    try {
+      return read_hf_config(path.string());
+    } catch (const InputError& e) {
+      for (const Diagnostic& d : e.diagnostics()) {
+        reader.diagnostics().error(
+            d.where, d.message + fmt::format(" (model.hf_config at {}:{}:{})", hf->where.file,
+                                             hf->where.line, hf->where.column));
+      }
+      return std::nullopt;
+    }
+  }
+  // Explicit dimensions: these must be given; the rest have defaults.
+  bool complete = true;
+  for (const char* key : {"layers", "hidden", "heads", "ffn", "vocab"}) {
+    if (!reader.has(key)) {
+      reader.diagnostics().error(
+          node.where, fmt::format("model.{} is missing (or give a preset or hf_config)", key));
+      complete = false;
+    }
+  }
+  if (!complete) return std::nullopt;
+  return sim::ModelSpec{};
+}
+
+template <typename Enum>
+void read_enum(SectionReader& reader, const std::string& key,
+               const std::vector<std::pair<std::string, Enum>>& table, Enum& out) {
+  std::vector<std::string> names;
+  for (const auto& entry : table)
+    names.push_back(entry.first);
+  if (const auto name = reader.choice(key, names)) {
+    for (const auto& [text, value] : table) {
+      if (text == *name) out = value;
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<sim::ModelSpec> read_model(const ConfigNode& node, const std::string& scenario_dir,
+                                         Diagnostics& diagnostics) {
+  const size_t problems_before = diagnostics.count();
+  SectionReader reader(node, "model", keys_of("model"), diagnostics);
+  if (!reader.valid()) return std::nullopt;
+  std::optional<sim::ModelSpec> start = starting_point(reader, node, scenario_dir);
+  if (!start) return std::nullopt;
+  sim::ModelSpec spec = *start;
+  const bool explicit_model = !reader.has("preset") && !reader.has("hf_config");
+
+  if (auto v = reader.text("name")) spec.name = *v;
+  for (auto [key, field] : {std::pair{"layers", &spec.layers},
+                            {"hidden", &spec.hidden},
+                            {"heads", &spec.heads},
+                            {"kv_heads", &spec.kv_heads},
+                            {"head_dim", &spec.head_dim},
+                            {"ffn", &spec.ffn},
+                            {"vocab", &spec.vocab},
+                            {"max_positions", &spec.max_positions}}) {
+    if (auto v = reader.integer(key, 1, kMaxDimension)) *field = *v;
+  }
+  if (explicit_model && !reader.has("kv_heads")) spec.kv_heads = spec.heads;
+  read_enum<sim::FfnType>(reader, "ffn_type",
+                          {{"gelu", sim::FfnType::kGelu}, {"swiglu", sim::FfnType::kSwiGlu}},
+                          spec.ffn_type);
+  read_enum<sim::NormType>(
+      reader, "norm",
+      {{"layernorm", sim::NormType::kLayerNorm}, {"rmsnorm", sim::NormType::kRmsNorm}}, spec.norm);
+  read_enum<sim::PositionType>(reader, "positions",
+                               {{"rope", sim::PositionType::kRope},
+                                {"learned", sim::PositionType::kLearned},
+                                {"none", sim::PositionType::kNone}},
+                               spec.positions);
+  read_enum<sim::AttentionImpl>(
+      reader, "attention",
+      {{"eager", sim::AttentionImpl::kEager}, {"flash", sim::AttentionImpl::kFlash}},
+      spec.attention);
+  if (auto v = reader.boolean("tied_embeddings")) spec.tied_embeddings = *v;
+  if (auto v = reader.boolean("bias")) spec.bias = *v;
+  if (auto v = reader.boolean("qkv_bias")) spec.qkv_bias = *v;
+  if (auto v = reader.number("dropout", 0.0, 0.99)) spec.dropout = *v;
+  if (spec.name.empty()) spec.name = "custom";
+
+  // Consistency, once every value read is valid: point at the key at fault, or the model.
+  if (diagnostics.count() != problems_before) return std::nullopt;
+  for (const sim::SpecProblem& problem : sim::find_problems(spec)) {
+    const ConfigNode* at = reader.node(problem.key);
+    diagnostics.error(at != nullptr ? at->where : node.where, "model." + problem.message);
+  }
+  return spec;
+}
+
+}  // namespace memsim::scenarios

@@ -1,0 +1,286 @@
+#include "scenarios/plan_reader.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "hardware/gpu_profile.h"
+#include "scenarios/scenario_schema.h"
+#include "scenarios/section_reader.h"
+
+namespace memsim::scenarios {
+
+namespace {
+
+using strategies::TrainingPlan;
+
+// Upper bounds that keep every simulated quantity inside 64 bits.
+constexpr int64_t kMaxTokens = int64_t{1} << 24;
+constexpr int64_t kMaxGpus = int64_t{1} << 20;
+constexpr int64_t kMaxBatch = int64_t{1} << 24;
+
+std::vector<std::string> gpu_names() {
+  std::vector<std::string> names;
+  for (const auto& gpu : hardware::builtin_gpus())
+    names.push_back(gpu.name);
+  return names;
+}
+
+/// A required section: missing is an error at the scenario's top level.
+const ConfigNode* required(const ConfigNode& config, const std::string& key,
+                           Diagnostics& diagnostics) {
+  const ConfigNode* node = config.get(key);
+  if (node == nullptr) diagnostics.error(config.where, fmt::format("missing section '{}'", key));
+  return node;
+}
+
+void read_hardware(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics) {
+  SectionReader reader(node, "hardware", keys_of("hardware"), diagnostics);
+  if (!reader.valid()) return;
+  if (!reader.has("gpu")) diagnostics.error(node.where, "hardware.gpu is missing");
+  if (const auto name = reader.text("gpu")) {
+    if (const hardware::GpuProfile* gpu = hardware::find_gpu(*name)) {
+      plan.cluster.gpu = *gpu;
+    } else {
+      const std::string hint = nearest_spelling(*name, gpu_names());
+      diagnostics.error(reader.node("gpu")->where,
+                        fmt::format("unknown GPU '{}'{} (memsim hardware lists them)", *name,
+                                    hint.empty() ? "" : fmt::format("; did you mean '{}'?", hint)));
+    }
+  }
+  if (auto v = reader.integer("nodes", 1, kMaxGpus)) plan.cluster.nodes = *v;
+  if (auto v = reader.integer("gpus_per_node", 1, kMaxGpus)) plan.cluster.gpus_per_node = *v;
+  if (auto v = reader.number("compute_efficiency", 0.01, 1.0)) plan.cluster.compute_efficiency = *v;
+  if (auto v = reader.size("capacity")) {
+    if (v->value() <= 0) {
+      diagnostics.error(reader.node("capacity")->where, "hardware.capacity must be positive");
+    } else {
+      plan.cluster.gpu.capacity = *v;
+    }
+  }
+  if (plan.cluster.world_size() > kMaxGpus) {
+    diagnostics.error(node.where, fmt::format("{} GPUs is more than memsim simulates ({})",
+                                              plan.cluster.world_size(), kMaxGpus));
+  }
+}
+
+void read_optimizer(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics) {
+  std::vector<std::string> names;
+  for (const auto& info : strategies::optimizers())
+    names.emplace_back(info.name);
+  // The entry's own parameters are its known keys.
+  const ConfigNode* name_node = node.is_map() ? node.get("name") : nullptr;
+  const strategies::OptimizerInfo* info = name_node != nullptr && name_node->is_scalar()
+                                              ? strategies::find_optimizer(name_node->scalar)
+                                              : nullptr;
+  std::vector<std::string> known = {"name"};
+  if (info != nullptr) {
+    for (const auto& p : info->parameters)
+      known.emplace_back(p.name);
+  }
+  SectionReader reader(node, "training.optimizer", known, diagnostics);
+  if (!reader.valid()) return;
+  if (name_node == nullptr) {
+    diagnostics.error(node.where, "training.optimizer.name is missing");
+    return;
+  }
+  const auto name = reader.choice("name", names);
+  if (!name) return;
+  plan.training.optimizer.name = *name;
+  for (const auto& p : info->parameters) {
+    if (auto v = reader.number(p.name, 0.0, 1e12)) plan.training.optimizer.values[p.name] = *v;
+  }
+}
+
+void read_training(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics) {
+  SectionReader reader(node, "training", keys_of("training"), diagnostics);
+  if (!reader.valid()) return;
+  if (!reader.has("seq_len")) diagnostics.error(node.where, "training.seq_len is missing");
+  if (auto v = reader.integer("seq_len", 1, kMaxTokens)) plan.training.seq_len = *v;
+  if (auto v = reader.integer("micro_batch", 1, kMaxBatch)) plan.training.micro_batch = *v;
+  plan.training.global_batch = 0;  // resolved once dp is known
+  if (auto v = reader.integer("global_batch", 1, kMaxBatch)) plan.training.global_batch = *v;
+  if (const ConfigNode* optimizer = reader.node("optimizer")) {
+    read_optimizer(*optimizer, plan, diagnostics);
+  }
+  if (auto v = reader.choice("gradient_buffers", {"persistent", "on_demand"})) {
+    plan.training.gradient_buffers = *v == "persistent" ? strategies::GradientBuffers::kPersistent
+                                                        : strategies::GradientBuffers::kOnDemand;
+  }
+}
+
+std::optional<strategies::Dtype> read_dtype(SectionReader& reader, const std::string& key) {
+  const auto name = reader.choice(key, {"fp32", "bf16", "fp16"});
+  if (!name) return std::nullopt;
+  if (*name == "fp32") return strategies::Dtype::kFp32;
+  return *name == "bf16" ? strategies::Dtype::kBf16 : strategies::Dtype::kFp16;
+}
+
+void read_precision(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics) {
+  SectionReader reader(node, "precision", keys_of("precision"), diagnostics);
+  if (!reader.valid()) return;
+  std::vector<std::string> recipes;
+  for (const auto& r : strategies::precision_recipes())
+    recipes.emplace_back(r.name);
+  if (const auto name = reader.choice("recipe", recipes)) {
+    plan.precision.recipe = strategies::find_recipe(*name)->recipe;
+  }
+  plan.precision.gradients = read_dtype(reader, "gradients");
+  plan.precision.activations = read_dtype(reader, "activations");
+}
+
+void read_checkpointing(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics) {
+  const std::vector<std::string> policies = {"none", "selective", "full", "sqrt"};
+  if (node.is_scalar()) {
+    static const std::vector<std::pair<std::string, strategies::CheckpointPolicy>> kPolicies = {
+        {"none", strategies::NoCheckpointing{}},
+        {"selective", strategies::SelectiveCheckpointing{}},
+        {"full", strategies::FullCheckpointing{1}},
+        {"sqrt", strategies::SqrtCheckpointing{}},
+    };
+    for (const auto& [name, policy] : kPolicies) {
+      if (node.scalar == name) {
+        plan.checkpointing = policy;
+        return;
+      }
+    }
+    const std::string hint = nearest_spelling(node.scalar, policies);
+    diagnostics.error(
+        node.where,
+        fmt::format("checkpointing = {}: expected none, selective, full, sqrt or "
+                    "{{full: {{every: k}}}}{}",
+                    node.scalar, hint.empty() ? "" : fmt::format("; did you mean '{}'?", hint)));
+    return;
+  }
+  SectionReader reader(node, "checkpointing", {"full"}, diagnostics);
+  if (!reader.valid()) return;
+  const ConfigNode* full = reader.node("full");
+  if (full == nullptr) {
+    diagnostics.error(node.where, "checkpointing: expected {full: {every: k}}");
+    return;
+  }
+  if (full->is_null()) {
+    plan.checkpointing = strategies::FullCheckpointing{1};
+    return;
+  }
+  SectionReader every(*full, "checkpointing.full", {"every"}, diagnostics);
+  if (!every.valid()) return;
+  if (auto v = every.integer("every", 1, 1 << 20))
+    plan.checkpointing = strategies::FullCheckpointing{*v};
+}
+
+void read_parallel(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics,
+                   bool& dp_auto) {
+  SectionReader reader(node, "parallel", keys_of("parallel"), diagnostics);
+  if (!reader.valid()) return;
+  if (auto v = reader.integer("tp", 1, kMaxGpus)) plan.parallel.tp.degree = *v;
+  if (auto v = reader.boolean("sequence_parallel")) plan.parallel.tp.sequence_parallel = *v;
+  if (const ConfigNode* dp = reader.node("dp");
+      dp != nullptr && dp->is_scalar() && dp->scalar == "auto") {
+    dp_auto = true;
+  } else if (auto v = reader.integer("dp", 1, kMaxGpus)) {
+    plan.parallel.dp = *v;
+    dp_auto = false;
+  }
+}
+
+void read_overhead(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics) {
+  SectionReader reader(node, "overhead", keys_of("overhead"), diagnostics);
+  if (!reader.valid()) return;
+  if (auto v = reader.size("cuda_context")) plan.overheads.cuda_context = *v;
+}
+
+/// Where a key is written in `config`, or the section, or the top level.
+Location where_is(const ConfigNode& config, const std::string& section, const std::string& key) {
+  if (const ConfigNode* s = config.get(section)) {
+    if (s->is_map()) {
+      if (const ConfigNode* k = s->get(key)) return k->where;
+    }
+    return s->where;
+  }
+  return config.where;
+}
+
+/// Cross-section consistency: the parallel layout against the model and the cluster.
+void check_layout(const ConfigNode& config, TrainingPlan& plan, bool dp_auto,
+                  Diagnostics& diagnostics) {
+  const int64_t world = plan.cluster.world_size();
+  const int64_t tp = plan.parallel.tp.degree;
+  const sim::ModelSpec& model = plan.model;
+  if (dp_auto) {
+    if (world % tp != 0) {
+      diagnostics.error(where_is(config, "parallel", "tp"),
+                        fmt::format("parallel.tp = {} does not divide the {} GPUs", tp, world));
+      return;
+    }
+    plan.parallel.dp = world / tp;
+  }
+  const int64_t dp = plan.parallel.dp;
+  if (tp * dp != world) {
+    diagnostics.error(where_is(config, "parallel", "dp"),
+                      fmt::format("parallel.tp × dp = {} × {} = {} but the cluster has {} GPUs "
+                                  "(hardware.nodes × gpus_per_node)",
+                                  tp, dp, tp * dp, world));
+  }
+  if (model.heads % tp != 0) {
+    diagnostics.error(
+        where_is(config, "parallel", "tp"),
+        fmt::format("parallel.tp = {} does not divide attention heads ({})", tp, model.heads));
+  }
+  if (model.kv_heads % tp != 0 && tp % model.kv_heads != 0) {
+    diagnostics.error(where_is(config, "parallel", "tp"),
+                      fmt::format("parallel.tp = {} and kv_heads = {}: one must divide the other",
+                                  tp, model.kv_heads));
+  }
+  if (model.ffn % tp != 0) {
+    diagnostics.error(
+        where_is(config, "parallel", "tp"),
+        fmt::format("parallel.tp = {} does not divide the MLP size ({})", tp, model.ffn));
+  }
+  if (plan.parallel.tp.sequence_parallel && plan.training.seq_len % tp != 0) {
+    diagnostics.error(where_is(config, "parallel", "sequence_parallel"),
+                      fmt::format("sequence parallelism needs tp = {} to divide seq_len ({})", tp,
+                                  plan.training.seq_len));
+  }
+  const int64_t per_step = plan.training.micro_batch * dp;
+  if (plan.training.global_batch == 0) plan.training.global_batch = per_step;
+  if (plan.training.global_batch % per_step != 0) {
+    diagnostics.error(where_is(config, "training", "global_batch"),
+                      fmt::format("training.global_batch = {} is not divisible by micro_batch × "
+                                  "dp = {} × {}",
+                                  plan.training.global_batch, plan.training.micro_batch, dp));
+  }
+}
+
+}  // namespace
+
+std::optional<TrainingPlan> read_plan(const ConfigNode& config, const std::string& scenario_dir,
+                                      Diagnostics& diagnostics,
+                                      std::vector<Diagnostic>& /*warnings*/) {
+  TrainingPlan plan;
+  bool dp_auto = true;
+  Diagnostics local;
+  if (const ConfigNode* model = required(config, "model", local)) {
+    if (auto spec = read_model(*model, scenario_dir, local)) plan.model = *spec;
+  }
+  if (const ConfigNode* node = required(config, "hardware", local))
+    read_hardware(*node, plan, local);
+  if (const ConfigNode* node = required(config, "training", local))
+    read_training(*node, plan, local);
+  if (const ConfigNode* node = config.get("precision")) read_precision(*node, plan, local);
+  if (const ConfigNode* node = config.get("parallel")) read_parallel(*node, plan, local, dp_auto);
+  if (const ConfigNode* node = config.get("checkpointing")) read_checkpointing(*node, plan, local);
+  if (const ConfigNode* node = config.get("overhead")) read_overhead(*node, plan, local);
+  if (!local.empty()) {
+    local.forward_to(diagnostics);
+    return std::nullopt;
+  }
+  check_layout(config, plan, dp_auto, local);
+  if (!local.empty()) {
+    local.forward_to(diagnostics);
+    return std::nullopt;
+  }
+  return plan;
+}
+
+}  // namespace memsim::scenarios

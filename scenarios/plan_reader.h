@@ -1,0 +1,26 @@
+#pragma once
+/// Reading one variant's merged configuration into typed values (used by the scenario
+/// loader; each reader reports its problems to `diagnostics` and returns what it could).
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "scenarios/config_tree.h"
+#include "scenarios/diagnostics.h"
+#include "sim/model_spec.h"
+#include "strategies/training_plan.h"
+
+namespace memsim::scenarios {
+
+/// The `model:` section: {preset | hf_config | explicit dimensions} plus overrides.
+std::optional<sim::ModelSpec> read_model(const ConfigNode& node, const std::string& scenario_dir,
+                                         Diagnostics& diagnostics);
+
+/// A whole configuration (the top-level mapping without `compare:`).
+std::optional<strategies::TrainingPlan> read_plan(const ConfigNode& config,
+                                                  const std::string& scenario_dir,
+                                                  Diagnostics& diagnostics,
+                                                  std::vector<Diagnostic>& warnings);
+
+}  // namespace memsim::scenarios

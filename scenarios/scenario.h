@@ -1,0 +1,34 @@
+#pragma once
+/// A scenario file: a base configuration and named `compare:` variants, each read into a
+/// validated TrainingPlan. `--set key=value` overrides apply before anything is read.
+
+#include <string>
+#include <vector>
+
+#include "scenarios/config_tree.h"
+#include "scenarios/diagnostics.h"
+#include "strategies/training_plan.h"
+
+namespace memsim::scenarios {
+
+struct Variant {
+  std::string name;  ///< "base" for the scenario's own configuration
+  strategies::TrainingPlan plan;
+};
+
+struct Scenario {
+  std::string name;
+  std::string path;
+  std::vector<Variant> variants;     ///< base first, then compare: entries in file order
+  std::vector<Diagnostic> warnings;  ///< valid but probably unintended settings
+};
+
+/// Reads and validates `path` with `overrides` ("dotted.key=value", YAML values) applied.
+/// Throws InputError listing every problem found.
+Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides = {});
+
+/// Reads a scenario already parsed into a tree; `path` names it and anchors relative paths.
+Scenario read_scenario(ConfigNode root, const std::string& path,
+                       const std::vector<std::string>& overrides = {});
+
+}  // namespace memsim::scenarios

@@ -1,0 +1,137 @@
+#include <algorithm>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "scenarios/plan_reader.h"
+#include "scenarios/scenario.h"
+#include "scenarios/scenario_schema.h"
+#include "scenarios/section_reader.h"
+
+namespace memsim::scenarios {
+
+namespace {
+
+/// Turns a shorthand scalar (`model: llama2-7b`) into its mapping form (`{preset: ...}`)
+/// so that variants and --set overrides can change one key of it.
+void expand_shorthand(ConfigNode& parent, const std::string& key, const std::string& as) {
+  ConfigNode* node = parent.is_map() ? parent.get(key) : nullptr;
+  if (node == nullptr || !node->is_scalar()) return;
+  ConfigNode map;
+  map.kind = ConfigNode::Kind::kMap;
+  map.where = node->where;
+  map.entries.push_back({as, node->where, *node});
+  *node = std::move(map);
+}
+
+void expand_shorthands(ConfigNode& config) {
+  expand_shorthand(config, "model", "preset");
+  expand_shorthand(config, "precision", "recipe");
+  if (ConfigNode* training = config.get("training")) {
+    expand_shorthand(*training, "optimizer", "name");
+  }
+}
+
+void apply_override(ConfigNode& root, const std::string& text, Diagnostics& diagnostics) {
+  const Location where{"--set " + text, 0, 0};
+  const size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    diagnostics.error(where, "expected KEY=VALUE, e.g. --set parallel.tp=4");
+    return;
+  }
+  const std::string key = text.substr(0, eq);
+  const auto& known = all_scenario_keys();
+  const bool valid_prefix = std::any_of(known.begin(), known.end(), [&](const std::string& k) {
+    return key == k || key.starts_with(k + ".");
+  });
+  if (!valid_prefix) {
+    const std::string hint = nearest_spelling(key, known);
+    diagnostics.error(where,
+                      fmt::format("unknown key '{}'{}", key,
+                                  hint.empty() ? "" : fmt::format("; did you mean '{}'?", hint)));
+    return;
+  }
+  try {
+    ConfigNode value = parse_yaml(text.substr(eq + 1), where.file);
+    value.where = where;
+    set_dotted(root, key, value);
+  } catch (const InputError& e) {
+    for (const Diagnostic& d : e.diagnostics())
+      diagnostics.error(where, d.message);
+  }
+}
+
+std::vector<std::string> variant_keys() {
+  std::vector<std::string> keys = {"name"};
+  for (const std::string& key : keys_of("")) {
+    if (key != "name" && key != "compare") keys.push_back(key);
+  }
+  return keys;
+}
+
+}  // namespace
+
+Scenario read_scenario(ConfigNode root, const std::string& path,
+                       const std::vector<std::string>& overrides) {
+  Diagnostics diagnostics;
+  if (!root.is_map()) {
+    throw InputError(root.where.line == 0 ? Location{path, 1, 1} : root.where,
+                     "a scenario must be a mapping of sections (model, hardware, training, ...)");
+  }
+  expand_shorthands(root);
+  for (const std::string& text : overrides)
+    apply_override(root, text, diagnostics);
+  expand_shorthands(root);
+  diagnostics.throw_if_any();
+
+  Scenario scenario;
+  scenario.path = path;
+  SectionReader top(root, "", keys_of(""), diagnostics);
+  scenario.name = top.text("name").value_or(std::filesystem::path(path).stem().string());
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+
+  ConfigNode base = root;
+  base.erase("compare");
+  base.erase("name");
+  std::vector<std::pair<std::string, ConfigNode>> configs = {{"base", base}};
+  if (const ConfigNode* compare = root.get("compare")) {
+    if (!compare->is_sequence()) {
+      diagnostics.error(compare->where, "compare must be a list of variants");
+    } else {
+      for (size_t i = 0; i < compare->items.size(); ++i) {
+        ConfigNode item = compare->items[i];
+        SectionReader reader(item, fmt::format("compare[{}]", i), variant_keys(), diagnostics);
+        if (!reader.valid()) continue;
+        const auto name = reader.text("name");
+        if (!name) {
+          diagnostics.error(item.where, "a compare variant needs a name");
+          continue;
+        }
+        for (const auto& [existing, unused] : configs) {
+          if (existing == *name) {
+            diagnostics.error(reader.node("name")->where,
+                              fmt::format("variant name '{}' is used twice", *name));
+          }
+        }
+        item.erase("name");
+        expand_shorthands(item);
+        ConfigNode merged = base;
+        merge_into(merged, item);
+        configs.emplace_back(*name, std::move(merged));
+      }
+    }
+  }
+  for (const auto& [name, config] : configs) {
+    if (auto plan = read_plan(config, dir, diagnostics, scenario.warnings)) {
+      scenario.variants.push_back({name, std::move(*plan)});
+    }
+  }
+  diagnostics.throw_if_any();
+  return scenario;
+}
+
+Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides) {
+  return read_scenario(load_yaml_file(path), path, overrides);
+}
+
+}  // namespace memsim::scenarios

@@ -1,0 +1,77 @@
+#include "scenarios/scenario_schema.h"
+
+#include "scenarios/section_reader.h"
+
+namespace memsim::scenarios {
+
+const std::vector<ScenarioKey>& scenario_keys() {
+  static const std::vector<ScenarioKey> keys = {
+      {"", "name", "a title for the scenario"},
+      {"", "model", "a preset name, a mapping of dimensions, or {hf_config: path}"},
+      {"", "hardware", "the GPU profile and how many"},
+      {"", "training", "sequence, batch and optimizer"},
+      {"", "precision", "recipe name, or {recipe, gradients, activations}"},
+      {"", "parallel", "tensor, sequence and data parallel layout"},
+      {"", "checkpointing", "none | selective | full | sqrt | {full: {every: k}}"},
+      {"", "overhead", "memory taken before the first tensor"},
+      {"", "compare", "named variants, each a partial override of the base"},
+      {"model", "preset", "start from a built-in model"},
+      {"model", "hf_config", "start from a Hugging Face config.json (relative to the scenario)"},
+      {"model", "name", "a display name"},
+      {"model", "layers", "transformer layers"},
+      {"model", "hidden", "hidden size"},
+      {"model", "heads", "attention (query) heads"},
+      {"model", "kv_heads", "key/value heads; fewer than heads is grouped-query attention"},
+      {"model", "head_dim", "size of one head (default hidden / heads)"},
+      {"model", "ffn", "MLP inner size"},
+      {"model", "ffn_type", "gelu (two matrices) | swiglu (three)"},
+      {"model", "vocab", "vocabulary size"},
+      {"model", "tied_embeddings", "LM head shares the embedding matrix"},
+      {"model", "norm", "layernorm | rmsnorm"},
+      {"model", "bias", "biases on every linear layer"},
+      {"model", "qkv_bias", "biases on q, k and v only"},
+      {"model", "positions", "rope | learned | none"},
+      {"model", "max_positions", "rows of the learned position table"},
+      {"model", "attention", "eager (scores materialised) | flash"},
+      {"model", "dropout", "dropout probability (0 = no dropout masks)"},
+      {"hardware", "gpu", "a GPU profile name (memsim hardware)"},
+      {"hardware", "nodes", "number of nodes"},
+      {"hardware", "gpus_per_node", "GPUs per node"},
+      {"hardware", "capacity", "override the profile's memory per GPU, e.g. '80 GiB'"},
+      {"hardware", "compute_efficiency", "share of peak FLOP/s reached by matmuls (0.5)"},
+      {"training", "seq_len", "tokens per sequence"},
+      {"training", "micro_batch", "sequences per microbatch"},
+      {"training", "global_batch", "sequences per optimizer step (default: micro_batch × dp)"},
+      {"training", "optimizer", "an optimizer name, or {name, its parameters}"},
+      {"training", "gradient_buffers", "persistent (Megatron, DeepSpeed) | on_demand (PyTorch)"},
+      {"precision", "recipe", "fp32 | bf16-mixed | fp16-mixed | bf16"},
+      {"precision", "gradients", "gradient dtype override: fp32 | bf16 | fp16"},
+      {"precision", "activations", "activation dtype override: fp32 | bf16 | fp16"},
+      {"parallel", "tp", "tensor parallel degree"},
+      {"parallel", "sequence_parallel", "shard norms and dropout along the sequence (needs tp)"},
+      {"parallel", "dp", "data parallel degree, or auto (world / tp)"},
+      {"overhead", "cuda_context", "CUDA context and kernels per GPU (1343 MiB)"},
+  };
+  return keys;
+}
+
+std::vector<std::string> keys_of(std::string_view section) {
+  std::vector<std::string> keys;
+  for (const ScenarioKey& k : scenario_keys()) {
+    if (section == k.section) keys.emplace_back(k.key);
+  }
+  return keys;
+}
+
+const std::vector<std::string>& all_scenario_keys() {
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> all;
+    for (const ScenarioKey& k : scenario_keys()) {
+      all.push_back(std::string(k.section).empty() ? k.key : std::string(k.section) + "." + k.key);
+    }
+    return all;
+  }();
+  return keys;
+}
+
+}  // namespace memsim::scenarios

@@ -1,0 +1,58 @@
+#pragma once
+/// Typed reading of one mapping of a scenario: every key must be known (an unknown one is
+/// an error naming the nearest known spelling), and every value is checked for type and
+/// range. Problems are collected, not thrown, so that a file's errors come out together.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "scenarios/config_tree.h"
+#include "sim/units.h"
+
+namespace memsim::scenarios {
+
+class SectionReader {
+ public:
+  /// Reads `node` (which must be a mapping) as section `path` ("" for the top level, else
+  /// e.g. "parallel"), whose keys are `known`.
+  SectionReader(const ConfigNode& node, std::string path, std::vector<std::string> known,
+                Diagnostics& diagnostics);
+
+  bool valid() const { return node_ != nullptr; }
+  bool has(const std::string& key) const;
+  const ConfigNode* node(const std::string& key) const;
+  /// The dotted name of `key` in this section, for messages.
+  std::string dotted(const std::string& key) const;
+
+  std::optional<int64_t> integer(const std::string& key, int64_t min, int64_t max);
+  std::optional<double> number(const std::string& key, double min, double max);
+  std::optional<bool> boolean(const std::string& key);
+  std::optional<std::string> text(const std::string& key);
+  /// One of `choices`.
+  std::optional<std::string> choice(const std::string& key,
+                                    const std::vector<std::string>& choices);
+  /// Bytes: an integer, or a number with a unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB).
+  std::optional<sim::Bytes> size(const std::string& key);
+
+  Diagnostics& diagnostics() { return diagnostics_; }
+
+ private:
+  const ConfigNode* scalar(const std::string& key);
+  void error(const ConfigNode& value, const std::string& key, const std::string& expected);
+
+  const ConfigNode* node_;
+  std::string path_;
+  Diagnostics& diagnostics_;
+};
+
+/// Parses a whole number (no fraction, no trailing text).
+std::optional<int64_t> parse_integer(const std::string& text);
+/// Parses a size such as "80 GiB", "1.5GB", "512MiB" or "4096".
+std::optional<sim::Bytes> parse_size(const std::string& text);
+
+/// Every dotted key a scenario may contain (for suggestions across sections).
+const std::vector<std::string>& all_scenario_keys();
+
+}  // namespace memsim::scenarios

@@ -1,0 +1,234 @@
+#include "sim/layer_graph.h"
+
+#include <functional>
+#include <queue>
+#include <string>
+#include <utility>
+
+#include <boost/graph/adjacency_list.hpp>
+#include <fmt/format.h>
+
+#include "sim/check.h"
+
+namespace memsim::sim {
+
+namespace {
+
+struct EdgeProperties {
+  TensorId tensor;
+};
+using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS,
+                                    boost::no_property, EdgeProperties>;
+
+}  // namespace
+
+struct LayerGraph::Impl {
+  ModelSpec model;
+  Graph graph;
+  std::vector<OpNode> ops;
+  std::vector<TensorNode> tensors;
+  std::vector<std::vector<OpId>> consumers;
+  std::vector<OpId> forward_order;
+  std::vector<int> position;
+
+  explicit Impl(ModelSpec spec) : model(std::move(spec)) {}
+
+  TensorId add_tensor(std::string name, const TensorSpec& spec, OpId producer, TensorRole role,
+                      bool requires_grad) {
+    tensors.push_back({std::move(name), spec, producer, role, requires_grad});
+    consumers.emplace_back();
+    return static_cast<TensorId>(tensors.size() - 1);
+  }
+
+  /// Adds one op of `kind` reading `inputs`; returns its outputs.
+  std::vector<TensorId> add_op(OpKind kind, int32_t layer, const std::string& prefix,
+                               std::vector<TensorId> inputs) {
+    const OpKindInfo& info = op_info(kind);
+    MEMSIM_CHECK(static_cast<int>(inputs.size()) == info.inputs);
+    const auto id = static_cast<OpId>(ops.size());
+    MEMSIM_CHECK(static_cast<OpId>(boost::add_vertex(graph)) == id);
+    OpNode node{kind, layer, prefix + info.name, std::move(inputs), {}, {}, {}, {}, {}};
+    for (TensorId input : node.inputs) {
+      boost::add_edge(tensors[input].producer, id, EdgeProperties{input}, graph);
+      consumers[input].push_back(id);
+    }
+    const bool differentiable = kind != OpKind::kInput;
+    for (const TensorSpec& out : info.outputs) {
+      const bool grad = differentiable &&
+                        (out.dtype == DtypeClass::kActivation || out.dtype == DtypeClass::kFp32);
+      node.outputs.push_back(
+          add_tensor(node.name + "." + out.name, out, id, TensorRole::kOutput, grad));
+    }
+    for (const SavedSpec& saved : info.saved) {
+      if (!applies(saved.when, model)) continue;
+      switch (saved.source) {
+        case SavedSpec::Source::kInput:
+          node.saved.push_back(node.inputs.at(saved.index));
+          break;
+        case SavedSpec::Source::kOutput:
+          node.saved.push_back(node.outputs.at(saved.index));
+          break;
+        case SavedSpec::Source::kOwn:
+          node.saved.push_back(
+              add_tensor(node.name + "." + saved.own.name, saved.own, id, TensorRole::kOwn, false));
+          break;
+      }
+    }
+    for (const TensorSpec& ws : info.forward_workspace) {
+      node.forward_workspace.push_back(
+          add_tensor(node.name + "." + ws.name, ws, id, TensorRole::kForwardWorkspace, false));
+    }
+    for (const TensorSpec& ws : info.backward_workspace) {
+      node.backward_workspace.push_back(
+          add_tensor(node.name + "." + ws.name, ws, id, TensorRole::kBackwardWorkspace, false));
+    }
+    for (const ParamSpec& param : info.params) {
+      if (applies(param.when, model)) node.params.push_back(param);
+    }
+    std::vector<TensorId> outputs = node.outputs;
+    ops.push_back(std::move(node));
+    return outputs;
+  }
+
+  TensorId add_op1(OpKind kind, int32_t layer, const std::string& prefix,
+                   std::vector<TensorId> inputs) {
+    return add_op(kind, layer, prefix, std::move(inputs)).at(0);
+  }
+
+  TensorId maybe_dropout(TensorId x, int32_t layer, const std::string& prefix) {
+    return model.dropout > 0.0 ? add_op1(OpKind::kDropout, layer, prefix, {x}) : x;
+  }
+
+  void build() {
+    const auto io = add_op(OpKind::kInput, kEmbeddingLayer, "", {});
+    const TensorId ids = io.at(0);
+    const TensorId labels = io.at(1);
+    TensorId x = add_op1(OpKind::kEmbedding, kEmbeddingLayer, "", {ids});
+    if (model.positions == PositionType::kLearned) {
+      x = add_op1(OpKind::kPositionEmbedding, kEmbeddingLayer, "", {x});
+    }
+    x = maybe_dropout(x, kEmbeddingLayer, "embedding.");
+    const OpKind attention = model.attention == AttentionImpl::kEager ? OpKind::kAttentionEager
+                                                                      : OpKind::kAttentionFlash;
+    for (int32_t layer = 0; layer < model.layers; ++layer) {
+      const std::string p = fmt::format("layers.{}.", layer);
+      const TensorId h1 = add_op1(OpKind::kNorm, layer, p + "attention_", {x});
+      const TensorId q = add_op1(OpKind::kQProj, layer, p, {h1});
+      const TensorId k = add_op1(OpKind::kKProj, layer, p, {h1});
+      const TensorId v = add_op1(OpKind::kVProj, layer, p, {h1});
+      const TensorId context = add_op1(attention, layer, p, {q, k, v});
+      TensorId out = add_op1(OpKind::kOutProj, layer, p, {context});
+      out = maybe_dropout(out, layer, p + "attention_");
+      x = add_op1(OpKind::kResidualAdd, layer, p + "attention_", {x, out});
+      const TensorId h2 = add_op1(OpKind::kNorm, layer, p + "mlp_", {x});
+      TensorId inner = 0;
+      if (model.ffn_type == FfnType::kGelu) {
+        inner = add_op1(OpKind::kGelu, layer, p, {add_op1(OpKind::kMlpUp, layer, p, {h2})});
+      } else {
+        const TensorId gate = add_op1(OpKind::kMlpGate, layer, p, {h2});
+        const TensorId up = add_op1(OpKind::kMlpUp, layer, p, {h2});
+        inner = add_op1(OpKind::kGluMul, layer, p, {add_op1(OpKind::kSilu, layer, p, {gate}), up});
+      }
+      out = add_op1(OpKind::kMlpDown, layer, p, {inner});
+      out = maybe_dropout(out, layer, p + "mlp_");
+      x = add_op1(OpKind::kResidualAdd, layer, p + "mlp_", {x, out});
+    }
+    const auto head_layer = static_cast<int32_t>(model.layers);
+    const TensorId hidden = add_op1(OpKind::kFinalNorm, head_layer, "", {x});
+    const TensorId logits = add_op1(OpKind::kLmHead, head_layer, "", {hidden});
+    const TensorId logits_fp32 = add_op1(OpKind::kUpcastLogits, head_layer, "", {logits});
+    add_op(OpKind::kCrossEntropy, head_layer, "", {logits_fp32, labels});
+  }
+
+  /// Kahn's algorithm over the Boost graph with the smallest op id first, so the order
+  /// is topological and otherwise follows program order (as PyTorch would run it).
+  void sort_topologically() {
+    const auto n = boost::num_vertices(graph);
+    std::vector<size_t> pending(n);
+    std::priority_queue<OpId, std::vector<OpId>, std::greater<>> ready;
+    for (size_t v = 0; v < n; ++v) {
+      pending[v] = boost::in_degree(v, graph);
+      if (pending[v] == 0) ready.push(static_cast<OpId>(v));
+    }
+    while (!ready.empty()) {
+      const OpId v = ready.top();
+      ready.pop();
+      forward_order.push_back(v);
+      for (auto [it, end] = boost::out_edges(v, graph); it != end; ++it) {
+        const auto target = boost::target(*it, graph);
+        if (--pending[target] == 0) ready.push(static_cast<OpId>(target));
+      }
+    }
+    MEMSIM_CHECK(forward_order.size() == n);  // the graph is acyclic
+    position.resize(n);
+    for (size_t i = 0; i < n; ++i)
+      position[forward_order[i]] = static_cast<int>(i);
+  }
+};
+
+DimSizes model_dims(const ModelSpec& spec, int64_t seq, int64_t batch) {
+  DimSizes dims;
+  dims[Dim::kSeq] = seq;
+  dims[Dim::kBatch] = batch;
+  dims[Dim::kHidden] = spec.hidden;
+  dims[Dim::kHeads] = spec.heads;
+  dims[Dim::kKvHeads] = spec.kv_heads;
+  dims[Dim::kHeadDim] = spec.effective_head_dim();
+  dims[Dim::kFfn] = spec.ffn;
+  dims[Dim::kVocab] = spec.vocab;
+  dims[Dim::kPositions] = spec.max_positions;
+  return dims;
+}
+
+Elements element_count(const Shape& shape, const DimSizes& dims) {
+  int64_t count = 1;
+  for (Dim dim : shape)
+    count = checked_mul(count, dims[dim]);
+  return {count};
+}
+
+LayerGraph::LayerGraph(const ModelSpec& spec) : impl_(std::make_unique<Impl>(spec)) {
+  impl_->build();
+  impl_->sort_topologically();
+}
+LayerGraph::~LayerGraph() = default;
+LayerGraph::LayerGraph(LayerGraph&&) noexcept = default;
+LayerGraph& LayerGraph::operator=(LayerGraph&&) noexcept = default;
+
+const ModelSpec& LayerGraph::model() const {
+  return impl_->model;
+}
+std::span<const OpId> LayerGraph::forward_order() const {
+  return impl_->forward_order;
+}
+int LayerGraph::position(OpId op) const {
+  return impl_->position.at(op);
+}
+const OpNode& LayerGraph::op(OpId op) const {
+  return impl_->ops.at(op);
+}
+int LayerGraph::op_count() const {
+  return static_cast<int>(impl_->ops.size());
+}
+const TensorNode& LayerGraph::tensor(TensorId tensor) const {
+  return impl_->tensors.at(tensor);
+}
+int LayerGraph::tensor_count() const {
+  return static_cast<int>(impl_->tensors.size());
+}
+std::span<const OpId> LayerGraph::consumers(TensorId tensor) const {
+  return impl_->consumers.at(tensor);
+}
+
+int64_t LayerGraph::parameter_count() const {
+  const DimSizes dims = model_dims(impl_->model, 1, 1);
+  int64_t total = 0;
+  for (const OpNode& node : impl_->ops) {
+    for (const ParamSpec& param : node.params) {
+      total = checked_add(total, element_count(param.shape, dims).count);
+    }
+  }
+  return total;
+}
+
+}  // namespace memsim::sim

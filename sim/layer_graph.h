@@ -1,0 +1,92 @@
+#pragma once
+/// The model as a graph of ops (nodes) and the tensors between them (edges), built with
+/// Boost.Graph behind this interface. Forward is a topological walk of the ops, backward
+/// the reverse walk. Op-specific facts come from the op table; the graph records which
+/// concrete tensors each op consumes, produces, saves and uses as working memory.
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sim/model_spec.h"
+#include "sim/op_table.h"
+#include "sim/units.h"
+
+namespace memsim::sim {
+
+using OpId = int32_t;
+using TensorId = int32_t;
+
+/// Layer index of ops before the first transformer layer (embedding, positions).
+inline constexpr int32_t kEmbeddingLayer = -1;
+
+/// Sizes of the symbolic dimensions for one configuration.
+struct DimSizes {
+  std::array<int64_t, kDimCount> size{};
+  int64_t operator[](Dim dim) const { return size[static_cast<size_t>(dim)]; }
+  int64_t& operator[](Dim dim) { return size[static_cast<size_t>(dim)]; }
+};
+
+/// The model's dimensions with `seq` tokens per sequence and `batch` sequences.
+DimSizes model_dims(const ModelSpec& spec, int64_t seq, int64_t batch);
+
+/// Elements of `shape` with every dimension whole (no parallel sharding).
+Elements element_count(const Shape& shape, const DimSizes& dims);
+
+enum class TensorRole : uint8_t {
+  kOutput,             ///< consumed by later ops (or the loss)
+  kOwn,                ///< made by an op only for its backward (masks, statistics)
+  kForwardWorkspace,   ///< live while the op's forward runs
+  kBackwardWorkspace,  ///< live while the op's backward runs
+};
+
+struct TensorNode {
+  std::string name;  ///< e.g. "layers.3.attention_eager.softmax_output"
+  TensorSpec spec;
+  OpId producer;
+  TensorRole role;
+  bool requires_grad;  ///< a gradient flows back through it
+};
+
+struct OpNode {
+  OpKind kind;
+  int32_t layer;     ///< kEmbeddingLayer, 0..layers-1, or `layers` for the head and loss
+  std::string name;  ///< e.g. "layers.3.q_proj"
+  std::vector<TensorId> inputs;
+  std::vector<TensorId> outputs;
+  std::vector<TensorId> saved;  ///< what the op table says it keeps for backward
+  std::vector<TensorId> forward_workspace;
+  std::vector<TensorId> backward_workspace;
+  std::vector<ParamSpec> params;  ///< the op's own parameters (conditions applied)
+};
+
+class LayerGraph {
+ public:
+  explicit LayerGraph(const ModelSpec& spec);
+  ~LayerGraph();
+  LayerGraph(LayerGraph&&) noexcept;
+  LayerGraph& operator=(LayerGraph&&) noexcept;
+
+  const ModelSpec& model() const;
+  /// Ops in forward order: a topological order of the graph, ties broken by program order.
+  std::span<const OpId> forward_order() const;
+  /// Where `op` stands in forward_order().
+  int position(OpId op) const;
+  const OpNode& op(OpId op) const;
+  int op_count() const;
+  const TensorNode& tensor(TensorId tensor) const;
+  int tensor_count() const;
+  /// Ops that read `tensor` in forward, in forward order.
+  std::span<const OpId> consumers(TensorId tensor) const;
+  /// The model's exact parameter count (a tied LM head shares the embedding).
+  int64_t parameter_count() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace memsim::sim

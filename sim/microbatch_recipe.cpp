@@ -1,0 +1,213 @@
+#include "sim/microbatch_recipe.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "sim/check.h"
+
+namespace memsim::sim {
+
+namespace {
+
+constexpr int kNoRegion = -1;
+
+/// Tensors an op makes in forward: its outputs and its own saved tensors.
+std::vector<TensorId> made_in_forward(const LayerGraph& graph, const OpNode& node) {
+  std::vector<TensorId> made = node.outputs;
+  for (TensorId t : node.saved) {
+    if (graph.tensor(t).role == TensorRole::kOwn) made.push_back(t);
+  }
+  return made;
+}
+
+/// Tensor lifetimes of one program, and the symbolic walk that turns them into deltas.
+class RecipeCompiler {
+ public:
+  explicit RecipeCompiler(const RankProgram& program)
+      : program_(program),
+        graph_(*program.graph),
+        order_(graph_.forward_order()),
+        alive_(graph_.tensor_count(), false),
+        grad_alive_(graph_.tensor_count(), false),
+        retained_(graph_.tensor_count(), false),
+        release_(graph_.tensor_count(), std::numeric_limits<int>::max()),
+        last_use_(graph_.tensor_count(), -1),
+        category_(graph_.tensor_count(), Category::kTemporary),
+        region_of_(order_.size(), kNoRegion) {
+    for (size_t i = 0; i < program.recompute.size(); ++i) {
+      const RecomputeSpan& span = program.recompute[i];
+      MEMSIM_CHECK(0 <= span.first && span.first <= span.last &&
+                   span.last < static_cast<int>(order_.size()));
+      for (int pos = span.first; pos <= span.last; ++pos) {
+        MEMSIM_CHECK(region_of_[pos] == kNoRegion);
+        region_of_[pos] = static_cast<int>(i);
+      }
+    }
+    find_lifetimes();
+  }
+
+  MicrobatchRecipe compile() {
+    const int ops = static_cast<int>(order_.size());
+    for (int pos = 0; pos < ops; ++pos) {
+      run_forward(pos, recipe_.forward, Phase::kForward, retained_, last_use_, nullptr);
+    }
+    for (TensorId t = 0; t < graph_.tensor_count(); ++t) {
+      if (alive_[t]) recipe_.saved_bytes += bytes(t);
+    }
+    for (int pos = ops - 1; pos >= 0; --pos) {
+      const int region = region_of_[pos];
+      if (region != kNoRegion && program_.recompute[region].last == pos) recompute(region);
+      backward(pos);
+    }
+    for (TensorId t = 0; t < graph_.tensor_count(); ++t) {
+      MEMSIM_CHECK(!alive_[t] && !grad_alive_[t]);  // every microbatch frees what it made
+    }
+    return std::move(recipe_);
+  }
+
+ private:
+  Bytes bytes(TensorId t) const { return program_.tensor_bytes[t]; }
+  const OpNode& op_at(int pos) const { return graph_.op(order_[pos]); }
+  int region_of_tensor(TensorId t) const {
+    return region_of_[graph_.position(graph_.tensor(t).producer)];
+  }
+
+  // A tensor is kept from forward to backward if an op outside any recompute region saves
+  // it, or if a region reads it from outside (the region's checkpointed input). It is
+  // released by the backward of the earliest op that saves it or reads it as such an input.
+  void find_lifetimes() {
+    for (int pos = 0; pos < static_cast<int>(order_.size()); ++pos) {
+      const OpNode& node = op_at(pos);
+      for (TensorId t : node.saved) {
+        if (region_of_[pos] == kNoRegion) retained_[t] = true;
+        release_[t] = std::min(release_[t], pos);
+      }
+      for (TensorId t : node.inputs) {
+        last_use_[t] = std::max(last_use_[t], pos);
+        if (region_of_[pos] != kNoRegion && region_of_tensor(t) != region_of_[pos]) {
+          retained_[t] = true;
+          release_[t] = std::min(release_[t], pos);
+        }
+      }
+      for (TensorId t : made_in_forward(graph_, node))
+        last_use_[t] = std::max(last_use_[t], pos);
+    }
+  }
+
+  RecipeOp& open(std::vector<RecipeOp>& ops, int pos, Phase phase, double duration_s) {
+    const auto at = static_cast<uint32_t>(recipe_.deltas.size());
+    ops.push_back({op_at(pos).layer, phase, duration_s, at, at, at, Bytes{}});
+    return ops.back();
+  }
+  uint32_t mark() const { return static_cast<uint32_t>(recipe_.deltas.size()); }
+
+  void alloc(TensorId t, Category category, std::vector<bool>& alive) {
+    MEMSIM_CHECK(!alive[t]);
+    alive[t] = true;
+    if (bytes(t).value() != 0) recipe_.deltas.push_back({bytes(t), category});
+  }
+  void free(TensorId t, Category category, std::vector<bool>& alive) {
+    MEMSIM_CHECK(alive[t]);
+    alive[t] = false;
+    if (bytes(t).value() != 0) recipe_.deltas.push_back({-bytes(t), category});
+  }
+
+  /// Runs op `pos` forward: makes its outputs, own tensors and workspace (reusing any that
+  /// are still alive), then frees the workspace and every tensor read for the last time
+  /// that this pass neither keeps nor found alive. Kept tensors count as activations.
+  void run_forward(int pos, std::vector<RecipeOp>& ops, Phase phase, const std::vector<bool>& kept,
+                   const std::vector<int>& last_use, std::vector<bool>* made_here) {
+    const OpNode& node = op_at(pos);
+    RecipeOp& op = open(ops, pos, phase, program_.op_costs[order_[pos]].forward_s);
+    const std::vector<TensorId> made = made_in_forward(graph_, node);
+    for (TensorId t : made) {
+      if (alive_[t]) continue;
+      category_[t] = kept[t] ? Category::kActivations : Category::kTemporary;
+      alloc(t, category_[t], alive_);
+      if (made_here != nullptr) (*made_here)[t] = true;
+    }
+    for (TensorId t : node.forward_workspace)
+      alloc(t, Category::kTemporary, alive_);
+    op.split = mark();
+    for (TensorId t : node.forward_workspace)
+      free(t, Category::kTemporary, alive_);
+    for (const auto* group : {&node.inputs, &made}) {
+      for (TensorId t : *group) {
+        const bool ours = made_here == nullptr || (*made_here)[t];
+        if (alive_[t] && ours && last_use[t] == pos && !kept[t]) free(t, category_[t], alive_);
+      }
+    }
+    op.end = mark();
+  }
+
+  // Re-runs a region's forward just before its backward: what the region's ops save is
+  // kept; everything else it makes lives until its last reader inside the region.
+  void recompute(int region) {
+    const RecomputeSpan& span = program_.recompute[region];
+    std::vector<bool> saved_here(graph_.tensor_count(), false);
+    std::vector<bool> made_here(graph_.tensor_count(), false);
+    std::vector<int> last_use_here(graph_.tensor_count(), -1);
+    for (int pos = span.first; pos <= span.last; ++pos) {
+      const OpNode& node = op_at(pos);
+      for (TensorId t : node.saved)
+        saved_here[t] = true;
+      for (TensorId t : node.inputs)
+        last_use_here[t] = pos;
+      for (TensorId t : made_in_forward(graph_, node)) {
+        last_use_here[t] = std::max(last_use_here[t], pos);
+      }
+    }
+    for (int pos = span.first; pos <= span.last; ++pos) {
+      run_forward(pos, recipe_.backward, Phase::kRecompute, saved_here, last_use_here, &made_here);
+    }
+  }
+
+  void backward(int pos) {
+    const OpNode& node = op_at(pos);
+    const OpCost& cost = program_.op_costs[order_[pos]];
+    RecipeOp& op = open(recipe_.backward, pos, Phase::kBackward, cost.backward_s);
+    op.parameter_gradients = cost.parameter_gradients;
+    for (TensorId t : node.inputs) {
+      if (graph_.tensor(t).requires_grad && !grad_alive_[t]) {
+        alloc(t, Category::kTemporary, grad_alive_);
+      }
+    }
+    for (TensorId t : node.backward_workspace)
+      alloc(t, Category::kTemporary, alive_);
+    op.split = mark();
+    for (TensorId t : node.backward_workspace)
+      free(t, Category::kTemporary, alive_);
+    for (const auto* group : {&node.saved, &node.inputs}) {
+      for (TensorId t : *group) {
+        if (alive_[t] && release_[t] == pos) free(t, category_[t], alive_);
+      }
+    }
+    for (TensorId t : node.outputs) {
+      if (grad_alive_[t]) free(t, Category::kTemporary, grad_alive_);
+    }
+    op.end = mark();
+  }
+
+  const RankProgram& program_;
+  const LayerGraph& graph_;
+  std::span<const OpId> order_;
+  std::vector<bool> alive_;
+  std::vector<bool> grad_alive_;
+  std::vector<bool> retained_;
+  std::vector<int> release_;
+  std::vector<int> last_use_;
+  std::vector<Category> category_;
+  std::vector<int> region_of_;
+  MicrobatchRecipe recipe_;
+};
+
+}  // namespace
+
+MicrobatchRecipe compile_recipe(const RankProgram& program) {
+  MEMSIM_CHECK(program.graph != nullptr);
+  MEMSIM_CHECK(static_cast<int>(program.tensor_bytes.size()) == program.graph->tensor_count());
+  MEMSIM_CHECK(static_cast<int>(program.op_costs.size()) == program.graph->op_count());
+  return RecipeCompiler(program).compile();
+}
+
+}  // namespace memsim::sim

@@ -1,0 +1,40 @@
+#pragma once
+/// A rank's forward and backward of one microbatch compiled into allocation and free
+/// deltas per op, from the graph's tensor lifetimes: a tensor lives from the op that makes
+/// it to its last reader, or, if saved, until the backward of the earliest op saving it.
+
+#include <cstdint>
+#include <vector>
+
+#include "sim/memory_event.h"
+#include "sim/rank_program.h"
+
+namespace memsim::sim {
+
+struct RecipeDelta {
+  Bytes bytes;  ///< positive: allocation, negative: free
+  Category category;
+};
+
+/// One op's forward, recompute or backward: deltas [begin, split) happen when it starts,
+/// [split, end) when it ends.
+struct RecipeOp {
+  int32_t layer = kNoIndex;
+  Phase phase = Phase::kForward;
+  double duration_s = 0.0;
+  uint32_t begin = 0;
+  uint32_t split = 0;
+  uint32_t end = 0;
+  Bytes parameter_gradients;  ///< allocated at the start of the first backward, if on demand
+};
+
+struct MicrobatchRecipe {
+  std::vector<RecipeOp> forward;
+  std::vector<RecipeOp> backward;  ///< recomputation included, in the order it runs
+  std::vector<RecipeDelta> deltas;
+  Bytes saved_bytes;  ///< what one microbatch keeps from its forward to its backward
+};
+
+MicrobatchRecipe compile_recipe(const RankProgram& program);
+
+}  // namespace memsim::sim

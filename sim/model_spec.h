@@ -1,0 +1,56 @@
+#pragma once
+/// The architecture of a decoder-only transformer, as dimensions and choices; the layer
+/// graph is built from it. No YAML here: scenarios/ fills it from presets, explicit keys
+/// or a Hugging Face config.json.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace memsim::sim {
+
+enum class FfnType { kGelu, kSwiGlu };
+enum class NormType { kLayerNorm, kRmsNorm };
+enum class PositionType { kRope, kLearned, kNone };
+enum class AttentionImpl { kEager, kFlash };
+
+struct ModelSpec {
+  std::string name;
+  int64_t layers = 0;
+  int64_t hidden = 0;
+  int64_t heads = 0;
+  int64_t kv_heads = 0;  ///< < heads: grouped-query attention
+  int64_t head_dim = 0;  ///< 0: hidden / heads
+  int64_t ffn = 0;
+  int64_t vocab = 0;
+  FfnType ffn_type = FfnType::kGelu;
+  bool tied_embeddings = false;
+  NormType norm = NormType::kLayerNorm;
+  bool bias = false;      ///< biases on every linear layer
+  bool qkv_bias = false;  ///< biases on q, k and v only (Qwen); implied by `bias`
+  PositionType positions = PositionType::kRope;
+  int64_t max_positions = 0;  ///< rows of the learned position table
+  AttentionImpl attention = AttentionImpl::kEager;
+  double dropout = 0.0;
+
+  int64_t effective_head_dim() const { return head_dim > 0 ? head_dim : hidden / heads; }
+  bool has_qkv_bias() const { return bias || qkv_bias; }
+  bool grouped_kv() const { return kv_heads != heads; }
+};
+
+/// One thing wrong with a ModelSpec: the offending key (as spelled in a scenario's
+/// `model:` mapping) and what is wrong with it.
+struct SpecProblem {
+  std::string key;
+  std::string message;
+};
+
+/// Every inconsistency in `spec` at once (empty when valid).
+std::vector<SpecProblem> find_problems(const ModelSpec& spec);
+
+std::string to_string(FfnType type);
+std::string to_string(NormType type);
+std::string to_string(PositionType type);
+std::string to_string(AttentionImpl impl);
+
+}  // namespace memsim::sim

@@ -1,0 +1,233 @@
+#include "sim/op_table.h"
+
+#include "sim/check.h"
+
+namespace memsim::sim {
+
+namespace {
+
+using D = Dim;
+using Src = SavedSpec::Source;
+constexpr DtypeClass kAct = DtypeClass::kActivation;
+
+SavedSpec input(int index, Condition when = Condition::kAlways) {
+  return {.source = Src::kInput, .index = index, .when = when};
+}
+SavedSpec output(int index) {
+  return {.source = Src::kOutput, .index = index};
+}
+SavedSpec own(TensorSpec tensor, Condition when = Condition::kAlways) {
+  return {.source = Src::kOwn, .own = tensor, .when = when};
+}
+
+const Shape kSbh{D::kSeq, D::kBatch, D::kHidden};
+const Shape kSbf{D::kSeq, D::kBatch, D::kFfn};
+const Shape kSbad{D::kSeq, D::kBatch, D::kHeads, D::kHeadDim};
+const Shape kSbkd{D::kSeq, D::kBatch, D::kKvHeads, D::kHeadDim};
+const Shape kBass{D::kBatch, D::kHeads, D::kSeq, D::kSeq};
+const Shape kSbv{D::kSeq, D::kBatch, D::kVocab};
+const Shape kSb{D::kSeq, D::kBatch};
+
+// A linear layer saves its input (its weight is a parameter, not an activation). The bias
+// of a row-parallel layer is added after the reduction, so it is replicated.
+OpKindInfo linear(OpKind kind, const char* name, const char* description, Shape weight,
+                  ShardKind shard, Shape bias, Condition bias_when, Shape out) {
+  const ShardKind bias_shard = shard == ShardKind::kRow ? ShardKind::kReplicated : shard;
+  return {.kind = kind,
+          .name = name,
+          .description = description,
+          .inputs = 1,
+          .outputs = {{"output", out, kAct}},
+          .params = {{"weight", weight, shard}, {"bias", bias, bias_shard, bias_when}},
+          .saved = {input(0)},
+          .flops = FlopsRule::kMatmul,
+          .matmul_weight = weight};
+}
+
+// Layer and final norms: PyTorch's layer_norm and fused RMSNorm kernels (apex, Transformer
+// Engine) save the input and fp32 statistics per token (mean and 1/std; RMSNorm only 1/std).
+OpKindInfo norm(OpKind kind, const char* name, const char* description) {
+  return {.kind = kind,
+          .name = name,
+          .description = description,
+          .inputs = 1,
+          .outputs = {{"output", kSbh, kAct}},
+          .params = {{"weight", {D::kHidden}, ShardKind::kReplicated},
+                     {"bias", {D::kHidden}, ShardKind::kReplicated, Condition::kLayerNorm}},
+          .saved = {input(0), own({"mean", kSb, DtypeClass::kFp32}, Condition::kLayerNorm),
+                    own({"rstd", kSb, DtypeClass::kFp32})}};
+}
+
+std::vector<OpKindInfo> build_table() {
+  std::vector<OpKindInfo> table;
+  table.push_back(
+      {.kind = OpKind::kInput,
+       .name = "input",
+       .description = "token ids and labels of one microbatch (int64)",
+       .inputs = 0,
+       .outputs = {{"token_ids", kSb, DtypeClass::kIndex}, {"labels", kSb, DtypeClass::kIndex}}});
+  table.push_back({.kind = OpKind::kEmbedding,
+                   .name = "embedding",
+                   .description = "token embedding lookup; saves the token ids for its backward",
+                   .inputs = 1,
+                   .outputs = {{"output", kSbh, kAct}},
+                   .params = {{"weight", {D::kVocab, D::kHidden}, ShardKind::kVocab}},
+                   .saved = {input(0)}});
+  table.push_back({.kind = OpKind::kPositionEmbedding,
+                   .name = "position_embedding",
+                   .description = "learned absolute positions added to the embedding",
+                   .inputs = 1,
+                   .outputs = {{"output", kSbh, kAct}},
+                   .params = {{"weight", {D::kPositions, D::kHidden}, ShardKind::kReplicated}}});
+  table.push_back({.kind = OpKind::kDropout,
+                   .name = "dropout",
+                   .description = "dropout on the residual stream; saves a one-byte mask",
+                   .inputs = 1,
+                   .outputs = {{"output", kSbh, kAct}},
+                   .saved = {own({"mask", kSbh, DtypeClass::kMask})}});
+  table.push_back(norm(OpKind::kNorm, "norm", "layer norm or RMS norm before attention and MLP"));
+  table.push_back(linear(OpKind::kQProj, "q_proj", "query projection, column-parallel",
+                         {D::kHidden, D::kHeads, D::kHeadDim}, ShardKind::kColumn,
+                         {D::kHeads, D::kHeadDim}, Condition::kQkvBias, kSbad));
+  table.push_back(linear(OpKind::kKProj, "k_proj", "key projection, column-parallel",
+                         {D::kHidden, D::kKvHeads, D::kHeadDim}, ShardKind::kColumn,
+                         {D::kKvHeads, D::kHeadDim}, Condition::kQkvBias, kSbkd));
+  table.push_back(linear(OpKind::kVProj, "v_proj", "value projection, column-parallel",
+                         {D::kHidden, D::kKvHeads, D::kHeadDim}, ShardKind::kColumn,
+                         {D::kKvHeads, D::kHeadDim}, Condition::kQkvBias, kSbkd));
+  // Eager attention materialises the s×s scores: softmax(QKᵀ/√d) V. It saves Q, K, V (with
+  // grouped KV heads, the copies expanded to every query head that the matmuls consume),
+  // the softmax output and, with dropout, its one-byte mask and the dropped-out
+  // probabilities (Korthikanti et al. 2022, §4.1: 5as²b bytes in 16-bit).
+  table.push_back(
+      {.kind = OpKind::kAttentionEager,
+       .name = "attention_eager",
+       .description = "attention core with materialised scores (PyTorch eager, Megatron unfused)",
+       .inputs = 3,
+       .outputs = {{"output", kSbad, kAct}},
+       .saved = {input(0), input(1, Condition::kUngroupedKv), input(2, Condition::kUngroupedKv),
+                 own({"k_expanded", kSbad, kAct}, Condition::kGroupedKv),
+                 own({"v_expanded", kSbad, kAct}, Condition::kGroupedKv),
+                 own({"softmax_output", kBass, kAct}),
+                 own({"dropout_mask", kBass, DtypeClass::kMask}, Condition::kDropout),
+                 own({"dropout_output", kBass, kAct}, Condition::kDropout)},
+       .forward_workspace = {{"scores", kBass, kAct}},
+       .backward_workspace = {{"grad_probs", kBass, kAct}, {"grad_scores", kBass, kAct}},
+       .flops = FlopsRule::kAttention});
+  // FlashAttention keeps Q, K, V, the output and the fp32 log-sum-exp per row, and rebuilds
+  // the probabilities in backward; dropout is regenerated from the RNG state. Its backward
+  // accumulates dQ in fp32 (flash-attn 2's dq_accum).
+  table.push_back(
+      {.kind = OpKind::kAttentionFlash,
+       .name = "attention_flash",
+       .description = "fused attention core (FlashAttention): O(s) statistics instead of s×s",
+       .inputs = 3,
+       .outputs = {{"output", kSbad, kAct}},
+       .saved = {input(0), input(1), input(2), output(0),
+                 own({"softmax_lse", {D::kBatch, D::kHeads, D::kSeq}, DtypeClass::kFp32})},
+       .backward_workspace = {{"dq_accum", kSbad, DtypeClass::kFp32}},
+       .flops = FlopsRule::kAttention});
+  table.push_back(linear(OpKind::kOutProj, "o_proj", "attention output projection, row-parallel",
+                         {D::kHeads, D::kHeadDim, D::kHidden}, ShardKind::kRow, {D::kHidden},
+                         Condition::kLinearBias, kSbh));
+  table.push_back({.kind = OpKind::kResidualAdd,
+                   .name = "residual_add",
+                   .description = "residual connection; saves nothing",
+                   .inputs = 2,
+                   .outputs = {{"output", kSbh, kAct}}});
+  table.push_back(linear(OpKind::kMlpUp, "mlp_up", "MLP up projection, column-parallel",
+                         {D::kHidden, D::kFfn}, ShardKind::kColumn, {D::kFfn},
+                         Condition::kLinearBias, kSbf));
+  table.push_back(linear(OpKind::kMlpGate, "mlp_gate", "SwiGLU gate projection, column-parallel",
+                         {D::kHidden, D::kFfn}, ShardKind::kColumn, {D::kFfn},
+                         Condition::kLinearBias, kSbf));
+  table.push_back({.kind = OpKind::kGelu,
+                   .name = "gelu",
+                   .description = "GeLU activation (one kernel); saves its input",
+                   .inputs = 1,
+                   .outputs = {{"output", kSbf, kAct}},
+                   .saved = {input(0)}});
+  table.push_back({.kind = OpKind::kSilu,
+                   .name = "silu",
+                   .description = "SiLU of the SwiGLU gate; saves its input",
+                   .inputs = 1,
+                   .outputs = {{"output", kSbf, kAct}},
+                   .saved = {input(0)}});
+  table.push_back({.kind = OpKind::kGluMul,
+                   .name = "glu_mul",
+                   .description = "SwiGLU product silu(gate) * up; saves both factors",
+                   .inputs = 2,
+                   .outputs = {{"output", kSbf, kAct}},
+                   .saved = {input(0), input(1)}});
+  table.push_back(linear(OpKind::kMlpDown, "mlp_down", "MLP down projection, row-parallel",
+                         {D::kFfn, D::kHidden}, ShardKind::kRow, {D::kHidden},
+                         Condition::kLinearBias, kSbh));
+  table.push_back(norm(OpKind::kFinalNorm, "final_norm", "norm after the last layer"));
+  table.push_back(
+      {.kind = OpKind::kLmHead,
+       .name = "lm_head",
+       .description = "projection to the vocabulary, vocab-parallel; shares the embedding if tied",
+       .inputs = 1,
+       .outputs = {{"logits", kSbv, kAct}},
+       .params = {{"weight", {D::kVocab, D::kHidden}, ShardKind::kVocab, Condition::kUntiedHead}},
+       .saved = {input(0)},
+       .flops = FlopsRule::kMatmul,
+       .matmul_weight = {D::kVocab, D::kHidden}});
+  // The loss runs on an fp32 copy of the logits, as F.cross_entropy(logits.float(), labels)
+  // and Megatron's vocab-parallel loss do. The 16-bit logits die once copied.
+  table.push_back({.kind = OpKind::kUpcastLogits,
+                   .name = "upcast_logits",
+                   .description = "fp32 copy of the logits for the loss",
+                   .inputs = 1,
+                   .outputs = {{"logits_fp32", kSbv, DtypeClass::kFp32}}});
+  // log_softmax saves its fp32 output (Korthikanti §4.3: 4sbV/t bytes) and nll_loss the
+  // labels. Backward makes the fp32 gradient of the log-probabilities, then of the logits:
+  // with the saved output, three fp32 s·b·V tensors at once (measured in PyTorch: see
+  // tests/fixtures/pytorch_saved_tensors.json, loss head).
+  table.push_back(
+      {.kind = OpKind::kCrossEntropy,
+       .name = "cross_entropy",
+       .description = "log-softmax and NLL loss; saves the fp32 log-probabilities and the labels",
+       .inputs = 2,
+       .outputs = {{"loss", {}, DtypeClass::kFp32}},
+       .saved = {own({"log_probs", kSbv, DtypeClass::kFp32}), input(1)},
+       .backward_workspace = {{"grad_log_probs", kSbv, DtypeClass::kFp32}}});
+  return table;
+}
+
+}  // namespace
+
+bool applies(Condition when, const ModelSpec& model) {
+  switch (when) {
+    case Condition::kAlways:
+      return true;
+    case Condition::kLinearBias:
+      return model.bias;
+    case Condition::kQkvBias:
+      return model.has_qkv_bias();
+    case Condition::kLayerNorm:
+      return model.norm == NormType::kLayerNorm;
+    case Condition::kUntiedHead:
+      return !model.tied_embeddings;
+    case Condition::kDropout:
+      return model.dropout > 0.0;
+    case Condition::kGroupedKv:
+      return model.grouped_kv();
+    case Condition::kUngroupedKv:
+      return !model.grouped_kv();
+  }
+  return false;
+}
+
+const std::vector<OpKindInfo>& op_table() {
+  static const std::vector<OpKindInfo> table = build_table();
+  return table;
+}
+
+const OpKindInfo& op_info(OpKind kind) {
+  const auto& info = op_table()[static_cast<size_t>(kind)];
+  MEMSIM_CHECK(info.kind == kind);
+  return info;
+}
+
+}  // namespace memsim::sim

@@ -1,0 +1,39 @@
+#pragma once
+/// Tensor (and sequence) parallelism, Megatron-LM style: what one rank of a TP group
+/// holds of every parameter and activation. Heads, KV heads, the MLP inner size and the
+/// (padded) vocabulary are split t ways; with sequence parallelism, tensors that carry no
+/// split dimension (the residual stream, norms, dropout masks) are split along the sequence.
+
+#include <cstdint>
+
+#include "sim/layer_graph.h"
+#include "sim/op_table.h"
+
+namespace memsim::strategies {
+
+struct TensorParallelism {
+  int64_t degree = 1;
+  bool sequence_parallel = false;
+  /// Megatron's --make-vocab-size-divisible-by: with t > 1 the vocabulary is padded to a
+  /// multiple of this times t so that every rank holds an equal slice.
+  int64_t vocab_multiple = 128;
+};
+
+/// The vocabulary as the embedding and LM head allocate it under `tp`.
+int64_t padded_vocab(int64_t vocab, const TensorParallelism& tp);
+
+/// One TP rank's slice of each dimension: heads, KV heads (at least one: with t > kv_heads
+/// each rank keeps a replica of one KV head), MLP inner size and padded vocabulary divided
+/// by t; everything else whole.
+sim::DimSizes rank_dims(const sim::DimSizes& full, const TensorParallelism& tp);
+
+/// Elements of an activation of `shape` on one TP rank. `dims` come from rank_dims().
+sim::Elements rank_activation_elements(const sim::Shape& shape, const sim::DimSizes& dims,
+                                       const TensorParallelism& tp);
+
+/// Elements of a parameter on one TP rank: replicated parameters are whole; column-, row-
+/// and vocab-parallel ones hold their slice. `dims` come from rank_dims().
+sim::Elements rank_param_elements(const sim::ParamSpec& param, const sim::DimSizes& full,
+                                  const sim::DimSizes& dims);
+
+}  // namespace memsim::strategies

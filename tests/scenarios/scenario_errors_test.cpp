@@ -1,0 +1,152 @@
+// Bad input is reported with file:line:col, every problem at once, and the program exits 2.
+
+#include <doctest/doctest.h>
+
+#include "scenarios/scenario.h"
+#include "support/test_support.h"
+
+namespace {
+
+using memsim::scenarios::Diagnostic;
+using memsim::scenarios::InputError;
+
+const char* kValid = R"(name: tiny
+model: {layers: 2, hidden: 64, heads: 4, ffn: 256, vocab: 1000}
+hardware: {gpu: a100-80gb}
+training: {seq_len: 128}
+)";
+
+/// The diagnostics of reading `text` as scenario "bad.yaml" (fails the test if it reads).
+std::vector<Diagnostic> errors_of(const std::string& text, std::vector<std::string> sets = {}) {
+  try {
+    memsim::scenarios::read_scenario(memsim::scenarios::parse_yaml(text, "bad.yaml"), "bad.yaml",
+                                     sets);
+  } catch (const InputError& e) {
+    return e.diagnostics();
+  }
+  FAIL("expected an InputError");
+  return {};
+}
+
+bool has(const std::vector<Diagnostic>& errors, int line, int column, const std::string& part) {
+  for (const Diagnostic& d : errors) {
+    if (d.where.line == line && d.where.column == column &&
+        d.message.find(part) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("the valid base reads") {
+  const auto scenario =
+      memsim::scenarios::read_scenario(memsim::scenarios::parse_yaml(kValid, "ok.yaml"), "ok.yaml");
+  REQUIRE(scenario.variants.size() == 1);
+  CHECK(scenario.variants[0].plan.model.kv_heads == 4);
+}
+
+TEST_CASE("YAML syntax errors point at the line and column") {
+  const auto errors = errors_of("model: {layers: 2\nhardware: [a100\n");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].where.file == "bad.yaml");
+  CHECK(errors[0].where.line >= 1);
+  CHECK(errors[0].where.column >= 1);
+}
+
+TEST_CASE("an unknown key names the nearest known key") {
+  std::string text = kValid;
+  text += "paralel: {tp: 1}\n";
+  auto errors = errors_of(text);
+  CHECK(has(errors, 5, 1, "unknown key 'paralel'; did you mean 'parallel'?"));
+
+  errors = errors_of(std::string(kValid) + "parallel: {tpp: 1}\n");
+  CHECK(has(errors, 5, 12, "unknown key 'parallel.tpp'; did you mean 'parallel.tp'?"));
+
+  // A key written in the wrong section: say where it belongs.
+  errors = errors_of(std::string(kValid) + "seq_len: 4096\n");
+  CHECK(has(errors, 5, 1, "did you mean 'training.seq_len'?"));
+
+  errors = errors_of(std::string(kValid), {"parallel.tpp=2"});
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].where.file == "--set parallel.tpp=2");
+  CHECK(errors[0].message.find("did you mean 'parallel.tp'") != std::string::npos);
+}
+
+TEST_CASE("zero and negative sizes are rejected where they are written") {
+  auto errors = errors_of(R"(model: {layers: 0, hidden: 64, heads: 4, ffn: -256, vocab: 1000}
+hardware: {gpu: a100-80gb, capacity: -5 GiB}
+training: {seq_len: 0, micro_batch: -1}
+)");
+  CHECK(has(errors, 1, 17, "model.layers = 0: expected a positive whole number"));
+  CHECK(has(errors, 1, 47, "model.ffn = -256: expected a positive whole number"));
+  CHECK(has(errors, 2, 38, "hardware.capacity = -5 GiB"));
+  CHECK(has(errors, 3, 21, "training.seq_len = 0"));
+  CHECK(has(errors, 3, 37, "training.micro_batch = -1"));
+  CHECK(errors.size() == 5);  // every problem at once
+}
+
+TEST_CASE("heads must divide hidden, kv_heads must divide heads") {
+  auto errors = errors_of(R"(model: {layers: 2, hidden: 100, heads: 7, ffn: 256, vocab: 1000}
+hardware: {gpu: a100-80gb}
+training: {seq_len: 128}
+)");
+  CHECK(has(errors, 1, 40, "model.heads = 7 does not divide hidden (100)"));
+
+  errors = errors_of(R"(model: {layers: 2, hidden: 64, heads: 8, kv_heads: 3, ffn: 256, vocab: 1000}
+hardware: {gpu: a100-80gb}
+training: {seq_len: 128}
+)");
+  CHECK(has(errors, 1, 52, "model.kv_heads = 3 does not divide heads (8)"));
+}
+
+TEST_CASE("unknown presets, GPUs and choices suggest a spelling") {
+  auto errors = errors_of(R"(model: llama2-7 b
+hardware: {gpu: a100-80g}
+training: {seq_len: 128, optimizer: adamx}
+precision: bf16-mix
+checkpointing: ful
+)");
+  CHECK(has(errors, 1, 8, "unknown model 'llama2-7 b'; did you mean 'llama2-7b'?"));
+  CHECK(has(errors, 2, 17, "unknown GPU 'a100-80g'; did you mean 'a100-80gb'?"));
+  CHECK(has(errors, 3, 37, "did you mean 'adamw'?"));
+  CHECK(has(errors, 4, 12, "did you mean 'bf16-mixed'?"));
+  CHECK(has(errors, 5, 16, "did you mean 'full'?"));
+}
+
+TEST_CASE("duplicate keys are errors, not silently overwritten") {
+  const auto errors = errors_of("name: a\nname: b\n");
+  CHECK(has(errors, 2, 1, "duplicate key 'name'"));
+}
+
+TEST_CASE("the program exits 2 with file:line:col on bad input") {
+  const std::string path = memsim::testing::write_temp_file(
+      "unknown_key.yaml", std::string(kValid) + "traning: {seq_len: 1}\n");
+  const auto result = memsim::testing::run_memsim({"run", path});
+  CHECK(result.exit_code == 2);
+  CHECK(result.out.empty());  // never partial output
+  CHECK(result.err.find(path + ":5:1: error: unknown key 'traning'; did you mean 'training'?") !=
+        std::string::npos);
+
+  const auto missing = memsim::testing::run_memsim({"check", "no/such/file.yaml"});
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.err.find("no/such/file.yaml: error: cannot read file") != std::string::npos);
+
+  const std::string syntax = memsim::testing::write_temp_file("syntax.yaml", "model: [1, 2\n");
+  const auto broken = memsim::testing::run_memsim({"check", syntax});
+  CHECK(broken.exit_code == 2);
+  CHECK(broken.err.find(syntax + ":") != std::string::npos);
+  CHECK(broken.err.find(": error: ") != std::string::npos);
+}
+
+TEST_CASE("bad command lines exit 2") {
+  CHECK(memsim::testing::run_memsim({"run"}).exit_code == 2);
+  CHECK(memsim::testing::run_memsim({"frobnicate"}).exit_code == 2);
+  CHECK(memsim::testing::run_memsim({"run", "scenarios/llama2-7b-1xa100.yaml", "--format", "xml"})
+            .exit_code == 2);
+  const auto variant = memsim::testing::run_memsim(
+      {"run", "scenarios/llama2-7b-1xa100.yaml", "--variant", "ful-ckpt"});
+  CHECK(variant.exit_code == 2);
+  CHECK(variant.err.find("did you mean 'full-ckpt'") != std::string::npos);
+}

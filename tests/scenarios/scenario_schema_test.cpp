@@ -1,0 +1,22 @@
+#include "scenarios/scenario_schema.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <doctest/doctest.h>
+
+#include "support/test_support.h"
+
+TEST_CASE("docs/scenarios.md documents every scenario key") {
+  std::ifstream in(memsim::testing::source_path("docs/scenarios.md"));
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string doc = text.str();
+  for (const auto& key : memsim::scenarios::scenario_keys()) {
+    const std::string section = key.section;
+    CAPTURE(section);
+    CAPTURE(key.key);
+    if (!section.empty()) CHECK(doc.find("## `" + section + "`") != std::string::npos);
+    CHECK(doc.find("| `" + std::string(key.key) + "` |") != std::string::npos);
+  }
+}

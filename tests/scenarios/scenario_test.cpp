@@ -1,0 +1,78 @@
+#include "scenarios/scenario.h"
+
+#include <doctest/doctest.h>
+
+#include "support/test_support.h"
+
+namespace {
+
+memsim::scenarios::Scenario read(const std::string& text, std::vector<std::string> sets = {}) {
+  return memsim::scenarios::read_scenario(memsim::scenarios::parse_yaml(text, "s.yaml"), "s.yaml",
+                                          std::move(sets));
+}
+
+}  // namespace
+
+TEST_CASE("compare variants override the base key by key") {
+  const auto scenario = read(R"(name: t
+model: llama2-7b
+hardware: {gpu: a100-80gb, nodes: 1, gpus_per_node: 1}
+training: {seq_len: 4096, global_batch: 8, optimizer: adamw}
+precision: bf16-mixed
+compare:
+  - {name: flash, model: {attention: flash}}
+  - {name: cheap, precision: {recipe: bf16}, training: {optimizer: {name: adam8bit, block_size: 2048}}}
+  - {name: ckpt, checkpointing: {full: {every: 4}}}
+)");
+  REQUIRE(scenario.variants.size() == 4);
+  CHECK(scenario.name == "t");
+  const auto& base = scenario.variants[0].plan;
+  CHECK(scenario.variants[0].name == "base");
+  CHECK(base.model.name == "llama2-7b");
+  CHECK(base.training.global_batch == 8);
+  CHECK(base.microbatches() == 8);
+
+  const auto& flash = scenario.variants[1].plan;
+  CHECK(flash.model.name == "llama2-7b");  // the preset survives a partial model override
+  CHECK(flash.model.attention == memsim::sim::AttentionImpl::kFlash);
+
+  const auto& cheap = scenario.variants[2].plan;
+  CHECK(cheap.precision.recipe == memsim::strategies::PrecisionRecipe::kBf16);
+  CHECK(cheap.training.optimizer.name == "adam8bit");
+  CHECK(cheap.training.optimizer.values.at("block_size") == 2048);
+  CHECK(cheap.training.seq_len == 4096);  // inherited
+
+  const auto* full =
+      std::get_if<memsim::strategies::FullCheckpointing>(&scenario.variants[3].plan.checkpointing);
+  REQUIRE(full != nullptr);
+  CHECK(full->every == 4);
+}
+
+TEST_CASE("--set overrides any dotted key before reading") {
+  const auto scenario = read(R"(model: llama2-7b
+hardware: {gpu: a100-80gb}
+training: {seq_len: 4096}
+)",
+                             {"training.seq_len=1024", "model.attention=flash",
+                              "hardware.capacity=40 GiB", "checkpointing={full: {every: 2}}"});
+  const auto& plan = scenario.variants[0].plan;
+  CHECK(plan.training.seq_len == 1024);
+  CHECK(plan.model.attention == memsim::sim::AttentionImpl::kFlash);
+  CHECK(plan.model.layers == 32);
+  CHECK(plan.cluster.gpu.capacity.value() == 40LL << 30);
+  CHECK(std::get<memsim::strategies::FullCheckpointing>(plan.checkpointing).every == 2);
+}
+
+TEST_CASE("a model from a Hugging Face config.json, relative to the scenario") {
+  const std::string path = memsim::testing::source_path("tests/fixtures/hf/from_config.yaml");
+  const auto scenario = memsim::scenarios::load_scenario(path);
+  CHECK(scenario.variants[0].plan.model.kv_heads == 8);
+  CHECK(scenario.variants[0].plan.model.attention == memsim::sim::AttentionImpl::kFlash);
+}
+
+TEST_CASE("shipped scenarios are valid") {
+  for (const char* file : {"scenarios/llama2-7b-1xa100.yaml"}) {
+    CAPTURE(file);
+    CHECK_NOTHROW(memsim::scenarios::load_scenario(memsim::testing::source_path(file)));
+  }
+}

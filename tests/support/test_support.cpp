@@ -1,0 +1,115 @@
+#include "support/test_support.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+
+#include "scenarios/model_presets.h"
+
+namespace memsim::testing {
+
+namespace {
+
+std::string quote(const std::string& arg) {
+  std::string quoted = "'";
+  for (char c : arg)
+    quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::filesystem::path temp_dir() {
+  static const std::filesystem::path dir = [] {
+    auto path =
+        std::filesystem::temp_directory_path() / ("memsim_tests." + std::to_string(::getpid()));
+    std::filesystem::create_directories(path);
+    return path;
+  }();
+  return dir;
+}
+
+}  // namespace
+
+strategies::TrainingPlan one_gpu_plan(const sim::ModelSpec& model, int64_t seq_len,
+                                      int64_t micro_batch) {
+  strategies::TrainingPlan plan;
+  plan.model = model;
+  plan.cluster.gpu = *hardware::find_gpu("a100-80gb");
+  plan.training.seq_len = seq_len;
+  plan.training.micro_batch = micro_batch;
+  plan.training.global_batch = micro_batch;
+  return plan;
+}
+
+sim::ModelSpec preset(const std::string& name) {
+  const scenarios::ModelPreset* found = scenarios::find_preset(name);
+  REQUIRE(found != nullptr);
+  return found->spec;
+}
+
+Walk walk(const strategies::TrainingPlan& plan, int64_t rank) {
+  const strategies::CompiledPlan compiled(plan);
+  Walk w;
+  w.result = sim::simulate(compiled.program(rank), &w.timeline);
+  return w;
+}
+
+int64_t forward_activation_bytes(const sim::Timeline& timeline, int32_t layer) {
+  int64_t bytes = 0;
+  for (const sim::MemoryEvent& e : timeline.events()) {
+    if (e.phase == sim::Phase::kForward && e.microbatch == 0 && e.layer == layer &&
+        e.category == sim::Category::kActivations) {
+      bytes += e.delta.value();
+    }
+  }
+  return bytes;
+}
+
+ProcessResult run_memsim(const std::vector<std::string>& args) {
+  const std::string err_path = (temp_dir() / "stderr.txt").string();
+  std::string command = "cd ";
+  command += quote(MEMSIM_SOURCE_DIR);
+  command += " && ";
+  command += quote(MEMSIM_BINARY);
+  for (const std::string& arg : args) {
+    command += ' ';
+    command += quote(arg);
+  }
+  command += " 2>";
+  command += quote(err_path);
+  ProcessResult result;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[65536];
+  size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0)
+    result.out.append(buffer, n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.err = slurp(err_path);
+  return result;
+}
+
+std::string source_path(const std::string& relative) {
+  return (std::filesystem::path(MEMSIM_SOURCE_DIR) / relative).string();
+}
+
+std::string write_temp_file(const std::string& name, const std::string& text) {
+  const auto path = temp_dir() / name;
+  std::filesystem::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+  return path.string();
+}
+
+}  // namespace memsim::testing

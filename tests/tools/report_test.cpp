@@ -1,0 +1,142 @@
+// The JSON report and the timeline CSV agree with each other and with SPEC.md.
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/test_support.h"
+
+namespace {
+
+const char* kScenario = "scenarios/llama2-7b-1xa100.yaml";
+
+struct CsvPeak {
+  int64_t max_live = 0;
+  int64_t rows = 0;
+};
+
+/// The largest live_bytes per rank, checking each row's live_bytes = previous + delta.
+std::map<int64_t, CsvPeak> csv_peaks(const std::string& csv) {
+  std::istringstream in(csv);
+  std::string line;
+  std::getline(in, line);
+  CHECK(line == "rank,t_s,phase,microbatch,layer,category,delta_bytes,live_bytes");
+  std::map<int64_t, CsvPeak> peaks;
+  std::map<int64_t, int64_t> live;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f;
+    std::istringstream fields(line);
+    for (std::string cell; std::getline(fields, cell, ',');)
+      f.push_back(cell);
+    if (line.back() == ',') f.emplace_back();
+    REQUIRE(f.size() == 8);
+    const int64_t rank = std::stoll(f[0]);
+    live[rank] += std::stoll(f[6]);
+    CHECK(live[rank] == std::stoll(f[7]));
+    peaks[rank].max_live = std::max<int64_t>(peaks[rank].max_live, std::stoll(f[7]));
+    ++peaks[rank].rows;
+  }
+  return peaks;
+}
+
+}  // namespace
+
+TEST_CASE("at_peak categories add up to peak_bytes in the JSON report") {
+  const auto result = memsim::testing::run_memsim({"run", kScenario, "--format", "json"});
+  REQUIRE(result.exit_code == 0);
+  const auto doc = nlohmann::json::parse(result.out);
+  CHECK(doc["memsim_version"] == MEMSIM_VERSION);
+  REQUIRE(doc["variants"].size() == 4);
+  for (const auto& variant : doc["variants"]) {
+    CAPTURE(variant["name"]);
+    int64_t largest = 0;
+    for (const auto& rank : variant["ranks"]) {
+      int64_t sum = 0;
+      for (const auto& [category, bytes] : rank["at_peak"].items())
+        sum += bytes.get<int64_t>();
+      CHECK(sum == rank["peak_bytes"].get<int64_t>());
+      CHECK(rank["at_peak"].size() == 8);
+      CHECK(rank["max_by_category"].size() == 8);
+      largest = std::max(largest, rank["peak_bytes"].get<int64_t>());
+    }
+    CHECK(variant["peak_bytes"].get<int64_t>() == largest);
+    CHECK(variant["fits"] == (largest <= variant["capacity_bytes"].get<int64_t>()));
+    CHECK(variant["capacity_bytes"] == 85'899'345'920);  // 81,920 MiB (formulas.md §6)
+  }
+}
+
+TEST_CASE("the timeline CSV's largest live_bytes equals peak_bytes") {
+  for (const char* variant : {"base", "full-ckpt"}) {
+    CAPTURE(variant);
+    const auto report =
+        memsim::testing::run_memsim({"run", kScenario, "--variant", variant, "--format", "json"});
+    const auto csv = memsim::testing::run_memsim({"timeline", kScenario, "--variant", variant});
+    REQUIRE(report.exit_code == 0);
+    REQUIRE(csv.exit_code == 0);
+    const auto doc = nlohmann::json::parse(report.out);
+    const auto peaks = csv_peaks(csv.out);
+    REQUIRE(peaks.count(0) == 1);
+    CHECK(peaks.at(0).max_live == doc["variants"][0]["ranks"][0]["peak_bytes"].get<int64_t>());
+  }
+}
+
+TEST_CASE("--fail-if-oom exits 3 when a variant does not fit, 0 otherwise") {
+  CHECK(memsim::testing::run_memsim({"run", kScenario, "--fail-if-oom"}).exit_code == 3);
+  CHECK(memsim::testing::run_memsim(
+            {"run", kScenario, "--variant", "8bit-adam+ckpt", "--fail-if-oom"})
+            .exit_code == 0);
+  CHECK(memsim::testing::run_memsim({"run", kScenario}).exit_code == 0);  // not fitting is a result
+}
+
+TEST_CASE("-o writes the file atomically and prints nothing") {
+  const std::string path = memsim::testing::write_temp_file("out/report.json", "old");
+  const auto result =
+      memsim::testing::run_memsim({"run", kScenario, "--format", "json", "-o", path});
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.empty());
+  std::ifstream in(path);
+  CHECK_NOTHROW(nlohmann::json::parse(in));
+  CHECK(memsim::testing::run_memsim({"run", kScenario, "-o", "/no/such/dir/x.json"}).exit_code ==
+        2);
+}
+
+TEST_CASE("memsim models lists every preset with its exact parameter count") {
+  const auto result = memsim::testing::run_memsim({"models", "--format", "json"});
+  REQUIRE(result.exit_code == 0);
+  const auto doc = nlohmann::json::parse(result.out);
+  std::map<std::string, int64_t> counts;
+  for (const auto& m : doc)
+    counts[m["name"]] = m["parameters"];
+  CHECK(counts.at("qwen2.5-32b") == 32'763'876'352);
+  CHECK(counts.at("gpt3-175b") == 174'604'259'328);
+  CHECK(counts.at("gpt2-124m") == 124'439'808);
+  const auto table = memsim::testing::run_memsim({"models"});
+  CHECK(table.out.find("70553706496") != std::string::npos);
+}
+
+TEST_CASE("memsim hardware lists capacities as the driver reports them") {
+  const auto result = memsim::testing::run_memsim({"hardware", "--format", "json"});
+  REQUIRE(result.exit_code == 0);
+  std::map<std::string, int64_t> capacity;
+  for (const auto& g : nlohmann::json::parse(result.out))
+    capacity[g["name"]] = g["capacity_bytes"];
+  // formulas.md §6, in MiB.
+  CHECK(capacity.at("a100-40gb") == 40'960LL << 20);
+  CHECK(capacity.at("a100-80gb") == 81'920LL << 20);
+  CHECK(capacity.at("h100-80gb") == 81'559LL << 20);
+  CHECK(capacity.at("h200-141gb") == 143'771LL << 20);
+}
+
+TEST_CASE("memsim check prints only ok lines") {
+  const auto result = memsim::testing::run_memsim({"check", kScenario});
+  CHECK(result.exit_code == 0);
+  std::istringstream lines(result.out);
+  int count = 0;
+  for (std::string line; std::getline(lines, line); ++count)
+    CHECK(line.rfind("ok ", 0) == 0);
+  CHECK(count == 4);
+  CHECK(result.err.empty());
+}

@@ -1,0 +1,101 @@
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "hardware/gpu_profile.h"
+#include "scenarios/model_presets.h"
+#include "sim/layer_graph.h"
+#include "tools/commands.h"
+#include "tools/output_file.h"
+#include "tools/text_table.h"
+
+namespace memsim::tools {
+
+namespace {
+
+/// Writes `table` in the chosen format; JSON is built from the same cells by header.
+void write_catalog(const CommandOptions& options, const std::vector<std::string>& header,
+                   const std::vector<std::vector<std::string>>& rows,
+                   const nlohmann::ordered_json& json) {
+  write_output(options.output, [&](std::ostream& out) {
+    if (options.format == "json") {
+      out << json.dump(2) << '\n';
+      return;
+    }
+    if (options.format == "csv") {
+      for (size_t i = 0; i < header.size(); ++i)
+        out << (i ? "," : "") << header[i];
+      out << '\n';
+      for (const auto& row : rows) {
+        for (size_t i = 0; i < row.size(); ++i)
+          out << (i ? "," : "") << row[i];
+        out << '\n';
+      }
+      return;
+    }
+    TextTable table(header);
+    for (const auto& row : rows)
+      table.add_row(row);
+    if (options.format == "markdown") {
+      table.render_markdown(out);
+    } else {
+      table.render_text(out);
+    }
+  });
+}
+
+}  // namespace
+
+int run_models(const CommandOptions& options) {
+  const std::vector<std::string> header = {"name",     "layers", "hidden", "heads",
+                                           "kv_heads", "ffn",    "vocab",  "parameters"};
+  std::vector<std::vector<std::string>> rows;
+  nlohmann::ordered_json json = nlohmann::ordered_json::array();
+  for (const scenarios::ModelPreset& preset : scenarios::model_presets()) {
+    const sim::ModelSpec& m = preset.spec;
+    const int64_t parameters = sim::LayerGraph(m).parameter_count();
+    rows.push_back({preset.name, std::to_string(m.layers), std::to_string(m.hidden),
+                    std::to_string(m.heads), std::to_string(m.kv_heads), std::to_string(m.ffn),
+                    std::to_string(m.vocab), std::to_string(parameters)});
+    json.push_back({{"name", preset.name},
+                    {"aliases", preset.aliases},
+                    {"description", preset.description},
+                    {"layers", m.layers},
+                    {"hidden", m.hidden},
+                    {"heads", m.heads},
+                    {"kv_heads", m.kv_heads},
+                    {"head_dim", m.effective_head_dim()},
+                    {"ffn", m.ffn},
+                    {"ffn_type", sim::to_string(m.ffn_type)},
+                    {"vocab", m.vocab},
+                    {"tied_embeddings", m.tied_embeddings},
+                    {"norm", sim::to_string(m.norm)},
+                    {"positions", sim::to_string(m.positions)},
+                    {"parameters", parameters}});
+  }
+  write_catalog(options, header, rows, json);
+  return 0;
+}
+
+int run_hardware(const CommandOptions& options) {
+  const std::vector<std::string> header = {"name", "memory_MiB", "bf16_TFLOP/s", "HBM_GB/s",
+                                           "description"};
+  std::vector<std::vector<std::string>> rows;
+  nlohmann::ordered_json json = nlohmann::ordered_json::array();
+  for (const hardware::GpuProfile& gpu : hardware::builtin_gpus()) {
+    rows.push_back({gpu.name, std::to_string(gpu.capacity.value() / sim::kMiB.value()),
+                    fmt::format("{:g}", gpu.peak_16bit_flop_per_s / 1e12),
+                    fmt::format("{:g}", gpu.memory_bandwidth_bytes_per_s / 1e9), gpu.description});
+    json.push_back({{"name", gpu.name},
+                    {"description", gpu.description},
+                    {"capacity_bytes", gpu.capacity.value()},
+                    {"peak_16bit_flop_per_s", gpu.peak_16bit_flop_per_s},
+                    {"memory_bandwidth_bytes_per_s", gpu.memory_bandwidth_bytes_per_s},
+                    {"intra_node_bytes_per_s", gpu.intra_node_bytes_per_s},
+                    {"inter_node_bytes_per_s", gpu.inter_node_bytes_per_s},
+                    {"source", gpu.source}});
+  }
+  write_catalog(options, header, rows, json);
+  return 0;
+}
+
+}  // namespace memsim::tools

@@ -1,0 +1,59 @@
+#include <fmt/format.h>
+
+#include "scenarios/section_reader.h"
+#include "strategies/compiled_plan.h"
+#include "tools/commands.h"
+#include "tools/output_file.h"
+#include "tools/timeline_writers.h"
+
+namespace memsim::tools {
+
+namespace {
+
+/// "0,3,8-11" → the listed ranks, each checked against the world size.
+std::vector<int64_t> parse_ranks(const std::string& text, int64_t world) {
+  const scenarios::Location where{"--ranks " + text, 0, 0};
+  if (text.empty() || text == "all") {
+    std::vector<int64_t> all(world);
+    for (int64_t r = 0; r < world; ++r)
+      all[r] = r;
+    return all;
+  }
+  std::vector<int64_t> ranks;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = text.find(',', start);
+    const std::string item = text.substr(start, comma == std::string::npos ? comma : comma - start);
+    const size_t dash = item.find('-');
+    const auto lo = scenarios::parse_integer(item.substr(0, dash));
+    const auto hi =
+        dash == std::string::npos ? lo : scenarios::parse_integer(item.substr(dash + 1));
+    if (!lo || !hi || *lo < 0 || *hi < *lo || *hi >= world) {
+      throw scenarios::InputError(
+          where, fmt::format("'{}' is not a rank or range of ranks in 0–{}", item, world - 1));
+    }
+    for (int64_t r = *lo; r <= *hi; ++r)
+      ranks.push_back(r);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return ranks;
+}
+
+}  // namespace
+
+int run_timeline(const CommandOptions& options) {
+  const scenarios::Scenario scenario = load_for_command(options);
+  const scenarios::Variant& variant = chosen_variant(scenario, options);
+  const strategies::CompiledPlan compiled(variant.plan);
+  std::vector<RankTimeline> timelines;
+  for (int64_t rank : parse_ranks(options.ranks, compiled.world_size())) {
+    RankTimeline& entry = timelines.emplace_back();
+    entry.rank = rank;
+    sim::simulate(compiled.program(rank), &entry.timeline);
+  }
+  write_output(options.output, [&](std::ostream& out) { write_timeline_csv(timelines, out); });
+  return 0;
+}
+
+}  // namespace memsim::tools

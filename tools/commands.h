@@ -1,0 +1,48 @@
+#pragma once
+/// The memsim subcommands as a registry table: each entry names itself, says what it
+/// does, which output formats it offers (the first is its default) and how to run.
+
+#include <string>
+#include <vector>
+
+#include "scenarios/scenario.h"
+#include "tools/units_format.h"
+
+namespace memsim::tools {
+
+struct CommandOptions {
+  std::string scenario;
+  std::string format;
+  std::string output;
+  std::string units = "binary";
+  std::string variant;
+  std::string ranks;
+  std::vector<std::string> sets;
+  bool fail_if_oom = false;
+
+  UnitSystem unit_system() const { return units == "si" ? UnitSystem::kSi : UnitSystem::kBinary; }
+};
+
+struct Command {
+  const char* name;
+  const char* summary;
+  bool takes_scenario;
+  std::vector<std::string> formats;  ///< the first is the default
+  int (*run)(const CommandOptions& options);
+};
+
+const std::vector<Command>& commands();
+
+/// Loads the scenario named in `options` with its --set overrides; warnings go to stderr.
+scenarios::Scenario load_for_command(const CommandOptions& options);
+/// The variant named by --variant (or the first), or an InputError.
+const scenarios::Variant& chosen_variant(const scenarios::Scenario& scenario,
+                                         const CommandOptions& options);
+
+int run_run(const CommandOptions& options);
+int run_check(const CommandOptions& options);
+int run_models(const CommandOptions& options);
+int run_hardware(const CommandOptions& options);
+int run_timeline(const CommandOptions& options);
+
+}  // namespace memsim::tools

@@ -1,0 +1,65 @@
+// memsim: the command-line program. Parses arguments, runs one command from the
+// registry, and turns errors into exit codes: 2 for bad input, 1 for anything else.
+
+#include <iostream>
+#include <string_view>
+
+#include <CLI/CLI.hpp>
+
+#include "scenarios/diagnostics.h"
+#include "sim/units.h"
+#include "tools/commands.h"
+
+int main(int argc, char** argv) {
+  using memsim::tools::Command;
+  CLI::App app{"memsim: GPU memory of distributed LLM training, simulated"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", MEMSIM_VERSION);
+
+  memsim::tools::CommandOptions options;
+  const Command* chosen = nullptr;
+  for (const Command& command : memsim::tools::commands()) {
+    CLI::App* sub = app.add_subcommand(command.name, command.summary);
+    const std::string_view name = command.name;
+    if (command.takes_scenario) {
+      sub->add_option("scenario", options.scenario, "scenario YAML file")->required();
+      sub->add_option("--set", options.sets,
+                      "override a dotted scenario key, e.g. --set parallel.tp=4 (repeatable)");
+      sub->add_option("--variant", options.variant, "only this compare: variant (default: all)");
+    }
+    sub->add_option("--format", options.format,
+                    "output format (default " + command.formats.front() + ")")
+        ->check(CLI::IsMember(command.formats));
+    sub->add_option("-o,--output", options.output, "write to FILE (atomically) instead of stdout");
+    if (name == "run") {
+      sub->add_option("--units", options.units, "binary (GiB, default) or si (GB)")
+          ->check(CLI::IsMember({"binary", "si"}));
+      sub->add_flag("--fail-if-oom", options.fail_if_oom, "exit 3 when a variant does not fit");
+    }
+    if (name == "timeline") {
+      sub->add_option("--ranks", options.ranks, "ranks to include, e.g. 0,4-7 (default: all)");
+    }
+    sub->callback([&chosen, &command] { chosen = &command; });
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (options.format.empty()) options.format = chosen->formats.front();
+
+  try {
+    return chosen->run(options);
+  } catch (const memsim::scenarios::InputError& e) {
+    std::cerr << e.what() << '\n';
+    return 2;
+  } catch (const memsim::sim::OverflowError& e) {
+    std::cerr << options.scenario << ": error: the scenario's sizes are too large to simulate ("
+              << e.what() << ")\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "memsim: error: " << e.what() << '\n';
+    return 1;
+  }
+}

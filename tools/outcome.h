@@ -1,0 +1,26 @@
+#pragma once
+/// What `memsim run` computed for a scenario: every variant's plan and report. The
+/// writers (table, JSON, CSV, Markdown) all render this one value.
+
+#include <string>
+#include <vector>
+
+#include "scenarios/scenario.h"
+#include "strategies/evaluate.h"
+
+namespace memsim::tools {
+
+struct VariantOutcome {
+  const scenarios::Variant* variant;
+  strategies::TrainingReport report;
+};
+
+struct ScenarioOutcome {
+  const scenarios::Scenario* scenario;
+  std::vector<VariantOutcome> variants;
+};
+
+/// Simulates every variant of `scenario` (or only `only`, when not empty).
+ScenarioOutcome simulate_scenario(const scenarios::Scenario& scenario, const std::string& only);
+
+}  // namespace memsim::tools

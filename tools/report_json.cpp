@@ -1,0 +1,92 @@
+#include <nlohmann/json.hpp>
+
+#include "strategies/checkpointing.h"
+#include "tools/report_writers.h"
+
+namespace memsim::tools {
+
+namespace {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+ordered_json categories(const sim::CategoryBytes& bytes) {
+  ordered_json out = ordered_json::object();
+  for (sim::Category c : sim::kAllCategories)
+    out[std::string(sim::category_name(c))] = bytes[c].value();
+  return out;
+}
+
+ordered_json index_or_null(int32_t index) {
+  return index == sim::kNoIndex ? ordered_json(nullptr) : ordered_json(index);
+}
+
+ordered_json rank_json(const strategies::RankReport& rank) {
+  const sim::RankResult& m = rank.memory;
+  return {
+      {"rank", rank.placement.rank},
+      {"pp_stage", rank.placement.pp_stage},
+      {"tp_rank", rank.placement.tp_rank},
+      {"dp_rank", rank.placement.dp_rank},
+      {"parameters", rank.parameters},
+      {"peak_bytes", m.peak.value()},
+      {"fits", rank.fits},
+      {"at_peak", categories(m.at_peak)},
+      {"max_by_category", categories(m.max_by_category)},
+      {"activations_per_microbatch", m.activations_per_microbatch.value()},
+      {"peak_at",
+       {{"t_s", m.peak_moment.t_s},
+        {"phase", std::string(sim::phase_name(m.peak_moment.phase))},
+        {"microbatch", index_or_null(m.peak_moment.microbatch)},
+        {"layer", index_or_null(m.peak_moment.layer)}}},
+  };
+}
+
+ordered_json variant_json(const VariantOutcome& v) {
+  const strategies::TrainingPlan& plan = v.variant->plan;
+  const strategies::TrainingReport& r = v.report;
+  ordered_json ranks = ordered_json::array();
+  for (const auto& rank : r.ranks)
+    ranks.push_back(rank_json(rank));
+  return {
+      {"name", v.variant->name},
+      {"model", plan.model.name},
+      {"parameters", r.parameters},
+      {"world_size", r.world_size},
+      {"tp", plan.parallel.tp.degree},
+      {"pp", plan.parallel.pp},
+      {"dp", plan.parallel.dp},
+      {"zero", plan.parallel.zero},
+      {"sequence_parallel", plan.parallel.tp.sequence_parallel},
+      {"gpu", plan.cluster.gpu.name},
+      {"capacity_bytes", r.capacity.value()},
+      {"peak_bytes", r.peak.value()},
+      {"fits", r.fits},
+      {"headroom_bytes", (r.capacity - r.peak).value()},
+      {"bubble_fraction", r.bubble_fraction},
+      {"step_time_s", r.step_time_s},
+      {"cpu_bytes_per_node", r.cpu_bytes_per_node.value()},
+      {"precision", plan.precision.info().name},
+      {"optimizer", plan.training.optimizer.name},
+      {"checkpointing", strategies::describe(plan.checkpointing)},
+      {"seq_len", plan.training.seq_len},
+      {"micro_batch", plan.training.micro_batch},
+      {"global_batch", plan.training.global_batch},
+      {"microbatches", r.microbatches},
+      {"ranks", std::move(ranks)},
+  };
+}
+
+}  // namespace
+
+void write_report_json(const ScenarioOutcome& outcome, std::ostream& out) {
+  ordered_json variants = ordered_json::array();
+  for (const VariantOutcome& v : outcome.variants)
+    variants.push_back(variant_json(v));
+  const ordered_json doc = {{"memsim_version", MEMSIM_VERSION},
+                            {"scenario", outcome.scenario->name},
+                            {"variants", std::move(variants)}};
+  out << doc.dump(2) << '\n';
+}
+
+}  // namespace memsim::tools
