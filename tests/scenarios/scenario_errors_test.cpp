@@ -150,3 +150,15 @@ TEST_CASE("bad command lines exit 2") {
   CHECK(variant.exit_code == 2);
   CHECK(variant.err.find("did you mean 'full-ckpt'") != std::string::npos);
 }
+
+TEST_CASE("sizes too large for 64-bit arithmetic are bad input, not wrapped numbers") {
+  const std::string path = memsim::testing::write_temp_file(
+      "huge.yaml", R"(model: {layers: 2, hidden: 16777216, heads: 16777216, ffn: 256, vocab: 1000}
+hardware: {gpu: a100-80gb}
+training: {seq_len: 16777216, micro_batch: 16777216}
+)");
+  const auto result = memsim::testing::run_memsim({"run", path});
+  CHECK(result.exit_code == 2);
+  CHECK(result.out.empty());
+  CHECK(result.err.find("too large to simulate") != std::string::npos);
+}
