@@ -51,6 +51,7 @@ void read_hardware(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diag
   if (auto v = reader.integer("nodes", 1, kMaxGpus)) plan.cluster.nodes = *v;
   if (auto v = reader.integer("gpus_per_node", 1, kMaxGpus)) plan.cluster.gpus_per_node = *v;
   if (auto v = reader.number("compute_efficiency", 0.01, 1.0)) plan.cluster.compute_efficiency = *v;
+  if (auto v = reader.size("cpu_memory_per_node")) plan.cluster.cpu_memory_override = *v;
   if (auto v = reader.size("capacity")) {
     if (v->value() <= 0) {
       diagnostics.error(reader.node("capacity")->where, "hardware.capacity must be positive");
@@ -173,14 +174,30 @@ void read_parallel(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diag
                    bool& dp_auto) {
   SectionReader reader(node, "parallel", keys_of("parallel"), diagnostics);
   if (!reader.valid()) return;
+  strategies::DataParallelism& dp = plan.parallel.dp;
   if (auto v = reader.integer("tp", 1, kMaxGpus)) plan.parallel.tp.degree = *v;
   if (auto v = reader.boolean("sequence_parallel")) plan.parallel.tp.sequence_parallel = *v;
-  if (const ConfigNode* dp = reader.node("dp");
-      dp != nullptr && dp->is_scalar() && dp->scalar == "auto") {
+  if (auto v = reader.integer("vocab_multiple", 1, 1 << 20)) plan.parallel.tp.vocab_multiple = *v;
+  if (const ConfigNode* d = reader.node("dp");
+      d != nullptr && d->is_scalar() && d->scalar == "auto") {
     dp_auto = true;
   } else if (auto v = reader.integer("dp", 1, kMaxGpus)) {
-    plan.parallel.dp = *v;
+    dp.degree = *v;
     dp_auto = false;
+  }
+  if (auto v = reader.integer("zero", 0, 3)) dp.zero = static_cast<int>(*v);
+  std::vector<std::string> names;
+  for (strategies::Offload o : strategies::kAllOffloads)
+    names.emplace_back(offload_name(o));
+  if (auto v = reader.choice("offload", names)) {
+    for (strategies::Offload o : strategies::kAllOffloads) {
+      if (offload_name(o) == *v) dp.offload = o;
+    }
+  }
+  if (auto v = reader.integer("reduce_bucket", 1, int64_t{1} << 40)) dp.reduce_bucket_elements = *v;
+  if (auto v = reader.integer("prefetch_layers", 0, 1 << 20)) dp.prefetch_layers = *v;
+  if (auto v = reader.integer("persistence_threshold", 0, int64_t{1} << 40)) {
+    dp.persistence_threshold = *v;
   }
 }
 
@@ -188,6 +205,8 @@ void read_overhead(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diag
   SectionReader reader(node, "overhead", keys_of("overhead"), diagnostics);
   if (!reader.valid()) return;
   if (auto v = reader.size("cuda_context")) plan.overheads.cuda_context = *v;
+  if (auto v = reader.size("nccl_per_group")) plan.overheads.nccl_per_group = *v;
+  if (auto v = reader.number("allocator_reserve", 0.0, 1.0)) plan.overheads.allocator_reserve = *v;
 }
 
 /// Where a key is written in `config`, or the section, or the top level.
@@ -203,7 +222,7 @@ Location where_is(const ConfigNode& config, const std::string& section, const st
 
 /// Cross-section consistency: the parallel layout against the model and the cluster.
 void check_layout(const ConfigNode& config, TrainingPlan& plan, bool dp_auto,
-                  Diagnostics& diagnostics) {
+                  Diagnostics& diagnostics, std::vector<Diagnostic>& warnings) {
   const int64_t world = plan.cluster.world_size();
   const int64_t tp = plan.parallel.tp.degree;
   const sim::ModelSpec& model = plan.model;
@@ -213,9 +232,9 @@ void check_layout(const ConfigNode& config, TrainingPlan& plan, bool dp_auto,
                         fmt::format("parallel.tp = {} does not divide the {} GPUs", tp, world));
       return;
     }
-    plan.parallel.dp = world / tp;
+    plan.parallel.dp.degree = world / tp;
   }
-  const int64_t dp = plan.parallel.dp;
+  const int64_t dp = plan.parallel.dp.degree;
   if (tp * dp != world) {
     diagnostics.error(where_is(config, "parallel", "dp"),
                       fmt::format("parallel.tp × dp = {} × {} = {} but the cluster has {} GPUs "
@@ -242,6 +261,21 @@ void check_layout(const ConfigNode& config, TrainingPlan& plan, bool dp_auto,
                       fmt::format("sequence parallelism needs tp = {} to divide seq_len ({})", tp,
                                   plan.training.seq_len));
   }
+  const strategies::DataParallelism& data = plan.parallel.dp;
+  if (data.zero > 0 && dp == 1) {
+    warnings.push_back({where_is(config, "parallel", "zero"),
+                        fmt::format("parallel.zero = {} with dp = 1 shards nothing", data.zero)});
+  }
+  if (data.offload != strategies::Offload::kNone && data.zero == 0) {
+    diagnostics.error(where_is(config, "parallel", "offload"),
+                      "parallel.offload needs ZeRO (zero: 1, 2 or 3), which offloads the "
+                      "optimizer's partition");
+  }
+  if (data.offload == strategies::Offload::kOptimizerAndParams && data.zero != 3) {
+    diagnostics.error(where_is(config, "parallel", "offload"),
+                      "parallel.offload = optimizer+params needs zero: 3 (parameters are "
+                      "partitioned only by ZeRO-3)");
+  }
   const int64_t per_step = plan.training.micro_batch * dp;
   if (plan.training.global_batch == 0) plan.training.global_batch = per_step;
   if (plan.training.global_batch % per_step != 0) {
@@ -255,8 +289,7 @@ void check_layout(const ConfigNode& config, TrainingPlan& plan, bool dp_auto,
 }  // namespace
 
 std::optional<TrainingPlan> read_plan(const ConfigNode& config, const std::string& scenario_dir,
-                                      Diagnostics& diagnostics,
-                                      std::vector<Diagnostic>& /*warnings*/) {
+                                      Diagnostics& diagnostics, std::vector<Diagnostic>& warnings) {
   TrainingPlan plan;
   bool dp_auto = true;
   Diagnostics local;
@@ -275,7 +308,7 @@ std::optional<TrainingPlan> read_plan(const ConfigNode& config, const std::strin
     local.forward_to(diagnostics);
     return std::nullopt;
   }
-  check_layout(config, plan, dp_auto, local);
+  check_layout(config, plan, dp_auto, local, warnings);
   if (!local.empty()) {
     local.forward_to(diagnostics);
     return std::nullopt;

@@ -39,6 +39,7 @@ const std::vector<ScenarioKey>& scenario_keys() {
       {"hardware", "gpus_per_node", "GPUs per node"},
       {"hardware", "capacity", "override the profile's memory per GPU, e.g. '80 GiB'"},
       {"hardware", "compute_efficiency", "share of peak FLOP/s reached by matmuls (0.5)"},
+      {"hardware", "cpu_memory_per_node", "override the profile's host memory per node"},
       {"training", "seq_len", "tokens per sequence"},
       {"training", "micro_batch", "sequences per microbatch"},
       {"training", "global_batch", "sequences per optimizer step (default: micro_batch × dp)"},
@@ -50,7 +51,16 @@ const std::vector<ScenarioKey>& scenario_keys() {
       {"parallel", "tp", "tensor parallel degree"},
       {"parallel", "sequence_parallel", "shard norms and dropout along the sequence (needs tp)"},
       {"parallel", "dp", "data parallel degree, or auto (world / tp)"},
+      {"parallel", "zero", "ZeRO stage: 0 (plain data parallel), 1, 2 or 3"},
+      {"parallel", "offload", "none | optimizer | optimizer+params (to host memory)"},
+      {"parallel", "vocab_multiple", "pad the vocabulary to a multiple of this times tp (128)"},
+      {"parallel", "reduce_bucket", "ZeRO gradient bucket, in elements (5e8)"},
+      {"parallel", "prefetch_layers", "ZeRO-3 layers gathered ahead of the running one (1)"},
+      {"parallel", "persistence_threshold", "ZeRO-3 tensors smaller than this stay whole (1e5)"},
       {"overhead", "cuda_context", "CUDA context and kernels per GPU (1343 MiB)"},
+      {"overhead", "nccl_per_group", "NCCL buffers per process group (688 MB)"},
+      {"overhead", "allocator_reserve",
+       "fragmentation reserve, share of the step's allocations (0.15)"},
   };
   return keys;
 }

@@ -225,7 +225,7 @@ int64_t LayerGraph::parameter_count() const {
   int64_t total = 0;
   for (const OpNode& node : impl_->ops) {
     for (const ParamSpec& param : node.params) {
-      total = checked_add(total, element_count(param.shape, dims).count);
+      if (!param.tied) total = checked_add(total, element_count(param.shape, dims).count);
     }
   }
   return total;

@@ -101,15 +101,18 @@ class RecipeCompiler {
   }
   uint32_t mark() const { return static_cast<uint32_t>(recipe_.deltas.size()); }
 
+  void push(Bytes delta, Category category) {
+    if (delta.value() != 0) recipe_.deltas.push_back({delta, category});
+  }
   void alloc(TensorId t, Category category, std::vector<bool>& alive) {
     MEMSIM_CHECK(!alive[t]);
     alive[t] = true;
-    if (bytes(t).value() != 0) recipe_.deltas.push_back({bytes(t), category});
+    push(bytes(t), category);
   }
   void free(TensorId t, Category category, std::vector<bool>& alive) {
     MEMSIM_CHECK(alive[t]);
     alive[t] = false;
-    if (bytes(t).value() != 0) recipe_.deltas.push_back({-bytes(t), category});
+    push(-bytes(t), category);
   }
 
   /// Runs op `pos` forward: makes its outputs, own tensors and workspace (reusing any that
@@ -201,13 +204,105 @@ class RecipeCompiler {
   MicrobatchRecipe recipe_;
 };
 
+/// Adds what is held around runs of one layer's ops (gathered weights, full gradients) and
+/// through the whole backward (the gradient bucket) to one pass of a recipe.
+class ResidencyWeaver {
+ public:
+  ResidencyWeaver(const RankProgram& program, const std::vector<RecipeDelta>& deltas)
+      : layers_(program.layers), bucket_(program.backward_buffer), deltas_(deltas) {}
+
+  std::vector<RecipeOp> weave(const std::vector<RecipeOp>& ops, bool backward,
+                              std::vector<RecipeDelta>& out) {
+    out_ = &out;
+    std::vector<size_t> run_start;  // index of each run's first op
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if (i == 0 || ops[i].layer != ops[i - 1].layer) run_start.push_back(i);
+    }
+    std::vector<RecipeOp> woven;
+    size_t run = 0;
+    bool gradients_made = false;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      const RecipeOp& op = ops[i];
+      const bool first_of_run = run < run_start.size() && run_start[run] == i;
+      const bool last_of_run = i + 1 == ops.size() || ops[i + 1].layer != op.layer;
+      RecipeOp& w = woven.emplace_back(op);
+      w.begin = mark();
+      if (backward && i == 0) push(bucket_, Category::kTemporary);
+      if (first_of_run) {
+        gradients_made = false;
+        for (size_t ahead = run; ahead < run_start.size() && ahead <= run + layers_.prefetch;
+             ++ahead) {
+          gather(ops[run_start[ahead]].layer);
+        }
+      }
+      if (backward && op.phase == Phase::kBackward && !gradients_made) {
+        push(at(layers_.backward_gradients, op.layer), Category::kGradients);
+        gradients_made = true;
+      }
+      copy(op.begin, op.split);
+      w.split = mark();
+      copy(op.split, op.end);
+      if (last_of_run) {
+        if (gradients_made) push(-at(layers_.backward_gradients, op.layer), Category::kGradients);
+        bool needed_soon = false;
+        for (size_t ahead = run + 1; ahead < run_start.size() && ahead <= run + layers_.prefetch;
+             ++ahead) {
+          needed_soon = needed_soon || ops[run_start[ahead]].layer == op.layer;
+        }
+        if (!needed_soon) release(op.layer);
+        ++run;
+      }
+      if (backward && i + 1 == ops.size()) push(-bucket_, Category::kTemporary);
+      w.end = mark();
+    }
+    return woven;
+  }
+
+ private:
+  static Bytes at(const std::vector<Bytes>& per_layer, int32_t layer) {
+    const auto index = static_cast<size_t>(layer + 1);
+    return index < per_layer.size() ? per_layer[index] : Bytes{};
+  }
+  uint32_t mark() const { return static_cast<uint32_t>(out_->size()); }
+  void push(Bytes delta, Category category) {
+    if (delta.value() != 0) out_->push_back({delta, category});
+  }
+  void copy(uint32_t begin, uint32_t end) {
+    out_->insert(out_->end(), deltas_.begin() + begin, deltas_.begin() + end);
+  }
+  void gather(int32_t layer) {
+    if (std::find(gathered_.begin(), gathered_.end(), layer) != gathered_.end()) return;
+    gathered_.push_back(layer);
+    push(at(layers_.gathered_weights, layer), Category::kWeights);
+  }
+  void release(int32_t layer) {
+    const auto it = std::find(gathered_.begin(), gathered_.end(), layer);
+    if (it == gathered_.end()) return;
+    gathered_.erase(it);
+    push(-at(layers_.gathered_weights, layer), Category::kWeights);
+  }
+
+  const LayerResidency& layers_;
+  Bytes bucket_;
+  const std::vector<RecipeDelta>& deltas_;
+  std::vector<RecipeDelta>* out_ = nullptr;
+  std::vector<int32_t> gathered_;
+};
+
 }  // namespace
 
 MicrobatchRecipe compile_recipe(const RankProgram& program) {
   MEMSIM_CHECK(program.graph != nullptr);
   MEMSIM_CHECK(static_cast<int>(program.tensor_bytes.size()) == program.graph->tensor_count());
   MEMSIM_CHECK(static_cast<int>(program.op_costs.size()) == program.graph->op_count());
-  return RecipeCompiler(program).compile();
+  MicrobatchRecipe recipe = RecipeCompiler(program).compile();
+  if (program.layers.empty() && program.backward_buffer.value() == 0) return recipe;
+  MicrobatchRecipe woven;
+  woven.saved_bytes = recipe.saved_bytes;
+  ResidencyWeaver weaver(program, recipe.deltas);
+  woven.forward = weaver.weave(recipe.forward, false, woven.deltas);
+  woven.backward = weaver.weave(recipe.backward, true, woven.deltas);
+  return woven;
 }
 
 }  // namespace memsim::sim

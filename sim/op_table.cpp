@@ -169,7 +169,9 @@ std::vector<OpKindInfo> build_table() {
        .description = "projection to the vocabulary, vocab-parallel; shares the embedding if tied",
        .inputs = 1,
        .outputs = {{"logits", kSbv, kAct}},
-       .params = {{"weight", {D::kVocab, D::kHidden}, ShardKind::kVocab, Condition::kUntiedHead}},
+       .params =
+           {{"weight", {D::kVocab, D::kHidden}, ShardKind::kVocab, Condition::kUntiedHead},
+            {"weight", {D::kVocab, D::kHidden}, ShardKind::kVocab, Condition::kTiedHead, true}},
        .saved = {input(0)},
        .flops = FlopsRule::kMatmul,
        .matmul_weight = {D::kVocab, D::kHidden}});
@@ -209,6 +211,8 @@ bool applies(Condition when, const ModelSpec& model) {
       return model.norm == NormType::kLayerNorm;
     case Condition::kUntiedHead:
       return !model.tied_embeddings;
+    case Condition::kTiedHead:
+      return model.tied_embeddings;
     case Condition::kDropout:
       return model.dropout > 0.0;
     case Condition::kGroupedKv:

@@ -77,6 +77,7 @@ enum class Condition : uint8_t {
   kQkvBias,      ///< model.bias or model.qkv_bias
   kLayerNorm,    ///< norm = layernorm (it has a bias and saves its mean)
   kUntiedHead,   ///< the LM head has weights of its own
+  kTiedHead,     ///< the LM head uses the embedding's weights
   kDropout,      ///< dropout > 0
   kGroupedKv,    ///< kv_heads < heads
   kUngroupedKv,  ///< kv_heads == heads
@@ -90,6 +91,9 @@ struct ParamSpec {
   Shape shape;
   ShardKind shard;
   Condition when = Condition::kAlways;
+  /// A view of another op's parameter (the tied LM head uses the embedding): counted and
+  /// updated by its owner, but gathered where it is used.
+  bool tied = false;
 };
 
 /// A tensor an op keeps for its backward pass: one of its inputs, one of its outputs, or

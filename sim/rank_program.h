@@ -14,8 +14,21 @@ namespace memsim::sim {
 
 struct OpCost {
   Bytes parameter_gradients;  ///< made by its backward when gradients are allocated on demand
+  Bytes forward_buffer;       ///< communication buffer live while its forward runs
+  Bytes backward_buffer;      ///< communication buffer live while its backward runs
   double forward_s = 0.0;
   double backward_s = 0.0;
+};
+
+/// Memory held around each layer's ops while they run, indexed by layer + 1 (the embedding
+/// is layer -1, the head and loss layer L): parameters gathered before a layer runs and
+/// released after (ZeRO-3), and gradients a layer's backward makes in full before they are
+/// reduced away (ZeRO-2/3). A run is a stretch of consecutive ops of one layer in a pass.
+struct LayerResidency {
+  std::vector<Bytes> gathered_weights;
+  std::vector<Bytes> backward_gradients;
+  int prefetch = 0;  ///< gather the weights of this many following runs ahead
+  bool empty() const { return gathered_weights.empty() && backward_gradients.empty(); }
 };
 
 /// A contiguous run of ops (positions in forward order, inclusive) whose saved tensors are
@@ -32,6 +45,8 @@ struct RankProgram {
   std::vector<OpCost> op_costs;          ///< per OpId
   std::vector<RecomputeSpan> recompute;  ///< disjoint, in forward order
   CategoryBytes resident;                ///< held for the whole step: model states, overheads
+  LayerResidency layers;                 ///< held around each layer's runs
+  Bytes backward_buffer;                 ///< held through each backward (gradient bucket)
   bool gradients_on_demand = false;      ///< made in the first backward, freed after the step
   int64_t microbatches = 1;
   double optimizer_s = 0.0;

@@ -3,9 +3,11 @@
 /// distinct kind of rank, built by applying the strategies in one fixed order:
 ///   1. tensor/sequence parallel sharding of every tensor and parameter
 ///   2. precision: element counts become bytes
-///   3. model states (weights, gradients, master weights, optimizer states)
-///   4. checkpointing: recompute spans
-///   5. schedule: microbatches per step
+///   3. model states of the rank's parameters
+///   4. data parallel / ZeRO sharding and offload of the model states
+///   5. checkpointing: recompute spans
+///   6. schedule: microbatches per step
+///   7. overheads: CUDA context, communication library, allocator reserve
 /// Ranks that would walk identical programs share one (they are still reported one by one).
 
 #include <cstdint>
@@ -26,6 +28,14 @@ struct RankPlacement {
   int64_t dp_rank = 0;
 };
 
+/// What the `overhead` category of a rank is made of.
+struct OverheadParts {
+  sim::Bytes cuda_context;
+  sim::Bytes communication;  ///< NCCL buffers of the rank's process groups
+  int64_t process_groups = 0;
+  sim::Bytes allocator_reserve;
+};
+
 class CompiledPlan {
  public:
   explicit CompiledPlan(TrainingPlan plan);
@@ -38,15 +48,24 @@ class CompiledPlan {
   const sim::RankProgram& program(int64_t rank) const;
   /// Index of the program `rank` walks, for simulating each distinct program once.
   size_t program_index(int64_t rank) const;
-  size_t program_count() const { return programs_.size(); }
-  /// Parameters the rank holds (elements, padding included).
+  size_t program_count() const { return kinds_.size(); }
+  /// The rank's share of the model's parameters; over all ranks of one data-parallel
+  /// replica (all ranks under ZeRO-3) these add up to the model's exact count.
   int64_t rank_parameters(int64_t rank) const;
+  /// Host memory the rank's offloaded states take.
+  sim::Bytes rank_cpu_bytes(int64_t rank) const;
+  const OverheadParts& overheads(int64_t rank) const;
 
  private:
+  struct RankKind {
+    sim::RankProgram program;
+    sim::Bytes cpu;
+    OverheadParts overheads;
+  };
+
   TrainingPlan plan_;
   std::unique_ptr<sim::LayerGraph> graph_;
-  std::vector<sim::RankProgram> programs_;
-  std::vector<int64_t> parameters_;  ///< per program
+  std::vector<RankKind> kinds_;
 };
 
 }  // namespace memsim::strategies

@@ -29,11 +29,23 @@ TrainingReport evaluate(const CompiledPlan& compiled) {
     entry.placement = compiled.placement(rank);
     entry.parameters = compiled.rank_parameters(rank);
     entry.memory = results[index];
+    entry.overheads = compiled.overheads(rank);
+    entry.cpu_bytes = compiled.rank_cpu_bytes(rank);
     entry.fits = entry.memory.peak <= report.capacity;
     report.fits = report.fits && entry.fits;
     report.peak = std::max(report.peak, entry.memory.peak);
     report.step_time_s = std::max(report.step_time_s, entry.memory.step_time_s);
   }
+  const int64_t per_node = plan.cluster.gpus_per_node;
+  for (int64_t first = 0; first < compiled.world_size(); first += per_node) {
+    sim::Bytes node;
+    for (int64_t rank = first; rank < first + per_node; ++rank)
+      node += report.ranks[rank].cpu_bytes;
+    report.cpu_bytes_per_node = std::max(report.cpu_bytes_per_node, node);
+  }
+  report.cpu_capacity_per_node = plan.cluster.cpu_memory_per_node();
+  report.cpu_fits = report.cpu_bytes_per_node <= report.cpu_capacity_per_node;
+  report.fits = report.fits && report.cpu_fits;
   return report;
 }
 

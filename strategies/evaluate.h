@@ -12,9 +12,11 @@ namespace memsim::strategies {
 
 struct RankReport {
   RankPlacement placement;
-  int64_t parameters = 0;
+  int64_t parameters = 0;  ///< the rank's share (CompiledPlan::rank_parameters)
   sim::RankResult memory;
-  bool fits = false;
+  OverheadParts overheads;
+  sim::Bytes cpu_bytes;  ///< offloaded to host memory
+  bool fits = false;     ///< the GPU holds the peak
 };
 
 struct TrainingReport {
@@ -22,11 +24,13 @@ struct TrainingReport {
   int64_t world_size = 0;
   int64_t microbatches = 0;
   sim::Bytes capacity;
-  sim::Bytes peak;  ///< the largest rank's
-  bool fits = false;
+  sim::Bytes peak;    ///< the largest rank's
+  bool fits = false;  ///< every GPU and every node's host memory hold what they must
   double bubble_fraction = 0.0;
   double step_time_s = 0.0;
-  sim::Bytes cpu_bytes_per_node;
+  sim::Bytes cpu_bytes_per_node;  ///< the fullest node's
+  sim::Bytes cpu_capacity_per_node;
+  bool cpu_fits = true;
   std::vector<RankReport> ranks;  ///< every rank, in rank order
 };
 

@@ -1,41 +1,41 @@
 #include "strategies/model_states.h"
 
-#include "strategies/tensor_parallel.h"
-
 namespace memsim::strategies {
 
-namespace {
-
-/// The tensor as a matrix (first dimension × the rest) or a vector.
-ParamTensor as_matrix(const sim::ParamSpec& param, const sim::DimSizes& full,
-                      const sim::DimSizes& dims) {
-  const sim::DimSizes& sizes = param.shard == sim::ShardKind::kReplicated ? full : dims;
-  const int64_t elements = sim::element_count(param.shape, sizes).count;
-  if (param.shape.rank() < 2) return {elements, 0};
-  const int64_t rows = sizes[param.shape[0]];
-  return {rows, elements / rows};
+std::vector<RankParam> rank_params(const sim::LayerGraph& graph, const std::vector<sim::OpId>& ops,
+                                   const sim::DimSizes& full, const TensorParallelism& tp,
+                                   int64_t tp_rank) {
+  const sim::DimSizes dims = rank_dims(full, tp);
+  std::vector<RankParam> params;
+  for (sim::OpId id : ops) {
+    const sim::OpNode& node = graph.op(id);
+    for (const sim::ParamSpec& param : node.params) {
+      const sim::DimSizes& sizes = param.shard == sim::ShardKind::kReplicated ? full : dims;
+      const int64_t elements = sim::element_count(param.shape, sizes).count;
+      // As a matrix (first dimension × the rest) or a vector, for factored optimizers.
+      ParamTensor shape{elements, 0};
+      if (param.shape.rank() >= 2)
+        shape = {sizes[param.shape[0]], elements / sizes[param.shape[0]]};
+      params.push_back(
+          {id, node.layer, shape, owned_param_elements(param, full, tp, tp_rank), param.tied});
+    }
+  }
+  return params;
 }
 
-}  // namespace
-
-ModelStates model_states(const sim::LayerGraph& graph, const std::vector<sim::OpId>& ops,
-                         const sim::DimSizes& full, const sim::DimSizes& dims,
-                         const Precision& precision, const OptimizerSettings& optimizer) {
+sim::CategoryBytes unsharded_states(const std::vector<RankParam>& params,
+                                    const Precision& precision,
+                                    const OptimizerSettings& optimizer) {
   using sim::Category;
-  ModelStates states;
-  states.gradients_per_op.assign(graph.op_count(), sim::Bytes{});
-  for (sim::OpId id : ops) {
-    for (const sim::ParamSpec& param : graph.op(id).params) {
-      const sim::Elements n = rank_param_elements(param, full, dims);
-      states.parameters = sim::checked_add(states.parameters, n.count);
-      states.bytes[Category::kWeights] += sim::bytes_of(n, precision.weight_bytes());
-      states.bytes[Category::kMasterWeights] += sim::bytes_of(n, precision.master_bytes());
-      const sim::Bytes gradients = sim::bytes_of(n, precision.gradient_bytes());
-      states.bytes[Category::kGradients] += gradients;
-      states.gradients_per_op[id] += gradients;
-      states.bytes[Category::kOptimizer] +=
-          optimizer_state_bytes(optimizer, as_matrix(param, full, dims), precision.state_bytes());
-    }
+  sim::CategoryBytes states;
+  for (const RankParam& param : params) {
+    if (param.tied) continue;
+    const sim::Elements n{param.elements()};
+    states[Category::kWeights] += sim::bytes_of(n, precision.weight_bytes());
+    states[Category::kMasterWeights] += sim::bytes_of(n, precision.master_bytes());
+    states[Category::kGradients] += sim::bytes_of(n, precision.gradient_bytes());
+    states[Category::kOptimizer] +=
+        optimizer_state_bytes(optimizer, param.shape, precision.state_bytes());
   }
   return states;
 }

@@ -1,6 +1,6 @@
 #pragma once
-/// Model states on one rank: weights, gradients, fp32 master weights and optimizer states
-/// of the parameters the rank holds, from the op table's parameter shapes.
+/// The parameters one tensor-parallel rank holds, and their model states before data
+/// parallelism shards them: weights, gradients, fp32 master weights, optimizer states.
 
 #include <cstdint>
 #include <vector>
@@ -9,19 +9,28 @@
 #include "sim/memory_event.h"
 #include "strategies/optimizer.h"
 #include "strategies/precision.h"
+#include "strategies/tensor_parallel.h"
 
 namespace memsim::strategies {
 
-struct ModelStates {
-  sim::CategoryBytes bytes;                  ///< weights, master_weights, gradients, optimizer
-  int64_t parameters = 0;                    ///< elements held (padding included)
-  std::vector<sim::Bytes> gradients_per_op;  ///< per OpId
+/// One parameter tensor as one TP rank holds it.
+struct RankParam {
+  sim::OpId op = 0;
+  int32_t layer = 0;
+  ParamTensor shape;  ///< the slice this rank holds, padding included
+  int64_t owned = 0;  ///< the model's own elements this rank accounts for (owned_param_elements)
+  bool tied = false;  ///< a view of a parameter another op owns
+  int64_t elements() const { return shape.elements(); }
 };
 
-/// States of the parameters of every op in `ops`, each tensor sized by `full` dims when
-/// replicated and by the rank's `dims` when sharded.
-ModelStates model_states(const sim::LayerGraph& graph, const std::vector<sim::OpId>& ops,
-                         const sim::DimSizes& full, const sim::DimSizes& dims,
-                         const Precision& precision, const OptimizerSettings& optimizer);
+/// The parameters of `ops` on TP rank `tp_rank`.
+std::vector<RankParam> rank_params(const sim::LayerGraph& graph, const std::vector<sim::OpId>& ops,
+                                   const sim::DimSizes& full, const TensorParallelism& tp,
+                                   int64_t tp_rank);
+
+/// Model states of `params` as one rank holds them without ZeRO: weights, master_weights,
+/// gradients and optimizer categories (tied views excluded: their owner counts them).
+sim::CategoryBytes unsharded_states(const std::vector<RankParam>& params,
+                                    const Precision& precision, const OptimizerSettings& optimizer);
 
 }  // namespace memsim::strategies

@@ -5,6 +5,7 @@
 /// split dimension (the residual stream, norms, dropout masks) are split along the sequence.
 
 #include <cstdint>
+#include <vector>
 
 #include "sim/layer_graph.h"
 #include "sim/op_table.h"
@@ -35,5 +36,20 @@ sim::Elements rank_activation_elements(const sim::Shape& shape, const sim::DimSi
 /// and vocab-parallel ones hold their slice. `dims` come from rank_dims().
 sim::Elements rank_param_elements(const sim::ParamSpec& param, const sim::DimSizes& full,
                                   const sim::DimSizes& dims);
+
+/// Of `param`'s own elements (padding excluded), how many TP rank `tp_rank` accounts for:
+/// its slice of a sharded tensor (its rows of the real vocabulary; when t > kv_heads, each
+/// KV head counted on the first rank of the ranks that replicate it), and a replicated
+/// tensor on TP rank 0 only. Over a TP group these add up to the tensor's size.
+int64_t owned_param_elements(const sim::ParamSpec& param, const sim::DimSizes& full,
+                             const TensorParallelism& tp, int64_t tp_rank);
+
+/// With sequence parallelism, a TP-sharded layer all-gathers its sequence-split input (a
+/// column-parallel linear, the LM head) or reduce-scatters its full output (a row-parallel
+/// linear, the embedding): the full tensor is a communication buffer while it runs, in
+/// forward and again in backward (Korthikanti et al. 2022, §4.2.2). Bytes per op, or 0.
+sim::Bytes sequence_parallel_buffer(const sim::LayerGraph& graph, const sim::OpNode& op,
+                                    const std::vector<sim::Bytes>& full_tensor_bytes,
+                                    const TensorParallelism& tp);
 
 }  // namespace memsim::strategies

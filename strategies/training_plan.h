@@ -3,7 +3,9 @@
 /// cluster, the batch, precision, parallel layout, checkpointing and overheads. Scenarios
 /// build it from YAML; the strategies compile it into per-rank programs.
 
+#include <array>
 #include <cstdint>
+#include <optional>
 
 #include "hardware/gpu_profile.h"
 #include "sim/model_spec.h"
@@ -25,6 +27,10 @@ struct Cluster {
   hardware::GpuProfile gpu;
   int64_t nodes = 1;
   int64_t gpus_per_node = 1;
+  std::optional<sim::Bytes> cpu_memory_override;  ///< host memory per node, if not the profile's
+  sim::Bytes cpu_memory_per_node() const {
+    return cpu_memory_override.value_or(gpu.cpu_memory_per_node);
+  }
   /// Share of the GPU's peak 16-bit FLOP/s that matrix multiplies reach. 0.5: Megatron-LM
   /// trains GPT models at 52% of peak per A100 (Narayanan et al. 2021, abstract).
   double compute_efficiency = 0.5;
@@ -39,18 +45,55 @@ struct Training {
   GradientBuffers gradient_buffers = GradientBuffers::kPersistent;
 };
 
-/// Memory taken before the first tensor; each entry named, documented and overridable.
+/// Memory no tensor accounts for; each entry named, documented and overridable.
 struct Overheads {
   /// CUDA context and the framework's kernels: the Hugging Face Transformers guide "Model
   /// training anatomy" measures 1,343 MiB on the GPU after initialising torch on it.
   sim::Bytes cuda_context = sim::kMiB * 1343;
+  /// NCCL's buffers for each process group a rank communicates in (TP, DP): 688 MB per
+  /// group of more than two GPUs on 4× A100 with NVLink (NVIDIA/nccl issue #964).
+  sim::Bytes nccl_per_group = sim::Bytes(688'000'000);
+  /// Memory the caching allocator holds but cannot hand out, as a share of what the step
+  /// allocates beyond its resident state: GMLake (Guo et al., ASPLOS 2024) removes 15% of
+  /// PyTorch's fragmentation on average across eight LLMs on A100-80GB.
+  double allocator_reserve = 0.15;
+};
+
+/// Where ZeRO keeps what it does not hold on the GPU.
+enum class Offload {
+  kNone,
+  kOptimizer,           ///< optimizer states, fp32 master weights and gradients (ZeRO-Offload)
+  kOptimizerAndParams,  ///< and the 16-bit parameters (ZeRO-Infinity, ZeRO-3 only)
+};
+inline constexpr std::array<Offload, 3> kAllOffloads = {Offload::kNone, Offload::kOptimizer,
+                                                        Offload::kOptimizerAndParams};
+/// The scenario spelling: none, optimizer, optimizer+params.
+constexpr const char* offload_name(Offload offload) {
+  return offload == Offload::kNone        ? "none"
+         : offload == Offload::kOptimizer ? "optimizer"
+                                          : "optimizer+params";
+}
+
+/// Data parallelism and ZeRO (Rajbhandari et al. 2020).
+struct DataParallelism {
+  int64_t degree = 1;
+  int zero = 0;  ///< 1: optimizer states, 2: and gradients, 3: and parameters sharded
+  Offload offload = Offload::kNone;
+  /// Gradient elements reduced per bucket under ZeRO: DeepSpeed's reduce_bucket_size, 5e8.
+  /// Plain data parallelism reduces buckets that are views of the gradient buffer
+  /// (Megatron-LM, DDP with gradient_as_bucket_view), so it needs none.
+  int64_t reduce_bucket_elements = 500'000'000;
+  /// ZeRO-3: layers gathered ahead of the running one (FSDP's backward prefetch: 1).
+  int64_t prefetch_layers = 1;
+  /// ZeRO-3: tensors with fewer elements stay whole on every rank (DeepSpeed's
+  /// stage3_param_persistence_threshold, 1e5).
+  int64_t persistence_threshold = 100'000;
 };
 
 struct Parallelism {
   TensorParallelism tp;
   int64_t pp = 1;
-  int64_t dp = 1;
-  int zero = 0;
+  DataParallelism dp;
 };
 
 struct TrainingPlan {
@@ -64,7 +107,7 @@ struct TrainingPlan {
 
   /// Microbatches per step and data-parallel rank: global / (micro × dp).
   int64_t microbatches() const {
-    return training.global_batch / (training.micro_batch * parallel.dp);
+    return training.global_batch / (training.micro_batch * parallel.dp.degree);
   }
 };
 

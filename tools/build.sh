@@ -33,7 +33,7 @@ install_missing
 case "$command" in
   run)
     configure_and_build build -DCMAKE_BUILD_TYPE=Release
-    ./build/memsim run "${2:-scenarios/llama2-7b-1xa100.yaml}"
+    ./build/memsim run "${2:-scenarios/deepseek-32b-4xa100.yaml}"
     ;;
   test)
     configure_and_build build -DCMAKE_BUILD_TYPE=Release

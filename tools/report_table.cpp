@@ -1,4 +1,7 @@
+#include <algorithm>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "strategies/checkpointing.h"
 #include "tools/report_writers.h"
@@ -23,6 +26,7 @@ std::string where(const sim::PeakMoment& moment, int64_t layers) {
 
 std::string fit_text(const strategies::TrainingReport& r, UnitSystem units) {
   if (r.fits) return "yes, " + format_bytes(r.capacity - r.peak, units) + " free";
+  if (r.peak <= r.capacity) return "NO, host memory too small";
   return "NO, " + format_bytes(r.peak - r.capacity, units) + " over";
 }
 
@@ -55,8 +59,13 @@ TextTable summary(const ScenarioOutcome& outcome, UnitSystem units) {
   });
   row("layout", [](const VariantOutcome& v) {
     const auto& p = v.variant->plan.parallel;
-    return fmt::format("tp {}{} · pp {} · dp {}", p.tp.degree, p.tp.sequence_parallel ? "+sp" : "",
-                       p.pp, p.dp);
+    std::string text = fmt::format("tp {}{} · pp {} · dp {}", p.tp.degree,
+                                   p.tp.sequence_parallel ? "+sp" : "", p.pp, p.dp.degree);
+    if (p.dp.zero > 0) text += fmt::format(", ZeRO-{}", p.dp.zero);
+    if (p.dp.offload != strategies::Offload::kNone) {
+      text += fmt::format(", offload {}", strategies::offload_name(p.dp.offload));
+    }
+    return text;
   });
   row("precision, optimizer", [](const VariantOutcome& v) {
     return fmt::format("{}, {}", v.variant->plan.precision.info().name,
@@ -85,6 +94,22 @@ TextTable summary(const ScenarioOutcome& outcome, UnitSystem units) {
       return format_bytes(peak_rank(v.report).memory.at_peak[c], units);
     });
   }
+  bool offloads = false;
+  for (const VariantOutcome& v : outcome.variants)
+    offloads = offloads || v.report.cpu_bytes_per_node.value() > 0;
+  if (offloads) {
+    row("host memory per node", [&](const VariantOutcome& v) {
+      return fmt::format("{} of {}{}", format_bytes(v.report.cpu_bytes_per_node, units),
+                         format_bytes(v.report.cpu_capacity_per_node, units),
+                         v.report.cpu_fits ? "" : " (does NOT fit)");
+    });
+  }
+  row("overhead: CUDA, NCCL, reserve", [&](const VariantOutcome& v) {
+    const auto& o = peak_rank(v.report).overheads;
+    return fmt::format("{} + {} + {}", format_amount(o.cuda_context, units),
+                       format_amount(o.communication, units),
+                       format_amount(o.allocator_reserve, units));
+  });
   row("peak reached in", [](const VariantOutcome& v) {
     return where(peak_rank(v.report).memory.peak_moment, v.variant->plan.model.layers);
   });
@@ -96,7 +121,8 @@ TextTable summary(const ScenarioOutcome& outcome, UnitSystem units) {
   return table;
 }
 
-/// Consecutive ranks with identical results share a row.
+/// Consecutive ranks of one stage with identical memory share a row; parameters are the
+/// group's largest share (TP rank 0 also accounts for the replicated tensors).
 TextTable ranks_table(const VariantOutcome& v, UnitSystem units) {
   TextTable table({"ranks", "pp stage", "tp rank", "dp rank", "parameters", "peak", "fits"});
   const auto& ranks = v.report.ranks;
@@ -104,7 +130,6 @@ TextTable ranks_table(const VariantOutcome& v, UnitSystem units) {
     size_t j = i + 1;
     while (j < ranks.size() && ranks[j].memory.peak == ranks[i].memory.peak &&
            ranks[j].memory.at_peak == ranks[i].memory.at_peak &&
-           ranks[j].parameters == ranks[i].parameters &&
            ranks[j].placement.pp_stage == ranks[i].placement.pp_stage) {
       ++j;
     }
@@ -121,8 +146,12 @@ TextTable ranks_table(const VariantOutcome& v, UnitSystem units) {
                    span([](const auto& r) { return r.placement.pp_stage; }),
                    span([](const auto& r) { return r.placement.tp_rank; }),
                    span([](const auto& r) { return r.placement.dp_rank; }),
-                   format_count(ranks[i].parameters), format_bytes(ranks[i].memory.peak, units),
-                   ranks[i].fits ? "yes" : "NO"});
+                   format_count(std::max_element(ranks.begin() + i, ranks.begin() + j,
+                                                 [](const auto& x, const auto& y) {
+                                                   return x.parameters < y.parameters;
+                                                 })
+                                    ->parameters),
+                   format_bytes(ranks[i].memory.peak, units), ranks[i].fits ? "yes" : "NO"});
     i = j;
   }
   return table;
@@ -137,6 +166,13 @@ std::string verdict(const VariantOutcome& v, UnitSystem units) {
                        format_bytes(r.capacity - r.peak, units), gpu,
                        format_bytes(r.capacity, units));
   }
+  if (r.peak <= r.capacity) {
+    return fmt::format(
+        "{}: does not fit. The GPUs hold their peak ({}), but each node must keep "
+        "{} in host memory and has {}.",
+        v.variant->name, format_bytes(r.peak, units), format_bytes(r.cpu_bytes_per_node, units),
+        format_bytes(r.cpu_capacity_per_node, units));
+  }
   int64_t over = 0;
   for (const auto& rank : r.ranks)
     over += rank.fits ? 0 : 1;
@@ -145,6 +181,19 @@ std::string verdict(const VariantOutcome& v, UnitSystem units) {
       "more than the {}'s {}.",
       v.variant->name, over, r.ranks.size(), format_bytes(r.peak, units),
       format_bytes(r.peak - r.capacity, units), gpu, format_bytes(r.capacity, units));
+}
+
+/// "Fits: a, b. Does not fit: c." over all variants.
+std::string summary_line(const ScenarioOutcome& outcome) {
+  std::vector<std::string> fit;
+  std::vector<std::string> no_fit;
+  for (const VariantOutcome& v : outcome.variants) {
+    (v.report.fits ? fit : no_fit).push_back(v.variant->name);
+  }
+  auto join = [](const std::vector<std::string>& names) {
+    return names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", "));
+  };
+  return fmt::format("Fits: {}. Does not fit: {}.", join(fit), join(no_fit));
 }
 
 template <typename Render>
@@ -161,8 +210,10 @@ void write(const ScenarioOutcome& outcome, UnitSystem units, std::ostream& out, 
     render(ranks_table(v, units), out);
   }
   out << '\n';
-  for (const VariantOutcome& v : outcome.variants)
+  for (const VariantOutcome& v : outcome.variants) {
     out << (markdown ? "- " : "") << verdict(v, units) << '\n';
+  }
+  if (outcome.variants.size() > 1) out << '\n' << summary_line(outcome) << '\n';
 }
 
 }  // namespace

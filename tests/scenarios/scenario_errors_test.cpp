@@ -162,3 +162,64 @@ training: {seq_len: 16777216, micro_batch: 16777216}
   CHECK(result.out.empty());
   CHECK(result.err.find("too large to simulate") != std::string::npos);
 }
+
+namespace {
+
+std::string cluster_scenario(const std::string& model, const std::string& hardware,
+                             const std::string& parallel, const std::string& training = "") {
+  return "model: " + model + "\nhardware: " + hardware + "\ntraining: {seq_len: 128" + training +
+         "}\nparallel: " + parallel + "\n";
+}
+
+}  // namespace
+
+TEST_CASE("inconsistent parallel layouts are errors at the key at fault") {
+  // tp must divide the attention heads (qwen2.5-32b has 40; on 3 GPUs, and its 8 KV heads).
+  auto errors =
+      errors_of(cluster_scenario("qwen2.5-32b", "{gpu: a100-80gb, gpus_per_node: 3}", "{tp: 3}"));
+  CHECK(has(errors, 4, 16, "parallel.tp = 3 does not divide attention heads (40)"));
+  // ... and the MLP size.
+  errors = errors_of(cluster_scenario("{layers: 2, hidden: 64, heads: 4, ffn: 250, vocab: 100}",
+                                      "{gpu: a100-80gb, gpus_per_node: 4}", "{tp: 4}"));
+  CHECK(has(errors, 4, 16, "parallel.tp = 4 does not divide the MLP size (250)"));
+  // tp and kv_heads: one must divide the other.
+  errors = errors_of(
+      cluster_scenario("{layers: 2, hidden: 96, heads: 12, kv_heads: 6, ffn: 256, vocab: 100}",
+                       "{gpu: a100-80gb, gpus_per_node: 4}", "{tp: 4}"));
+  CHECK(has(errors, 4, 16, "parallel.tp = 4 and kv_heads = 6: one must divide the other"));
+  // tp × pp × dp must be the cluster.
+  errors = errors_of(cluster_scenario("llama2-7b", "{gpu: a100-80gb, nodes: 2, gpus_per_node: 4}",
+                                      "{tp: 2, dp: 2}"));
+  CHECK(has(errors, 4, 23, "parallel.tp × dp = 2 × 2 = 4 but the cluster has 8 GPUs"));
+  // The global batch must split into microbatches on every data-parallel rank.
+  errors = errors_of(cluster_scenario("llama2-7b", "{gpu: a100-80gb, gpus_per_node: 4}",
+                                      "{tp: 1, dp: 4}", ", micro_batch: 2, global_batch: 12"));
+  CHECK(has(errors, 3, 56,
+            "training.global_batch = 12 is not divisible by micro_batch × dp = 2 × 4"));
+  // Offload needs ZeRO; parameter offload needs ZeRO-3.
+  errors = errors_of(cluster_scenario("llama2-7b", "{gpu: a100-80gb, gpus_per_node: 4}",
+                                      "{zero: 2, offload: optimizer+params}"));
+  CHECK(has(errors, 4, 30, "needs zero: 3"));
+  errors = errors_of(
+      cluster_scenario("llama2-7b", "{gpu: a100-80gb, gpus_per_node: 4}", "{offload: optimizer}"));
+  CHECK(has(errors, 4, 21, "needs ZeRO"));
+}
+
+TEST_CASE("ZeRO with one data-parallel rank is a warning, not an error") {
+  const auto scenario = memsim::scenarios::read_scenario(
+      memsim::scenarios::parse_yaml(
+          cluster_scenario("llama2-7b", "{gpu: a100-80gb, gpus_per_node: 2}", "{tp: 2, zero: 1}"),
+          "w.yaml"),
+      "w.yaml");
+  REQUIRE(scenario.warnings.size() == 1);
+  CHECK(scenario.warnings[0].where.line == 4);
+  CHECK(scenario.warnings[0].where.column == 25);
+  CHECK(scenario.warnings[0].message == "parallel.zero = 1 with dp = 1 shards nothing");
+  const std::string path = memsim::testing::write_temp_file(
+      "warn.yaml",
+      cluster_scenario("llama2-7b", "{gpu: a100-80gb, gpus_per_node: 2}", "{tp: 2, zero: 1}"));
+  const auto result = memsim::testing::run_memsim({"check", path});
+  CHECK(result.exit_code == 0);
+  CHECK(result.err.find(path + ":4:25: warning: parallel.zero = 1 with dp = 1") !=
+        std::string::npos);
+}

@@ -14,9 +14,10 @@ TEST_CASE("docs/scenarios.md documents every scenario key") {
   const std::string doc = text.str();
   for (const auto& key : memsim::scenarios::scenario_keys()) {
     const std::string section = key.section;
+    const std::string name = key.key;
     CAPTURE(section);
-    CAPTURE(key.key);
+    CAPTURE(name);
     if (!section.empty()) CHECK(doc.find("## `" + section + "`") != std::string::npos);
-    CHECK(doc.find("| `" + std::string(key.key) + "` |") != std::string::npos);
+    CHECK(doc.find("| `" + name + "` |") != std::string::npos);
   }
 }

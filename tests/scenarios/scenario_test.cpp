@@ -71,7 +71,8 @@ TEST_CASE("a model from a Hugging Face config.json, relative to the scenario") {
 }
 
 TEST_CASE("shipped scenarios are valid") {
-  for (const char* file : {"scenarios/llama2-7b-1xa100.yaml"}) {
+  for (const char* file :
+       {"scenarios/llama2-7b-1xa100.yaml", "scenarios/deepseek-32b-4xa100.yaml"}) {
     CAPTURE(file);
     CHECK_NOTHROW(memsim::scenarios::load_scenario(memsim::testing::source_path(file)));
   }

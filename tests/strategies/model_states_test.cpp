@@ -20,7 +20,8 @@ memsim::sim::CategoryBytes states_of(const memsim::sim::ModelSpec& model, Precis
   const auto dims = memsim::sim::model_dims(model, 1, 1);
   memsim::strategies::OptimizerSettings settings;
   settings.name = optimizer;
-  return memsim::strategies::model_states(graph, ops, dims, dims, precision, settings).bytes;
+  const auto params = memsim::strategies::rank_params(graph, ops, dims, {}, 0);
+  return memsim::strategies::unsharded_states(params, precision, settings);
 }
 
 int64_t states_total(const memsim::sim::CategoryBytes& b) {

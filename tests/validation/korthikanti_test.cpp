@@ -73,3 +73,35 @@ TEST_CASE("full recomputation rebuilds one layer's activations during its backwa
   CHECK(recomputed_layer_47 ==
         34 * s * b * h + 5 * a * s * s * b + kNormStatistics - 2 * s * b * h);
 }
+
+namespace {
+
+int64_t tp_layer_bytes(int64_t t, bool sequence_parallel) {
+  auto plan = memsim::testing::one_gpu_plan(memsim::testing::preset("gpt3-175b"), s, b);
+  plan.cluster.gpus_per_node = t;
+  plan.parallel.tp.degree = t;
+  plan.parallel.tp.sequence_parallel = sequence_parallel;
+  const auto w = memsim::testing::walk(plan);
+  return memsim::testing::forward_activation_bytes(w.timeline, 47);
+}
+
+}  // namespace
+
+TEST_CASE("tensor parallel: sbh(10 + 24/t + 5as/(ht)) per layer, for t = 2, 4, 8") {
+  // The norm statistics are per token and stay whole on every TP rank: 16sb.
+  for (int64_t t : {2, 4, 8}) {
+    CAPTURE(t);
+    const int64_t paper = s * b * h * 10 + s * b * h * 24 / t + 5 * a * s * s * b / t;
+    CHECK(tp_layer_bytes(t, false) == paper + kNormStatistics);
+    CHECK(
+        within_permille(static_cast<double>(tp_layer_bytes(t, false)), static_cast<double>(paper)));
+  }
+}
+
+TEST_CASE("tensor + sequence parallel: sbh/t (34 + 5as/h) per layer, for t = 2, 4, 8") {
+  for (int64_t t : {2, 4, 8}) {
+    CAPTURE(t);
+    const int64_t paper = (s * b * h * 34 + 5 * a * s * s * b) / t;
+    CHECK(tp_layer_bytes(t, true) == paper + kNormStatistics / t);
+  }
+}

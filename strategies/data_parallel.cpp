@@ -1,0 +1,100 @@
+#include "strategies/data_parallel.h"
+
+#include <algorithm>
+
+namespace memsim::strategies {
+
+namespace {
+
+using sim::Bytes;
+using sim::Category;
+
+/// One rank's part of `total` split `dp` ways with padding: ⌈total / dp⌉.
+int64_t shard(int64_t total, int64_t dp) {
+  return sim::ceil_div(total, dp);
+}
+Bytes shard(Bytes total, int64_t dp) {
+  return Bytes(sim::ceil_div(total.value(), dp));
+}
+
+}  // namespace
+
+ShardedStates shard_states(const std::vector<RankParam>& params, int64_t layers, int op_count,
+                           const DataParallelism& dp, const Precision& precision,
+                           const OptimizerSettings& optimizer) {
+  const int64_t n = dp.degree;
+  const sim::CategoryBytes full = unsharded_states(params, precision, optimizer);
+  const bool offload = dp.offload != Offload::kNone;
+  ShardedStates out;
+  out.gathered_per_layer.assign(layers + 2, Bytes{});
+  out.gradients_per_layer.assign(layers + 2, Bytes{});
+  out.gradients_per_op.assign(op_count, Bytes{});
+
+  int64_t elements = 0;
+  int64_t persistent = 0;  // ZeRO-3: small tensors kept whole
+  for (const RankParam& p : params) {
+    const size_t layer = static_cast<size_t>(p.layer + 1);
+    const Bytes weight = sim::bytes_of({p.elements()}, precision.weight_bytes());
+    const Bytes gradient = sim::bytes_of({p.elements()}, precision.gradient_bytes());
+    out.gradients_per_layer[layer] += gradient;
+    if (!p.tied) {
+      elements += p.elements();
+      out.gradients_per_op[p.op] += gradient;
+    }
+    if (dp.zero == 3) {
+      if (p.elements() < dp.persistence_threshold) {
+        if (!p.tied) persistent += p.elements();
+      } else {
+        out.gathered_per_layer[layer] += weight;
+      }
+    }
+  }
+
+  // Optimizer states and fp32 master weights: sharded from ZeRO-1 on.
+  const Bytes master =
+      dp.zero >= 1 ? shard(full[Category::kMasterWeights], n) : full[Category::kMasterWeights];
+  const Bytes states =
+      dp.zero >= 1 ? shard(full[Category::kOptimizer], n) : full[Category::kOptimizer];
+  // Gradients: whole under ZeRO-0/1, this rank's shard from ZeRO-2 on. With offload the
+  // optimizer steps on the CPU from fp32 gradients kept there (ZeRO-Offload).
+  const Bytes gradients =
+      dp.zero >= 2 ? shard(full[Category::kGradients], n) : full[Category::kGradients];
+  // Weights: whole below ZeRO-3; then this rank's shard plus the small tensors kept whole.
+  const Bytes weights = dp.zero == 3 ? sim::bytes_of({shard(elements - persistent, n) + persistent},
+                                                     precision.weight_bytes())
+                                     : full[Category::kWeights];
+
+  out.gpu[Category::kWeights] = weights;
+  if (offload) {
+    out.cpu = master + states + sim::bytes_of({shard(elements, n)}, 4);
+    if (dp.offload == Offload::kOptimizerAndParams) {
+      out.gpu[Category::kWeights] = sim::bytes_of({persistent}, precision.weight_bytes());
+      out.cpu += weights - out.gpu[Category::kWeights];
+    }
+  } else {
+    out.gpu[Category::kMasterWeights] = master;
+    out.gpu[Category::kOptimizer] = states;
+    out.gpu[Category::kGradients] = gradients;
+  }
+  out.gradients_resident_in_full = dp.zero < 2 && !offload;
+  if (out.gradients_resident_in_full) {
+    std::fill(out.gradients_per_layer.begin(), out.gradients_per_layer.end(), Bytes{});
+  }
+  if (dp.zero >= 1 || offload) {
+    out.reduce_bucket =
+        sim::bytes_of({std::min(dp.reduce_bucket_elements, elements)}, precision.gradient_bytes());
+  }
+  return out;
+}
+
+int64_t owned_parameters(const std::vector<RankParam>& params, const DataParallelism& dp,
+                         int64_t dp_rank) {
+  int64_t owned = 0;
+  for (const RankParam& p : params)
+    owned += p.owned;
+  if (dp.zero < 3) return owned;
+  const int64_t part = shard(owned, dp.degree);
+  return std::clamp<int64_t>(owned - dp_rank * part, 0, part);
+}
+
+}  // namespace memsim::strategies

@@ -1,0 +1,27 @@
+#!/usr/bin/env python3
+"""Rewrites README.md's example outputs: every fenced block announced by
+`<!-- output of: memsim ARGS -->` is replaced by what build/memsim prints for ARGS.
+tests/tools/readme_test.cpp checks that they agree."""
+import pathlib
+import re
+import shlex
+import subprocess
+import sys
+
+root = pathlib.Path(__file__).resolve().parent.parent
+readme = root / "README.md"
+text = readme.read_text()
+pattern = re.compile(r"(<!-- output of: memsim (.*?) -->\n```[^\n]*\n)(.*?)(```)", re.S)
+
+
+def refresh(match):
+    args = shlex.split(match.group(2))
+    out = subprocess.run([str(root / "build" / "memsim"), *args], cwd=root, check=True,
+                         capture_output=True, text=True).stdout
+    return match.group(1) + out + match.group(4)
+
+
+new = pattern.sub(refresh, text)
+if new != text:
+    readme.write_text(new)
+    print("README.md updated", file=sys.stderr)
