@@ -19,10 +19,11 @@ sim::Bytes gib(int64_t n) {
 // Capacities are nvidia-smi's "MiB" totals (reference/formulas.md §6 for the A100, H100 and
 // H200; public nvidia-smi pastes for the others). Peak FLOP/s are the datasheets' dense
 // 16-bit tensor-core figures (without sparsity); link bandwidths are per direction.
-// Network: 200 Gb/s HDR InfiniBand per A100 and 400 Gb/s NDR per H100/H200/B200 in
-// DGX-style nodes. Host memory per node: DGX A100 320GB 1 TB, DGX A100 640GB, DGX H100 and
-// H200 2 TB, DGX B200 up to 4 TB, DGX-2 (V100) 1.5 TB; PCIe servers 1 TB; an L4 server
-// 256 GiB, an RTX 4090 workstation 128 GiB.
+// Host links: PCIe Gen3 x16 16 GB/s (V100), Gen4 32 GB/s (A100, L40S, L4, RTX 4090), Gen5
+// 64 GB/s (H100, H200, B200). Network: 200 Gb/s HDR InfiniBand per A100 and 400 Gb/s NDR per
+// H100/H200/B200 in DGX-style nodes. Host memory per node: DGX A100 320GB 1 TB, DGX A100 640GB, DGX
+// H100 and H200 2 TB, DGX B200 up to 4 TB, DGX-2 (V100) 1.5 TB; PCIe servers 1 TB; an L4 server 256
+// GiB, an RTX 4090 workstation 128 GiB.
 const std::vector<GpuProfile>& builtin_gpus() {
   static const std::vector<GpuProfile> gpus = {
       {.name = "a100-40gb",
@@ -32,6 +33,7 @@ const std::vector<GpuProfile>& builtin_gpus() {
        .memory_bandwidth_bytes_per_s = 1555 * kGiga,
        .intra_node_bytes_per_s = 300 * kGiga,
        .inter_node_bytes_per_s = 25 * kGiga,
+       .host_link_bytes_per_s = 32 * kGiga,
        .cpu_memory_per_node = gib(1024),
        .source = "NVIDIA A100 datasheet: 312 TFLOP/s bf16 dense, 1,555 GB/s, NVLink3 600 GB/s "
                  "bidirectional"},
@@ -42,6 +44,7 @@ const std::vector<GpuProfile>& builtin_gpus() {
        .memory_bandwidth_bytes_per_s = 2039 * kGiga,
        .intra_node_bytes_per_s = 300 * kGiga,
        .inter_node_bytes_per_s = 25 * kGiga,
+       .host_link_bytes_per_s = 32 * kGiga,
        .cpu_memory_per_node = gib(2048),
        .source = "NVIDIA A100 datasheet: 312 TFLOP/s bf16 dense, 2,039 GB/s, NVLink3 600 GB/s "
                  "bidirectional"},
@@ -52,6 +55,7 @@ const std::vector<GpuProfile>& builtin_gpus() {
        .memory_bandwidth_bytes_per_s = 3350 * kGiga,
        .intra_node_bytes_per_s = 450 * kGiga,
        .inter_node_bytes_per_s = 50 * kGiga,
+       .host_link_bytes_per_s = 64 * kGiga,
        .cpu_memory_per_node = gib(2048),
        .source = "NVIDIA H100 datasheet: 989.4 TFLOP/s bf16 dense, 3.35 TB/s, NVLink4 900 GB/s "
                  "bidirectional"},
@@ -62,6 +66,7 @@ const std::vector<GpuProfile>& builtin_gpus() {
        .memory_bandwidth_bytes_per_s = 2000 * kGiga,
        .intra_node_bytes_per_s = 64 * kGiga,
        .inter_node_bytes_per_s = 50 * kGiga,
+       .host_link_bytes_per_s = 64 * kGiga,
        .cpu_memory_per_node = gib(1024),
        .source = "NVIDIA H100 PCIe datasheet: 756.5 TFLOP/s bf16 dense, 2.0 TB/s, PCIe Gen5 x16"},
       {.name = "h200-141gb",
@@ -71,6 +76,7 @@ const std::vector<GpuProfile>& builtin_gpus() {
        .memory_bandwidth_bytes_per_s = 4800 * kGiga,
        .intra_node_bytes_per_s = 450 * kGiga,
        .inter_node_bytes_per_s = 50 * kGiga,
+       .host_link_bytes_per_s = 64 * kGiga,
        .cpu_memory_per_node = gib(2048),
        .source = "NVIDIA H200 datasheet: 989 TFLOP/s bf16 dense, 4.8 TB/s, NVLink4 900 GB/s "
                  "bidirectional"},
@@ -81,6 +87,7 @@ const std::vector<GpuProfile>& builtin_gpus() {
        .memory_bandwidth_bytes_per_s = 8000 * kGiga,
        .intra_node_bytes_per_s = 900 * kGiga,
        .inter_node_bytes_per_s = 50 * kGiga,
+       .host_link_bytes_per_s = 64 * kGiga,
        .cpu_memory_per_node = gib(4096),
        .source = "NVIDIA HGX B200: 2,250 TFLOP/s bf16 dense, 8 TB/s, NVLink5 1.8 TB/s "
                  "bidirectional"},
@@ -91,6 +98,7 @@ const std::vector<GpuProfile>& builtin_gpus() {
        .memory_bandwidth_bytes_per_s = 864 * kGiga,
        .intra_node_bytes_per_s = 32 * kGiga,
        .inter_node_bytes_per_s = 25 * kGiga,
+       .host_link_bytes_per_s = 32 * kGiga,
        .cpu_memory_per_node = gib(1024),
        .source = "NVIDIA L40S datasheet: 362 TFLOP/s bf16 dense, 864 GB/s, PCIe Gen4 x16"},
       {.name = "l4-24gb",
@@ -100,6 +108,7 @@ const std::vector<GpuProfile>& builtin_gpus() {
        .memory_bandwidth_bytes_per_s = 300 * kGiga,
        .intra_node_bytes_per_s = 32 * kGiga,
        .inter_node_bytes_per_s = 12.5 * kGiga,
+       .host_link_bytes_per_s = 32 * kGiga,
        .cpu_memory_per_node = gib(256),
        .source = "NVIDIA L4 datasheet: 121 TFLOP/s bf16 dense, 300 GB/s, PCIe Gen4 x16"},
       {.name = "rtx4090-24gb",
@@ -109,6 +118,7 @@ const std::vector<GpuProfile>& builtin_gpus() {
        .memory_bandwidth_bytes_per_s = 1008 * kGiga,
        .intra_node_bytes_per_s = 32 * kGiga,
        .inter_node_bytes_per_s = 12.5 * kGiga,
+       .host_link_bytes_per_s = 32 * kGiga,
        .cpu_memory_per_node = gib(128),
        .source = "NVIDIA Ada whitepaper: 165.2 TFLOP/s bf16 with fp32 accumulate, 1,008 GB/s, "
                  "PCIe Gen4"},
@@ -119,6 +129,7 @@ const std::vector<GpuProfile>& builtin_gpus() {
        .memory_bandwidth_bytes_per_s = 900 * kGiga,
        .intra_node_bytes_per_s = 150 * kGiga,
        .inter_node_bytes_per_s = 12.5 * kGiga,
+       .host_link_bytes_per_s = 16 * kGiga,
        .cpu_memory_per_node = gib(1536),
        .source = "NVIDIA V100 datasheet: 125 TFLOP/s fp16 tensor (no bf16), 900 GB/s, NVLink2 "
                  "300 GB/s bidirectional"},

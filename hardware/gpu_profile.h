@@ -18,6 +18,7 @@ struct GpuProfile {
   double memory_bandwidth_bytes_per_s = 0.0;  ///< HBM/GDDR
   double intra_node_bytes_per_s = 0.0;        ///< GPU to GPU in a node, per direction
   double inter_node_bytes_per_s = 0.0;        ///< network per GPU, per direction
+  double host_link_bytes_per_s = 0.0;         ///< GPU to host (PCIe), per direction
   sim::Bytes cpu_memory_per_node;             ///< host memory of a typical node
   std::string source;                         ///< where the numbers come from
 };

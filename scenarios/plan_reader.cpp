@@ -7,6 +7,7 @@
 #include "hardware/gpu_profile.h"
 #include "scenarios/scenario_schema.h"
 #include "scenarios/section_reader.h"
+#include "strategies/schedules.h"
 
 namespace memsim::scenarios {
 
@@ -176,6 +177,31 @@ void read_parallel(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diag
   if (!reader.valid()) return;
   strategies::DataParallelism& dp = plan.parallel.dp;
   if (auto v = reader.integer("tp", 1, kMaxGpus)) plan.parallel.tp.degree = *v;
+  strategies::PipelineParallelism& pp = plan.parallel.pp;
+  if (auto v = reader.integer("pp", 1, kMaxGpus)) pp.stages = *v;
+  std::vector<std::string> schedules;
+  for (const auto& info : strategies::schedules())
+    schedules.emplace_back(info.name);
+  if (auto v = reader.choice("schedule", schedules)) pp.schedule = *v;
+  if (auto v = reader.integer("virtual_stages", 1, 1 << 16)) pp.virtual_stages = *v;
+  if (auto v = reader.boolean("embedding_as_layer")) pp.embedding_as_layer = *v;
+  if (auto v = reader.boolean("loss_as_layer")) pp.loss_as_layer = *v;
+  if (const ConfigNode* list = reader.node("layers_per_stage")) {
+    if (!list->is_sequence()) {
+      diagnostics.error(list->where, "parallel.layers_per_stage: expected a list of layer counts");
+    } else {
+      for (const ConfigNode& item : list->items) {
+        const auto n = item.is_scalar() ? parse_integer(item.scalar) : std::nullopt;
+        if (!n || *n < 0 || *n > (1 << 24)) {
+          diagnostics.error(item.where, fmt::format("parallel.layers_per_stage: {} is not a layer "
+                                                    "count",
+                                                    item.describe()));
+        } else {
+          pp.layers_per_stage.push_back(*n);
+        }
+      }
+    }
+  }
   if (auto v = reader.boolean("sequence_parallel")) plan.parallel.tp.sequence_parallel = *v;
   if (auto v = reader.integer("vocab_multiple", 1, 1 << 20)) plan.parallel.tp.vocab_multiple = *v;
   if (const ConfigNode* d = reader.node("dp");
@@ -199,6 +225,7 @@ void read_parallel(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diag
   if (auto v = reader.integer("persistence_threshold", 0, int64_t{1} << 40)) {
     dp.persistence_threshold = *v;
   }
+  if (auto v = reader.boolean("overlap_communication")) dp.overlap_communication = *v;
 }
 
 void read_overhead(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics) {
@@ -220,27 +247,67 @@ Location where_is(const ConfigNode& config, const std::string& section, const st
   return config.where;
 }
 
+/// The pipeline partition and schedule against the model and the batch.
+void check_pipeline(const ConfigNode& config, const TrainingPlan& plan, Diagnostics& diagnostics) {
+  const strategies::PipelineParallelism& pp = plan.parallel.pp;
+  const strategies::ScheduleInfo* schedule = strategies::find_schedule(pp.schedule);
+  if (pp.virtual_stages > 1 && !schedule->interleaved) {
+    diagnostics.error(
+        where_is(config, "parallel", "virtual_stages"),
+        fmt::format("parallel.virtual_stages = {} needs schedule: interleaved", pp.virtual_stages));
+  }
+  const int64_t chunks = pp.chunks();
+  if (!pp.layers_per_stage.empty()) {
+    int64_t sum = 0;
+    for (int64_t n : pp.layers_per_stage)
+      sum += n;
+    if (static_cast<int64_t>(pp.layers_per_stage.size()) != chunks || sum != plan.model.layers) {
+      diagnostics.error(where_is(config, "parallel", "layers_per_stage"),
+                        fmt::format("parallel.layers_per_stage has {} entries adding up to {}; "
+                                    "expected {} (pp × virtual_stages) adding up to the model's "
+                                    "{} layers",
+                                    pp.layers_per_stage.size(), sum, chunks, plan.model.layers));
+      return;
+    }
+  }
+  const std::vector<int64_t> layers = strategies::chunk_layers(plan.model.layers, pp);
+  for (size_t g = 0; g < layers.size(); ++g) {
+    const bool ends = g == 0 || g + 1 == layers.size();
+    if (layers[g] < 0 || (layers[g] == 0 && !ends)) {
+      diagnostics.error(where_is(config, "parallel", "pp"),
+                        fmt::format("parallel.pp = {} with {} chunks per stage leaves model chunk "
+                                    "{} without layers ({} layers in all)",
+                                    pp.stages, pp.virtual_stages, g, plan.model.layers));
+      return;
+    }
+  }
+}
+
 /// Cross-section consistency: the parallel layout against the model and the cluster.
 void check_layout(const ConfigNode& config, TrainingPlan& plan, bool dp_auto,
                   Diagnostics& diagnostics, std::vector<Diagnostic>& warnings) {
   const int64_t world = plan.cluster.world_size();
   const int64_t tp = plan.parallel.tp.degree;
+  const strategies::PipelineParallelism& pp = plan.parallel.pp;
+  const int64_t stages = pp.stages;
   const sim::ModelSpec& model = plan.model;
   if (dp_auto) {
-    if (world % tp != 0) {
-      diagnostics.error(where_is(config, "parallel", "tp"),
-                        fmt::format("parallel.tp = {} does not divide the {} GPUs", tp, world));
+    if (world % (tp * stages) != 0) {
+      diagnostics.error(
+          where_is(config, "parallel", "tp"),
+          fmt::format("parallel.tp × pp = {} × {} does not divide the {} GPUs", tp, stages, world));
       return;
     }
-    plan.parallel.dp.degree = world / tp;
+    plan.parallel.dp.degree = world / (tp * stages);
   }
   const int64_t dp = plan.parallel.dp.degree;
-  if (tp * dp != world) {
+  if (tp * stages * dp != world) {
     diagnostics.error(where_is(config, "parallel", "dp"),
-                      fmt::format("parallel.tp × dp = {} × {} = {} but the cluster has {} GPUs "
-                                  "(hardware.nodes × gpus_per_node)",
-                                  tp, dp, tp * dp, world));
+                      fmt::format("parallel.tp × pp × dp = {} × {} × {} = {} but the cluster has "
+                                  "{} GPUs (hardware.nodes × gpus_per_node)",
+                                  tp, stages, dp, tp * stages * dp, world));
   }
+  check_pipeline(config, plan, diagnostics);
   if (model.heads % tp != 0) {
     diagnostics.error(
         where_is(config, "parallel", "tp"),
@@ -278,6 +345,13 @@ void check_layout(const ConfigNode& config, TrainingPlan& plan, bool dp_auto,
   }
   const int64_t per_step = plan.training.micro_batch * dp;
   if (plan.training.global_batch == 0) plan.training.global_batch = per_step;
+  const int64_t microbatches = plan.training.global_batch / per_step;
+  if (strategies::find_schedule(pp.schedule)->interleaved && microbatches % stages != 0) {
+    diagnostics.error(where_is(config, "parallel", "schedule"),
+                      fmt::format("the interleaved schedule needs the {} microbatches per step "
+                                  "(global_batch / (micro_batch × dp)) to be a multiple of pp = {}",
+                                  microbatches, stages));
+  }
   if (plan.training.global_batch % per_step != 0) {
     diagnostics.error(where_is(config, "training", "global_batch"),
                       fmt::format("training.global_batch = {} is not divisible by micro_batch × "

@@ -20,13 +20,15 @@ std::vector<TensorId> made_in_forward(const LayerGraph& graph, const OpNode& nod
   return made;
 }
 
-/// Tensor lifetimes of one program, and the symbolic walk that turns them into deltas.
+/// Tensor lifetimes of one chunk of a program, and the symbolic walk that turns them into
+/// deltas.
 class RecipeCompiler {
  public:
-  explicit RecipeCompiler(const RankProgram& program)
+  RecipeCompiler(const RankProgram& program, ChunkSpan chunk)
       : program_(program),
         graph_(*program.graph),
         order_(graph_.forward_order()),
+        chunk_(chunk),
         alive_(graph_.tensor_count(), false),
         grad_alive_(graph_.tensor_count(), false),
         retained_(graph_.tensor_count(), false),
@@ -34,10 +36,13 @@ class RecipeCompiler {
         last_use_(graph_.tensor_count(), -1),
         category_(graph_.tensor_count(), Category::kTemporary),
         region_of_(order_.size(), kNoRegion) {
+    MEMSIM_CHECK(0 <= chunk.first && chunk.first <= chunk.last &&
+                 chunk.last < static_cast<int>(order_.size()));
     for (size_t i = 0; i < program.recompute.size(); ++i) {
       const RecomputeSpan& span = program.recompute[i];
-      MEMSIM_CHECK(0 <= span.first && span.first <= span.last &&
-                   span.last < static_cast<int>(order_.size()));
+      MEMSIM_CHECK(span.first <= span.last);
+      if (span.last < chunk.first || span.first > chunk.last) continue;
+      MEMSIM_CHECK(chunk.first <= span.first && span.last <= chunk.last);
       for (int pos = span.first; pos <= span.last; ++pos) {
         MEMSIM_CHECK(region_of_[pos] == kNoRegion);
         region_of_[pos] = static_cast<int>(i);
@@ -47,14 +52,13 @@ class RecipeCompiler {
   }
 
   MicrobatchRecipe compile() {
-    const int ops = static_cast<int>(order_.size());
-    for (int pos = 0; pos < ops; ++pos) {
+    for (int pos = chunk_.first; pos <= chunk_.last; ++pos) {
       run_forward(pos, recipe_.forward, Phase::kForward, retained_, last_use_, nullptr);
     }
     for (TensorId t = 0; t < graph_.tensor_count(); ++t) {
       if (alive_[t]) recipe_.saved_bytes += bytes(t);
     }
-    for (int pos = ops - 1; pos >= 0; --pos) {
+    for (int pos = chunk_.last; pos >= chunk_.first; --pos) {
       const int region = region_of_[pos];
       if (region != kNoRegion && program_.recompute[region].last == pos) recompute(region);
       backward(pos);
@@ -68,15 +72,18 @@ class RecipeCompiler {
  private:
   Bytes bytes(TensorId t) const { return program_.tensor_bytes[t]; }
   const OpNode& op_at(int pos) const { return graph_.op(order_[pos]); }
+  int producer_pos(TensorId t) const { return graph_.position(graph_.tensor(t).producer); }
+  bool in_chunk(int pos) const { return chunk_.first <= pos && pos <= chunk_.last; }
   int region_of_tensor(TensorId t) const {
-    return region_of_[graph_.position(graph_.tensor(t).producer)];
+    const int pos = producer_pos(t);
+    return in_chunk(pos) ? region_of_[pos] : kNoRegion - 1;  // outside: no region of ours
   }
 
   // A tensor is kept from forward to backward if an op outside any recompute region saves
   // it, or if a region reads it from outside (the region's checkpointed input). It is
   // released by the backward of the earliest op that saves it or reads it as such an input.
   void find_lifetimes() {
-    for (int pos = 0; pos < static_cast<int>(order_.size()); ++pos) {
+    for (int pos = chunk_.first; pos <= chunk_.last; ++pos) {
       const OpNode& node = op_at(pos);
       for (TensorId t : node.saved) {
         if (region_of_[pos] == kNoRegion) retained_[t] = true;
@@ -84,14 +91,24 @@ class RecipeCompiler {
       }
       for (TensorId t : node.inputs) {
         last_use_[t] = std::max(last_use_[t], pos);
+        if (!in_chunk(producer_pos(t))) received_.push_back(t);
         if (region_of_[pos] != kNoRegion && region_of_tensor(t) != region_of_[pos]) {
           retained_[t] = true;
           release_[t] = std::min(release_[t], pos);
         }
       }
-      for (TensorId t : made_in_forward(graph_, node))
+      for (TensorId t : made_in_forward(graph_, node)) {
         last_use_[t] = std::max(last_use_[t], pos);
+        for (OpId consumer : graph_.consumers(t)) {
+          if (!in_chunk(graph_.position(consumer)) && graph_.tensor(t).requires_grad &&
+              std::find(sent_.begin(), sent_.end(), t) == sent_.end()) {
+            sent_.push_back(t);
+          }
+        }
+      }
     }
+    std::sort(received_.begin(), received_.end());
+    received_.erase(std::unique(received_.begin(), received_.end()), received_.end());
   }
 
   RecipeOp& open(std::vector<RecipeOp>& ops, int pos, Phase phase, double duration_s) {
@@ -114,24 +131,35 @@ class RecipeCompiler {
     alive[t] = false;
     push(-bytes(t), category);
   }
+  void make(TensorId t, const std::vector<bool>& kept) {
+    category_[t] = kept[t] ? Category::kActivations : Category::kTemporary;
+    alloc(t, category_[t], alive_);
+  }
 
   /// Runs op `pos` forward: makes its outputs, own tensors and workspace (reusing any that
   /// are still alive), then frees the workspace and every tensor read for the last time
-  /// that this pass neither keeps nor found alive. Kept tensors count as activations.
+  /// that this pass neither keeps nor found alive. Kept tensors count as activations. The
+  /// chunk's first op first receives what the chunk reads from outside.
   void run_forward(int pos, std::vector<RecipeOp>& ops, Phase phase, const std::vector<bool>& kept,
                    const std::vector<int>& last_use, std::vector<bool>* made_here) {
     const OpNode& node = op_at(pos);
-    RecipeOp& op = open(ops, pos, phase, program_.op_costs[order_[pos]].forward_s);
+    const OpCost& cost = program_.op_costs[order_[pos]];
+    RecipeOp& op = open(ops, pos, phase, cost.forward_s);
+    if (phase == Phase::kForward && pos == chunk_.first) {
+      for (TensorId t : received_)
+        make(t, kept);
+    }
     const std::vector<TensorId> made = made_in_forward(graph_, node);
     for (TensorId t : made) {
       if (alive_[t]) continue;
-      category_[t] = kept[t] ? Category::kActivations : Category::kTemporary;
-      alloc(t, category_[t], alive_);
+      make(t, kept);
       if (made_here != nullptr) (*made_here)[t] = true;
     }
     for (TensorId t : node.forward_workspace)
       alloc(t, Category::kTemporary, alive_);
+    push(cost.forward_buffer, Category::kTemporary);
     op.split = mark();
+    push(-cost.forward_buffer, Category::kTemporary);
     for (TensorId t : node.forward_workspace)
       free(t, Category::kTemporary, alive_);
     for (const auto* group : {&node.inputs, &made}) {
@@ -165,11 +193,17 @@ class RecipeCompiler {
     }
   }
 
+  /// Runs op `pos` backward. The chunk's last op first receives the gradients of what the
+  /// chunk sent on; its first op ends by sending the gradients of what it received.
   void backward(int pos) {
     const OpNode& node = op_at(pos);
     const OpCost& cost = program_.op_costs[order_[pos]];
     RecipeOp& op = open(recipe_.backward, pos, Phase::kBackward, cost.backward_s);
     op.parameter_gradients = cost.parameter_gradients;
+    if (pos == chunk_.last) {
+      for (TensorId t : sent_)
+        alloc(t, Category::kTemporary, grad_alive_);
+    }
     for (TensorId t : node.inputs) {
       if (graph_.tensor(t).requires_grad && !grad_alive_[t]) {
         alloc(t, Category::kTemporary, grad_alive_);
@@ -177,7 +211,9 @@ class RecipeCompiler {
     }
     for (TensorId t : node.backward_workspace)
       alloc(t, Category::kTemporary, alive_);
+    push(cost.backward_buffer, Category::kTemporary);
     op.split = mark();
+    push(-cost.backward_buffer, Category::kTemporary);
     for (TensorId t : node.backward_workspace)
       free(t, Category::kTemporary, alive_);
     for (const auto* group : {&node.saved, &node.inputs}) {
@@ -188,12 +224,18 @@ class RecipeCompiler {
     for (TensorId t : node.outputs) {
       if (grad_alive_[t]) free(t, Category::kTemporary, grad_alive_);
     }
+    if (pos == chunk_.first) {
+      for (TensorId t : received_) {
+        if (grad_alive_[t]) free(t, Category::kTemporary, grad_alive_);
+      }
+    }
     op.end = mark();
   }
 
   const RankProgram& program_;
   const LayerGraph& graph_;
   std::span<const OpId> order_;
+  ChunkSpan chunk_;
   std::vector<bool> alive_;
   std::vector<bool> grad_alive_;
   std::vector<bool> retained_;
@@ -201,6 +243,8 @@ class RecipeCompiler {
   std::vector<int> last_use_;
   std::vector<Category> category_;
   std::vector<int> region_of_;
+  std::vector<TensorId> received_;  ///< read by the chunk, made elsewhere
+  std::vector<TensorId> sent_;      ///< made by the chunk, read elsewhere, with a gradient
   MicrobatchRecipe recipe_;
 };
 
@@ -291,11 +335,12 @@ class ResidencyWeaver {
 
 }  // namespace
 
-MicrobatchRecipe compile_recipe(const RankProgram& program) {
+MicrobatchRecipe compile_recipe(const RankProgram& program, size_t chunk) {
   MEMSIM_CHECK(program.graph != nullptr);
   MEMSIM_CHECK(static_cast<int>(program.tensor_bytes.size()) == program.graph->tensor_count());
   MEMSIM_CHECK(static_cast<int>(program.op_costs.size()) == program.graph->op_count());
-  MicrobatchRecipe recipe = RecipeCompiler(program).compile();
+  MEMSIM_CHECK(chunk < program.chunks.size());
+  MicrobatchRecipe recipe = RecipeCompiler(program, program.chunks[chunk]).compile();
   if (program.layers.empty() && program.backward_buffer.value() == 0) return recipe;
   MicrobatchRecipe woven;
   woven.saved_bytes = recipe.saved_bytes;

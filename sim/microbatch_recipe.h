@@ -1,7 +1,8 @@
 #pragma once
-/// A rank's forward and backward of one microbatch compiled into allocation and free
-/// deltas per op, from the graph's tensor lifetimes: a tensor lives from the op that makes
-/// it to its last reader, or, if saved, until the backward of the earliest op saving it.
+/// A rank's forward and backward of one microbatch through one model chunk, compiled into
+/// allocation and free deltas per op from the graph's tensor lifetimes: a tensor lives from
+/// the op that makes it (or, if it comes from another chunk, from the chunk's start) to its
+/// last reader, or, if saved, until the backward of the earliest op saving it.
 
 #include <cstdint>
 #include <vector>
@@ -35,6 +36,7 @@ struct MicrobatchRecipe {
   Bytes saved_bytes;  ///< what one microbatch keeps from its forward to its backward
 };
 
-MicrobatchRecipe compile_recipe(const RankProgram& program);
+/// The recipe of `program.chunks[chunk]`.
+MicrobatchRecipe compile_recipe(const RankProgram& program, size_t chunk);
 
 }  // namespace memsim::sim

@@ -1,7 +1,8 @@
 #pragma once
 /// One rank's training step as the strategies planned it: what each tensor and op costs
-/// on this rank, what is recomputed, what stays resident, how many microbatches run.
-/// The simulator walks it; it knows nothing of how the numbers were chosen.
+/// on this rank, which ops it runs (its model chunks), what is recomputed, what stays
+/// resident, and the ordered, timed steps of its schedule. The simulator walks it; it knows
+/// nothing of how the numbers were chosen.
 
 #include <cstdint>
 #include <vector>
@@ -39,8 +40,28 @@ struct RecomputeSpan {
   int last = 0;
 };
 
+/// The ops of one model chunk: positions [first, last] in forward order. Tensors its ops
+/// read from outside arrive at its start (received from the previous pipeline stage);
+/// tensors it makes for outside are sent and freed.
+struct ChunkSpan {
+  int first = 0;
+  int last = 0;
+};
+
+enum class StepKind : uint8_t { kForward, kBackward };
+
+/// One step of the rank's schedule: a chunk's forward or backward of one microbatch, not
+/// started before `start_s` (the schedule's timing; 0 = as soon as the rank is free).
+struct ScheduledStep {
+  StepKind kind = StepKind::kForward;
+  int32_t microbatch = 0;
+  int32_t chunk = 0;
+  double start_s = 0.0;
+};
+
 struct RankProgram {
   const LayerGraph* graph = nullptr;
+  std::vector<ChunkSpan> chunks;         ///< the rank's model chunks, in model order
   std::vector<Bytes> tensor_bytes;       ///< per TensorId, on this rank
   std::vector<OpCost> op_costs;          ///< per OpId
   std::vector<RecomputeSpan> recompute;  ///< disjoint, in forward order
@@ -48,7 +69,8 @@ struct RankProgram {
   LayerResidency layers;                 ///< held around each layer's runs
   Bytes backward_buffer;                 ///< held through each backward (gradient bucket)
   bool gradients_on_demand = false;      ///< made in the first backward, freed after the step
-  int64_t microbatches = 1;
+  std::vector<ScheduledStep> steps;      ///< in the order the rank runs them
+  double sync_s = 0.0;                   ///< exposed gradient synchronisation after the steps
   double optimizer_s = 0.0;
 };
 

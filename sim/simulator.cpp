@@ -1,5 +1,7 @@
 #include "sim/simulator.h"
 
+#include <algorithm>
+
 #include "sim/check.h"
 #include "sim/microbatch_recipe.h"
 
@@ -23,27 +25,56 @@ namespace {
 
 class Walker {
  public:
-  Walker(const RankProgram& program, EventSink* sink)
-      : program_(program), recipe_(compile_recipe(program)), sink_(sink) {}
+  Walker(const RankProgram& program, EventSink* sink) : program_(program), sink_(sink) {
+    for (size_t c = 0; c < program.chunks.size(); ++c) {
+      recipes_.push_back(compile_recipe(program, c));
+    }
+  }
 
   RankResult run() {
     for (Category category : kAllCategories) {
       emit(program_.resident[category], category, Phase::kIdle, kNoIndex, kNoIndex);
     }
+    std::vector<bool> backward_done(recipes_.size(), false);
     Bytes gradients_made;
-    for (int64_t mb = 0; mb < program_.microbatches; ++mb) {
-      const auto microbatch = static_cast<int32_t>(mb);
-      replay(recipe_.forward, microbatch, false, gradients_made);
-      replay(recipe_.backward, microbatch, mb == 0, gradients_made);
+    double busy = 0.0;
+    for (const ScheduledStep& step : program_.steps) {
+      MEMSIM_CHECK(step.chunk >= 0 && static_cast<size_t>(step.chunk) < recipes_.size());
+      if (step.start_s > now_) {
+        span(now_, step.start_s, Phase::kIdle, kNoIndex, kNoIndex);
+        now_ = step.start_s;
+      }
+      const MicrobatchRecipe& recipe = recipes_[step.chunk];
+      const double start = now_;
+      if (step.kind == StepKind::kForward) {
+        replay(recipe.forward, step, false, gradients_made);
+        span(start, now_, Phase::kForward, step.microbatch, step.chunk);
+      } else {
+        const bool first = !backward_done[step.chunk];
+        backward_done[step.chunk] = true;
+        replay(recipe.backward, step, first, gradients_made);
+        span(start, now_, Phase::kBackward, step.microbatch, step.chunk);
+      }
+      busy += now_ - start;
     }
+    const double last_step_end = now_;
+    if (program_.sync_s > 0.0) {
+      span(now_, now_ + program_.sync_s, Phase::kCommunication, kNoIndex, kNoIndex);
+      now_ += program_.sync_s;
+    }
+    span(now_, now_ + program_.optimizer_s, Phase::kOptimizer, kNoIndex, kNoIndex);
     now_ += program_.optimizer_s;
     if (program_.gradients_on_demand) {
       // zero_grad(set_to_none=True): gradients are released after the step.
       emit(-gradients_made, Category::kGradients, Phase::kOptimizer, kNoIndex, kNoIndex);
     }
     RankResult result = tracker_.result();
-    result.activations_per_microbatch = recipe_.saved_bytes;
+    for (const MicrobatchRecipe& recipe : recipes_) {
+      result.activations_per_microbatch += recipe.saved_bytes;
+    }
     result.step_time_s = now_;
+    result.busy_s = busy;
+    result.last_step_end_s = last_step_end;
     return result;
   }
 
@@ -54,26 +85,38 @@ class Walker {
     tracker_.apply(event);
     if (sink_ != nullptr) sink_->record(event);
   }
+  void span(double start, double end, Phase phase, int32_t microbatch, int32_t chunk) {
+    if (sink_ != nullptr && end > start) sink_->span({start, end, phase, microbatch, chunk});
+  }
 
-  void replay(const std::vector<RecipeOp>& ops, int32_t microbatch, bool first_backward,
+  void replay(const std::vector<RecipeOp>& ops, const ScheduledStep& step, bool first_backward,
               Bytes& gradients_made) {
+    double recompute_start = -1.0;
     for (const RecipeOp& op : ops) {
+      if (op.phase == Phase::kRecompute && recompute_start < 0.0) recompute_start = now_;
+      if (op.phase != Phase::kRecompute && recompute_start >= 0.0) {
+        span(recompute_start, now_, Phase::kRecompute, step.microbatch, step.chunk);
+        recompute_start = -1.0;
+      }
       if (first_backward && program_.gradients_on_demand) {
-        emit(op.parameter_gradients, Category::kGradients, op.phase, microbatch, op.layer);
+        emit(op.parameter_gradients, Category::kGradients, op.phase, step.microbatch, op.layer);
         gradients_made += op.parameter_gradients;
       }
       for (uint32_t i = op.begin; i < op.split; ++i) {
-        emit(recipe_.deltas[i].bytes, recipe_.deltas[i].category, op.phase, microbatch, op.layer);
+        emit(deltas(step)[i].bytes, deltas(step)[i].category, op.phase, step.microbatch, op.layer);
       }
       now_ += op.duration_s;
       for (uint32_t i = op.split; i < op.end; ++i) {
-        emit(recipe_.deltas[i].bytes, recipe_.deltas[i].category, op.phase, microbatch, op.layer);
+        emit(deltas(step)[i].bytes, deltas(step)[i].category, op.phase, step.microbatch, op.layer);
       }
     }
   }
+  const std::vector<RecipeDelta>& deltas(const ScheduledStep& step) const {
+    return recipes_[step.chunk].deltas;
+  }
 
   const RankProgram& program_;
-  MicrobatchRecipe recipe_;
+  std::vector<MicrobatchRecipe> recipes_;
   EventSink* sink_;
   PeakTracker tracker_;
   double now_ = 0.0;

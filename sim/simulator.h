@@ -1,7 +1,8 @@
 #pragma once
-/// Walks one rank's training step: resident state first, then the forward and backward
-/// of every microbatch, then the optimizer step. Tracks live memory per category and the
-/// peak; optionally hands every event to a sink (a timeline recorder).
+/// Walks one rank's training step: resident state first, then its schedule's steps (each a
+/// chunk's forward or backward of one microbatch, at the schedule's times, idle between),
+/// then gradient synchronisation and the optimizer step. Tracks live memory per category
+/// and the peak; optionally hands every event and span to a sink (a timeline recorder).
 
 #include <cstdint>
 
@@ -10,11 +11,22 @@
 
 namespace memsim::sim {
 
-/// Receives every event of a walk, in time order.
+/// A stretch of time on one rank: a step, a recomputation inside it, an idle gap, the
+/// gradient synchronisation or the optimizer step.
+struct Span {
+  double start_s = 0.0;
+  double end_s = 0.0;
+  Phase phase = Phase::kIdle;
+  int32_t microbatch = kNoIndex;
+  int32_t chunk = kNoIndex;
+};
+
+/// Receives every event and span of a walk, in time order.
 class EventSink {
  public:
   virtual ~EventSink() = default;
   virtual void record(const MemoryEvent& event) = 0;
+  virtual void span(const Span& /*span*/) {}
 };
 
 /// When and where the peak was first reached.
@@ -27,10 +39,12 @@ struct PeakMoment {
 
 struct RankResult {
   Bytes peak;
-  CategoryBytes at_peak;          ///< adds up to `peak`
-  CategoryBytes max_by_category;  ///< the most each category reaches at any moment
-  Bytes activations_per_microbatch;
-  double step_time_s = 0.0;
+  CategoryBytes at_peak;             ///< adds up to `peak`
+  CategoryBytes max_by_category;     ///< the most each category reaches at any moment
+  Bytes activations_per_microbatch;  ///< all of the rank's chunks
+  double step_time_s = 0.0;          ///< when the rank finishes its optimizer step
+  double busy_s = 0.0;               ///< time in its forward and backward steps
+  double last_step_end_s = 0.0;      ///< when its last backward ends
   PeakMoment peak_moment;
 };
 
@@ -39,7 +53,6 @@ class PeakTracker {
  public:
   void apply(const MemoryEvent& event);
   const RankResult& result() const { return result_; }
-  RankResult& result() { return result_; }
   Bytes live() const { return live_total_; }
 
  private:

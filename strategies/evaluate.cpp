@@ -44,6 +44,14 @@ TrainingReport evaluate(const CompiledPlan& compiled) {
     report.cpu_bytes_per_node = std::max(report.cpu_bytes_per_node, node);
   }
   report.cpu_capacity_per_node = plan.cluster.cpu_memory_per_node();
+  report.bubble_fraction = compiled.bubble_fraction();
+  if (report.step_time_s > 0.0) {
+    report.tokens_per_s = static_cast<double>(plan.training.global_batch * plan.training.seq_len) /
+                          report.step_time_s;
+    report.model_flops_utilization = compiled.model_flops_per_step() /
+                                     (report.step_time_s * static_cast<double>(report.world_size) *
+                                      plan.cluster.gpu.peak_16bit_flop_per_s);
+  }
   report.cpu_fits = report.cpu_bytes_per_node <= report.cpu_capacity_per_node;
   report.fits = report.fits && report.cpu_fits;
   return report;

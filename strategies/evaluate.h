@@ -27,8 +27,10 @@ struct TrainingReport {
   sim::Bytes peak;    ///< the largest rank's
   bool fits = false;  ///< every GPU and every node's host memory hold what they must
   double bubble_fraction = 0.0;
-  double step_time_s = 0.0;
-  sim::Bytes cpu_bytes_per_node;  ///< the fullest node's
+  double step_time_s = 0.0;  ///< estimated: the slowest rank's
+  double tokens_per_s = 0.0;
+  double model_flops_utilization = 0.0;  ///< model FLOPs / (step time × GPUs × peak)
+  sim::Bytes cpu_bytes_per_node;         ///< the fullest node's
   sim::Bytes cpu_capacity_per_node;
   bool cpu_fits = true;
   std::vector<RankReport> ranks;  ///< every rank, in rank order

@@ -12,6 +12,7 @@
 #include "sim/units.h"
 #include "strategies/checkpointing.h"
 #include "strategies/optimizer.h"
+#include "strategies/pipeline.h"
 #include "strategies/precision.h"
 #include "strategies/tensor_parallel.h"
 
@@ -88,11 +89,14 @@ struct DataParallelism {
   /// ZeRO-3: tensors with fewer elements stay whole on every rank (DeepSpeed's
   /// stage3_param_persistence_threshold, 1e5).
   int64_t persistence_threshold = 100'000;
+  /// Gradient reduction runs during the last microbatch's backward, and ZeRO-3's gathers
+  /// during the previous layer's compute (DDP, Megatron-LM and DeepSpeed overlap both).
+  bool overlap_communication = true;
 };
 
 struct Parallelism {
   TensorParallelism tp;
-  int64_t pp = 1;
+  PipelineParallelism pp;
   DataParallelism dp;
 };
 

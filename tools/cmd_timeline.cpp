@@ -37,8 +37,18 @@ std::vector<int64_t> parse_ranks(const std::string& text, int64_t world) {
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
+  std::sort(ranks.begin(), ranks.end());
+  ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
   return ranks;
 }
+
+using TimelineWriter = void (*)(const TimelineSet&, std::ostream&);
+
+const std::pair<const char*, TimelineWriter> kWriters[] = {
+    {"csv", write_timeline_csv},
+    {"chrome", write_timeline_chrome},
+    {"svg", write_timeline_svg},
+};
 
 }  // namespace
 
@@ -46,13 +56,15 @@ int run_timeline(const CommandOptions& options) {
   const scenarios::Scenario scenario = load_for_command(options);
   const scenarios::Variant& variant = chosen_variant(scenario, options);
   const strategies::CompiledPlan compiled(variant.plan);
-  std::vector<RankTimeline> timelines;
-  for (int64_t rank : parse_ranks(options.ranks, compiled.world_size())) {
-    RankTimeline& entry = timelines.emplace_back();
-    entry.rank = rank;
-    sim::simulate(compiled.program(rank), &entry.timeline);
+  const std::string title = fmt::format("{}: {} ({} × {})", scenario.name, variant.name,
+                                        compiled.world_size(), variant.plan.cluster.gpu.name);
+  const TimelineSet set =
+      build_timelines(compiled, parse_ranks(options.ranks, compiled.world_size()), title);
+  for (const auto& [format, writer] : kWriters) {
+    if (options.format == format) {
+      write_output(options.output, [&](std::ostream& out) { writer(set, out); });
+    }
   }
-  write_output(options.output, [&](std::ostream& out) { write_timeline_csv(timelines, out); });
   return 0;
 }
 

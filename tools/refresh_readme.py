@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Rewrites README.md's example outputs: every fenced block announced by
-`<!-- output of: memsim ARGS -->` is replaced by what build/memsim prints for ARGS.
+`<!-- output of: memsim ARGS -->` is replaced by what build/memsim prints for ARGS, and
+every file announced by `<!-- file PATH: memsim ARGS -->` is rewritten with what it prints.
 tests/tools/readme_test.cpp checks that they agree."""
 import pathlib
 import re
@@ -22,6 +23,10 @@ def refresh(match):
 
 
 new = pattern.sub(refresh, text)
+for path, args in re.findall(r"<!-- file (\S+): memsim (.*?) -->", text):
+    out = subprocess.run([str(root / "build" / "memsim"), *shlex.split(args)], cwd=root,
+                         check=True, capture_output=True, text=True).stdout
+    (root / path).write_text(out)
 if new != text:
     readme.write_text(new)
     print("README.md updated", file=sys.stderr)

@@ -60,7 +60,7 @@ TextTable summary(const ScenarioOutcome& outcome, UnitSystem units) {
   row("layout", [](const VariantOutcome& v) {
     const auto& p = v.variant->plan.parallel;
     std::string text = fmt::format("tp {}{} · pp {} · dp {}", p.tp.degree,
-                                   p.tp.sequence_parallel ? "+sp" : "", p.pp, p.dp.degree);
+                                   p.tp.sequence_parallel ? "+sp" : "", p.pp.stages, p.dp.degree);
     if (p.dp.zero > 0) text += fmt::format(", ZeRO-{}", p.dp.zero);
     if (p.dp.offload != strategies::Offload::kNone) {
       text += fmt::format(", offload {}", strategies::offload_name(p.dp.offload));
@@ -118,6 +118,13 @@ TextTable summary(const ScenarioOutcome& outcome, UnitSystem units) {
   });
   row("step time (estimate)",
       [](const VariantOutcome& v) { return fmt::format("{:.2f} s", v.report.step_time_s); });
+  row("pipeline bubble", [](const VariantOutcome& v) {
+    return fmt::format("{:.1f}%", 100.0 * v.report.bubble_fraction);
+  });
+  row("tokens/s, MFU", [](const VariantOutcome& v) {
+    return fmt::format("{:.0f}, {:.1f}%", v.report.tokens_per_s,
+                       100.0 * v.report.model_flops_utilization);
+  });
   return table;
 }
 

@@ -25,31 +25,31 @@ struct Cursor {
 
 }  // namespace
 
-void write_timeline_csv(const std::vector<RankTimeline>& ranks, std::ostream& out) {
+void write_timeline_csv(const TimelineSet& set, std::ostream& out) {
   out << "rank,t_s,phase,microbatch,layer,category,delta_bytes,live_bytes\n";
-  std::vector<Eigen::Matrix<int64_t, Eigen::Dynamic, 1>> live;
-  live.reserve(ranks.size());
-  for (const RankTimeline& r : ranks)
-    live.push_back(r.timeline.live_by_category().rowwise().sum());
+  std::vector<Eigen::Matrix<int64_t, Eigen::Dynamic, 1>> totals;
+  for (const ProgramTimeline& p : set.programs)
+    totals.push_back(p.live.rowwise().sum());
 
   // k-way merge by time; each rank's own events stay in order.
   std::priority_queue<Cursor, std::vector<Cursor>, std::greater<>> heap;
   auto push = [&](size_t r, size_t e) {
-    if (e < ranks[r].timeline.events().size()) heap.push({ranks[r].timeline.events()[e].t_s, r, e});
+    const auto& events = set.programs[set.ranks[r].program].timeline.events();
+    if (e < events.size()) heap.push({events[e].t_s, r, e});
   };
-  for (size_t r = 0; r < ranks.size(); ++r)
+  for (size_t r = 0; r < set.ranks.size(); ++r)
     push(r, 0);
   fmt::memory_buffer line;
   while (!heap.empty()) {
     const Cursor c = heap.top();
     heap.pop();
-    const sim::MemoryEvent& event = ranks[c.rank_index].timeline.events()[c.event];
+    const RankTimeline& rank = set.ranks[c.rank_index];
+    const sim::MemoryEvent& event = set.programs[rank.program].timeline.events()[c.event];
     line.clear();
-    fmt::format_to(std::back_inserter(line), "{},{:.9g},{},{},{},{},{},{}\n",
-                   ranks[c.rank_index].rank, event.t_s, sim::phase_name(event.phase),
-                   index_field(event.microbatch), index_field(event.layer),
-                   sim::category_name(event.category), event.delta.value(),
-                   live[c.rank_index](static_cast<Eigen::Index>(c.event)));
+    fmt::format_to(std::back_inserter(line), "{},{:.9g},{},{},{},{},{},{}\n", rank.placement.rank,
+                   event.t_s, sim::phase_name(event.phase), index_field(event.microbatch),
+                   index_field(event.layer), sim::category_name(event.category),
+                   event.delta.value(), totals[rank.program](static_cast<Eigen::Index>(c.event)));
     out.write(line.data(), static_cast<std::streamsize>(line.size()));
     push(c.rank_index, c.event + 1);
   }

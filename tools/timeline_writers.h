@@ -1,21 +1,57 @@
 #pragma once
-/// Writers for `memsim timeline`: the per-rank memory events of one training step.
+/// Writers for `memsim timeline`: every selected rank's memory over one training step, as
+/// CSV, a Chrome trace (Perfetto JSON) or an SVG plot. Ranks that walk the same program
+/// share one simulated timeline.
 
 #include <cstdint>
 #include <ostream>
+#include <string>
 #include <vector>
 
+#include "sim/simulator.h"
 #include "sim/timeline.h"
+#include "strategies/compiled_plan.h"
 
 namespace memsim::tools {
 
-struct RankTimeline {
-  int64_t rank = 0;
+/// One simulated program: its events and spans, live bytes per category after each event,
+/// and its result.
+struct ProgramTimeline {
   sim::Timeline timeline;
+  sim::LiveMatrix live;
+  sim::RankResult result;
+  int64_t pp_stage = 0;
 };
+
+struct RankTimeline {
+  strategies::RankPlacement placement;
+  size_t program = 0;  ///< index into TimelineSet::programs
+};
+
+struct TimelineSet {
+  std::string title;
+  sim::Bytes capacity;
+  std::vector<ProgramTimeline> programs;
+  std::vector<RankTimeline> ranks;  ///< in rank order
+};
+
+/// Simulates the programs of `ranks` (each distinct one once).
+TimelineSet build_timelines(const strategies::CompiledPlan& compiled,
+                            const std::vector<int64_t>& ranks, std::string title);
 
 /// SPEC.md's timeline CSV: rank,t_s,phase,microbatch,layer,category,delta_bytes,live_bytes,
 /// ranks interleaved in time order (ties: lower rank first, then event order).
-void write_timeline_csv(const std::vector<RankTimeline>& ranks, std::ostream& out);
+void write_timeline_csv(const TimelineSet& set, std::ostream& out);
+
+/// Chrome trace event format, which Perfetto and chrome://tracing open: one process per
+/// rank, a counter track of live bytes per category (at each instant its fullest state),
+/// and duration slices for every forward, backward, recompute, communication, optimizer
+/// and idle span.
+void write_timeline_chrome(const TimelineSet& set, std::ostream& out);
+
+/// A plot of every rank's live memory over the step, with the GPU's capacity and each
+/// curve's peak marked. Ranks with identical timelines share one curve, and the legend
+/// says which ranks and how many.
+void write_timeline_svg(const TimelineSet& set, std::ostream& out);
 
 }  // namespace memsim::tools

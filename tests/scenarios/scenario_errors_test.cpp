@@ -190,7 +190,7 @@ TEST_CASE("inconsistent parallel layouts are errors at the key at fault") {
   // tp × pp × dp must be the cluster.
   errors = errors_of(cluster_scenario("llama2-7b", "{gpu: a100-80gb, nodes: 2, gpus_per_node: 4}",
                                       "{tp: 2, dp: 2}"));
-  CHECK(has(errors, 4, 23, "parallel.tp × dp = 2 × 2 = 4 but the cluster has 8 GPUs"));
+  CHECK(has(errors, 4, 23, "parallel.tp × pp × dp = 2 × 1 × 2 = 4 but the cluster has 8 GPUs"));
   // The global batch must split into microbatches on every data-parallel rank.
   errors = errors_of(cluster_scenario("llama2-7b", "{gpu: a100-80gb, gpus_per_node: 4}",
                                       "{tp: 1, dp: 4}", ", micro_batch: 2, global_batch: 12"));

@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "support/test_support.h"
 
 namespace {
@@ -70,10 +73,18 @@ TEST_CASE("a model from a Hugging Face config.json, relative to the scenario") {
   CHECK(scenario.variants[0].plan.model.attention == memsim::sim::AttentionImpl::kFlash);
 }
 
-TEST_CASE("shipped scenarios are valid") {
-  for (const char* file :
-       {"scenarios/llama2-7b-1xa100.yaml", "scenarios/deepseek-32b-4xa100.yaml"}) {
-    CAPTURE(file);
-    CHECK_NOTHROW(memsim::scenarios::load_scenario(memsim::testing::source_path(file)));
+TEST_CASE("every shipped scenario is valid and says what question it answers") {
+  int count = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(memsim::testing::source_path("scenarios"))) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++count;
+    CAPTURE(entry.path().string());
+    CHECK_NOTHROW(memsim::scenarios::load_scenario(entry.path().string()));
+    std::ifstream in(entry.path());
+    std::string first;
+    std::getline(in, first);
+    CHECK(first.rfind("# Question:", 0) == 0);
   }
+  CHECK(count >= 4);
 }

@@ -33,7 +33,7 @@ TEST_CASE("a microbatch frees everything it allocates, under every checkpointing
     auto plan = memsim::testing::one_gpu_plan(small_llama(), 512);
     plan.checkpointing = policy;
     const memsim::strategies::CompiledPlan compiled(plan);
-    const auto recipe = memsim::sim::compile_recipe(compiled.program(0));
+    const auto recipe = memsim::sim::compile_recipe(compiled.program(0), 0);
     CHECK(sum_deltas(recipe) == 0);
     int64_t forward = 0;
     for (const auto& op : recipe.forward) {
@@ -87,7 +87,7 @@ TEST_CASE("more microbatches do not raise a single stage's peak (gradient accumu
   plan.training.global_batch = 4;
   const auto four = memsim::testing::walk(plan).result;
   CHECK(one.peak == four.peak);
-  CHECK(four.step_time_s == doctest::Approx(4 * one.step_time_s).epsilon(1e-9));
+  CHECK(four.busy_s == doctest::Approx(4 * one.busy_s).epsilon(1e-9));
 }
 
 TEST_CASE("the timeline's largest live total is the reported peak") {

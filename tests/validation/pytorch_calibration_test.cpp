@@ -119,7 +119,7 @@ TEST_CASE("the loss saves fp32 log-probabilities and labels; its backward holds 
 
   // Backward of the loss (the first op the backward runs): it makes two fp32 s·b·V tensors
   // while the saved one is alive; PyTorch's backward peak holds the same three.
-  const auto recipe = memsim::sim::compile_recipe(program);
+  const auto recipe = memsim::sim::compile_recipe(program, 0);
   const auto& first = recipe.backward.front();
   int64_t made = 0;
   for (uint32_t i = first.begin; i < first.split; ++i)

@@ -1,0 +1,35 @@
+#pragma once
+/// Communication time: bytes over the link a process group uses. Ring collectives move
+/// 2(n-1)/n of the data for an all-reduce and (n-1)/n for an all-gather or a
+/// reduce-scatter (Thakur et al. 2005); a group inside one node uses the GPU-to-GPU link, a
+/// group spanning nodes the network.
+
+#include <cstdint>
+#include <vector>
+
+#include "sim/layer_graph.h"
+#include "sim/rank_program.h"
+#include "strategies/tensor_parallel.h"
+#include "strategies/training_plan.h"
+
+namespace memsim::strategies {
+
+/// Bytes per second a group of `size` ranks, `stride` ranks apart, gets per GPU.
+double group_bandwidth(const Cluster& cluster, int64_t stride, int64_t size);
+
+double all_reduce_s(sim::Bytes bytes, int64_t ranks, double bytes_per_s);
+/// Also the time of a reduce-scatter of `bytes`.
+double all_gather_s(sim::Bytes bytes, int64_t ranks, double bytes_per_s);
+
+/// Adds Megatron's tensor-parallel collectives to each op's time: a tensor without a split
+/// dimension entering sharded layers is all-gathered in forward and reduce-scattered in
+/// backward with sequence parallelism, all-reduced in backward without; one leaving a
+/// sharded layer is reduce-scattered (all-reduced) in forward and all-gathered in backward
+/// with sequence parallelism. `whole_sequence` holds each tensor's bytes before any
+/// sequence split.
+void add_tensor_parallel_time(const sim::LayerGraph& graph, const std::vector<sim::OpId>& ops,
+                              const std::vector<sim::Bytes>& whole_sequence,
+                              const TensorParallelism& tp, double bytes_per_s,
+                              std::vector<sim::OpCost>& costs);
+
+}  // namespace memsim::strategies

@@ -1,0 +1,64 @@
+#include "strategies/pipeline.h"
+
+#include "sim/check.h"
+
+namespace memsim::strategies {
+
+std::vector<int64_t> chunk_layers(int64_t layers, const PipelineParallelism& pp) {
+  if (!pp.layers_per_stage.empty()) return pp.layers_per_stage;
+  const int64_t chunks = pp.chunks();
+  const int64_t extra_first = pp.embedding_as_layer ? 1 : 0;
+  const int64_t extra_last = pp.loss_as_layer ? 1 : 0;
+  const int64_t items = layers + extra_first + extra_last;
+  std::vector<int64_t> per_chunk(chunks, items / chunks);
+  for (int64_t i = 0; i < items % chunks; ++i)
+    ++per_chunk[i];
+  per_chunk.front() -= extra_first;
+  per_chunk.back() -= extra_last;
+  return per_chunk;
+}
+
+std::vector<int64_t> chunk_starts(const std::vector<int64_t>& layers_per_chunk) {
+  std::vector<int64_t> starts = {0};
+  for (int64_t n : layers_per_chunk)
+    starts.push_back(starts.back() + n);
+  return starts;
+}
+
+std::vector<sim::ChunkSpan> stage_chunks(const sim::LayerGraph& graph,
+                                         const std::vector<int64_t>& layers_per_chunk,
+                                         int64_t stage, int64_t stages) {
+  const std::vector<int64_t> starts = chunk_starts(layers_per_chunk);
+  const auto chunks = static_cast<int64_t>(layers_per_chunk.size());
+  const int64_t layers = starts.back();
+  const auto order = graph.forward_order();
+  std::vector<sim::ChunkSpan> spans;
+  for (int64_t g = stage; g < chunks; g += stages) {
+    // The chunk's layers, widened to the embedding (first chunk) and the head (last).
+    const int64_t lo = g == 0 ? sim::kEmbeddingLayer : starts[g];
+    const int64_t hi = g == chunks - 1 ? layers : starts[g + 1] - 1;
+    sim::ChunkSpan span{-1, -1};
+    for (int pos = 0; pos < static_cast<int>(order.size()); ++pos) {
+      const int32_t layer = graph.op(order[pos]).layer;
+      if (layer < lo || layer > hi) continue;
+      if (span.first < 0) span.first = pos;
+      MEMSIM_CHECK(span.last < 0 || span.last == pos - 1);  // a chunk's ops are contiguous
+      span.last = pos;
+    }
+    MEMSIM_CHECK(span.first >= 0);
+    spans.push_back(span);
+  }
+  return spans;
+}
+
+std::vector<sim::OpId> ops_in(const sim::LayerGraph& graph,
+                              const std::vector<sim::ChunkSpan>& spans) {
+  std::vector<sim::OpId> ops;
+  for (const sim::ChunkSpan& span : spans) {
+    for (int pos = span.first; pos <= span.last; ++pos)
+      ops.push_back(graph.forward_order()[pos]);
+  }
+  return ops;
+}
+
+}  // namespace memsim::strategies

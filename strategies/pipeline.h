@@ -1,0 +1,45 @@
+#pragma once
+/// Pipeline parallelism: the model's layers split into p stages, or into p·v chunks for the
+/// interleaved schedule (chunk g runs on stage g mod p). The embedding rides with the first
+/// chunk, the final norm, LM head and loss with the last.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sim/layer_graph.h"
+#include "sim/rank_program.h"
+
+namespace memsim::strategies {
+
+struct PipelineParallelism {
+  int64_t stages = 1;          ///< p
+  int64_t virtual_stages = 1;  ///< v: model chunks per stage (interleaved schedule)
+  std::string schedule = "1f1b";
+  /// Layers per chunk in model order (p or p·v entries); empty: balanced.
+  std::vector<int64_t> layers_per_stage;
+  /// Count the embedding, and the LM head with the loss, as one layer each when balancing
+  /// (Megatron-LM's --account-for-embedding/loss-in-pipeline-split).
+  bool embedding_as_layer = false;
+  bool loss_as_layer = false;
+  int64_t chunks() const { return stages * virtual_stages; }
+};
+
+/// Layers of each of the p·v chunks. Balanced: the layers (and the embedding and loss when
+/// they count as layers) are split evenly, the first chunks taking one more when it does not
+/// divide (DeepSpeed's uniform partition).
+std::vector<int64_t> chunk_layers(int64_t layers, const PipelineParallelism& pp);
+
+/// The first layer of each chunk, and one past the end.
+std::vector<int64_t> chunk_starts(const std::vector<int64_t>& layers_per_chunk);
+
+/// The op positions stage `stage` runs, one span per chunk of its (v of them, in order).
+std::vector<sim::ChunkSpan> stage_chunks(const sim::LayerGraph& graph,
+                                         const std::vector<int64_t>& layers_per_chunk,
+                                         int64_t stage, int64_t stages);
+
+/// The ops of those spans.
+std::vector<sim::OpId> ops_in(const sim::LayerGraph& graph,
+                              const std::vector<sim::ChunkSpan>& spans);
+
+}  // namespace memsim::strategies

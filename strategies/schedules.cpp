@@ -1,0 +1,90 @@
+#include "strategies/schedules.h"
+
+#include <algorithm>
+
+namespace memsim::strategies {
+
+namespace {
+
+using sim::ScheduledStep;
+using sim::StepKind;
+
+ScheduledStep forward(int64_t microbatch, int64_t chunk = 0) {
+  return {StepKind::kForward, static_cast<int32_t>(microbatch), static_cast<int32_t>(chunk), 0.0};
+}
+ScheduledStep backward(int64_t microbatch, int64_t chunk = 0) {
+  return {StepKind::kBackward, static_cast<int32_t>(microbatch), static_cast<int32_t>(chunk), 0.0};
+}
+
+// GPipe (Huang et al. 2019): every microbatch's forward, then every backward.
+std::vector<ScheduledStep> gpipe(int64_t, int64_t, int64_t, int64_t m) {
+  std::vector<ScheduledStep> steps;
+  for (int64_t i = 0; i < m; ++i)
+    steps.push_back(forward(i));
+  for (int64_t i = 0; i < m; ++i)
+    steps.push_back(backward(i));
+  return steps;
+}
+
+// 1F1B (PipeDream-Flush, Narayanan et al. 2021): stage s runs p - s - 1 warm-up forwards,
+// then alternates one forward and one backward, then drains the remaining backwards; at
+// most min(p - s, m) microbatches are in flight.
+std::vector<ScheduledStep> one_f_one_b(int64_t stage, int64_t p, int64_t, int64_t m) {
+  const int64_t warmup = std::min(p - stage - 1, m);
+  std::vector<ScheduledStep> steps;
+  for (int64_t i = 0; i < warmup; ++i)
+    steps.push_back(forward(i));
+  for (int64_t i = 0; i < m - warmup; ++i) {
+    steps.push_back(forward(warmup + i));
+    steps.push_back(backward(i));
+  }
+  for (int64_t i = m - warmup; i < m; ++i)
+    steps.push_back(backward(i));
+  return steps;
+}
+
+// Interleaved 1F1B (Narayanan et al. 2021, §2.2; Megatron-LM's
+// forward_backward_pipelining_with_interleaving): microbatches go through the v chunks in
+// groups of p; stage s warms up with 2(p - s - 1) + (v - 1)p forward chunks (all of them
+// when m = p), then alternates.
+std::vector<ScheduledStep> interleaved(int64_t stage, int64_t p, int64_t v, int64_t m) {
+  const int64_t total = m * v;
+  const int64_t warmup = m == p ? total : std::min(2 * (p - stage - 1) + (v - 1) * p, total);
+  auto microbatch = [&](int64_t k) { return (k / (p * v)) * p + k % p; };
+  auto forward_k = [&](int64_t k) { return forward(microbatch(k), (k / p) % v); };
+  auto backward_k = [&](int64_t k) { return backward(microbatch(k), v - 1 - (k / p) % v); };
+  std::vector<ScheduledStep> steps;
+  for (int64_t k = 0; k < warmup; ++k)
+    steps.push_back(forward_k(k));
+  for (int64_t i = 0; i < total - warmup; ++i) {
+    steps.push_back(forward_k(warmup + i));
+    steps.push_back(backward_k(i));
+  }
+  for (int64_t k = total - warmup; k < total; ++k)
+    steps.push_back(backward_k(k));
+  return steps;
+}
+
+}  // namespace
+
+const std::vector<ScheduleInfo>& schedules() {
+  static const std::vector<ScheduleInfo> table = {
+      {"gpipe", "all forwards, then all backwards; every microbatch in flight", false, gpipe},
+      {"1f1b", "warm-up, then one forward one backward; stage s holds p - s microbatches", false,
+       one_f_one_b},
+      {"interleaved",
+       "1F1B over v model chunks per stage; the bubble shrinks by v (needs m a "
+       "multiple of p)",
+       true, interleaved},
+  };
+  return table;
+}
+
+const ScheduleInfo* find_schedule(const std::string& name) {
+  for (const ScheduleInfo& info : schedules()) {
+    if (name == info.name) return &info;
+  }
+  return nullptr;
+}
+
+}  // namespace memsim::strategies

@@ -1,0 +1,27 @@
+#pragma once
+/// Pipeline schedules behind one narrow interface: each, given a stage, the number of
+/// stages, chunks per stage and microbatches, lists the ordered steps of one iteration on
+/// that stage. A registry table names and describes them. Memory in flight follows from the
+/// order (the simulator walks it); so does the bubble, once the steps are timed.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sim/rank_program.h"
+
+namespace memsim::strategies {
+
+struct ScheduleInfo {
+  const char* name;
+  const char* description;
+  bool interleaved;  ///< runs several model chunks per stage
+  /// The steps of `stage` (chunk indices local to the stage), untimed.
+  std::vector<sim::ScheduledStep> (*steps)(int64_t stage, int64_t stages, int64_t chunks,
+                                           int64_t microbatches);
+};
+
+const std::vector<ScheduleInfo>& schedules();
+const ScheduleInfo* find_schedule(const std::string& name);
+
+}  // namespace memsim::strategies

@@ -1,0 +1,193 @@
+// Pipeline partition, schedules, their timing and the memory they hold in flight.
+
+#include "strategies/pipeline.h"
+
+#include <set>
+#include <tuple>
+
+#include <doctest/doctest.h>
+
+#include "strategies/evaluate.h"
+#include "strategies/pipeline_timing.h"
+#include "strategies/schedules.h"
+#include "support/test_support.h"
+
+namespace {
+
+using memsim::strategies::ChunkTimes;
+
+/// The bubble of `schedule` with every chunk taking the same time and free transfers.
+double uniform_bubble(const std::string& schedule, int64_t p, int64_t m, int64_t v) {
+  const auto* info = memsim::strategies::find_schedule(schedule);
+  REQUIRE(info != nullptr);
+  std::vector<std::vector<memsim::sim::ScheduledStep>> steps;
+  for (int64_t s = 0; s < p; ++s)
+    steps.push_back(info->steps(s, p, v, m));
+  // A layer's backward takes twice its forward; a stage's work splits over its v chunks.
+  const std::vector<std::vector<ChunkTimes>> times(p,
+                                                   std::vector<ChunkTimes>(v, {1.0 / v, 2.0 / v}));
+  return memsim::strategies::time_schedule(steps, times, 0.0).bubble_fraction;
+}
+
+memsim::sim::ModelSpec gpt_like(int64_t layers) {
+  auto m = memsim::testing::preset("gpt3-175b");
+  m.layers = layers;
+  m.hidden = 1024;
+  m.heads = 16;
+  m.kv_heads = 16;
+  m.ffn = 4096;
+  return m;
+}
+
+memsim::strategies::TrainingPlan pipelined(const memsim::sim::ModelSpec& model, int64_t p,
+                                           int64_t m, const std::string& schedule, int64_t v = 1) {
+  auto plan = memsim::testing::one_gpu_plan(model, 512);
+  plan.cluster.gpus_per_node = p;
+  plan.parallel.pp.stages = p;
+  plan.parallel.pp.schedule = schedule;
+  plan.parallel.pp.virtual_stages = v;
+  plan.training.global_batch = m;
+  return plan;
+}
+
+}  // namespace
+
+TEST_CASE("GPipe and 1F1B idle (p-1)/(m+p-1) of the step, interleaved (p-1)/(vm+p-1)") {
+  // Narayanan et al. 2021 §2.2 (reference/formulas.md §4), communication time zero,
+  // uniform stages.
+  for (int64_t p : {2, 4, 8}) {
+    for (int64_t m : {1, 3, 8, 32}) {
+      CAPTURE(p);
+      CAPTURE(m);
+      const double expected = static_cast<double>(p - 1) / static_cast<double>(m + p - 1);
+      CHECK(uniform_bubble("gpipe", p, m, 1) == doctest::Approx(expected).epsilon(1e-12));
+      CHECK(uniform_bubble("1f1b", p, m, 1) == doctest::Approx(expected).epsilon(1e-12));
+    }
+    for (int64_t v : {2, 3, 4}) {
+      for (int64_t m : {p, 2 * p, 4 * p}) {
+        CAPTURE(p);
+        CAPTURE(v);
+        CAPTURE(m);
+        const double expected = static_cast<double>(p - 1) / static_cast<double>(v * m + p - 1);
+        CHECK(uniform_bubble("interleaved", p, m, v) == doctest::Approx(expected).epsilon(1e-12));
+      }
+    }
+  }
+}
+
+TEST_CASE("each schedule runs every forward and backward of every chunk once, forward first") {
+  for (const auto& info : memsim::strategies::schedules()) {
+    const int64_t p = 4, v = info.interleaved ? 2 : 1, m = 8;
+    for (int64_t s = 0; s < p; ++s) {
+      CAPTURE(info.name);
+      CAPTURE(s);
+      const auto steps = info.steps(s, p, v, m);
+      CHECK(steps.size() == static_cast<size_t>(2 * m * v));
+      std::set<std::tuple<int, int, int>> seen;
+      for (const auto& step : steps) {
+        const auto key = std::make_tuple(static_cast<int>(step.kind), step.microbatch, step.chunk);
+        CHECK(seen.insert(key).second);
+        if (step.kind == memsim::sim::StepKind::kBackward) {
+          CHECK(seen.count({0, step.microbatch, step.chunk}) == 1);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("layers split evenly, the first chunks taking the remainder") {
+  memsim::strategies::PipelineParallelism pp;
+  pp.stages = 4;
+  CHECK(memsim::strategies::chunk_layers(80, pp) == std::vector<int64_t>{20, 20, 20, 20});
+  CHECK(memsim::strategies::chunk_layers(30, pp) == std::vector<int64_t>{8, 8, 7, 7});
+  pp.embedding_as_layer = true;
+  pp.loss_as_layer = true;
+  CHECK(memsim::strategies::chunk_layers(30, pp) == std::vector<int64_t>{7, 8, 8, 7});
+  pp.virtual_stages = 2;
+  pp.embedding_as_layer = pp.loss_as_layer = false;
+  CHECK(memsim::strategies::chunk_layers(16, pp) == std::vector<int64_t>(8, 2));
+  pp.layers_per_stage = {1, 3, 3, 1, 2, 2, 2, 2};
+  CHECK(memsim::strategies::chunk_layers(16, pp) == pp.layers_per_stage);
+}
+
+TEST_CASE("1F1B: the first stage holds p microbatches of L/p layers, as much as L layers") {
+  // Korthikanti et al. 2022 §4.2.3 and §4.3 (formulas.md §3): with 1F1B the first stage
+  // holds p microbatches of its L/p layers, plus, per microbatch, the embedding's dropout
+  // mask (sbh bytes) and its int64 input (8sb).
+  const int64_t L = 8, p = 4, s = 512, b = 1, h = 1024;
+  const auto model = gpt_like(L);
+  const auto single = memsim::testing::walk(memsim::testing::one_gpu_plan(model, s, b));
+  const int64_t layer = memsim::testing::forward_activation_bytes(single.timeline, 3);
+  const int64_t embedding = s * b * h + 8 * s * b;
+  const auto stage0 = [&](const memsim::strategies::TrainingPlan& plan) {
+    return memsim::testing::walk(plan, 0)
+        .result.max_by_category[memsim::sim::Category::kActivations]
+        .value();
+  };
+  CHECK(stage0(pipelined(model, p, 16, "1f1b")) == L * layer + p * embedding);
+  // Stage i holds p - i microbatches.
+  const auto later = memsim::testing::walk(pipelined(model, p, 16, "1f1b"), 2).result;
+  CHECK(later.max_by_category[memsim::sim::Category::kActivations].value() ==
+        (p - 2) * (L / p) * layer);
+  // Fewer microbatches than stages: the first stage holds all m.
+  CHECK(stage0(pipelined(model, p, 2, "1f1b")) == 2 * (L / p * layer + embedding));
+  // GPipe holds every microbatch.
+  CHECK(stage0(pipelined(model, p, 16, "gpipe")) == 16 * (L / p * layer + embedding));
+}
+
+TEST_CASE("interleaved: the first stage holds L(1 + (p-1)/(pv)) layers' worth") {
+  const int64_t L = 16, p = 4, v = 2, s = 512, b = 1, h = 1024;
+  const auto model = gpt_like(L);
+  const auto single = memsim::testing::walk(memsim::testing::one_gpu_plan(model, s, b));
+  const int64_t layer = memsim::testing::forward_activation_bytes(single.timeline, 3);
+  const auto w = memsim::testing::walk(pipelined(model, p, 8, "interleaved", v), 0).result;
+  // At most p·v + p - 1 = 11 chunks of L/(pv) = 2 layers are in flight on the first stage.
+  // The fullest moment is after its twelfth forward (chunk 0 of microbatch 7), when the
+  // first chunks of all 8 microbatches are alive, each with its embedding's activations.
+  const int64_t chunks_in_flight = p * v + p - 1;
+  const int64_t layers_in_flight = chunks_in_flight * L / (p * v);
+  CHECK(layers_in_flight * (p * v) == L * (p * v + p - 1));  // = L(1 + (p-1)/(pv))
+  const int64_t embedding = s * b * h + 8 * s * b;
+  CHECK(w.max_by_category[memsim::sim::Category::kActivations].value() ==
+        layers_in_flight * layer + 8 * embedding);
+}
+
+TEST_CASE("stages differ where they should: activations on the first, logits on the last") {
+  auto plan = pipelined(memsim::testing::preset("llama3-8b"), 4, 8, "1f1b");
+  plan.model.attention = memsim::sim::AttentionImpl::kFlash;
+  const auto report = memsim::strategies::evaluate(plan);
+  using memsim::sim::Category;
+  const auto& first = report.ranks.front().memory;
+  const auto& last = report.ranks.back().memory;
+  CHECK(first.max_by_category[Category::kActivations] >
+        last.max_by_category[Category::kActivations]);
+  CHECK(last.max_by_category[Category::kTemporary] > first.max_by_category[Category::kTemporary]);
+  // The last stage's temporaries include the fp32 logits: 4·s·b·V bytes at least.
+  CHECK(last.max_by_category[Category::kTemporary].value() >= 4LL * 512 * 128256);
+  for (const auto& rank : report.ranks)
+    CHECK(rank.memory.step_time_s <= report.step_time_s);
+  CHECK(report.bubble_fraction > 0.0);
+}
+
+TEST_CASE("a tied LM head on the last stage keeps a replica of the embedding") {
+  auto plan = pipelined(memsim::testing::preset("gpt2-124m"), 2, 4, "1f1b");
+  const memsim::strategies::CompiledPlan compiled(plan);
+  using memsim::sim::Category;
+  const auto last_weights = compiled.program(1).resident[Category::kWeights].value();
+  const auto first_weights = compiled.program(0).resident[Category::kWeights].value();
+  // GPT-2: 12 layers split 6/6; the first stage has wte and wpe, the last the final norm
+  // and a replica of wte (50257 × 768), in bf16.
+  CHECK(first_weights - last_weights == 2 * (1024 * 768 - 2 * 768));
+  // The replica belongs to the first stage's count: shares still add up to the model.
+  CHECK(compiled.rank_parameters(0) + compiled.rank_parameters(1) ==
+        compiled.graph().parameter_count());
+}
+
+TEST_CASE("every rank's timeline maximum is its peak") {
+  auto plan = pipelined(gpt_like(8), 4, 8, "interleaved", 2);
+  plan.checkpointing = memsim::strategies::FullCheckpointing{1};
+  for (int64_t rank = 0; rank < 4; ++rank) {
+    const auto w = memsim::testing::walk(plan, rank);
+    CHECK(w.timeline.live_by_category().rowwise().sum().maxCoeff() == w.result.peak.value());
+  }
+}

@@ -1,0 +1,102 @@
+#include "tools/timeline_writers.h"
+
+#include <map>
+#include <sstream>
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "support/test_support.h"
+
+namespace {
+
+memsim::tools::TimelineSet pipeline_set() {
+  auto plan = memsim::testing::one_gpu_plan(memsim::testing::preset("llama3-8b"), 512);
+  plan.model.layers = 8;
+  plan.cluster.gpus_per_node = 8;
+  plan.parallel.pp.stages = 4;
+  plan.parallel.tp.degree = 2;
+  plan.training.global_batch = 8;
+  plan.checkpointing = memsim::strategies::SelectiveCheckpointing{};
+  static const memsim::strategies::CompiledPlan compiled(plan);
+  return memsim::tools::build_timelines(compiled, {0, 1, 2, 7}, "test \"pipeline\"");
+}
+
+}  // namespace
+
+TEST_CASE("identical ranks share one simulated timeline") {
+  const auto set = pipeline_set();
+  CHECK(set.ranks.size() == 4);
+  CHECK(set.programs.size() == 3);  // ranks 0 and 1 are TP peers of stage 0
+  CHECK(set.ranks[0].program == set.ranks[1].program);
+  CHECK(set.ranks[3].placement.pp_stage == 3);
+}
+
+TEST_CASE("the Chrome trace is valid JSON with a process, slices and counters per rank") {
+  const auto set = pipeline_set();
+  std::ostringstream out;
+  memsim::tools::write_timeline_chrome(set, out);
+  const auto doc = nlohmann::json::parse(out.str());
+  CHECK(doc["otherData"]["title"] == "test \"pipeline\"");
+  std::map<int64_t, std::map<std::string, int>> kinds;
+  std::map<int64_t, int64_t> counter_peak;
+  for (const auto& e : doc["traceEvents"]) {
+    const int64_t pid = e["pid"];
+    if (e["ph"] == "M") ++kinds[pid][e["name"]];
+    if (e["ph"] == "X") {
+      ++kinds[pid][e["cat"]];
+      CHECK(e["dur"].get<double>() > 0.0);
+    }
+    if (e["ph"] == "C") {
+      int64_t total = 0;
+      for (const auto& [category, bytes] : e["args"].items())
+        total += bytes.get<int64_t>();
+      counter_peak[pid] = std::max(counter_peak[pid], total);
+    }
+  }
+  for (const auto& rank : set.ranks) {
+    const int64_t pid = rank.placement.rank;
+    CAPTURE(pid);
+    CHECK(kinds[pid]["process_name"] == 1);
+    CHECK(kinds[pid]["forward"] == 8);  // one per microbatch
+    CHECK(kinds[pid]["backward"] == 8);
+    CHECK(kinds[pid]["optimizer"] == 1);
+    CHECK(counter_peak[pid] == set.programs[rank.program].result.peak.value());
+  }
+  CHECK(kinds[0]["idle"] > 0);  // the first stage waits for the pipeline to drain
+}
+
+TEST_CASE("the SVG has one curve per distinct timeline, the capacity and every peak") {
+  const auto set = pipeline_set();
+  std::ostringstream out;
+  memsim::tools::write_timeline_svg(set, out);
+  const std::string svg = out.str();
+  CHECK(svg.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0) == 0);
+  CHECK(svg.find("</svg>\n") == svg.size() - 7);
+  size_t curves = 0;
+  for (size_t at = svg.find("<polyline"); at != std::string::npos;
+       at = svg.find("<polyline", at + 1)) {
+    ++curves;
+  }
+  CHECK(curves == 3);
+  CHECK(svg.find("capacity 80.0 GiB") != std::string::npos);
+  CHECK(svg.find("ranks 0–1 (2 identical)") != std::string::npos);
+  CHECK(svg.find("test &quot;pipeline&quot;") != std::string::npos);
+  for (const auto& p : set.programs) {
+    CHECK(svg.find(fmt::format("peak {:.1f} GiB", p.result.peak.gib())) != std::string::npos);
+  }
+}
+
+TEST_CASE("memsim timeline writes each format, and checks --ranks") {
+  const char* scenario = "scenarios/llama2-7b-1xa100.yaml";
+  const auto chrome = memsim::testing::run_memsim({"timeline", scenario, "--format", "chrome"});
+  CHECK(chrome.exit_code == 0);
+  CHECK_NOTHROW(nlohmann::json::parse(chrome.out));
+  const auto svg = memsim::testing::run_memsim({"timeline", scenario, "--format", "svg"});
+  CHECK(svg.exit_code == 0);
+  CHECK(svg.out.find("</svg>") != std::string::npos);
+  const auto bad = memsim::testing::run_memsim({"timeline", scenario, "--ranks", "0-3"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("'0-3' is not a rank or range of ranks in 0–0") != std::string::npos);
+}
