@@ -7,6 +7,7 @@
 #include "hardware/gpu_profile.h"
 #include "scenarios/scenario_schema.h"
 #include "scenarios/section_reader.h"
+#include "strategies/layout.h"
 #include "strategies/schedules.h"
 
 namespace memsim::scenarios {
@@ -247,123 +248,31 @@ Location where_is(const ConfigNode& config, const std::string& section, const st
   return config.where;
 }
 
-/// The pipeline partition and schedule against the model and the batch.
-void check_pipeline(const ConfigNode& config, const TrainingPlan& plan, Diagnostics& diagnostics) {
-  const strategies::PipelineParallelism& pp = plan.parallel.pp;
-  const strategies::ScheduleInfo* schedule = strategies::find_schedule(pp.schedule);
-  if (pp.virtual_stages > 1 && !schedule->interleaved) {
-    diagnostics.error(
-        where_is(config, "parallel", "virtual_stages"),
-        fmt::format("parallel.virtual_stages = {} needs schedule: interleaved", pp.virtual_stages));
-  }
-  const int64_t chunks = pp.chunks();
-  if (!pp.layers_per_stage.empty()) {
-    int64_t sum = 0;
-    for (int64_t n : pp.layers_per_stage)
-      sum += n;
-    if (static_cast<int64_t>(pp.layers_per_stage.size()) != chunks || sum != plan.model.layers) {
-      diagnostics.error(where_is(config, "parallel", "layers_per_stage"),
-                        fmt::format("parallel.layers_per_stage has {} entries adding up to {}; "
-                                    "expected {} (pp × virtual_stages) adding up to the model's "
-                                    "{} layers",
-                                    pp.layers_per_stage.size(), sum, chunks, plan.model.layers));
-      return;
+/// Cross-section consistency: the parallel layout against the model and the cluster,
+/// each problem reported at the key at fault.
+void check_layout(const ConfigNode& config, TrainingPlan& plan, Diagnostics& diagnostics,
+                  std::vector<Diagnostic>& warnings) {
+  const strategies::LayoutProblems problems = strategies::resolve_layout(plan);
+  for (size_t r = 0; r < strategies::kLayoutReasonCount; ++r) {
+    if (!problems.test(r)) continue;
+    const auto reason = static_cast<strategies::LayoutReason>(r);
+    const std::string key = strategies::layout_key(reason);
+    const size_t dot = key.find('.');
+    const Location where = where_is(config, key.substr(0, dot), key.substr(dot + 1));
+    const std::string message = strategies::layout_message(reason, plan);
+    if (strategies::layout_errors(problems).test(r)) {
+      diagnostics.error(where, message);
+    } else {
+      warnings.push_back({where, message});
     }
-  }
-  const std::vector<int64_t> layers = strategies::chunk_layers(plan.model.layers, pp);
-  for (size_t g = 0; g < layers.size(); ++g) {
-    const bool ends = g == 0 || g + 1 == layers.size();
-    if (layers[g] < 0 || (layers[g] == 0 && !ends)) {
-      diagnostics.error(where_is(config, "parallel", "pp"),
-                        fmt::format("parallel.pp = {} with {} chunks per stage leaves model chunk "
-                                    "{} without layers ({} layers in all)",
-                                    pp.stages, pp.virtual_stages, g, plan.model.layers));
-      return;
-    }
-  }
-}
-
-/// Cross-section consistency: the parallel layout against the model and the cluster.
-void check_layout(const ConfigNode& config, TrainingPlan& plan, bool dp_auto,
-                  Diagnostics& diagnostics, std::vector<Diagnostic>& warnings) {
-  const int64_t world = plan.cluster.world_size();
-  const int64_t tp = plan.parallel.tp.degree;
-  const strategies::PipelineParallelism& pp = plan.parallel.pp;
-  const int64_t stages = pp.stages;
-  const sim::ModelSpec& model = plan.model;
-  if (dp_auto) {
-    if (world % (tp * stages) != 0) {
-      diagnostics.error(
-          where_is(config, "parallel", "tp"),
-          fmt::format("parallel.tp × pp = {} × {} does not divide the {} GPUs", tp, stages, world));
-      return;
-    }
-    plan.parallel.dp.degree = world / (tp * stages);
-  }
-  const int64_t dp = plan.parallel.dp.degree;
-  if (tp * stages * dp != world) {
-    diagnostics.error(where_is(config, "parallel", "dp"),
-                      fmt::format("parallel.tp × pp × dp = {} × {} × {} = {} but the cluster has "
-                                  "{} GPUs (hardware.nodes × gpus_per_node)",
-                                  tp, stages, dp, tp * stages * dp, world));
-  }
-  check_pipeline(config, plan, diagnostics);
-  if (model.heads % tp != 0) {
-    diagnostics.error(
-        where_is(config, "parallel", "tp"),
-        fmt::format("parallel.tp = {} does not divide attention heads ({})", tp, model.heads));
-  }
-  if (model.kv_heads % tp != 0 && tp % model.kv_heads != 0) {
-    diagnostics.error(where_is(config, "parallel", "tp"),
-                      fmt::format("parallel.tp = {} and kv_heads = {}: one must divide the other",
-                                  tp, model.kv_heads));
-  }
-  if (model.ffn % tp != 0) {
-    diagnostics.error(
-        where_is(config, "parallel", "tp"),
-        fmt::format("parallel.tp = {} does not divide the MLP size ({})", tp, model.ffn));
-  }
-  if (plan.parallel.tp.sequence_parallel && plan.training.seq_len % tp != 0) {
-    diagnostics.error(where_is(config, "parallel", "sequence_parallel"),
-                      fmt::format("sequence parallelism needs tp = {} to divide seq_len ({})", tp,
-                                  plan.training.seq_len));
-  }
-  const strategies::DataParallelism& data = plan.parallel.dp;
-  if (data.zero > 0 && dp == 1) {
-    warnings.push_back({where_is(config, "parallel", "zero"),
-                        fmt::format("parallel.zero = {} with dp = 1 shards nothing", data.zero)});
-  }
-  if (data.offload != strategies::Offload::kNone && data.zero == 0) {
-    diagnostics.error(where_is(config, "parallel", "offload"),
-                      "parallel.offload needs ZeRO (zero: 1, 2 or 3), which offloads the "
-                      "optimizer's partition");
-  }
-  if (data.offload == strategies::Offload::kOptimizerAndParams && data.zero != 3) {
-    diagnostics.error(where_is(config, "parallel", "offload"),
-                      "parallel.offload = optimizer+params needs zero: 3 (parameters are "
-                      "partitioned only by ZeRO-3)");
-  }
-  const int64_t per_step = plan.training.micro_batch * dp;
-  if (plan.training.global_batch == 0) plan.training.global_batch = per_step;
-  const int64_t microbatches = plan.training.global_batch / per_step;
-  if (strategies::find_schedule(pp.schedule)->interleaved && microbatches % stages != 0) {
-    diagnostics.error(where_is(config, "parallel", "schedule"),
-                      fmt::format("the interleaved schedule needs the {} microbatches per step "
-                                  "(global_batch / (micro_batch × dp)) to be a multiple of pp = {}",
-                                  microbatches, stages));
-  }
-  if (plan.training.global_batch % per_step != 0) {
-    diagnostics.error(where_is(config, "training", "global_batch"),
-                      fmt::format("training.global_batch = {} is not divisible by micro_batch × "
-                                  "dp = {} × {}",
-                                  plan.training.global_batch, plan.training.micro_batch, dp));
   }
 }
 
 }  // namespace
 
 std::optional<TrainingPlan> read_plan(const ConfigNode& config, const std::string& scenario_dir,
-                                      Diagnostics& diagnostics, std::vector<Diagnostic>& warnings) {
+                                      Diagnostics& diagnostics, std::vector<Diagnostic>& warnings,
+                                      bool resolve) {
   TrainingPlan plan;
   bool dp_auto = true;
   Diagnostics local;
@@ -382,7 +291,9 @@ std::optional<TrainingPlan> read_plan(const ConfigNode& config, const std::strin
     local.forward_to(diagnostics);
     return std::nullopt;
   }
-  check_layout(config, plan, dp_auto, local, warnings);
+  if (dp_auto) plan.parallel.dp.degree = 0;
+  if (!resolve) return plan;
+  check_layout(config, plan, local, warnings);
   if (!local.empty()) {
     local.forward_to(diagnostics);
     return std::nullopt;

@@ -21,6 +21,9 @@ struct Scenario {
   std::string path;
   std::vector<Variant> variants;     ///< base first, then compare: entries in file order
   std::vector<Diagnostic> warnings;  ///< valid but probably unintended settings
+  std::vector<ConfigNode> configs;   ///< each variant's configuration, as merged
+  ConfigNode sweep;                  ///< the `sweep:` mapping (null when absent)
+  ConfigNode where;                  ///< the `where:` list (null when absent)
 };
 
 /// Reads and validates `path` with `overrides` ("dotted.key=value", YAML values) applied.

@@ -64,7 +64,7 @@ void apply_override(ConfigNode& root, const std::string& text, Diagnostics& diag
 std::vector<std::string> variant_keys() {
   std::vector<std::string> keys = {"name"};
   for (const std::string& key : keys_of("")) {
-    if (key != "name" && key != "compare") keys.push_back(key);
+    if (key != "name" && key != "compare" && key != "sweep" && key != "where") keys.push_back(key);
   }
   return keys;
 }
@@ -90,9 +90,11 @@ Scenario read_scenario(ConfigNode root, const std::string& path,
   scenario.name = top.text("name").value_or(std::filesystem::path(path).stem().string());
   const std::string dir = std::filesystem::path(path).parent_path().string();
 
+  if (const ConfigNode* sweep = root.get("sweep")) scenario.sweep = *sweep;
+  if (const ConfigNode* where = root.get("where")) scenario.where = *where;
   ConfigNode base = root;
-  base.erase("compare");
-  base.erase("name");
+  for (const char* key : {"compare", "name", "sweep", "where"})
+    base.erase(key);
   std::vector<std::pair<std::string, ConfigNode>> configs = {{"base", base}};
   if (const ConfigNode* compare = root.get("compare")) {
     if (!compare->is_sequence()) {
@@ -124,6 +126,7 @@ Scenario read_scenario(ConfigNode root, const std::string& path,
   for (const auto& [name, config] : configs) {
     if (auto plan = read_plan(config, dir, diagnostics, scenario.warnings)) {
       scenario.variants.push_back({name, std::move(*plan)});
+      scenario.configs.push_back(config);
     }
   }
   diagnostics.throw_if_any();

@@ -15,6 +15,8 @@ const std::vector<ScenarioKey>& scenario_keys() {
       {"", "checkpointing", "none | selective | full | sqrt | {full: {every: k}}"},
       {"", "overhead", "memory taken before the first tensor"},
       {"", "compare", "named variants, each a partial override of the base"},
+      {"", "sweep", "dotted keys mapped to lists of values: every combination is a point"},
+      {"", "where", "constraints a sweep point must meet, e.g. 'parallel.tp * parallel.pp <= 16'"},
       {"model", "preset", "start from a built-in model"},
       {"model", "hf_config", "start from a Hugging Face config.json (relative to the scenario)"},
       {"model", "name", "a display name"},

@@ -30,6 +30,9 @@ struct LayerGraph::Impl {
   std::vector<std::vector<OpId>> consumers;
   std::vector<OpId> forward_order;
   std::vector<int> position;
+  std::vector<OpId> embedding_ops, first_layer_ops, head_ops, twins;
+  std::vector<int> twin_slot;  ///< per OpId: the slot of its twin
+  OpId layer_stride = 0;       ///< ops per transformer layer
 
   explicit Impl(ModelSpec spec) : model(std::move(spec)) {}
 
@@ -163,6 +166,27 @@ struct LayerGraph::Impl {
     position.resize(n);
     for (size_t i = 0; i < n; ++i)
       position[forward_order[i]] = static_cast<int>(i);
+    for (OpId op : forward_order) {
+      const int32_t layer = ops[op].layer;
+      if (layer < 0) embedding_ops.push_back(op);
+      if (layer == 0) first_layer_ops.push_back(op);
+      if (layer >= model.layers) head_ops.push_back(op);
+    }
+    layer_stride = static_cast<OpId>(first_layer_ops.size());
+    twins = embedding_ops;
+    twins.insert(twins.end(), first_layer_ops.begin(), first_layer_ops.end());
+    twins.insert(twins.end(), head_ops.begin(), head_ops.end());
+    std::vector<int> slot_of_twin(n, -1);
+    for (size_t i = 0; i < twins.size(); ++i)
+      slot_of_twin[twins[i]] = static_cast<int>(i);
+    twin_slot.resize(n);
+    for (size_t op = 0; op < n; ++op) {
+      const int32_t layer = ops[op].layer;
+      const OpId twin = layer <= 0 || layer >= model.layers
+                            ? static_cast<OpId>(op)
+                            : static_cast<OpId>(op) - layer * layer_stride;
+      twin_slot[op] = slot_of_twin[twin];
+    }
   }
 };
 
@@ -218,6 +242,28 @@ int LayerGraph::tensor_count() const {
 }
 std::span<const OpId> LayerGraph::consumers(TensorId tensor) const {
   return impl_->consumers.at(tensor);
+}
+
+OpId LayerGraph::layer_twin(OpId op) const {
+  const int32_t layer = impl_->ops.at(op).layer;
+  if (layer <= 0 || layer >= impl_->model.layers) return op;
+  return op - layer * impl_->layer_stride;
+}
+
+std::span<const OpId> LayerGraph::embedding_ops() const {
+  return impl_->embedding_ops;
+}
+std::span<const OpId> LayerGraph::first_layer_ops() const {
+  return impl_->first_layer_ops;
+}
+std::span<const OpId> LayerGraph::head_ops() const {
+  return impl_->head_ops;
+}
+std::span<const OpId> LayerGraph::twins() const {
+  return impl_->twins;
+}
+int LayerGraph::twin_slot(OpId op) const {
+  return impl_->twin_slot[op];
 }
 
 int64_t LayerGraph::parameter_count() const {

@@ -83,6 +83,17 @@ class LayerGraph {
   std::span<const OpId> consumers(TensorId tensor) const;
   /// The model's exact parameter count (a tied LM head shares the embedding).
   int64_t parameter_count() const;
+  /// The same op in layer 0 for an op of a transformer layer (they are all built alike),
+  /// the op itself otherwise.
+  OpId layer_twin(OpId op) const;
+  /// Ops of the embedding (layer -1), of transformer layer 0, and of the head (layer L).
+  std::span<const OpId> embedding_ops() const;
+  std::span<const OpId> first_layer_ops() const;
+  std::span<const OpId> head_ops() const;
+  /// The twins (the embedding's, layer 0's and the head's ops, in that order), and where an
+  /// op's twin stands among them.
+  std::span<const OpId> twins() const;
+  int twin_slot(OpId op) const;
 
  private:
   struct Impl;

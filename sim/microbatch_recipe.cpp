@@ -24,8 +24,9 @@ std::vector<TensorId> made_in_forward(const LayerGraph& graph, const OpNode& nod
 /// deltas.
 class RecipeCompiler {
  public:
-  RecipeCompiler(const RankProgram& program, ChunkSpan chunk)
-      : program_(program),
+  RecipeCompiler(const RankProgram& program, ChunkSpan chunk, bool keep_empty)
+      : keep_empty_(keep_empty),
+        program_(program),
         graph_(*program.graph),
         order_(graph_.forward_order()),
         chunk_(chunk),
@@ -113,23 +114,29 @@ class RecipeCompiler {
 
   RecipeOp& open(std::vector<RecipeOp>& ops, int pos, Phase phase, double duration_s) {
     const auto at = static_cast<uint32_t>(recipe_.deltas.size());
-    ops.push_back({op_at(pos).layer, phase, duration_s, at, at, at, Bytes{}});
+    ops.push_back({order_[pos], op_at(pos).layer, phase, duration_s, at, at, at, Bytes{}});
     return ops.back();
   }
   uint32_t mark() const { return static_cast<uint32_t>(recipe_.deltas.size()); }
 
-  void push(Bytes delta, Category category) {
-    if (delta.value() != 0) recipe_.deltas.push_back({delta, category});
+  void push(Bytes delta, Category category, Provenance source) {
+    if (delta.value() != 0 || keep_empty_) recipe_.deltas.push_back({delta, category, source});
+  }
+  /// Tensors and their gradients: `alive` says which of the two.
+  Provenance of(TensorId t, const std::vector<bool>& alive) const {
+    const auto kind =
+        &alive == &grad_alive_ ? Provenance::Kind::kGradient : Provenance::Kind::kTensor;
+    return {kind, t};
   }
   void alloc(TensorId t, Category category, std::vector<bool>& alive) {
     MEMSIM_CHECK(!alive[t]);
     alive[t] = true;
-    push(bytes(t), category);
+    push(bytes(t), category, of(t, alive));
   }
   void free(TensorId t, Category category, std::vector<bool>& alive) {
     MEMSIM_CHECK(alive[t]);
     alive[t] = false;
-    push(-bytes(t), category);
+    push(-bytes(t), category, of(t, alive));
   }
   void make(TensorId t, const std::vector<bool>& kept) {
     category_[t] = kept[t] ? Category::kActivations : Category::kTemporary;
@@ -157,9 +164,10 @@ class RecipeCompiler {
     }
     for (TensorId t : node.forward_workspace)
       alloc(t, Category::kTemporary, alive_);
-    push(cost.forward_buffer, Category::kTemporary);
+    const Provenance buffer{Provenance::Kind::kForwardBuffer, order_[pos]};
+    push(cost.forward_buffer, Category::kTemporary, buffer);
     op.split = mark();
-    push(-cost.forward_buffer, Category::kTemporary);
+    push(-cost.forward_buffer, Category::kTemporary, buffer);
     for (TensorId t : node.forward_workspace)
       free(t, Category::kTemporary, alive_);
     for (const auto* group : {&node.inputs, &made}) {
@@ -211,9 +219,10 @@ class RecipeCompiler {
     }
     for (TensorId t : node.backward_workspace)
       alloc(t, Category::kTemporary, alive_);
-    push(cost.backward_buffer, Category::kTemporary);
+    const Provenance buffer{Provenance::Kind::kBackwardBuffer, order_[pos]};
+    push(cost.backward_buffer, Category::kTemporary, buffer);
     op.split = mark();
-    push(-cost.backward_buffer, Category::kTemporary);
+    push(-cost.backward_buffer, Category::kTemporary, buffer);
     for (TensorId t : node.backward_workspace)
       free(t, Category::kTemporary, alive_);
     for (const auto* group : {&node.saved, &node.inputs}) {
@@ -232,6 +241,7 @@ class RecipeCompiler {
     op.end = mark();
   }
 
+  bool keep_empty_;
   const RankProgram& program_;
   const LayerGraph& graph_;
   std::span<const OpId> order_;
@@ -252,8 +262,12 @@ class RecipeCompiler {
 /// through the whole backward (the gradient bucket) to one pass of a recipe.
 class ResidencyWeaver {
  public:
-  ResidencyWeaver(const RankProgram& program, const std::vector<RecipeDelta>& deltas)
-      : layers_(program.layers), bucket_(program.backward_buffer), deltas_(deltas) {}
+  ResidencyWeaver(const RankProgram& program, const std::vector<RecipeDelta>& deltas,
+                  bool keep_empty)
+      : keep_empty_(keep_empty),
+        layers_(program.layers),
+        bucket_(program.backward_buffer),
+        deltas_(deltas) {}
 
   std::vector<RecipeOp> weave(const std::vector<RecipeOp>& ops, bool backward,
                               std::vector<RecipeDelta>& out) {
@@ -271,7 +285,7 @@ class ResidencyWeaver {
       const bool last_of_run = i + 1 == ops.size() || ops[i + 1].layer != op.layer;
       RecipeOp& w = woven.emplace_back(op);
       w.begin = mark();
-      if (backward && i == 0) push(bucket_, Category::kTemporary);
+      if (backward && i == 0) push(bucket_, Category::kTemporary, {Provenance::Kind::kBucket, 0});
       if (first_of_run) {
         gradients_made = false;
         for (size_t ahead = run; ahead < run_start.size() && ahead <= run + layers_.prefetch;
@@ -280,14 +294,18 @@ class ResidencyWeaver {
         }
       }
       if (backward && op.phase == Phase::kBackward && !gradients_made) {
-        push(at(layers_.backward_gradients, op.layer), Category::kGradients);
+        push(at(layers_.backward_gradients, op.layer), Category::kGradients,
+             {Provenance::Kind::kLayerGradients, op.layer});
         gradients_made = true;
       }
       copy(op.begin, op.split);
       w.split = mark();
       copy(op.split, op.end);
       if (last_of_run) {
-        if (gradients_made) push(-at(layers_.backward_gradients, op.layer), Category::kGradients);
+        if (gradients_made) {
+          push(-at(layers_.backward_gradients, op.layer), Category::kGradients,
+               {Provenance::Kind::kLayerGradients, op.layer});
+        }
         bool needed_soon = false;
         for (size_t ahead = run + 1; ahead < run_start.size() && ahead <= run + layers_.prefetch;
              ++ahead) {
@@ -296,7 +314,9 @@ class ResidencyWeaver {
         if (!needed_soon) release(op.layer);
         ++run;
       }
-      if (backward && i + 1 == ops.size()) push(-bucket_, Category::kTemporary);
+      if (backward && i + 1 == ops.size()) {
+        push(-bucket_, Category::kTemporary, {Provenance::Kind::kBucket, 0});
+      }
       w.end = mark();
     }
     return woven;
@@ -308,8 +328,8 @@ class ResidencyWeaver {
     return index < per_layer.size() ? per_layer[index] : Bytes{};
   }
   uint32_t mark() const { return static_cast<uint32_t>(out_->size()); }
-  void push(Bytes delta, Category category) {
-    if (delta.value() != 0) out_->push_back({delta, category});
+  void push(Bytes delta, Category category, Provenance source) {
+    if (delta.value() != 0 || keep_empty_) out_->push_back({delta, category, source});
   }
   void copy(uint32_t begin, uint32_t end) {
     out_->insert(out_->end(), deltas_.begin() + begin, deltas_.begin() + end);
@@ -317,15 +337,18 @@ class ResidencyWeaver {
   void gather(int32_t layer) {
     if (std::find(gathered_.begin(), gathered_.end(), layer) != gathered_.end()) return;
     gathered_.push_back(layer);
-    push(at(layers_.gathered_weights, layer), Category::kWeights);
+    push(at(layers_.gathered_weights, layer), Category::kWeights,
+         {Provenance::Kind::kGathered, layer});
   }
   void release(int32_t layer) {
     const auto it = std::find(gathered_.begin(), gathered_.end(), layer);
     if (it == gathered_.end()) return;
     gathered_.erase(it);
-    push(-at(layers_.gathered_weights, layer), Category::kWeights);
+    push(-at(layers_.gathered_weights, layer), Category::kWeights,
+         {Provenance::Kind::kGathered, layer});
   }
 
+  bool keep_empty_;
   const LayerResidency& layers_;
   Bytes bucket_;
   const std::vector<RecipeDelta>& deltas_;
@@ -335,16 +358,16 @@ class ResidencyWeaver {
 
 }  // namespace
 
-MicrobatchRecipe compile_recipe(const RankProgram& program, size_t chunk) {
+MicrobatchRecipe compile_recipe(const RankProgram& program, size_t chunk, bool keep_empty) {
   MEMSIM_CHECK(program.graph != nullptr);
   MEMSIM_CHECK(static_cast<int>(program.tensor_bytes.size()) == program.graph->tensor_count());
   MEMSIM_CHECK(static_cast<int>(program.op_costs.size()) == program.graph->op_count());
   MEMSIM_CHECK(chunk < program.chunks.size());
-  MicrobatchRecipe recipe = RecipeCompiler(program, program.chunks[chunk]).compile();
-  if (program.layers.empty() && program.backward_buffer.value() == 0) return recipe;
+  MicrobatchRecipe recipe = RecipeCompiler(program, program.chunks[chunk], keep_empty).compile();
+  if (!keep_empty && program.layers.empty() && program.backward_buffer.value() == 0) return recipe;
   MicrobatchRecipe woven;
   woven.saved_bytes = recipe.saved_bytes;
-  ResidencyWeaver weaver(program, recipe.deltas);
+  ResidencyWeaver weaver(program, recipe.deltas, keep_empty);
   woven.forward = weaver.weave(recipe.forward, false, woven.deltas);
   woven.backward = weaver.weave(recipe.backward, true, woven.deltas);
   return woven;

@@ -34,6 +34,7 @@ struct ModelSpec {
   double dropout = 0.0;
 
   int64_t effective_head_dim() const { return head_dim > 0 ? head_dim : hidden / heads; }
+  bool operator==(const ModelSpec&) const = default;
   bool has_qkv_bias() const { return bias || qkv_bias; }
   bool grouped_kv() const { return kv_heads != heads; }
 };

@@ -46,6 +46,10 @@ struct RecomputeSpan {
 struct ChunkSpan {
   int first = 0;
   int last = 0;
+  /// Communication a forward or backward of the chunk waits for before computing (ZeRO-3's
+  /// gathers where prefetching does not hide them).
+  double forward_wait_s = 0.0;
+  double backward_wait_s = 0.0;
 };
 
 enum class StepKind : uint8_t { kForward, kBackward };

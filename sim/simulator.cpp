@@ -46,6 +46,13 @@ class Walker {
       }
       const MicrobatchRecipe& recipe = recipes_[step.chunk];
       const double start = now_;
+      const sim::ChunkSpan& chunk = program_.chunks[step.chunk];
+      const double wait =
+          step.kind == StepKind::kForward ? chunk.forward_wait_s : chunk.backward_wait_s;
+      if (wait > 0.0) {
+        span(now_, now_ + wait, Phase::kCommunication, step.microbatch, step.chunk);
+        now_ += wait;
+      }
       if (step.kind == StepKind::kForward) {
         replay(recipe.forward, step, false, gradients_made);
         span(start, now_, Phase::kForward, step.microbatch, step.chunk);

@@ -37,34 +37,34 @@ double all_gather_s(sim::Bytes bytes, int64_t ranks, double bytes_per_s) {
   return (n - 1.0) / n * static_cast<double>(bytes.value()) / bytes_per_s;
 }
 
-void add_tensor_parallel_time(const sim::LayerGraph& graph, const std::vector<sim::OpId>& ops,
-                              const std::vector<sim::Bytes>& whole_sequence,
-                              const TensorParallelism& tp, double bytes_per_s,
-                              std::vector<sim::OpCost>& costs) {
-  if (tp.degree <= 1) return;
+OpSeconds tensor_parallel_seconds(const sim::LayerGraph& graph, sim::OpId id,
+                                  const std::function<sim::Bytes(sim::TensorId)>& whole_sequence,
+                                  const TensorParallelism& tp, double bytes_per_s) {
+  OpSeconds seconds;
+  const sim::OpNode& op = graph.op(id);
+  if (tp.degree <= 1 || !sharded(op)) return seconds;
   const int64_t t = tp.degree;
   const bool sp = tp.sequence_parallel;
-  std::vector<bool> gathered(graph.tensor_count(), false);
-  for (sim::OpId id : ops) {
-    const sim::OpNode& op = graph.op(id);
-    if (!sharded(op)) continue;
-    sim::OpCost& cost = costs[id];
-    for (sim::TensorId in : op.inputs) {
-      if (!unsplit_activation(graph.tensor(in).spec) || gathered[in]) continue;
-      gathered[in] = true;  // the first sharded reader gathers it for all of them
-      const sim::Bytes bytes = whole_sequence[in];
-      if (sp) cost.forward_s += all_gather_s(bytes, t, bytes_per_s);
-      cost.backward_s +=
-          sp ? all_gather_s(bytes, t, bytes_per_s) : all_reduce_s(bytes, t, bytes_per_s);
-    }
-    for (sim::TensorId out : op.outputs) {
-      if (!unsplit_activation(graph.tensor(out).spec)) continue;
-      const sim::Bytes bytes = whole_sequence[out];
-      cost.forward_s +=
-          sp ? all_gather_s(bytes, t, bytes_per_s) : all_reduce_s(bytes, t, bytes_per_s);
-      if (sp) cost.backward_s += all_gather_s(bytes, t, bytes_per_s);
-    }
+  for (sim::TensorId in : op.inputs) {
+    if (!unsplit_activation(graph.tensor(in).spec)) continue;
+    // The first sharded reader gathers it for all of them.
+    const auto readers = graph.consumers(in);
+    const auto first = std::find_if(readers.begin(), readers.end(),
+                                    [&](sim::OpId r) { return sharded(graph.op(r)); });
+    if (*first != id) continue;
+    const sim::Bytes bytes = whole_sequence(in);
+    if (sp) seconds.forward_s += all_gather_s(bytes, t, bytes_per_s);
+    seconds.backward_s +=
+        sp ? all_gather_s(bytes, t, bytes_per_s) : all_reduce_s(bytes, t, bytes_per_s);
   }
+  for (sim::TensorId out : op.outputs) {
+    if (!unsplit_activation(graph.tensor(out).spec)) continue;
+    const sim::Bytes bytes = whole_sequence(out);
+    seconds.forward_s +=
+        sp ? all_gather_s(bytes, t, bytes_per_s) : all_reduce_s(bytes, t, bytes_per_s);
+    if (sp) seconds.backward_s += all_gather_s(bytes, t, bytes_per_s);
+  }
+  return seconds;
 }
 
 }  // namespace memsim::strategies

@@ -5,6 +5,7 @@
 /// group spanning nodes the network.
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "sim/layer_graph.h"
@@ -21,15 +22,20 @@ double all_reduce_s(sim::Bytes bytes, int64_t ranks, double bytes_per_s);
 /// Also the time of a reduce-scatter of `bytes`.
 double all_gather_s(sim::Bytes bytes, int64_t ranks, double bytes_per_s);
 
-/// Adds Megatron's tensor-parallel collectives to each op's time: a tensor without a split
-/// dimension entering sharded layers is all-gathered in forward and reduce-scattered in
-/// backward with sequence parallelism, all-reduced in backward without; one leaving a
-/// sharded layer is reduce-scattered (all-reduced) in forward and all-gathered in backward
-/// with sequence parallelism. `whole_sequence` holds each tensor's bytes before any
-/// sequence split.
-void add_tensor_parallel_time(const sim::LayerGraph& graph, const std::vector<sim::OpId>& ops,
-                              const std::vector<sim::Bytes>& whole_sequence,
-                              const TensorParallelism& tp, double bytes_per_s,
-                              std::vector<sim::OpCost>& costs);
+/// Seconds a forward and a backward take.
+struct OpSeconds {
+  double forward_s = 0.0;
+  double backward_s = 0.0;
+};
+
+/// Megatron's tensor-parallel collectives around one op: a tensor without a split dimension
+/// entering sharded layers is all-gathered in forward and reduce-scattered in backward with
+/// sequence parallelism, all-reduced in backward without (once, by its first sharded
+/// reader); one leaving a sharded layer is reduce-scattered (all-reduced) in forward and
+/// all-gathered in backward with sequence parallelism. `whole_sequence(t)` is tensor t's
+/// size before any sequence split.
+OpSeconds tensor_parallel_seconds(const sim::LayerGraph& graph, sim::OpId op,
+                                  const std::function<sim::Bytes(sim::TensorId)>& whole_sequence,
+                                  const TensorParallelism& tp, double bytes_per_s);
 
 }  // namespace memsim::strategies

@@ -19,6 +19,7 @@
 
 #include "sim/layer_graph.h"
 #include "sim/rank_program.h"
+#include "strategies/stage_facts.h"
 #include "strategies/training_plan.h"
 
 namespace memsim::strategies {
@@ -31,13 +32,20 @@ struct RankPlacement {
   int64_t dp_rank = 0;
 };
 
-/// What the `overhead` category of a rank is made of.
-struct OverheadParts {
-  sim::Bytes cuda_context;
-  sim::Bytes communication;  ///< NCCL buffers of the rank's process groups
-  int64_t process_groups = 0;
-  sim::Bytes allocator_reserve;
-};
+class PlanContext;
+
+/// The program one rank of `stage` walks, without its schedule's steps (which need every
+/// stage's times) or its allocator reserve (which needs a walk).
+sim::RankProgram stage_program(const TrainingPlan& plan, const sim::LayerGraph& graph,
+                               const PlanContext& context, const StageFacts& facts,
+                               const std::vector<ChunkShape>& shapes, int64_t stage);
+
+/// Seconds for one activation to cross between pipeline stages.
+double pipeline_transfer_s(const TrainingPlan& plan, const PlanContext& context);
+
+/// FLOPs of one step that the model needs: forward and backward (3 × forward) of every op,
+/// whole, for every microbatch of every data-parallel replica; no recomputation.
+double model_flops_per_step(const TrainingPlan& plan, const PlanContext& context);
 
 class CompiledPlan {
  public:

@@ -19,33 +19,49 @@ Bytes shard(Bytes total, int64_t dp) {
 
 }  // namespace
 
-ShardedStates shard_states(const std::vector<RankParam>& params, int64_t layers, int op_count,
+sim::Bytes& PerLayerKind::of(int32_t layer_index, int64_t layers) {
+  if (layer_index < 0) return embedding;
+  return layer_index >= layers ? head : layer;
+}
+
+sim::Bytes PerLayerKind::of(int32_t layer_index, int64_t layers) const {
+  return const_cast<PerLayerKind&>(*this).of(layer_index, layers);
+}
+
+std::vector<sim::Bytes> PerLayerKind::per_layer(int64_t layers) const {
+  std::vector<sim::Bytes> out;
+  for (int64_t l = -1; l <= layers; ++l)
+    out.push_back(of(static_cast<int32_t>(l), layers));
+  return out;
+}
+
+ShardedStates shard_states(const std::vector<RankParam>& params, const sim::LayerGraph& graph,
                            const DataParallelism& dp, const Precision& precision,
                            const OptimizerSettings& optimizer) {
   const int64_t n = dp.degree;
   const sim::CategoryBytes full = unsharded_states(params, precision, optimizer);
   const bool offload = dp.offload != Offload::kNone;
   ShardedStates out;
-  out.gathered_per_layer.assign(layers + 2, Bytes{});
-  out.gradients_per_layer.assign(layers + 2, Bytes{});
-  out.gradients_per_op.assign(op_count, Bytes{});
+  const int64_t layers = graph.model().layers;
+  out.gradients_per_twin.assign(graph.twins().size(), Bytes{});
 
+  // Per layer kind, what one layer gathers and reduces (not times `count`: that is how many
+  // layers there are); over the rank, everything times `count`.
   int64_t elements = 0;
   int64_t persistent = 0;  // ZeRO-3: small tensors kept whole
   for (const RankParam& p : params) {
-    const size_t layer = static_cast<size_t>(p.layer + 1);
     const Bytes weight = sim::bytes_of({p.elements()}, precision.weight_bytes());
     const Bytes gradient = sim::bytes_of({p.elements()}, precision.gradient_bytes());
-    out.gradients_per_layer[layer] += gradient;
+    out.gradients.of(p.layer, layers) += gradient;
     if (!p.tied) {
-      elements += p.elements();
-      out.gradients_per_op[p.op] += gradient;
+      elements += p.elements() * p.count;
+      out.gradients_per_twin[graph.twin_slot(p.op)] += gradient;
     }
     if (dp.zero == 3) {
       if (p.elements() < dp.persistence_threshold) {
-        if (!p.tied) persistent += p.elements();
+        if (!p.tied) persistent += p.elements() * p.count;
       } else {
-        out.gathered_per_layer[layer] += weight;
+        out.gathered.of(p.layer, layers) += weight;
       }
     }
   }
@@ -77,9 +93,7 @@ ShardedStates shard_states(const std::vector<RankParam>& params, int64_t layers,
     out.gpu[Category::kGradients] = gradients;
   }
   out.gradients_resident_in_full = dp.zero < 2 && !offload;
-  if (out.gradients_resident_in_full) {
-    std::fill(out.gradients_per_layer.begin(), out.gradients_per_layer.end(), Bytes{});
-  }
+  if (out.gradients_resident_in_full) out.gradients = {};
   if (dp.zero >= 1 || offload) {
     out.reduce_bucket =
         sim::bytes_of({std::min(dp.reduce_bucket_elements, elements)}, precision.gradient_bytes());

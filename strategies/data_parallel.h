@@ -16,23 +16,34 @@
 
 namespace memsim::strategies {
 
+/// Bytes for each kind of layer: the embedding (layer -1), a transformer layer (all alike)
+/// and the head with the loss (layer L).
+struct PerLayerKind {
+  sim::Bytes embedding;
+  sim::Bytes layer;
+  sim::Bytes head;
+  sim::Bytes& of(int32_t layer_index, int64_t layers);
+  sim::Bytes of(int32_t layer_index, int64_t layers) const;
+  /// One entry per layer index + 1, as the simulator's LayerResidency wants them.
+  std::vector<sim::Bytes> per_layer(int64_t layers) const;
+};
+
 struct ShardedStates {
   sim::CategoryBytes gpu;  ///< resident on the GPU for the whole step
   sim::Bytes cpu;          ///< in host memory (offload), this rank's share
-  /// ZeRO-3: bytes all-gathered around each layer's runs (index layer + 1).
-  std::vector<sim::Bytes> gathered_per_layer;
+  /// ZeRO-3: bytes all-gathered around each layer's runs.
+  PerLayerKind gathered;
   /// Gradients a layer's backward makes in full before they are reduced to this rank's
-  /// shard (ZeRO-2/3, or any offload); index layer + 1.
-  std::vector<sim::Bytes> gradients_per_layer;
-  /// Gradients each op's backward makes when they are allocated on demand (per OpId).
-  std::vector<sim::Bytes> gradients_per_op;
+  /// shard (ZeRO-2/3, or any offload).
+  PerLayerKind gradients;
+  /// Gradients each op's backward makes when they are allocated on demand (per twin slot).
+  std::vector<sim::Bytes> gradients_per_twin;
   sim::Bytes reduce_bucket;                ///< held through each backward
   bool gradients_resident_in_full = true;  ///< the rank keeps every gradient (ZeRO-0/1)
 };
 
-/// Shards the states of `params` (one TP rank's, layers 0..layers-1 plus embedding and head)
-/// for data-parallel rank `dp_rank`.
-ShardedStates shard_states(const std::vector<RankParam>& params, int64_t layers, int op_count,
+/// Shards the states of `params` (one TP rank's, of a model with `layers` transformer layers).
+ShardedStates shard_states(const std::vector<RankParam>& params, const sim::LayerGraph& graph,
                            const DataParallelism& dp, const Precision& precision,
                            const OptimizerSettings& optimizer);
 

@@ -2,18 +2,22 @@
 
 #include <algorithm>
 
+#include "sim/check.h"
+
 namespace memsim::strategies {
 
+bool has_embedding(const sim::LayerGraph& graph, const std::vector<sim::OpId>& ops) {
+  return std::any_of(ops.begin(), ops.end(),
+                     [&](sim::OpId id) { return graph.op(id).kind == sim::OpKind::kEmbedding; });
+}
+
+// A tied LM head is a view of the embedding when both are on the rank; on a pipeline stage
+// without the embedding it holds a replica (Megatron-LM keeps one on the last stage and
+// all-reduces its gradient with the first), counted in memory but owned by the first.
 std::vector<RankParam> rank_params(const sim::LayerGraph& graph, const std::vector<sim::OpId>& ops,
                                    const sim::DimSizes& full, const TensorParallelism& tp,
-                                   int64_t tp_rank) {
+                                   int64_t tp_rank, bool embedding_here, int64_t count) {
   const sim::DimSizes dims = rank_dims(full, tp);
-  // A tied LM head is a view of the embedding when both are here; on a pipeline stage
-  // without the embedding it holds a replica (Megatron-LM keeps one on the last stage and
-  // all-reduces its gradient with the first), counted in memory but owned by the first.
-  const bool embedding_here = std::any_of(ops.begin(), ops.end(), [&](sim::OpId id) {
-    return graph.op(id).kind == sim::OpKind::kEmbedding;
-  });
   std::vector<RankParam> params;
   for (sim::OpId id : ops) {
     const sim::OpNode& node = graph.op(id);
@@ -22,10 +26,11 @@ std::vector<RankParam> rank_params(const sim::LayerGraph& graph, const std::vect
       const int64_t elements = sim::element_count(param.shape, sizes).count;
       // As a matrix (first dimension × the rest) or a vector, for factored optimizers.
       ParamTensor shape{elements, 0};
-      if (param.shape.rank() >= 2)
+      if (param.shape.rank() >= 2) {
         shape = {sizes[param.shape[0]], elements / sizes[param.shape[0]]};
+      }
       params.push_back({id, node.layer, shape, owned_param_elements(param, full, tp, tp_rank),
-                        param.tied && embedding_here});
+                        param.tied && embedding_here, count});
     }
   }
   return params;
@@ -35,16 +40,21 @@ sim::CategoryBytes unsharded_states(const std::vector<RankParam>& params,
                                     const Precision& precision,
                                     const OptimizerSettings& optimizer) {
   using sim::Category;
-  sim::CategoryBytes states;
+  const OptimizerInfo* info = find_optimizer(optimizer.name);
+  MEMSIM_CHECK(info != nullptr);
+  const int64_t state_bytes = precision.state_bytes();
+  int64_t elements = 0;
+  sim::Bytes optimizer_bytes;
   for (const RankParam& param : params) {
     if (param.tied) continue;
-    const sim::Elements n{param.elements()};
-    states[Category::kWeights] += sim::bytes_of(n, precision.weight_bytes());
-    states[Category::kMasterWeights] += sim::bytes_of(n, precision.master_bytes());
-    states[Category::kGradients] += sim::bytes_of(n, precision.gradient_bytes());
-    states[Category::kOptimizer] +=
-        optimizer_state_bytes(optimizer, param.shape, precision.state_bytes());
+    elements = sim::checked_add(elements, sim::checked_mul(param.elements(), param.count));
+    optimizer_bytes += info->state_bytes(param.shape, state_bytes, optimizer) * param.count;
   }
+  sim::CategoryBytes states;
+  states[Category::kWeights] = sim::bytes_of({elements}, precision.weight_bytes());
+  states[Category::kMasterWeights] = sim::bytes_of({elements}, precision.master_bytes());
+  states[Category::kGradients] = sim::bytes_of({elements}, precision.gradient_bytes());
+  states[Category::kOptimizer] = optimizer_bytes;
   return states;
 }
 

@@ -25,6 +25,17 @@ std::vector<int64_t> chunk_starts(const std::vector<int64_t>& layers_per_chunk) 
   return starts;
 }
 
+std::vector<ChunkShape> stage_shapes(const std::vector<int64_t>& layers_per_chunk, int64_t stage,
+                                     int64_t stages) {
+  const std::vector<int64_t> starts = chunk_starts(layers_per_chunk);
+  const auto chunks = static_cast<int64_t>(layers_per_chunk.size());
+  std::vector<ChunkShape> shapes;
+  for (int64_t g = stage; g < chunks; g += stages) {
+    shapes.push_back({starts[g], layers_per_chunk[g], g == 0, g == chunks - 1});
+  }
+  return shapes;
+}
+
 std::vector<sim::ChunkSpan> stage_chunks(const sim::LayerGraph& graph,
                                          const std::vector<int64_t>& layers_per_chunk,
                                          int64_t stage, int64_t stages) {

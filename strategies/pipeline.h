@@ -33,6 +33,20 @@ std::vector<int64_t> chunk_layers(int64_t layers, const PipelineParallelism& pp)
 /// The first layer of each chunk, and one past the end.
 std::vector<int64_t> chunk_starts(const std::vector<int64_t>& layers_per_chunk);
 
+/// A chunk as the rank running it sees it: which layers, and whether the embedding or the
+/// head and loss ride with it.
+struct ChunkShape {
+  int64_t first_layer = 0;
+  int64_t layers = 0;
+  bool embedding = false;
+  bool head = false;
+  bool operator==(const ChunkShape&) const = default;
+};
+
+/// The shapes of the chunks stage `stage` runs, in order.
+std::vector<ChunkShape> stage_shapes(const std::vector<int64_t>& layers_per_chunk, int64_t stage,
+                                     int64_t stages);
+
 /// The op positions stage `stage` runs, one span per chunk of its (v of them, in order).
 std::vector<sim::ChunkSpan> stage_chunks(const sim::LayerGraph& graph,
                                          const std::vector<int64_t>& layers_per_chunk,

@@ -36,10 +36,9 @@ const RecipeInfo* find_recipe(const std::string& name) {
 }
 
 const RecipeInfo& Precision::info() const {
-  for (const RecipeInfo& info : precision_recipes()) {
-    if (info.recipe == recipe) return info;
-  }
-  MEMSIM_CHECK(false);
+  const RecipeInfo& info = precision_recipes()[static_cast<size_t>(recipe)];
+  MEMSIM_CHECK(info.recipe == recipe);  // the table lists recipes in enum order
+  return info;
 }
 
 int64_t Precision::gradient_bytes() const {

@@ -77,7 +77,7 @@ int64_t owned_param_elements(const sim::ParamSpec& param, const sim::DimSizes& f
 }
 
 sim::Bytes sequence_parallel_buffer(const sim::LayerGraph& graph, const sim::OpNode& op,
-                                    const std::vector<sim::Bytes>& full_tensor_bytes,
+                                    const std::function<sim::Bytes(sim::TensorId)>& whole_sequence,
                                     const TensorParallelism& tp) {
   if (!tp.sequence_parallel || tp.degree == 1) return {};
   const bool sharded = std::any_of(op.params.begin(), op.params.end(), [](const auto& p) {
@@ -87,7 +87,7 @@ sim::Bytes sequence_parallel_buffer(const sim::LayerGraph& graph, const sim::OpN
   sim::Bytes buffer;
   for (const auto* group : {&op.inputs, &op.outputs}) {
     for (sim::TensorId t : *group) {
-      if (sequence_split(graph.tensor(t).spec)) buffer = std::max(buffer, full_tensor_bytes[t]);
+      if (sequence_split(graph.tensor(t).spec)) buffer = std::max(buffer, whole_sequence(t));
     }
   }
   return buffer;

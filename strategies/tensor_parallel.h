@@ -5,6 +5,7 @@
 /// split dimension (the residual stream, norms, dropout masks) are split along the sequence.
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "sim/layer_graph.h"
@@ -49,7 +50,7 @@ int64_t owned_param_elements(const sim::ParamSpec& param, const sim::DimSizes& f
 /// linear, the embedding): the full tensor is a communication buffer while it runs, in
 /// forward and again in backward (Korthikanti et al. 2022, §4.2.2). Bytes per op, or 0.
 sim::Bytes sequence_parallel_buffer(const sim::LayerGraph& graph, const sim::OpNode& op,
-                                    const std::vector<sim::Bytes>& full_tensor_bytes,
+                                    const std::function<sim::Bytes(sim::TensorId)>& whole_sequence,
                                     const TensorParallelism& tp);
 
 }  // namespace memsim::strategies

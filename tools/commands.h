@@ -2,6 +2,7 @@
 /// The memsim subcommands as a registry table: each entry names itself, says what it
 /// does, which output formats it offers (the first is its default) and how to run.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,9 @@ struct CommandOptions {
   std::string ranks;
   std::vector<std::string> sets;
   bool fail_if_oom = false;
+  int64_t top = 0;       ///< sweep: rows to keep, best first (0: every row, in grid order)
+  int threads = 0;       ///< sweep: worker threads (0: one per core)
+  std::string maximize;  ///< fit: the integer key to maximize
 
   UnitSystem unit_system() const { return units == "si" ? UnitSystem::kSi : UnitSystem::kBinary; }
 };
@@ -44,5 +48,7 @@ int run_check(const CommandOptions& options);
 int run_models(const CommandOptions& options);
 int run_hardware(const CommandOptions& options);
 int run_timeline(const CommandOptions& options);
+int run_sweep(const CommandOptions& options);
+int run_fit(const CommandOptions& options);
 
 }  // namespace memsim::tools

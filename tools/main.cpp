@@ -31,10 +31,25 @@ int main(int argc, char** argv) {
                     "output format (default " + command.formats.front() + ")")
         ->check(CLI::IsMember(command.formats));
     sub->add_option("-o,--output", options.output, "write to FILE (atomically) instead of stdout");
-    if (name == "run") {
+    if (name == "run" || name == "fit") {
       sub->add_option("--units", options.units, "binary (GiB, default) or si (GB)")
           ->check(CLI::IsMember({"binary", "si"}));
+    }
+    if (name == "run") {
       sub->add_flag("--fail-if-oom", options.fail_if_oom, "exit 3 when a variant does not fit");
+    }
+    if (name == "sweep") {
+      sub->add_option("--top", options.top,
+                      "keep the best N rows: fits first, then step time, then peak (table and "
+                      "markdown default to 20)")
+          ->check(CLI::NonNegativeNumber);
+      sub->add_option("--threads", options.threads, "worker threads (default: one per core)")
+          ->check(CLI::NonNegativeNumber);
+    }
+    if (name == "fit") {
+      sub->add_option("--maximize", options.maximize,
+                      "the integer key to maximize, e.g. training.micro_batch")
+          ->required();
     }
     if (name == "timeline") {
       sub->add_option("--ranks", options.ranks, "ranks to include, e.g. 0,4-7 (default: all)");

@@ -1,9 +1,9 @@
 #include "scenarios/scenario.h"
 
-#include <doctest/doctest.h>
-
 #include <filesystem>
 #include <fstream>
+
+#include <doctest/doctest.h>
 
 #include "support/test_support.h"
 

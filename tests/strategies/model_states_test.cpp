@@ -20,7 +20,7 @@ memsim::sim::CategoryBytes states_of(const memsim::sim::ModelSpec& model, Precis
   const auto dims = memsim::sim::model_dims(model, 1, 1);
   memsim::strategies::OptimizerSettings settings;
   settings.name = optimizer;
-  const auto params = memsim::strategies::rank_params(graph, ops, dims, {}, 0);
+  const auto params = memsim::strategies::rank_params(graph, ops, dims, {}, 0, true);
   return memsim::strategies::unsharded_states(params, precision, settings);
 }
 

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <doctest/doctest.h>
+
 #include "sim/timeline.h"
 #include "strategies/compiled_plan.h"
 #include "strategies/training_plan.h"
@@ -43,3 +45,12 @@ std::string source_path(const std::string& relative);
 std::string write_temp_file(const std::string& name, const std::string& text);
 
 }  // namespace memsim::testing
+
+namespace doctest {
+template <>
+struct StringMaker<memsim::sim::Bytes> {
+  static String convert(const memsim::sim::Bytes& bytes) {
+    return std::to_string(bytes.value()).c_str();
+  }
+};
+}  // namespace doctest

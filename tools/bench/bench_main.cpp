@@ -1,12 +1,18 @@
 // Benchmarks of memsim's hot paths. Built with the project, never run by the tests:
 // compare ratios within one run, not absolute times across machines.
 
+#include <atomic>
+#include <sstream>
+
 #include <benchmark/benchmark.h>
 
 #include "scenarios/scenario.h"
+#include "scenarios/sweep.h"
 #include "sim/simulator.h"
 #include "strategies/compiled_plan.h"
 #include "strategies/evaluate.h"
+#include "strategies/fast_evaluator.h"
+#include "tools/sweep_runner.h"
 #include "tools/timeline_writers.h"
 
 namespace {
@@ -64,6 +70,72 @@ void BM_Llama3_405b_512Gpus_Timeline(benchmark::State& state) {
   state.counters["distinct_timelines_events"] = static_cast<double>(events);
 }
 BENCHMARK(BM_Llama3_405b_512Gpus_Timeline)->Unit(benchmark::kMillisecond);
+
+// The shipped 70B sweep (every variant) on one thread, written as CSV to nowhere: points/s
+// counts every grid point, evaluated/s the valid layouts priced (every stage's peak, step
+// time), the figure the fast path is built for. `nodes` scales the cluster (8: the file's 64
+// GPUs, 128: 1024 GPUs), global_batch the microbatches per step.
+std::vector<memsim::scenarios::VariantSweep> llama3_70b_sweeps(const benchmark::State& state) {
+  const std::vector<std::string> overrides = {
+      "hardware.nodes=" + std::to_string(state.range(0)),
+      "training.global_batch=" + std::to_string(state.range(1)), "parallel.dp=auto"};
+  const auto scenario = memsim::scenarios::load_scenario(
+      std::string(MEMSIM_SOURCE_DIR) + "/scenarios/llama3-70b-64xh100.yaml", overrides);
+  return memsim::scenarios::read_sweeps(scenario);
+}
+
+void BM_Sweep_Llama3_70b(benchmark::State& state) {
+  const auto sweeps = llama3_70b_sweeps(state);
+  memsim::tools::SweepOptions options;
+  options.threads = 1;
+  const std::atomic<bool> never{false};
+  memsim::tools::SweepSummary summary;
+  std::ostringstream sink;
+  for (auto _ : state) {
+    sink.str("");
+    summary = memsim::tools::run_sweep(sweeps, options, sink, never);
+  }
+  const auto iterations = static_cast<double>(state.iterations());
+  state.counters["points/s"] = benchmark::Counter(static_cast<double>(summary.points) * iterations,
+                                                  benchmark::Counter::kIsRate);
+  state.counters["evaluated/s"] = benchmark::Counter(
+      static_cast<double>(summary.evaluated) * iterations, benchmark::Counter::kIsRate);
+  state.counters["evaluated"] = static_cast<double>(summary.evaluated);
+}
+BENCHMARK(BM_Sweep_Llama3_70b)
+    ->Args({8, 64})
+    ->Args({8, 512})
+    ->Args({128, 1024})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// The same points priced again and again by one evaluator whose caches are warm (chunk
+// profiles, schedules, stage facts): the steady rate of a sweep of millions of points,
+// which revisits every shape many times.
+void BM_Sweep_Llama3_70b_Warm(benchmark::State& state) {
+  const auto sweeps = llama3_70b_sweeps(state);
+  memsim::strategies::FastEvaluator evaluator;
+  std::vector<memsim::strategies::TrainingPlan> plans;
+  for (const auto& v : sweeps)
+    plans.push_back(v.sweep.base());
+  int64_t evaluated = 0;
+  for (auto _ : state) {
+    for (size_t v = 0; v < sweeps.size(); ++v) {
+      for (uint64_t point = 0; point < sweeps[v].sweep.points(); ++point) {
+        if (!sweeps[v].sweep.prepare(point, plans[v]).empty()) continue;
+        benchmark::DoNotOptimize(evaluator.evaluate(plans[v]));
+        ++evaluated;
+      }
+    }
+  }
+  state.counters["evaluated/s"] =
+      benchmark::Counter(static_cast<double>(evaluated), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_Sweep_Llama3_70b_Warm)
+    ->Args({8, 64})
+    ->Args({8, 512})
+    ->Args({128, 1024})
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

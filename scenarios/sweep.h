@@ -1,0 +1,90 @@
+#pragma once
+/// A scenario's `sweep:` grid: dotted keys mapped to lists of values, every combination a
+/// point (the last key varying fastest), filtered by `where:` constraints. Each value is
+/// read once into a plan (with the scenario's own checks and locations); a point is the base
+/// plan with each key's field copied from the plan of its value, then resolved and checked.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "scenarios/config_tree.h"
+#include "scenarios/diagnostics.h"
+#include "scenarios/scenario.h"
+#include "scenarios/sweep_keys.h"
+#include "strategies/training_plan.h"
+
+namespace memsim::scenarios {
+
+struct SweepAxis {
+  std::string key;
+  const SweepKey* setter = nullptr;
+  std::vector<std::string> labels;              ///< each value as written
+  std::vector<bool> numeric;                    ///< whether a label is a number (for JSON)
+  std::vector<strategies::TrainingPlan> plans;  ///< the base with each value, unresolved
+};
+
+/// `a.b * c.d <= 64`: two sums of products of keys and numbers, compared.
+class Constraint {
+ public:
+  /// Parses `text`; problems go to `diagnostics` at `where`.
+  static Constraint parse(const std::string& text, const Location& where, Diagnostics& diagnostics);
+  bool holds(const strategies::TrainingPlan& plan) const;
+  const std::string& text() const { return text_; }
+  /// "where: TEXT", why a point that breaks it is skipped.
+  const std::string& reason() const { return reason_; }
+
+ private:
+  struct Product {
+    double factor = 1.0;
+    std::vector<const SweepKey*> keys;
+  };
+  double side(const std::vector<Product>& sum, const strategies::TrainingPlan& plan) const;
+
+  std::string text_;
+  std::string reason_;
+  std::vector<Product> left_;
+  std::vector<Product> right_;
+  std::string op_;
+};
+
+class Sweep {
+ public:
+  Sweep(strategies::TrainingPlan base, std::vector<SweepAxis> axes, std::vector<Constraint> where);
+
+  const std::vector<SweepAxis>& axes() const { return axes_; }
+  const std::vector<Constraint>& where() const { return where_; }
+  uint64_t points() const { return points_; }
+  const strategies::TrainingPlan& base() const { return base_; }
+  /// The value index of each axis at point `index`.
+  void coordinates(uint64_t index, std::vector<size_t>& out) const;
+  /// Makes `plan` point `index`: `plan` must start as a copy of base() and only ever be
+  /// given to this function (only the swept fields and the resolved ones are reset).
+  void apply(uint64_t index, strategies::TrainingPlan& plan) const;
+  /// apply(), then resolves the plan (dp: auto, the global batch) and checks it: returns
+  /// why the point is skipped (a layout problem, a broken `where:`), or "" when it is valid.
+  std::string_view prepare(uint64_t index, strategies::TrainingPlan& plan) const;
+
+ private:
+  strategies::TrainingPlan base_;
+  std::vector<SweepAxis> axes_;
+  std::vector<Constraint> where_;
+  uint64_t points_ = 1;
+};
+
+/// Reads `sweep` (and `where`, possibly null) for the variant configured by `config`.
+Sweep read_sweep(const ConfigNode& sweep, const ConfigNode& where, const ConfigNode& config,
+                 const std::string& scenario_dir, Diagnostics& diagnostics);
+
+/// One variant's grid; a scenario with `compare:` sweeps every variant's grid in turn.
+struct VariantSweep {
+  std::string name;
+  Sweep sweep;
+};
+
+/// The grid of each variant of `scenario` (only `only` when not empty). Throws InputError
+/// when the scenario has no `sweep:` or it is invalid.
+std::vector<VariantSweep> read_sweeps(const Scenario& scenario, const std::string& only = "");
+
+}  // namespace memsim::scenarios

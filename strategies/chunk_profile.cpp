@@ -1,0 +1,200 @@
+#include "strategies/chunk_profile.h"
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+#include "sim/check.h"
+#include "sim/microbatch_recipe.h"
+
+namespace memsim::strategies {
+
+namespace {
+
+using sim::Provenance;
+
+/// The layer kind of a layer index: 0 embedding, 1 transformer, 2 head.
+int layer_kind(int32_t layer, int64_t layers) {
+  if (layer < 0) return 0;
+  return layer >= layers ? 2 : 1;
+}
+
+int quantity_of(const sim::RecipeDelta& delta, const sim::LayerGraph& graph,
+                const QuantityIndex& index, const std::vector<int>& tensor_class) {
+  const int64_t layers = graph.model().layers;
+  switch (delta.source.kind) {
+    case Provenance::Kind::kTensor:
+    case Provenance::Kind::kGradient:
+      return tensor_class[delta.source.index];
+    case Provenance::Kind::kForwardBuffer:
+    case Provenance::Kind::kBackwardBuffer:
+      return index.buffer(graph.twin_slot(delta.source.index));
+    case Provenance::Kind::kGathered:
+      return index.gathered(layer_kind(delta.source.index, layers));
+    case Provenance::Kind::kLayerGradients:
+      return index.layer_gradients(layer_kind(delta.source.index, layers));
+    case Provenance::Kind::kBucket:
+      return index.bucket();
+  }
+  MEMSIM_CHECK(false);
+}
+
+/// Builds a pass's candidate prefixes: after each op's allocations (its start). Two rules
+/// drop a candidate that can never be the only fullest, whatever the sizes:
+/// - dominance: another holds at least as much of every quantity;
+/// - betweenness: the same op of successive identical layers gives candidates on a line
+///   (a + k·step); a linear form is largest at an end of a segment, so only the first and
+///   the last of a run are kept. Candidates are grouped by op position (`group`) for this.
+class PassBuilder {
+ public:
+  PassBuilder(int quantities, int context_quantities)
+      : running_(quantities, 0), context_quantities_(context_quantities) {}
+
+  void add(int quantity, int64_t sign) { running_[quantity] += sign; }
+  void candidate(int64_t group) {
+    for (const Candidate& existing : candidates_) {
+      if (existing.alive && dominates(existing.counts, running_)) return;
+    }
+    for (Candidate& existing : candidates_) {
+      if (existing.alive && dominates(running_, existing.counts)) existing.alive = false;
+    }
+    std::vector<size_t>& members = groups_[group];
+    std::erase_if(members, [&](size_t i) { return !candidates_[i].alive; });
+    if (members.size() >= 2) {
+      Candidate& last = candidates_[members.back()];
+      if (between(candidates_[members[members.size() - 2]].counts, last.counts, running_)) {
+        last.alive = false;
+        members.pop_back();
+      }
+    }
+    members.push_back(candidates_.size());
+    candidates_.push_back({running_, true});
+  }
+  PassProfile finish() const {
+    PassProfile profile;
+    std::vector<int64_t> zero(running_.size(), 0);
+    const std::vector<int64_t>* before = &zero;
+    for (const Candidate& c : candidates_) {
+      if (!c.alive) continue;
+      std::vector<int64_t> difference(c.counts.size());
+      for (size_t q = 0; q < difference.size(); ++q)
+        difference[q] = c.counts[q] - (*before)[q];
+      auto [context, stage] = split(difference);
+      profile.context_peaks.steps.push_back(std::move(context));
+      profile.stage_peaks.steps.push_back(std::move(stage));
+      before = &c.counts;
+    }
+    std::tie(profile.context_net, profile.stage_net) = split(running_);
+    return profile;
+  }
+
+ private:
+  struct Candidate {
+    std::vector<int64_t> counts;
+    bool alive;
+  };
+
+  static bool dominates(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (a[i] < b[i]) return false;
+    }
+    return true;
+  }
+  /// Whether b lies on the segment from a to c: c − b is a positive multiple of b − a.
+  static bool between(const std::vector<int64_t>& a, const std::vector<int64_t>& b,
+                      const std::vector<int64_t>& c) {
+    size_t k = 0;
+    while (k < a.size() && b[k] == a[k])
+      ++k;
+    if (k == a.size()) return true;  // b equals a
+    const int64_t u_k = b[k] - a[k];
+    const int64_t w_k = c[k] - b[k];
+    if (w_k == 0 || (w_k > 0) != (u_k > 0)) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if ((b[i] - a[i]) * w_k != (c[i] - b[i]) * u_k) return false;
+    }
+    return true;
+  }
+  /// The terms of the context's quantities, and of the stage's.
+  std::pair<LinearForm, LinearForm> split(const std::vector<int64_t>& dense) const {
+    std::pair<LinearForm, LinearForm> parts;
+    for (size_t q = 0; q < dense.size(); ++q) {
+      if (dense[q] == 0) continue;
+      LinearForm& part = static_cast<int>(q) < context_quantities_ ? parts.first : parts.second;
+      part.terms.emplace_back(static_cast<int32_t>(q), dense[q]);
+    }
+    return parts;
+  }
+
+  std::vector<int64_t> running_;
+  int context_quantities_;
+  std::vector<Candidate> candidates_;
+  std::map<int64_t, std::vector<size_t>> groups_;  ///< alive candidates by op position
+};
+
+PassProfile profile_pass(const std::vector<sim::RecipeOp>& ops, const sim::MicrobatchRecipe& recipe,
+                         const sim::LayerGraph& graph, const QuantityIndex& index,
+                         const std::vector<int>& tensor_class, bool parameter_gradients) {
+  PassBuilder builder(index.count(), index.context_count());
+  for (const sim::RecipeOp& op : ops) {
+    // A backward (not a recomputation) makes its parameters' gradients on demand.
+    if (parameter_gradients && op.phase == sim::Phase::kBackward) {
+      builder.add(index.parameter_gradients(graph.twin_slot(op.op)), 1);
+    }
+    for (uint32_t i = op.begin; i < op.split; ++i) {
+      const sim::RecipeDelta& d = recipe.deltas[i];
+      MEMSIM_CHECK(d.bytes.value() >= 0);  // an op allocates before it frees
+      builder.add(quantity_of(d, graph, index, tensor_class), 1);
+    }
+    builder.candidate(8 * static_cast<int64_t>(graph.twin_slot(op.op)) +
+                      static_cast<int64_t>(op.phase));
+    for (uint32_t i = op.split; i < op.end; ++i) {
+      const sim::RecipeDelta& d = recipe.deltas[i];
+      MEMSIM_CHECK(d.bytes.value() <= 0);
+      builder.add(quantity_of(d, graph, index, tensor_class), -1);
+    }
+  }
+  return builder.finish();
+}
+
+}  // namespace
+
+void FormChain::evaluate(const std::vector<int64_t>& quantities, std::vector<int64_t>& out) const {
+  out.resize(steps.size());
+  int64_t sum = 0;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    sum += steps[i].evaluate(quantities);
+    out[i] = sum;
+  }
+}
+
+QuantityIndex::QuantityIndex(const sim::LayerGraph& graph, int tensor_classes)
+    : classes_(tensor_classes), twins_(static_cast<int>(graph.twins().size())) {
+  total_ = bucket() + 1;
+}
+
+ChunkProfile profile_chunk(const sim::RankProgram& program, size_t chunk,
+                           const QuantityIndex& index, const std::vector<int>& tensor_class) {
+  const sim::LayerGraph& graph = *program.graph;
+  const sim::MicrobatchRecipe recipe = sim::compile_recipe(program, chunk, true);
+  ChunkProfile profile;
+  profile.forward = profile_pass(recipe.forward, recipe, graph, index, tensor_class, false);
+  profile.backward = profile_pass(recipe.backward, recipe, graph, index, tensor_class, false);
+  profile.first_backward = profile_pass(recipe.backward, recipe, graph, index, tensor_class, true);
+  const size_t slots = graph.twins().size();
+  std::vector<int64_t> forward(slots, 0);
+  std::vector<int64_t> recompute(slots, 0);
+  for (const sim::RecipeOp& op : recipe.forward)
+    ++forward[graph.twin_slot(op.op)];
+  for (const sim::RecipeOp& op : recipe.backward) {
+    if (op.phase == sim::Phase::kRecompute) ++recompute[graph.twin_slot(op.op)];
+  }
+  for (size_t slot = 0; slot < slots; ++slot) {
+    if (forward[slot] != 0 || recompute[slot] != 0) {
+      profile.runs.push_back({static_cast<int32_t>(slot), forward[slot], recompute[slot]});
+    }
+  }
+  return profile;
+}
+
+}  // namespace memsim::strategies

@@ -1,0 +1,93 @@
+#pragma once
+/// A chunk's recipe with its sizes left open: every delta of the compiled recipe names the
+/// quantity it allocates or frees (a kind of tensor, an op's buffer, a layer's gathered
+/// parameters...), so the chunk's forward and backward can be re-sized for any
+/// configuration of the same shape without recompiling. The order of allocations and frees
+/// does not depend on sizes; only which prefix of a pass is fullest does, and that is
+/// settled per configuration among a few candidate prefixes: those that no other prefix
+/// dominates quantity by quantity.
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "sim/layer_graph.h"
+#include "sim/rank_program.h"
+
+namespace memsim::strategies {
+
+/// Where the quantities of a graph live in one flat vector of bytes: the tensor classes,
+/// then each twin op's communication buffer, then its parameter gradients, then the
+/// gathered parameters and full gradients of the embedding, a layer and the head, then
+/// the gradient bucket.
+class QuantityIndex {
+ public:
+  QuantityIndex(const sim::LayerGraph& graph, int tensor_classes);
+  int count() const { return total_; }
+  /// Quantities below this depend only on the plan's context (tensor classes and op
+  /// buffers); the rest on the stage's model states (gradients, gathered parameters,
+  /// bucket).
+  int context_count() const { return classes_ + twins_; }
+  /// By the twin slot of an op (LayerGraph::twin_slot).
+  int buffer(int slot) const { return classes_ + slot; }
+  int parameter_gradients(int slot) const { return classes_ + twins_ + slot; }
+  /// kind: 0 embedding, 1 transformer layer, 2 head.
+  int gathered(int kind) const { return classes_ + 2 * twins_ + kind; }
+  int layer_gradients(int kind) const { return gathered(3) + kind; }
+  int bucket() const { return gathered(6); }
+
+ private:
+  int classes_;
+  int twins_;
+  int total_;
+};
+
+/// A sum of quantities with integer coefficients.
+struct LinearForm {
+  std::vector<std::pair<int32_t, int64_t>> terms;
+  int64_t evaluate(const std::vector<int64_t>& quantities) const {
+    int64_t sum = 0;
+    for (const auto& [q, coefficient] : terms)
+      sum += coefficient * quantities[q];
+    return sum;
+  }
+};
+
+/// Sums of quantities, each stored as its difference from the one before: successive
+/// prefixes of a pass differ in a few quantities, so evaluating them all costs about as
+/// much as evaluating one.
+struct FormChain {
+  std::vector<LinearForm> steps;  ///< the first sum, then each difference
+  /// Each sum's value, in order.
+  void evaluate(const std::vector<int64_t>& quantities, std::vector<int64_t>& out) const;
+};
+
+/// One pass of a chunk: the prefixes that can be fullest, and where the pass ends, each
+/// split where the context's quantities end and the stage's begin, so each part can be
+/// evaluated (and kept) on its own.
+struct PassProfile {
+  FormChain context_peaks;
+  FormChain stage_peaks;
+  LinearForm context_net;
+  LinearForm stage_net;
+  size_t candidates() const { return context_peaks.steps.size(); }
+};
+
+struct ChunkProfile {
+  PassProfile forward;
+  PassProfile backward;        ///< recomputation included
+  PassProfile first_backward;  ///< with parameter gradients made on demand
+  /// How often twin ops (by slot) run forward (and backward) and recomputed in the chunk.
+  struct Runs {
+    int32_t slot;
+    int64_t forward;
+    int64_t recompute;
+  };
+  std::vector<Runs> runs;
+};
+
+/// Profiles chunk `chunk` of `program` (sizes are ignored: any program of the same shape).
+ChunkProfile profile_chunk(const sim::RankProgram& program, size_t chunk,
+                           const QuantityIndex& index, const std::vector<int>& tensor_class);
+
+}  // namespace memsim::strategies

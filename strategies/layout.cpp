@@ -1,0 +1,185 @@
+#include "strategies/layout.h"
+
+#include <fmt/format.h>
+
+#include "strategies/schedules.h"
+
+namespace memsim::strategies {
+
+namespace {
+
+using R = LayoutReason;
+
+struct ReasonInfo {
+  const char* key;
+  const char* summary;
+};
+
+constexpr ReasonInfo kReasons[kLayoutReasonCount] = {
+    {"parallel.tp", "tp × pp does not divide the GPUs"},
+    {"parallel.dp", "tp × pp × dp is not the number of GPUs"},
+    {"parallel.tp", "tp does not divide the attention heads"},
+    {"parallel.tp", "tp and kv_heads: neither divides the other"},
+    {"parallel.tp", "tp does not divide the MLP size"},
+    {"parallel.sequence_parallel", "sequence parallelism needs tp to divide seq_len"},
+    {"parallel.virtual_stages", "virtual stages need the interleaved schedule"},
+    {"parallel.schedule", "interleaved needs pp ≥ 2"},
+    {"parallel.layers_per_stage", "layers_per_stage does not match pp and the layers"},
+    {"parallel.pp", "a pipeline chunk has no layers"},
+    {"parallel.offload", "offload needs ZeRO"},
+    {"parallel.offload", "parameter offload needs ZeRO-3"},
+    {"training.global_batch", "global batch not divisible by micro_batch × dp"},
+    {"parallel.schedule", "interleaved needs microbatches a multiple of pp"},
+    {"parallel.zero", "ZeRO with one data-parallel rank"},
+};
+
+void check_pipeline(const TrainingPlan& plan, LayoutProblems& problems) {
+  const PipelineParallelism& pp = plan.parallel.pp;
+  if (pp.virtual_stages > 1 && !find_schedule(pp.schedule)->interleaved) {
+    problems.set(static_cast<size_t>(R::kVirtualStages));
+  }
+  if (pp.stages == 1 && find_schedule(pp.schedule)->interleaved) {
+    problems.set(static_cast<size_t>(R::kInterleavedOneStage));
+  }
+  if (!pp.layers_per_stage.empty()) {
+    int64_t sum = 0;
+    for (int64_t n : pp.layers_per_stage)
+      sum += n;
+    if (static_cast<int64_t>(pp.layers_per_stage.size()) != pp.chunks() ||
+        sum != plan.model.layers) {
+      problems.set(static_cast<size_t>(R::kLayersPerStage));
+      return;
+    }
+  }
+  const std::vector<int64_t> layers = chunk_layers(plan.model.layers, pp);
+  for (size_t g = 0; g < layers.size(); ++g) {
+    const bool ends = g == 0 || g + 1 == layers.size();
+    if (layers[g] < 0 || (layers[g] == 0 && !ends)) {
+      problems.set(static_cast<size_t>(R::kEmptyChunk));
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+LayoutProblems resolve_layout(TrainingPlan& plan) {
+  LayoutProblems problems;
+  auto flag = [&](R reason) { problems.set(static_cast<size_t>(reason)); };
+  const int64_t world = plan.cluster.world_size();
+  const int64_t tp = plan.parallel.tp.degree;
+  const int64_t stages = plan.parallel.pp.stages;
+  const sim::ModelSpec& model = plan.model;
+  DataParallelism& data = plan.parallel.dp;
+  if (data.degree == 0) {
+    if (world % (tp * stages) != 0) {
+      flag(R::kGpusNotDivisible);
+      return problems;
+    }
+    data.degree = world / (tp * stages);
+  }
+  const int64_t dp = data.degree;
+  if (tp * stages * dp != world) flag(R::kGpusMismatch);
+  check_pipeline(plan, problems);
+  if (model.heads % tp != 0) flag(R::kHeads);
+  if (model.kv_heads % tp != 0 && tp % model.kv_heads != 0) flag(R::kKvHeads);
+  if (model.ffn % tp != 0) flag(R::kFfn);
+  if (plan.parallel.tp.sequence_parallel && plan.training.seq_len % tp != 0) {
+    flag(R::kSequenceParallel);
+  }
+  if (data.zero > 0 && dp == 1) flag(R::kZeroWithoutDp);
+  if (data.offload != Offload::kNone && data.zero == 0) flag(R::kOffloadNeedsZero);
+  if (data.offload == Offload::kOptimizerAndParams && data.zero != 3) {
+    flag(R::kOffloadParamsNeedsZero3);
+  }
+  const int64_t per_step = plan.training.micro_batch * dp;
+  if (plan.training.global_batch == 0) plan.training.global_batch = per_step;
+  if (plan.training.global_batch % per_step != 0) {
+    flag(R::kGlobalBatch);
+  } else if (find_schedule(plan.parallel.pp.schedule)->interleaved &&
+             (plan.training.global_batch / per_step) % stages != 0) {
+    flag(R::kInterleavedMicrobatches);
+  }
+  return problems;
+}
+
+LayoutProblems layout_errors(LayoutProblems problems) {
+  problems.reset(static_cast<size_t>(R::kZeroWithoutDp));
+  return problems;
+}
+
+const char* layout_key(LayoutReason reason) {
+  return kReasons[static_cast<size_t>(reason)].key;
+}
+
+const char* layout_summary(LayoutReason reason) {
+  return kReasons[static_cast<size_t>(reason)].summary;
+}
+
+std::string layout_message(LayoutReason reason, const TrainingPlan& plan) {
+  const int64_t tp = plan.parallel.tp.degree;
+  const int64_t pp = plan.parallel.pp.stages;
+  const int64_t dp = plan.parallel.dp.degree;
+  const sim::ModelSpec& model = plan.model;
+  switch (reason) {
+    case R::kGpusNotDivisible:
+      return fmt::format("parallel.tp × pp = {} × {} does not divide the {} GPUs", tp, pp,
+                         plan.cluster.world_size());
+    case R::kGpusMismatch:
+      return fmt::format(
+          "parallel.tp × pp × dp = {} × {} × {} = {} but the cluster has {} GPUs "
+          "(hardware.nodes × gpus_per_node)",
+          tp, pp, dp, tp * pp * dp, plan.cluster.world_size());
+    case R::kHeads:
+      return fmt::format("parallel.tp = {} does not divide attention heads ({})", tp, model.heads);
+    case R::kKvHeads:
+      return fmt::format("parallel.tp = {} and kv_heads = {}: one must divide the other", tp,
+                         model.kv_heads);
+    case R::kFfn:
+      return fmt::format("parallel.tp = {} does not divide the MLP size ({})", tp, model.ffn);
+    case R::kSequenceParallel:
+      return fmt::format("sequence parallelism needs tp = {} to divide seq_len ({})", tp,
+                         plan.training.seq_len);
+    case R::kVirtualStages:
+      return fmt::format("parallel.virtual_stages = {} needs schedule: interleaved",
+                         plan.parallel.pp.virtual_stages);
+    case R::kInterleavedOneStage:
+      return "the interleaved schedule needs pp ≥ 2: with one stage there is nothing to "
+             "interleave";
+    case R::kLayersPerStage: {
+      int64_t sum = 0;
+      for (int64_t n : plan.parallel.pp.layers_per_stage)
+        sum += n;
+      return fmt::format(
+          "parallel.layers_per_stage has {} entries adding up to {}; expected {} "
+          "(pp × virtual_stages) adding up to the model's {} layers",
+          plan.parallel.pp.layers_per_stage.size(), sum, plan.parallel.pp.chunks(), model.layers);
+    }
+    case R::kEmptyChunk:
+      return fmt::format(
+          "parallel.pp = {} with {} chunks per stage leaves a model chunk without "
+          "layers ({} layers in all)",
+          pp, plan.parallel.pp.virtual_stages, model.layers);
+    case R::kOffloadNeedsZero:
+      return "parallel.offload needs ZeRO (zero: 1, 2 or 3), which offloads the optimizer's "
+             "partition";
+    case R::kOffloadParamsNeedsZero3:
+      return "parallel.offload = optimizer+params needs zero: 3 (parameters are partitioned "
+             "only by ZeRO-3)";
+    case R::kGlobalBatch:
+      return fmt::format(
+          "training.global_batch = {} is not divisible by micro_batch × dp = {} × "
+          "{}",
+          plan.training.global_batch, plan.training.micro_batch, dp);
+    case R::kInterleavedMicrobatches:
+      return fmt::format(
+          "the interleaved schedule needs the {} microbatches per step "
+          "(global_batch / (micro_batch × dp)) to be a multiple of pp = {}",
+          plan.microbatches(), pp);
+    case R::kZeroWithoutDp:
+      return fmt::format("parallel.zero = {} with dp = 1 shards nothing", plan.parallel.dp.zero);
+  }
+  return "?";
+}
+
+}  // namespace memsim::strategies

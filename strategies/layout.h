@@ -1,0 +1,48 @@
+#pragma once
+/// Whether a plan's parallel layout is consistent with its model, cluster and batch. One
+/// check serves the scenario reader (which reports each problem where it is written) and
+/// sweeps (which skip inconsistent points and count them by reason).
+
+#include <bitset>
+#include <cstdint>
+#include <string>
+
+#include "strategies/training_plan.h"
+
+namespace memsim::strategies {
+
+enum class LayoutReason : uint8_t {
+  kGpusNotDivisible,     ///< tp × pp does not divide the GPUs (dp auto)
+  kGpusMismatch,         ///< tp × pp × dp is not the number of GPUs
+  kHeads,                ///< tp does not divide the attention heads
+  kKvHeads,              ///< tp and kv_heads: neither divides the other
+  kFfn,                  ///< tp does not divide the MLP size
+  kSequenceParallel,     ///< tp does not divide seq_len under sequence parallelism
+  kVirtualStages,        ///< virtual stages without the interleaved schedule
+  kInterleavedOneStage,  ///< the interleaved schedule with pp = 1
+  kLayersPerStage,       ///< layers_per_stage has the wrong length or sum
+  kEmptyChunk,           ///< a middle pipeline chunk without layers
+  kOffloadNeedsZero,     ///< offload without ZeRO
+  kOffloadParamsNeedsZero3,
+  kGlobalBatch,              ///< global batch not divisible by micro_batch × dp
+  kInterleavedMicrobatches,  ///< interleaved with microbatches not a multiple of pp
+  kZeroWithoutDp,            ///< a warning: ZeRO with one data-parallel rank
+};
+inline constexpr size_t kLayoutReasonCount = 15;
+using LayoutProblems = std::bitset<kLayoutReasonCount>;
+
+/// Resolves `dp: auto` (degree 0: the GPUs over tp × pp) and a global batch of 0
+/// (micro_batch × dp), then lists every inconsistency.
+LayoutProblems resolve_layout(TrainingPlan& plan);
+
+/// Errors among `problems` (everything but warnings).
+LayoutProblems layout_errors(LayoutProblems problems);
+
+/// The dotted scenario key at fault.
+const char* layout_key(LayoutReason reason);
+/// A short phrase, for counting skipped sweep points.
+const char* layout_summary(LayoutReason reason);
+/// The full message for `plan`.
+std::string layout_message(LayoutReason reason, const TrainingPlan& plan);
+
+}  // namespace memsim::strategies

@@ -1,0 +1,72 @@
+#pragma once
+/// What one pipeline stage holds and spends that does not depend on its ops one by one:
+/// its model states after ZeRO and offload, its overheads, and the time of its gradient
+/// synchronisation and optimizer step. Computed from one layer's parameters counted once
+/// per layer, so a stage of 80 layers costs what a stage of one does.
+
+#include <cstdint>
+#include <vector>
+
+#include "sim/layer_graph.h"
+#include "sim/memory_event.h"
+#include "strategies/data_parallel.h"
+#include "strategies/pipeline.h"
+#include "strategies/pipeline_timing.h"
+#include "strategies/training_plan.h"
+
+namespace memsim::strategies {
+
+/// What the `overhead` category of a rank is made of.
+struct OverheadParts {
+  sim::Bytes cuda_context;
+  sim::Bytes communication;  ///< NCCL buffers of the rank's process groups
+  int64_t process_groups = 0;
+  sim::Bytes allocator_reserve;
+};
+
+struct StageFacts {
+  ShardedStates states;
+  bool gradients_on_demand = false;
+  sim::CategoryBytes resident;  ///< states and overheads, the allocator reserve not yet
+  OverheadParts overheads;      ///< the allocator reserve not yet
+  sim::Bytes gathered;          ///< ZeRO-3: bytes the stage gathers in one pass
+  double reduce_s = 0.0;        ///< gradient reduction after the last backward
+  double gather_after_s = 0.0;  ///< ZeRO-1/2: all-gather of the updated parameters
+  double offload_s = 0.0;       ///< offload: the shards' trips over PCIe
+  double optimizer_s = 0.0;
+
+  /// Synchronisation exposed after the steps; the reduction overlaps `window` seconds of
+  /// the last microbatch's backward when communication overlaps compute.
+  double sync_s(bool overlap, double window) const;
+};
+
+/// One TP rank's parameters of the embedding's ops, of one transformer layer's and of the
+/// head's. Without the embedding on the stage, a tied LM head holds a replica.
+struct ParamGroups {
+  std::vector<RankParam> embedding;
+  std::vector<RankParam> layer;
+  std::vector<RankParam> head;
+};
+ParamGroups param_groups(const TrainingPlan& plan, const sim::LayerGraph& graph,
+                         bool embedding_here);
+
+/// Whether any of `shapes` carries the embedding.
+bool carries_embedding(const std::vector<ChunkShape>& shapes);
+
+StageFacts stage_facts(const TrainingPlan& plan, const sim::LayerGraph& graph,
+                       const std::vector<ChunkShape>& shapes, const ParamGroups& groups);
+
+/// ZeRO-3 gathers a chunk's parameters in forward and again in backward (and reduce-scatters
+/// its gradients); what prefetching does not hide behind compute the step waits for. Sets
+/// each chunk's waits and adds them to its times.
+void add_gather_time(const TrainingPlan& plan, const StageFacts& facts,
+                     std::vector<sim::ChunkSpan>& chunks, std::vector<ChunkTimes>& times);
+
+/// The memory-allocator reserve for a stage whose walk peaks `dynamic` above its resident
+/// state: a share of it, rounded up.
+sim::Bytes allocator_reserve(const TrainingPlan& plan, sim::Bytes dynamic);
+
+/// Process groups of more than one rank that each rank communicates in.
+int64_t process_groups(const Parallelism& parallel);
+
+}  // namespace memsim::strategies

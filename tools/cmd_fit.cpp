@@ -1,0 +1,104 @@
+#include <iostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "scenarios/sweep_keys.h"
+#include "tools/commands.h"
+#include "tools/csv.h"
+#include "tools/fit_search.h"
+#include "tools/output_file.h"
+#include "tools/text_table.h"
+
+namespace memsim::tools {
+
+namespace {
+
+struct VariantFit {
+  const scenarios::Variant* variant;
+  FitAnswer answer;
+};
+
+const scenarios::SweepKey& integer_key(const std::string& name) {
+  const scenarios::SweepKey* key = scenarios::find_sweep_key(name);
+  if (key != nullptr && key->set_integer != nullptr) return *key;
+  std::vector<std::string> names;
+  for (const scenarios::SweepKey& k : scenarios::sweep_keys()) {
+    if (k.set_integer != nullptr) names.emplace_back(k.key);
+  }
+  const std::string hint = scenarios::nearest_spelling(name, names);
+  throw scenarios::InputError(
+      {"--maximize " + name, 0, 0},
+      fmt::format("'{}' is not an integer scenario key{}", name,
+                  hint.empty() ? "; try training.micro_batch or training.seq_len"
+                               : fmt::format("; did you mean '{}'?", hint)));
+}
+
+void write_json(const std::string& key, const std::vector<VariantFit>& fits, std::ostream& out) {
+  nlohmann::ordered_json variants = nlohmann::ordered_json::array();
+  for (const VariantFit& f : fits) {
+    variants.push_back({{"name", f.variant->name},
+                        {"value", f.answer.value},
+                        {"peak_bytes", f.answer.peak.value()},
+                        {"next_peak_bytes", f.answer.next_peak.value()},
+                        {"capacity_bytes", f.variant->plan.cluster.gpu.capacity.value()}});
+  }
+  out << nlohmann::ordered_json{{"key", key}, {"variants", variants}}.dump(2) << '\n';
+}
+
+void write_csv(const std::string& key, const std::vector<VariantFit>& fits, std::ostream& out) {
+  out << "variant,key,value,peak_bytes,next_peak_bytes,capacity_bytes\n";
+  for (const VariantFit& f : fits) {
+    out << fmt::format("{},{},{},{},{},{}\n", csv_field(f.variant->name), csv_field(key),
+                       f.answer.value, f.answer.peak.value(), f.answer.next_peak.value(),
+                       f.variant->plan.cluster.gpu.capacity.value());
+  }
+}
+
+TextTable table(const std::string& key, const std::vector<VariantFit>& fits, UnitSystem units) {
+  TextTable t({"variant", key, "peak at it", "peak at one more", "GPU memory"});
+  for (const VariantFit& f : fits) {
+    const bool none = f.answer.value == 0;
+    t.add_row({f.variant->name, none ? "none fits" : std::to_string(f.answer.value),
+               none ? "-" : format_bytes(f.answer.peak, units),
+               f.answer.next_peak.value() == 0 ? "invalid layout"
+                                               : format_bytes(f.answer.next_peak, units),
+               format_bytes(f.variant->plan.cluster.gpu.capacity, units)});
+  }
+  return t;
+}
+
+}  // namespace
+
+int run_fit(const CommandOptions& options) {
+  const scenarios::SweepKey& key = integer_key(options.maximize);
+  const scenarios::Scenario scenario = load_for_command(options);
+  const std::string only = options.variant.empty() ? "" : chosen_variant(scenario, options).name;
+  strategies::FastEvaluator evaluator;
+  std::vector<VariantFit> fits;
+  for (const scenarios::Variant& variant : scenario.variants) {
+    if (!only.empty() && variant.name != only) continue;
+    FitAnswer answer = maximize(variant.plan, key, evaluator);
+    if (answer.unbounded) {
+      throw scenarios::InputError(
+          {"--maximize " + options.maximize, 0, 0},
+          fmt::format("variant '{}': every value up to {} fits; {} does not limit memory",
+                      variant.name, kLargestFitValue, options.maximize));
+    }
+    fits.push_back({&variant, answer});
+  }
+  write_output(options.output, [&](std::ostream& out) {
+    if (options.format == "json") {
+      write_json(options.maximize, fits, out);
+    } else if (options.format == "csv") {
+      write_csv(options.maximize, fits, out);
+    } else if (options.format == "markdown") {
+      table(options.maximize, fits, options.unit_system()).render_markdown(out);
+    } else {
+      table(options.maximize, fits, options.unit_system()).render_text(out);
+    }
+  });
+  return 0;
+}
+
+}  // namespace memsim::tools

@@ -1,0 +1,34 @@
+#pragma once
+/// `memsim fit`: the largest integer value of a key that fits, by doubling then bisection.
+/// Memory grows with the keys people maximize (micro_batch, seq_len), so "fits" turns false
+/// once and stays false; the answer `value` fits and `value + 1` does not.
+
+#include <cstdint>
+#include <optional>
+
+#include "scenarios/sweep_keys.h"
+#include "sim/units.h"
+#include "strategies/fast_evaluator.h"
+#include "strategies/training_plan.h"
+
+namespace memsim::tools {
+
+/// The largest value tried before giving up: a key that never runs out of memory.
+inline constexpr int64_t kLargestFitValue = int64_t{1} << 40;
+
+struct FitAnswer {
+  int64_t value = 0;       ///< 0 when even 1 does not fit
+  sim::Bytes peak;         ///< at `value` (0 when value is 0)
+  sim::Bytes next_peak;    ///< at `value + 1` (0 when that is not a valid layout)
+  bool unbounded = false;  ///< kLargestFitValue fits: the key does not limit memory
+};
+
+/// `base` with `key` set to `value`, resolved; nullopt when that is not a valid layout.
+/// Setting training.micro_batch keeps the microbatches per step (the global batch scales).
+std::optional<strategies::TrainingPlan> plan_with(const strategies::TrainingPlan& base,
+                                                  const scenarios::SweepKey& key, int64_t value);
+
+FitAnswer maximize(const strategies::TrainingPlan& base, const scenarios::SweepKey& key,
+                   strategies::FastEvaluator& evaluator);
+
+}  // namespace memsim::tools

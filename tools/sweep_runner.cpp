@@ -1,0 +1,401 @@
+#include "tools/sweep_runner.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <iostream>
+#include <mutex>
+#include <queue>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "strategies/fast_evaluator.h"
+#include "tools/csv.h"
+#include "tools/text_table.h"
+
+namespace memsim::tools {
+
+namespace {
+
+constexpr uint64_t kChunk = 2048;  // points a worker evaluates at a time
+
+using Clock = std::chrono::steady_clock;
+
+struct Row {
+  uint64_t index = 0;  ///< over all variants' grids, in output order
+  size_t variant = 0;
+  uint64_t point = 0;  ///< within the variant's grid
+  int64_t dp = 0;      ///< resolved, shown for `parallel.dp: auto`
+  strategies::FastResult result;
+};
+
+/// Fits first, then the shorter step, then the smaller peak, then grid order.
+bool better(const Row& a, const Row& b) {
+  if (a.result.fits != b.result.fits) return a.result.fits;
+  if (a.result.step_time_s != b.result.step_time_s)
+    return a.result.step_time_s < b.result.step_time_s;
+  if (a.result.peak != b.result.peak) return a.result.peak < b.result.peak;
+  return a.index < b.index;
+}
+struct Worse {
+  bool operator()(const Row& a, const Row& b) const { return better(a, b); }
+};
+
+/// Formats rows: the variant (when there are several), the swept values as written, then
+/// the results.
+class RowWriter {
+ public:
+  RowWriter(const std::vector<scenarios::VariantSweep>& sweeps, SweepFormat format)
+      : sweeps_(sweeps), format_(format), with_variant_(sweeps.size() > 1) {
+    for (const scenarios::VariantSweep& v : sweeps) {
+      Labels labels;
+      labels.csv_variant = csv_field(v.name) + ",";
+      labels.json_variant = "\"variant\":" + nlohmann::json(v.name).dump() + ",";
+      for (const auto& axis : v.sweep.axes()) {
+        std::vector<std::string> csv;
+        std::vector<std::string> json;
+        labels.auto_dp.push_back(axis.key == "parallel.dp" && axis.labels.front() == "auto");
+        for (size_t i = 0; i < axis.labels.size(); ++i) {
+          csv.push_back(csv_field(axis.labels[i]));
+          json.push_back(axis.numeric[i] ? axis.labels[i] : nlohmann::json(axis.labels[i]).dump());
+        }
+        labels.csv.push_back(std::move(csv));
+        labels.json.push_back(std::move(json));
+        labels.json_keys.push_back(nlohmann::json(axis.key).dump());
+      }
+      labels_.push_back(std::move(labels));
+    }
+  }
+
+  std::vector<std::string> header() const {
+    std::vector<std::string> columns;
+    if (with_variant_) columns.emplace_back("variant");
+    for (const auto& axis : sweeps_.front().sweep.axes())
+      columns.push_back(axis.key);
+    for (const char* c : {"fits", "peak_bytes", "step_time_s", "bubble_fraction", "tokens_per_s",
+                          "mfu", "cpu_bytes_per_node"}) {
+      columns.emplace_back(c);
+    }
+    return columns;
+  }
+
+  void csv_header(std::ostream& out) const {
+    const auto columns = header();
+    for (size_t i = 0; i < columns.size(); ++i)
+      out << (i ? "," : "") << csv_field(columns[i]);
+    out << '\n';
+  }
+
+  void write(const Row& row, fmt::memory_buffer& out) {
+    sweeps_[row.variant].sweep.coordinates(row.point, coordinates_);
+    const Labels& labels = labels_[row.variant];
+    const auto& r = row.result;
+    if (format_ == SweepFormat::kJsonLines) {
+      out.push_back('{');
+      if (with_variant_) out.append(labels.json_variant);
+      for (size_t a = 0; a < coordinates_.size(); ++a) {
+        if (labels.auto_dp[a]) {
+          fmt::format_to(std::back_inserter(out), "{}:{},", labels.json_keys[a], row.dp);
+        } else {
+          fmt::format_to(std::back_inserter(out), "{}:{},", labels.json_keys[a],
+                         labels.json[a][coordinates_[a]]);
+        }
+      }
+      fmt::format_to(std::back_inserter(out),
+                     "\"fits\":{},\"peak_bytes\":{},\"step_time_s\":{:.6g},\"bubble_fraction\":{:."
+                     "6g},\"tokens_per_s\":{:.6g},\"mfu\":{:.6g},\"cpu_bytes_per_node\":{}}}\n",
+                     r.fits, r.peak.value(), r.step_time_s, r.bubble_fraction, r.tokens_per_s,
+                     r.model_flops_utilization, r.cpu_bytes_per_node.value());
+      return;
+    }
+    if (with_variant_) out.append(labels.csv_variant);
+    for (size_t a = 0; a < coordinates_.size(); ++a) {
+      if (labels.auto_dp[a]) {
+        fmt::format_to(std::back_inserter(out), "{},", row.dp);
+      } else {
+        fmt::format_to(std::back_inserter(out), "{},", labels.csv[a][coordinates_[a]]);
+      }
+    }
+    fmt::format_to(std::back_inserter(out), "{},{},{:.6g},{:.6g},{:.6g},{:.6g},{}\n", r.fits,
+                   r.peak.value(), r.step_time_s, r.bubble_fraction, r.tokens_per_s,
+                   r.model_flops_utilization, r.cpu_bytes_per_node.value());
+  }
+
+  std::vector<std::string> cells(const Row& row) {
+    const scenarios::Sweep& sweep = sweeps_[row.variant].sweep;
+    sweep.coordinates(row.point, coordinates_);
+    std::vector<std::string> out;
+    if (with_variant_) out.push_back(sweeps_[row.variant].name);
+    for (size_t a = 0; a < coordinates_.size(); ++a) {
+      out.push_back(labels_[row.variant].auto_dp[a] ? std::to_string(row.dp)
+                                                    : sweep.axes()[a].labels[coordinates_[a]]);
+    }
+    const auto& r = row.result;
+    out.push_back(r.fits ? "yes" : "no");
+    out.push_back(fmt::format("{:.2f} GiB", r.peak.gib()));
+    out.push_back(fmt::format("{:.3g} s", r.step_time_s));
+    out.push_back(fmt::format("{:.1f}%", 100.0 * r.bubble_fraction));
+    out.push_back(fmt::format("{:.0f}", r.tokens_per_s));
+    out.push_back(fmt::format("{:.1f}%", 100.0 * r.model_flops_utilization));
+    out.push_back(fmt::format("{:.1f} GiB", r.cpu_bytes_per_node.gib()));
+    return out;
+  }
+
+ private:
+  /// Each value of each axis, formatted once.
+  struct Labels {
+    std::vector<bool> auto_dp;  ///< the axis is `parallel.dp: auto`: show the resolved value
+    std::string csv_variant;
+    std::string json_variant;
+    std::vector<std::vector<std::string>> csv;
+    std::vector<std::vector<std::string>> json;
+    std::vector<std::string> json_keys;
+  };
+  const std::vector<scenarios::VariantSweep>& sweeps_;
+  SweepFormat format_;
+  bool with_variant_;
+  std::vector<Labels> labels_;
+  std::vector<size_t> coordinates_;
+};
+
+/// What a worker hands the writer for one chunk.
+struct ChunkResult {
+  fmt::memory_buffer text;
+  uint64_t points = 0;
+  uint64_t evaluated = 0;
+  uint64_t fitting = 0;
+  std::map<std::string, uint64_t, std::less<>> skipped;
+};
+
+class Runner {
+ public:
+  Runner(const std::vector<scenarios::VariantSweep>& sweeps, const SweepOptions& options,
+         const std::atomic<bool>& stop)
+      : sweeps_(sweeps), options_(options), stop_(stop) {
+    for (const scenarios::VariantSweep& v : sweeps) {
+      starts_.push_back(points_);
+      points_ += v.sweep.points();
+    }
+    chunks_ = (points_ + kChunk - 1) / kChunk;
+    threads_ = options.threads > 0
+                   ? options.threads
+                   : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    window_ = static_cast<uint64_t>(4 * threads_);
+  }
+
+  SweepSummary run(std::ostream& out) {
+    const auto start = Clock::now();
+    RowWriter writer(sweeps_, options_.format);
+    const bool streaming = options_.top == 0;
+    if (streaming && options_.format == SweepFormat::kCsv) writer.csv_header(out);
+    std::vector<std::thread> workers;
+    std::vector<std::vector<Row>> tops(threads_);
+    active_ = threads_;
+    for (int t = 0; t < threads_; ++t) {
+      workers.emplace_back([this, t, &tops] { work(tops[t]); });
+    }
+    SweepSummary summary;
+    auto last_progress = Clock::now();
+    for (uint64_t next = 0; next < chunks_; ++next) {
+      ChunkResult result;
+      {
+        std::unique_lock lock(mutex_);
+        // After a stop, once every worker has left no more chunks will come.
+        while (!done_.count(next) && !(stop_ && active_ == 0)) {
+          ready_.wait_for(lock, std::chrono::milliseconds(100));
+          if (options_.progress && Clock::now() - last_progress > std::chrono::milliseconds(100)) {
+            progress(summary, start);
+            last_progress = Clock::now();
+          }
+        }
+        if (!done_.count(next)) break;  // stopped before this chunk was finished
+        result = std::move(done_[next]);
+        done_.erase(next);
+        written_ = next + 1;
+      }
+      room_.notify_all();
+      out.write(result.text.data(), static_cast<std::streamsize>(result.text.size()));
+      summary.points += result.points;
+      summary.evaluated += result.evaluated;
+      summary.fitting += result.fitting;
+      for (const auto& [reason, count] : result.skipped)
+        summary.skipped[reason] += count;
+      if (options_.progress && Clock::now() - last_progress > std::chrono::milliseconds(100)) {
+        progress(summary, start);
+        last_progress = Clock::now();
+      }
+    }
+    {
+      std::lock_guard lock(mutex_);
+      finished_ = true;
+    }
+    room_.notify_all();
+    for (auto& w : workers)
+      w.join();
+    summary.interrupted = summary.points < points_;
+    if (!streaming) write_top(tops, writer, out);
+    out.flush();
+    summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (options_.progress) std::cerr << "\r\033[K";
+    return summary;
+  }
+
+ private:
+  void work(std::vector<Row>& top) {
+    strategies::FastEvaluator evaluator;
+    std::vector<strategies::TrainingPlan> plans;
+    for (const scenarios::VariantSweep& v : sweeps_)
+      plans.push_back(v.sweep.base());
+    while (!stop_) {
+      const uint64_t chunk = next_chunk_++;
+      if (chunk >= chunks_) break;
+      {
+        std::unique_lock lock(mutex_);
+        // Timed: a stop comes from a signal handler, which cannot notify.
+        while (!finished_ && !stop_ && chunk >= written_ + window_) {
+          room_.wait_for(lock, std::chrono::milliseconds(100));
+        }
+        if (finished_ || stop_) break;
+      }
+      ChunkResult result;
+      RowWriter writer(sweeps_, options_.format);
+      const uint64_t first = chunk * kChunk;
+      const uint64_t end = std::min(points_, first + kChunk);
+      size_t variant = static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end(), first) -
+                                           starts_.begin() - 1);
+      bool complete = true;
+      for (uint64_t index = first; index < end; ++index) {
+        if ((index & 255) == 0 && stop_) {
+          complete = false;
+          break;
+        }
+        while (variant + 1 < starts_.size() && index >= starts_[variant + 1])
+          ++variant;
+        const scenarios::Sweep& sweep = sweeps_[variant].sweep;
+        strategies::TrainingPlan& plan = plans[variant];
+        const uint64_t point = index - starts_[variant];
+        ++result.points;
+        if (const std::string_view skip = sweep.prepare(point, plan); !skip.empty()) {
+          auto it = result.skipped.find(skip);
+          if (it == result.skipped.end()) it = result.skipped.emplace(skip, 0).first;
+          ++it->second;
+          continue;
+        }
+        Row row{index, variant, point, plan.parallel.dp.degree,
+                evaluator.evaluate(plan, strategies::StagePeaks::kLargestOnly)};
+        ++result.evaluated;
+        result.fitting += row.result.fits ? 1 : 0;
+        if (options_.top == 0) {
+          writer.write(row, result.text);
+        } else {
+          keep(top, std::move(row));
+        }
+      }
+      if (!complete) break;
+      {
+        std::lock_guard lock(mutex_);
+        done_[chunk] = std::move(result);
+      }
+      ready_.notify_all();
+    }
+    {
+      std::lock_guard lock(mutex_);
+      --active_;
+    }
+    ready_.notify_all();
+  }
+
+  /// Keeps the `top` best rows in a heap whose front is the worst kept.
+  void keep(std::vector<Row>& top, Row row) const {
+    if (static_cast<int64_t>(top.size()) < options_.top) {
+      top.push_back(std::move(row));
+      std::push_heap(top.begin(), top.end(), Worse());
+    } else if (better(row, top.front())) {
+      std::pop_heap(top.begin(), top.end(), Worse());
+      top.back() = std::move(row);
+      std::push_heap(top.begin(), top.end(), Worse());
+    }
+  }
+
+  void write_top(std::vector<std::vector<Row>>& tops, RowWriter& writer, std::ostream& out) const {
+    std::vector<Row> all;
+    for (auto& t : tops)
+      all.insert(all.end(), t.begin(), t.end());
+    std::sort(all.begin(), all.end(), better);
+    if (static_cast<int64_t>(all.size()) > options_.top) all.resize(options_.top);
+    if (options_.format == SweepFormat::kTable || options_.format == SweepFormat::kMarkdown) {
+      TextTable table(writer.header());
+      for (const Row& row : all)
+        table.add_row(writer.cells(row));
+      if (options_.format == SweepFormat::kTable) {
+        table.render_text(out);
+      } else {
+        table.render_markdown(out);
+      }
+      return;
+    }
+    if (options_.format == SweepFormat::kCsv) writer.csv_header(out);
+    fmt::memory_buffer text;
+    for (const Row& row : all)
+      writer.write(row, text);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  }
+
+  void progress(const SweepSummary& summary, Clock::time_point start) const {
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    const double rate = elapsed > 0 ? static_cast<double>(summary.points) / elapsed : 0.0;
+    const double share = static_cast<double>(summary.points) / static_cast<double>(points_);
+    const int filled = static_cast<int>(share * 30);
+    const double left = rate > 0 ? static_cast<double>(points_ - summary.points) / rate : 0;
+    std::cerr << fmt::format("\r[{:<30}] {:5.1f}% {}/{} points, {:.2g}/s, {:.0f} s left",
+                             std::string(filled, '#'), 100 * share, summary.points, points_, rate,
+                             left)
+              << std::flush;
+  }
+
+  const std::vector<scenarios::VariantSweep>& sweeps_;
+  const SweepOptions& options_;
+  const std::atomic<bool>& stop_;
+  std::vector<uint64_t> starts_;  ///< each variant's first index
+  uint64_t points_ = 0;
+  uint64_t chunks_ = 0;
+  int threads_ = 1;
+  uint64_t window_ = 4;
+  std::atomic<uint64_t> next_chunk_{0};
+  std::mutex mutex_;
+  std::condition_variable ready_;  ///< a chunk is done, or a worker left
+  std::condition_variable room_;   ///< the writer moved on
+  std::map<uint64_t, ChunkResult> done_;
+  uint64_t written_ = 0;
+  int active_ = 0;
+  bool finished_ = false;
+};
+
+}  // namespace
+
+SweepSummary run_sweep(const std::vector<scenarios::VariantSweep>& sweeps,
+                       const SweepOptions& options, std::ostream& out,
+                       const std::atomic<bool>& stop) {
+  return Runner(sweeps, options, stop).run(out);
+}
+
+std::string describe(const SweepSummary& s) {
+  std::string text = fmt::format(
+      "{} points in {:.2f} s ({:.3g} points/s): {} evaluated ({} fit)", s.points, s.seconds,
+      s.seconds > 0 ? static_cast<double>(s.points) / s.seconds : 0.0, s.evaluated, s.fitting);
+  uint64_t skipped = 0;
+  for (const auto& [reason, count] : s.skipped)
+    skipped += count;
+  if (skipped > 0) {
+    text += fmt::format(", {} skipped:", skipped);
+    for (const auto& [reason, count] : s.skipped)
+      text += fmt::format("\n  {:>12}  {}", count, reason);
+  }
+  if (s.interrupted) text += "\ninterrupted: the rows written so far are complete";
+  return text;
+}
+
+}  // namespace memsim::tools
