@@ -82,8 +82,8 @@ int run_fit(const CommandOptions& options) {
     if (answer.unbounded) {
       throw scenarios::InputError(
           {"--maximize " + options.maximize, 0, 0},
-          fmt::format("variant '{}': every value up to {} fits; {} does not limit memory",
-                      variant.name, kLargestFitValue, options.maximize));
+          fmt::format("variant '{}': {} fits with the same peak as {}; {} does not limit memory",
+                      variant.name, answer.value, answer.value / 2, options.maximize));
     }
     fits.push_back({&variant, answer});
   }

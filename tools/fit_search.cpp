@@ -59,15 +59,20 @@ FitAnswer maximize(const TrainingPlan& base, const scenarios::SweepKey& key,
     answer.next_peak = peak_at(1);
     return answer;
   }
-  // Doubling, then bisection with the invariant: `low` fits, `high` does not.
+  // Doubling, then bisection with the invariant: `low` fits, `high` does not. A value that
+  // fits with the same peak as half of it means the key has stopped adding memory (as the
+  // global batch does once a pipeline's microbatches fill it).
   int64_t low = 1;
   int64_t high = 2;
+  sim::Bytes low_peak = peak_at(1);
   while (fits(high)) {
+    const sim::Bytes high_peak = peak_at(high);
     low = high;
-    if (high == kLargestFitValue) {
+    if (high == kLargestFitValue || high_peak == low_peak) {
       answer.unbounded = true;
       break;
     }
+    low_peak = high_peak;
     high *= 2;
   }
   while (!answer.unbounded && high - low > 1) {

@@ -1,7 +1,8 @@
 #pragma once
 /// `memsim fit`: the largest integer value of a key that fits, by doubling then bisection.
 /// Memory grows with the keys people maximize (micro_batch, seq_len), so "fits" turns false
-/// once and stays false; the answer `value` fits and `value + 1` does not.
+/// once and stays false; the answer `value` fits and `value + 1` does not. A key whose
+/// doubling leaves the peak unchanged does not limit memory: that is reported, not searched.
 
 #include <cstdint>
 #include <optional>
@@ -17,10 +18,12 @@ namespace memsim::tools {
 inline constexpr int64_t kLargestFitValue = int64_t{1} << 40;
 
 struct FitAnswer {
-  int64_t value = 0;       ///< 0 when even 1 does not fit
-  sim::Bytes peak;         ///< at `value` (0 when value is 0)
-  sim::Bytes next_peak;    ///< at `value + 1` (0 when that is not a valid layout)
-  bool unbounded = false;  ///< kLargestFitValue fits: the key does not limit memory
+  int64_t value = 0;     ///< 0 when even 1 does not fit
+  sim::Bytes peak;       ///< at `value` (0 when value is 0)
+  sim::Bytes next_peak;  ///< at `value + 1` (0 when that is not a valid layout)
+  /// Doubling `value` left the peak unchanged, or kLargestFitValue fits: the key does not
+  /// limit memory.
+  bool unbounded = false;
 };
 
 /// `base` with `key` set to `value`, resolved; nullopt when that is not a valid layout.

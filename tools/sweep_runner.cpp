@@ -105,8 +105,8 @@ class RowWriter {
         }
       }
       fmt::format_to(std::back_inserter(out),
-                     "\"fits\":{},\"peak_bytes\":{},\"step_time_s\":{:.6g},\"bubble_fraction\":{:."
-                     "6g},\"tokens_per_s\":{:.6g},\"mfu\":{:.6g},\"cpu_bytes_per_node\":{}}}\n",
+                     "\"fits\":{},\"peak_bytes\":{},\"step_time_s\":{},\"bubble_fraction\":{},"
+                     "\"tokens_per_s\":{},\"mfu\":{},\"cpu_bytes_per_node\":{}}}\n",
                      r.fits, r.peak.value(), r.step_time_s, r.bubble_fraction, r.tokens_per_s,
                      r.model_flops_utilization, r.cpu_bytes_per_node.value());
       return;
@@ -119,9 +119,9 @@ class RowWriter {
         fmt::format_to(std::back_inserter(out), "{},", labels.csv[a][coordinates_[a]]);
       }
     }
-    fmt::format_to(std::back_inserter(out), "{},{},{:.6g},{:.6g},{:.6g},{:.6g},{}\n", r.fits,
-                   r.peak.value(), r.step_time_s, r.bubble_fraction, r.tokens_per_s,
-                   r.model_flops_utilization, r.cpu_bytes_per_node.value());
+    fmt::format_to(std::back_inserter(out), "{},{},{},{},{},{},{}\n", r.fits, r.peak.value(),
+                   r.step_time_s, r.bubble_fraction, r.tokens_per_s, r.model_flops_utilization,
+                   r.cpu_bytes_per_node.value());
   }
 
   std::vector<std::string> cells(const Row& row) {

@@ -1,0 +1,109 @@
+// memsim fit: the value found fits and the next does not, by the full walk; edge cases;
+// the command's JSON answer and its errors.
+
+#include "tools/fit_search.h"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include "scenarios/scenario.h"
+#include "strategies/evaluate.h"
+#include "support/test_support.h"
+
+namespace {
+
+using memsim::strategies::TrainingPlan;
+
+const char* kScenario = R"(name: fit
+model: {layers: 8, hidden: 1024, heads: 16, kv_heads: 4, ffn: 4096, vocab: 32000, ffn_type: swiglu}
+hardware: {gpu: a100-40gb, gpus_per_node: 4, capacity: 6 GiB}
+training: {seq_len: 1024, micro_batch: 1, global_batch: 32}
+parallel: {tp: 2, pp: 2, dp: auto, zero: 1}
+compare:
+  - {name: checkpointed, checkpointing: full}
+)";
+
+memsim::scenarios::Scenario scenario() {
+  return memsim::scenarios::read_scenario(memsim::scenarios::parse_yaml(kScenario, "fit.yaml"),
+                                          "fit.yaml");
+}
+
+const memsim::scenarios::SweepKey& key(const std::string& name) {
+  const auto* found = memsim::scenarios::find_sweep_key(name);
+  REQUIRE(found != nullptr);
+  return *found;
+}
+
+/// Whether the full walk says `plan` with `name` at `value` fits.
+bool walk_fits(const TrainingPlan& plan, const std::string& name, int64_t value) {
+  const auto with = memsim::tools::plan_with(plan, key(name), value);
+  return with && memsim::strategies::evaluate(*with).fits;
+}
+
+}  // namespace
+
+TEST_CASE("the largest micro_batch and seq_len that fit: the value fits, one more does not") {
+  memsim::strategies::FastEvaluator evaluator;
+  for (const auto& variant : scenario().variants) {
+    for (const std::string name : {"training.micro_batch", "training.seq_len"}) {
+      CAPTURE(variant.name);
+      CAPTURE(name);
+      const auto answer = memsim::tools::maximize(variant.plan, key(name), evaluator);
+      CHECK(answer.value > 1);
+      CHECK(!answer.unbounded);
+      CHECK(walk_fits(variant.plan, name, answer.value));
+      CHECK_FALSE(walk_fits(variant.plan, name, answer.value + 1));
+      const auto at = memsim::tools::plan_with(variant.plan, key(name), answer.value);
+      CHECK(answer.peak == memsim::strategies::evaluate(*at).peak);
+      CHECK(answer.next_peak > variant.plan.cluster.gpu.capacity);
+    }
+  }
+}
+
+TEST_CASE("fit keeps the microbatches per step when it grows the micro-batch") {
+  const auto plan = scenario().variants.front().plan;  // dp 1, 32 microbatches
+  const auto with = memsim::tools::plan_with(plan, key("training.micro_batch"), 3);
+  REQUIRE(with);
+  CHECK(with->training.global_batch == 96);
+  CHECK(with->microbatches() == 32);
+}
+
+TEST_CASE("fit answers 0 when nothing fits, and says when a key does not limit memory") {
+  memsim::strategies::FastEvaluator evaluator;
+  auto plan = scenario().variants.front().plan;
+  plan.cluster.gpu.capacity = memsim::sim::Bytes(1 << 20);
+  const auto none = memsim::tools::maximize(plan, key("training.micro_batch"), evaluator);
+  CHECK(none.value == 0);
+  CHECK(none.peak.value() == 0);
+  CHECK(none.next_peak > plan.cluster.gpu.capacity);
+
+  // The global batch adds microbatches; 1F1B keeps at most pp of them in flight.
+  const auto plain = scenario().variants.front().plan;
+  const auto unbounded = memsim::tools::maximize(plain, key("training.global_batch"), evaluator);
+  CHECK(unbounded.unbounded);
+}
+
+TEST_CASE("memsim fit prints the SPEC's JSON, and rejects keys it cannot maximize") {
+  const std::string path = memsim::testing::write_temp_file("fit/fit.yaml", kScenario);
+  auto result = memsim::testing::run_memsim(
+      {"fit", path, "--maximize", "training.micro_batch", "--format", "json"});
+  REQUIRE(result.exit_code == 0);
+  const auto json = nlohmann::json::parse(result.out);
+  CHECK(json["key"] == "training.micro_batch");
+  REQUIRE(json["variants"].size() == 2);
+  CHECK(json["variants"][0]["name"] == "base");
+  CHECK(json["variants"][1]["name"] == "checkpointed");
+  CHECK(json["variants"][1]["value"].get<int64_t>() > json["variants"][0]["value"].get<int64_t>());
+  CHECK(json["variants"][0]["peak_bytes"].get<int64_t>() <= 6LL << 30);
+
+  result = memsim::testing::run_memsim({"fit", path, "--maximize", "parallel.schedule"});
+  CHECK(result.exit_code == 2);
+  CHECK(result.err.find("'parallel.schedule' is not an integer scenario key") != std::string::npos);
+  result = memsim::testing::run_memsim({"fit", path, "--maximize", "training.micro_bach"});
+  CHECK(result.exit_code == 2);
+  CHECK(result.err.find("did you mean 'training.micro_batch'?") != std::string::npos);
+  result = memsim::testing::run_memsim({"fit", path, "--maximize", "training.global_batch"});
+  CHECK(result.exit_code == 2);
+  CHECK(result.err.find("training.global_batch does not limit memory") != std::string::npos);
+  CHECK(memsim::testing::run_memsim({"fit", path}).exit_code == 2);  // --maximize is required
+}
