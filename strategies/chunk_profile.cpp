@@ -52,30 +52,43 @@ class PassBuilder {
 
   void add(int quantity, int64_t sign) { running_[quantity] += sign; }
   void candidate(int64_t group) {
-    for (const Candidate& existing : candidates_) {
-      if (existing.alive && dominates(existing.counts, running_)) return;
+    for (const size_t i : alive_) {
+      if (dominates(candidates_[i].counts, running_)) return;
     }
-    for (Candidate& existing : candidates_) {
-      if (existing.alive && dominates(running_, existing.counts)) existing.alive = false;
+    std::erase_if(alive_,
+                  [&](size_t i) { return dominates(running_, candidates_[i].counts) && drop(i); });
+    // Members whose storage was dropped (and maybe taken since) are gone.
+    std::vector<Member>& members = groups_[group];
+    std::erase_if(members, [&](const Member& m) {
+      return !candidates_[m.index].alive || candidates_[m.index].order != m.order;
+    });
+    if (members.size() >= 2 && between(candidates_[members[members.size() - 2].index].counts,
+                                       candidates_[members.back().index].counts, running_)) {
+      const size_t last = members.back().index;
+      members.pop_back();
+      std::erase(alive_, last);
+      drop(last);
     }
-    std::vector<size_t>& members = groups_[group];
-    std::erase_if(members, [&](size_t i) { return !candidates_[i].alive; });
-    if (members.size() >= 2) {
-      Candidate& last = candidates_[members.back()];
-      if (between(candidates_[members[members.size() - 2]].counts, last.counts, running_)) {
-        last.alive = false;
-        members.pop_back();
-      }
+    // A dropped candidate's storage takes the new one.
+    size_t slot = candidates_.size();
+    if (free_.empty()) {
+      candidates_.emplace_back();
+    } else {
+      slot = free_.back();
+      free_.pop_back();
     }
-    members.push_back(candidates_.size());
-    candidates_.push_back({running_, true});
+    candidates_[slot] = {running_, true, order_};
+    members.push_back({slot, order_++});
+    alive_.push_back(slot);
   }
-  PassProfile finish() const {
+  PassProfile finish() {
     PassProfile profile;
     std::vector<int64_t> zero(running_.size(), 0);
     const std::vector<int64_t>* before = &zero;
-    for (const Candidate& c : candidates_) {
-      if (!c.alive) continue;
+    std::sort(alive_.begin(), alive_.end(),
+              [&](size_t a, size_t b) { return candidates_[a].order < candidates_[b].order; });
+    for (const size_t i : alive_) {
+      const Candidate& c = candidates_[i];
       std::vector<int64_t> difference(c.counts.size());
       for (size_t q = 0; q < difference.size(); ++q)
         difference[q] = c.counts[q] - (*before)[q];
@@ -91,8 +104,15 @@ class PassBuilder {
  private:
   struct Candidate {
     std::vector<int64_t> counts;
-    bool alive;
+    bool alive = false;
+    int64_t order = 0;  ///< its place in the pass
   };
+
+  bool drop(size_t i) {
+    candidates_[i].alive = false;
+    free_.push_back(i);
+    return true;
+  }
 
   static bool dominates(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
     for (size_t i = 0; i < a.size(); ++i) {
@@ -129,7 +149,14 @@ class PassBuilder {
   std::vector<int64_t> running_;
   int context_quantities_;
   std::vector<Candidate> candidates_;
-  std::map<int64_t, std::vector<size_t>> groups_;  ///< alive candidates by op position
+  std::vector<size_t> alive_;  ///< indices into candidates_
+  std::vector<size_t> free_;   ///< dropped candidates' indices, for reuse
+  int64_t order_ = 0;
+  struct Member {
+    size_t index;
+    int64_t order;
+  };
+  std::map<int64_t, std::vector<Member>> groups_;  ///< candidates by op position
 };
 
 PassProfile profile_pass(const std::vector<sim::RecipeOp>& ops, const sim::MicrobatchRecipe& recipe,
@@ -165,6 +192,19 @@ void FormChain::evaluate(const std::vector<int64_t>& quantities, std::vector<int
   for (size_t i = 0; i < steps.size(); ++i) {
     sum += steps[i].evaluate(quantities);
     out[i] = sum;
+  }
+}
+
+void FormChain::evaluate(const std::vector<int64_t>& first, const std::vector<int64_t>& second,
+                         std::vector<int64_t>& out_first, std::vector<int64_t>& out_second) const {
+  out_first.resize(steps.size());
+  out_second.resize(steps.size());
+  int64_t a = 0;
+  int64_t b = 0;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const auto [da, db] = steps[i].evaluate(first, second);
+    out_first[i] = a += da;
+    out_second[i] = b += db;
   }
 }
 

@@ -51,6 +51,16 @@ struct LinearForm {
       sum += coefficient * quantities[q];
     return sum;
   }
+  std::pair<int64_t, int64_t> evaluate(const std::vector<int64_t>& first,
+                                       const std::vector<int64_t>& second) const {
+    int64_t a = 0;
+    int64_t b = 0;
+    for (const auto& [q, coefficient] : terms) {
+      a += coefficient * first[q];
+      b += coefficient * second[q];
+    }
+    return {a, b};
+  }
 };
 
 /// Sums of quantities, each stored as its difference from the one before: successive
@@ -60,6 +70,9 @@ struct FormChain {
   std::vector<LinearForm> steps;  ///< the first sum, then each difference
   /// Each sum's value, in order.
   void evaluate(const std::vector<int64_t>& quantities, std::vector<int64_t>& out) const;
+  /// The same for two sets of quantities at once.
+  void evaluate(const std::vector<int64_t>& first, const std::vector<int64_t>& second,
+                std::vector<int64_t>& out_first, std::vector<int64_t>& out_second) const;
 };
 
 /// One pass of a chunk: the prefixes that can be fullest, and where the pass ends, each

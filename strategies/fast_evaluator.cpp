@@ -4,6 +4,7 @@
 #include <array>
 #include <cstring>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <span>
 #include <tuple>
@@ -81,24 +82,65 @@ bool dominated(const Moment& a, const Moment& by) {
   return true;
 }
 
-/// Adds `m` to `moments` unless one of them dominates it; drops those it dominates.
+/// Whether moment b lies on the segment from a to c (same step): its counts are a
+/// weighted mean of theirs, so what it holds never exceeds the larger of the two.
+bool between(const Moment& a, const Moment& b, const Moment& c) {
+  if (a.kind != c.kind || a.chunk != c.chunk || a.first_backward != c.first_backward ||
+      b.kind != c.kind || b.chunk != c.chunk || b.first_backward != c.first_backward) {
+    return false;
+  }
+  std::vector<int64_t> u;  // b − a, then c − b
+  std::vector<int64_t> w;
+  for (size_t i = 0; i < a.in_flight.size(); ++i) {
+    u.push_back(b.in_flight[i] - a.in_flight[i]);
+    u.push_back(b.gradients_made[i] - a.gradients_made[i]);
+    w.push_back(c.in_flight[i] - b.in_flight[i]);
+    w.push_back(c.gradients_made[i] - b.gradients_made[i]);
+  }
+  size_t k = 0;
+  while (k < u.size() && u[k] == 0)
+    ++k;
+  if (k == u.size()) return true;
+  if (w[k] == 0 || (w[k] > 0) != (u[k] > 0)) return false;
+  for (size_t i = 0; i < u.size(); ++i) {
+    if (u[i] * w[k] != w[i] * u[k]) return false;
+  }
+  return true;
+}
+
+/// Adds `m` to `moments` unless one of them dominates it; drops those it dominates, and the
+/// last moment of the same step if it lies between the one before it and `m`.
 void add_undominated(std::vector<Moment>& moments, const Moment& m) {
   if (std::any_of(moments.begin(), moments.end(),
                   [&](const Moment& e) { return dominated(m, e); })) {
     return;
   }
   std::erase_if(moments, [&](const Moment& e) { return dominated(e, m); });
+  auto same_step = [&](const Moment& e) {
+    return e.kind == m.kind && e.chunk == m.chunk && e.first_backward == m.first_backward;
+  };
+  const auto last = std::find_if(moments.rbegin(), moments.rend(), same_step);
+  if (last != moments.rend()) {
+    const auto before = std::find_if(std::next(last), moments.rend(), same_step);
+    if (before != moments.rend() && between(*before, *last, m)) {
+      moments.erase(std::next(last).base());
+    }
+  }
   moments.push_back(m);
 }
 
 std::vector<Moment> moments_of(const std::vector<sim::ScheduledStep>& steps, int64_t chunks) {
   std::vector<Moment> moments;
-  std::vector<int64_t> in_flight(chunks, 0);
-  std::vector<int64_t> made(chunks, 0);
+  Moment m{sim::StepKind::kForward, 0, false, std::vector<int64_t>(chunks, 0),
+           std::vector<int64_t>(chunks, 0)};
+  std::vector<int64_t>& in_flight = m.in_flight;
+  std::vector<int64_t>& made = m.gradients_made;
   for (const sim::ScheduledStep& step : steps) {
     const bool forward = step.kind == sim::StepKind::kForward;
-    add_undominated(moments,
-                    {step.kind, step.chunk, !forward && made[step.chunk] == 0, in_flight, made});
+    m.kind = step.kind;
+    m.chunk = step.chunk;
+    m.first_backward = !forward && made[step.chunk] == 0;
+    add_undominated(moments, m);
     if (forward) {
       ++in_flight[step.chunk];
     } else {
@@ -113,14 +155,46 @@ std::vector<Moment> moments_of(const std::vector<sim::ScheduledStep>& steps, int
 enum PassKind : int32_t { kForwardPass, kBackwardPass, kFirstBackwardPass };
 
 /// A stage's undominated moments, flattened: per moment the chunk, the pass, then the
-/// in-flight count and the gradients-made flag of each local chunk.
+/// in-flight count and the gradients-made flag of each class of its chunks. Chunks of one
+/// shape hold the same (same profile, same stage), so moments may count them together: a
+/// class stands for its chunks, `chunks[j]` being one of them.
 struct StageMoments {
   std::vector<int32_t> data;
   int64_t count = 0;
+  std::vector<int32_t> chunks;  ///< per class, a chunk of it
 };
 
-StageMoments flatten(const std::vector<Moment>& moments) {
+/// `moments` with the chunks of each class of `shapes` counted together.
+std::vector<Moment> by_class(const std::vector<Moment>& moments,
+                             const std::vector<ChunkShape>& shapes,
+                             std::vector<int32_t>& representatives) {
+  std::vector<size_t> class_of(shapes.size());
+  representatives.clear();
+  for (size_t c = 0; c < shapes.size(); ++c) {
+    size_t j = 0;
+    while (j < representatives.size() && !same_shape({shapes[representatives[j]]}, {shapes[c]})) {
+      ++j;
+    }
+    if (j == representatives.size()) representatives.push_back(static_cast<int32_t>(c));
+    class_of[c] = j;
+  }
+  std::vector<Moment> projected;
+  for (const Moment& m : moments) {
+    Moment p{m.kind, representatives[class_of[m.chunk]], m.first_backward,
+             std::vector<int64_t>(representatives.size(), 0),
+             std::vector<int64_t>(representatives.size(), 0)};
+    for (size_t c = 0; c < shapes.size(); ++c) {
+      p.in_flight[class_of[c]] += m.in_flight[c];
+      p.gradients_made[class_of[c]] += m.gradients_made[c];
+    }
+    add_undominated(projected, p);
+  }
+  return projected;
+}
+
+StageMoments flatten(const std::vector<Moment>& moments, std::vector<int32_t> chunks) {
   StageMoments flat;
+  flat.chunks = std::move(chunks);
   flat.count = static_cast<int64_t>(moments.size());
   for (const Moment& m : moments) {
     flat.data.push_back(m.chunk);
@@ -286,6 +360,7 @@ struct ParamKey {
   bool embedding_here;
   auto tie() const { return std::tie(model, tp, vocab_multiple, embedding_here); }
   bool operator<(const ParamKey& other) const { return tie() < other.tie(); }
+  bool operator==(const ParamKey& other) const { return tie() == other.tie(); }
 };
 
 /// The last few values made for small keys, for memo tables attached to what they derive
@@ -317,19 +392,44 @@ class LastFew {
   uint64_t clock_ = 0;
 };
 
-/// A chunk's passes evaluated on one part of the quantities: each candidate prefix's sum
-/// and each pass's net. The context part also carries the chunk's compute times.
-struct PartValues {
-  std::vector<int64_t> forward, backward, first_backward;
-  int64_t forward_net = 0, backward_net = 0, first_backward_net = 0;
-  ChunkTimes times;
+/// One pass of a chunk evaluated on some quantities: each candidate prefix's sum, and the
+/// pass's net.
+struct PassValues {
+  std::vector<int64_t> peaks;
+  int64_t net = 0;
 };
 
-/// A chunk profile with its parts for the last few contexts and stage states (by id).
+/// A chunk's three passes (by PassKind) on the context's quantities: per sample (times the
+/// micro-batch) and fixed (the few that do not grow with it), or on the stage's.
+struct PartValues {
+  PassValues passes[3];
+  PassValues fixed[3];  ///< empty peaks: none
+};
+
+/// A chunk profile with its parts for the last few contexts (by per-sample context and
+/// fixed quantities) and stage states (by id), and its compute times per context.
 struct ChunkEntry {
   ChunkProfile profile;
-  LastFew<uint64_t, PartValues, 8> context_parts;
+  LastFew<std::pair<uint64_t, uint64_t>, PartValues, 8> context_parts;
   LastFew<uint64_t, PartValues, 8> stage_parts;
+  LastFew<uint64_t, ChunkTimes, 8> times;
+};
+
+const PassProfile& pass_of(const ChunkProfile& profile, int kind) {
+  return kind == kForwardPass ? profile.forward
+                              : (kind == kBackwardPass ? profile.backward : profile.first_backward);
+}
+
+/// A plan's context, and how it relates to the context of one sample per microbatch: when
+/// each byte quantity is either `scale` times that one's or equal to it (checked), chunk
+/// sums per sample serve every micro-batch, the fixed quantities added apart.
+struct ContextEntry {
+  PlanContext context;
+  bool related = false;
+  uint64_t sample_id = 0;  ///< what its per-sample sums are kept under
+  int64_t scale = 1;
+  std::vector<int> fixed;  ///< quantities that do not grow with the micro-batch
+  uint64_t fixed_id = 0;   ///< names the set `fixed`
 };
 
 /// A schedule timed with some stage times: the same times give the same answer.
@@ -340,7 +440,7 @@ struct TimingKey {
   bool operator==(const TimingKey&) const = default;
 };
 struct TimingValue {
-  std::vector<double> end_s;  ///< per stage
+  std::vector<double> last_end_s;  ///< per kind of stage: when its last stage ends
   double bubble_fraction = 0.0;
 };
 
@@ -382,19 +482,48 @@ struct KindNumbers {
   sim::Bytes resident;
 };
 
-/// The fullest a chunk pass gets: the largest candidate, never below the start.
-int64_t fullest(const std::vector<int64_t>& context, const std::vector<int64_t>& stage) {
+/// The fullest a chunk pass gets: the largest candidate (per-sample context sums times the
+/// micro-batch, plus fixed ones and the stage's), never below the start.
+int64_t fullest(int64_t scale, const PassValues& context, const PassValues& fixed,
+                const PassValues& stage) {
   int64_t best = 0;
-  for (size_t i = 0; i < context.size(); ++i)
-    best = std::max(best, context[i] + stage[i]);
+  const size_t n = context.peaks.size();
+  if (fixed.peaks.empty()) {
+    for (size_t i = 0; i < n; ++i)
+      best = std::max(best, scale * context.peaks[i] + stage.peaks[i]);
+  } else {
+    for (size_t i = 0; i < n; ++i) {
+      best = std::max(best, scale * context.peaks[i] + fixed.peaks[i] + stage.peaks[i]);
+    }
+  }
   return best;
 }
 
-void evaluate_pass(const PassProfile& pass, bool context_terms,
-                   const std::vector<int64_t>& quantities, std::vector<int64_t>& out,
-                   int64_t& net) {
-  (context_terms ? pass.context_peaks : pass.stage_peaks).evaluate(quantities, out);
-  net = (context_terms ? pass.context_net : pass.stage_net).evaluate(quantities);
+/// Where a chunk pass ends, from the same parts.
+int64_t net(int64_t scale, const PassValues& context, const PassValues& fixed,
+            const PassValues& stage) {
+  return scale * context.net + fixed.net + stage.net;
+}
+
+void evaluate_stage_pass(const PassProfile& pass, const std::vector<int64_t>& quantities,
+                         PassValues& out) {
+  pass.stage_peaks.evaluate(quantities, out.peaks);
+  out.net = pass.stage_net.evaluate(quantities);
+}
+
+/// The context terms on per-sample quantities, and (when any) on the fixed ones.
+void evaluate_context_pass(const PassProfile& pass, const std::vector<int64_t>& per_sample,
+                           const std::vector<int64_t>* fixed, PassValues& out,
+                           PassValues& out_fixed) {
+  if (fixed == nullptr) {
+    pass.context_peaks.evaluate(per_sample, out.peaks);
+    out.net = pass.context_net.evaluate(per_sample);
+    out_fixed.peaks.clear();
+    out_fixed.net = 0;
+    return;
+  }
+  pass.context_peaks.evaluate(per_sample, *fixed, out.peaks, out_fixed.peaks);
+  std::tie(out.net, out_fixed.net) = pass.context_net.evaluate(per_sample, *fixed);
 }
 
 }  // namespace
@@ -405,12 +534,23 @@ struct FastEvaluator::Caches {
   LastFew<ProfilesKey, KindProfiles, 8> kind_profiles;
   std::map<std::tuple<const ScheduleInfo*, int64_t, int64_t, int64_t>, ScheduleEntry> schedules;
   std::map<ParamKey, ParamGroups> params;
+  // The last few found in the maps above and below: most lookups repeat a recent one.
+  LastFew<std::tuple<const ScheduleInfo*, int64_t, int64_t, int64_t>, ScheduleEntry*, 8>
+      recent_schedules;
+  std::string last_schedule_name;
+  const ScheduleInfo* last_schedule = nullptr;
+  LastFew<ParamKey, const ParamGroups*, 8> recent_params;
   std::map<std::tuple<int64_t, int64_t, int64_t, std::vector<int64_t>, bool, bool>, StageLayout>
       layouts;
-  RecentCache<ContextKey, PlanContext> contexts;
+  LastFew<std::tuple<int64_t, int64_t, int64_t, std::vector<int64_t>, bool, bool>, StageLayout*, 8>
+      recent_layouts;
+  RecentCache<ContextKey, ContextEntry> contexts;
+  std::vector<std::vector<int>> fixed_sets;  ///< the distinct ContextEntry::fixed
   RecentCache<FactsKey, StageFacts, 32> facts;
   // Scratch reused between evaluations.
-  std::vector<int64_t> quantities;
+  std::vector<int64_t> quantities;         ///< the stage's
+  std::vector<int64_t> sample_quantities;  ///< the context's, per sample
+  std::vector<int64_t> fixed_quantities;   ///< the context's that do not grow
   std::vector<KindNumbers> kinds;
   std::vector<std::vector<ChunkTimes>> stage_times;
   std::vector<double> timing_scratch;
@@ -434,30 +574,90 @@ struct FastEvaluator::Caches {
   }
 
   ScheduleEntry& schedule(const PipelineParallelism& pp, int64_t microbatches) {
-    const ScheduleInfo* info = find_schedule(pp.schedule);
-    MEMSIM_CHECK(info != nullptr);
-    ScheduleEntry& entry = schedules[{info, pp.stages, pp.virtual_stages, microbatches}];
+    if (pp.schedule != last_schedule_name) {
+      last_schedule = find_schedule(pp.schedule);
+      MEMSIM_CHECK(last_schedule != nullptr);
+      last_schedule_name = pp.schedule;
+    }
+    const ScheduleInfo* info = last_schedule;
+    const auto key = std::tuple{info, pp.stages, pp.virtual_stages, microbatches};
+    auto [recent, fresh] = recent_schedules.get(key);
+    if (!fresh) return **recent;
+    ScheduleEntry& entry = schedules[key];
+    *recent = &entry;
     if (entry.moments.empty()) {
       std::vector<std::vector<sim::ScheduledStep>> steps;
       for (int64_t s = 0; s < pp.stages; ++s) {
         steps.push_back(info->steps(s, pp.stages, pp.virtual_stages, microbatches));
         entry.moments.push_back(moments_of(steps.back(), pp.virtual_stages));
-        entry.flat.push_back(flatten(entry.moments.back()));
+        std::vector<int32_t> every_chunk(pp.virtual_stages);
+        std::iota(every_chunk.begin(), every_chunk.end(), 0);
+        entry.flat.push_back(flatten(entry.moments.back(), std::move(every_chunk)));
       }
       entry.order = order_schedule(steps, pp.virtual_stages);
     }
     return entry;
   }
 
-  RecentCache<ContextKey, PlanContext>::Found context(const TrainingPlan& plan,
-                                                      const ModelEntry& model) {
+  RecentCache<ContextKey, ContextEntry>::Found context(const TrainingPlan& plan,
+                                                       const ModelEntry& model) {
+    auto hash_of = [](const ContextKey& key) {
+      uint64_t hash = 0xCBF29CE484222325ULL;
+      mix(hash, key.seq_len);
+      mix(hash, key.micro_batch);
+      mix(hash, key.tp);
+      mix(hash, key.model);
+      return hash;
+    };
     const ContextKey key = context_key(model, plan);
-    uint64_t hash = 0xCBF29CE484222325ULL;
-    mix(hash, key.seq_len);
-    mix(hash, key.micro_batch);
-    mix(hash, key.tp);
-    mix(hash, key.model);
-    return contexts.get(key, hash, [&] { return PlanContext(plan, *model.graph, *model.classes); });
+    const auto found = contexts.get(key, hash_of(key), [&] {
+      return ContextEntry{PlanContext(plan, *model.graph, *model.classes)};
+    });
+    // Values are never moved while cached, and nothing else holds this one now.
+    auto& entry = const_cast<ContextEntry&>(*found.value);
+    if (!entry.related) {
+      entry.related = true;
+      entry.sample_id = found.id;
+      const int64_t b = plan.training.micro_batch;
+      if (b > 1) {
+        ContextKey one = key;
+        one.micro_batch = 1;
+        const auto sample = contexts.get(one, hash_of(one), [&] {
+          TrainingPlan single = plan;
+          single.training.micro_batch = 1;
+          return ContextEntry{PlanContext(single, *model.graph, *model.classes)};
+        });
+        relate(entry, sample.value->context, sample.id, b, model);
+      }
+    }
+    return found;
+  }
+
+  /// The bytes of context quantity `q` (a tensor class, then an op buffer).
+  static int64_t context_value(const PlanContext& context, const ModelEntry& model, int q) {
+    const int classes = model.classes->count();
+    return q < classes ? context.class_bytes(q).value()
+                       : context.twin_cost(q - classes).forward_buffer.value();
+  }
+
+  /// Relates `entry` (micro-batch `b`) to `sample` (micro-batch 1) when each quantity is b
+  /// times the sample's or equal to it.
+  void relate(ContextEntry& entry, const PlanContext& sample, uint64_t sample_id, int64_t b,
+              const ModelEntry& model) {
+    std::vector<int> fixed;
+    for (int q = 0; q < model.index->context_count(); ++q) {
+      const int64_t mine = context_value(entry.context, model, q);
+      const int64_t one = context_value(sample, model, q);
+      if (mine == b * one) continue;
+      if (mine != one) return;
+      fixed.push_back(q);
+    }
+    auto known = std::find(fixed_sets.begin(), fixed_sets.end(), fixed);
+    if (known == fixed_sets.end()) known = fixed_sets.insert(fixed_sets.end(), fixed);
+    entry.sample_id = sample_id;
+    entry.scale = b;
+    entry.fixed = std::move(fixed);
+    entry.fixed_id = static_cast<uint64_t>(known - fixed_sets.begin());
   }
 
   /// The facts of a stage of `chunk_shapes`; `plan_key` and its hash are the plan's part.
@@ -485,8 +685,13 @@ struct FastEvaluator::Caches {
 
   /// The chunk shapes of every stage, and their kinds.
   const StageLayout& layout(int64_t layers, const PipelineParallelism& pp) {
-    StageLayout& entry = layouts[{layers, pp.stages, pp.virtual_stages, pp.layers_per_stage,
-                                  pp.embedding_as_layer, pp.loss_as_layer}];
+    const auto key = std::tuple{
+        layers,          pp.stages, pp.virtual_stages, pp.layers_per_stage, pp.embedding_as_layer,
+        pp.loss_as_layer};
+    auto [recent, fresh] = recent_layouts.get(key);
+    if (!fresh) return **recent;
+    StageLayout& entry = layouts[key];
+    *recent = &entry;
     if (entry.shapes.empty()) {
       const std::vector<int64_t> per_chunk = chunk_layers(layers, pp);
       for (int64_t s = 0; s < pp.stages; ++s) {
@@ -507,10 +712,13 @@ struct FastEvaluator::Caches {
                             bool embedding_here) {
     const auto& tp = plan.parallel.tp;
     const ParamKey key{&model, tp.degree, tp.vocab_multiple, embedding_here};
+    auto [recent, fresh] = recent_params.get(key);
+    if (!fresh) return **recent;
     auto it = params.find(key);
     if (it == params.end()) {
       it = params.emplace(key, param_groups(plan, *model.graph, embedding_here)).first;
     }
+    *recent = &it->second;
     return it->second;
   }
 };
@@ -524,7 +732,9 @@ FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) 
   const sim::LayerGraph& graph = *model.graph;
   const QuantityIndex& index = *model.index;
   const PipelineParallelism& pp = plan.parallel.pp;
-  const auto [context, context_id] = caches.context(plan, model);
+  const auto [context_entry, context_id] = caches.context(plan, model);
+  const PlanContext* context = &context_entry->context;
+  const int64_t scale = context_entry->scale;
   const StageLayout& layout = caches.layout(plan.model.layers, pp);
   ScheduleEntry& schedule = caches.schedule(pp, plan.microbatches());
   const int prefetch =
@@ -534,7 +744,7 @@ FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) 
   const int64_t every = full != nullptr ? full->every : 0;
   const std::span<const sim::OpId> twins = graph.twins();
   std::vector<int64_t>& quantities = caches.quantities;
-  bool context_quantities = false;  // filled in `quantities` yet
+  bool context_quantities = false;  // the context's filled in yet
 
   // Each kind of stage: its facts, and its chunks re-sized from their profiles' context
   // part (shared by every stage state) and stage part (shared by every context).
@@ -579,44 +789,54 @@ FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) 
       }
     }
     for (size_t c = 0; c < shapes.size(); ++c) {
+      // Chunks of one shape (an interleaved stage's middle ones) come to the same.
+      const auto same =
+          std::find(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(c), entries[c]);
+      if (same != entries.begin() + static_cast<std::ptrdiff_t>(c)) {
+        numbers.chunks[c] = numbers.chunks[same - entries.begin()];
+        numbers.times[c] = numbers.times[same - entries.begin()];
+        continue;
+      }
       ChunkEntry& entry = *entries[c];
       const ChunkProfile& profile = entry.profile;
-      auto [context_part, context_new] = entry.context_parts.get(context_id);
-      PartValues& from_context = *context_part;
+      auto [context_part, context_new] =
+          entry.context_parts.get({context_entry->sample_id, context_entry->fixed_id});
+      const PartValues& from_context = *context_part;
       if (context_new) {
         if (!context_quantities) {
-          quantities.assign(index.count(), 0);
-          for (int q = 0; q < model.classes->count(); ++q) {
-            quantities[q] = context->class_bytes(q).value();
+          caches.sample_quantities.assign(index.count(), 0);
+          caches.fixed_quantities.assign(index.count(), 0);
+          for (int q = 0; q < index.context_count(); ++q) {
+            caches.sample_quantities[q] = Caches::context_value(*context, model, q) / scale;
           }
-          for (size_t slot = 0; slot < twins.size(); ++slot) {
-            quantities[index.buffer(static_cast<int>(slot))] =
-                context->twin_cost(static_cast<int>(slot)).forward_buffer.value();
+          for (const int q : context_entry->fixed) {
+            caches.fixed_quantities[q] = caches.sample_quantities[q] * scale;
+            caches.sample_quantities[q] = 0;
           }
           context_quantities = true;
         }
-        evaluate_pass(profile.forward, true, quantities, from_context.forward,
-                      from_context.forward_net);
-        evaluate_pass(profile.backward, true, quantities, from_context.backward,
-                      from_context.backward_net);
-        evaluate_pass(profile.first_backward, true, quantities, from_context.first_backward,
-                      from_context.first_backward_net);
-        from_context.times = {};
+        const std::vector<int64_t>* fixed =
+            context_entry->fixed.empty() ? nullptr : &caches.fixed_quantities;
+        for (int kind = 0; kind < 3; ++kind) {
+          evaluate_context_pass(pass_of(profile, kind), caches.sample_quantities, fixed,
+                                context_part->passes[kind], context_part->fixed[kind]);
+        }
+      }
+      auto [times, times_new] = entry.times.get(context_id);
+      if (times_new) {
+        *times = {};
         for (const ChunkProfile::Runs& runs : profile.runs) {
           const sim::OpCost& cost = context->twin_cost(runs.slot);
-          from_context.times.forward_s += static_cast<double>(runs.forward) * cost.forward_s;
-          from_context.times.backward_s += static_cast<double>(runs.forward) * cost.backward_s +
-                                           static_cast<double>(runs.recompute) * cost.forward_s;
+          times->forward_s += static_cast<double>(runs.forward) * cost.forward_s;
+          times->backward_s += static_cast<double>(runs.forward) * cost.backward_s +
+                               static_cast<double>(runs.recompute) * cost.forward_s;
         }
       }
 
       auto [stage_part, stage_new] = entry.stage_parts.get(facts_id);
-      PartValues& from_stage = *stage_part;
+      const PartValues& from_stage = *stage_part;
       if (stage_new) {
-        // The stage's quantities sit after the context's: no need to clear those.
-        if (quantities.size() != static_cast<size_t>(index.count())) {
-          quantities.assign(index.count(), 0);
-        }
+        quantities.assign(index.count(), 0);
         const ShardedStates& states = facts->states;
         for (size_t slot = 0; slot < twins.size(); ++slot) {
           quantities[index.parameter_gradients(static_cast<int>(slot))] =
@@ -631,29 +851,28 @@ FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) 
           quantities[index.layer_gradients(kind)] = gradients[kind].value();
         }
         quantities[index.bucket()] = states.reduce_bucket.value();
-        evaluate_pass(profile.forward, false, quantities, from_stage.forward,
-                      from_stage.forward_net);
-        evaluate_pass(profile.backward, false, quantities, from_stage.backward,
-                      from_stage.backward_net);
         // Without gradients made on demand the first backward is like the others.
-        if (on_demand) {
-          evaluate_pass(profile.first_backward, false, quantities, from_stage.first_backward,
-                        from_stage.first_backward_net);
+        for (int kind = 0; kind < (on_demand ? 3 : 2); ++kind) {
+          evaluate_stage_pass(pass_of(profile, kind), quantities, stage_part->passes[kind]);
         }
       }
 
       ChunkNumbers& chunk = numbers.chunks[c];
-      chunk.saved = from_context.forward_net + from_stage.forward_net;
-      chunk.peaks[kForwardPass] = fullest(from_context.forward, from_stage.forward);
-      chunk.peaks[kBackwardPass] = fullest(from_context.backward, from_stage.backward);
+      auto peak = [&](int kind) {
+        return fullest(scale, from_context.passes[kind], from_context.fixed[kind],
+                       from_stage.passes[kind]);
+      };
+      auto end = [&](int kind) {
+        return net(scale, from_context.passes[kind], from_context.fixed[kind],
+                   from_stage.passes[kind]);
+      };
+      chunk.saved = end(kForwardPass);
+      chunk.peaks[kForwardPass] = peak(kForwardPass);
+      chunk.peaks[kBackwardPass] = peak(kBackwardPass);
       chunk.peaks[kFirstBackwardPass] =
-          on_demand ? fullest(from_context.first_backward, from_stage.first_backward)
-                    : chunk.peaks[kBackwardPass];
-      chunk.gradients = on_demand
-                            ? (from_context.first_backward_net + from_stage.first_backward_net) -
-                                  (from_context.backward_net + from_stage.backward_net)
-                            : 0;
-      numbers.times[c] = from_context.times;
+          on_demand ? peak(kFirstBackwardPass) : chunk.peaks[kBackwardPass];
+      chunk.gradients = on_demand ? end(kFirstBackwardPass) - end(kBackwardPass) : 0;
+      numbers.times[c] = *times;
     }
     // The gradient reduction can hide behind the last microbatch's backward compute.
     double window = 0.0;
@@ -666,14 +885,15 @@ FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) 
   }
 
   // The fullest moment of each stage's schedule (or of each kind's stages together).
-  const int64_t v = pp.virtual_stages;
-  auto fullest_moment = [v](const StageMoments& moments, const KindNumbers& numbers) {
+  auto fullest_moment = [](const StageMoments& moments, const KindNumbers& numbers) {
+    const auto classes = static_cast<int64_t>(moments.chunks.size());
     const int32_t* m = moments.data.data();
     int64_t dynamic = 0;
-    for (int64_t i = 0; i < moments.count; ++i, m += 2 + 2 * v) {
+    for (int64_t i = 0; i < moments.count; ++i, m += 2 + 2 * classes) {
       int64_t held = numbers.chunks[m[0]].peaks[m[1]];
-      for (int64_t c = 0; c < v; ++c) {
-        held += m[2 + c] * numbers.chunks[c].saved + m[2 + v + c] * numbers.chunks[c].gradients;
+      for (int64_t j = 0; j < classes; ++j) {
+        const ChunkNumbers& chunk = numbers.chunks[moments.chunks[j]];
+        held += m[2 + j] * chunk.saved + m[2 + classes + j] * chunk.gradients;
       }
       dynamic = std::max(dynamic, held);
     }
@@ -694,13 +914,18 @@ FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) 
     auto [by_kind, by_kind_new] = schedule.kind_moments.get(&layout);
     if (by_kind_new) {
       std::vector<std::vector<Moment>> merged(kind_count);
+      std::vector<std::vector<int32_t>> representatives(kind_count);
       for (int64_t s = 0; s < pp.stages; ++s) {
-        for (const Moment& m : schedule.moments[s])
-          add_undominated(merged[layout.kind[s]], m);
+        const int32_t k = layout.kind[s];
+        for (const Moment& m :
+             by_class(schedule.moments[s], layout.shapes[s], representatives[k])) {
+          add_undominated(merged[k], m);
+        }
       }
       by_kind->clear();
-      for (const auto& moments : merged)
-        by_kind->push_back(flatten(moments));
+      for (size_t k = 0; k < kind_count; ++k) {
+        by_kind->push_back(flatten(merged[k], representatives[k]));
+      }
     }
     for (size_t k = 0; k < kind_count; ++k) {
       const KindNumbers& numbers = caches.kinds[k];
@@ -728,13 +953,18 @@ FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) 
       caches.stage_times[s] = caches.kinds[layout.kind[s]].times;
     const PipelineTiming timing = time_order(schedule.order, caches.stage_times, key.transfer_s,
                                              nullptr, &caches.timing_scratch);
-    timed->end_s = timing.end_s;
+    timed->last_end_s.assign(kind_count, 0.0);
+    for (int64_t s = 0; s < pp.stages; ++s) {
+      double& last = timed->last_end_s[layout.kind[s]];
+      last = std::max(last, timing.end_s[s]);
+    }
     timed->bubble_fraction = timing.bubble_fraction;
   }
   result.bubble_fraction = timed->bubble_fraction;
-  for (int64_t s = 0; s < pp.stages; ++s) {
+  // Stages of a kind synchronise and step alike: the last to finish its steps ends last.
+  for (size_t k = 0; k < kind_count; ++k) {
     result.step_time_s =
-        std::max(result.step_time_s, timed->end_s[s] + caches.kinds[layout.kind[s]].after_steps_s);
+        std::max(result.step_time_s, timed->last_end_s[k] + caches.kinds[k].after_steps_s);
   }
 
   // Host memory: every rank of a node holds its stage's offloaded share. Ranks run TP

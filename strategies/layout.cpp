@@ -87,7 +87,8 @@ LayoutProblems resolve_layout(TrainingPlan& plan) {
   if (plan.parallel.tp.sequence_parallel && plan.training.seq_len % tp != 0) {
     flag(R::kSequenceParallel);
   }
-  if (data.zero > 0 && dp == 1) flag(R::kZeroWithoutDp);
+  // With offload, ZeRO on one GPU is how the states leave it (ZeRO-Offload's use case).
+  if (data.zero > 0 && dp == 1 && data.offload == Offload::kNone) flag(R::kZeroWithoutDp);
   if (data.offload != Offload::kNone && data.zero == 0) flag(R::kOffloadNeedsZero);
   if (data.offload == Offload::kOptimizerAndParams && data.zero != 3) {
     flag(R::kOffloadParamsNeedsZero3);

@@ -26,7 +26,7 @@ enum class LayoutReason : uint8_t {
   kOffloadParamsNeedsZero3,
   kGlobalBatch,              ///< global batch not divisible by micro_batch × dp
   kInterleavedMicrobatches,  ///< interleaved with microbatches not a multiple of pp
-  kZeroWithoutDp,            ///< a warning: ZeRO with one data-parallel rank
+  kZeroWithoutDp,            ///< a warning: ZeRO with one data-parallel rank, no offload
 };
 inline constexpr size_t kLayoutReasonCount = 15;
 using LayoutProblems = std::bitset<kLayoutReasonCount>;

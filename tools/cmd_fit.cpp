@@ -55,15 +55,26 @@ void write_csv(const std::string& key, const std::vector<VariantFit>& fits, std:
   }
 }
 
+/// Bytes for people, in MiB (MB) below one GiB (GB): a fit's headroom is often small.
+std::string format_headroom(sim::Bytes bytes, UnitSystem units) {
+  const bool si = units == UnitSystem::kSi;
+  const double unit = si ? 1e9 : 1024.0 * 1024.0 * 1024.0;
+  if (static_cast<double>(bytes.value()) >= unit) return format_bytes(bytes, units);
+  return fmt::format("{:.1f} {}", static_cast<double>(bytes.value()) / (unit / (si ? 1e3 : 1024.0)),
+                     si ? "MB" : "MiB");
+}
+
 TextTable table(const std::string& key, const std::vector<VariantFit>& fits, UnitSystem units) {
-  TextTable t({"variant", key, "peak at it", "peak at one more", "GPU memory"});
+  TextTable t({"variant", key, "peak at it", "free at it", "peak at one more", "GPU memory"});
   for (const VariantFit& f : fits) {
     const bool none = f.answer.value == 0;
+    const sim::Bytes capacity = f.variant->plan.cluster.gpu.capacity;
     t.add_row({f.variant->name, none ? "none fits" : std::to_string(f.answer.value),
                none ? "-" : format_bytes(f.answer.peak, units),
+               none ? "-" : format_headroom(capacity - f.answer.peak, units),
                f.answer.next_peak.value() == 0 ? "invalid layout"
                                                : format_bytes(f.answer.next_peak, units),
-               format_bytes(f.variant->plan.cluster.gpu.capacity, units)});
+               format_bytes(capacity, units)});
   }
   return t;
 }

@@ -5,25 +5,45 @@
 
 namespace memsim::tools {
 
-void write_report_csv(const ScenarioOutcome& outcome, std::ostream& out) {
-  out << "variant,rank,pp_stage,tp_rank,dp_rank,parameters,peak_bytes,fits";
-  for (sim::Category c : sim::kAllCategories)
-    out << ",at_peak." << sim::category_name(c);
-  for (sim::Category c : sim::kAllCategories)
-    out << ",max." << sim::category_name(c);
-  out << ",activations_per_microbatch\n";
-  for (const VariantOutcome& v : outcome.variants) {
-    for (const strategies::RankReport& rank : v.report.ranks) {
-      const sim::RankResult& m = rank.memory;
-      out << fmt::format("{},{},{},{},{},{},{},{}", csv_field(v.variant->name), rank.placement.rank,
-                         rank.placement.pp_stage, rank.placement.tp_rank, rank.placement.dp_rank,
-                         rank.parameters, m.peak.value(), rank.fits ? "true" : "false");
-      for (sim::Category c : sim::kAllCategories)
-        out << ',' << m.at_peak[c].value();
-      for (sim::Category c : sim::kAllCategories)
-        out << ',' << m.max_by_category[c].value();
-      out << ',' << m.activations_per_microbatch.value() << '\n';
+namespace {
+
+using nlohmann::ordered_json;
+
+/// Nested objects flattened to dotted names: at_peak.weights.
+void flatten(const ordered_json& object, const std::string& prefix,
+             std::vector<std::pair<std::string, const ordered_json*>>& out) {
+  for (const auto& [key, value] : object.items()) {
+    if (value.is_object()) {
+      flatten(value, prefix + key + ".", out);
+    } else {
+      out.emplace_back(prefix + key, &value);
     }
+  }
+}
+
+std::string cell(const ordered_json& value) {
+  return csv_field(value.is_string() ? value.get<std::string>() : value.dump());
+}
+
+}  // namespace
+
+void write_report_csv(const ScenarioOutcome& outcome, std::ostream& out) {
+  std::vector<ordered_json> summaries;
+  for (const VariantOutcome& v : outcome.variants)
+    summaries.push_back(variant_summary(v));
+  std::vector<std::vector<std::pair<std::string, const ordered_json*>>> fields(summaries.size());
+  for (size_t i = 0; i < summaries.size(); ++i)
+    flatten(summaries[i], "", fields[i]);
+  // Every variant's summary has the same fields in the same order; "name" heads the columns.
+  out << "metric";
+  for (const auto& f : fields)
+    out << ',' << cell(*f.front().second);
+  out << '\n';
+  for (size_t row = 1; row < fields.front().size(); ++row) {
+    out << csv_field(fields.front()[row].first);
+    for (const auto& f : fields)
+      out << ',' << cell(*f[row].second);
+    out << '\n';
   }
 }
 

@@ -48,12 +48,15 @@ ordered_json rank_json(const strategies::RankReport& rank) {
   };
 }
 
-ordered_json variant_json(const VariantOutcome& v) {
+}  // namespace
+
+ordered_json variant_summary(const VariantOutcome& v) {
   const strategies::TrainingPlan& plan = v.variant->plan;
   const strategies::TrainingReport& r = v.report;
-  ordered_json ranks = ordered_json::array();
-  for (const auto& rank : r.ranks)
-    ranks.push_back(rank_json(rank));
+  const strategies::RankReport* fullest = &r.ranks.front();
+  for (const auto& rank : r.ranks) {
+    if (rank.memory.peak > fullest->memory.peak) fullest = &rank;
+  }
   return {
       {"name", v.variant->name},
       {"model", plan.model.name},
@@ -86,16 +89,22 @@ ordered_json variant_json(const VariantOutcome& v) {
       {"micro_batch", plan.training.micro_batch},
       {"global_batch", plan.training.global_batch},
       {"microbatches", r.microbatches},
-      {"ranks", std::move(ranks)},
+      {"peak_rank", fullest->placement.rank},
+      {"at_peak", categories(fullest->memory.at_peak)},
+      {"activations_per_microbatch", fullest->memory.activations_per_microbatch.value()},
   };
 }
 
-}  // namespace
-
 void write_report_json(const ScenarioOutcome& outcome, std::ostream& out) {
   ordered_json variants = ordered_json::array();
-  for (const VariantOutcome& v : outcome.variants)
-    variants.push_back(variant_json(v));
+  for (const VariantOutcome& v : outcome.variants) {
+    ordered_json variant = variant_summary(v);
+    ordered_json ranks = ordered_json::array();
+    for (const auto& rank : v.report.ranks)
+      ranks.push_back(rank_json(rank));
+    variant["ranks"] = std::move(ranks);
+    variants.push_back(std::move(variant));
+  }
   const ordered_json doc = {{"memsim_version", MEMSIM_VERSION},
                             {"scenario", outcome.scenario->name},
                             {"variants", std::move(variants)}};

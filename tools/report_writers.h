@@ -3,6 +3,8 @@
 
 #include <ostream>
 
+#include <nlohmann/json.hpp>
+
 #include "tools/outcome.h"
 #include "tools/units_format.h"
 
@@ -14,7 +16,11 @@ void write_report_table(const ScenarioOutcome& outcome, UnitSystem units, std::o
 void write_report_markdown(const ScenarioOutcome& outcome, UnitSystem units, std::ostream& out);
 /// SPEC.md's JSON report (integer bytes).
 void write_report_json(const ScenarioOutcome& outcome, std::ostream& out);
-/// One row per variant and rank (integer bytes).
+/// The variants side by side: a row per summary field, a column per variant (integer bytes).
 void write_report_csv(const ScenarioOutcome& outcome, std::ostream& out);
+
+/// A variant's summary as the JSON report and the CSV give it: its layout, peak (the
+/// fullest rank's, with that rank's breakdown), fit, headroom, timing and host memory.
+nlohmann::ordered_json variant_summary(const VariantOutcome& v);
 
 }  // namespace memsim::tools

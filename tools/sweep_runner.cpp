@@ -70,15 +70,19 @@ class RowWriter {
     }
   }
 
-  std::vector<std::string> header() const {
+  /// The columns: machine names (CSV, JSON Lines) or, for tables, names for people.
+  std::vector<std::string> header(bool for_people = false) const {
     std::vector<std::string> columns;
     if (with_variant_) columns.emplace_back("variant");
     for (const auto& axis : sweeps_.front().sweep.axes())
       columns.push_back(axis.key);
-    for (const char* c : {"fits", "peak_bytes", "step_time_s", "bubble_fraction", "tokens_per_s",
-                          "mfu", "cpu_bytes_per_node"}) {
+    static const char* const kMachine[] = {
+        "fits",         "peak_bytes", "step_time_s",       "bubble_fraction",
+        "tokens_per_s", "mfu",        "cpu_bytes_per_node"};
+    static const char* const kPeople[] = {"fits",     "peak/GPU", "step",     "bubble",
+                                          "tokens/s", "MFU",      "host/node"};
+    for (const char* c : for_people ? kPeople : kMachine)
       columns.emplace_back(c);
-    }
     return columns;
   }
 
@@ -327,7 +331,7 @@ class Runner {
     std::sort(all.begin(), all.end(), better);
     if (static_cast<int64_t>(all.size()) > options_.top) all.resize(options_.top);
     if (options_.format == SweepFormat::kTable || options_.format == SweepFormat::kMarkdown) {
-      TextTable table(writer.header());
+      TextTable table(writer.header(true));
       for (const Row& row : all)
         table.add_row(writer.cells(row));
       if (options_.format == SweepFormat::kTable) {
@@ -383,9 +387,9 @@ SweepSummary run_sweep(const std::vector<scenarios::VariantSweep>& sweeps,
 }
 
 std::string describe(const SweepSummary& s) {
-  std::string text = fmt::format(
-      "{} points in {:.2f} s ({:.3g} points/s): {} evaluated ({} fit)", s.points, s.seconds,
-      s.seconds > 0 ? static_cast<double>(s.points) / s.seconds : 0.0, s.evaluated, s.fitting);
+  const double rate = s.seconds > 0 ? static_cast<double>(s.points) / s.seconds : 0.0;
+  std::string text = fmt::format("{} points in {:.2f} s ({:.2f} million/s): {} evaluated ({} fit)",
+                                 s.points, s.seconds, rate / 1e6, s.evaluated, s.fitting);
   uint64_t skipped = 0;
   for (const auto& [reason, count] : s.skipped)
     skipped += count;

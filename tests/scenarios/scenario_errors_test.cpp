@@ -143,10 +143,11 @@ TEST_CASE("the program exits 2 with file:line:col on bad input") {
 TEST_CASE("bad command lines exit 2") {
   CHECK(memsim::testing::run_memsim({"run"}).exit_code == 2);
   CHECK(memsim::testing::run_memsim({"frobnicate"}).exit_code == 2);
-  CHECK(memsim::testing::run_memsim({"run", "scenarios/llama2-7b-1xa100.yaml", "--format", "xml"})
+  CHECK(memsim::testing::run_memsim(
+            {"run", "scenarios/llama2-7b-finetune-1gpu.yaml", "--format", "xml"})
             .exit_code == 2);
   const auto variant = memsim::testing::run_memsim(
-      {"run", "scenarios/llama2-7b-1xa100.yaml", "--variant", "ful-ckpt"});
+      {"run", "scenarios/llama2-7b-finetune-1gpu.yaml", "--variant", "ful-ckpt"});
   CHECK(variant.exit_code == 2);
   CHECK(variant.err.find("did you mean 'full-ckpt'") != std::string::npos);
 }

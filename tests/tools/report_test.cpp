@@ -11,7 +11,7 @@
 
 namespace {
 
-const char* kScenario = "scenarios/llama2-7b-1xa100.yaml";
+const char* kScenario = "scenarios/llama2-7b-finetune-1gpu.yaml";
 
 struct CsvPeak {
   int64_t max_live = 0;
@@ -49,7 +49,7 @@ TEST_CASE("at_peak categories add up to peak_bytes in the JSON report") {
   REQUIRE(result.exit_code == 0);
   const auto doc = nlohmann::json::parse(result.out);
   CHECK(doc["memsim_version"] == MEMSIM_VERSION);
-  REQUIRE(doc["variants"].size() == 4);
+  REQUIRE(doc["variants"].size() == 8);
   for (const auto& variant : doc["variants"]) {
     CAPTURE(variant["name"]);
     int64_t largest = 0;
@@ -64,7 +64,9 @@ TEST_CASE("at_peak categories add up to peak_bytes in the JSON report") {
     }
     CHECK(variant["peak_bytes"].get<int64_t>() == largest);
     CHECK(variant["fits"] == (largest <= variant["capacity_bytes"].get<int64_t>()));
-    CHECK(variant["capacity_bytes"] == 85'899'345'920);  // 81,920 MiB (formulas.md §6)
+    // As the driver reports them: A100-40GB 40,960 MiB (formulas.md §6), RTX 4090 24,564 MiB.
+    const bool rtx4090 = variant["name"].get<std::string>().rfind("4090:", 0) == 0;
+    CHECK(variant["capacity_bytes"] == (rtx4090 ? 25'757'220'864 : 42'949'672'960));
   }
 }
 
@@ -86,7 +88,7 @@ TEST_CASE("the timeline CSV's largest live_bytes equals peak_bytes") {
 TEST_CASE("--fail-if-oom exits 3 when a variant does not fit, 0 otherwise") {
   CHECK(memsim::testing::run_memsim({"run", kScenario, "--fail-if-oom"}).exit_code == 3);
   CHECK(memsim::testing::run_memsim(
-            {"run", kScenario, "--variant", "8bit-adam+ckpt", "--fail-if-oom"})
+            {"run", kScenario, "--variant", "offload-opt+ckpt", "--fail-if-oom"})
             .exit_code == 0);
   CHECK(memsim::testing::run_memsim({"run", kScenario}).exit_code == 0);  // not fitting is a result
 }
@@ -137,6 +139,39 @@ TEST_CASE("memsim check prints only ok lines") {
   int count = 0;
   for (std::string line; std::getline(lines, line); ++count)
     CHECK(line.rfind("ok ", 0) == 0);
-  CHECK(count == 4);
+  CHECK(count == 8);  // the base and 7 variants
   CHECK(result.err.empty());
+}
+
+TEST_CASE("the run CSV puts the variants side by side, with the JSON report's figures") {
+  const auto csv = memsim::testing::run_memsim({"run", kScenario, "--format", "csv"});
+  const auto json = memsim::testing::run_memsim({"run", kScenario, "--format", "json"});
+  REQUIRE(csv.exit_code == 0);
+  const auto doc = nlohmann::json::parse(json.out);
+  std::map<std::string, std::vector<std::string>> rows;
+  std::istringstream lines(csv.out);
+  std::vector<std::string> header;
+  for (std::string line; std::getline(lines, line);) {
+    std::vector<std::string> cells;
+    std::istringstream in(line);
+    for (std::string cell; std::getline(in, cell, ',');)
+      cells.push_back(cell);
+    if (header.empty()) {
+      header = cells;
+    } else {
+      rows[cells.front()] = std::vector<std::string>(cells.begin() + 1, cells.end());
+    }
+  }
+  REQUIRE(header.size() == doc["variants"].size() + 1);
+  CHECK(header.front() == "metric");
+  for (size_t i = 0; i < doc["variants"].size(); ++i) {
+    const auto& v = doc["variants"][i];
+    CAPTURE(v["name"]);
+    CHECK(header[i + 1] == v["name"]);
+    CHECK(rows["peak_bytes"][i] == std::to_string(v["peak_bytes"].get<int64_t>()));
+    CHECK(rows["fits"][i] == (v["fits"].get<bool>() ? "true" : "false"));
+    CHECK(rows["at_peak.optimizer"][i] == std::to_string(v["at_peak"]["optimizer"].get<int64_t>()));
+    CHECK(rows["cpu_bytes_per_node"][i] == std::to_string(v["cpu_bytes_per_node"].get<int64_t>()));
+    CHECK(std::stod(rows["step_time_s"][i]) == v["step_time_s"].get<double>());
+  }
 }

@@ -89,7 +89,7 @@ TEST_CASE("the SVG has one curve per distinct timeline, the capacity and every p
 }
 
 TEST_CASE("memsim timeline writes each format, and checks --ranks") {
-  const char* scenario = "scenarios/llama2-7b-1xa100.yaml";
+  const char* scenario = "scenarios/llama2-7b-finetune-1gpu.yaml";
   const auto chrome = memsim::testing::run_memsim({"timeline", scenario, "--format", "chrome"});
   CHECK(chrome.exit_code == 0);
   CHECK_NOTHROW(nlohmann::json::parse(chrome.out));
