@@ -424,6 +424,7 @@ const PassProfile& pass_of(const ChunkProfile& profile, int kind) {
 /// each byte quantity is either `scale` times that one's or equal to it (checked), chunk
 /// sums per sample serve every micro-batch, the fixed quantities added apart.
 struct ContextEntry {
+  explicit ContextEntry(PlanContext made) : context(std::move(made)) {}
   PlanContext context;
   bool related = false;
   uint64_t sample_id = 0;  ///< what its per-sample sums are kept under
@@ -611,7 +612,7 @@ struct FastEvaluator::Caches {
     };
     const ContextKey key = context_key(model, plan);
     const auto found = contexts.get(key, hash_of(key), [&] {
-      return ContextEntry{PlanContext(plan, *model.graph, *model.classes)};
+      return ContextEntry(PlanContext(plan, *model.graph, *model.classes));
     });
     // Values are never moved while cached, and nothing else holds this one now.
     auto& entry = const_cast<ContextEntry&>(*found.value);
@@ -625,7 +626,7 @@ struct FastEvaluator::Caches {
         const auto sample = contexts.get(one, hash_of(one), [&] {
           TrainingPlan single = plan;
           single.training.micro_batch = 1;
-          return ContextEntry{PlanContext(single, *model.graph, *model.classes)};
+          return ContextEntry(PlanContext(single, *model.graph, *model.classes));
         });
         relate(entry, sample.value->context, sample.id, b, model);
       }
