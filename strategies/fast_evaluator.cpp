@@ -587,10 +587,9 @@ struct FastEvaluator::Caches {
     ScheduleEntry& entry = schedules[key];
     *recent = &entry;
     if (entry.moments.empty()) {
-      std::vector<std::vector<sim::ScheduledStep>> steps;
-      for (int64_t s = 0; s < pp.stages; ++s) {
-        steps.push_back(info->steps(s, pp.stages, pp.virtual_stages, microbatches));
-        entry.moments.push_back(moments_of(steps.back(), pp.virtual_stages));
+      const auto steps = every_stage_steps(*info, pp.stages, pp.virtual_stages, microbatches);
+      for (const auto& stage_steps : steps) {
+        entry.moments.push_back(moments_of(stage_steps, pp.virtual_stages));
         std::vector<int32_t> every_chunk(pp.virtual_stages);
         std::iota(every_chunk.begin(), every_chunk.end(), 0);
         entry.flat.push_back(flatten(entry.moments.back(), std::move(every_chunk)));

@@ -87,4 +87,13 @@ const ScheduleInfo* find_schedule(const std::string& name) {
   return nullptr;
 }
 
+std::vector<std::vector<ScheduledStep>> every_stage_steps(const ScheduleInfo& schedule,
+                                                          int64_t stages, int64_t chunks,
+                                                          int64_t microbatches) {
+  std::vector<std::vector<ScheduledStep>> steps;
+  for (int64_t s = 0; s < stages; ++s)
+    steps.push_back(schedule.steps(s, stages, chunks, microbatches));
+  return steps;
+}
+
 }  // namespace memsim::strategies

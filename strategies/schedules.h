@@ -24,4 +24,9 @@ struct ScheduleInfo {
 const std::vector<ScheduleInfo>& schedules();
 const ScheduleInfo* find_schedule(const std::string& name);
 
+/// The steps of every stage of `schedule`, stage by stage.
+std::vector<std::vector<sim::ScheduledStep>> every_stage_steps(const ScheduleInfo& schedule,
+                                                               int64_t stages, int64_t chunks,
+                                                               int64_t microbatches);
+
 }  // namespace memsim::strategies

@@ -18,24 +18,13 @@ training: {seq_len: 128}
 
 /// The diagnostics of reading `text` as scenario "bad.yaml" (fails the test if it reads).
 std::vector<Diagnostic> errors_of(const std::string& text, std::vector<std::string> sets = {}) {
-  try {
-    memsim::scenarios::read_scenario(memsim::scenarios::parse_yaml(text, "bad.yaml"), "bad.yaml",
-                                     sets);
-  } catch (const InputError& e) {
-    return e.diagnostics();
-  }
-  FAIL("expected an InputError");
-  return {};
+  return memsim::testing::diagnostics_of(
+      [&] { memsim::testing::scenario_from_text(text, "bad.yaml", sets); });
 }
 
+using memsim::testing::has_diagnostic;
 bool has(const std::vector<Diagnostic>& errors, int line, int column, const std::string& part) {
-  for (const Diagnostic& d : errors) {
-    if (d.where.line == line && d.where.column == column &&
-        d.message.find(part) != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
+  return has_diagnostic(errors, line, column, part);
 }
 
 }  // namespace

@@ -24,33 +24,17 @@ training: {seq_len: 256, micro_batch: 1, global_batch: 32}
 parallel: {dp: auto}
 )";
 
-memsim::scenarios::Scenario scenario_of(const std::string& text) {
-  return memsim::scenarios::read_scenario(memsim::scenarios::parse_yaml(text, "s.yaml"), "s.yaml");
-}
-
 std::vector<VariantSweep> sweeps_of(const std::string& text) {
-  return memsim::scenarios::read_sweeps(scenario_of(text));
+  return memsim::scenarios::read_sweeps(memsim::testing::scenario_from_text(text, "s.yaml"));
 }
 
 /// The diagnostics of reading the sweep of `text` (fails the test if it reads).
 std::vector<Diagnostic> errors_of(const std::string& text) {
-  try {
-    sweeps_of(text);
-  } catch (const InputError& e) {
-    return e.diagnostics();
-  }
-  FAIL("expected an InputError");
-  return {};
+  return memsim::testing::diagnostics_of([&] { sweeps_of(text); });
 }
 
 bool has(const std::vector<Diagnostic>& errors, int line, int column, const std::string& part) {
-  for (const Diagnostic& d : errors) {
-    if (d.where.line == line && d.where.column == column &&
-        d.message.find(part) != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
+  return memsim::testing::has_diagnostic(errors, line, column, part);
 }
 
 }  // namespace

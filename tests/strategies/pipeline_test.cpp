@@ -20,9 +20,7 @@ using memsim::strategies::ChunkTimes;
 double uniform_bubble(const std::string& schedule, int64_t p, int64_t m, int64_t v) {
   const auto* info = memsim::strategies::find_schedule(schedule);
   REQUIRE(info != nullptr);
-  std::vector<std::vector<memsim::sim::ScheduledStep>> steps;
-  for (int64_t s = 0; s < p; ++s)
-    steps.push_back(info->steps(s, p, v, m));
+  const auto steps = memsim::strategies::every_stage_steps(*info, p, v, m);
   // A layer's backward takes twice its forward; a stage's work splits over its v chunks.
   const std::vector<std::vector<ChunkTimes>> times(p,
                                                    std::vector<ChunkTimes>(v, {1.0 / v, 2.0 / v}));

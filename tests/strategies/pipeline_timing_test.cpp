@@ -19,10 +19,8 @@ using memsim::strategies::ScheduleOrder;
 ScheduleOrder order_of(const std::string& schedule, int64_t p, int64_t v, int64_t m) {
   const auto* info = memsim::strategies::find_schedule(schedule);
   REQUIRE(info != nullptr);
-  std::vector<std::vector<memsim::sim::ScheduledStep>> steps;
-  for (int64_t s = 0; s < p; ++s)
-    steps.push_back(info->steps(s, p, v, m));
-  return memsim::strategies::order_schedule(steps, v);
+  return memsim::strategies::order_schedule(memsim::strategies::every_stage_steps(*info, p, v, m),
+                                            v);
 }
 
 bool close(double a, double b) {

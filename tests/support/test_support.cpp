@@ -112,4 +112,30 @@ std::string write_temp_file(const std::string& name, const std::string& text) {
   return path.string();
 }
 
+scenarios::Scenario scenario_from_text(const std::string& text, const std::string& name,
+                                       const std::vector<std::string>& overrides) {
+  return scenarios::read_scenario(scenarios::parse_yaml(text, name), name, overrides);
+}
+
+std::vector<scenarios::Diagnostic> diagnostics_of(const std::function<void()>& read) {
+  try {
+    read();
+  } catch (const scenarios::InputError& e) {
+    return e.diagnostics();
+  }
+  FAIL("expected an InputError");
+  return {};
+}
+
+bool has_diagnostic(const std::vector<scenarios::Diagnostic>& diagnostics, int line, int column,
+                    const std::string& part) {
+  for (const scenarios::Diagnostic& d : diagnostics) {
+    if (d.where.line == line && d.where.column == column &&
+        d.message.find(part) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace memsim::testing

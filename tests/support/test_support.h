@@ -2,11 +2,13 @@
 /// Helpers shared by the tests: plans built in code, one-rank simulations with their
 /// timelines, and running the memsim binary.
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include <doctest/doctest.h>
 
+#include "scenarios/scenario.h"
 #include "sim/timeline.h"
 #include "strategies/compiled_plan.h"
 #include "strategies/training_plan.h"
@@ -43,6 +45,17 @@ std::string source_path(const std::string& relative);
 
 /// Writes `text` to a fresh file in a temporary folder; returns its path.
 std::string write_temp_file(const std::string& name, const std::string& text);
+
+/// The scenario in `text`, read as if from a file named `name`.
+scenarios::Scenario scenario_from_text(const std::string& text, const std::string& name,
+                                       const std::vector<std::string>& overrides = {});
+
+/// The diagnostics `read` throws as an InputError (fails the test when it throws none).
+std::vector<scenarios::Diagnostic> diagnostics_of(const std::function<void()>& read);
+
+/// Whether one of `diagnostics` is at line:column and its message contains `part`.
+bool has_diagnostic(const std::vector<scenarios::Diagnostic>& diagnostics, int line, int column,
+                    const std::string& part);
 
 }  // namespace memsim::testing
 

@@ -24,8 +24,7 @@ compare:
 )";
 
 memsim::scenarios::Scenario scenario() {
-  return memsim::scenarios::read_scenario(memsim::scenarios::parse_yaml(kScenario, "fit.yaml"),
-                                          "fit.yaml");
+  return memsim::testing::scenario_from_text(kScenario, "fit.yaml");
 }
 
 const memsim::scenarios::SweepKey& key(const std::string& name) {

@@ -47,8 +47,7 @@ sweep:
 )";
 
 std::vector<VariantSweep> sweeps_of(const std::string& text) {
-  return memsim::scenarios::read_sweeps(
-      memsim::scenarios::read_scenario(memsim::scenarios::parse_yaml(text, "s.yaml"), "s.yaml"));
+  return memsim::scenarios::read_sweeps(memsim::testing::scenario_from_text(text, "s.yaml"));
 }
 
 std::string run(const std::vector<VariantSweep>& sweeps, SweepOptions options,
