@@ -318,10 +318,16 @@ class RecentCache {
   template <typename Make>
   Found get(const Key& key, uint64_t hash, Make make) {
     ++clock_;
-    // Hashes and use times apart from the (large) keys, so a scan touches little memory.
+    // The last found first; then hashes, kept apart from the (large) keys so a scan touches
+    // little memory.
+    if (last_ < hashes_.size() && hashes_[last_] == hash && entries_[last_].key == key) {
+      used_[last_] = clock_;
+      return {entries_[last_].value.get(), entries_[last_].id};
+    }
     for (size_t i = 0; i < hashes_.size(); ++i) {
       if (hashes_[i] == hash && entries_[i].key == key) {
         used_[i] = clock_;
+        last_ = i;
         return {entries_[i].value.get(), entries_[i].id};
       }
     }
@@ -335,6 +341,7 @@ class RecentCache {
     }
     hashes_[slot] = hash;
     used_[slot] = clock_;
+    last_ = slot;
     entries_[slot] = {key, ++last_id_, std::make_unique<Value>(make())};
     return {entries_[slot].value.get(), entries_[slot].id};
   }
@@ -348,6 +355,7 @@ class RecentCache {
   std::vector<uint64_t> hashes_;
   std::vector<uint64_t> used_;
   std::vector<Entry> entries_;
+  size_t last_ = 0;  ///< the entry found last
   uint64_t last_id_ = 0;
   uint64_t clock_ = 0;
 };

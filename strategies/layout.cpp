@@ -35,12 +35,9 @@ constexpr ReasonInfo kReasons[kLayoutReasonCount] = {
 
 void check_pipeline(const TrainingPlan& plan, LayoutProblems& problems) {
   const PipelineParallelism& pp = plan.parallel.pp;
-  if (pp.virtual_stages > 1 && !find_schedule(pp.schedule)->interleaved) {
-    problems.set(static_cast<size_t>(R::kVirtualStages));
-  }
-  if (pp.stages == 1 && find_schedule(pp.schedule)->interleaved) {
-    problems.set(static_cast<size_t>(R::kInterleavedOneStage));
-  }
+  const bool interleaved = find_schedule(pp.schedule)->interleaved;
+  if (pp.virtual_stages > 1 && !interleaved) problems.set(static_cast<size_t>(R::kVirtualStages));
+  if (pp.stages == 1 && interleaved) problems.set(static_cast<size_t>(R::kInterleavedOneStage));
   if (!pp.layers_per_stage.empty()) {
     int64_t sum = 0;
     for (int64_t n : pp.layers_per_stage)
@@ -51,6 +48,9 @@ void check_pipeline(const TrainingPlan& plan, LayoutProblems& problems) {
       return;
     }
   }
+  // Balanced, every chunk gets at least items / chunks layers (the embedding and the loss
+  // counting as one each when asked): with two or more each, none can be empty.
+  if (pp.layers_per_stage.empty() && plan.model.layers >= 2 * pp.chunks() + 2) return;
   const std::vector<int64_t> layers = chunk_layers(plan.model.layers, pp);
   for (size_t g = 0; g < layers.size(); ++g) {
     const bool ends = g == 0 || g + 1 == layers.size();
