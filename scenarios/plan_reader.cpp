@@ -112,6 +112,8 @@ void read_training(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diag
   }
 }
 
+Location where_is(const ConfigNode& config, const std::string& section, const std::string& key);
+
 std::optional<strategies::Dtype> read_dtype(SectionReader& reader, const std::string& key) {
   const auto name = reader.choice(key, {"fp32", "bf16", "fp16"});
   if (!name) return std::nullopt;
@@ -130,6 +132,55 @@ void read_precision(const ConfigNode& node, TrainingPlan& plan, Diagnostics& dia
   }
   plan.precision.gradients = read_dtype(reader, "gradients");
   plan.precision.activations = read_dtype(reader, "activations");
+}
+
+template <typename Info, typename Formats>
+std::vector<std::string> format_names(const Formats& formats) {
+  std::vector<std::string> names;
+  for (const Info& f : formats)
+    names.emplace_back(f.name);
+  return names;
+}
+
+void read_inference(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics) {
+  SectionReader reader(node, "inference", keys_of("inference"), diagnostics);
+  if (!reader.valid()) return;
+  strategies::Inference& inference = plan.inference;
+  if (auto v = reader.integer("batch", 1, kMaxBatch)) inference.batch = *v;
+  if (auto v = reader.integer("prompt_len", 1, kMaxTokens)) inference.prompt_len = *v;
+  if (auto v = reader.integer("generate_len", 0, kMaxTokens)) inference.generate_len = *v;
+  const auto weight_names =
+      format_names<strategies::WeightFormatInfo>(strategies::weight_formats());
+  if (auto v = reader.choice("weights", weight_names))
+    inference.weights = strategies::find_weight_format(*v)->format;
+  if (auto v = reader.choice("embedding_weights", weight_names))
+    inference.embedding_weights = strategies::find_weight_format(*v)->format;
+  if (auto v = reader.integer("group_size", 1, int64_t{1} << 20)) inference.group_size = *v;
+  if (auto v = reader.choice("kv_cache",
+                             format_names<strategies::KvFormatInfo>(strategies::kv_formats())))
+    inference.kv_cache = strategies::find_kv_format(*v)->format;
+  if (auto v = reader.integer("kv_block", 0, 1 << 20)) inference.kv_block = *v;
+  if (auto v = reader.number("memory_utilization", 0.01, 1.0)) inference.memory_utilization = *v;
+  if (auto v = reader.integer("prefill_chunk", 0, kMaxTokens)) inference.prefill_chunk = *v;
+  if (auto v = reader.choice("logits", {"last", "all"})) inference.all_logits = *v == "all";
+  inference.activations = read_dtype(reader, "activations");
+}
+
+/// Training keys that have no meaning when serving, reported where they are written.
+void check_inference_layout(const ConfigNode& config, const TrainingPlan& plan,
+                            Diagnostics& diagnostics) {
+  const auto reject = [&](bool set, const std::string& key, const std::string& why) {
+    if (set) {
+      diagnostics.error(where_is(config, "parallel", key),
+                        fmt::format("parallel.{} does not apply in inference mode: {}", key, why));
+    }
+  };
+  const strategies::Parallelism& parallel = plan.parallel;
+  reject(parallel.dp.zero != 0, "zero", "there are no gradients or optimizer states to shard");
+  reject(parallel.dp.offload != strategies::Offload::kNone, "offload",
+         "no optimizer states to offload");
+  reject(parallel.tp.sequence_parallel, "sequence_parallel", "not modelled for serving");
+  reject(parallel.pp.virtual_stages != 1, "virtual_stages", "a request passes each stage once");
 }
 
 void read_checkpointing(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics) {
@@ -276,17 +327,37 @@ std::optional<TrainingPlan> read_plan(const ConfigNode& config, const std::strin
   TrainingPlan plan;
   bool dp_auto = true;
   Diagnostics local;
+  if (const ConfigNode* mode = config.get("mode")) {
+    if (mode->is_scalar() && mode->scalar == "inference") {
+      plan.mode = strategies::Mode::kInference;
+    } else if (!mode->is_scalar() || mode->scalar != "training") {
+      local.error(mode->where,
+                  fmt::format("mode = {}: expected training or inference", mode->describe()));
+    }
+  }
+  const bool inference = plan.mode == strategies::Mode::kInference;
   if (const ConfigNode* model = required(config, "model", local)) {
     if (auto spec = read_model(*model, scenario_dir, local)) plan.model = *spec;
   }
   if (const ConfigNode* node = required(config, "hardware", local))
     read_hardware(*node, plan, local);
-  if (const ConfigNode* node = required(config, "training", local))
+  // A scenario may carry both sections, so that compare variants can switch modes; the
+  // mode's own is required.
+  if (const ConfigNode* node =
+          inference ? config.get("training") : required(config, "training", local))
     read_training(*node, plan, local);
+  if (const ConfigNode* node =
+          inference ? required(config, "inference", local) : config.get("inference"))
+    read_inference(*node, plan, local);
   if (const ConfigNode* node = config.get("precision")) read_precision(*node, plan, local);
   if (const ConfigNode* node = config.get("parallel")) read_parallel(*node, plan, local, dp_auto);
   if (const ConfigNode* node = config.get("checkpointing")) read_checkpointing(*node, plan, local);
   if (const ConfigNode* node = config.get("overhead")) read_overhead(*node, plan, local);
+  if (!local.empty()) {
+    local.forward_to(diagnostics);
+    return std::nullopt;
+  }
+  if (inference) check_inference_layout(config, plan, local);
   if (!local.empty()) {
     local.forward_to(diagnostics);
     return std::nullopt;

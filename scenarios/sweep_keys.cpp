@@ -23,6 +23,7 @@ using strategies::TrainingPlan;
 
 const std::vector<SweepKey>& sweep_keys() {
   static const std::vector<SweepKey> keys = {
+      MEMSIM_OTHER("mode", mode),
       MEMSIM_OTHER("model", model),
       MEMSIM_OTHER("model.preset", model),
       MEMSIM_OTHER("model.hf_config", model),
@@ -61,6 +62,19 @@ const std::vector<SweepKey>& sweep_keys() {
       MEMSIM_INTEGER("training.global_batch", training.global_batch),
       MEMSIM_OTHER("training.optimizer", training.optimizer),
       MEMSIM_OTHER("training.gradient_buffers", training.gradient_buffers),
+      MEMSIM_OTHER("inference", inference),
+      MEMSIM_INTEGER("inference.batch", inference.batch),
+      MEMSIM_INTEGER("inference.prompt_len", inference.prompt_len),
+      MEMSIM_INTEGER("inference.generate_len", inference.generate_len),
+      MEMSIM_OTHER("inference.weights", inference.weights),
+      MEMSIM_OTHER("inference.embedding_weights", inference.embedding_weights),
+      MEMSIM_INTEGER("inference.group_size", inference.group_size),
+      MEMSIM_OTHER("inference.kv_cache", inference.kv_cache),
+      MEMSIM_INTEGER("inference.kv_block", inference.kv_block),
+      MEMSIM_FLAG("inference.memory_utilization", inference.memory_utilization),
+      MEMSIM_INTEGER("inference.prefill_chunk", inference.prefill_chunk),
+      MEMSIM_OTHER("inference.logits", inference.all_logits),
+      MEMSIM_OTHER("inference.activations", inference.activations),
       MEMSIM_OTHER("precision", precision),
       MEMSIM_OTHER("precision.recipe", precision.recipe),
       MEMSIM_OTHER("precision.gradients", precision.gradients),

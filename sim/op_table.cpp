@@ -24,21 +24,24 @@ const Shape kSbh{D::kSeq, D::kBatch, D::kHidden};
 const Shape kSbf{D::kSeq, D::kBatch, D::kFfn};
 const Shape kSbad{D::kSeq, D::kBatch, D::kHeads, D::kHeadDim};
 const Shape kSbkd{D::kSeq, D::kBatch, D::kKvHeads, D::kHeadDim};
-const Shape kBass{D::kBatch, D::kHeads, D::kSeq, D::kSeq};
+const Shape kBass{D::kBatch, D::kHeads, D::kSeq, D::kKeySeq};
+/// Keys or values repeated for every query head (grouped-query attention, eager).
+const Shape kExpandedKv{D::kKeySeq, D::kBatch, D::kHeads, D::kHeadDim};
 const Shape kSbv{D::kSeq, D::kBatch, D::kVocab};
 const Shape kSb{D::kSeq, D::kBatch};
 
 // A linear layer saves its input (its weight is a parameter, not an activation). The bias
 // of a row-parallel layer is added after the reduction, so it is replicated.
 OpKindInfo linear(OpKind kind, const char* name, const char* description, Shape weight,
-                  ShardKind shard, Shape bias, Condition bias_when, Shape out) {
+                  int input_dims, ShardKind shard, Shape bias, Condition bias_when, Shape out) {
   const ShardKind bias_shard = shard == ShardKind::kRow ? ShardKind::kReplicated : shard;
   return {.kind = kind,
           .name = name,
           .description = description,
           .inputs = 1,
           .outputs = {{"output", out, kAct}},
-          .params = {{"weight", weight, shard}, {"bias", bias, bias_shard, bias_when}},
+          .params = {{.name = "weight", .shape = weight, .shard = shard, .input_dims = input_dims},
+                     {"bias", bias, bias_shard, bias_when}},
           .saved = {input(0)},
           .flops = FlopsRule::kMatmul,
           .matmul_weight = weight};
@@ -87,13 +90,13 @@ std::vector<OpKindInfo> build_table() {
                    .saved = {own({"mask", kSbh, DtypeClass::kMask})}});
   table.push_back(norm(OpKind::kNorm, "norm", "layer norm or RMS norm before attention and MLP"));
   table.push_back(linear(OpKind::kQProj, "q_proj", "query projection, column-parallel",
-                         {D::kHidden, D::kHeads, D::kHeadDim}, ShardKind::kColumn,
+                         {D::kHidden, D::kHeads, D::kHeadDim}, 1, ShardKind::kColumn,
                          {D::kHeads, D::kHeadDim}, Condition::kQkvBias, kSbad));
   table.push_back(linear(OpKind::kKProj, "k_proj", "key projection, column-parallel",
-                         {D::kHidden, D::kKvHeads, D::kHeadDim}, ShardKind::kColumn,
+                         {D::kHidden, D::kKvHeads, D::kHeadDim}, 1, ShardKind::kColumn,
                          {D::kKvHeads, D::kHeadDim}, Condition::kQkvBias, kSbkd));
   table.push_back(linear(OpKind::kVProj, "v_proj", "value projection, column-parallel",
-                         {D::kHidden, D::kKvHeads, D::kHeadDim}, ShardKind::kColumn,
+                         {D::kHidden, D::kKvHeads, D::kHeadDim}, 1, ShardKind::kColumn,
                          {D::kKvHeads, D::kHeadDim}, Condition::kQkvBias, kSbkd));
   // Eager attention materialises the s×s scores: softmax(QKᵀ/√d) V. It saves Q, K, V (with
   // grouped KV heads, the copies expanded to every query head that the matmuls consume),
@@ -106,8 +109,8 @@ std::vector<OpKindInfo> build_table() {
        .inputs = 3,
        .outputs = {{"output", kSbad, kAct}},
        .saved = {input(0), input(1, Condition::kUngroupedKv), input(2, Condition::kUngroupedKv),
-                 own({"k_expanded", kSbad, kAct}, Condition::kGroupedKv),
-                 own({"v_expanded", kSbad, kAct}, Condition::kGroupedKv),
+                 own({"k_expanded", kExpandedKv, kAct}, Condition::kGroupedKv),
+                 own({"v_expanded", kExpandedKv, kAct}, Condition::kGroupedKv),
                  own({"softmax_output", kBass, kAct}),
                  own({"dropout_mask", kBass, DtypeClass::kMask}, Condition::kDropout),
                  own({"dropout_output", kBass, kAct}, Condition::kDropout)},
@@ -128,7 +131,7 @@ std::vector<OpKindInfo> build_table() {
        .backward_workspace = {{"dq_accum", kSbad, DtypeClass::kFp32}},
        .flops = FlopsRule::kAttention});
   table.push_back(linear(OpKind::kOutProj, "o_proj", "attention output projection, row-parallel",
-                         {D::kHeads, D::kHeadDim, D::kHidden}, ShardKind::kRow, {D::kHidden},
+                         {D::kHeads, D::kHeadDim, D::kHidden}, 2, ShardKind::kRow, {D::kHidden},
                          Condition::kLinearBias, kSbh));
   table.push_back({.kind = OpKind::kResidualAdd,
                    .name = "residual_add",
@@ -136,10 +139,10 @@ std::vector<OpKindInfo> build_table() {
                    .inputs = 2,
                    .outputs = {{"output", kSbh, kAct}}});
   table.push_back(linear(OpKind::kMlpUp, "mlp_up", "MLP up projection, column-parallel",
-                         {D::kHidden, D::kFfn}, ShardKind::kColumn, {D::kFfn},
+                         {D::kHidden, D::kFfn}, 1, ShardKind::kColumn, {D::kFfn},
                          Condition::kLinearBias, kSbf));
   table.push_back(linear(OpKind::kMlpGate, "mlp_gate", "SwiGLU gate projection, column-parallel",
-                         {D::kHidden, D::kFfn}, ShardKind::kColumn, {D::kFfn},
+                         {D::kHidden, D::kFfn}, 1, ShardKind::kColumn, {D::kFfn},
                          Condition::kLinearBias, kSbf));
   table.push_back({.kind = OpKind::kGelu,
                    .name = "gelu",
@@ -160,7 +163,7 @@ std::vector<OpKindInfo> build_table() {
                    .outputs = {{"output", kSbf, kAct}},
                    .saved = {input(0), input(1)}});
   table.push_back(linear(OpKind::kMlpDown, "mlp_down", "MLP down projection, row-parallel",
-                         {D::kFfn, D::kHidden}, ShardKind::kRow, {D::kHidden},
+                         {D::kFfn, D::kHidden}, 1, ShardKind::kRow, {D::kHidden},
                          Condition::kLinearBias, kSbh));
   table.push_back(norm(OpKind::kFinalNorm, "final_norm", "norm after the last layer"));
   table.push_back(

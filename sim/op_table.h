@@ -25,8 +25,9 @@ enum class Dim : uint8_t {
   kFfn,        ///< f: MLP inner size
   kVocab,      ///< V
   kPositions,  ///< rows of a learned position table
+  kKeySeq,     ///< tokens attended to: s in training and prefill, the context in a decode step
 };
-inline constexpr int kDimCount = 9;
+inline constexpr int kDimCount = 10;
 
 /// True for the dimensions tensor parallelism splits (heads, KV heads, MLP inner, vocab).
 constexpr bool is_tensor_parallel_dim(Dim dim) {
@@ -94,6 +95,9 @@ struct ParamSpec {
   /// A view of another op's parameter (the tied LM head uses the embedding): counted and
   /// updated by its owner, but gathered where it is used.
   bool tied = false;
+  /// A linear layer's weight: its first `input_dims` dimensions are the input features,
+  /// the rest the output features (quantisation groups run along the inputs). 0: not one.
+  int input_dims = 0;
 };
 
 /// A tensor an op keeps for its backward pass: one of its inputs, one of its outputs, or
@@ -107,9 +111,9 @@ struct SavedSpec {
 };
 
 enum class FlopsRule : uint8_t {
-  kNone,       ///< elementwise or data movement: no matrix FLOPs
-  kMatmul,     ///< 2 · s · b · (elements of the weight matrix)
-  kAttention,  ///< 4 · b · a · s² · d: QKᵀ and the product with V, causal mask not discounted
+  kNone,    ///< elementwise or data movement: no matrix FLOPs
+  kMatmul,  ///< 2 · s · b · (elements of the weight matrix)
+  kAttention,  ///< 4 · b · a · s · s_k · d: QKᵀ and the product with V, causal mask not discounted
 };
 
 enum class OpKind : uint8_t {

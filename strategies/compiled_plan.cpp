@@ -142,10 +142,14 @@ CompiledPlan::CompiledPlan(TrainingPlan plan)
   model_flops_ = strategies::model_flops_per_step(plan_, context);
 }
 
-RankPlacement CompiledPlan::placement(int64_t rank) const {
-  const int64_t tp = plan_.parallel.tp.degree;
-  const int64_t dp = plan_.parallel.dp.degree;
+RankPlacement rank_placement(const Parallelism& parallel, int64_t rank) {
+  const int64_t tp = parallel.tp.degree;
+  const int64_t dp = parallel.dp.degree;
   return {rank, rank / (tp * dp), rank % tp, (rank / tp) % dp};
+}
+
+RankPlacement CompiledPlan::placement(int64_t rank) const {
+  return rank_placement(plan_.parallel, rank);
 }
 
 size_t CompiledPlan::program_index(int64_t rank) const {

@@ -32,6 +32,9 @@ struct RankPlacement {
   int64_t dp_rank = 0;
 };
 
+/// Where `rank` sits in `parallel`'s layout.
+RankPlacement rank_placement(const Parallelism& parallel, int64_t rank);
+
 class PlanContext;
 
 /// The program one rank of `stage` walks, without its schedule's steps (which need every

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "sim/check.h"
+
 namespace memsim::strategies {
 
 TrainingReport evaluate(const CompiledPlan& compiled) {
@@ -57,8 +59,120 @@ TrainingReport evaluate(const CompiledPlan& compiled) {
   return report;
 }
 
+TrainingReport evaluate(const CompiledInference& compiled) {
+  const TrainingPlan& plan = compiled.plan();
+  const Inference& inference = plan.inference;
+  TrainingReport report;
+  report.parameters = compiled.graph().parameter_count();
+  report.world_size = plan.cluster.world_size();
+  report.microbatches = 1;
+  report.capacity = plan.cluster.gpu.capacity;
+  InferenceFacts facts;
+  facts.usable = sim::Bytes(static_cast<int64_t>(inference.memory_utilization *
+                                                 static_cast<double>(report.capacity.value())));
+  facts.kv_bytes_per_token = kv_bytes_per_token(
+      [&] {
+        TrainingPlan whole = plan;
+        whole.parallel.tp.degree = 1;
+        return whole;
+      }(),
+      plan.model.layers);
+
+  std::vector<sim::RankResult> stages;
+  for (int64_t s = 0; s < compiled.stages(); ++s)
+    stages.push_back(compiled.walk(s, DecodeSteps::kLastOnly));
+  // One request's passes run through the stages one after another.
+  for (const PassShape& shape : inference_passes(inference, DecodeSteps::kEvery)) {
+    double seconds = 0.0;
+    for (int64_t s = 0; s < compiled.stages(); ++s)
+      seconds += compiled.pass_seconds(s, shape);
+    if (shape.tokens == 1 && shape.attended > inference.prompt_len) {
+      facts.generate_s += seconds;
+      facts.last_decode_step_s = seconds;
+    } else {
+      facts.prefill_s += seconds;
+    }
+  }
+  if (facts.generate_s > 0.0) {
+    facts.decode_tokens_per_s =
+        static_cast<double>(inference.batch * plan.parallel.dp.degree * inference.generate_len) /
+        facts.generate_s;
+  }
+
+  report.fits = true;
+  const int64_t tp = plan.parallel.tp.degree;
+  const int64_t dp = plan.parallel.dp.degree;
+  for (int64_t rank = 0; rank < report.world_size; ++rank) {
+    RankReport& entry = report.ranks.emplace_back();
+    entry.placement = rank_placement(plan.parallel, rank);
+    const int64_t stage = entry.placement.pp_stage;
+    entry.parameters = compiled.rank_parameters(stage, entry.placement.tp_rank);
+    entry.memory = stages[stage];
+    entry.memory.step_time_s = facts.prefill_s + facts.generate_s;
+    entry.overheads = compiled.overheads(stage);
+    entry.fits = entry.memory.peak <= facts.usable;
+    report.fits = report.fits && entry.fits;
+    report.peak = std::max(report.peak, entry.memory.peak);
+  }
+  MEMSIM_CHECK(static_cast<int64_t>(report.ranks.size()) == tp * dp * compiled.stages());
+  report.step_time_s = facts.prefill_s + facts.generate_s;
+  report.tokens_per_s = facts.decode_tokens_per_s;
+  report.cpu_capacity_per_node = plan.cluster.cpu_memory_per_node();
+  report.inference = facts;
+  return report;
+}
+
 TrainingReport evaluate(const TrainingPlan& plan) {
+  if (plan.mode == Mode::kInference) return evaluate(CompiledInference(plan));
   return evaluate(CompiledPlan(plan));
+}
+
+namespace {
+
+/// The largest value in [1, limit] for which `fits` holds (0 when 1 does not), for `fits`
+/// true up to some value and false after: doubling, then bisection.
+template <typename Fits>
+int64_t largest_fitting(int64_t limit, Fits fits) {
+  if (!fits(1)) return 0;
+  int64_t low = 1;
+  int64_t high = 2;
+  while (high <= limit && fits(high)) {
+    low = high;
+    high *= 2;
+  }
+  if (high > limit) {
+    if (fits(limit)) return limit;
+    high = limit;
+  }
+  while (high - low > 1) {
+    const int64_t middle = low + (high - low) / 2;
+    (fits(middle) ? low : high) = middle;
+  }
+  return low;
+}
+
+}  // namespace
+
+InferenceCapacity inference_capacity(const TrainingPlan& plan) {
+  // Sizes past these overflow the time model's token counts long before memory allows them.
+  constexpr int64_t kLimit = int64_t{1} << 24;
+  const auto fits_with = [&](auto set) {
+    return [&, set](int64_t value) {
+      TrainingPlan probe = plan;
+      set(probe.inference, value);
+      try {
+        return evaluate(CompiledInference(probe)).fits;
+      } catch (const sim::OverflowError&) {
+        return false;
+      }
+    };
+  };
+  InferenceCapacity capacity;
+  capacity.max_batch =
+      largest_fitting(kLimit, fits_with([](Inference& i, int64_t v) { i.batch = v; }));
+  capacity.max_prompt_len =
+      largest_fitting(kLimit, fits_with([](Inference& i, int64_t v) { i.prompt_len = v; }));
+  return capacity;
 }
 
 }  // namespace memsim::strategies

@@ -1,12 +1,14 @@
 #pragma once
-/// Simulates every rank of a training plan and gathers the report: per-rank peaks and
-/// breakdowns, the largest peak, whether everything fits.
+/// Simulates every rank of a plan, training or inference, and gathers the report: per-rank
+/// peaks and breakdowns, the largest peak, whether everything fits.
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "sim/simulator.h"
 #include "strategies/compiled_plan.h"
+#include "strategies/inference.h"
 
 namespace memsim::strategies {
 
@@ -17,6 +19,16 @@ struct RankReport {
   OverheadParts overheads;
   sim::Bytes cpu_bytes;  ///< offloaded to host memory
   bool fits = false;     ///< the GPU holds the peak
+};
+
+/// What inference adds to the memory walk. Times are estimates of the time model.
+struct InferenceFacts {
+  sim::Bytes usable;              ///< memory_utilization × capacity: the peak must stay under
+  sim::Bytes kv_bytes_per_token;  ///< one sequence's token, every layer, before TP sharding
+  double prefill_s = 0.0;         ///< the prompt through every stage (time to first token)
+  double last_decode_step_s = 0.0;
+  double generate_s = 0.0;           ///< every decode step
+  double decode_tokens_per_s = 0.0;  ///< tokens the replicas generate per second
 };
 
 struct TrainingReport {
@@ -33,10 +45,21 @@ struct TrainingReport {
   sim::Bytes cpu_bytes_per_node;         ///< the fullest node's
   sim::Bytes cpu_capacity_per_node;
   bool cpu_fits = true;
-  std::vector<RankReport> ranks;  ///< every rank, in rank order
+  std::vector<RankReport> ranks;            ///< every rank, in rank order
+  std::optional<InferenceFacts> inference;  ///< set in inference mode
 };
 
 TrainingReport evaluate(const CompiledPlan& compiled);
+TrainingReport evaluate(const CompiledInference& compiled);
+/// Training or inference, as the plan's mode says.
 TrainingReport evaluate(const TrainingPlan& plan);
+
+/// The largest batch at the plan's lengths and the longest prompt at its batch that fit
+/// (0 when none does).
+struct InferenceCapacity {
+  int64_t max_batch = 0;
+  int64_t max_prompt_len = 0;
+};
+InferenceCapacity inference_capacity(const TrainingPlan& plan);
 
 }  // namespace memsim::strategies

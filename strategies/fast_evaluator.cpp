@@ -13,6 +13,7 @@
 #include "sim/check.h"
 #include "strategies/chunk_profile.h"
 #include "strategies/compiled_plan.h"
+#include "strategies/evaluate.h"
 #include "strategies/plan_context.h"
 #include "strategies/schedules.h"
 #include "strategies/stage_facts.h"
@@ -734,7 +735,26 @@ struct FastEvaluator::Caches {
 FastEvaluator::FastEvaluator() : caches_(std::make_unique<Caches>()) {}
 FastEvaluator::~FastEvaluator() = default;
 
+namespace {
+
+/// Inference walks a prefill and one decode step per stage: cheap enough to walk as is.
+FastResult inference_result(const TrainingPlan& plan) {
+  const TrainingReport report = strategies::evaluate(plan);
+  FastResult result;
+  result.peak = report.peak;
+  for (int64_t rank = 0; rank < report.world_size;
+       rank += plan.parallel.tp.degree * plan.parallel.dp.degree)
+    result.stage_peaks.push_back(report.ranks[rank].memory.peak);
+  result.fits = report.fits;
+  result.step_time_s = report.step_time_s;
+  result.tokens_per_s = report.tokens_per_s;
+  return result;
+}
+
+}  // namespace
+
 FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) {
+  if (plan.mode == Mode::kInference) return inference_result(plan);
   Caches& caches = *caches_;
   const ModelEntry& model = caches.model(plan.model);
   const sim::LayerGraph& graph = *model.graph;

@@ -12,7 +12,8 @@ double forward_flops(const sim::OpNode& op, const sim::DimSizes& dims) {
     case sim::FlopsRule::kMatmul:
       return 2.0 * s * b * static_cast<double>(sim::element_count(info.matmul_weight, dims).count);
     case sim::FlopsRule::kAttention:
-      return 4.0 * b * static_cast<double>(dims[sim::Dim::kHeads]) * s * s *
+      return 4.0 * b * static_cast<double>(dims[sim::Dim::kHeads]) * s *
+             static_cast<double>(dims[sim::Dim::kKeySeq]) *
              static_cast<double>(dims[sim::Dim::kHeadDim]);
   }
   return 0.0;

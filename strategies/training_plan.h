@@ -1,7 +1,8 @@
 #pragma once
-/// One validated value holding every axis of a training configuration: the model, the
-/// cluster, the batch, precision, parallel layout, checkpointing and overheads. Scenarios
-/// build it from YAML; the strategies compile it into per-rank programs.
+/// One validated value holding every axis of a configuration: the model, the cluster, and
+/// either a training step (batch, precision, parallel layout, checkpointing) or inference
+/// (batch, prompt and generated lengths, weight and KV cache formats), with overheads.
+/// Scenarios build it from YAML; the strategies compile it into per-rank programs.
 
 #include <array>
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include "strategies/optimizer.h"
 #include "strategies/pipeline.h"
 #include "strategies/precision.h"
+#include "strategies/quantization.h"
 #include "strategies/tensor_parallel.h"
 
 namespace memsim::strategies {
@@ -100,13 +102,43 @@ struct Parallelism {
   DataParallelism dp;
 };
 
+enum class Mode { kTraining, kInference };
+
+/// Serving a batch of sequences: the prompt's prefill, then one token per decode step.
+struct Inference {
+  int64_t batch = 1;         ///< concurrent sequences
+  int64_t prompt_len = 512;  ///< tokens prefilled per sequence
+  int64_t generate_len = 0;  ///< tokens decoded per sequence after the prompt
+  WeightFormat weights = WeightFormat::kBf16;
+  /// The embedding and LM head; default: the weights' format when not quantised, else bf16.
+  std::optional<WeightFormat> embedding_weights;
+  int64_t group_size = 128;  ///< input features per quantisation group
+  KvFormat kv_cache = KvFormat::kBf16;
+  int64_t kv_block = 0;              ///< paged cache: tokens per block (0: contiguous)
+  double memory_utilization = 0.9;   ///< share of the GPU the serving engine may use
+  int64_t prefill_chunk = 0;         ///< prompt tokens per prefill pass (0: all at once)
+  bool all_logits = false;           ///< logits of every prompt position, not only the last
+  std::optional<Dtype> activations;  ///< default: fp32 with fp32 weights, else bf16
+
+  int64_t context() const { return prompt_len + generate_len; }
+  WeightFormat embedding_format() const {
+    if (embedding_weights) return *embedding_weights;
+    return weight_format_info(weights).bits >= 16 ? weights : WeightFormat::kBf16;
+  }
+  Dtype activation_dtype() const {
+    return activations.value_or(weights == WeightFormat::kFp32 ? Dtype::kFp32 : Dtype::kBf16);
+  }
+};
+
 struct TrainingPlan {
+  Mode mode = Mode::kTraining;
   sim::ModelSpec model;
   Cluster cluster;
   Training training;
   Precision precision;
   Parallelism parallel;
   CheckpointPolicy checkpointing = NoCheckpointing{};
+  Inference inference;  ///< read when mode is inference
   Overheads overheads;
 
   /// Microbatches per step and data-parallel rank: global / (micro × dp).

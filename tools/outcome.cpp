@@ -6,7 +6,11 @@ ScenarioOutcome simulate_scenario(const scenarios::Scenario& scenario, const std
   ScenarioOutcome outcome{&scenario, {}};
   for (const scenarios::Variant& variant : scenario.variants) {
     if (!only.empty() && variant.name != only) continue;
-    outcome.variants.push_back({&variant, strategies::evaluate(variant.plan)});
+    VariantOutcome& v = outcome.variants.emplace_back(
+        VariantOutcome{&variant, strategies::evaluate(variant.plan), std::nullopt});
+    if (variant.plan.mode == strategies::Mode::kInference) {
+      v.capacity = strategies::inference_capacity(variant.plan);
+    }
   }
   return outcome;
 }

@@ -2,6 +2,7 @@
 /// What `memsim run` computed for a scenario: every variant's plan and report. The
 /// writers (table, JSON, CSV, Markdown) all render this one value.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@ namespace memsim::tools {
 struct VariantOutcome {
   const scenarios::Variant* variant;
   strategies::TrainingReport report;
+  std::optional<strategies::InferenceCapacity> capacity;  ///< inference only
 };
 
 struct ScenarioOutcome {

@@ -48,6 +48,33 @@ ordered_json rank_json(const strategies::RankReport& rank) {
   };
 }
 
+/// Inference settings and answers; the same keys, null, for a training variant (so that
+/// compare CSVs keep one row per key).
+ordered_json inference_json(const VariantOutcome& v) {
+  const strategies::Inference& i = v.variant->plan.inference;
+  const auto& facts = v.report.inference;
+  const bool on = facts.has_value() && v.capacity.has_value();
+  auto value = [&](auto x) { return on ? ordered_json(x) : ordered_json(nullptr); };
+  return {
+      {"batch", value(i.batch)},
+      {"prompt_len", value(i.prompt_len)},
+      {"generate_len", value(i.generate_len)},
+      {"weights", value(strategies::weight_format_info(i.weights).name)},
+      {"embedding_weights", value(strategies::weight_format_info(i.embedding_format()).name)},
+      {"group_size", value(i.group_size)},
+      {"kv_cache", value(strategies::kv_format_info(i.kv_cache).name)},
+      {"kv_block", value(i.kv_block)},
+      {"memory_utilization", value(i.memory_utilization)},
+      {"usable_bytes", value(on ? facts->usable.value() : 0)},
+      {"kv_cache_bytes_per_token", value(on ? facts->kv_bytes_per_token.value() : 0)},
+      {"prefill_s", value(on ? facts->prefill_s : 0.0)},
+      {"last_decode_step_s", value(on ? facts->last_decode_step_s : 0.0)},
+      {"decode_tokens_per_s", value(on ? facts->decode_tokens_per_s : 0.0)},
+      {"max_batch", value(on ? v.capacity->max_batch : 0)},
+      {"max_prompt_len", value(on ? v.capacity->max_prompt_len : 0)},
+  };
+}
+
 }  // namespace
 
 ordered_json variant_summary(const VariantOutcome& v) {
@@ -59,6 +86,7 @@ ordered_json variant_summary(const VariantOutcome& v) {
   }
   return {
       {"name", v.variant->name},
+      {"mode", plan.mode == strategies::Mode::kInference ? "inference" : "training"},
       {"model", plan.model.name},
       {"parameters", r.parameters},
       {"world_size", r.world_size},
@@ -74,7 +102,7 @@ ordered_json variant_summary(const VariantOutcome& v) {
       {"capacity_bytes", r.capacity.value()},
       {"peak_bytes", r.peak.value()},
       {"fits", r.fits},
-      {"headroom_bytes", (r.capacity - r.peak).value()},
+      {"headroom_bytes", ((r.inference ? r.inference->usable : r.capacity) - r.peak).value()},
       {"bubble_fraction", r.bubble_fraction},
       {"step_time_s", r.step_time_s},
       {"tokens_per_s", r.tokens_per_s},
@@ -92,6 +120,7 @@ ordered_json variant_summary(const VariantOutcome& v) {
       {"peak_rank", fullest->placement.rank},
       {"at_peak", categories(fullest->memory.at_peak)},
       {"activations_per_microbatch", fullest->memory.activations_per_microbatch.value()},
+      {"inference", inference_json(v)},
   };
 }
 

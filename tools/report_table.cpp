@@ -11,8 +11,19 @@ namespace memsim::tools {
 
 namespace {
 
-std::string where(const sim::PeakMoment& moment, int64_t layers) {
-  std::string text(sim::phase_name(moment.phase));
+/// "prefill" (or its chunk) or "decode step k" for inference's pass `index`.
+std::string pass_name(int32_t index, const strategies::Inference& inference) {
+  const int32_t prefill = strategies::prefill_passes(inference);
+  if (index >= prefill) return fmt::format("decode step {}", index - prefill + 1);
+  return prefill == 1 ? "prefill" : fmt::format("prefill chunk {}", index + 1);
+}
+
+std::string where(const sim::PeakMoment& moment, const VariantOutcome& v) {
+  const int64_t layers = v.variant->plan.model.layers;
+  const bool serving = v.report.inference.has_value();
+  std::string text = serving && moment.microbatch != sim::kNoIndex
+                         ? pass_name(moment.microbatch, v.variant->plan.inference)
+                         : std::string(sim::phase_name(moment.phase));
   if (moment.layer == sim::kEmbeddingLayer) {
     text += ", embedding";
   } else if (moment.layer == layers) {
@@ -20,14 +31,25 @@ std::string where(const sim::PeakMoment& moment, int64_t layers) {
   } else if (moment.layer != sim::kNoIndex) {
     text += fmt::format(", layer {}", moment.layer);
   }
-  if (moment.microbatch != sim::kNoIndex) text += fmt::format(", microbatch {}", moment.microbatch);
+  if (moment.microbatch != sim::kNoIndex && !serving) {
+    text += fmt::format(", microbatch {}", moment.microbatch);
+  }
   return text;
 }
 
+bool serving(const VariantOutcome& v) {
+  return v.report.inference.has_value();
+}
+
+/// What the peak must stay under: the capacity, or its usable share when serving.
+sim::Bytes limit(const strategies::TrainingReport& r) {
+  return r.inference ? r.inference->usable : r.capacity;
+}
+
 std::string fit_text(const strategies::TrainingReport& r, UnitSystem units) {
-  if (r.fits) return "yes, " + format_bytes(r.capacity - r.peak, units) + " free";
-  if (r.peak <= r.capacity) return "NO, host memory too small";
-  return "NO, " + format_bytes(r.peak - r.capacity, units) + " over";
+  if (r.fits) return "yes, " + format_bytes(limit(r) - r.peak, units) + " free";
+  if (r.peak <= limit(r)) return "NO, host memory too small";
+  return "NO, " + format_bytes(r.peak - limit(r), units) + " over";
 }
 
 /// The rank with the largest peak (the first of them).
@@ -67,13 +89,31 @@ TextTable summary(const ScenarioOutcome& outcome, UnitSystem units) {
     }
     return text;
   });
+  const bool any_serving = std::any_of(outcome.variants.begin(), outcome.variants.end(), serving);
+  const bool any_training = !std::all_of(outcome.variants.begin(), outcome.variants.end(), serving);
   row("precision, optimizer", [](const VariantOutcome& v) {
-    return fmt::format("{}, {}", v.variant->plan.precision.info().name,
-                       v.variant->plan.training.optimizer.name);
+    const auto& plan = v.variant->plan;
+    if (!serving(v)) {
+      return fmt::format("{}, {}", plan.precision.info().name, plan.training.optimizer.name);
+    }
+    const auto& i = plan.inference;
+    const auto& weights = strategies::weight_format_info(i.weights);
+    return fmt::format("weights {}{}, embeddings {}, KV {}", weights.name,
+                       weights.grouped ? fmt::format(" g{}", i.group_size) : "",
+                       strategies::weight_format_info(i.embedding_format()).name,
+                       strategies::kv_format_info(i.kv_cache).name);
   });
-  row("checkpointing",
-      [](const VariantOutcome& v) { return strategies::describe(v.variant->plan.checkpointing); });
+  if (any_training) {
+    row("checkpointing", [](const VariantOutcome& v) {
+      return serving(v) ? std::string("-") : strategies::describe(v.variant->plan.checkpointing);
+    });
+  }
   row("batch", [](const VariantOutcome& v) {
+    if (serving(v)) {
+      const auto& i = v.variant->plan.inference;
+      return fmt::format("{} × ({} prompt + {} generated) tokens", i.batch, i.prompt_len,
+                         i.generate_len);
+    }
     const auto& t = v.variant->plan.training;
     return fmt::format("{} × {} tokens, {} microbatches", t.micro_batch, t.seq_len,
                        v.report.microbatches);
@@ -83,6 +123,13 @@ TextTable summary(const ScenarioOutcome& outcome, UnitSystem units) {
                        peak_rank(v.report).placement.rank);
   });
   row("capacity", [&](const VariantOutcome& v) { return format_bytes(v.report.capacity, units); });
+  if (any_serving) {
+    row("usable when serving", [&](const VariantOutcome& v) {
+      if (!serving(v)) return std::string("-");
+      return fmt::format("{} ({:g}%)", format_bytes(v.report.inference->usable, units),
+                         100.0 * v.variant->plan.inference.memory_utilization);
+    });
+  }
   row("fits", [&](const VariantOutcome& v) { return fit_text(v.report, units); });
   for (sim::Category c : sim::kAllCategories) {
     bool any = false;
@@ -110,21 +157,42 @@ TextTable summary(const ScenarioOutcome& outcome, UnitSystem units) {
                        format_amount(o.communication, units),
                        format_amount(o.allocator_reserve, units));
   });
-  row("peak reached in", [](const VariantOutcome& v) {
-    return where(peak_rank(v.report).memory.peak_moment, v.variant->plan.model.layers);
+  row("peak reached in",
+      [](const VariantOutcome& v) { return where(peak_rank(v.report).memory.peak_moment, v); });
+  if (any_training) {
+    row("activations / microbatch", [&](const VariantOutcome& v) {
+      if (serving(v)) return std::string("-");
+      return format_bytes(peak_rank(v.report).memory.activations_per_microbatch, units);
+    });
+  }
+  row("step time (estimate)", [](const VariantOutcome& v) {
+    if (!serving(v)) return fmt::format("{:.2f} s", v.report.step_time_s);
+    const auto& f = *v.report.inference;
+    return fmt::format("{:.2f} s: prefill {:.3f} s, last decode step {:.1f} ms",
+                       v.report.step_time_s, f.prefill_s, 1e3 * f.last_decode_step_s);
   });
-  row("activations / microbatch", [&](const VariantOutcome& v) {
-    return format_bytes(peak_rank(v.report).memory.activations_per_microbatch, units);
-  });
-  row("step time (estimate)",
-      [](const VariantOutcome& v) { return fmt::format("{:.2f} s", v.report.step_time_s); });
-  row("pipeline bubble", [](const VariantOutcome& v) {
-    return fmt::format("{:.1f}%", 100.0 * v.report.bubble_fraction);
-  });
+  if (any_training) {
+    row("pipeline bubble", [](const VariantOutcome& v) {
+      return fmt::format("{:.1f}%", 100.0 * v.report.bubble_fraction);
+    });
+  }
   row("tokens/s, MFU", [](const VariantOutcome& v) {
+    if (serving(v)) return fmt::format("{:.0f} generated, -", v.report.tokens_per_s);
     return fmt::format("{:.0f}, {:.1f}%", v.report.tokens_per_s,
                        100.0 * v.report.model_flops_utilization);
   });
+  if (any_serving) {
+    row("largest batch that fits", [](const VariantOutcome& v) {
+      if (!v.capacity) return std::string("-");
+      return fmt::format("{} at {} tokens", v.capacity->max_batch,
+                         v.variant->plan.inference.context());
+    });
+    row("longest prompt that fits", [](const VariantOutcome& v) {
+      if (!v.capacity) return std::string("-");
+      return fmt::format("{} tokens at batch {}", v.capacity->max_prompt_len,
+                         v.variant->plan.inference.batch);
+    });
+  }
   return table;
 }
 
@@ -167,6 +235,19 @@ TextTable ranks_table(const VariantOutcome& v, UnitSystem units) {
 std::string verdict(const VariantOutcome& v, UnitSystem units) {
   const auto& r = v.report;
   const std::string gpu = v.variant->plan.cluster.gpu.name;
+  if (serving(v)) {
+    const std::string usable = fmt::format("the {} a serving engine may use ({:g}% of the {}'s {})",
+                                           format_bytes(r.inference->usable, units),
+                                           100.0 * v.variant->plan.inference.memory_utilization,
+                                           gpu, format_bytes(r.capacity, units));
+    if (r.fits) {
+      return fmt::format("{}: fits. The fullest GPU peaks at {}, within {}.", v.variant->name,
+                         format_bytes(r.peak, units), usable);
+    }
+    return fmt::format("{}: does not fit. The fullest GPU needs {}, {} more than {}.",
+                       v.variant->name, format_bytes(r.peak, units),
+                       format_bytes(r.peak - r.inference->usable, units), usable);
+  }
   if (r.fits) {
     return fmt::format("{}: fits. The fullest GPU peaks at {}, leaving {} of the {}'s {}.",
                        v.variant->name, format_bytes(r.peak, units),

@@ -1,0 +1,275 @@
+#include "strategies/inference.h"
+
+#include <algorithm>
+
+#include "sim/check.h"
+#include "strategies/communication.h"
+#include "strategies/data_parallel.h"
+#include "strategies/model_states.h"
+#include "strategies/pipeline.h"
+#include "strategies/plan_context.h"
+#include "strategies/quantization.h"
+#include "strategies/tensor_parallel.h"
+#include "strategies/time_model.h"
+
+namespace memsim::strategies {
+
+using sim::Category;
+using sim::Dim;
+using sim::OpKind;
+
+namespace {
+
+bool is_embedding_table(OpKind kind) {
+  return kind == OpKind::kEmbedding || kind == OpKind::kPositionEmbedding ||
+         kind == OpKind::kLmHead;
+}
+
+/// One parameter of an op of `kind` on one TP rank, in its storage format.
+sim::Bytes param_bytes(const sim::ParamSpec& param, OpKind kind, const sim::DimSizes& full,
+                       const sim::DimSizes& dims, const Inference& inference) {
+  const sim::DimSizes& sizes = param.shard == sim::ShardKind::kReplicated ? full : dims;
+  const int64_t elements = sim::element_count(param.shape, sizes).count;
+  if (is_embedding_table(kind) && param.shape.rank() >= 2) {
+    // A row per token (or position): groups run along the hidden size.
+    const int64_t rows = sizes[param.shape[0]];
+    return sim::Bytes(
+        matrix_bytes(inference.embedding_format(), rows, elements / rows, inference.group_size));
+  }
+  if (param.input_dims > 0) {
+    int64_t inputs = 1;
+    for (int i = 0; i < param.input_dims; ++i)
+      inputs = sim::checked_mul(inputs, sizes[param.shape[i]]);
+    return sim::Bytes(
+        matrix_bytes(inference.weights, elements / inputs, inputs, inference.group_size));
+  }
+  return sim::bytes_of({elements}, unquantised_bytes(inference.weights));
+}
+
+/// Bytes of `op`'s parameters on one rank; with `views`, a tied head's view of the
+/// embedding counts too (it is read, though not held twice).
+sim::Bytes op_weight_bytes(const TrainingPlan& plan, const sim::OpNode& op, bool views) {
+  const sim::DimSizes full = sim::model_dims(plan.model, 1, 1);
+  const sim::DimSizes dims = rank_dims(full, plan.parallel.tp);
+  sim::Bytes bytes;
+  for (const sim::ParamSpec& param : op.params) {
+    if (param.tied && !views) continue;
+    bytes += param_bytes(param, op.kind, full, dims, plan.inference);
+  }
+  return bytes;
+}
+
+/// Process groups an inference rank talks in: tensor and pipeline parallel (data-parallel
+/// replicas serve apart).
+int64_t inference_process_groups(const Parallelism& parallel) {
+  Parallelism alone = parallel;
+  alone.dp.degree = 1;
+  return process_groups(alone);
+}
+
+}  // namespace
+
+int64_t cached_tokens(const Inference& inference, int64_t tokens) {
+  if (inference.kv_block <= 0) return tokens;
+  return (tokens + inference.kv_block - 1) / inference.kv_block * inference.kv_block;
+}
+
+sim::Bytes kv_bytes_per_token(const TrainingPlan& plan, int64_t layers) {
+  const sim::DimSizes dims = rank_dims(sim::model_dims(plan.model, 1, 1), plan.parallel.tp);
+  const int64_t per_layer =
+      2 * dims[Dim::kKvHeads] * dims[Dim::kHeadDim] * kv_format_info(plan.inference.kv_cache).bytes;
+  return sim::Bytes(sim::checked_mul(per_layer, layers));
+}
+
+sim::Bytes inference_weight_bytes(const TrainingPlan& plan, const sim::LayerGraph& graph,
+                                  const std::vector<sim::OpId>& ops) {
+  const bool embedding_here = has_embedding(graph, ops);
+  sim::Bytes bytes;
+  for (sim::OpId op : ops)
+    bytes += op_weight_bytes(plan, graph.op(op), !embedding_here);
+  return bytes;
+}
+
+std::vector<PassShape> inference_passes(const Inference& inference, DecodeSteps steps) {
+  std::vector<PassShape> passes;
+  const int64_t chunk =
+      inference.prefill_chunk > 0 ? inference.prefill_chunk : inference.prompt_len;
+  for (int64_t start = 0; start < inference.prompt_len; start += chunk) {
+    const int64_t end = std::min(inference.prompt_len, start + chunk);
+    const bool last = end == inference.prompt_len;
+    // Only the prompt's last position samples a token; chunks before it sample nothing.
+    const int64_t logits = inference.all_logits ? end - start : (last ? 1 : 0);
+    passes.push_back({static_cast<int32_t>(passes.size()), end - start, end, logits,
+                      cached_tokens(inference, start), cached_tokens(inference, end)});
+  }
+  const int64_t prefilled = passes.empty() ? 0 : passes.back().cached_after;
+  const int64_t first = steps == DecodeSteps::kEvery ? 1 : inference.generate_len;
+  for (int64_t step = std::max<int64_t>(first, 1); step <= inference.generate_len; ++step) {
+    const int64_t context = inference.prompt_len + step;
+    // A walk of the last step alone allocates the cache of the steps it skips too.
+    const int64_t before = step == first ? prefilled : cached_tokens(inference, context - 1);
+    const auto index = static_cast<int32_t>(prefill_passes(inference) + step - 1);
+    passes.push_back({index, 1, context, 1, before, cached_tokens(inference, context)});
+  }
+  return passes;
+}
+
+int32_t prefill_passes(const Inference& inference) {
+  const int64_t chunk =
+      inference.prefill_chunk > 0 ? inference.prefill_chunk : inference.prompt_len;
+  return static_cast<int32_t>((inference.prompt_len + chunk - 1) / chunk);
+}
+
+struct CompiledInference::Stage {
+  int first = 0;
+  int last = 0;
+  std::vector<sim::OpId> ops;
+  int64_t layers = 0;
+  sim::CategoryBytes resident;
+  OverheadParts overheads;
+  sim::Bytes weights;
+};
+
+CompiledInference::~CompiledInference() = default;
+
+CompiledInference::CompiledInference(TrainingPlan plan)
+    : plan_(std::move(plan)), graph_([&] {
+        sim::ModelSpec model = plan_.model;
+        model.dropout = 0.0;  // eval mode: dropout is the identity
+        return std::make_unique<sim::LayerGraph>(model);
+      }()) {
+  const sim::LayerGraph& graph = *graph_;
+  const PipelineParallelism& pp = plan_.parallel.pp;
+  MEMSIM_CHECK(pp.virtual_stages == 1 && !plan_.parallel.tp.sequence_parallel);
+  skipped_.assign(graph.op_count(), false);
+  for (sim::OpId op = 0; op < graph.op_count(); ++op)
+    skipped_[op] = graph.op(op).kind == OpKind::kCrossEntropy;
+  unmade_.assign(graph.tensor_count(), false);
+  logits_.assign(graph.tensor_count(), false);
+  for (sim::TensorId t = 0; t < graph.tensor_count(); ++t) {
+    const auto readers = graph.consumers(t);
+    unmade_[t] = !readers.empty() && std::all_of(readers.begin(), readers.end(),
+                                                 [&](sim::OpId r) { return skipped_[r]; });
+    const OpKind maker = graph.op(graph.tensor(t).producer).kind;
+    logits_[t] = maker == OpKind::kLmHead || maker == OpKind::kUpcastLogits;
+  }
+  for (sim::OpId op : graph.twins())
+    op_weights_.push_back(op_weight_bytes(plan_, graph.op(op), true));
+
+  const std::vector<int64_t> layers = chunk_layers(plan_.model.layers, pp);
+  for (int64_t s = 0; s < pp.stages; ++s) {
+    Stage& stage = stages_.emplace_back();
+    const std::vector<sim::ChunkSpan> spans = stage_chunks(graph, layers, s, pp.stages);
+    stage.first = spans.front().first;
+    stage.last = spans.back().last;
+    stage.ops = ops_in(graph, spans);
+    stage.layers = layers[s];
+    stage.weights = inference_weight_bytes(plan_, graph, stage.ops);
+    stage.overheads.cuda_context = plan_.overheads.cuda_context;
+    stage.overheads.process_groups = inference_process_groups(plan_.parallel);
+    stage.overheads.communication = plan_.overheads.nccl_per_group * stage.overheads.process_groups;
+    stage.resident[Category::kWeights] = stage.weights;
+    stage.resident[Category::kOverhead] =
+        stage.overheads.cuda_context + stage.overheads.communication;
+    // The allocator's reserve grows with the transient working set (the KV cache is one
+    // preallocated pool), so it needs one walk without it.
+    const sim::RankResult bare = walk(s, DecodeSteps::kLastOnly);
+    stage.overheads.allocator_reserve =
+        allocator_reserve(plan_, bare.max_by_category[Category::kTemporary]);
+    stage.resident[Category::kOverhead] += stage.overheads.allocator_reserve;
+  }
+}
+
+sim::InferencePass CompiledInference::price(const PassShape& shape, int32_t index) const {
+  const sim::LayerGraph& graph = *graph_;
+  const Inference& inference = plan_.inference;
+  const TensorParallelism& tp = plan_.parallel.tp;
+  sim::DimSizes full = sim::model_dims(plan_.model, shape.tokens, inference.batch);
+  full[Dim::kKeySeq] = shape.attended;
+  sim::DimSizes logits_full = full;
+  logits_full[Dim::kSeq] = shape.logits;
+  const sim::DimSizes dims = rank_dims(full, tp);
+  const sim::DimSizes logits_dims = rank_dims(logits_full, tp);
+  Precision precision;
+  precision.activations = inference.activation_dtype();
+
+  sim::InferencePass pass;
+  pass.index = index;
+  pass.tensor_bytes.resize(graph.tensor_count());
+  for (sim::TensorId t = 0; t < graph.tensor_count(); ++t) {
+    if (unmade_[t]) continue;
+    const sim::TensorSpec& spec = graph.tensor(t).spec;
+    pass.tensor_bytes[t] =
+        sim::bytes_of(rank_activation_elements(spec.shape, logits_[t] ? logits_dims : dims, tp),
+                      precision.bytes(spec.dtype));
+  }
+  // Every layer's ops cost what their twin in layer 0 costs.
+  const Cluster& cluster = plan_.cluster;
+  const double tp_bandwidth = group_bandwidth(cluster, 1, tp.degree);
+  const sim::Bytes kv_layer =
+      sim::Bytes(kv_bytes_per_token(plan_, 1).value() * shape.cached_after * inference.batch);
+  const auto bytes = [&](sim::TensorId t) { return pass.tensor_bytes[t]; };
+  std::vector<double> twin_s;
+  for (sim::OpId id : graph.twins()) {
+    const sim::OpNode& op = graph.op(id);
+    const bool head = op.kind == OpKind::kLmHead;
+    const double compute = compute_seconds(forward_flops(op, head ? logits_dims : dims),
+                                           cluster.gpu, cluster.compute_efficiency);
+    // Memory-bound steps (decode) take the time to read their weights, the cache they
+    // attend to and their tensors from HBM.
+    sim::Bytes read = op_weights_[graph.twin_slot(id)];
+    if (op.kind == OpKind::kAttentionEager || op.kind == OpKind::kAttentionFlash) read += kv_layer;
+    for (sim::TensorId t : op.inputs)
+      read += bytes(t);
+    for (sim::TensorId t : op.outputs)
+      read += bytes(t);
+    const double memory =
+        static_cast<double>(read.value()) / cluster.gpu.memory_bandwidth_bytes_per_s;
+    twin_s.push_back(std::max(compute, memory) +
+                     tensor_parallel_seconds(graph, id, bytes, tp, tp_bandwidth).forward_s);
+  }
+  pass.op_s.resize(graph.op_count());
+  for (sim::OpId op = 0; op < graph.op_count(); ++op)
+    pass.op_s[op] = twin_s[graph.twin_slot(op)];
+  return pass;
+}
+
+sim::RankResult CompiledInference::walk(int64_t s, DecodeSteps steps, sim::EventSink* sink) const {
+  const Stage& stage = stages_[s];
+  sim::InferenceWalker walker(*graph_, stage.first, stage.last, skipped_, sink);
+  walker.hold(stage.resident);
+  const sim::Bytes per_token =
+      sim::Bytes(kv_bytes_per_token(plan_, stage.layers).value() * plan_.inference.batch);
+  for (const PassShape& shape : inference_passes(plan_.inference, steps)) {
+    sim::InferencePass pass = price(shape, shape.index);
+    pass.kv_growth = per_token * (shape.cached_after - shape.cached_before);
+    walker.run(pass);
+  }
+  return walker.result();
+}
+
+double CompiledInference::pass_seconds(int64_t s, const PassShape& shape) const {
+  const sim::InferencePass pass = price(shape, 0);
+  double seconds = 0.0;
+  for (sim::OpId op : stages_[s].ops) {
+    if (!skipped_[op]) seconds += pass.op_s[op];
+  }
+  return seconds;
+}
+
+const OverheadParts& CompiledInference::overheads(int64_t stage) const {
+  return stages_[stage].overheads;
+}
+
+sim::Bytes CompiledInference::weight_bytes(int64_t stage) const {
+  return stages_[stage].weights;
+}
+
+int64_t CompiledInference::rank_parameters(int64_t stage, int64_t tp_rank) const {
+  const std::vector<sim::OpId>& ops = stages_[stage].ops;
+  const auto params = rank_params(*graph_, ops, sim::model_dims(plan_.model, 1, 1),
+                                  plan_.parallel.tp, tp_rank, has_embedding(*graph_, ops));
+  return owned_parameters(params, DataParallelism{}, 0);
+}
+
+}  // namespace memsim::strategies

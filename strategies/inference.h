@@ -1,0 +1,86 @@
+#pragma once
+/// Inference compiled for simulation: each pipeline stage's resident weights (in their
+/// storage formats) and overheads, and the passes it runs: the prompt's prefill (in chunks
+/// when asked), then one decode step per generated token. A pass is priced from the
+/// model's dimensions with s = the tokens it processes and s_k = the tokens they attend
+/// to; the KV cache grows by the tokens each pass adds. Ranks of a stage walk alike.
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "sim/inference_walk.h"
+#include "sim/layer_graph.h"
+#include "strategies/stage_facts.h"
+#include "strategies/training_plan.h"
+
+namespace memsim::strategies {
+
+/// Tokens per sequence the cache allocates to hold `tokens`: whole blocks when paged.
+int64_t cached_tokens(const Inference& inference, int64_t tokens);
+
+/// KV cache bytes one rank keeps per cached token of one sequence over `layers` layers:
+/// keys and values of its KV heads (kv_heads / tp, one replica when tp > kv_heads).
+sim::Bytes kv_bytes_per_token(const TrainingPlan& plan, int64_t layers);
+
+/// Bytes of `ops`' parameters on one TP rank in the inference formats: linear weights in
+/// `weights` (integer formats with their group scales and zero points, grouped along the
+/// input features), the embedding and LM head in their own format, norms and biases in
+/// 16 bits (fp32 under fp32). A tied LM head counts when the embedding is not among `ops`.
+sim::Bytes inference_weight_bytes(const TrainingPlan& plan, const sim::LayerGraph& graph,
+                                  const std::vector<sim::OpId>& ops);
+
+/// Which decode steps a walk covers. Every later step holds more cache and attends to more
+/// tokens than the one before, so the prefill and the last step decide the peak.
+enum class DecodeSteps { kLastOnly, kEvery };
+
+/// A pass's shape: tokens processed per sequence, tokens they attend to, positions whose
+/// logits are computed, and the tokens cached per sequence before and after it.
+struct PassShape {
+  int32_t index = 0;  ///< the pass's place among all passes (prefill chunks, then steps)
+  int64_t tokens = 0;
+  int64_t attended = 0;
+  int64_t logits = 0;
+  int64_t cached_before = 0;
+  int64_t cached_after = 0;
+};
+
+/// The passes of `inference`: prefill chunks, then `generate_len` decode steps (or only the
+/// last one).
+std::vector<PassShape> inference_passes(const Inference& inference, DecodeSteps steps);
+
+/// Prefill passes of `inference` (pass indices below this are prefill chunks).
+int32_t prefill_passes(const Inference& inference);
+
+class CompiledInference {
+ public:
+  explicit CompiledInference(TrainingPlan plan);
+  ~CompiledInference();
+
+  const TrainingPlan& plan() const { return plan_; }
+  const sim::LayerGraph& graph() const { return *graph_; }
+  int64_t stages() const { return plan_.parallel.pp.stages; }
+  /// Walks stage `stage`'s ranks: resident state, then the passes.
+  sim::RankResult walk(int64_t stage, DecodeSteps steps, sim::EventSink* sink = nullptr) const;
+  /// Seconds stage `stage` spends in one pass (the same ops as the walk, summed).
+  double pass_seconds(int64_t stage, const PassShape& shape) const;
+  const OverheadParts& overheads(int64_t stage) const;
+  sim::Bytes weight_bytes(int64_t stage) const;
+  /// The parameters a rank of `stage` at `tp_rank` accounts for (they add up to the
+  /// model's count over one replica's ranks).
+  int64_t rank_parameters(int64_t stage, int64_t tp_rank) const;
+
+ private:
+  struct Stage;
+  sim::InferencePass price(const PassShape& shape, int32_t index) const;
+
+  TrainingPlan plan_;
+  std::unique_ptr<sim::LayerGraph> graph_;
+  std::vector<bool> skipped_;           ///< per OpId: the loss
+  std::vector<bool> unmade_;            ///< per TensorId: only the loss reads it
+  std::vector<bool> logits_;            ///< per TensorId: made per sampled position
+  std::vector<sim::Bytes> op_weights_;  ///< per twin slot: weight bytes the op reads
+  std::vector<Stage> stages_;
+};
+
+}  // namespace memsim::strategies
