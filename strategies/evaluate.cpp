@@ -6,6 +6,13 @@
 
 namespace memsim::strategies {
 
+sim::Bytes usable_memory(const TrainingPlan& plan) {
+  const sim::Bytes capacity = plan.cluster.gpu.capacity;
+  if (plan.mode == Mode::kTraining) return capacity;
+  return sim::Bytes(static_cast<int64_t>(plan.inference.memory_utilization *
+                                         static_cast<double>(capacity.value())));
+}
+
 TrainingReport evaluate(const CompiledPlan& compiled) {
   const TrainingPlan& plan = compiled.plan();
   TrainingReport report;

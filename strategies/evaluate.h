@@ -49,6 +49,10 @@ struct TrainingReport {
   std::optional<InferenceFacts> inference;  ///< set in inference mode
 };
 
+/// What a rank's peak must stay under: the GPU's capacity, or in inference the share a
+/// serving engine may use.
+sim::Bytes usable_memory(const TrainingPlan& plan);
+
 TrainingReport evaluate(const CompiledPlan& compiled);
 TrainingReport evaluate(const CompiledInference& compiled);
 /// Training or inference, as the plan's mode says.

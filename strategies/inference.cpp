@@ -147,10 +147,12 @@ CompiledInference::CompiledInference(TrainingPlan plan)
   unmade_.assign(graph.tensor_count(), false);
   logits_.assign(graph.tensor_count(), false);
   for (sim::TensorId t = 0; t < graph.tensor_count(); ++t) {
+    // The labels only the loss reads are not fed; the logits it would read go to sampling.
     const auto readers = graph.consumers(t);
-    unmade_[t] = !readers.empty() && std::all_of(readers.begin(), readers.end(),
-                                                 [&](sim::OpId r) { return skipped_[r]; });
     const OpKind maker = graph.op(graph.tensor(t).producer).kind;
+    unmade_[t] =
+        maker == OpKind::kInput && !readers.empty() &&
+        std::all_of(readers.begin(), readers.end(), [&](sim::OpId r) { return skipped_[r]; });
     logits_[t] = maker == OpKind::kLmHead || maker == OpKind::kUpcastLogits;
   }
   for (sim::OpId op : graph.twins())

@@ -77,7 +77,7 @@ class CompiledInference {
   TrainingPlan plan_;
   std::unique_ptr<sim::LayerGraph> graph_;
   std::vector<bool> skipped_;           ///< per OpId: the loss
-  std::vector<bool> unmade_;            ///< per TensorId: only the loss reads it
+  std::vector<bool> unmade_;            ///< per TensorId: the labels
   std::vector<bool> logits_;            ///< per TensorId: made per sampled position
   std::vector<sim::Bytes> op_weights_;  ///< per twin slot: weight bytes the op reads
   std::vector<Stage> stages_;

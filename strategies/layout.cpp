@@ -93,6 +93,7 @@ LayoutProblems resolve_layout(TrainingPlan& plan) {
   if (data.offload == Offload::kOptimizerAndParams && data.zero != 3) {
     flag(R::kOffloadParamsNeedsZero3);
   }
+  if (plan.mode == Mode::kInference) return problems;  // no steps, no global batch
   const int64_t per_step = plan.training.micro_batch * dp;
   if (plan.training.global_batch == 0) plan.training.global_batch = per_step;
   if (plan.training.global_batch % per_step != 0) {

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "scenarios/sweep_keys.h"
+#include "strategies/evaluate.h"
 #include "tools/commands.h"
 #include "tools/csv.h"
 #include "tools/fit_search.h"
@@ -41,17 +42,19 @@ void write_json(const std::string& key, const std::vector<VariantFit>& fits, std
                         {"value", f.answer.value},
                         {"peak_bytes", f.answer.peak.value()},
                         {"next_peak_bytes", f.answer.next_peak.value()},
-                        {"capacity_bytes", f.variant->plan.cluster.gpu.capacity.value()}});
+                        {"capacity_bytes", f.variant->plan.cluster.gpu.capacity.value()},
+                        {"usable_bytes", strategies::usable_memory(f.variant->plan).value()}});
   }
   out << nlohmann::ordered_json{{"key", key}, {"variants", variants}}.dump(2) << '\n';
 }
 
 void write_csv(const std::string& key, const std::vector<VariantFit>& fits, std::ostream& out) {
-  out << "variant,key,value,peak_bytes,next_peak_bytes,capacity_bytes\n";
+  out << "variant,key,value,peak_bytes,next_peak_bytes,capacity_bytes,usable_bytes\n";
   for (const VariantFit& f : fits) {
-    out << fmt::format("{},{},{},{},{},{}\n", csv_field(f.variant->name), csv_field(key),
+    out << fmt::format("{},{},{},{},{},{},{}\n", csv_field(f.variant->name), csv_field(key),
                        f.answer.value, f.answer.peak.value(), f.answer.next_peak.value(),
-                       f.variant->plan.cluster.gpu.capacity.value());
+                       f.variant->plan.cluster.gpu.capacity.value(),
+                       strategies::usable_memory(f.variant->plan).value());
   }
 }
 
@@ -65,10 +68,10 @@ std::string format_headroom(sim::Bytes bytes, UnitSystem units) {
 }
 
 TextTable table(const std::string& key, const std::vector<VariantFit>& fits, UnitSystem units) {
-  TextTable t({"variant", key, "peak at it", "free at it", "peak at one more", "GPU memory"});
+  TextTable t({"variant", key, "peak at it", "free at it", "peak at one more", "usable memory"});
   for (const VariantFit& f : fits) {
     const bool none = f.answer.value == 0;
-    const sim::Bytes capacity = f.variant->plan.cluster.gpu.capacity;
+    const sim::Bytes capacity = strategies::usable_memory(f.variant->plan);
     t.add_row({f.variant->name, none ? "none fits" : std::to_string(f.answer.value),
                none ? "-" : format_bytes(f.answer.peak, units),
                none ? "-" : format_headroom(capacity - f.answer.peak, units),

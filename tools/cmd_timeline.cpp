@@ -55,11 +55,14 @@ const std::pair<const char*, TimelineWriter> kWriters[] = {
 int run_timeline(const CommandOptions& options) {
   const scenarios::Scenario scenario = load_for_command(options);
   const scenarios::Variant& variant = chosen_variant(scenario, options);
-  const strategies::CompiledPlan compiled(variant.plan);
-  const std::string title = fmt::format("{}: {} ({} × {})", scenario.name, variant.name,
-                                        compiled.world_size(), variant.plan.cluster.gpu.name);
+  const int64_t world = variant.plan.cluster.world_size();
+  const std::string title = fmt::format("{}: {} ({} × {})", scenario.name, variant.name, world,
+                                        variant.plan.cluster.gpu.name);
+  const std::vector<int64_t> ranks = parse_ranks(options.ranks, world);
   const TimelineSet set =
-      build_timelines(compiled, parse_ranks(options.ranks, compiled.world_size()), title);
+      variant.plan.mode == strategies::Mode::kInference
+          ? build_timelines(strategies::CompiledInference(variant.plan), ranks, title)
+          : build_timelines(strategies::CompiledPlan(variant.plan), ranks, title);
   for (const auto& [format, writer] : kWriters) {
     if (options.format == format) {
       write_output(options.output, [&](std::ostream& out) { writer(set, out); });

@@ -65,10 +65,13 @@ FitAnswer maximize(const TrainingPlan& base, const scenarios::SweepKey& key,
   int64_t low = 1;
   int64_t high = 2;
   sim::Bytes low_peak = peak_at(1);
+  // Serving's paged KV cache keeps memory flat over short ranges (a block's worth of
+  // tokens), and its keys all grow memory in the end: no plateau shortcut there.
+  const bool plateau_ends = base.mode == strategies::Mode::kTraining;
   while (fits(high)) {
     const sim::Bytes high_peak = peak_at(high);
     low = high;
-    if (high == kLargestFitValue || high_peak == low_peak) {
+    if (high == kLargestFitValue || (plateau_ends && high_peak == low_peak)) {
       answer.unbounded = true;
       break;
     }

@@ -22,4 +22,25 @@ TimelineSet build_timelines(const strategies::CompiledPlan& compiled,
   return set;
 }
 
+TimelineSet build_timelines(const strategies::CompiledInference& compiled,
+                            const std::vector<int64_t>& ranks, std::string title) {
+  const strategies::TrainingPlan& plan = compiled.plan();
+  TimelineSet set;
+  set.title = std::move(title);
+  set.capacity = plan.cluster.gpu.capacity;
+  std::vector<int64_t> slot(compiled.stages(), -1);
+  for (int64_t rank : ranks) {
+    const strategies::RankPlacement where = strategies::rank_placement(plan.parallel, rank);
+    if (slot[where.pp_stage] < 0) {
+      slot[where.pp_stage] = static_cast<int64_t>(set.programs.size());
+      ProgramTimeline& p = set.programs.emplace_back();
+      p.result = compiled.walk(where.pp_stage, strategies::DecodeSteps::kEvery, &p.timeline);
+      p.live = p.timeline.live_by_category();
+      p.pp_stage = where.pp_stage;
+    }
+    set.ranks.push_back({where, static_cast<size_t>(slot[where.pp_stage])});
+  }
+  return set;
+}
+
 }  // namespace memsim::tools

@@ -1,5 +1,6 @@
 #pragma once
-/// Writers for `memsim timeline`: every selected rank's memory over one training step, as
+/// Writers for `memsim timeline`: every selected rank's memory over one training step (or
+/// one inference request), as
 /// CSV, a Chrome trace (Perfetto JSON) or an SVG plot. Ranks that walk the same program
 /// share one simulated timeline.
 
@@ -11,6 +12,7 @@
 #include "sim/simulator.h"
 #include "sim/timeline.h"
 #include "strategies/compiled_plan.h"
+#include "strategies/inference.h"
 
 namespace memsim::tools {
 
@@ -37,6 +39,10 @@ struct TimelineSet {
 
 /// Simulates the programs of `ranks` (each distinct one once).
 TimelineSet build_timelines(const strategies::CompiledPlan& compiled,
+                            const std::vector<int64_t>& ranks, std::string title);
+/// The same for inference: the prefill, then every decode step (each pass's events carry
+/// its index in the microbatch column).
+TimelineSet build_timelines(const strategies::CompiledInference& compiled,
                             const std::vector<int64_t>& ranks, std::string title);
 
 /// SPEC.md's timeline CSV: rank,t_s,phase,microbatch,layer,category,delta_bytes,live_bytes,

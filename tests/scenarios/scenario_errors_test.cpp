@@ -213,3 +213,50 @@ TEST_CASE("ZeRO with one data-parallel rank is a warning, not an error") {
   CHECK(result.err.find(path + ":4:25: warning: parallel.zero = 1 with dp = 1") !=
         std::string::npos);
 }
+
+TEST_CASE("inference scenarios: the mode's section is required, training-only keys are errors") {
+  const char* serving = R"(mode: inference
+model: {layers: 2, hidden: 64, heads: 4, ffn: 256, vocab: 1000}
+hardware: {gpu: a100-80gb, gpus_per_node: 2}
+inference: {batch: 2, prompt_len: 64}
+)";
+  const auto scenario = memsim::testing::scenario_from_text(serving, "ok.yaml");
+  CHECK(scenario.variants[0].plan.mode == memsim::strategies::Mode::kInference);
+  CHECK(scenario.variants[0].plan.parallel.dp.degree == 2);  // two replicas
+
+  CHECK(has(errors_of(R"(mode: infer
+model: llama2-7b
+hardware: {gpu: a100-80gb}
+training: {seq_len: 128}
+)"),
+            1, 7, "mode = infer: expected training or inference"));
+  CHECK(has(errors_of(R"(mode: inference
+model: llama2-7b
+hardware: {gpu: a100-80gb}
+)"),
+            1, 1, "missing section 'inference'"));
+  std::string text = serving;
+  CHECK(has(errors_of(text + "parallel: {zero: 3}\n"), 5, 18,
+            "parallel.zero does not apply in inference mode"));
+  CHECK(has(errors_of(text, {"inference.weights=int3"}), 0, 0,
+            "expected fp32, bf16, fp16, fp8, int8 or int4"));
+  CHECK(has(errors_of(text, {"inference.memory_utilization=1.5"}), 0, 0,
+            "inference.memory_utilization"));
+  CHECK(has(errors_of(text, {"inference.prompt_len=0"}), 0, 0, "inference.prompt_len"));
+}
+
+TEST_CASE("compare variants may switch the mode; each reads its own section") {
+  const char* both = R"(mode: inference
+model: llama2-7b
+hardware: {gpu: a100-80gb}
+inference: {batch: 2, prompt_len: 64}
+training: {seq_len: 128}
+compare:
+  - {name: train, mode: training}
+)";
+  const auto scenario = memsim::testing::scenario_from_text(both, "both.yaml");
+  REQUIRE(scenario.variants.size() == 2);
+  CHECK(scenario.variants[0].plan.mode == memsim::strategies::Mode::kInference);
+  CHECK(scenario.variants[1].plan.mode == memsim::strategies::Mode::kTraining);
+  CHECK(scenario.variants[1].plan.training.seq_len == 128);
+}

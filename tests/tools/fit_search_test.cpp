@@ -106,3 +106,35 @@ TEST_CASE("memsim fit prints the SPEC's JSON, and rejects keys it cannot maximiz
   CHECK(result.err.find("training.global_batch does not limit memory") != std::string::npos);
   CHECK(memsim::testing::run_memsim({"fit", path}).exit_code == 2);  // --maximize is required
 }
+
+TEST_CASE("memsim fit finds the largest inference batch and prompt exactly") {
+  const char* serving = R"(mode: inference
+model: llama2-13b
+hardware: {gpu: a100-40gb}
+inference: {batch: 4, prompt_len: 1024, generate_len: 256, kv_block: 16}
+)";
+  const auto variant = memsim::testing::scenario_from_text(serving, "serve.yaml").variants.front();
+  const auto capacity = memsim::strategies::inference_capacity(variant.plan);
+  memsim::strategies::FastEvaluator evaluator;
+  for (const std::string name : {"inference.batch", "inference.prompt_len"}) {
+    CAPTURE(name);
+    const auto answer = memsim::tools::maximize(variant.plan, key(name), evaluator);
+    CHECK(answer.value > 1);
+    CHECK(walk_fits(variant.plan, name, answer.value));
+    CHECK_FALSE(walk_fits(variant.plan, name, answer.value + 1));
+    // The report's capacity answers are the same search's.
+    CHECK(answer.value ==
+          (name == "inference.batch" ? capacity.max_batch : capacity.max_prompt_len));
+    // A serving engine may use 90% of the GPU: that, not the capacity, is the limit.
+    const auto usable = memsim::strategies::usable_memory(variant.plan);
+    CHECK(answer.peak <= usable);
+    CHECK(answer.next_peak > usable);
+    CHECK(answer.next_peak < variant.plan.cluster.gpu.capacity);
+  }
+  const std::string path = memsim::testing::write_temp_file("fit/serve.yaml", serving);
+  const auto result = memsim::testing::run_memsim(
+      {"fit", path, "--maximize", "inference.batch", "--format", "json"});
+  REQUIRE(result.exit_code == 0);
+  const auto json = nlohmann::json::parse(result.out);
+  CHECK(json["variants"][0]["value"].get<int64_t>() == capacity.max_batch);
+}

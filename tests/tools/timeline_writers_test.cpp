@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "strategies/evaluate.h"
 #include "support/test_support.h"
 
 namespace {
@@ -99,4 +100,41 @@ TEST_CASE("memsim timeline writes each format, and checks --ranks") {
   const auto bad = memsim::testing::run_memsim({"timeline", scenario, "--ranks", "0-3"});
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("'0-3' is not a rank or range of ranks in 0–0") != std::string::npos);
+}
+
+TEST_CASE("an inference timeline walks the prefill and every decode step to the report's peak") {
+  auto plan = memsim::testing::one_gpu_plan(memsim::testing::preset("llama3-8b"), 1);
+  plan.mode = memsim::strategies::Mode::kInference;
+  plan.model.layers = 4;
+  plan.cluster.gpus_per_node = 2;
+  plan.parallel.pp.stages = 2;
+  plan.inference.batch = 3;
+  plan.inference.prompt_len = 100;
+  plan.inference.generate_len = 20;
+  const memsim::strategies::CompiledInference compiled(plan);
+  const auto set = memsim::tools::build_timelines(compiled, {0, 1}, "serving");
+  const auto report = memsim::strategies::evaluate(plan);
+  REQUIRE(set.programs.size() == 2);
+  for (size_t stage = 0; stage < 2; ++stage) {
+    const auto& program = set.programs[stage];
+    CHECK(program.result.peak == report.ranks[stage].memory.peak);
+    // Passes in order: the prefill (0), then decode steps 1–20; the cache only grows.
+    int32_t last_pass = 0;
+    int64_t cache = 0;
+    for (const auto& event : program.timeline.events()) {
+      if (event.microbatch == memsim::sim::kNoIndex) continue;
+      CHECK(event.microbatch >= last_pass);
+      last_pass = event.microbatch;
+      if (event.category == memsim::sim::Category::kKvCache) {
+        CHECK(event.delta.value() > 0);
+        cache += event.delta.value();
+      }
+    }
+    CHECK(last_pass == 20);
+    CHECK(cache ==
+          report.ranks[stage].memory.max_by_category[memsim::sim::Category::kKvCache].value());
+  }
+  std::ostringstream csv;
+  memsim::tools::write_timeline_csv(set, csv);
+  CHECK(csv.str().find("\n1,") != std::string::npos);
 }

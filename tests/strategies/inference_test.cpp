@@ -1,0 +1,179 @@
+// Inference: the KV cache (formulas.md §5), quantised weight bytes counted by hand, the
+// prefill and decode walk, and the capacity answers at their boundaries.
+
+#include "strategies/inference.h"
+
+#include <doctest/doctest.h>
+
+#include "strategies/evaluate.h"
+#include "support/test_support.h"
+
+namespace {
+
+using memsim::sim::Bytes;
+using memsim::sim::Category;
+using memsim::strategies::CompiledInference;
+using memsim::strategies::DecodeSteps;
+using memsim::strategies::Mode;
+using memsim::strategies::TrainingPlan;
+using memsim::strategies::WeightFormat;
+
+/// Inference of `model` on one A100-80GB.
+TrainingPlan serving(const std::string& model, int64_t batch, int64_t prompt, int64_t generate) {
+  TrainingPlan plan = memsim::testing::one_gpu_plan(memsim::testing::preset(model), 1);
+  plan.mode = Mode::kInference;
+  plan.inference.batch = batch;
+  plan.inference.prompt_len = prompt;
+  plan.inference.generate_len = generate;
+  return plan;
+}
+
+TEST_CASE("the KV cache of qwen2.5-32b is 256 KiB per token in bf16") {
+  // formulas.md §5: 2 (K and V) · 64 layers · 8 KV heads · 128 · 2 bytes = 262,144.
+  TrainingPlan plan = serving("qwen2.5-32b", 1, 1, 0);
+  CHECK(memsim::strategies::kv_bytes_per_token(plan, 64) == Bytes(262'144));
+  plan.inference.kv_cache = memsim::strategies::KvFormat::kFp8;
+  CHECK(memsim::strategies::kv_bytes_per_token(plan, 64) == Bytes(131'072));
+  // Tensor parallelism splits the KV heads: 8 / 2 = 4 per rank.
+  plan.inference.kv_cache = memsim::strategies::KvFormat::kBf16;
+  plan.parallel.tp.degree = 2;
+  CHECK(memsim::strategies::kv_bytes_per_token(plan, 64) == Bytes(131'072));
+
+  // The walk holds it all: 8 sequences × (2048 + 512) tokens at the last decode step.
+  plan = serving("qwen2.5-32b", 8, 2048, 512);
+  plan.model.attention = memsim::sim::AttentionImpl::kFlash;
+  const auto report = memsim::strategies::evaluate(plan);
+  CHECK(report.ranks[0].memory.max_by_category[Category::kKvCache] ==
+        Bytes(int64_t{262'144} * 8 * 2560));
+  CHECK(report.inference->kv_bytes_per_token == Bytes(262'144));
+}
+
+TEST_CASE("more tensor-parallel ranks than KV heads replicate one head per rank") {
+  // llama3-70b: 8 KV heads of 128; tp = 16 leaves each rank one head (a replica):
+  // 2 · 80 layers · 1 · 128 · 2 bytes = 40,960 per token.
+  TrainingPlan plan = serving("llama3-70b", 1, 1, 0);
+  plan.parallel.tp.degree = 16;
+  CHECK(memsim::strategies::kv_bytes_per_token(plan, 80) == Bytes(40'960));
+  plan.parallel.tp.degree = 8;
+  CHECK(memsim::strategies::kv_bytes_per_token(plan, 80) == Bytes(40'960));
+  plan.parallel.tp.degree = 4;
+  CHECK(memsim::strategies::kv_bytes_per_token(plan, 80) == Bytes(81'920));
+}
+
+TEST_CASE("a paged cache rounds each sequence up to whole blocks") {
+  TrainingPlan plan = serving("llama2-7b", 3, 100, 0);
+  plan.inference.kv_block = 16;
+  CHECK(memsim::strategies::cached_tokens(plan.inference, 100) == 112);
+  CHECK(memsim::strategies::cached_tokens(plan.inference, 112) == 112);
+  const auto report = memsim::strategies::evaluate(plan);
+  // llama2-7b: 2 · 32 layers · 32 heads · 128 · 2 bytes = 524,288 per token (MHA).
+  CHECK(report.ranks[0].memory.max_by_category[Category::kKvCache] == Bytes(524'288 * 112 * 3));
+}
+
+TEST_CASE("int4 weights with groups of 128 take the bytes counted by hand (llama2-7b)") {
+  // Per layer, rows × inputs: q, k, v, o 4096 × 4096; gate and up 11008 × 4096; down
+  // 4096 × 11008. int4 is half a byte per weight; each row keeps an fp16 scale and zero
+  // point (4 bytes) per 128 inputs: ceil(4096 / 128) = 32 groups, ceil(11008 / 128) = 86.
+  const int64_t attention = 4 * (4096 * 4096 / 2 + 4096 * 32 * 4);  // 35,651,584
+  const int64_t gate_up = 2 * (11008 * 4096 / 2 + 11008 * 32 * 4);  // 47,906,816
+  const int64_t down = 4096 * 11008 / 2 + 4096 * 86 * 4;            // 23,953,408
+  const int64_t norms = 2 * 4096 * 2;                               // two RMSNorm weights, bf16
+  const int64_t layers = 32 * (attention + gate_up + down + norms);
+  // The embedding and the (untied) LM head stay in bf16: 32000 × 4096 × 2 each; the final
+  // norm 4096 × 2.
+  const int64_t expected = layers + 2 * 32000 * 4096 * 2 + 4096 * 2;
+  CHECK(expected == 3'965'198'336);
+
+  TrainingPlan plan = serving("llama2-7b", 1, 16, 0);
+  plan.inference.weights = WeightFormat::kInt4;
+  const auto report = memsim::strategies::evaluate(plan);
+  CHECK(report.ranks[0].memory.max_by_category[Category::kWeights] == Bytes(expected));
+
+  // bf16 is 2 bytes per parameter, exactly.
+  plan.inference.weights = WeightFormat::kBf16;
+  CHECK(memsim::strategies::evaluate(plan).ranks[0].memory.max_by_category[Category::kWeights] ==
+        Bytes(2 * report.parameters));
+  // int8 with its groups: 1 byte per linear weight, the same scales.
+  plan.inference.weights = WeightFormat::kInt8;
+  const int64_t int8_layers =
+      32 * (4 * (4096 * 4096 + 4096 * 32 * 4) + 2 * (11008 * 4096 + 11008 * 32 * 4) +
+            4096 * 11008 + 4096 * 86 * 4 + norms);
+  CHECK(memsim::strategies::evaluate(plan).ranks[0].memory.max_by_category[Category::kWeights] ==
+        Bytes(int8_layers + 2 * 32000 * 4096 * 2 + 4096 * 2));
+}
+
+TEST_CASE("walking every decode step peaks where the prefill and the last step do") {
+  struct Case {
+    const char* name;
+    int64_t tp, pp, chunk, block;
+    bool flash;
+  };
+  for (const Case c : {Case{"plain", 1, 1, 0, 0, false}, Case{"flash", 1, 1, 0, 16, true},
+                       Case{"chunked", 1, 1, 48, 0, false}, Case{"tp2 pp2", 2, 2, 0, 32, true}}) {
+    CAPTURE(c.name);
+    TrainingPlan plan = serving("llama3-8b", 2, 130, 40);
+    plan.model.layers = 4;
+    plan.model.attention =
+        c.flash ? memsim::sim::AttentionImpl::kFlash : memsim::sim::AttentionImpl::kEager;
+    plan.parallel.tp.degree = c.tp;
+    plan.parallel.pp.stages = c.pp;
+    plan.cluster.gpus_per_node = c.tp * c.pp;
+    plan.inference.prefill_chunk = c.chunk;
+    plan.inference.kv_block = c.block;
+    const CompiledInference compiled(plan);
+    for (int64_t stage = 0; stage < c.pp; ++stage) {
+      const auto every = compiled.walk(stage, DecodeSteps::kEvery);
+      const auto last = compiled.walk(stage, DecodeSteps::kLastOnly);
+      CHECK(every.peak == last.peak);
+      CHECK(every.max_by_category[Category::kKvCache] == last.max_by_category[Category::kKvCache]);
+    }
+  }
+}
+
+TEST_CASE("decode steps read the weights and the cache: the step time is memory-bound") {
+  // qwen2.5-32b, bf16, one sequence at 4096 tokens: each step reads 65.5 GB of weights and
+  // 1 GiB of cache over 2,039 GB/s of HBM: about 32.7 ms. Its 65 GFLOP take 0.4 ms at half of
+  // 312 TFLOP/s.
+  TrainingPlan plan = serving("qwen2.5-32b", 1, 4095, 1);
+  const auto report = memsim::strategies::evaluate(plan);
+  const double weights = 2.0 * static_cast<double>(report.parameters);
+  const double expected = (weights + 262'144.0 * 4096) / 2039e9;
+  CHECK(report.inference->last_decode_step_s == doctest::Approx(expected).epsilon(0.02));
+}
+
+TEST_CASE("the logits of every prompt position cost their vocabulary-wide tensors") {
+  TrainingPlan plan = serving("llama2-7b", 1, 512, 0);
+  plan.model.attention = memsim::sim::AttentionImpl::kFlash;
+  const auto last = memsim::strategies::evaluate(plan);
+  plan.inference.all_logits = true;
+  const auto all = memsim::strategies::evaluate(plan);
+  // bf16 logits and their fp32 copy, 512 × 32000 each: 6 bytes per element at once.
+  const int64_t logits = int64_t{512} * 32000 * 6;
+  CHECK(all.ranks[0].memory.max_by_category[Category::kTemporary].value() >= logits);
+  // With the last position's logits only, the MLP's three 512 × 11008 bf16 tensors (34 MB)
+  // are the largest working set.
+  CHECK(last.ranks[0].memory.max_by_category[Category::kTemporary].value() < logits / 2);
+}
+
+TEST_CASE("the capacity answers are exact: one more does not fit") {
+  TrainingPlan plan = serving("llama2-13b", 4, 1024, 256);
+  plan.inference.kv_block = 16;
+  const auto capacity = memsim::strategies::inference_capacity(plan);
+  REQUIRE(capacity.max_batch > 1);
+  REQUIRE(capacity.max_prompt_len > 1);
+  auto fits = [&](int64_t batch, int64_t prompt) {
+    TrainingPlan probe = plan;
+    probe.inference.batch = batch;
+    probe.inference.prompt_len = prompt;
+    return memsim::strategies::evaluate(probe).fits;
+  };
+  CHECK(fits(capacity.max_batch, plan.inference.prompt_len));
+  CHECK_FALSE(fits(capacity.max_batch + 1, plan.inference.prompt_len));
+  CHECK(fits(plan.inference.batch, capacity.max_prompt_len));
+  CHECK_FALSE(fits(plan.inference.batch, capacity.max_prompt_len + 1));
+  // The serving engine's share decides: with all of the GPU usable, more fits.
+  plan.inference.memory_utilization = 1.0;
+  CHECK(memsim::strategies::inference_capacity(plan).max_batch > capacity.max_batch);
+}
+
+}  // namespace
