@@ -168,6 +168,8 @@ TextTable summary(const ScenarioOutcome& outcome, UnitSystem units) {
   row("step time (estimate)", [](const VariantOutcome& v) {
     if (!serving(v)) return fmt::format("{:.2f} s", v.report.step_time_s);
     const auto& f = *v.report.inference;
+    if (v.variant->plan.inference.generate_len == 0)
+      return fmt::format("prefill {:.3f} s", f.prefill_s);
     return fmt::format("{:.2f} s: prefill {:.3f} s, last decode step {:.1f} ms",
                        v.report.step_time_s, f.prefill_s, 1e3 * f.last_decode_step_s);
   });
