@@ -1,7 +1,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "hardware/gpu_profile.h"
+#include "hardware/gpu_catalog.h"
 #include "scenarios/model_presets.h"
 #include "sim/layer_graph.h"
 #include "tools/commands.h"
@@ -81,7 +81,7 @@ int run_hardware(const CommandOptions& options) {
                                            "description"};
   std::vector<std::vector<std::string>> rows;
   nlohmann::ordered_json json = nlohmann::ordered_json::array();
-  for (const hardware::GpuProfile& gpu : hardware::builtin_gpus()) {
+  for (const hardware::GpuProfile& gpu : hardware::gpus()) {
     rows.push_back({gpu.name, std::to_string(gpu.capacity.value() / sim::kMiB.value()),
                     fmt::format("{:g}", gpu.peak_16bit_flop_per_s / 1e12),
                     fmt::format("{:g}", gpu.memory_bandwidth_bytes_per_s / 1e9), gpu.description});

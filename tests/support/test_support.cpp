@@ -9,6 +9,7 @@
 
 #include <doctest/doctest.h>
 
+#include "hardware/gpu_catalog.h"
 #include "scenarios/model_presets.h"
 
 namespace memsim::testing {
@@ -110,6 +111,13 @@ std::string write_temp_file(const std::string& name, const std::string& text) {
   std::filesystem::create_directories(path.parent_path());
   std::ofstream(path, std::ios::binary) << text;
   return path.string();
+}
+
+std::string gpu_profile_yaml(const std::string& name, int64_t memory_mib) {
+  return "  - name: " + name +
+         "\n    description: test\n    memory_mib: " + std::to_string(memory_mib) +
+         "\n    bf16_tflops: 100\n    hbm_gb_s: 1000\n    gpu_link_gb_s: 100\n"
+         "    network_gb_s: 10\n    host_link_gb_s: 10\n    host_memory_gib: 64\n";
 }
 
 scenarios::Scenario scenario_from_text(const std::string& text, const std::string& name,

@@ -46,6 +46,9 @@ std::string source_path(const std::string& relative);
 /// Writes `text` to a fresh file in a temporary folder; returns its path.
 std::string write_temp_file(const std::string& name, const std::string& text);
 
+/// One entry of a GPU profile file's `gpus:` list, with every required key.
+std::string gpu_profile_yaml(const std::string& name, int64_t memory_mib);
+
 /// The scenario in `text`, read as if from a file named `name`.
 scenarios::Scenario scenario_from_text(const std::string& text, const std::string& name,
                                        const std::vector<std::string>& overrides = {});
