@@ -1,17 +1,16 @@
-// memsim: the command-line program. Parses arguments, installs the GPU catalog, runs one
-// command from the registry, and turns errors into exit codes: 2 for bad input, 1 for
-// anything else.
+// memsim: the command-line program. Parses arguments, installs the GPU catalog (built in
+// and the user's profile files), runs one command from the registry, and turns errors into
+// exit codes: 2 for bad input, 1 for anything else.
 
 #include <iostream>
 #include <string_view>
 
 #include <CLI/CLI.hpp>
 
-#include "hardware/gpu_catalog.h"
 #include "scenarios/diagnostics.h"
-#include "scenarios/hardware_reader.h"
 #include "sim/units.h"
 #include "tools/commands.h"
+#include "tools/hardware_files.h"
 
 int main(int argc, char** argv) {
   using memsim::tools::Command;
@@ -68,7 +67,7 @@ int main(int argc, char** argv) {
   if (options.format.empty()) options.format = chosen->formats.front();
 
   try {
-    memsim::hardware::install_gpu_catalog(memsim::scenarios::builtin_gpu_catalog());
+    memsim::tools::install_hardware_catalog();
     return chosen->run(options);
   } catch (const memsim::scenarios::InputError& e) {
     std::cerr << e.what() << '\n';

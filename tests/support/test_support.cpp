@@ -77,11 +77,13 @@ int64_t forward_activation_bytes(const sim::Timeline& timeline, int32_t layer) {
   return bytes;
 }
 
-ProcessResult run_memsim(const std::vector<std::string>& args) {
+ProcessResult run_memsim(const std::vector<std::string>& args, const std::string& memsim_hardware) {
   const std::string err_path = (temp_dir() / "stderr.txt").string();
   std::string command = "cd ";
   command += quote(MEMSIM_SOURCE_DIR);
-  command += " && ";
+  command += " && MEMSIM_HARDWARE=";
+  command += quote(memsim_hardware);
+  command += ' ';
   command += quote(MEMSIM_BINARY);
   for (const std::string& arg : args) {
     command += ' ';

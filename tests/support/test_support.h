@@ -37,8 +37,10 @@ struct ProcessResult {
   std::string out;
   std::string err;
 };
-/// Runs the built memsim binary with `args` (shell-quoted here) from the source folder.
-ProcessResult run_memsim(const std::vector<std::string>& args);
+/// Runs the built memsim binary with `args` (shell-quoted here) from the source folder, with
+/// MEMSIM_HARDWARE set to `memsim_hardware` (so that the caller's own setting never leaks in).
+ProcessResult run_memsim(const std::vector<std::string>& args,
+                         const std::string& memsim_hardware = "");
 
 /// A file under the source tree.
 std::string source_path(const std::string& relative);
