@@ -3,6 +3,9 @@
 
 #include "scenarios/hardware_reader.h"
 
+#include <fstream>
+#include <sstream>
+
 #include <doctest/doctest.h>
 
 #include "support/test_support.h"
@@ -116,4 +119,19 @@ TEST_CASE("problems in several GPU files are reported together") {
   REQUIRE(diagnostics.size() >= 2);
   CHECK(diagnostics.front().where.file == a);
   CHECK(diagnostics.back().where.file == b);
+}
+
+TEST_CASE("docs/hardware.md's example profile file reads") {
+  std::ifstream in(memsim::testing::source_path("docs/hardware.md"));
+  std::stringstream doc;
+  doc << in.rdbuf();
+  const std::string text = doc.str();
+  const size_t start = text.find("```yaml\n");
+  REQUIRE(start != std::string::npos);
+  const size_t end = text.find("```\n", start + 8);
+  const std::string file = memsim::testing::write_temp_file(
+      "hardware_reader/doc.yaml", text.substr(start + 8, end - start - 8));
+  const auto profiles = memsim::scenarios::read_gpu_file(file);
+  REQUIRE(profiles.size() == 1);
+  CHECK(profiles[0].cloud_usd_per_hour == 4.5);
 }
