@@ -1,10 +1,9 @@
 #pragma once
-/// GPU profiles: memory as the driver reports it, compute and bandwidth for the time
-/// model. A registry table that `memsim hardware` lists; every number names its source.
+/// A GPU profile: memory as the driver reports it, compute and bandwidth for the time model,
+/// and what the GPU costs. The profiles themselves are data (hardware/gpus.yaml, and the
+/// user's files; see hardware/gpu_catalog.h); every number names its source there.
 
 #include <string>
-#include <string_view>
-#include <vector>
 
 #include "sim/units.h"
 
@@ -21,9 +20,10 @@ struct GpuProfile {
   double host_link_bytes_per_s = 0.0;         ///< GPU to host (PCIe), per direction
   sim::Bytes cpu_memory_per_node;             ///< host memory of a typical node
   std::string source;                         ///< where the numbers come from
-};
+  double purchase_usd = 0.0;                  ///< US dollars for one GPU; 0 if unknown
+  double cloud_usd_per_hour = 0.0;            ///< US dollars per GPU-hour on demand; 0 if unknown
 
-const std::vector<GpuProfile>& builtin_gpus();
-const GpuProfile* find_gpu(std::string_view name);
+  bool operator==(const GpuProfile&) const = default;
+};
 
 }  // namespace memsim::hardware

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "hardware/gpu_profile.h"
+#include "hardware/gpu_catalog.h"
 #include "scenarios/scenario_schema.h"
 #include "scenarios/section_reader.h"
 #include "strategies/layout.h"
@@ -20,13 +20,6 @@ using strategies::TrainingPlan;
 constexpr int64_t kMaxTokens = int64_t{1} << 24;
 constexpr int64_t kMaxGpus = int64_t{1} << 20;
 constexpr int64_t kMaxBatch = int64_t{1} << 24;
-
-std::vector<std::string> gpu_names() {
-  std::vector<std::string> names;
-  for (const auto& gpu : hardware::builtin_gpus())
-    names.push_back(gpu.name);
-  return names;
-}
 
 /// A required section: missing is an error at the scenario's top level.
 const ConfigNode* required(const ConfigNode& config, const std::string& key,
@@ -44,7 +37,7 @@ void read_hardware(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diag
     if (const hardware::GpuProfile* gpu = hardware::find_gpu(*name)) {
       plan.cluster.gpu = *gpu;
     } else {
-      const std::string hint = nearest_spelling(*name, gpu_names());
+      const std::string hint = nearest_spelling(*name, hardware::gpu_catalog().names());
       diagnostics.error(reader.node("gpu")->where,
                         fmt::format("unknown GPU '{}'{} (memsim hardware lists them)", *name,
                                     hint.empty() ? "" : fmt::format("; did you mean '{}'?", hint)));

@@ -60,7 +60,8 @@ std::optional<sim::Bytes> parse_size(const std::string& text) {
 }
 
 SectionReader::SectionReader(const ConfigNode& node, std::string path,
-                             std::vector<std::string> known, Diagnostics& diagnostics)
+                             std::vector<std::string> known, Diagnostics& diagnostics,
+                             const std::vector<std::string>& elsewhere)
     : node_(&node), path_(std::move(path)), diagnostics_(diagnostics) {
   if (!node.is_map()) {
     diagnostics_.error(node.where,
@@ -74,7 +75,7 @@ SectionReader::SectionReader(const ConfigNode& node, std::string path,
     std::string hint = nearest_spelling(e.key, known);
     if (hint.empty()) {
       // A key that belongs to another section: say where it goes.
-      for (const std::string& full : all_scenario_keys()) {
+      for (const std::string& full : elsewhere) {
         const size_t dot = full.rfind('.');
         if (dot != std::string::npos && full.substr(dot + 1) == e.key) hint = full;
       }

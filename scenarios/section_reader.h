@@ -13,12 +13,17 @@
 
 namespace memsim::scenarios {
 
+/// Every dotted key a scenario may contain (for suggestions across sections).
+const std::vector<std::string>& all_scenario_keys();
+
 class SectionReader {
  public:
   /// Reads `node` (which must be a mapping) as section `path` ("" for the top level, else
-  /// e.g. "parallel"), whose keys are `known`.
+  /// e.g. "parallel"), whose keys are `known`. An unknown key that is no misspelling of a
+  /// known one is looked for among the dotted keys `elsewhere`, to say where it belongs.
   SectionReader(const ConfigNode& node, std::string path, std::vector<std::string> known,
-                Diagnostics& diagnostics);
+                Diagnostics& diagnostics,
+                const std::vector<std::string>& elsewhere = all_scenario_keys());
 
   bool valid() const { return node_ != nullptr; }
   bool has(const std::string& key) const;
@@ -51,8 +56,5 @@ class SectionReader {
 std::optional<int64_t> parse_integer(const std::string& text);
 /// Parses a size such as "80 GiB", "1.5GB", "512MiB" or "4096".
 std::optional<sim::Bytes> parse_size(const std::string& text);
-
-/// Every dotted key a scenario may contain (for suggestions across sections).
-const std::vector<std::string>& all_scenario_keys();
 
 }  // namespace memsim::scenarios

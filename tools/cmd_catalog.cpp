@@ -1,10 +1,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "hardware/gpu_profile.h"
+#include "hardware/gpu_catalog.h"
 #include "scenarios/model_presets.h"
 #include "sim/layer_graph.h"
 #include "tools/commands.h"
+#include "tools/csv.h"
 #include "tools/output_file.h"
 #include "tools/text_table.h"
 
@@ -22,12 +23,13 @@ void write_catalog(const CommandOptions& options, const std::vector<std::string>
       return;
     }
     if (options.format == "csv") {
+      // Descriptions and names come from user files, so fields are quoted where needed.
       for (size_t i = 0; i < header.size(); ++i)
-        out << (i ? "," : "") << header[i];
+        out << (i ? "," : "") << csv_field(header[i]);
       out << '\n';
       for (const auto& row : rows) {
         for (size_t i = 0; i < row.size(); ++i)
-          out << (i ? "," : "") << row[i];
+          out << (i ? "," : "") << csv_field(row[i]);
         out << '\n';
       }
       return;
@@ -77,14 +79,22 @@ int run_models(const CommandOptions& options) {
 }
 
 int run_hardware(const CommandOptions& options) {
-  const std::vector<std::string> header = {"name", "memory_MiB", "bf16_TFLOP/s", "HBM_GB/s",
-                                           "description"};
+  const std::vector<std::string> header = {"name",    "memory_MiB",  "bf16_TFLOP/s", "HBM_GB/s",
+                                           "buy_USD", "cloud_USD/h", "description"};
+  // A price of 0 is unknown: an empty CSV field, "-" for people, null in JSON.
+  const std::string unknown = options.format == "csv" ? "" : "-";
+  const auto price_cell = [&](double usd) { return usd > 0 ? fmt::format("{}", usd) : unknown; };
+  const auto price_json = [](double usd) {
+    return usd > 0 ? nlohmann::ordered_json(usd) : nullptr;
+  };
   std::vector<std::vector<std::string>> rows;
   nlohmann::ordered_json json = nlohmann::ordered_json::array();
-  for (const hardware::GpuProfile& gpu : hardware::builtin_gpus()) {
+  for (const hardware::GpuProfile& gpu : hardware::gpus()) {
     rows.push_back({gpu.name, std::to_string(gpu.capacity.value() / sim::kMiB.value()),
                     fmt::format("{:g}", gpu.peak_16bit_flop_per_s / 1e12),
-                    fmt::format("{:g}", gpu.memory_bandwidth_bytes_per_s / 1e9), gpu.description});
+                    fmt::format("{:g}", gpu.memory_bandwidth_bytes_per_s / 1e9),
+                    price_cell(gpu.purchase_usd), price_cell(gpu.cloud_usd_per_hour),
+                    gpu.description});
     json.push_back({{"name", gpu.name},
                     {"description", gpu.description},
                     {"capacity_bytes", gpu.capacity.value()},
@@ -92,6 +102,10 @@ int run_hardware(const CommandOptions& options) {
                     {"memory_bandwidth_bytes_per_s", gpu.memory_bandwidth_bytes_per_s},
                     {"intra_node_bytes_per_s", gpu.intra_node_bytes_per_s},
                     {"inter_node_bytes_per_s", gpu.inter_node_bytes_per_s},
+                    {"host_link_bytes_per_s", gpu.host_link_bytes_per_s},
+                    {"cpu_memory_per_node_bytes", gpu.cpu_memory_per_node.value()},
+                    {"purchase_usd", price_json(gpu.purchase_usd)},
+                    {"cloud_usd_per_hour", price_json(gpu.cloud_usd_per_hour)},
                     {"source", gpu.source}});
   }
   write_catalog(options, header, rows, json);

@@ -39,7 +39,7 @@ const std::vector<Command>& commands() {
        {"table", "json", "csv", "markdown"},
        run_models},
       {"hardware",
-       "list the built-in GPU profiles",
+       "list the GPU profiles (built in, ./hardware/*.yaml, $MEMSIM_HARDWARE) with prices",
        false,
        {"table", "json", "csv", "markdown"},
        run_hardware},

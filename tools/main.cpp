@@ -1,5 +1,6 @@
-// memsim: the command-line program. Parses arguments, runs one command from the
-// registry, and turns errors into exit codes: 2 for bad input, 1 for anything else.
+// memsim: the command-line program. Parses arguments, installs the GPU catalog (built in
+// and the user's profile files), runs one command from the registry, and turns errors into
+// exit codes: 2 for bad input, 1 for anything else.
 
 #include <iostream>
 #include <string_view>
@@ -9,6 +10,7 @@
 #include "scenarios/diagnostics.h"
 #include "sim/units.h"
 #include "tools/commands.h"
+#include "tools/hardware_files.h"
 
 int main(int argc, char** argv) {
   using memsim::tools::Command;
@@ -65,6 +67,7 @@ int main(int argc, char** argv) {
   if (options.format.empty()) options.format = chosen->formats.front();
 
   try {
+    memsim::tools::install_hardware_catalog();
     return chosen->run(options);
   } catch (const memsim::scenarios::InputError& e) {
     std::cerr << e.what() << '\n';

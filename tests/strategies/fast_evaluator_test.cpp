@@ -7,7 +7,7 @@
 
 #include <doctest/doctest.h>
 
-#include "hardware/gpu_profile.h"
+#include "hardware/gpu_catalog.h"
 #include "strategies/evaluate.h"
 #include "strategies/schedules.h"
 #include "support/test_support.h"
@@ -99,7 +99,7 @@ class PlanGenerator {
       default:
         plan.checkpointing = memsim::strategies::FullCheckpointing{pick({1, 2, 3})};
     }
-    const auto& gpus = memsim::hardware::builtin_gpus();
+    const auto& gpus = memsim::hardware::gpus();
     plan.cluster.gpu = gpus[rng_() % gpus.size()];
     const int64_t world = tp.degree * pp.stages * dp.degree;
     plan.cluster.gpus_per_node = pick_divisor(world);

@@ -9,6 +9,7 @@
 
 #include <doctest/doctest.h>
 
+#include "hardware/gpu_catalog.h"
 #include "scenarios/model_presets.h"
 
 namespace memsim::testing {
@@ -76,11 +77,13 @@ int64_t forward_activation_bytes(const sim::Timeline& timeline, int32_t layer) {
   return bytes;
 }
 
-ProcessResult run_memsim(const std::vector<std::string>& args) {
+ProcessResult run_memsim(const std::vector<std::string>& args, const std::string& memsim_hardware) {
   const std::string err_path = (temp_dir() / "stderr.txt").string();
   std::string command = "cd ";
   command += quote(MEMSIM_SOURCE_DIR);
-  command += " && ";
+  command += " && MEMSIM_HARDWARE=";
+  command += quote(memsim_hardware);
+  command += ' ';
   command += quote(MEMSIM_BINARY);
   for (const std::string& arg : args) {
     command += ' ';
@@ -110,6 +113,13 @@ std::string write_temp_file(const std::string& name, const std::string& text) {
   std::filesystem::create_directories(path.parent_path());
   std::ofstream(path, std::ios::binary) << text;
   return path.string();
+}
+
+std::string gpu_profile_yaml(const std::string& name, int64_t memory_mib) {
+  return "  - name: " + name +
+         "\n    description: test\n    memory_mib: " + std::to_string(memory_mib) +
+         "\n    bf16_tflops: 100\n    hbm_gb_s: 1000\n    gpu_link_gb_s: 100\n"
+         "    network_gb_s: 10\n    host_link_gb_s: 10\n    host_memory_gib: 64\n";
 }
 
 scenarios::Scenario scenario_from_text(const std::string& text, const std::string& name,

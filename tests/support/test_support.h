@@ -37,14 +37,19 @@ struct ProcessResult {
   std::string out;
   std::string err;
 };
-/// Runs the built memsim binary with `args` (shell-quoted here) from the source folder.
-ProcessResult run_memsim(const std::vector<std::string>& args);
+/// Runs the built memsim binary with `args` (shell-quoted here) from the source folder, with
+/// MEMSIM_HARDWARE set to `memsim_hardware` (so that the caller's own setting never leaks in).
+ProcessResult run_memsim(const std::vector<std::string>& args,
+                         const std::string& memsim_hardware = "");
 
 /// A file under the source tree.
 std::string source_path(const std::string& relative);
 
 /// Writes `text` to a fresh file in a temporary folder; returns its path.
 std::string write_temp_file(const std::string& name, const std::string& text);
+
+/// One entry of a GPU profile file's `gpus:` list, with every required key.
+std::string gpu_profile_yaml(const std::string& name, int64_t memory_mib);
 
 /// The scenario in `text`, read as if from a file named `name`.
 scenarios::Scenario scenario_from_text(const std::string& text, const std::string& name,

@@ -132,6 +132,24 @@ TEST_CASE("memsim hardware lists capacities as the driver reports them") {
   CHECK(capacity.at("h200-141gb") == 143'771LL << 20);
 }
 
+TEST_CASE("memsim hardware lists prices, unknown as null or '-'") {
+  const auto json = memsim::testing::run_memsim({"hardware", "--format", "json"});
+  REQUIRE(json.exit_code == 0);
+  const auto gpus = nlohmann::json::parse(json.out);
+  REQUIRE(gpus.size() == 10);
+  CHECK(gpus[1]["name"] == "a100-80gb");
+  CHECK(gpus[1]["purchase_usd"] == 18549.0);
+  CHECK(gpus[1]["cloud_usd_per_hour"] == 3.431);
+  CHECK(gpus[3]["name"] == "h100-pcie-80gb");
+  CHECK(gpus[3]["purchase_usd"].is_null());
+  const auto table = memsim::testing::run_memsim({"hardware"});
+  REQUIRE(table.exit_code == 0);
+  CHECK(table.out.find("buy_USD") != std::string::npos);
+  CHECK(table.out.find("cloud_USD/h") != std::string::npos);
+  const auto csv = memsim::testing::run_memsim({"hardware", "--format", "csv"});
+  CHECK(csv.out.find("\nh100-pcie-80gb,81559,756.5,2000,,3.29,") != std::string::npos);
+}
+
 TEST_CASE("memsim check prints only ok lines") {
   const auto result = memsim::testing::run_memsim({"check", kScenario});
   CHECK(result.exit_code == 0);

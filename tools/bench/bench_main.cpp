@@ -6,6 +6,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "hardware/gpu_catalog.h"
+#include "scenarios/hardware_reader.h"
 #include "scenarios/scenario.h"
 #include "scenarios/sweep.h"
 #include "sim/simulator.h"
@@ -147,4 +149,12 @@ BENCHMARK(BM_Sweep_Llama3_70b_Steady)->Arg(8)->Arg(128)->Unit(benchmark::kMillis
 
 }  // namespace
 
-BENCHMARK_MAIN();
+// The benchmarks use the built-in GPU profiles only.
+int main(int argc, char** argv) {
+  memsim::hardware::install_gpu_catalog(memsim::scenarios::builtin_gpu_catalog());
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
