@@ -123,7 +123,10 @@ TrainingReport evaluate(const CompiledInference& compiled) {
   }
   MEMSIM_CHECK(static_cast<int64_t>(report.ranks.size()) == tp * dp * compiled.stages());
   report.step_time_s = facts.prefill_s + facts.generate_s;
-  report.tokens_per_s = facts.decode_tokens_per_s;
+  // Every token a request passes through the model, prompt and generated.
+  report.tokens_per_s =
+      static_cast<double>(inference.batch * plan.parallel.dp.degree * inference.context()) /
+      report.step_time_s;
   report.cpu_capacity_per_node = plan.cluster.cpu_memory_per_node();
   report.inference = facts;
   return report;

@@ -29,6 +29,7 @@ struct InferenceFacts {
   double last_decode_step_s = 0.0;
   double generate_s = 0.0;           ///< every decode step
   double decode_tokens_per_s = 0.0;  ///< tokens the replicas generate per second
+  // (TrainingReport::tokens_per_s counts prompt and generated tokens: a request's throughput.)
 };
 
 struct TrainingReport {

@@ -1,3 +1,5 @@
+#include <cmath>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -6,6 +8,7 @@
 #include "sim/layer_graph.h"
 #include "tools/commands.h"
 #include "tools/csv.h"
+#include "tools/hardware_search.h"
 #include "tools/output_file.h"
 #include "tools/text_table.h"
 
@@ -78,7 +81,97 @@ int run_models(const CommandOptions& options) {
   return 0;
 }
 
+namespace {
+
+/// "$3.43", "$1,399", "-" when unknown.
+std::string money(double usd) {
+  if (usd <= 0.0) return "-";
+  if (usd < 100.0) return fmt::format("${:.2f}", usd);
+  const std::string digits = fmt::format("{:.0f}", usd);
+  std::string text = "$";
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) text += ',';
+    text += digits[i];
+  }
+  return text;
+}
+
+std::string duration(double seconds) {
+  if (seconds <= 0.0) return "-";
+  if (seconds < 3600.0) return fmt::format("{:.1f} min", seconds / 60.0);
+  if (seconds < 86400.0 * 3) return fmt::format("{:.1f} h", seconds / 3600.0);
+  return fmt::format("{:.1f} days", seconds / 86400.0);
+}
+
+/// For each GPU profile, the fewest that fit the scenario's variant, and their cost.
+int run_hardware_for(const CommandOptions& options) {
+  const scenarios::Scenario scenario = load_for_command(options);
+  const scenarios::Variant& variant = chosen_variant(scenario, options);
+  const bool serving = variant.plan.mode == strategies::Mode::kInference;
+  strategies::FastEvaluator evaluator;
+  const auto found = hardware_options(variant.plan, hardware::gpus(), evaluator);
+
+  const std::string run =
+      format_count(static_cast<int64_t>(std::llround(options.tokens))) + " tokens";
+  const std::vector<std::string> header = {
+      "gpu",
+      "GPUs",
+      "layout",
+      "peak per GPU",
+      "usable",
+      "rent per hour",
+      "buy",
+      serving ? "time to serve " + run : "time to train " + run,
+      "cost of the run"};
+  const UnitSystem units = options.unit_system();
+  const std::string unknown = options.format == "csv" ? "" : "-";
+  std::vector<std::vector<std::string>> rows;
+  nlohmann::ordered_json json = nlohmann::ordered_json::array();
+  for (const HardwareOption& o : found) {
+    const auto& plan = o.plan;
+    const double seconds = o.seconds_for(options.tokens);
+    const double rent = o.usd_per_hour();
+    const double run_cost = rent * seconds / 3600.0;
+    const double buy = static_cast<double>(o.gpus()) * o.gpu.purchase_usd;
+    auto cell = [&](const std::string& text) { return text == "-" ? unknown : text; };
+    if (!plan) {
+      rows.push_back({o.gpu.name, fmt::format("> {}", kMostGpusTried), unknown, unknown, unknown,
+                      unknown, unknown, unknown, unknown});
+    } else {
+      const auto& p = plan->parallel;
+      rows.push_back({o.gpu.name, std::to_string(o.gpus()),
+                      fmt::format("tp {} · pp {} · dp {}", p.tp.degree, p.pp.stages, p.dp.degree),
+                      format_bytes(o.result.peak, units), format_bytes(o.limit, units),
+                      cell(money(rent)), cell(money(buy)), cell(duration(seconds)),
+                      cell(money(run_cost))});
+    }
+    auto price = [](double usd) { return usd > 0 ? nlohmann::ordered_json(usd) : nullptr; };
+    nlohmann::ordered_json entry = {{"gpu", o.gpu.name}, {"fits", plan.has_value()}};
+    if (plan) {
+      entry.update({{"gpus", o.gpus()},
+                    {"tp", plan->parallel.tp.degree},
+                    {"pp", plan->parallel.pp.stages},
+                    {"dp", plan->parallel.dp.degree},
+                    {"peak_bytes", o.result.peak.value()},
+                    {"usable_bytes", o.limit.value()},
+                    {"step_time_s", o.result.step_time_s},
+                    {"tokens_per_s", o.result.tokens_per_s},
+                    {"usd_per_hour", price(rent)},
+                    {"purchase_usd", price(buy)},
+                    {"run_tokens", options.tokens},
+                    {"run_s", seconds > 0 ? nlohmann::ordered_json(seconds) : nullptr},
+                    {"run_usd", price(run_cost)}});
+    }
+    json.push_back(std::move(entry));
+  }
+  write_catalog(options, header, rows, json);
+  return 0;
+}
+
+}  // namespace
+
 int run_hardware(const CommandOptions& options) {
+  if (!options.scenario.empty()) return run_hardware_for(options);
   const std::vector<std::string> header = {"name",    "memory_MiB",  "bf16_TFLOP/s", "HBM_GB/s",
                                            "buy_USD", "cloud_USD/h", "description"};
   // A price of 0 is unknown: an empty CSV field, "-" for people, null in JSON.

@@ -39,7 +39,8 @@ const std::vector<Command>& commands() {
        {"table", "json", "csv", "markdown"},
        run_models},
       {"hardware",
-       "list the GPU profiles (built in, ./hardware/*.yaml, $MEMSIM_HARDWARE) with prices",
+       "list the GPU profiles (built in, ./hardware/*.yaml, $MEMSIM_HARDWARE) with prices; "
+       "with --for SCENARIO, how many of each fit it and what they cost",
        false,
        {"table", "json", "csv", "markdown"},
        run_hardware},

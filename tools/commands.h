@@ -23,6 +23,7 @@ struct CommandOptions {
   int64_t top = 0;       ///< sweep: rows to keep, best first (0: every row, in grid order)
   int threads = 0;       ///< sweep: worker threads (0: one per core)
   std::string maximize;  ///< fit: the integer key to maximize
+  double tokens = 1e9;   ///< hardware --for: tokens a priced run trains or serves
 
   UnitSystem unit_system() const { return units == "si" ? UnitSystem::kSi : UnitSystem::kBinary; }
 };

@@ -53,6 +53,18 @@ int main(int argc, char** argv) {
                       "the integer key to maximize, e.g. training.micro_batch")
           ->required();
     }
+    if (name == "hardware") {
+      sub->add_option("--for", options.scenario,
+                      "for each GPU, the fewest that fit this scenario, and their cost");
+      sub->add_option("--tokens", options.tokens,
+                      "with --for: price a run of this many tokens (trained, or served: prompt and "
+                      "generated)")
+          ->check(CLI::PositiveNumber);
+      sub->add_option("--set", options.sets, "with --for: override a dotted scenario key");
+      sub->add_option("--variant", options.variant, "with --for: this compare: variant");
+      sub->add_option("--units", options.units, "binary (GiB, default) or si (GB)")
+          ->check(CLI::IsMember({"binary", "si"}));
+    }
     if (name == "timeline") {
       sub->add_option("--ranks", options.ranks, "ranks to include, e.g. 0,4-7 (default: all)");
     }

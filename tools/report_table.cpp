@@ -179,7 +179,9 @@ TextTable summary(const ScenarioOutcome& outcome, UnitSystem units) {
     });
   }
   row("tokens/s, MFU", [](const VariantOutcome& v) {
-    if (serving(v)) return fmt::format("{:.0f} generated, -", v.report.tokens_per_s);
+    if (serving(v)) {
+      return fmt::format("{:.0f} (prompt and generated), -", v.report.tokens_per_s);
+    }
     return fmt::format("{:.0f}, {:.1f}%", v.report.tokens_per_s,
                        100.0 * v.report.model_flops_utilization);
   });

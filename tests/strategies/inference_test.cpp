@@ -96,8 +96,8 @@ TEST_CASE("int4 weights with groups of 128 take the bytes counted by hand (llama
   // int8 with its groups: 1 byte per linear weight, the same scales.
   plan.inference.weights = WeightFormat::kInt8;
   const int64_t int8_layers =
-      32 * (4 * (4096 * 4096 + 4096 * 32 * 4) + 2 * (11008 * 4096 + 11008 * 32 * 4) +
-            4096 * 11008 + 4096 * 86 * 4 + norms);
+      32 * (4 * (4096 * 4096 + 4096 * 32 * 4) + 2 * (11008 * 4096 + 11008 * 32 * 4) + 4096 * 11008 +
+            4096 * 86 * 4 + norms);
   CHECK(memsim::strategies::evaluate(plan).ranks[0].memory.max_by_category[Category::kWeights] ==
         Bytes(int8_layers + 2 * 32000 * 4096 * 2 + 4096 * 2));
 }
