@@ -83,17 +83,8 @@ int run_models(const CommandOptions& options) {
 
 namespace {
 
-/// "$3.43", "$1,399", "-" when unknown.
-std::string money(double usd) {
-  if (usd <= 0.0) return "-";
-  if (usd < 100.0) return fmt::format("${:.2f}", usd);
-  const std::string digits = fmt::format("{:.0f}", usd);
-  std::string text = "$";
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) text += ',';
-    text += digits[i];
-  }
-  return text;
+std::string usd_or_dash(double usd) {
+  return usd > 0.0 ? format_usd(usd) : "-";
 }
 
 std::string duration(double seconds) {
@@ -142,8 +133,8 @@ int run_hardware_for(const CommandOptions& options) {
       rows.push_back({o.gpu.name, std::to_string(o.gpus()),
                       fmt::format("tp {} · pp {} · dp {}", p.tp.degree, p.pp.stages, p.dp.degree),
                       format_bytes(o.result.peak, units), format_bytes(o.limit, units),
-                      cell(money(rent)), cell(money(buy)), cell(duration(seconds)),
-                      cell(money(run_cost))});
+                      cell(usd_or_dash(rent)), cell(usd_or_dash(buy)), cell(duration(seconds)),
+                      cell(usd_or_dash(run_cost))});
     }
     auto price = [](double usd) { return usd > 0 ? nlohmann::ordered_json(usd) : nullptr; };
     nlohmann::ordered_json entry = {{"gpu", o.gpu.name}, {"fits", plan.has_value()}};

@@ -24,4 +24,15 @@ std::string format_count(int64_t count) {
   return fmt::format("{}", count);
 }
 
+std::string format_usd(double usd) {
+  if (usd < 100.0) return fmt::format("${:.2f}", usd);
+  const std::string digits = fmt::format("{:.0f}", usd);
+  std::string text = "$";
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) text += ',';
+    text += digits[i];
+  }
+  return text;
+}
+
 }  // namespace memsim::tools

@@ -1,5 +1,5 @@
 #pragma once
-/// Human-readable bytes: GiB (2^30) by default, GB (10^9) with --units si.
+/// Human-readable bytes (GiB, 2^30, by default; GB, 10^9, with --units si), counts and dollars.
 
 #include <string>
 
@@ -17,5 +17,8 @@ const char* unit_name(UnitSystem units);
 std::string format_amount(sim::Bytes bytes, UnitSystem units);
 /// "6.74 B", "124.4 M": parameter counts for people (exact counts go in JSON).
 std::string format_count(int64_t count);
+
+/// Dollars: "$3.43" below $100, whole dollars with thousands separators above ("$18,549").
+std::string format_usd(double usd);
 
 }  // namespace memsim::tools

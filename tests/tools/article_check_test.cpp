@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/test_support.h"
+#include "tools/units_format.h"
 
 namespace {
 
@@ -48,6 +49,7 @@ const nlohmann::json& at_path(const nlohmann::json& root, const std::string& pat
 /// A JSON value written the way the document writes it, in the unit the cell uses.
 std::string written(const nlohmann::json& value, const std::string& cell) {
   if (value.is_boolean()) return value.get<bool>() ? "yes" : "no";
+  if (cell.starts_with("$")) return memsim::tools::format_usd(value.get<double>());
   const std::string unit = cell.substr(cell.find(' ') + 1);
   if (unit == "GiB") return fmt::format("{:.2f} GiB", value.get<double>() / (1 << 30));
   return fmt::format("{} {}", value.get<int64_t>(), unit);
@@ -62,12 +64,19 @@ TEST_CASE("docs/article-check.md shows what memsim prints for the article's scen
       {"run", memsim::testing::source_path("scenarios/article-32b.yaml"), "--format", "json"});
   REQUIRE(result.exit_code == 0);
   const auto report = nlohmann::json::parse(result.out);
+  // Prices name a GPU profile instead of a variant: `memsim hardware --format json`.
+  const auto listed = memsim::testing::run_memsim({"hardware", "--format", "json"});
+  REQUIRE(listed.exit_code == 0);
+  const auto profiles = nlohmann::json::parse(listed.out);
   for (const Cell& cell : cells) {
     CAPTURE(cell.variant);
     CAPTURE(cell.field);
     const nlohmann::json* variant = nullptr;
     for (const auto& v : report["variants"]) {
       if (v["name"] == cell.variant) variant = &v;
+    }
+    for (const auto& gpu : profiles) {
+      if (gpu["name"] == cell.variant) variant = &gpu;
     }
     REQUIRE(variant != nullptr);
     CHECK(written(at_path(*variant, cell.field), cell.value) == cell.value);
