@@ -87,7 +87,7 @@ TrainingReport evaluate(const CompiledInference& compiled) {
 
   std::vector<sim::RankResult> stages;
   for (int64_t s = 0; s < compiled.stages(); ++s)
-    stages.push_back(compiled.walk(s, DecodeSteps::kLastOnly));
+    stages.push_back(compiled.summary(s));
   // One request's passes run through the stages one after another.
   for (const PassShape& shape : inference_passes(inference, DecodeSteps::kEvery)) {
     double seconds = 0.0;
@@ -171,7 +171,7 @@ InferenceCapacity inference_capacity(const TrainingPlan& plan) {
       TrainingPlan probe = plan;
       set(probe.inference, value);
       try {
-        return evaluate(CompiledInference(probe)).fits;
+        return CompiledInference(probe).peak() <= usable_memory(probe);
       } catch (const sim::OverflowError&) {
         return false;
       }

@@ -124,6 +124,8 @@ struct CompiledInference::Stage {
   int first = 0;
   int last = 0;
   std::vector<sim::OpId> ops;
+  std::vector<int64_t> twin_ops;  ///< per twin slot: the stage's ops priced like it
+  sim::RankResult summary;        ///< the walk of the prefill and the last decode step
   int64_t layers = 0;
   sim::CategoryBytes resident;
   OverheadParts overheads;
@@ -166,6 +168,10 @@ CompiledInference::CompiledInference(TrainingPlan plan)
     stage.last = spans.back().last;
     stage.ops = ops_in(graph, spans);
     stage.layers = layers[s];
+    stage.twin_ops.assign(graph.twins().size(), 0);
+    for (sim::OpId op : stage.ops) {
+      if (!skipped_[op]) ++stage.twin_ops[graph.twin_slot(op)];
+    }
     stage.weights = inference_weight_bytes(plan_, graph, stage.ops);
     stage.overheads.cuda_context = plan_.overheads.cuda_context;
     stage.overheads.process_groups = inference_process_groups(plan_.parallel);
@@ -174,48 +180,52 @@ CompiledInference::CompiledInference(TrainingPlan plan)
     stage.resident[Category::kOverhead] =
         stage.overheads.cuda_context + stage.overheads.communication;
     // The allocator's reserve grows with the transient working set (the KV cache is one
-    // preallocated pool), so it needs one walk without it.
-    const sim::RankResult bare = walk(s, DecodeSteps::kLastOnly);
-    stage.overheads.allocator_reserve =
-        allocator_reserve(plan_, bare.max_by_category[Category::kTemporary]);
-    stage.resident[Category::kOverhead] += stage.overheads.allocator_reserve;
+    // preallocated pool), so it needs one walk without it. Held from the start, it raises
+    // every moment alike: the walk's peak moment stays, its bytes grow by the reserve.
+    stage.summary = walk(s, DecodeSteps::kLastOnly);
+    const sim::Bytes reserve =
+        allocator_reserve(plan_, stage.summary.max_by_category[Category::kTemporary]);
+    stage.overheads.allocator_reserve = reserve;
+    stage.resident[Category::kOverhead] += reserve;
+    stage.summary.peak += reserve;
+    stage.summary.at_peak[Category::kOverhead] += reserve;
+    stage.summary.max_by_category[Category::kOverhead] += reserve;
   }
 }
 
-sim::InferencePass CompiledInference::price(const PassShape& shape, int32_t index) const {
-  const sim::LayerGraph& graph = *graph_;
-  const Inference& inference = plan_.inference;
+CompiledInference::PassDims CompiledInference::pass_dims(const PassShape& shape) const {
   const TensorParallelism& tp = plan_.parallel.tp;
-  sim::DimSizes full = sim::model_dims(plan_.model, shape.tokens, inference.batch);
+  sim::DimSizes full = sim::model_dims(plan_.model, shape.tokens, plan_.inference.batch);
   full[Dim::kKeySeq] = shape.attended;
   sim::DimSizes logits_full = full;
   logits_full[Dim::kSeq] = shape.logits;
-  const sim::DimSizes dims = rank_dims(full, tp);
-  const sim::DimSizes logits_dims = rank_dims(logits_full, tp);
-  Precision precision;
-  precision.activations = inference.activation_dtype();
+  PassDims dims{rank_dims(full, tp), rank_dims(logits_full, tp), {}};
+  dims.precision.activations = plan_.inference.activation_dtype();
+  return dims;
+}
 
-  sim::InferencePass pass;
-  pass.index = index;
-  pass.tensor_bytes.resize(graph.tensor_count());
-  for (sim::TensorId t = 0; t < graph.tensor_count(); ++t) {
-    if (unmade_[t]) continue;
-    const sim::TensorSpec& spec = graph.tensor(t).spec;
-    pass.tensor_bytes[t] =
-        sim::bytes_of(rank_activation_elements(spec.shape, logits_[t] ? logits_dims : dims, tp),
-                      precision.bytes(spec.dtype));
-  }
-  // Every layer's ops cost what their twin in layer 0 costs.
+sim::Bytes CompiledInference::tensor_bytes(sim::TensorId t, const PassDims& dims) const {
+  if (unmade_[t]) return {};
+  const sim::TensorSpec& spec = graph_->tensor(t).spec;
+  return sim::bytes_of(
+      rank_activation_elements(spec.shape, logits_[t] ? dims.logits : dims.body, plan_.parallel.tp),
+      dims.precision.bytes(spec.dtype));
+}
+
+std::vector<double> CompiledInference::twin_seconds(const PassShape& shape) const {
+  const sim::LayerGraph& graph = *graph_;
+  const PassDims dims = pass_dims(shape);
   const Cluster& cluster = plan_.cluster;
+  const TensorParallelism& tp = plan_.parallel.tp;
   const double tp_bandwidth = group_bandwidth(cluster, 1, tp.degree);
-  const sim::Bytes kv_layer =
-      sim::Bytes(kv_bytes_per_token(plan_, 1).value() * shape.cached_after * inference.batch);
-  const auto bytes = [&](sim::TensorId t) { return pass.tensor_bytes[t]; };
-  std::vector<double> twin_s;
+  const sim::Bytes kv_layer = sim::Bytes(kv_bytes_per_token(plan_, 1).value() *
+                                         shape.cached_after * plan_.inference.batch);
+  const auto bytes = [&](sim::TensorId t) { return tensor_bytes(t, dims); };
+  std::vector<double> seconds;
   for (sim::OpId id : graph.twins()) {
     const sim::OpNode& op = graph.op(id);
     const bool head = op.kind == OpKind::kLmHead;
-    const double compute = compute_seconds(forward_flops(op, head ? logits_dims : dims),
+    const double compute = compute_seconds(forward_flops(op, head ? dims.logits : dims.body),
                                            cluster.gpu, cluster.compute_efficiency);
     // Memory-bound steps (decode) take the time to read their weights, the cache they
     // attend to and their tensors from HBM.
@@ -227,12 +237,25 @@ sim::InferencePass CompiledInference::price(const PassShape& shape, int32_t inde
       read += bytes(t);
     const double memory =
         static_cast<double>(read.value()) / cluster.gpu.memory_bandwidth_bytes_per_s;
-    twin_s.push_back(std::max(compute, memory) +
-                     tensor_parallel_seconds(graph, id, bytes, tp, tp_bandwidth).forward_s);
+    seconds.push_back(std::max(compute, memory) +
+                      tensor_parallel_seconds(graph, id, bytes, tp, tp_bandwidth).forward_s);
   }
-  pass.op_s.resize(graph.op_count());
+  return seconds;
+}
+
+sim::InferencePass CompiledInference::price(const PassShape& shape) const {
+  const sim::LayerGraph& graph = *graph_;
+  const PassDims dims = pass_dims(shape);
+  sim::InferencePass pass;
+  pass.index = shape.index;
+  pass.tensor_bytes.reserve(graph.tensor_count());
+  for (sim::TensorId t = 0; t < graph.tensor_count(); ++t)
+    pass.tensor_bytes.push_back(tensor_bytes(t, dims));
+  // Every layer's ops cost what their twin in layer 0 costs.
+  const std::vector<double> twin_s = twin_seconds(shape);
+  pass.op_s.reserve(graph.op_count());
   for (sim::OpId op = 0; op < graph.op_count(); ++op)
-    pass.op_s[op] = twin_s[graph.twin_slot(op)];
+    pass.op_s.push_back(twin_s[graph.twin_slot(op)]);
   return pass;
 }
 
@@ -243,7 +266,7 @@ sim::RankResult CompiledInference::walk(int64_t s, DecodeSteps steps, sim::Event
   const sim::Bytes per_token =
       sim::Bytes(kv_bytes_per_token(plan_, stage.layers).value() * plan_.inference.batch);
   for (const PassShape& shape : inference_passes(plan_.inference, steps)) {
-    sim::InferencePass pass = price(shape, shape.index);
+    sim::InferencePass pass = price(shape);
     pass.kv_growth = per_token * (shape.cached_after - shape.cached_before);
     walker.run(pass);
   }
@@ -251,12 +274,22 @@ sim::RankResult CompiledInference::walk(int64_t s, DecodeSteps steps, sim::Event
 }
 
 double CompiledInference::pass_seconds(int64_t s, const PassShape& shape) const {
-  const sim::InferencePass pass = price(shape, 0);
+  const std::vector<double> twin_s = twin_seconds(shape);
   double seconds = 0.0;
-  for (sim::OpId op : stages_[s].ops) {
-    if (!skipped_[op]) seconds += pass.op_s[op];
-  }
+  for (size_t slot = 0; slot < twin_s.size(); ++slot)
+    seconds += twin_s[slot] * static_cast<double>(stages_[s].twin_ops[slot]);
   return seconds;
+}
+
+sim::Bytes CompiledInference::peak() const {
+  sim::Bytes peak;
+  for (const Stage& stage : stages_)
+    peak = std::max(peak, stage.summary.peak);
+  return peak;
+}
+
+const sim::RankResult& CompiledInference::summary(int64_t stage) const {
+  return stages_[stage].summary;
 }
 
 const OverheadParts& CompiledInference::overheads(int64_t stage) const {

@@ -62,6 +62,10 @@ class CompiledInference {
   int64_t stages() const { return plan_.parallel.pp.stages; }
   /// Walks stage `stage`'s ranks: resident state, then the passes.
   sim::RankResult walk(int64_t stage, DecodeSteps steps, sim::EventSink* sink = nullptr) const;
+  /// The stage's walk of the prefill and the last decode step, done once when compiled.
+  const sim::RankResult& summary(int64_t stage) const;
+  /// The largest of the stages' peaks.
+  sim::Bytes peak() const;
   /// Seconds stage `stage` spends in one pass (the same ops as the walk, summed).
   double pass_seconds(int64_t stage, const PassShape& shape) const;
   const OverheadParts& overheads(int64_t stage) const;
@@ -72,7 +76,17 @@ class CompiledInference {
 
  private:
   struct Stage;
-  sim::InferencePass price(const PassShape& shape, int32_t index) const;
+  /// The dimensions one rank sees in a pass: of the body, and of the sampled logits.
+  struct PassDims {
+    sim::DimSizes body;
+    sim::DimSizes logits;
+    Precision precision;
+  };
+  PassDims pass_dims(const PassShape& shape) const;
+  sim::Bytes tensor_bytes(sim::TensorId t, const PassDims& dims) const;
+  /// Seconds of each twin op (LayerGraph::twins) in a pass.
+  std::vector<double> twin_seconds(const PassShape& shape) const;
+  sim::InferencePass price(const PassShape& shape) const;
 
   TrainingPlan plan_;
   std::unique_ptr<sim::LayerGraph> graph_;

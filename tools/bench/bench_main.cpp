@@ -14,6 +14,7 @@
 #include "strategies/compiled_plan.h"
 #include "strategies/evaluate.h"
 #include "strategies/fast_evaluator.h"
+#include "tools/hardware_search.h"
 #include "tools/sweep_runner.h"
 #include "tools/timeline_writers.h"
 
@@ -146,6 +147,49 @@ void BM_Sweep_Llama3_70b_Steady(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(evaluated), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_Sweep_Llama3_70b_Steady)->Arg(8)->Arg(128)->Unit(benchmark::kMillisecond);
+
+/// The article scenario's serving base with 8 sequences of 2048 + 512 tokens.
+TrainingPlan serving_32b() {
+  TrainingPlan plan = scenario_plan("article-32b.yaml");
+  plan.inference.batch = 8;
+  plan.inference.prompt_len = 2048;
+  plan.inference.generate_len = 512;
+  return plan;
+}
+
+// One inference report of a 32B model: compile (a walk of the prefill and the last decode
+// step), then every decode step timed.
+void BM_Serving_32b_Evaluate(benchmark::State& state) {
+  const TrainingPlan plan = serving_32b();
+  for (auto _ : state)
+    benchmark::DoNotOptimize(memsim::strategies::evaluate(plan));
+}
+BENCHMARK(BM_Serving_32b_Evaluate)->Unit(benchmark::kMillisecond);
+
+// The largest batch and the longest prompt that fit: two searches of walks.
+void BM_Serving_32b_Capacity(benchmark::State& state) {
+  const TrainingPlan plan = serving_32b();
+  for (auto _ : state)
+    benchmark::DoNotOptimize(memsim::strategies::inference_capacity(plan));
+}
+BENCHMARK(BM_Serving_32b_Capacity)->Unit(benchmark::kMillisecond);
+
+// memsim hardware --for on the article's ZeRO-3 training: every GPU profile, every layout
+// of each power of two of GPUs until one fits.
+void BM_HardwareFor_32b_Training(benchmark::State& state) {
+  const auto scenario = memsim::scenarios::load_scenario(std::string(MEMSIM_SOURCE_DIR) +
+                                                         "/scenarios/article-32b.yaml");
+  const TrainingPlan* plan = nullptr;
+  for (const auto& variant : scenario.variants) {
+    if (variant.name == "train-zero3-4gpu") plan = &variant.plan;
+  }
+  for (auto _ : state) {
+    memsim::strategies::FastEvaluator evaluator;
+    benchmark::DoNotOptimize(
+        memsim::tools::hardware_options(*plan, memsim::hardware::gpus(), evaluator));
+  }
+}
+BENCHMARK(BM_HardwareFor_32b_Training)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
