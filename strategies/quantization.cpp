@@ -19,17 +19,33 @@ const std::vector<WeightFormatInfo>& weight_formats() {
   return formats;
 }
 
-const WeightFormatInfo* find_weight_format(const std::string& name) {
-  for (const auto& f : weight_formats()) {
-    if (name == f.name) return &f;
+namespace {
+
+/// The entry of a format table named `name`, or nullptr.
+template <typename Info>
+const Info* by_name(const std::vector<Info>& table, const std::string& name) {
+  for (const Info& info : table) {
+    if (name == info.name) return &info;
   }
   return nullptr;
 }
 
-const WeightFormatInfo& weight_format_info(WeightFormat format) {
-  const auto& info = weight_formats()[static_cast<size_t>(format)];
+/// The entry of a format table for `format` (tables are in enum order).
+template <typename Info, typename Format>
+const Info& by_format(const std::vector<Info>& table, Format format) {
+  const Info& info = table[static_cast<size_t>(format)];
   MEMSIM_CHECK(info.format == format);
   return info;
+}
+
+}  // namespace
+
+const WeightFormatInfo* find_weight_format(const std::string& name) {
+  return by_name(weight_formats(), name);
+}
+
+const WeightFormatInfo& weight_format_info(WeightFormat format) {
+  return by_format(weight_formats(), format);
 }
 
 int64_t matrix_bytes(WeightFormat format, int64_t rows, int64_t inputs, int64_t group) {
@@ -58,16 +74,11 @@ const std::vector<KvFormatInfo>& kv_formats() {
 }
 
 const KvFormatInfo* find_kv_format(const std::string& name) {
-  for (const auto& f : kv_formats()) {
-    if (name == f.name) return &f;
-  }
-  return nullptr;
+  return by_name(kv_formats(), name);
 }
 
 const KvFormatInfo& kv_format_info(KvFormat format) {
-  const auto& info = kv_formats()[static_cast<size_t>(format)];
-  MEMSIM_CHECK(info.format == format);
-  return info;
+  return by_format(kv_formats(), format);
 }
 
 }  // namespace memsim::strategies
