@@ -130,6 +130,43 @@ TEST_CASE("walking every decode step peaks where the prefill and the last step d
   }
 }
 
+TEST_CASE("a decode step's working memory, tensor by tensor (eager attention)") {
+  // One layer, hidden 256 = 4 heads × 64, SwiGLU 512, vocabulary 1000; 2 sequences whose
+  // step attends to 8192 tokens. While the attention core runs, these are live (bf16):
+  // the residual stream x, Q, K and V of the new token, the output, and the 4 × 8192
+  // scores and their softmax per sequence; the norm's output died with v_proj, its last
+  // reader. Everything else in the step (MLP: 512 wide; logits: 1000 × 6 bytes) is smaller.
+  memsim::sim::ModelSpec model{.name = "tiny",
+                               .layers = 1,
+                               .hidden = 256,
+                               .heads = 4,
+                               .kv_heads = 4,
+                               .ffn = 512,
+                               .vocab = 1000,
+                               .ffn_type = memsim::sim::FfnType::kSwiGlu,
+                               .norm = memsim::sim::NormType::kRmsNorm};
+  TrainingPlan plan = memsim::testing::one_gpu_plan(model, 1);
+  plan.mode = Mode::kInference;
+  plan.inference.batch = 2;
+  plan.inference.prompt_len = 8191;
+  plan.inference.generate_len = 1;
+  const int64_t b = 2;
+  const int64_t expected = 5 * b * 256 * 2 + 2 * b * 4 * 8192 * 2;  // 267,264
+
+  memsim::sim::Timeline timeline;
+  CompiledInference(plan).walk(0, DecodeSteps::kEvery, &timeline);
+  const auto live = timeline.live_by_category();
+  const auto column = static_cast<Eigen::Index>(Category::kTemporary);
+  int64_t decode_peak = 0;
+  for (size_t i = 0; i < timeline.events().size(); ++i) {
+    if (timeline.events()[i].microbatch != 1) continue;  // pass 1: the decode step
+    decode_peak = std::max<int64_t>(decode_peak, live(static_cast<Eigen::Index>(i), column));
+  }
+  CHECK(decode_peak == expected);
+  // And the pass leaves nothing behind.
+  CHECK(live(live.rows() - 1, column) == 0);
+}
+
 TEST_CASE("decode steps read the weights and the cache: the step time is memory-bound") {
   // qwen2.5-32b, bf16, one sequence at 4096 tokens: each step reads 65.5 GB of weights and
   // 1 GiB of cache over 2,039 GB/s of HBM: about 32.7 ms. Its 65 GFLOP take 0.4 ms at half of
