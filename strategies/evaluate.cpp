@@ -75,8 +75,7 @@ TrainingReport evaluate(const CompiledInference& compiled) {
   report.microbatches = 1;
   report.capacity = plan.cluster.gpu.capacity;
   InferenceFacts facts;
-  facts.usable = sim::Bytes(static_cast<int64_t>(inference.memory_utilization *
-                                                 static_cast<double>(report.capacity.value())));
+  facts.usable = usable_memory(plan);
   facts.kv_bytes_per_token = kv_bytes_per_token(
       [&] {
         TrainingPlan whole = plan;
@@ -89,17 +88,10 @@ TrainingReport evaluate(const CompiledInference& compiled) {
   for (int64_t s = 0; s < compiled.stages(); ++s)
     stages.push_back(compiled.summary(s));
   // One request's passes run through the stages one after another.
-  for (const PassShape& shape : inference_passes(inference, DecodeSteps::kEvery)) {
-    double seconds = 0.0;
-    for (int64_t s = 0; s < compiled.stages(); ++s)
-      seconds += compiled.pass_seconds(s, shape);
-    if (shape.tokens == 1 && shape.attended > inference.prompt_len) {
-      facts.generate_s += seconds;
-      facts.last_decode_step_s = seconds;
-    } else {
-      facts.prefill_s += seconds;
-    }
-  }
+  facts.prefill_s = compiled.prefill_seconds();
+  const CompiledInference::DecodeSeconds decode = compiled.decode_seconds();
+  facts.generate_s = decode.all;
+  facts.last_decode_step_s = decode.last;
   if (facts.generate_s > 0.0) {
     facts.decode_tokens_per_s =
         static_cast<double>(inference.batch * plan.parallel.dp.degree * inference.generate_len) /

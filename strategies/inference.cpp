@@ -90,7 +90,17 @@ sim::Bytes inference_weight_bytes(const TrainingPlan& plan, const sim::LayerGrap
   return bytes;
 }
 
-std::vector<PassShape> inference_passes(const Inference& inference, DecodeSteps steps) {
+PassShape decode_pass(const Inference& inference, int64_t step, int64_t cached_before) {
+  const int64_t context = inference.prompt_len + step;
+  return {static_cast<int32_t>(prefill_passes(inference) + step - 1),
+          1,
+          context,
+          1,
+          cached_before,
+          cached_tokens(inference, context)};
+}
+
+std::vector<PassShape> inference_passes(const Inference& inference, int64_t decode_stride) {
   std::vector<PassShape> passes;
   const int64_t chunk =
       inference.prefill_chunk > 0 ? inference.prefill_chunk : inference.prompt_len;
@@ -102,14 +112,11 @@ std::vector<PassShape> inference_passes(const Inference& inference, DecodeSteps 
     passes.push_back({static_cast<int32_t>(passes.size()), end - start, end, logits,
                       cached_tokens(inference, start), cached_tokens(inference, end)});
   }
-  const int64_t prefilled = passes.empty() ? 0 : passes.back().cached_after;
-  const int64_t first = steps == DecodeSteps::kEvery ? 1 : inference.generate_len;
-  for (int64_t step = std::max<int64_t>(first, 1); step <= inference.generate_len; ++step) {
-    const int64_t context = inference.prompt_len + step;
-    // A walk of the last step alone allocates the cache of the steps it skips too.
-    const int64_t before = step == first ? prefilled : cached_tokens(inference, context - 1);
-    const auto index = static_cast<int32_t>(prefill_passes(inference) + step - 1);
-    passes.push_back({index, 1, context, 1, before, cached_tokens(inference, context)});
+  const int64_t steps = inference.generate_len;
+  if (steps == 0) return passes;
+  const int64_t stride = std::min(decode_stride, steps);
+  for (int64_t step = (steps - 1) % stride + 1; step <= steps; step += stride) {
+    passes.push_back(decode_pass(inference, step, passes.empty() ? 0 : passes.back().cached_after));
   }
   return passes;
 }
@@ -182,7 +189,7 @@ CompiledInference::CompiledInference(TrainingPlan plan)
     // The allocator's reserve grows with the transient working set (the KV cache is one
     // preallocated pool), so it needs one walk without it. Held from the start, it raises
     // every moment alike: the walk's peak moment stays, its bytes grow by the reserve.
-    stage.summary = walk(s, DecodeSteps::kLastOnly);
+    stage.summary = walk(s, kLastStepOnly);
     const sim::Bytes reserve =
         allocator_reserve(plan_, stage.summary.max_by_category[Category::kTemporary]);
     stage.overheads.allocator_reserve = reserve;
@@ -218,8 +225,8 @@ std::vector<double> CompiledInference::twin_seconds(const PassShape& shape) cons
   const Cluster& cluster = plan_.cluster;
   const TensorParallelism& tp = plan_.parallel.tp;
   const double tp_bandwidth = group_bandwidth(cluster, 1, tp.degree);
-  const sim::Bytes kv_layer = sim::Bytes(kv_bytes_per_token(plan_, 1).value() *
-                                         shape.cached_after * plan_.inference.batch);
+  const sim::Bytes kv_layer =
+      sim::Bytes(kv_bytes_per_token(plan_, 1).value() * shape.cached_after * plan_.inference.batch);
   const auto bytes = [&](sim::TensorId t) { return tensor_bytes(t, dims); };
   std::vector<double> seconds;
   for (sim::OpId id : graph.twins()) {
@@ -259,13 +266,14 @@ sim::InferencePass CompiledInference::price(const PassShape& shape) const {
   return pass;
 }
 
-sim::RankResult CompiledInference::walk(int64_t s, DecodeSteps steps, sim::EventSink* sink) const {
+sim::RankResult CompiledInference::walk(int64_t s, int64_t decode_stride,
+                                        sim::EventSink* sink) const {
   const Stage& stage = stages_[s];
   sim::InferenceWalker walker(*graph_, stage.first, stage.last, skipped_, sink);
   walker.hold(stage.resident);
   const sim::Bytes per_token =
       sim::Bytes(kv_bytes_per_token(plan_, stage.layers).value() * plan_.inference.batch);
-  for (const PassShape& shape : inference_passes(plan_.inference, steps)) {
+  for (const PassShape& shape : inference_passes(plan_.inference, decode_stride)) {
     sim::InferencePass pass = price(shape);
     pass.kv_growth = per_token * (shape.cached_after - shape.cached_before);
     walker.run(pass);
@@ -273,11 +281,47 @@ sim::RankResult CompiledInference::walk(int64_t s, DecodeSteps steps, sim::Event
   return walker.result();
 }
 
-double CompiledInference::pass_seconds(int64_t s, const PassShape& shape) const {
+double CompiledInference::pass_seconds(const PassShape& shape) const {
   const std::vector<double> twin_s = twin_seconds(shape);
   double seconds = 0.0;
-  for (size_t slot = 0; slot < twin_s.size(); ++slot)
-    seconds += twin_s[slot] * static_cast<double>(stages_[s].twin_ops[slot]);
+  for (const Stage& stage : stages_) {
+    for (size_t slot = 0; slot < twin_s.size(); ++slot)
+      seconds += twin_s[slot] * static_cast<double>(stage.twin_ops[slot]);
+  }
+  return seconds;
+}
+
+double CompiledInference::prefill_seconds() const {
+  double seconds = 0.0;
+  for (const PassShape& shape : inference_passes(plan_.inference, kLastStepOnly)) {
+    if (shape.index < prefill_passes(plan_.inference)) seconds += pass_seconds(shape);
+  }
+  return seconds;
+}
+
+CompiledInference::DecodeSeconds CompiledInference::decode_seconds() const {
+  constexpr int64_t kTimedSteps = 1024;
+  const Inference& inference = plan_.inference;
+  const int64_t steps = inference.generate_len;
+  DecodeSeconds seconds;
+  if (steps == 0) return seconds;
+  const auto step_s = [&](int64_t step) {
+    const int64_t before = cached_tokens(inference, inference.prompt_len + step - 1);
+    return pass_seconds(decode_pass(inference, step, before));
+  };
+  const int64_t stride = (steps + kTimedSteps - 1) / kTimedSteps;
+  // Steps 1..first count as the first timed one; between timed steps a and b, the steps
+  // a+1..b lie on the line through their times (exact when b = a + 1).
+  int64_t a = (steps - 1) % stride + 1;
+  double t_a = step_s(a);
+  seconds.all = static_cast<double>(a) * t_a;
+  for (int64_t b = a + stride; b <= steps; a = b, b += stride) {
+    const double t_b = step_s(b);
+    const auto n = static_cast<double>(b - a);
+    seconds.all += n * t_a + (t_b - t_a) * (n + 1.0) / 2.0;
+    t_a = t_b;
+  }
+  seconds.last = t_a;
   return seconds;
 }
 

@@ -6,6 +6,7 @@
 /// to; the KV cache grows by the tokens each pass adds. Ranks of a stage walk alike.
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -30,9 +31,15 @@ sim::Bytes kv_bytes_per_token(const TrainingPlan& plan, int64_t layers);
 sim::Bytes inference_weight_bytes(const TrainingPlan& plan, const sim::LayerGraph& graph,
                                   const std::vector<sim::OpId>& ops);
 
-/// Which decode steps a walk covers. Every later step holds more cache and attends to more
-/// tokens than the one before, so the prefill and the last step decide the peak.
-enum class DecodeSteps { kLastOnly, kEvery };
+/// Decode steps a walk covers: every `stride`-th, counted back from the last, which is
+/// always walked (kEveryStep: all). A walked step allocates the cache of the steps it stands
+/// for. Every later step holds more cache and attends to more tokens than the one before, so
+/// the prefill and the last step decide the peak: kLastStepOnly walks just those.
+inline constexpr int64_t kEveryStep = 1;
+inline constexpr int64_t kLastStepOnly = std::numeric_limits<int64_t>::max();
+
+/// Prompts are prefilled in at most this many passes (a layout check enforces it).
+inline constexpr int64_t kMostPrefillPasses = 1024;
 
 /// A pass's shape: tokens processed per sequence, tokens they attend to, positions whose
 /// logits are computed, and the tokens cached per sequence before and after it.
@@ -45,9 +52,11 @@ struct PassShape {
   int64_t cached_after = 0;
 };
 
-/// The passes of `inference`: prefill chunks, then `generate_len` decode steps (or only the
-/// last one).
-std::vector<PassShape> inference_passes(const Inference& inference, DecodeSteps steps);
+/// Decode step `step` (from 1) of `inference`, its cache grown from `cached_before` tokens.
+PassShape decode_pass(const Inference& inference, int64_t step, int64_t cached_before);
+
+/// The passes of `inference`: prefill chunks, then the decode steps `decode_stride` picks.
+std::vector<PassShape> inference_passes(const Inference& inference, int64_t decode_stride);
 
 /// Prefill passes of `inference` (pass indices below this are prefill chunks).
 int32_t prefill_passes(const Inference& inference);
@@ -61,13 +70,21 @@ class CompiledInference {
   const sim::LayerGraph& graph() const { return *graph_; }
   int64_t stages() const { return plan_.parallel.pp.stages; }
   /// Walks stage `stage`'s ranks: resident state, then the passes.
-  sim::RankResult walk(int64_t stage, DecodeSteps steps, sim::EventSink* sink = nullptr) const;
+  sim::RankResult walk(int64_t stage, int64_t decode_stride, sim::EventSink* sink = nullptr) const;
   /// The stage's walk of the prefill and the last decode step, done once when compiled.
   const sim::RankResult& summary(int64_t stage) const;
   /// The largest of the stages' peaks.
   sim::Bytes peak() const;
-  /// Seconds stage `stage` spends in one pass (the same ops as the walk, summed).
-  double pass_seconds(int64_t stage, const PassShape& shape) const;
+  /// Seconds of the prefill through every stage (time to first token).
+  double prefill_seconds() const;
+  /// Seconds of every decode step through every stage, and of the last alone. Up to 1,024
+  /// steps are timed one by one; above, 1,024 of them (the last included), and the steps
+  /// between interpolated linearly.
+  struct DecodeSeconds {
+    double all = 0.0;
+    double last = 0.0;
+  };
+  DecodeSeconds decode_seconds() const;
   const OverheadParts& overheads(int64_t stage) const;
   sim::Bytes weight_bytes(int64_t stage) const;
   /// The parameters a rank of `stage` at `tp_rank` accounts for (they add up to the
@@ -87,6 +104,8 @@ class CompiledInference {
   /// Seconds of each twin op (LayerGraph::twins) in a pass.
   std::vector<double> twin_seconds(const PassShape& shape) const;
   sim::InferencePass price(const PassShape& shape) const;
+  /// Seconds of one pass through every stage.
+  double pass_seconds(const PassShape& shape) const;
 
   TrainingPlan plan_;
   std::unique_ptr<sim::LayerGraph> graph_;

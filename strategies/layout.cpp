@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "strategies/inference.h"
 #include "strategies/schedules.h"
 
 namespace memsim::strategies {
@@ -31,6 +32,7 @@ constexpr ReasonInfo kReasons[kLayoutReasonCount] = {
     {"training.global_batch", "global batch not divisible by micro_batch × dp"},
     {"parallel.schedule", "interleaved needs microbatches a multiple of pp"},
     {"parallel.zero", "ZeRO with one data-parallel rank"},
+    {"inference.prefill_chunk", "the prompt prefilled in too many chunks"},
 };
 
 void check_pipeline(const TrainingPlan& plan, LayoutProblems& problems) {
@@ -93,7 +95,10 @@ LayoutProblems resolve_layout(TrainingPlan& plan) {
   if (data.offload == Offload::kOptimizerAndParams && data.zero != 3) {
     flag(R::kOffloadParamsNeedsZero3);
   }
-  if (plan.mode == Mode::kInference) return problems;  // no steps, no global batch
+  if (plan.mode == Mode::kInference) {  // no steps, no global batch
+    if (prefill_passes(plan.inference) > kMostPrefillPasses) flag(R::kPrefillPasses);
+    return problems;
+  }
   const int64_t per_step = plan.training.micro_batch * dp;
   if (plan.training.global_batch == 0) plan.training.global_batch = per_step;
   if (plan.training.global_batch % per_step != 0) {
@@ -178,6 +183,11 @@ std::string layout_message(LayoutReason reason, const TrainingPlan& plan) {
           "the interleaved schedule needs the {} microbatches per step "
           "(global_batch / (micro_batch × dp)) to be a multiple of pp = {}",
           plan.microbatches(), pp);
+    case R::kPrefillPasses:
+      return fmt::format(
+          "inference.prefill_chunk = {} splits the {}-token prompt into {} passes; at most {}",
+          plan.inference.prefill_chunk, plan.inference.prompt_len, prefill_passes(plan.inference),
+          kMostPrefillPasses);
     case R::kZeroWithoutDp:
       return fmt::format("parallel.zero = {} with dp = 1 shards nothing", plan.parallel.dp.zero);
   }

@@ -27,8 +27,9 @@ enum class LayoutReason : uint8_t {
   kGlobalBatch,              ///< global batch not divisible by micro_batch × dp
   kInterleavedMicrobatches,  ///< interleaved with microbatches not a multiple of pp
   kZeroWithoutDp,            ///< a warning: ZeRO with one data-parallel rank, no offload
+  kPrefillPasses,            ///< inference: the prompt prefilled in too many chunks
 };
-inline constexpr size_t kLayoutReasonCount = 15;
+inline constexpr size_t kLayoutReasonCount = 16;
 using LayoutProblems = std::bitset<kLayoutReasonCount>;
 
 /// Resolves `dp: auto` (degree 0: the GPUs over tp × pp) and a global batch of 0

@@ -29,12 +29,16 @@ TimelineSet build_timelines(const strategies::CompiledInference& compiled,
   set.title = std::move(title);
   set.capacity = plan.cluster.gpu.capacity;
   std::vector<int64_t> slot(compiled.stages(), -1);
+  // At most kTimelineDecodeSteps decode steps, the last among them.
+  const int64_t steps = plan.inference.generate_len;
+  const int64_t stride =
+      std::max<int64_t>(1, (steps + kTimelineDecodeSteps - 1) / kTimelineDecodeSteps);
   for (int64_t rank : ranks) {
     const strategies::RankPlacement where = strategies::rank_placement(plan.parallel, rank);
     if (slot[where.pp_stage] < 0) {
       slot[where.pp_stage] = static_cast<int64_t>(set.programs.size());
       ProgramTimeline& p = set.programs.emplace_back();
-      p.result = compiled.walk(where.pp_stage, strategies::DecodeSteps::kEvery, &p.timeline);
+      p.result = compiled.walk(where.pp_stage, stride, &p.timeline);
       p.live = p.timeline.live_by_category();
       p.pp_stage = where.pp_stage;
     }

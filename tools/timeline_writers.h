@@ -40,8 +40,12 @@ struct TimelineSet {
 /// Simulates the programs of `ranks` (each distinct one once).
 TimelineSet build_timelines(const strategies::CompiledPlan& compiled,
                             const std::vector<int64_t>& ranks, std::string title);
-/// The same for inference: the prefill, then every decode step (each pass's events carry
-/// its index in the microbatch column).
+/// The most decode steps an inference timeline walks: above, every k-th (the last
+/// included), each allocating the cache of the steps it stands for.
+inline constexpr int64_t kTimelineDecodeSteps = 256;
+
+/// The same for inference: the prefill, then the decode steps (each pass's events carry its
+/// index in the microbatch column).
 TimelineSet build_timelines(const strategies::CompiledInference& compiled,
                             const std::vector<int64_t>& ranks, std::string title);
 

@@ -260,3 +260,12 @@ compare:
   CHECK(scenario.variants[1].plan.mode == memsim::strategies::Mode::kTraining);
   CHECK(scenario.variants[1].plan.training.seq_len == 128);
 }
+
+TEST_CASE("a prompt prefilled in more passes than memsim walks is an error at the key") {
+  const char* text = R"(mode: inference
+model: llama2-7b
+hardware: {gpu: a100-80gb}
+inference: {prompt_len: 100000, prefill_chunk: 64}
+)";
+  CHECK(has(errors_of(text), 4, 48, "splits the 100000-token prompt into 1563 passes"));
+}

@@ -13,7 +13,6 @@ namespace {
 using memsim::sim::Bytes;
 using memsim::sim::Category;
 using memsim::strategies::CompiledInference;
-using memsim::strategies::DecodeSteps;
 using memsim::strategies::Mode;
 using memsim::strategies::TrainingPlan;
 using memsim::strategies::WeightFormat;
@@ -122,8 +121,8 @@ TEST_CASE("walking every decode step peaks where the prefill and the last step d
     plan.inference.kv_block = c.block;
     const CompiledInference compiled(plan);
     for (int64_t stage = 0; stage < c.pp; ++stage) {
-      const auto every = compiled.walk(stage, DecodeSteps::kEvery);
-      const auto last = compiled.walk(stage, DecodeSteps::kLastOnly);
+      const auto every = compiled.walk(stage, memsim::strategies::kEveryStep);
+      const auto last = compiled.walk(stage, memsim::strategies::kLastStepOnly);
       CHECK(every.peak == last.peak);
       CHECK(every.max_by_category[Category::kKvCache] == last.max_by_category[Category::kKvCache]);
     }
@@ -154,7 +153,7 @@ TEST_CASE("a decode step's working memory, tensor by tensor (eager attention)") 
   const int64_t expected = 5 * b * 256 * 2 + 2 * b * 4 * 8192 * 2;  // 267,264
 
   memsim::sim::Timeline timeline;
-  CompiledInference(plan).walk(0, DecodeSteps::kEvery, &timeline);
+  CompiledInference(plan).walk(0, memsim::strategies::kEveryStep, &timeline);
   const auto live = timeline.live_by_category();
   const auto column = static_cast<Eigen::Index>(Category::kTemporary);
   int64_t decode_peak = 0;
@@ -214,3 +213,40 @@ TEST_CASE("the capacity answers are exact: one more does not fit") {
 }
 
 }  // namespace
+
+TEST_CASE("above 1,024 decode steps the steps between timed ones are interpolated") {
+  // Timed one by one up to 1,024 steps; 1,025 steps time every second one (the last
+  // included) and interpolate the rest. Decode steps grow linearly with the cache here
+  // (memory-bound: weights plus a cache that grows by a token a step), so the interpolated
+  // sum is the exact sum of 1,024 steps plus the last.
+  TrainingPlan plan = serving("llama2-7b", 8, 512, 1024);
+  const auto exact = memsim::strategies::evaluate(plan).inference.value();
+  plan.inference.generate_len = 1025;
+  const auto interpolated = memsim::strategies::evaluate(plan).inference.value();
+  CHECK(interpolated.generate_s ==
+        doctest::Approx(exact.generate_s + interpolated.last_decode_step_s).epsilon(1e-4));
+  CHECK(interpolated.last_decode_step_s > exact.last_decode_step_s);
+  // A million steps cost about a thousand timed ones.
+  plan.inference.generate_len = 1'000'000;
+  const auto long_run = memsim::strategies::evaluate(plan).inference.value();
+  CHECK(long_run.generate_s > 1e6 * exact.last_decode_step_s);
+}
+
+TEST_CASE("a timeline of many decode steps walks every k-th, and still reaches the peak") {
+  TrainingPlan plan = serving("llama3-8b", 2, 64, 1000);
+  plan.model.layers = 2;
+  const CompiledInference compiled(plan);
+  memsim::sim::Timeline timeline;
+  const auto every_fourth = compiled.walk(0, 4, &timeline);
+  CHECK(every_fourth.peak == compiled.summary(0).peak);
+  int32_t passes = 0;
+  int32_t last = -1;
+  for (const auto& event : timeline.events()) {
+    if (event.microbatch >= 0 && event.microbatch != last) {
+      ++passes;
+      last = event.microbatch;
+    }
+  }
+  CHECK(passes == 1 + 250);  // the prefill, then steps 4, 8, ..., 1000
+  CHECK(last == 1000);       // pass index of step 1000
+}
