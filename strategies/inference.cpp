@@ -136,7 +136,6 @@ struct CompiledInference::Stage {
   int64_t layers = 0;
   sim::CategoryBytes resident;
   OverheadParts overheads;
-  sim::Bytes weights;
 };
 
 CompiledInference::~CompiledInference() = default;
@@ -179,11 +178,10 @@ CompiledInference::CompiledInference(TrainingPlan plan)
     for (sim::OpId op : stage.ops) {
       if (!skipped_[op]) ++stage.twin_ops[graph.twin_slot(op)];
     }
-    stage.weights = inference_weight_bytes(plan_, graph, stage.ops);
     stage.overheads.cuda_context = plan_.overheads.cuda_context;
     stage.overheads.process_groups = inference_process_groups(plan_.parallel);
     stage.overheads.communication = plan_.overheads.nccl_per_group * stage.overheads.process_groups;
-    stage.resident[Category::kWeights] = stage.weights;
+    stage.resident[Category::kWeights] = inference_weight_bytes(plan_, graph, stage.ops);
     stage.resident[Category::kOverhead] =
         stage.overheads.cuda_context + stage.overheads.communication;
     // The allocator's reserve grows with the transient working set (the KV cache is one
@@ -338,10 +336,6 @@ const sim::RankResult& CompiledInference::summary(int64_t stage) const {
 
 const OverheadParts& CompiledInference::overheads(int64_t stage) const {
   return stages_[stage].overheads;
-}
-
-sim::Bytes CompiledInference::weight_bytes(int64_t stage) const {
-  return stages_[stage].weights;
 }
 
 int64_t CompiledInference::rank_parameters(int64_t stage, int64_t tp_rank) const {

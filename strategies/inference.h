@@ -86,7 +86,6 @@ class CompiledInference {
   };
   DecodeSeconds decode_seconds() const;
   const OverheadParts& overheads(int64_t stage) const;
-  sim::Bytes weight_bytes(int64_t stage) const;
   /// The parameters a rank of `stage` at `tp_rank` accounts for (they add up to the
   /// model's count over one replica's ranks).
   int64_t rank_parameters(int64_t stage, int64_t tp_rank) const;
