@@ -1,3 +1,4 @@
+#include "strategies/evaluate.h"
 #include "tools/timeline_writers.h"
 
 namespace memsim::tools {
@@ -7,6 +8,7 @@ TimelineSet build_timelines(const strategies::CompiledPlan& compiled,
   TimelineSet set;
   set.title = std::move(title);
   set.capacity = compiled.plan().cluster.gpu.capacity;
+  set.usable = strategies::usable_memory(compiled.plan());
   std::vector<int64_t> slot(compiled.program_count(), -1);
   for (int64_t rank : ranks) {
     const size_t index = compiled.program_index(rank);
@@ -28,6 +30,7 @@ TimelineSet build_timelines(const strategies::CompiledInference& compiled,
   TimelineSet set;
   set.title = std::move(title);
   set.capacity = plan.cluster.gpu.capacity;
+  set.usable = strategies::usable_memory(plan);
   std::vector<int64_t> slot(compiled.stages(), -1);
   // At most kTimelineDecodeSteps decode steps, the last among them.
   const int64_t steps = plan.inference.generate_len;

@@ -169,16 +169,20 @@ void write_timeline_svg(const TimelineSet& set, std::ostream& out) {
       "\n",
       kTop + kPlotHeight / 2, kTop + kPlotHeight / 2);
 
-  // Capacity.
-  const double cap_y = plot.y(static_cast<double>(set.capacity.value()));
-  out << fmt::format(
-      R"~(<line x1="{}" y1="{:.1f}" x2="{}" y2="{:.1f}" stroke="#d62728" stroke-width="1.5" stroke-dasharray="6,4"/>)~"
-      "\n",
-      kLeft, cap_y, kLeft + kPlotWidth, cap_y);
-  out << fmt::format(
-      R"~(<text x="{}" y="{:.1f}" fill="#d62728" text-anchor="end">capacity {:.1f} GiB</text>)~"
-      "\n",
-      kLeft + kPlotWidth - 4, cap_y - 5, set.capacity.gib());
+  // Capacity, and below it the share a serving engine may use.
+  const auto limit_line = [&](sim::Bytes bytes, const char* label, const char* dash) {
+    const double y = plot.y(static_cast<double>(bytes.value()));
+    out << fmt::format(
+        R"~(<line x1="{}" y1="{:.1f}" x2="{}" y2="{:.1f}" stroke="#d62728" stroke-width="1.5" stroke-dasharray="{}"/>)~"
+        "\n",
+        kLeft, y, kLeft + kPlotWidth, y, dash);
+    out << fmt::format(
+        R"~(<text x="{}" y="{:.1f}" fill="#d62728" text-anchor="end">{} {:.1f} GiB</text>)~"
+        "\n",
+        kLeft + kPlotWidth - 4, y - 5, label, bytes.gib());
+  };
+  limit_line(set.capacity, "capacity", "6,4");
+  if (set.usable < set.capacity) limit_line(set.usable, "usable when serving", "2,3");
 
   // One curve per distinct timeline, its peak marked, and a legend of its ranks.
   for (size_t g = 0; g < set.programs.size(); ++g) {

@@ -33,6 +33,7 @@ struct RankTimeline {
 struct TimelineSet {
   std::string title;
   sim::Bytes capacity;
+  sim::Bytes usable;  ///< what a rank's peak must stay under (inference: a share of capacity)
   std::vector<ProgramTimeline> programs;
   std::vector<RankTimeline> ranks;  ///< in rank order
 };

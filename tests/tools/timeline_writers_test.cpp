@@ -137,4 +137,11 @@ TEST_CASE("an inference timeline walks the prefill and every decode step to the 
   std::ostringstream csv;
   memsim::tools::write_timeline_csv(set, csv);
   CHECK(csv.str().find("\n1,") != std::string::npos);
+  // The plot marks the 90% a serving engine may use below the capacity.
+  std::ostringstream svg;
+  memsim::tools::write_timeline_svg(set, svg);
+  CHECK(svg.str().find("usable when serving 72.0 GiB") != std::string::npos);
+  std::ostringstream training;
+  memsim::tools::write_timeline_svg(pipeline_set(), training);
+  CHECK(training.str().find("usable when serving") == std::string::npos);
 }
