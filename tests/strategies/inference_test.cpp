@@ -250,3 +250,20 @@ TEST_CASE("a timeline of many decode steps walks every k-th, and still reaches t
   CHECK(passes == 1 + 250);  // the prefill, then steps 4, 8, ..., 1000
   CHECK(last == 1000);       // pass index of step 1000
 }
+
+TEST_CASE("pipeline stages hold the cache of their own layers") {
+  // llama3-8b cut to 6 layers over 2 stages (3 + 3) and then 3 stages (2 + 2 + 2): each
+  // stage caches 2 · layers · 8 KV heads · 128 · 2 bytes per token of 4 × 300 tokens.
+  TrainingPlan plan = serving("llama3-8b", 4, 300, 0);
+  plan.model.layers = 6;
+  for (const int64_t stages : {2, 3}) {
+    plan.parallel.pp.stages = stages;
+    plan.cluster.gpus_per_node = stages;
+    const auto report = memsim::strategies::evaluate(plan);
+    REQUIRE(report.ranks.size() == static_cast<size_t>(stages));
+    for (const auto& rank : report.ranks) {
+      CHECK(rank.memory.max_by_category[Category::kKvCache] ==
+            Bytes(2 * (6 / stages) * 8 * 128 * 2 * 4 * 300));
+    }
+  }
+}
