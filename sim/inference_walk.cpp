@@ -1,7 +1,5 @@
 #include "sim/inference_walk.h"
 
-#include <algorithm>
-
 #include "sim/check.h"
 
 namespace memsim::sim {
@@ -25,8 +23,14 @@ InferenceWalker::InferenceWalker(const LayerGraph& graph, int first, int last,
   for (int pos = first; pos <= last; ++pos) {
     const OpId op = graph.forward_order()[pos];
     if (skipped_[op]) continue;
-    for (TensorId t : graph.op(op).inputs)
+    for (TensorId t : graph.op(op).inputs) {
+      // Made before the rank's first op (received from the previous stage, or the token
+      // ids): it arrives when a pass starts.
+      if (last_use_[t] == kNotRead && graph.position(graph.tensor(t).producer) < first) {
+        arrivals_.push_back(t);
+      }
       last_use_[t] = pos;
+    }
   }
 }
 
@@ -41,20 +45,8 @@ void InferenceWalker::run(const InferencePass& pass) {
   const double start = now_;
   emit(pass.kv_growth, Category::kKvCache, Phase::kForward, pass.index, kNoIndex);
   const auto bytes = [&](TensorId t) { return pass.tensor_bytes[t]; };
-  // Tensors made before the rank's first op (received from the previous pipeline stage, or
-  // the token ids) arrive at the start.
-  std::vector<TensorId> arrived;
-  for (int pos = first_; pos <= last_; ++pos) {
-    const OpId op = graph_.forward_order()[pos];
-    if (skipped_[op]) continue;
-    for (TensorId t : graph_.op(op).inputs) {
-      if (graph_.position(graph_.tensor(t).producer) < first_ &&
-          std::find(arrived.begin(), arrived.end(), t) == arrived.end()) {
-        arrived.push_back(t);
-        emit(bytes(t), Category::kTemporary, Phase::kForward, pass.index, kNoIndex);
-      }
-    }
-  }
+  for (TensorId t : arrivals_)
+    emit(bytes(t), Category::kTemporary, Phase::kForward, pass.index, kNoIndex);
   for (int pos = first_; pos <= last_; ++pos) {
     const OpId id = graph_.forward_order()[pos];
     if (skipped_[id]) continue;

@@ -43,7 +43,8 @@ class InferenceWalker {
   int first_;
   int last_;
   std::vector<bool> skipped_;
-  std::vector<int> last_use_;  ///< per TensorId: forward position of its last reader here
+  std::vector<int> last_use_;       ///< per TensorId: forward position of its last reader here
+  std::vector<TensorId> arrivals_;  ///< made before the rank's ops, read by them
   EventSink* sink_;
   PeakTracker tracker_;
   double now_ = 0.0;

@@ -76,13 +76,9 @@ TrainingReport evaluate(const CompiledInference& compiled) {
   report.capacity = plan.cluster.gpu.capacity;
   InferenceFacts facts;
   facts.usable = usable_memory(plan);
-  facts.kv_bytes_per_token = kv_bytes_per_token(
-      [&] {
-        TrainingPlan whole = plan;
-        whole.parallel.tp.degree = 1;
-        return whole;
-      }(),
-      plan.model.layers);
+  TrainingPlan unsharded = plan;  // the cache of one token, before tensor parallelism
+  unsharded.parallel.tp.degree = 1;
+  facts.kv_bytes_per_token = kv_bytes_per_token(unsharded, plan.model.layers);
 
   std::vector<sim::RankResult> stages;
   for (int64_t s = 0; s < compiled.stages(); ++s)
@@ -127,54 +123,6 @@ TrainingReport evaluate(const CompiledInference& compiled) {
 TrainingReport evaluate(const TrainingPlan& plan) {
   if (plan.mode == Mode::kInference) return evaluate(CompiledInference(plan));
   return evaluate(CompiledPlan(plan));
-}
-
-namespace {
-
-/// The largest value in [1, limit] for which `fits` holds (0 when 1 does not), for `fits`
-/// true up to some value and false after: doubling, then bisection.
-template <typename Fits>
-int64_t largest_fitting(int64_t limit, Fits fits) {
-  if (!fits(1)) return 0;
-  int64_t low = 1;
-  int64_t high = 2;
-  while (high <= limit && fits(high)) {
-    low = high;
-    high *= 2;
-  }
-  if (high > limit) {
-    if (fits(limit)) return limit;
-    high = limit;
-  }
-  while (high - low > 1) {
-    const int64_t middle = low + (high - low) / 2;
-    (fits(middle) ? low : high) = middle;
-  }
-  return low;
-}
-
-}  // namespace
-
-InferenceCapacity inference_capacity(const TrainingPlan& plan) {
-  // Sizes past these overflow the time model's token counts long before memory allows them.
-  constexpr int64_t kLimit = int64_t{1} << 24;
-  const auto fits_with = [&](auto set) {
-    return [&, set](int64_t value) {
-      TrainingPlan probe = plan;
-      set(probe.inference, value);
-      try {
-        return CompiledInference(probe).peak() <= usable_memory(probe);
-      } catch (const sim::OverflowError&) {
-        return false;
-      }
-    };
-  };
-  InferenceCapacity capacity;
-  capacity.max_batch =
-      largest_fitting(kLimit, fits_with([](Inference& i, int64_t v) { i.batch = v; }));
-  capacity.max_prompt_len =
-      largest_fitting(kLimit, fits_with([](Inference& i, int64_t v) { i.prompt_len = v; }));
-  return capacity;
 }
 
 }  // namespace memsim::strategies

@@ -59,12 +59,4 @@ TrainingReport evaluate(const CompiledInference& compiled);
 /// Training or inference, as the plan's mode says.
 TrainingReport evaluate(const TrainingPlan& plan);
 
-/// The largest batch at the plan's lengths and the longest prompt at its batch that fit
-/// (0 when none does).
-struct InferenceCapacity {
-  int64_t max_batch = 0;
-  int64_t max_prompt_len = 0;
-};
-InferenceCapacity inference_capacity(const TrainingPlan& plan);
-
 }  // namespace memsim::strategies

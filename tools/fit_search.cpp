@@ -88,4 +88,12 @@ FitAnswer maximize(const TrainingPlan& base, const scenarios::SweepKey& key,
   return answer;
 }
 
+InferenceCapacity inference_capacity(const TrainingPlan& plan,
+                                     strategies::FastEvaluator& evaluator) {
+  const auto largest = [&](const char* key) {
+    return maximize(plan, *scenarios::find_sweep_key(key), evaluator).value;
+  };
+  return {largest("inference.batch"), largest("inference.prompt_len")};
+}
+
 }  // namespace memsim::tools

@@ -34,4 +34,14 @@ std::optional<strategies::TrainingPlan> plan_with(const strategies::TrainingPlan
 FitAnswer maximize(const strategies::TrainingPlan& base, const scenarios::SweepKey& key,
                    strategies::FastEvaluator& evaluator);
 
+/// Serving's capacity answers, by the same search as `memsim fit`: the largest
+/// inference.batch at the plan's lengths and the longest inference.prompt_len at its batch
+/// that fit (0 when none does).
+struct InferenceCapacity {
+  int64_t max_batch = 0;
+  int64_t max_prompt_len = 0;
+};
+InferenceCapacity inference_capacity(const strategies::TrainingPlan& plan,
+                                     strategies::FastEvaluator& evaluator);
+
 }  // namespace memsim::tools

@@ -8,13 +8,14 @@
 
 #include "scenarios/scenario.h"
 #include "strategies/evaluate.h"
+#include "tools/fit_search.h"
 
 namespace memsim::tools {
 
 struct VariantOutcome {
   const scenarios::Variant* variant;
   strategies::TrainingReport report;
-  std::optional<strategies::InferenceCapacity> capacity;  ///< inference only
+  std::optional<InferenceCapacity> capacity;  ///< inference only
 };
 
 struct ScenarioOutcome {

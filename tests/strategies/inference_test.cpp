@@ -191,27 +191,6 @@ TEST_CASE("the logits of every prompt position cost their vocabulary-wide tensor
   CHECK(last.ranks[0].memory.max_by_category[Category::kTemporary].value() < logits / 2);
 }
 
-TEST_CASE("the capacity answers are exact: one more does not fit") {
-  TrainingPlan plan = serving("llama2-13b", 4, 1024, 256);
-  plan.inference.kv_block = 16;
-  const auto capacity = memsim::strategies::inference_capacity(plan);
-  REQUIRE(capacity.max_batch > 1);
-  REQUIRE(capacity.max_prompt_len > 1);
-  auto fits = [&](int64_t batch, int64_t prompt) {
-    TrainingPlan probe = plan;
-    probe.inference.batch = batch;
-    probe.inference.prompt_len = prompt;
-    return memsim::strategies::evaluate(probe).fits;
-  };
-  CHECK(fits(capacity.max_batch, plan.inference.prompt_len));
-  CHECK_FALSE(fits(capacity.max_batch + 1, plan.inference.prompt_len));
-  CHECK(fits(plan.inference.batch, capacity.max_prompt_len));
-  CHECK_FALSE(fits(plan.inference.batch, capacity.max_prompt_len + 1));
-  // The serving engine's share decides: with all of the GPU usable, more fits.
-  plan.inference.memory_utilization = 1.0;
-  CHECK(memsim::strategies::inference_capacity(plan).max_batch > capacity.max_batch);
-}
-
 }  // namespace
 
 TEST_CASE("above 1,024 decode steps the steps between timed ones are interpolated") {

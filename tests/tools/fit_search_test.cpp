@@ -114,8 +114,8 @@ hardware: {gpu: a100-40gb}
 inference: {batch: 4, prompt_len: 1024, generate_len: 256, kv_block: 16}
 )";
   const auto variant = memsim::testing::scenario_from_text(serving, "serve.yaml").variants.front();
-  const auto capacity = memsim::strategies::inference_capacity(variant.plan);
   memsim::strategies::FastEvaluator evaluator;
+  const auto capacity = memsim::tools::inference_capacity(variant.plan, evaluator);
   for (const std::string name : {"inference.batch", "inference.prompt_len"}) {
     CAPTURE(name);
     const auto answer = memsim::tools::maximize(variant.plan, key(name), evaluator);
@@ -137,4 +137,30 @@ inference: {batch: 4, prompt_len: 1024, generate_len: 256, kv_block: 16}
   REQUIRE(result.exit_code == 0);
   const auto json = nlohmann::json::parse(result.out);
   CHECK(json["variants"][0]["value"].get<int64_t>() == capacity.max_batch);
+}
+
+TEST_CASE("the capacity answers are exact: one more does not fit") {
+  TrainingPlan plan = memsim::testing::one_gpu_plan(memsim::testing::preset("llama2-13b"), 1);
+  plan.mode = memsim::strategies::Mode::kInference;
+  plan.inference.batch = 4;
+  plan.inference.prompt_len = 1024;
+  plan.inference.generate_len = 256;
+  plan.inference.kv_block = 16;
+  memsim::strategies::FastEvaluator evaluator;
+  const auto capacity = memsim::tools::inference_capacity(plan, evaluator);
+  REQUIRE(capacity.max_batch > 1);
+  REQUIRE(capacity.max_prompt_len > 1);
+  auto fits = [&](int64_t batch, int64_t prompt) {
+    TrainingPlan probe = plan;
+    probe.inference.batch = batch;
+    probe.inference.prompt_len = prompt;
+    return memsim::strategies::evaluate(probe).fits;
+  };
+  CHECK(fits(capacity.max_batch, plan.inference.prompt_len));
+  CHECK_FALSE(fits(capacity.max_batch + 1, plan.inference.prompt_len));
+  CHECK(fits(plan.inference.batch, capacity.max_prompt_len));
+  CHECK_FALSE(fits(plan.inference.batch, capacity.max_prompt_len + 1));
+  // The serving engine's share decides: with all of the GPU usable, more fits.
+  plan.inference.memory_utilization = 1.0;
+  CHECK(memsim::tools::inference_capacity(plan, evaluator).max_batch > capacity.max_batch);
 }

@@ -10,6 +10,7 @@
 
 #include "strategies/evaluate.h"
 #include "support/test_support.h"
+#include "tools/fit_search.h"
 
 TEST_CASE("vLLM's KV cache blocks for Llama 2 7B on an A100-80GB (within 2%)") {
   auto plan = memsim::testing::one_gpu_plan(memsim::testing::preset("llama2-7b"), 1);
@@ -19,7 +20,8 @@ TEST_CASE("vLLM's KV cache blocks for Llama 2 7B on an A100-80GB (within 2%)") {
   plan.inference.prompt_len = 4096;
   plan.inference.prefill_chunk = 4096;
   plan.inference.kv_block = 16;
-  const auto capacity = memsim::strategies::inference_capacity(plan);
+  memsim::strategies::FastEvaluator evaluator;
+  const auto capacity = memsim::tools::inference_capacity(plan, evaluator);
   const double blocks = static_cast<double>(capacity.max_prompt_len) / 16.0;
   // memsim: 118,432 tokens, 7,402 blocks (+0.7%): weights 12.55 GiB, CUDA context 1.31 GiB,
   // the pass's tensors 0.28 GiB, and 512 KiB of cache per token in 72 GiB.

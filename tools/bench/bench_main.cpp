@@ -14,6 +14,7 @@
 #include "strategies/compiled_plan.h"
 #include "strategies/evaluate.h"
 #include "strategies/fast_evaluator.h"
+#include "tools/fit_search.h"
 #include "tools/hardware_search.h"
 #include "tools/sweep_runner.h"
 #include "tools/timeline_writers.h"
@@ -166,11 +167,12 @@ void BM_Serving_32b_Evaluate(benchmark::State& state) {
 }
 BENCHMARK(BM_Serving_32b_Evaluate)->Unit(benchmark::kMillisecond);
 
-// The largest batch and the longest prompt that fit: two searches of walks.
+// The largest batch and the longest prompt that fit: two fit searches.
 void BM_Serving_32b_Capacity(benchmark::State& state) {
   const TrainingPlan plan = serving_32b();
+  memsim::strategies::FastEvaluator evaluator;
   for (auto _ : state)
-    benchmark::DoNotOptimize(memsim::strategies::inference_capacity(plan));
+    benchmark::DoNotOptimize(memsim::tools::inference_capacity(plan, evaluator));
 }
 BENCHMARK(BM_Serving_32b_Capacity)->Unit(benchmark::kMillisecond);
 
