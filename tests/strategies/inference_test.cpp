@@ -17,19 +17,13 @@ using memsim::strategies::Mode;
 using memsim::strategies::TrainingPlan;
 using memsim::strategies::WeightFormat;
 
-/// Inference of `model` on one A100-80GB.
-TrainingPlan serving(const std::string& model, int64_t batch, int64_t prompt, int64_t generate) {
-  TrainingPlan plan = memsim::testing::one_gpu_plan(memsim::testing::preset(model), 1);
-  plan.mode = Mode::kInference;
-  plan.inference.batch = batch;
-  plan.inference.prompt_len = prompt;
-  plan.inference.generate_len = generate;
-  return plan;
-}
+using memsim::testing::serving_plan;
+
+}  // namespace
 
 TEST_CASE("the KV cache of qwen2.5-32b is 256 KiB per token in bf16") {
   // formulas.md §5: 2 (K and V) · 64 layers · 8 KV heads · 128 · 2 bytes = 262,144.
-  TrainingPlan plan = serving("qwen2.5-32b", 1, 1, 0);
+  TrainingPlan plan = serving_plan("qwen2.5-32b", 1, 1, 0);
   CHECK(memsim::strategies::kv_bytes_per_token(plan, 64) == Bytes(262'144));
   plan.inference.kv_cache = memsim::strategies::KvFormat::kFp8;
   CHECK(memsim::strategies::kv_bytes_per_token(plan, 64) == Bytes(131'072));
@@ -39,7 +33,7 @@ TEST_CASE("the KV cache of qwen2.5-32b is 256 KiB per token in bf16") {
   CHECK(memsim::strategies::kv_bytes_per_token(plan, 64) == Bytes(131'072));
 
   // The walk holds it all: 8 sequences × (2048 + 512) tokens at the last decode step.
-  plan = serving("qwen2.5-32b", 8, 2048, 512);
+  plan = serving_plan("qwen2.5-32b", 8, 2048, 512);
   plan.model.attention = memsim::sim::AttentionImpl::kFlash;
   const auto report = memsim::strategies::evaluate(plan);
   CHECK(report.ranks[0].memory.max_by_category[Category::kKvCache] ==
@@ -50,7 +44,7 @@ TEST_CASE("the KV cache of qwen2.5-32b is 256 KiB per token in bf16") {
 TEST_CASE("more tensor-parallel ranks than KV heads replicate one head per rank") {
   // llama3-70b: 8 KV heads of 128; tp = 16 leaves each rank one head (a replica):
   // 2 · 80 layers · 1 · 128 · 2 bytes = 40,960 per token.
-  TrainingPlan plan = serving("llama3-70b", 1, 1, 0);
+  TrainingPlan plan = serving_plan("llama3-70b", 1, 1, 0);
   plan.parallel.tp.degree = 16;
   CHECK(memsim::strategies::kv_bytes_per_token(plan, 80) == Bytes(40'960));
   plan.parallel.tp.degree = 8;
@@ -60,7 +54,7 @@ TEST_CASE("more tensor-parallel ranks than KV heads replicate one head per rank"
 }
 
 TEST_CASE("a paged cache rounds each sequence up to whole blocks") {
-  TrainingPlan plan = serving("llama2-7b", 3, 100, 0);
+  TrainingPlan plan = serving_plan("llama2-7b", 3, 100, 0);
   plan.inference.kv_block = 16;
   CHECK(memsim::strategies::cached_tokens(plan.inference, 100) == 112);
   CHECK(memsim::strategies::cached_tokens(plan.inference, 112) == 112);
@@ -83,7 +77,7 @@ TEST_CASE("int4 weights with groups of 128 take the bytes counted by hand (llama
   const int64_t expected = layers + 2 * 32000 * 4096 * 2 + 4096 * 2;
   CHECK(expected == 3'965'198'336);
 
-  TrainingPlan plan = serving("llama2-7b", 1, 16, 0);
+  TrainingPlan plan = serving_plan("llama2-7b", 1, 16, 0);
   plan.inference.weights = WeightFormat::kInt4;
   const auto report = memsim::strategies::evaluate(plan);
   CHECK(report.ranks[0].memory.max_by_category[Category::kWeights] == Bytes(expected));
@@ -110,7 +104,7 @@ TEST_CASE("walking every decode step peaks where the prefill and the last step d
   for (const Case c : {Case{"plain", 1, 1, 0, 0, false}, Case{"flash", 1, 1, 0, 16, true},
                        Case{"chunked", 1, 1, 48, 0, false}, Case{"tp2 pp2", 2, 2, 0, 32, true}}) {
     CAPTURE(c.name);
-    TrainingPlan plan = serving("llama3-8b", 2, 130, 40);
+    TrainingPlan plan = serving_plan("llama3-8b", 2, 130, 40);
     plan.model.layers = 4;
     plan.model.attention =
         c.flash ? memsim::sim::AttentionImpl::kFlash : memsim::sim::AttentionImpl::kEager;
@@ -170,7 +164,7 @@ TEST_CASE("decode steps read the weights and the cache: the step time is memory-
   // qwen2.5-32b, bf16, one sequence at 4096 tokens: each step reads 65.5 GB of weights and
   // 1 GiB of cache over 2,039 GB/s of HBM: about 32.7 ms. Its 65 GFLOP take 0.4 ms at half of
   // 312 TFLOP/s.
-  TrainingPlan plan = serving("qwen2.5-32b", 1, 4095, 1);
+  TrainingPlan plan = serving_plan("qwen2.5-32b", 1, 4095, 1);
   const auto report = memsim::strategies::evaluate(plan);
   const double weights = 2.0 * static_cast<double>(report.parameters);
   const double expected = (weights + 262'144.0 * 4096) / 2039e9;
@@ -178,7 +172,7 @@ TEST_CASE("decode steps read the weights and the cache: the step time is memory-
 }
 
 TEST_CASE("the logits of every prompt position cost their vocabulary-wide tensors") {
-  TrainingPlan plan = serving("llama2-7b", 1, 512, 0);
+  TrainingPlan plan = serving_plan("llama2-7b", 1, 512, 0);
   plan.model.attention = memsim::sim::AttentionImpl::kFlash;
   const auto last = memsim::strategies::evaluate(plan);
   plan.inference.all_logits = true;
@@ -191,14 +185,12 @@ TEST_CASE("the logits of every prompt position cost their vocabulary-wide tensor
   CHECK(last.ranks[0].memory.max_by_category[Category::kTemporary].value() < logits / 2);
 }
 
-}  // namespace
-
 TEST_CASE("above 1,024 decode steps the steps between timed ones are interpolated") {
   // Timed one by one up to 1,024 steps; 1,025 steps time every second one (the last
   // included) and interpolate the rest. Decode steps grow linearly with the cache here
   // (memory-bound: weights plus a cache that grows by a token a step), so the interpolated
   // sum is the exact sum of 1,024 steps plus the last.
-  TrainingPlan plan = serving("llama2-7b", 8, 512, 1024);
+  TrainingPlan plan = serving_plan("llama2-7b", 8, 512, 1024);
   const auto exact = memsim::strategies::evaluate(plan).inference.value();
   plan.inference.generate_len = 1025;
   const auto interpolated = memsim::strategies::evaluate(plan).inference.value();
@@ -212,7 +204,7 @@ TEST_CASE("above 1,024 decode steps the steps between timed ones are interpolate
 }
 
 TEST_CASE("a timeline of many decode steps walks every k-th, and still reaches the peak") {
-  TrainingPlan plan = serving("llama3-8b", 2, 64, 1000);
+  TrainingPlan plan = serving_plan("llama3-8b", 2, 64, 1000);
   plan.model.layers = 2;
   const CompiledInference compiled(plan);
   memsim::sim::Timeline timeline;
@@ -233,7 +225,7 @@ TEST_CASE("a timeline of many decode steps walks every k-th, and still reaches t
 TEST_CASE("pipeline stages hold the cache of their own layers") {
   // llama3-8b cut to 6 layers over 2 stages (3 + 3) and then 3 stages (2 + 2 + 2): each
   // stage caches 2 · layers · 8 KV heads · 128 · 2 bytes per token of 4 × 300 tokens.
-  TrainingPlan plan = serving("llama3-8b", 4, 300, 0);
+  TrainingPlan plan = serving_plan("llama3-8b", 4, 300, 0);
   plan.model.layers = 6;
   for (const int64_t stages : {2, 3}) {
     plan.parallel.pp.stages = stages;

@@ -53,6 +53,16 @@ strategies::TrainingPlan one_gpu_plan(const sim::ModelSpec& model, int64_t seq_l
   return plan;
 }
 
+strategies::TrainingPlan serving_plan(const std::string& model, int64_t batch, int64_t prompt,
+                                      int64_t generate) {
+  strategies::TrainingPlan plan = one_gpu_plan(preset(model), 1);
+  plan.mode = strategies::Mode::kInference;
+  plan.inference.batch = batch;
+  plan.inference.prompt_len = prompt;
+  plan.inference.generate_len = generate;
+  return plan;
+}
+
 sim::ModelSpec preset(const std::string& name) {
   const scenarios::ModelPreset* found = scenarios::find_preset(name);
   REQUIRE(found != nullptr);

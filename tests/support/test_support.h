@@ -19,6 +19,11 @@ namespace memsim::testing {
 strategies::TrainingPlan one_gpu_plan(const sim::ModelSpec& model, int64_t seq_len,
                                       int64_t micro_batch = 1);
 
+/// Inference of preset `model` on one A100-80GB: `batch` sequences of `prompt` tokens, then
+/// `generate` decode steps; bf16 weights and cache.
+strategies::TrainingPlan serving_plan(const std::string& model, int64_t batch, int64_t prompt,
+                                      int64_t generate);
+
 /// A preset's spec (REQUIREd to exist).
 sim::ModelSpec preset(const std::string& name);
 

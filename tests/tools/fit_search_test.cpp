@@ -140,11 +140,7 @@ inference: {batch: 4, prompt_len: 1024, generate_len: 256, kv_block: 16}
 }
 
 TEST_CASE("the capacity answers are exact: one more does not fit") {
-  TrainingPlan plan = memsim::testing::one_gpu_plan(memsim::testing::preset("llama2-13b"), 1);
-  plan.mode = memsim::strategies::Mode::kInference;
-  plan.inference.batch = 4;
-  plan.inference.prompt_len = 1024;
-  plan.inference.generate_len = 256;
+  TrainingPlan plan = memsim::testing::serving_plan("llama2-13b", 4, 1024, 256);
   plan.inference.kv_block = 16;
   memsim::strategies::FastEvaluator evaluator;
   const auto capacity = memsim::tools::inference_capacity(plan, evaluator);

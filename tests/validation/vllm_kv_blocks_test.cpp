@@ -13,11 +13,8 @@
 #include "tools/fit_search.h"
 
 TEST_CASE("vLLM's KV cache blocks for Llama 2 7B on an A100-80GB (within 2%)") {
-  auto plan = memsim::testing::one_gpu_plan(memsim::testing::preset("llama2-7b"), 1);
-  plan.mode = memsim::strategies::Mode::kInference;
+  auto plan = memsim::testing::serving_plan("llama2-7b", 1, 4096, 0);
   plan.model.attention = memsim::sim::AttentionImpl::kFlash;
-  plan.inference.batch = 1;
-  plan.inference.prompt_len = 4096;
   plan.inference.prefill_chunk = 4096;
   plan.inference.kv_block = 16;
   memsim::strategies::FastEvaluator evaluator;
