@@ -27,11 +27,14 @@ struct Scenario {
 };
 
 /// Reads and validates `path` with `overrides` ("dotted.key=value", YAML values) applied.
-/// Throws InputError listing every problem found.
-Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides = {});
+/// With `only`, reads that variant alone (problems of the others do not count), and a name
+/// that is no variant is an error. Throws InputError listing every problem found.
+Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides = {},
+                       const std::string& only = "");
 
 /// Reads a scenario already parsed into a tree; `path` names it and anchors relative paths.
 Scenario read_scenario(ConfigNode root, const std::string& path,
-                       const std::vector<std::string>& overrides = {});
+                       const std::vector<std::string>& overrides = {},
+                       const std::string& only = "");
 
 }  // namespace memsim::scenarios

@@ -69,10 +69,43 @@ std::vector<std::string> variant_keys() {
   return keys;
 }
 
+/// Reads `compare:` entry `index` into `configs` (the base with the entry merged in), unless
+/// only another variant is wanted; every name goes to `names`.
+void read_variant(const ConfigNode& entry, size_t index, const ConfigNode& base,
+                  const std::string& only, std::vector<std::string>& names,
+                  std::vector<std::pair<std::string, ConfigNode>>& configs,
+                  Diagnostics& diagnostics) {
+  const ConfigNode* name_node = entry.is_map() ? entry.get("name") : nullptr;
+  if (!only.empty() && name_node != nullptr && name_node->is_scalar()) {
+    names.push_back(name_node->scalar);
+    if (name_node->scalar != only) return;
+  }
+  ConfigNode item = entry;
+  SectionReader reader(item, fmt::format("compare[{}]", index), variant_keys(), diagnostics);
+  if (!reader.valid()) return;
+  const auto name = reader.text("name");
+  if (!name) {
+    diagnostics.error(item.where, "a compare variant needs a name");
+    return;
+  }
+  if (only.empty()) names.push_back(*name);
+  for (const auto& [existing, unused] : configs) {
+    if (existing == *name) {
+      diagnostics.error(reader.node("name")->where,
+                        fmt::format("variant name '{}' is used twice", *name));
+    }
+  }
+  item.erase("name");
+  expand_shorthands(item);
+  ConfigNode merged = base;
+  merge_into(merged, item);
+  configs.emplace_back(*name, std::move(merged));
+}
+
 }  // namespace
 
 Scenario read_scenario(ConfigNode root, const std::string& path,
-                       const std::vector<std::string>& overrides) {
+                       const std::vector<std::string>& overrides, const std::string& only) {
   Diagnostics diagnostics;
   if (!root.is_map()) {
     throw InputError(root.where.line == 0 ? Location{path, 1, 1} : root.where,
@@ -96,34 +129,25 @@ Scenario read_scenario(ConfigNode root, const std::string& path,
   for (const char* key : {"compare", "name", "sweep", "where"})
     base.erase(key);
   std::vector<std::pair<std::string, ConfigNode>> configs = {{"base", base}};
+  std::vector<std::string> names = {"base"};
   if (const ConfigNode* compare = root.get("compare")) {
     if (!compare->is_sequence()) {
       diagnostics.error(compare->where, "compare must be a list of variants");
     } else {
       for (size_t i = 0; i < compare->items.size(); ++i) {
-        ConfigNode item = compare->items[i];
-        SectionReader reader(item, fmt::format("compare[{}]", i), variant_keys(), diagnostics);
-        if (!reader.valid()) continue;
-        const auto name = reader.text("name");
-        if (!name) {
-          diagnostics.error(item.where, "a compare variant needs a name");
-          continue;
-        }
-        for (const auto& [existing, unused] : configs) {
-          if (existing == *name) {
-            diagnostics.error(reader.node("name")->where,
-                              fmt::format("variant name '{}' is used twice", *name));
-          }
-        }
-        item.erase("name");
-        expand_shorthands(item);
-        ConfigNode merged = base;
-        merge_into(merged, item);
-        configs.emplace_back(*name, std::move(merged));
+        read_variant(compare->items[i], i, base, only, names, configs, diagnostics);
       }
     }
   }
+  if (!only.empty() && std::find(names.begin(), names.end(), only) == names.end()) {
+    const std::string hint = nearest_spelling(only, names);
+    diagnostics.error({"--variant " + only, 0, 0},
+                      fmt::format("no variant named '{}' in {}{}", only, path,
+                                  hint.empty() ? "" : fmt::format("; did you mean '{}'?", hint)));
+  }
   for (const auto& [name, config] : configs) {
+    // --variant NAME: the other variants are not read, so their problems do not block it.
+    if (!only.empty() && name != only) continue;
     if (auto plan = read_plan(config, dir, diagnostics, scenario.warnings)) {
       scenario.variants.push_back({name, std::move(*plan)});
       scenario.configs.push_back(config);
@@ -133,8 +157,9 @@ Scenario read_scenario(ConfigNode root, const std::string& path,
   return scenario;
 }
 
-Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides) {
-  return read_scenario(load_yaml_file(path), path, overrides);
+Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides,
+                       const std::string& only) {
+  return read_scenario(load_yaml_file(path), path, overrides, only);
 }
 
 }  // namespace memsim::scenarios

@@ -103,7 +103,7 @@ int run_hardware_for(const CommandOptions& options) {
   const auto found = hardware_options(variant.plan, hardware::gpus(), evaluator);
 
   const std::string run =
-      format_count(static_cast<int64_t>(std::llround(options.tokens))) + " tokens";
+      format_count(static_cast<int64_t>(std::llround(options.tokens_or_default()))) + " tokens";
   const std::vector<std::string> header = {
       "gpu",
       "GPUs",
@@ -120,7 +120,7 @@ int run_hardware_for(const CommandOptions& options) {
   nlohmann::ordered_json json = nlohmann::ordered_json::array();
   for (const HardwareOption& o : found) {
     const auto& plan = o.plan;
-    const double seconds = o.seconds_for(options.tokens);
+    const double seconds = o.seconds_for(options.tokens_or_default());
     const double rent = o.usd_per_hour();
     const double run_cost = rent * seconds / 3600.0;
     const double buy = static_cast<double>(o.gpus()) * o.gpu.purchase_usd;
@@ -149,7 +149,7 @@ int run_hardware_for(const CommandOptions& options) {
                     {"tokens_per_s", o.result.tokens_per_s},
                     {"usd_per_hour", price(rent)},
                     {"purchase_usd", price(buy)},
-                    {"run_tokens", options.tokens},
+                    {"run_tokens", options.tokens_or_default()},
                     {"run_s", seconds > 0 ? nlohmann::ordered_json(seconds) : nullptr},
                     {"run_usd", price(run_cost)}});
     }
@@ -163,6 +163,10 @@ int run_hardware_for(const CommandOptions& options) {
 
 int run_hardware(const CommandOptions& options) {
   if (!options.scenario.empty()) return run_hardware_for(options);
+  if (!options.sets.empty() || !options.variant.empty() || options.tokens) {
+    throw scenarios::InputError({"memsim hardware", 0, 0},
+                                "--set, --variant and --tokens need --for SCENARIO");
+  }
   const std::vector<std::string> header = {"name",    "memory_MiB",  "bf16_TFLOP/s", "HBM_GB/s",
                                            "buy_USD", "cloud_USD/h", "description"};
   // A price of 0 is unknown: an empty CSV field, "-" for people, null in JSON.

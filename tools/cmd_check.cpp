@@ -1,7 +1,8 @@
-#include <iostream>
+#include <fmt/format.h>
 
 #include "scenarios/sweep.h"
 #include "tools/commands.h"
+#include "tools/output_file.h"
 
 namespace memsim::tools {
 
@@ -9,11 +10,13 @@ int run_check(const CommandOptions& options) {
   const scenarios::Scenario scenario = load_for_command(options);
   std::vector<scenarios::VariantSweep> sweeps;
   if (!scenario.sweep.is_null()) sweeps = scenarios::read_sweeps(scenario);
-  for (size_t i = 0; i < scenario.variants.size(); ++i) {
-    std::cout << "ok " << options.scenario << ' ' << scenario.variants[i].name;
-    if (!sweeps.empty()) std::cout << " (sweep of " << sweeps[i].sweep.points() << " points)";
-    std::cout << '\n';
-  }
+  write_output(options.output, [&](std::ostream& out) {
+    for (size_t i = 0; i < scenario.variants.size(); ++i) {
+      out << "ok " << options.scenario << ' ' << scenario.variants[i].name;
+      if (!sweeps.empty()) out << fmt::format(" (sweep of {} points)", sweeps[i].sweep.points());
+      out << '\n';
+    }
+  });
   return 0;
 }
 

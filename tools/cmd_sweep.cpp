@@ -1,11 +1,12 @@
-#include <atomic>
-#include <csignal>
 #include <iostream>
 #include <unistd.h>
+
+#include <fmt/format.h>
 
 #include "scenarios/sweep.h"
 #include "tools/commands.h"
 #include "tools/output_file.h"
+#include "tools/signals.h"
 #include "tools/sweep_runner.h"
 
 namespace memsim::tools {
@@ -14,28 +15,6 @@ namespace {
 
 /// Rows shown by the table formats when --top is not given.
 constexpr int64_t kDefaultTableRows = 20;
-
-std::atomic<bool> interrupted{false};
-static_assert(std::atomic<bool>::is_always_lock_free, "the SIGINT handler sets it");
-
-extern "C" void on_interrupt(int) {
-  interrupted = true;
-}
-
-/// Ctrl-C sets `interrupted` while it lives; the default handling returns after.
-class InterruptGuard {
- public:
-  InterruptGuard() {
-    interrupted = false;
-    previous_ = std::signal(SIGINT, on_interrupt);
-  }
-  ~InterruptGuard() { std::signal(SIGINT, previous_); }
-  InterruptGuard(const InterruptGuard&) = delete;
-  InterruptGuard& operator=(const InterruptGuard&) = delete;
-
- private:
-  void (*previous_)(int) = SIG_DFL;
-};
 
 SweepFormat sweep_format(const std::string& name) {
   if (name == "jsonl") return SweepFormat::kJsonLines;
@@ -51,6 +30,19 @@ int run_sweep(const CommandOptions& options) {
   const std::string only = options.variant.empty() ? "" : chosen_variant(scenario, options).name;
   const std::vector<scenarios::VariantSweep> sweeps = scenarios::read_sweeps(scenario, only);
 
+  uint64_t points = 0;
+  for (const scenarios::VariantSweep& v : sweeps)
+    points = points + v.sweep.points() < points ? UINT64_MAX : points + v.sweep.points();
+  if (points > options.max_points) {
+    throw scenarios::InputError(
+        scenario.sweep.where,
+        fmt::format("the sweep has {} points, more than the {} it runs without --max-points; "
+                    "narrow the grid, or raise the limit with --max-points {}",
+                    points, options.max_points, points));
+  }
+  std::cerr << fmt::format("sweeping {} points{}\n", points,
+                           sweeps.size() > 1 ? fmt::format(" ({} variants)", sweeps.size()) : "");
+
   SweepOptions sweep_options;
   sweep_options.format = sweep_format(options.format);
   sweep_options.top = options.top;
@@ -62,13 +54,16 @@ int run_sweep(const CommandOptions& options) {
 
   SweepSummary summary;
   {
-    const InterruptGuard guard;
+    // A stop signal ends the sweep after its last whole chunk. Ctrl-C keeps what was made:
+    // the rows so far (the best so far, with --top), in the -o file too; SIGTERM and SIGHUP
+    // abandon a -o file (stdout has the rows streamed so far).
+    const SignalDeferral deferral(SignalDeferral::OnInterrupt::kKeepOutput);
     write_output(options.output, [&](std::ostream& out) {
-      summary = tools::run_sweep(sweeps, sweep_options, out, interrupted);
+      summary = tools::run_sweep(sweeps, sweep_options, out, stop_requested());
     });
   }
   std::cerr << describe(summary) << '\n';
-  return summary.interrupted ? 128 + SIGINT : 0;
+  return summary.interrupted ? 128 + stop_signal() : 0;
 }
 
 }  // namespace memsim::tools

@@ -1,8 +1,10 @@
 #pragma once
 /// The memsim subcommands as a registry table: each entry names itself, says what it
-/// does, which output formats it offers (the first is its default) and how to run.
+/// does, which output formats it offers (the first is its default), which flags it takes
+/// and how to run.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,7 +13,11 @@
 
 namespace memsim::tools {
 
+/// The largest sweep run without --max-points.
+inline constexpr uint64_t kDefaultMaxPoints = 100'000'000;
+
 struct CommandOptions {
+  std::string command;
   std::string scenario;
   std::string format;
   std::string output;
@@ -20,25 +26,49 @@ struct CommandOptions {
   std::string ranks;
   std::vector<std::string> sets;
   bool fail_if_oom = false;
-  int64_t top = 0;       ///< sweep: rows to keep, best first (0: every row, in grid order)
-  int threads = 0;       ///< sweep: worker threads (0: one per core)
-  std::string maximize;  ///< fit: the integer key to maximize
-  double tokens = 1e9;   ///< hardware --for: tokens a priced run trains or serves
+  int64_t top = 0;  ///< sweep: rows to keep, best first (0: every row, in grid order)
+  int threads = 0;  ///< sweep: worker threads (0: one per core)
+  uint64_t max_points = kDefaultMaxPoints;  ///< sweep: the largest grid it runs
+  std::string maximize;                     ///< fit: the integer key to maximize
+  std::optional<double> tokens;  ///< hardware --for: tokens a priced run trains or serves
+
+  double tokens_or_default() const { return tokens.value_or(1e9); }
 
   UnitSystem unit_system() const { return units == "si" ? UnitSystem::kSi : UnitSystem::kBinary; }
+};
+
+/// The flags a command may take (beyond --help); each is defined once, in tools/cli.cpp.
+enum class Flag : uint8_t {
+  kSet,
+  kVariant,
+  kFormat,
+  kOutput,
+  kUnits,
+  kFailIfOom,
+  kTop,
+  kThreads,
+  kMaxPoints,
+  kMaximize,
+  kFor,
+  kTokens,
+  kRanks,
 };
 
 struct Command {
   const char* name;
   const char* summary;
-  bool takes_scenario;
+  bool takes_scenario;               ///< a SCENARIO argument (required)
   std::vector<std::string> formats;  ///< the first is the default
+  std::vector<Flag> flags;
   int (*run)(const CommandOptions& options);
 };
 
 const std::vector<Command>& commands();
+/// The command called `name`, or nullptr.
+const Command* find_command(const std::string& name);
 
-/// Loads the scenario named in `options` with its --set overrides; warnings go to stderr.
+/// Loads the scenario named in `options` with its --set overrides (only the --variant one
+/// when given); warnings go to stderr.
 scenarios::Scenario load_for_command(const CommandOptions& options);
 /// The variant named by --variant (or the first), or an InputError.
 const scenarios::Variant& chosen_variant(const scenarios::Scenario& scenario,

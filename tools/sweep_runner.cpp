@@ -195,11 +195,11 @@ class Runner {
     RowWriter writer(sweeps_, options_.format);
     const bool streaming = options_.top == 0;
     if (streaming && options_.format == SweepFormat::kCsv) writer.csv_header(out);
-    std::vector<std::thread> workers;
     std::vector<std::vector<Row>> tops(threads_);
     active_ = threads_;
+    Workers workers(*this);
     for (int t = 0; t < threads_; ++t) {
-      workers.emplace_back([this, t, &tops] { work(tops[t]); });
+      workers.threads.emplace_back([this, t, &tops] { work(tops[t]); });
     }
     SweepSummary summary;
     auto last_progress = Clock::now();
@@ -232,13 +232,7 @@ class Runner {
         last_progress = Clock::now();
       }
     }
-    {
-      std::lock_guard lock(mutex_);
-      finished_ = true;
-    }
-    room_.notify_all();
-    for (auto& w : workers)
-      w.join();
+    workers.finish();
     summary.interrupted = summary.points < points_;
     if (!streaming) write_top(tops, writer, out);
     out.flush();
@@ -248,6 +242,26 @@ class Runner {
   }
 
  private:
+  /// The worker threads, told to finish and joined however run() ends (a failed write too).
+  struct Workers {
+    explicit Workers(Runner& runner) : runner(runner) {}
+    ~Workers() { finish(); }
+    Workers(const Workers&) = delete;
+    Workers& operator=(const Workers&) = delete;
+    void finish() {
+      {
+        std::lock_guard lock(runner.mutex_);
+        runner.finished_ = true;
+      }
+      runner.room_.notify_all();
+      for (std::thread& t : threads) {
+        if (t.joinable()) t.join();
+      }
+    }
+    Runner& runner;
+    std::vector<std::thread> threads;
+  };
+
   void work(std::vector<Row>& top) {
     strategies::FastEvaluator evaluator;
     std::vector<strategies::TrainingPlan> plans;

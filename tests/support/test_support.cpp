@@ -1,16 +1,22 @@
 #include "support/test_support.h"
 
+#include <chrono>
 #include <cstdio>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <spawn.h>
 #include <sstream>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 #include <doctest/doctest.h>
 
 #include "hardware/gpu_catalog.h"
 #include "scenarios/model_presets.h"
+
+extern char** environ;
 
 namespace memsim::testing {
 
@@ -87,18 +93,11 @@ int64_t forward_activation_bytes(const sim::Timeline& timeline, int32_t layer) {
   return bytes;
 }
 
-ProcessResult run_memsim(const std::vector<std::string>& args, const std::string& memsim_hardware) {
+namespace {
+
+/// Runs the shell command `command`, capturing stdout, stderr and the exit code.
+ProcessResult capture(std::string command) {
   const std::string err_path = (temp_dir() / "stderr.txt").string();
-  std::string command = "cd ";
-  command += quote(MEMSIM_SOURCE_DIR);
-  command += " && MEMSIM_HARDWARE=";
-  command += quote(memsim_hardware);
-  command += ' ';
-  command += quote(MEMSIM_BINARY);
-  for (const std::string& arg : args) {
-    command += ' ';
-    command += quote(arg);
-  }
   command += " 2>";
   command += quote(err_path);
   ProcessResult result;
@@ -114,6 +113,44 @@ ProcessResult run_memsim(const std::vector<std::string>& args, const std::string
   return result;
 }
 
+}  // namespace
+
+ProcessResult run_memsim(const std::vector<std::string>& args, const std::string& memsim_hardware) {
+  std::string command = "cd ";
+  command += quote(MEMSIM_SOURCE_DIR);
+  command += " && MEMSIM_HARDWARE=";
+  command += quote(memsim_hardware);
+  command += ' ';
+  command += quote(MEMSIM_BINARY);
+  for (const std::string& arg : args) {
+    command += ' ';
+    command += quote(arg);
+  }
+  return capture(command);
+}
+
+ProcessResult run_shell(const std::string& command) {
+  return capture("cd " + quote(MEMSIM_SOURCE_DIR) + " && MEMSIM=" + quote(MEMSIM_BINARY) +
+                 " MEMSIM_HARDWARE= bash -c " + quote(command));
+}
+
+pid_t spawn_memsim(const std::vector<std::string>& args) {
+  std::vector<std::string> words = {MEMSIM_BINARY};
+  words.insert(words.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& word : words)
+    argv.push_back(word.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t quiet;  // what memsim says on stderr is not the test's output
+  posix_spawn_file_actions_init(&quiet);
+  posix_spawn_file_actions_addopen(&quiet, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  const int spawned = ::posix_spawn(&pid, MEMSIM_BINARY, &quiet, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&quiet);
+  REQUIRE(spawned == 0);
+  return pid;
+}
+
 std::string source_path(const std::string& relative) {
   return (std::filesystem::path(MEMSIM_SOURCE_DIR) / relative).string();
 }
@@ -123,6 +160,23 @@ std::string write_temp_file(const std::string& name, const std::string& text) {
   std::filesystem::create_directories(path.parent_path());
   std::ofstream(path, std::ios::binary) << text;
   return path.string();
+}
+
+std::string wait_for_temporary_file(const std::string& target, uintmax_t bytes) {
+  const std::filesystem::path path(target);
+  const std::string prefix = "." + path.filename().string() + ".memsim-";
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < give_up) {
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator(path.parent_path(), error)) {
+      if (entry.path().filename().string().starts_with(prefix) && entry.file_size(error) >= bytes &&
+          !error) {
+        return entry.path().string();
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return "";
 }
 
 std::string gpu_profile_yaml(const std::string& name, int64_t memory_mib) {

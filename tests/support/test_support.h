@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -47,11 +48,22 @@ struct ProcessResult {
 ProcessResult run_memsim(const std::vector<std::string>& args,
                          const std::string& memsim_hardware = "");
 
+/// Runs `command` with bash from the source folder, with $MEMSIM naming the built binary
+/// and MEMSIM_HARDWARE empty.
+ProcessResult run_shell(const std::string& command);
+
+/// Starts the built memsim with `args` (its stderr to /dev/null) and returns its pid.
+pid_t spawn_memsim(const std::vector<std::string>& args);
+
 /// A file under the source tree.
 std::string source_path(const std::string& relative);
 
 /// Writes `text` to a fresh file in a temporary folder; returns its path.
 std::string write_temp_file(const std::string& name, const std::string& text);
+
+/// The temporary file that `memsim ... -o target` writes beside `target`, once it holds at
+/// least `bytes` (waiting up to a minute); "" if none appeared.
+std::string wait_for_temporary_file(const std::string& target, uintmax_t bytes);
 
 /// One entry of a GPU profile file's `gpus:` list, with every required key.
 std::string gpu_profile_yaml(const std::string& name, int64_t memory_mib);

@@ -7,10 +7,8 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
-#include <spawn.h>
 #include <sstream>
 #include <sys/wait.h>
 #include <thread>
@@ -20,8 +18,6 @@
 
 #include "strategies/evaluate.h"
 #include "support/test_support.h"
-
-extern char** environ;
 
 namespace {
 
@@ -210,26 +206,10 @@ sweep:
   training.optimizer: [{name: adamw}, {name: sgd}, {name: lion}, {name: adam8bit}, {name: adafactor}]
 )");
   const std::string csv = (std::filesystem::path(scenario).parent_path() / "rows.csv").string();
-  std::vector<std::string> args = {MEMSIM_BINARY, "sweep", scenario, "-o", csv, "--threads", "2"};
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t quiet;  // the summary on stderr is not this test's output
-  posix_spawn_file_actions_init(&quiet);
-  posix_spawn_file_actions_addopen(&quiet, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  const int spawned = posix_spawn(&pid, MEMSIM_BINARY, &quiet, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&quiet);
-  REQUIRE(spawned == 0);
-  // Wait for rows in the temporary file, then interrupt.
-  const std::string temp = csv + ".tmp." + std::to_string(pid);
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < give_up &&
-         (!std::filesystem::exists(temp) || std::filesystem::file_size(temp) < 10000)) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  REQUIRE(std::filesystem::exists(temp));
+  const pid_t pid = memsim::testing::spawn_memsim({"sweep", scenario, "-o", csv, "--threads", "2"});
+  // Wait for rows in the temporary file beside the target, then interrupt.
+  const std::string temp = memsim::testing::wait_for_temporary_file(csv, 10000);
+  REQUIRE(!temp.empty());
   ::kill(pid, SIGINT);
   int status = 0;
   REQUIRE(::waitpid(pid, &status, 0) == pid);
