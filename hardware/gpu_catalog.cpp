@@ -21,10 +21,12 @@ const GpuProfile* GpuCatalog::find(std::string_view name) const {
   return it == profiles_.end() ? nullptr : &*it;
 }
 
-std::vector<std::string> GpuCatalog::names() const {
-  std::vector<std::string> names;
-  for (const GpuProfile& gpu : profiles_)
-    names.push_back(gpu.name);
+std::vector<std::vector<std::string>> GpuCatalog::names() const {
+  std::vector<std::vector<std::string>> names;
+  for (const GpuProfile& gpu : profiles_) {
+    names.push_back({gpu.name});
+    names.back().insert(names.back().end(), gpu.aliases.begin(), gpu.aliases.end());
+  }
   return names;
 }
 

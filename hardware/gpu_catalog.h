@@ -16,7 +16,8 @@ class GpuCatalog {
   const std::vector<GpuProfile>& profiles() const { return profiles_; }
   /// The profile called `name`, or nullptr.
   const GpuProfile* find(std::string_view name) const;
-  std::vector<std::string> names() const;
+  /// Each profile's name, then its aliases (in profiles() order).
+  std::vector<std::vector<std::string>> names() const;
   /// Replaces the profile of the same name where it stands, or appends `profile`.
   void add_or_replace(GpuProfile profile);
 

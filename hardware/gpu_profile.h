@@ -4,6 +4,7 @@
 /// user's files; see hardware/gpu_catalog.h); every number names its source there.
 
 #include <string>
+#include <vector>
 
 #include "sim/units.h"
 
@@ -11,6 +12,7 @@ namespace memsim::hardware {
 
 struct GpuProfile {
   std::string name;                           ///< e.g. "a100-80gb"
+  std::vector<std::string> aliases;           ///< other names people use, e.g. "h100"
   std::string description;                    ///< e.g. "NVIDIA A100 80GB SXM"
   sim::Bytes capacity;                        ///< total memory as nvidia-smi reports it
   double peak_16bit_flop_per_s = 0.0;         ///< dense bf16/fp16 tensor cores

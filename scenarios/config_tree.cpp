@@ -1,54 +1,92 @@
 #include "scenarios/config_tree.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
-
 #include <fmt/format.h>
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
+
+#include "scenarios/input_text.h"
 
 namespace memsim::scenarios {
 
 namespace {
+
+/// Bounds on a file's tree, checked while it is built: YAML aliases repeat what they name,
+/// so a few hundred bytes can expand to billions of values.
+constexpr size_t kMostValues = 100'000;
+constexpr int kMostDepth = 64;
 
 Location at(const std::string& origin, const YAML::Mark& mark) {
   if (mark.line < 0) return {origin, 0, 0};
   return {origin, mark.line + 1, mark.column + 1};
 }
 
-ConfigNode convert(const YAML::Node& node, const std::string& origin) {
-  ConfigNode out;
-  out.where = at(origin, node.Mark());
-  switch (node.Type()) {
-    case YAML::NodeType::Undefined:
-    case YAML::NodeType::Null:
-      out.kind = ConfigNode::Kind::kNull;
-      break;
-    case YAML::NodeType::Scalar:
-      out.kind = ConfigNode::Kind::kScalar;
-      out.scalar = node.Scalar();
-      break;
-    case YAML::NodeType::Sequence:
-      out.kind = ConfigNode::Kind::kSequence;
-      for (const YAML::Node& item : node)
-        out.items.push_back(convert(item, origin));
-      break;
-    case YAML::NodeType::Map:
-      out.kind = ConfigNode::Kind::kMap;
-      for (auto it = node.begin(); it != node.end(); ++it) {
-        const Location key_where = at(origin, it->first.Mark());
-        if (!it->first.IsScalar()) throw InputError(key_where, "keys must be plain names");
-        const std::string key = it->first.Scalar();
-        if (const ConfigNode::Entry* previous = out.entry(key)) {
-          throw InputError(key_where, fmt::format("duplicate key '{}' (first at line {})", key,
-                                                  previous->key_where.line));
-        }
-        out.entries.push_back({key, key_where, convert(it->second, origin)});
-      }
-      break;
+class Converter {
+ public:
+  explicit Converter(std::string origin) : origin_(std::move(origin)) {}
+
+  ConfigNode convert(const YAML::Node& node, int depth) {
+    ConfigNode out;
+    out.where = at(origin_, node.Mark());
+    if (++values_ > kMostValues) {
+      throw InputError(out.where, fmt::format("the file holds more than {} values (aliases "
+                                              "included, counted each time they are used)",
+                                              kMostValues));
+    }
+    if (depth > kMostDepth) {
+      throw InputError(out.where, fmt::format("values nested more than {} deep", kMostDepth));
+    }
+    switch (node.Type()) {
+      case YAML::NodeType::Undefined:
+      case YAML::NodeType::Null:
+        out.kind = ConfigNode::Kind::kNull;
+        break;
+      case YAML::NodeType::Scalar:
+        out.kind = ConfigNode::Kind::kScalar;
+        out.scalar = node.Scalar();
+        break;
+      case YAML::NodeType::Sequence:
+        out.kind = ConfigNode::Kind::kSequence;
+        for (const YAML::Node& item : node)
+          out.items.push_back(convert(item, depth + 1));
+        break;
+      case YAML::NodeType::Map:
+        out.kind = ConfigNode::Kind::kMap;
+        for (auto it = node.begin(); it != node.end(); ++it)
+          add_entry(out, it->first, it->second, depth);
+        break;
+    }
+    return out;
   }
-  return out;
+
+ private:
+  void add_entry(ConfigNode& map, const YAML::Node& key, const YAML::Node& value, int depth) {
+    const Location key_where = at(origin_, key.Mark());
+    if (!key.IsScalar()) throw InputError(key_where, "keys must be plain names");
+    const std::string name = key.Scalar();
+    if (const ConfigNode::Entry* previous = map.entry(name)) {
+      throw InputError(key_where, fmt::format("duplicate key '{}' (first at line {})", name,
+                                              previous->key_where.line));
+    }
+    map.entries.push_back({name, key_where, convert(value, depth + 1)});
+  }
+
+  std::string origin_;
+  size_t values_ = 0;
+};
+
+/// A tab in a line's indentation (YAML indents with spaces only), or npos.
+size_t indenting_tab(const std::string& text) {
+  bool line_start = true;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      line_start = true;
+    } else if (text[i] == '\t' && line_start) {
+      return i;
+    } else if (text[i] != ' ') {
+      line_start = false;
+    }
+  }
+  return std::string::npos;
 }
 
 }  // namespace
@@ -99,22 +137,34 @@ std::string ConfigNode::describe() const {
 }
 
 ConfigNode parse_yaml(const std::string& text, const std::string& origin) {
+  check_utf8(text, origin);
+  std::vector<YAML::Node> documents;
   try {
-    return convert(YAML::Load(text), origin);
+    documents = YAML::LoadAll(text);
+  } catch (const YAML::DeepRecursion& e) {
+    throw InputError(at(origin, e.mark),
+                     fmt::format("values nested more than {} deep", kMostDepth));
   } catch (const YAML::Exception& e) {
+    if (const size_t tab = indenting_tab(text); tab != std::string::npos) {
+      throw InputError(location_at(text, tab, origin),
+                       "a tab in the indentation; YAML indents with spaces only");
+    }
     throw InputError(at(origin, e.mark), e.msg);
   }
+  if (documents.size() > 1) {
+    throw InputError(at(origin, documents[1].Mark()),
+                     "a second YAML document ('---'); a file holds one");
+  }
+  if (documents.empty()) {
+    ConfigNode empty;
+    empty.where = {origin, 1, 1};
+    return empty;
+  }
+  return Converter(origin).convert(documents.front(), 0);
 }
 
 ConfigNode load_yaml_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw InputError(Location{path, 0, 0},
-                     fmt::format("cannot read file: {}", std::strerror(errno)));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_yaml(text.str(), path);
+  return parse_yaml(read_input_file(path), path);
 }
 
 void merge_into(ConfigNode& base, const ConfigNode& overlay) {

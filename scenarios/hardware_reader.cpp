@@ -31,7 +31,8 @@ const std::vector<std::string> kRequired = {"name",           "memory_mib",     
 const std::vector<std::string>& known_keys() {
   static const std::vector<std::string> keys = [] {
     std::vector<std::string> all = kRequired;
-    all.insert(all.end(), {"description", "source", "purchase_usd", "cloud_usd_per_hour"});
+    all.insert(all.end(),
+               {"aliases", "description", "source", "purchase_usd", "cloud_usd_per_hour"});
     return all;
   }();
   return keys;
@@ -66,6 +67,19 @@ GpuProfile read_profile(const ConfigNode& node, size_t index, Diagnostics& diagn
   if (auto v = reader.text("name")) {
     if (v->empty()) diagnostics.error(reader.node("name")->where, "a GPU's name is empty");
     gpu.name = *v;
+  }
+  if (const ConfigNode* aliases = reader.node("aliases")) {
+    if (!aliases->is_sequence()) {
+      diagnostics.error(aliases->where, reader.dotted("aliases") + ": expected a list of names");
+    } else {
+      for (const ConfigNode& alias : aliases->items) {
+        if (!alias.is_scalar() || alias.scalar.empty()) {
+          diagnostics.error(alias.where, reader.dotted("aliases") + ": expected a name");
+        } else {
+          gpu.aliases.push_back(alias.scalar);
+        }
+      }
+    }
   }
   if (auto v = reader.text("description")) gpu.description = *v;
   if (auto v = reader.integer("memory_mib", 1, kMaxMib)) gpu.capacity = sim::kMiB * *v;

@@ -1,12 +1,12 @@
 #include "scenarios/hf_config.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "scenarios/hf_config_keys.h"
+#include "scenarios/input_text.h"
 
 namespace memsim::scenarios {
 
@@ -14,47 +14,81 @@ namespace {
 
 using nlohmann::json;
 
-/// The config file's text and parsed JSON, with positions for messages.
+/// Deeper nesting than any config.json has: refused before parsing.
+constexpr int kMostJsonDepth = 64;
+
+/// How deeply arrays and objects nest in `text` (brackets inside strings skipped).
+int json_depth(const std::string& text) {
+  int depth = 0;
+  int deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+/// The config file's text and parsed JSON, with positions for messages; remembers which
+/// keys were read.
 class ConfigFile {
  public:
-  explicit ConfigFile(std::string path) : path_(std::move(path)) {
-    std::ifstream in(path_, std::ios::binary);
-    if (!in)
-      throw InputError({path_, 0, 0}, fmt::format("cannot read file: {}", std::strerror(errno)));
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
-    text_ = buffer.str();
+  ConfigFile(std::string text, std::string origin)
+      : origin_(std::move(origin)), text_(std::move(text)) {
+    check_utf8(text_, origin_);
+    if (json_depth(text_) > kMostJsonDepth) {
+      throw InputError({origin_, 1, 1},
+                       fmt::format("values nested more than {} deep", kMostJsonDepth));
+    }
     try {
       json_ = json::parse(text_);
     } catch (const json::parse_error& e) {
-      throw InputError(at_offset(e.byte == 0 ? 0 : e.byte - 1),
+      throw InputError(location_at(text_, e.byte == 0 ? 0 : e.byte - 1, origin_),
                        "invalid JSON: " + std::string(e.what()));
     }
-    if (!json_.is_object()) throw InputError({path_, 1, 1}, "expected a JSON object");
+    if (!json_.is_object()) throw InputError({origin_, 1, 1}, "expected a JSON object");
   }
 
   const json& root() const { return json_; }
+  const std::string& origin() const { return origin_; }
   bool has(const std::string& key) const { return json_.contains(key) && !json_[key].is_null(); }
+  bool was_read(const std::string& key) const { return read_.count(key) > 0; }
+  void mark_read(const std::string& key) const { read_.insert(key); }
 
   /// Where `"key"` is written, or the file itself.
   Location at_key(const std::string& key) const {
     const size_t pos = text_.find('"' + key + '"');
-    return pos == std::string::npos ? Location{path_, 0, 0} : at_offset(pos);
+    return pos == std::string::npos ? Location{origin_, 0, 0} : location_at(text_, pos, origin_);
   }
 
   int64_t integer(const std::string& key) const {
-    if (!has(key)) throw InputError({path_, 0, 0}, fmt::format("missing key \"{}\"", key));
+    mark_read(key);
+    if (!has(key)) throw InputError({origin_, 0, 0}, fmt::format("missing key \"{}\"", key));
     const json& value = json_[key];
     if (!value.is_number_integer() || value.get<int64_t>() <= 0) {
       throw InputError(at_key(key),
-                       fmt::format("\"{}\" = {}: expected a positive integer", key, value.dump()));
+                       fmt::format("\"{}\" = {}: expected a positive integer", key, brief(value)));
     }
     return value.get<int64_t>();
   }
   int64_t integer_or(const std::string& key, int64_t fallback) const {
+    mark_read(key);
     return has(key) ? integer(key) : fallback;
   }
   bool boolean_or(const std::string& key, bool fallback) const {
+    mark_read(key);
     if (!has(key)) return fallback;
     if (!json_[key].is_boolean()) {
       throw InputError(at_key(key), fmt::format("\"{}\": expected true or false", key));
@@ -62,37 +96,43 @@ class ConfigFile {
     return json_[key].get<bool>();
   }
   double number_or(const std::string& key, double fallback) const {
+    mark_read(key);
     if (!has(key)) return fallback;
     if (!json_[key].is_number())
       throw InputError(at_key(key), fmt::format("\"{}\": expected a number", key));
     return json_[key].get<double>();
   }
   std::string text_or(const std::string& key, const std::string& fallback) const {
+    mark_read(key);
     if (!has(key)) return fallback;
     if (!json_[key].is_string())
       throw InputError(at_key(key), fmt::format("\"{}\": expected a string", key));
     return json_[key].get<std::string>();
   }
 
- private:
-  Location at_offset(size_t offset) const {
-    int line = 1;
-    int column = 1;
-    for (size_t i = 0; i < offset && i < text_.size(); ++i) {
-      if (text_[i] == '\n') {
-        ++line;
-        column = 1;
-      } else {
-        ++column;
-      }
-    }
-    return {path_, line, column};
+  /// A value for a message: its JSON, shortened.
+  static std::string brief(const json& value) {
+    std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
+    if (text.size() > 40) text = text.substr(0, 37) + "...";
+    return text;
   }
 
-  std::string path_;
+ private:
+  std::string origin_;
   std::string text_;
   json json_;
+  mutable std::set<std::string> read_;
 };
+
+/// Sliding-window attention: Mistral's `sliding_window`; Qwen2 has it too, used only with
+/// `use_sliding_window` (and then from layer `max_window_layers` on; any use counts).
+int64_t read_window(const ConfigFile& config) {
+  const bool used = config.boolean_or("use_sliding_window", true);
+  config.mark_read("max_window_layers");
+  config.mark_read("sliding_window");
+  if (!used || !config.has("sliding_window")) return 0;
+  return config.integer("sliding_window");
+}
 
 sim::ModelSpec read_llama_like(const ConfigFile& config, const std::string& type) {
   sim::ModelSpec spec;
@@ -126,6 +166,7 @@ sim::ModelSpec read_llama_like(const ConfigFile& config, const std::string& type
   }
   spec.bias = attention_bias;
   spec.qkv_bias = type == "qwen2";
+  spec.attention_window = read_window(config);
   return spec;
 }
 
@@ -144,39 +185,124 @@ sim::ModelSpec read_gpt2(const ConfigFile& config, const std::string& /*type*/) 
   spec.bias = true;
   spec.positions = sim::PositionType::kLearned;
   spec.dropout = config.number_or("resid_pdrop", 0.1);
+  // GELU in any of its approximations saves its input alike (GPT2MLP, ACT2FN).
+  const std::string act = config.text_or("activation_function", "gelu_new");
+  if (!act.starts_with("gelu")) {
+    throw InputError(config.at_key("activation_function"),
+                     fmt::format("\"activation_function\" = \"{}\": only GELU MLPs are modelled "
+                                 "for gpt2",
+                                 act));
+  }
   return spec;
 }
+
+/// A ModelSpec field (as find_problems names it) and the config key it comes from.
+struct FieldKey {
+  const char* field;
+  const char* key;
+};
 
 struct Family {
   const char* model_type;
   sim::ModelSpec (*read)(const ConfigFile&, const std::string&);
+  std::vector<FieldKey> fields;
 };
 
-constexpr Family kFamilies[] = {
-    {"llama", read_llama_like},
-    {"mistral", read_llama_like},
-    {"qwen2", read_llama_like},
-    {"gpt2", read_gpt2},
-};
+const std::vector<Family>& families() {
+  static const std::vector<FieldKey> kLlamaFields = {
+      {"layers", "num_hidden_layers"},  {"hidden", "hidden_size"},
+      {"heads", "num_attention_heads"}, {"kv_heads", "num_key_value_heads"},
+      {"head_dim", "head_dim"},         {"ffn", "intermediate_size"},
+      {"vocab", "vocab_size"},          {"dropout", "attention_dropout"}};
+  static const std::vector<Family> kFamilies = {
+      {"llama", read_llama_like, kLlamaFields},
+      {"mistral", read_llama_like, kLlamaFields},
+      {"qwen2", read_llama_like, kLlamaFields},
+      {"gpt2",
+       read_gpt2,
+       {{"layers", "n_layer"},
+        {"hidden", "n_embd"},
+        {"heads", "n_head"},
+        {"kv_heads", "n_head"},
+        {"ffn", "n_inner"},
+        {"vocab", "vocab_size"},
+        {"max_positions", "n_positions"},
+        {"dropout", "resid_pdrop"}}},
+  };
+  return kFamilies;
+}
+
+/// A value that turns a feature on: not null, false, zero or empty.
+bool sets_something(const json& value) {
+  if (value.is_null()) return false;
+  if (value.is_boolean()) return value.get<bool>();
+  if (value.is_number()) return value.get<double>() != 0.0;
+  return !value.empty();
+}
+
+/// Every key not read is knowingly ignored, refused, or unknown (a warning).
+void account_for_keys(const ConfigFile& config, const std::string& type, Diagnostics& errors,
+                      std::vector<Diagnostic>* warnings) {
+  for (const auto& [key, value] : config.root().items()) {
+    if (config.was_read(key)) continue;
+    const HfKeyRule* rule = find_hf_key_rule(type, key);
+    if (rule == nullptr) {
+      if (warnings != nullptr) {
+        warnings->push_back(
+            {config.at_key(key),
+             fmt::format("\"{}\" is not a key memsim knows for {} models and was ignored; if it "
+                         "changes the architecture, memsim's figures are wrong",
+                         key, type)});
+      }
+    } else if (rule->use == HfKeyUse::kRefused && sets_something(value)) {
+      errors.error(config.at_key(key), fmt::format("\"{}\" = {}: {}, which memsim does not model",
+                                                   key, ConfigFile::brief(value), rule->why));
+    }
+  }
+}
+
+/// The spec's own checks (sim::find_problems: sizes within memsim's limits, divisibility),
+/// reported at the config key each field came from.
+void check_spec(const sim::ModelSpec& spec, const Family& family, const ConfigFile& config,
+                Diagnostics& errors) {
+  for (const sim::SpecProblem& problem : sim::find_problems(spec)) {
+    const char* key = nullptr;
+    for (const FieldKey& f : family.fields) {
+      if (problem.key == f.field) key = f.key;
+    }
+    if (key != nullptr && config.has(key)) {
+      errors.error(config.at_key(key), fmt::format("\"{}\": {}", key, problem.message));
+    } else {
+      errors.error({config.origin(), 0, 0}, problem.message);
+    }
+  }
+}
 
 }  // namespace
 
-sim::ModelSpec read_hf_config(const std::string& path) {
-  const ConfigFile config(path);
-  if (!config.has("model_type")) {
-    throw InputError({path, 0, 0}, "missing key \"model_type\"");
-  }
+sim::ModelSpec parse_hf_config(const std::string& text, const std::string& origin,
+                               std::vector<Diagnostic>* warnings) {
+  const ConfigFile config(text, origin);
+  if (!config.has("model_type")) throw InputError({origin, 0, 0}, "missing key \"model_type\"");
   const std::string type = config.text_or("model_type", "");
-  for (const Family& family : kFamilies) {
+  for (const Family& family : families()) {
     if (type != family.model_type) continue;
     sim::ModelSpec spec = family.read(config, type);
     spec.name = config.text_or("_name_or_path", type);
+    Diagnostics errors;
+    check_spec(spec, family, config, errors);
+    account_for_keys(config, type, errors, warnings);
+    errors.throw_if_any();
     return spec;
   }
   throw InputError(config.at_key("model_type"),
                    fmt::format("\"model_type\" = \"{}\" is not supported (llama, mistral, "
                                "qwen2, gpt2)",
                                type));
+}
+
+sim::ModelSpec read_hf_config(const std::string& path, std::vector<Diagnostic>* warnings) {
+  return parse_hf_config(read_input_file(path), path, warnings);
 }
 
 }  // namespace memsim::scenarios

@@ -55,6 +55,13 @@ ModelSpec llama(std::string name, int64_t layers, int64_t hidden, int64_t heads,
   return spec;
 }
 
+// Attention over the last `window` tokens only (Mistral 7B v0.1: Jiang et al. 2023, §2;
+// its config.json's sliding_window).
+ModelSpec windowed(ModelSpec spec, int64_t window) {
+  spec.attention_window = window;
+  return spec;
+}
+
 }  // namespace
 
 // Dimensions from each model's Hugging Face config.json (reference/formulas.md §1).
@@ -80,7 +87,10 @@ const std::vector<ModelPreset>& model_presets() {
        {"llama3-405b"},
        "Llama 3.1 405B",
        llama("llama3.1-405b", 126, 16384, 128, 8, 53248, 128256)},
-      {"mistral-7b", {}, "Mistral 7B v0.1", llama("mistral-7b", 32, 4096, 32, 8, 14336, 32000)},
+      {"mistral-7b",
+       {},
+       "Mistral 7B v0.1 (sliding-window attention over 4,096 tokens)",
+       windowed(llama("mistral-7b", 32, 4096, 32, 8, 14336, 32000), 4096)},
       {"qwen2.5-7b",
        {},
        "Qwen2.5 7B (biases on q, k, v)",
@@ -107,11 +117,11 @@ const ModelPreset* find_preset(std::string_view name) {
   return nullptr;
 }
 
-std::vector<std::string> preset_names() {
-  std::vector<std::string> names;
+std::vector<std::vector<std::string>> preset_names() {
+  std::vector<std::vector<std::string>> names;
   for (const ModelPreset& preset : model_presets()) {
-    names.push_back(preset.name);
-    names.insert(names.end(), preset.aliases.begin(), preset.aliases.end());
+    names.push_back({preset.name});
+    names.back().insert(names.back().end(), preset.aliases.begin(), preset.aliases.end());
   }
   return names;
 }

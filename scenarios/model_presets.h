@@ -20,7 +20,7 @@ struct ModelPreset {
 const std::vector<ModelPreset>& model_presets();
 /// By name or alias; nullptr when unknown.
 const ModelPreset* find_preset(std::string_view name);
-/// Every name and alias, for suggestions.
-std::vector<std::string> preset_names();
+/// Each preset's name, then its aliases (in model_presets() order).
+std::vector<std::vector<std::string>> preset_names();
 
 }  // namespace memsim::scenarios

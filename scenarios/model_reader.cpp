@@ -4,6 +4,7 @@
 
 #include "scenarios/hf_config.h"
 #include "scenarios/model_presets.h"
+#include "scenarios/name_lookup.h"
 #include "scenarios/plan_reader.h"
 #include "scenarios/scenario_schema.h"
 #include "scenarios/section_reader.h"
@@ -12,12 +13,14 @@ namespace memsim::scenarios {
 
 namespace {
 
-// Largest accepted dimension: keeps every product of dimensions inside 64 bits.
-constexpr int64_t kMaxDimension = int64_t{1} << 24;
+// Larger than any of memsim's limits on a model's sizes (sim/limits.h), which
+// sim::find_problems checks whatever the spec came from.
+constexpr int64_t kMaxDimension = int64_t{1} << 40;
 
 /// The spec the explicit keys start from: a preset, a config.json, or nothing.
 std::optional<sim::ModelSpec> starting_point(SectionReader& reader, const ConfigNode& node,
-                                             const std::string& scenario_dir) {
+                                             const std::string& scenario_dir,
+                                             std::vector<Diagnostic>& warnings) {
   const ConfigNode* preset = reader.node("preset");
   const ConfigNode* hf = reader.node("hf_config");
   if (preset != nullptr && hf != nullptr) {
@@ -27,19 +30,17 @@ std::optional<sim::ModelSpec> starting_point(SectionReader& reader, const Config
   if (preset != nullptr) {
     const auto name = reader.text("preset");
     if (!name) return std::nullopt;
-    if (const ModelPreset* found = find_preset(*name)) return found->spec;
-    const std::string hint = nearest_spelling(*name, preset_names());
-    reader.diagnostics().error(
-        preset->where, fmt::format("unknown model '{}'{} (memsim models lists them)", *name,
-                                   hint.empty() ? "" : fmt::format("; did you mean '{}'?", hint)));
-    return std::nullopt;
+    const auto found = resolve_name(*name, preset_names(), "model", "memsim models", preset->where,
+                                    reader.diagnostics());
+    if (!found) return std::nullopt;
+    return model_presets()[*found].spec;
   }
   if (hf != nullptr) {
     const auto file = reader.text("hf_config");
     if (!file) return std::nullopt;
     const std::filesystem::path path = std::filesystem::path(scenario_dir) / *file;
     try {
-      return read_hf_config(path.string());
+      return read_hf_config(path.string(), &warnings);
     } catch (const InputError& e) {
       for (const Diagnostic& d : e.diagnostics()) {
         reader.diagnostics().error(
@@ -78,11 +79,12 @@ void read_enum(SectionReader& reader, const std::string& key,
 }  // namespace
 
 std::optional<sim::ModelSpec> read_model(const ConfigNode& node, const std::string& scenario_dir,
-                                         Diagnostics& diagnostics) {
+                                         Diagnostics& diagnostics,
+                                         std::vector<Diagnostic>& warnings) {
   const size_t problems_before = diagnostics.count();
   SectionReader reader(node, "model", keys_of("model"), diagnostics);
   if (!reader.valid()) return std::nullopt;
-  std::optional<sim::ModelSpec> start = starting_point(reader, node, scenario_dir);
+  std::optional<sim::ModelSpec> start = starting_point(reader, node, scenario_dir, warnings);
   if (!start) return std::nullopt;
   sim::ModelSpec spec = *start;
   const bool explicit_model = !reader.has("preset") && !reader.has("hf_config");

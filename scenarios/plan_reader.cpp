@@ -5,8 +5,10 @@
 #include <fmt/format.h>
 
 #include "hardware/gpu_catalog.h"
+#include "scenarios/name_lookup.h"
 #include "scenarios/scenario_schema.h"
 #include "scenarios/section_reader.h"
+#include "sim/limits.h"
 #include "strategies/layout.h"
 #include "strategies/schedules.h"
 
@@ -16,10 +18,9 @@ namespace {
 
 using strategies::TrainingPlan;
 
-// Upper bounds that keep every simulated quantity inside 64 bits.
-constexpr int64_t kMaxTokens = int64_t{1} << 24;
-constexpr int64_t kMaxGpus = int64_t{1} << 20;
-constexpr int64_t kMaxBatch = int64_t{1} << 24;
+using sim::kMostBatch;
+using sim::kMostGpus;
+using sim::kMostTokens;
 
 /// A required section: missing is an error at the scenario's top level.
 const ConfigNode* required(const ConfigNode& config, const std::string& key,
@@ -34,17 +35,14 @@ void read_hardware(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diag
   if (!reader.valid()) return;
   if (!reader.has("gpu")) diagnostics.error(node.where, "hardware.gpu is missing");
   if (const auto name = reader.text("gpu")) {
-    if (const hardware::GpuProfile* gpu = hardware::find_gpu(*name)) {
-      plan.cluster.gpu = *gpu;
-    } else {
-      const std::string hint = nearest_spelling(*name, hardware::gpu_catalog().names());
-      diagnostics.error(reader.node("gpu")->where,
-                        fmt::format("unknown GPU '{}'{} (memsim hardware lists them)", *name,
-                                    hint.empty() ? "" : fmt::format("; did you mean '{}'?", hint)));
+    const hardware::GpuCatalog& catalog = hardware::gpu_catalog();
+    if (const auto found = resolve_name(*name, catalog.names(), "GPU", "memsim hardware",
+                                        reader.node("gpu")->where, diagnostics)) {
+      plan.cluster.gpu = catalog.profiles()[*found];
     }
   }
-  if (auto v = reader.integer("nodes", 1, kMaxGpus)) plan.cluster.nodes = *v;
-  if (auto v = reader.integer("gpus_per_node", 1, kMaxGpus)) plan.cluster.gpus_per_node = *v;
+  if (auto v = reader.integer("nodes", 1, kMostGpus)) plan.cluster.nodes = *v;
+  if (auto v = reader.integer("gpus_per_node", 1, kMostGpus)) plan.cluster.gpus_per_node = *v;
   if (auto v = reader.number("compute_efficiency", 0.01, 1.0)) plan.cluster.compute_efficiency = *v;
   if (auto v = reader.size("cpu_memory_per_node")) plan.cluster.cpu_memory_override = *v;
   if (auto v = reader.size("capacity")) {
@@ -54,9 +52,9 @@ void read_hardware(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diag
       plan.cluster.gpu.capacity = *v;
     }
   }
-  if (plan.cluster.world_size() > kMaxGpus) {
+  if (plan.cluster.world_size() > kMostGpus) {
     diagnostics.error(node.where, fmt::format("{} GPUs is more than memsim simulates ({})",
-                                              plan.cluster.world_size(), kMaxGpus));
+                                              plan.cluster.world_size(), kMostGpus));
   }
 }
 
@@ -92,10 +90,10 @@ void read_training(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diag
   SectionReader reader(node, "training", keys_of("training"), diagnostics);
   if (!reader.valid()) return;
   if (!reader.has("seq_len")) diagnostics.error(node.where, "training.seq_len is missing");
-  if (auto v = reader.integer("seq_len", 1, kMaxTokens)) plan.training.seq_len = *v;
-  if (auto v = reader.integer("micro_batch", 1, kMaxBatch)) plan.training.micro_batch = *v;
+  if (auto v = reader.integer("seq_len", 1, kMostTokens)) plan.training.seq_len = *v;
+  if (auto v = reader.integer("micro_batch", 1, kMostBatch)) plan.training.micro_batch = *v;
   plan.training.global_batch = 0;  // resolved once dp is known
-  if (auto v = reader.integer("global_batch", 1, kMaxBatch)) plan.training.global_batch = *v;
+  if (auto v = reader.integer("global_batch", 1, kMostBatch)) plan.training.global_batch = *v;
   if (const ConfigNode* optimizer = reader.node("optimizer")) {
     read_optimizer(*optimizer, plan, diagnostics);
   }
@@ -139,9 +137,9 @@ void read_inference(const ConfigNode& node, TrainingPlan& plan, Diagnostics& dia
   SectionReader reader(node, "inference", keys_of("inference"), diagnostics);
   if (!reader.valid()) return;
   strategies::Inference& inference = plan.inference;
-  if (auto v = reader.integer("batch", 1, kMaxBatch)) inference.batch = *v;
-  if (auto v = reader.integer("prompt_len", 1, kMaxTokens)) inference.prompt_len = *v;
-  if (auto v = reader.integer("generate_len", 0, kMaxTokens)) inference.generate_len = *v;
+  if (auto v = reader.integer("batch", 1, kMostBatch)) inference.batch = *v;
+  if (auto v = reader.integer("prompt_len", 1, kMostTokens)) inference.prompt_len = *v;
+  if (auto v = reader.integer("generate_len", 0, kMostTokens)) inference.generate_len = *v;
   const auto weight_names =
       format_names<strategies::WeightFormatInfo>(strategies::weight_formats());
   if (auto v = reader.choice("weights", weight_names))
@@ -154,7 +152,7 @@ void read_inference(const ConfigNode& node, TrainingPlan& plan, Diagnostics& dia
     inference.kv_cache = strategies::find_kv_format(*v)->format;
   if (auto v = reader.integer("kv_block", 0, 1 << 20)) inference.kv_block = *v;
   if (auto v = reader.number("memory_utilization", 0.01, 1.0)) inference.memory_utilization = *v;
-  if (auto v = reader.integer("prefill_chunk", 0, kMaxTokens)) inference.prefill_chunk = *v;
+  if (auto v = reader.integer("prefill_chunk", 0, kMostTokens)) inference.prefill_chunk = *v;
   if (auto v = reader.choice("logits", {"last", "all"})) inference.all_logits = *v == "all";
   inference.activations = read_dtype(reader, "activations");
 }
@@ -174,6 +172,21 @@ void check_inference_layout(const ConfigNode& config, const TrainingPlan& plan,
          "no optimizer states to offload");
   reject(parallel.tp.sequence_parallel, "sequence_parallel", "not modelled for serving");
   reject(parallel.pp.virtual_stages != 1, "virtual_stages", "a request passes each stage once");
+}
+
+/// Sliding-window attention is not simulated: sequences that would use it are refused.
+void check_attention_window(const ConfigNode& config, const TrainingPlan& plan,
+                            Diagnostics& diagnostics) {
+  const int64_t window = plan.model.attention_window;
+  const bool serving = plan.mode == strategies::Mode::kInference;
+  const int64_t tokens =
+      serving ? plan.inference.prompt_len + plan.inference.generate_len : plan.training.seq_len;
+  if (window == 0 || tokens <= window) return;
+  diagnostics.error(
+      where_is(config, serving ? "inference" : "training", serving ? "prompt_len" : "seq_len"),
+      fmt::format("sequences of {} tokens are longer than the model's sliding attention window "
+                  "({} tokens), which memsim does not model; keep them within it",
+                  tokens, window));
 }
 
 void read_checkpointing(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics) {
@@ -221,9 +234,9 @@ void read_parallel(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diag
   SectionReader reader(node, "parallel", keys_of("parallel"), diagnostics);
   if (!reader.valid()) return;
   strategies::DataParallelism& dp = plan.parallel.dp;
-  if (auto v = reader.integer("tp", 1, kMaxGpus)) plan.parallel.tp.degree = *v;
+  if (auto v = reader.integer("tp", 1, kMostGpus)) plan.parallel.tp.degree = *v;
   strategies::PipelineParallelism& pp = plan.parallel.pp;
-  if (auto v = reader.integer("pp", 1, kMaxGpus)) pp.stages = *v;
+  if (auto v = reader.integer("pp", 1, kMostGpus)) pp.stages = *v;
   std::vector<std::string> schedules;
   for (const auto& info : strategies::schedules())
     schedules.emplace_back(info.name);
@@ -252,7 +265,7 @@ void read_parallel(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diag
   if (const ConfigNode* d = reader.node("dp");
       d != nullptr && d->is_scalar() && d->scalar == "auto") {
     dp_auto = true;
-  } else if (auto v = reader.integer("dp", 1, kMaxGpus)) {
+  } else if (auto v = reader.integer("dp", 1, kMostGpus)) {
     dp.degree = *v;
     dp_auto = false;
   }
@@ -330,7 +343,7 @@ std::optional<TrainingPlan> read_plan(const ConfigNode& config, const std::strin
   }
   const bool inference = plan.mode == strategies::Mode::kInference;
   if (const ConfigNode* model = required(config, "model", local)) {
-    if (auto spec = read_model(*model, scenario_dir, local)) plan.model = *spec;
+    if (auto spec = read_model(*model, scenario_dir, local, warnings)) plan.model = *spec;
   }
   if (const ConfigNode* node = required(config, "hardware", local))
     read_hardware(*node, plan, local);
@@ -351,6 +364,7 @@ std::optional<TrainingPlan> read_plan(const ConfigNode& config, const std::strin
     return std::nullopt;
   }
   if (inference) check_inference_layout(config, plan, local);
+  check_attention_window(config, plan, local);
   if (!local.empty()) {
     local.forward_to(diagnostics);
     return std::nullopt;

@@ -14,8 +14,10 @@
 namespace memsim::scenarios {
 
 /// The `model:` section: {preset | hf_config | explicit dimensions} plus overrides.
+/// Unknown keys of a config.json are `warnings`.
 std::optional<sim::ModelSpec> read_model(const ConfigNode& node, const std::string& scenario_dir,
-                                         Diagnostics& diagnostics);
+                                         Diagnostics& diagnostics,
+                                         std::vector<Diagnostic>& warnings);
 
 /// A whole configuration (the top-level mapping without `compare:`). Without `resolve`,
 /// `dp: auto` stays 0, an unset global batch stays 0 and the layout is not checked (sweeps

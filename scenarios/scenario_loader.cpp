@@ -107,6 +107,10 @@ void read_variant(const ConfigNode& entry, size_t index, const ConfigNode& base,
 Scenario read_scenario(ConfigNode root, const std::string& path,
                        const std::vector<std::string>& overrides, const std::string& only) {
   Diagnostics diagnostics;
+  if (root.is_null()) {
+    throw InputError(root.where.line == 0 ? Location{path, 1, 1} : root.where,
+                     "the scenario is empty; it needs model, hardware and training sections");
+  }
   if (!root.is_map()) {
     throw InputError(root.where.line == 0 ? Location{path, 1, 1} : root.where,
                      "a scenario must be a mapping of sections (model, hardware, training, ...)");
@@ -154,6 +158,15 @@ Scenario read_scenario(ConfigNode root, const std::string& path,
     }
   }
   diagnostics.throw_if_any();
+  // Variants share most of their configuration: say each warning once.
+  std::vector<Diagnostic> warnings;
+  for (Diagnostic& w : scenario.warnings) {
+    const bool seen = std::any_of(warnings.begin(), warnings.end(), [&](const Diagnostic& d) {
+      return format_diagnostic(d) == format_diagnostic(w);
+    });
+    if (!seen) warnings.push_back(std::move(w));
+  }
+  scenario.warnings = std::move(warnings);
   return scenario;
 }
 

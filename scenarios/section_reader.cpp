@@ -36,8 +36,8 @@ std::optional<int64_t> parse_integer(const std::string& text) {
   return value;
 }
 
-std::optional<sim::Bytes> parse_size(const std::string& text) {
-  if (auto whole = parse_integer(text)) return sim::Bytes(*whole);
+std::optional<double> parse_size(const std::string& text) {
+  if (auto whole = parse_integer(text)) return static_cast<double>(*whole);
   double value = 0.0;
   const char* begin = text.data();
   const char* end = text.data() + text.size();
@@ -50,11 +50,7 @@ std::optional<sim::Bytes> parse_size(const std::string& text) {
       {"gb", 1e9},        {"tb", 1e12},          {"kib", 1024.0},
       {"mib", 1048576.0}, {"gib", 1073741824.0}, {"tib", 1099511627776.0}};
   for (const auto& [name, factor] : kUnits) {
-    if (lower(unit) == name) {
-      const double bytes = std::round(value * factor);
-      if (bytes > 9.0e18) return std::nullopt;
-      return sim::Bytes(static_cast<int64_t>(bytes));
-    }
+    if (lower(unit) == name) return std::round(value * factor);
   }
   return std::nullopt;
 }
@@ -185,11 +181,15 @@ std::optional<sim::Bytes> SectionReader::size(const std::string& key) {
   const ConfigNode* value = scalar(key);
   if (value == nullptr) return std::nullopt;
   const auto parsed = parse_size(value->scalar);
-  if (!parsed || parsed->value() < 0) {
+  if (!parsed || *parsed < 0) {
     error(*value, key, "a size in bytes, or a number with a unit such as '512 MiB' or '80GB'");
     return std::nullopt;
   }
-  return parsed;
+  if (*parsed > static_cast<double>(kMostBytes)) {
+    error(*value, key, "a size up to 1 PiB, more than memsim simulates");
+    return std::nullopt;
+  }
+  return sim::Bytes(static_cast<int64_t>(*parsed));
 }
 
 }  // namespace memsim::scenarios

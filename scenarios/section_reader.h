@@ -38,7 +38,10 @@ class SectionReader {
   /// One of `choices`.
   std::optional<std::string> choice(const std::string& key,
                                     const std::vector<std::string>& choices);
-  /// Bytes: an integer, or a number with a unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB).
+  /// The largest size read: a petabyte-class GPU or host is far beyond any built.
+  static constexpr int64_t kMostBytes = int64_t{1} << 50;
+  /// Bytes up to kMostBytes: an integer, or a number with a unit (B, KB, MB, GB, TB, KiB,
+  /// MiB, GiB, TiB).
   std::optional<sim::Bytes> size(const std::string& key);
 
   Diagnostics& diagnostics() { return diagnostics_; }
@@ -54,7 +57,8 @@ class SectionReader {
 
 /// Parses a whole number (no fraction, no trailing text).
 std::optional<int64_t> parse_integer(const std::string& text);
-/// Parses a size such as "80 GiB", "1.5GB", "512MiB" or "4096".
-std::optional<sim::Bytes> parse_size(const std::string& text);
+/// Parses a size such as "80 GiB", "1.5GB", "512MiB" or "4096" into bytes (possibly more than
+/// 64 bits hold; the reader checks the range).
+std::optional<double> parse_size(const std::string& text);
 
 }  // namespace memsim::scenarios

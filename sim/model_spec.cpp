@@ -2,18 +2,19 @@
 
 #include <fmt/format.h>
 
+#include "sim/limits.h"
+
 namespace memsim::sim {
 
 namespace {
 
-// Upper bounds keep every product of dimensions far inside 64 bits.
-constexpr int64_t kMaxDimension = int64_t{1} << 24;
-
-void check_positive(std::vector<SpecProblem>& problems, const std::string& key, int64_t value) {
+void check_size(std::vector<SpecProblem>& problems, const std::string& key, int64_t value,
+                int64_t most) {
   if (value <= 0) {
     problems.push_back({key, fmt::format("{} = {} must be a positive integer", key, value)});
-  } else if (value > kMaxDimension) {
-    problems.push_back({key, fmt::format("{} = {} is larger than {}", key, value, kMaxDimension)});
+  } else if (value > most) {
+    problems.push_back(
+        {key, fmt::format("{} = {} is more than memsim simulates ({})", key, value, most)});
   }
 }
 
@@ -21,15 +22,18 @@ void check_positive(std::vector<SpecProblem>& problems, const std::string& key, 
 
 std::vector<SpecProblem> find_problems(const ModelSpec& spec) {
   std::vector<SpecProblem> problems;
-  check_positive(problems, "layers", spec.layers);
-  check_positive(problems, "hidden", spec.hidden);
-  check_positive(problems, "heads", spec.heads);
-  check_positive(problems, "kv_heads", spec.kv_heads);
-  check_positive(problems, "ffn", spec.ffn);
-  check_positive(problems, "vocab", spec.vocab);
-  if (spec.head_dim != 0) check_positive(problems, "head_dim", spec.head_dim);
+  check_size(problems, "layers", spec.layers, kMostLayers);
+  check_size(problems, "hidden", spec.hidden, kMostHidden);
+  check_size(problems, "heads", spec.heads, kMostHeads);
+  check_size(problems, "kv_heads", spec.kv_heads, kMostHeads);
+  check_size(problems, "ffn", spec.ffn, kMostFfn);
+  check_size(problems, "vocab", spec.vocab, kMostVocab);
+  if (spec.head_dim != 0) check_size(problems, "head_dim", spec.head_dim, kMostHidden);
   if (spec.positions == PositionType::kLearned) {
-    check_positive(problems, "max_positions", spec.max_positions);
+    check_size(problems, "max_positions", spec.max_positions, kMostPositions);
+  }
+  if (spec.attention_window < 0) {
+    problems.push_back({"attention_window", "attention_window must not be negative"});
   }
   if (spec.dropout < 0.0 || spec.dropout >= 1.0) {
     problems.push_back({"dropout", fmt::format("dropout = {} must be in [0, 1)", spec.dropout)});
@@ -39,6 +43,11 @@ std::vector<SpecProblem> find_problems(const ModelSpec& spec) {
   if (spec.head_dim == 0 && spec.hidden % spec.heads != 0) {
     problems.push_back(
         {"heads", fmt::format("heads = {} does not divide hidden ({})", spec.heads, spec.hidden)});
+  }
+  if (spec.head_dim != 0 && spec.heads * spec.head_dim > kMostHidden) {
+    problems.push_back({"head_dim", fmt::format("heads × head_dim = {} × {} is more than memsim "
+                                                "simulates ({})",
+                                                spec.heads, spec.head_dim, kMostHidden)});
   }
   if (spec.heads % spec.kv_heads != 0) {
     problems.push_back({"kv_heads", fmt::format("kv_heads = {} does not divide heads ({})",

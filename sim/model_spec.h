@@ -32,6 +32,9 @@ struct ModelSpec {
   int64_t max_positions = 0;  ///< rows of the learned position table
   AttentionImpl attention = AttentionImpl::kEager;
   double dropout = 0.0;
+  /// Sliding-window attention over this many tokens (0: none). Not simulated: a scenario
+  /// whose sequences are longer than the window is refused.
+  int64_t attention_window = 0;
 
   int64_t effective_head_dim() const { return head_dim > 0 ? head_dim : hidden / heads; }
   bool operator==(const ModelSpec&) const = default;

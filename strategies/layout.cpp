@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "sim/limits.h"
+#include "sim/units.h"
 #include "strategies/inference.h"
 #include "strategies/schedules.h"
 
@@ -33,6 +35,8 @@ constexpr ReasonInfo kReasons[kLayoutReasonCount] = {
     {"parallel.schedule", "interleaved needs microbatches a multiple of pp"},
     {"parallel.zero", "ZeRO with one data-parallel rank"},
     {"inference.prefill_chunk", "the prompt prefilled in too many chunks"},
+    {"training.global_batch", "more microbatches per step than memsim walks"},
+    {"training.global_batch", "more layers × microbatches than memsim walks"},
 };
 
 void check_pipeline(const TrainingPlan& plan, LayoutProblems& problems) {
@@ -103,11 +107,23 @@ LayoutProblems resolve_layout(TrainingPlan& plan) {
   if (plan.training.global_batch == 0) plan.training.global_batch = per_step;
   if (plan.training.global_batch % per_step != 0) {
     flag(R::kGlobalBatch);
-  } else if (find_schedule(plan.parallel.pp.schedule)->interleaved &&
-             (plan.training.global_batch / per_step) % stages != 0) {
+    return problems;
+  }
+  if (find_schedule(plan.parallel.pp.schedule)->interleaved &&
+      (plan.training.global_batch / per_step) % stages != 0) {
     flag(R::kInterleavedMicrobatches);
   }
+  if (plan.microbatches() > sim::kMostMicrobatches) {
+    flag(R::kTooManyMicrobatches);
+  } else if (layer_passes(plan) > sim::kMostLayerPasses) {
+    flag(R::kTooManyLayerPasses);
+  }
   return problems;
+}
+
+int64_t layer_passes(const TrainingPlan& plan) {
+  if (plan.mode == Mode::kInference) return 0;
+  return sim::checked_mul(plan.model.layers, plan.microbatches());
 }
 
 LayoutProblems layout_errors(LayoutProblems problems) {
@@ -188,6 +204,17 @@ std::string layout_message(LayoutReason reason, const TrainingPlan& plan) {
           "inference.prefill_chunk = {} splits the {}-token prompt into {} passes; at most {}",
           plan.inference.prefill_chunk, plan.inference.prompt_len, prefill_passes(plan.inference),
           kMostPrefillPasses);
+    case R::kTooManyMicrobatches:
+      return fmt::format(
+          "training.global_batch = {} makes {} microbatches per step (global_batch / "
+          "(micro_batch × dp)); memsim walks at most {}: raise micro_batch or lower global_batch",
+          plan.training.global_batch, plan.microbatches(), sim::kMostMicrobatches);
+    case R::kTooManyLayerPasses:
+      return fmt::format(
+          "training.global_batch = {}: {} microbatches per step through {} layers are {} layer "
+          "passes; memsim walks at most {}: raise micro_batch or lower global_batch",
+          plan.training.global_batch, plan.microbatches(), plan.model.layers, layer_passes(plan),
+          sim::kMostLayerPasses);
     case R::kZeroWithoutDp:
       return fmt::format("parallel.zero = {} with dp = 1 shards nothing", plan.parallel.dp.zero);
   }

@@ -28,13 +28,19 @@ enum class LayoutReason : uint8_t {
   kInterleavedMicrobatches,  ///< interleaved with microbatches not a multiple of pp
   kZeroWithoutDp,            ///< a warning: ZeRO with one data-parallel rank, no offload
   kPrefillPasses,            ///< inference: the prompt prefilled in too many chunks
+  kTooManyMicrobatches,      ///< more microbatches per step than memsim walks
+  kTooManyLayerPasses,       ///< layers × microbatches more than memsim walks
 };
-inline constexpr size_t kLayoutReasonCount = 16;
+inline constexpr size_t kLayoutReasonCount = 18;
 using LayoutProblems = std::bitset<kLayoutReasonCount>;
 
 /// Resolves `dp: auto` (degree 0: the GPUs over tp × pp) and a global batch of 0
 /// (micro_batch × dp), then lists every inconsistency.
 LayoutProblems resolve_layout(TrainingPlan& plan);
+
+/// A training step's layer passes: every microbatch through every layer (0 when serving).
+/// The walk's time and memory follow it (sim/limits.h).
+int64_t layer_passes(const TrainingPlan& plan);
 
 /// Errors among `problems` (everything but warnings).
 LayoutProblems layout_errors(LayoutProblems problems);

@@ -25,7 +25,7 @@ TEST_CASE("a GPU catalog replaces profiles by name in place and appends new name
   catalog.add_or_replace(profile("b", 2));
   catalog.add_or_replace(profile("a", 3));
   catalog.add_or_replace(profile("c", 4));
-  CHECK(catalog.names() == std::vector<std::string>{"a", "b", "c"});
+  CHECK(catalog.names() == std::vector<std::vector<std::string>>{{"a"}, {"b"}, {"c"}});
   REQUIRE(catalog.find("a") != nullptr);
   CHECK(catalog.find("a")->capacity == memsim::sim::kMiB * 3);
   CHECK(catalog.find("c")->capacity == memsim::sim::kMiB * 4);

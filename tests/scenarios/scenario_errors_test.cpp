@@ -63,6 +63,35 @@ TEST_CASE("an unknown key names the nearest known key") {
   CHECK(errors[0].message.find("did you mean 'parallel.tp'") != std::string::npos);
 }
 
+TEST_CASE("GPU and model names are case-insensitive, take common short names, and list "
+          "the candidates of an ambiguous one") {
+  const auto gpu_of = [](const std::string& name) {
+    return memsim::testing::scenario_from_text(std::string(kValid), "s.yaml",
+                                               {"hardware.gpu=" + name})
+        .variants[0]
+        .plan.cluster.gpu.name;
+  };
+  CHECK(gpu_of("H100-80GB") == "h100-80gb");
+  CHECK(gpu_of("h100") == "h100-80gb");  // an alias in hardware/gpus.yaml: H100 means SXM
+  CHECK(gpu_of("H100 PCIe") == "h100-pcie-80gb");
+  CHECK(gpu_of("4090") == "rtx4090-24gb");
+  CHECK(gpu_of("l4") == "l4-24gb");  // a word of l4-24gb, only part of one in l40s-48gb
+  auto errors = errors_of(std::string(kValid), {"hardware.gpu=a100"});
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].message == "GPU 'a100' is ambiguous: a100-40gb or a100-80gb");
+
+  const auto model_of = [](const std::string& name) {
+    return memsim::testing::scenario_from_text(std::string(kValid), "s.yaml", {"model=" + name})
+        .variants[0]
+        .plan.model.name;
+  };
+  CHECK(model_of("Llama-3-70B") == "llama3-70b");
+  CHECK(model_of("QWEN2.5-32B") == "qwen2.5-32b");
+  errors = errors_of(std::string(kValid), {"model=70b"});
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].message == "model '70b' is ambiguous: llama2-70b or llama3-70b");
+}
+
 TEST_CASE("zero and negative sizes are rejected where they are written") {
   auto errors = errors_of(R"(model: {layers: 0, hidden: 64, heads: 4, ffn: -256, vocab: 1000}
 hardware: {gpu: a100-80gb, capacity: -5 GiB}
@@ -91,14 +120,14 @@ training: {seq_len: 128}
 }
 
 TEST_CASE("unknown presets, GPUs and choices suggest a spelling") {
-  auto errors = errors_of(R"(model: llama2-7 b
-hardware: {gpu: a100-80g}
+  auto errors = errors_of(R"(model: llama2-7q
+hardware: {gpu: a100-80gx}
 training: {seq_len: 128, optimizer: adamx}
 precision: bf16-mix
 checkpointing: ful
 )");
-  CHECK(has(errors, 1, 8, "unknown model 'llama2-7 b'; did you mean 'llama2-7b'?"));
-  CHECK(has(errors, 2, 17, "unknown GPU 'a100-80g'; did you mean 'a100-80gb'?"));
+  CHECK(has(errors, 1, 8, "unknown model 'llama2-7q'; did you mean 'llama2-7b'?"));
+  CHECK(has(errors, 2, 17, "unknown GPU 'a100-80gx'; did you mean 'a100-80gb'?"));
   CHECK(has(errors, 3, 37, "did you mean 'adamw'?"));
   CHECK(has(errors, 4, 12, "did you mean 'bf16-mixed'?"));
   CHECK(has(errors, 5, 16, "did you mean 'full'?"));
@@ -142,15 +171,28 @@ TEST_CASE("bad command lines exit 2") {
 }
 
 TEST_CASE("sizes too large for 64-bit arithmetic are bad input, not wrapped numbers") {
+  // Each size within its limit, their product past 2^63 bytes.
   const std::string path = memsim::testing::write_temp_file(
-      "huge.yaml", R"(model: {layers: 2, hidden: 16777216, heads: 16777216, ffn: 256, vocab: 1000}
+      "huge.yaml", R"(model: {layers: 2, hidden: 1048576, heads: 16384, ffn: 256, vocab: 1000}
 hardware: {gpu: a100-80gb}
 training: {seq_len: 16777216, micro_batch: 16777216}
 )");
-  const auto result = memsim::testing::run_memsim({"run", path});
+  auto result = memsim::testing::run_memsim({"run", path});
   CHECK(result.exit_code == 2);
   CHECK(result.out.empty());
-  CHECK(result.err.find("too large to simulate") != std::string::npos);
+  CHECK(result.err.find("huge.yaml: error: the scenario's sizes are too large to simulate") !=
+        std::string::npos);
+
+  // A size over its own limit is refused at its key.
+  const std::string wide = memsim::testing::write_temp_file(
+      "wide.yaml", R"(model: {layers: 2, hidden: 16777216, heads: 16, ffn: 256, vocab: 1000}
+hardware: {gpu: a100-80gb}
+training: {seq_len: 128}
+)");
+  result = memsim::testing::run_memsim({"run", wide});
+  CHECK(result.exit_code == 2);
+  CHECK(result.err.find("wide.yaml:1:28: error: model.hidden = 16777216 is more than memsim "
+                        "simulates (1048576)") != std::string::npos);
 }
 
 namespace {
