@@ -305,6 +305,18 @@ Location where_is(const ConfigNode& config, const std::string& section, const st
   return config.where;
 }
 
+/// Where to report a problem that `keys` decide: a --set that gave one of them (the command
+/// line changed something that was consistent), else the first key, or its section.
+Location layout_problem_location(const ConfigNode& config, const std::vector<std::string>& keys) {
+  for (const std::string& key : keys) {
+    const size_t dot = key.find('.');
+    const Location where = where_is(config, key.substr(0, dot), key.substr(dot + 1));
+    if (where.file.starts_with("--set ")) return where;
+  }
+  const size_t dot = keys.front().find('.');
+  return where_is(config, keys.front().substr(0, dot), keys.front().substr(dot + 1));
+}
+
 /// Cross-section consistency: the parallel layout against the model and the cluster,
 /// each problem reported at the key at fault.
 void check_layout(const ConfigNode& config, TrainingPlan& plan, Diagnostics& diagnostics,
@@ -313,9 +325,7 @@ void check_layout(const ConfigNode& config, TrainingPlan& plan, Diagnostics& dia
   for (size_t r = 0; r < strategies::kLayoutReasonCount; ++r) {
     if (!problems.test(r)) continue;
     const auto reason = static_cast<strategies::LayoutReason>(r);
-    const std::string key = strategies::layout_key(reason);
-    const size_t dot = key.find('.');
-    const Location where = where_is(config, key.substr(0, dot), key.substr(dot + 1));
+    const Location where = layout_problem_location(config, strategies::layout_keys(reason));
     const std::string message = strategies::layout_message(reason, plan);
     if (strategies::layout_errors(problems).test(r)) {
       diagnostics.error(where, message);

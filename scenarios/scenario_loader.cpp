@@ -61,6 +61,27 @@ void apply_override(ConfigNode& root, const std::string& text, Diagnostics& diag
   }
 }
 
+/// A --set of a swept key would be overwritten at every point: an error, not ignored.
+void check_swept_overrides(const ConfigNode& root, const std::vector<std::string>& overrides) {
+  const ConfigNode* sweep = root.get("sweep");
+  if (sweep == nullptr || !sweep->is_map()) return;
+  Diagnostics conflicts;
+  for (const ConfigNode::Entry& axis : sweep->entries) {
+    for (const std::string& text : overrides) {
+      const std::string set = text.substr(0, text.find('='));
+      if (set != axis.key && !set.starts_with(axis.key + ".") && !axis.key.starts_with(set + ".")) {
+        continue;
+      }
+      conflicts.error(
+          {"--set " + text, 0, 0},
+          fmt::format("{} is swept ({}:{}:{}); the sweep sets it at every point, so "
+                      "drop --set or change sweep:",
+                      axis.key, axis.key_where.file, axis.key_where.line, axis.key_where.column));
+    }
+  }
+  conflicts.throw_if_any();
+}
+
 std::vector<std::string> variant_keys() {
   std::vector<std::string> keys = {"name"};
   for (const std::string& key : keys_of("")) {
@@ -105,7 +126,8 @@ void read_variant(const ConfigNode& entry, size_t index, const ConfigNode& base,
 }  // namespace
 
 Scenario read_scenario(ConfigNode root, const std::string& path,
-                       const std::vector<std::string>& overrides, const std::string& only) {
+                       const std::vector<std::string>& overrides, const std::string& only,
+                       bool sweeping) {
   Diagnostics diagnostics;
   if (root.is_null()) {
     throw InputError(root.where.line == 0 ? Location{path, 1, 1} : root.where,
@@ -120,6 +142,7 @@ Scenario read_scenario(ConfigNode root, const std::string& path,
     apply_override(root, text, diagnostics);
   expand_shorthands(root);
   diagnostics.throw_if_any();
+  if (sweeping) check_swept_overrides(root, overrides);
 
   Scenario scenario;
   scenario.path = path;
@@ -171,8 +194,8 @@ Scenario read_scenario(ConfigNode root, const std::string& path,
 }
 
 Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides,
-                       const std::string& only) {
-  return read_scenario(load_yaml_file(path), path, overrides, only);
+                       const std::string& only, bool sweeping) {
+  return read_scenario(load_yaml_file(path), path, overrides, only, sweeping);
 }
 
 }  // namespace memsim::scenarios

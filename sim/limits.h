@@ -25,11 +25,16 @@ inline constexpr int64_t kMostBatch = int64_t{1} << 24;
 // The cluster (the largest clusters built have about 100,000 GPUs).
 inline constexpr int64_t kMostGpus = int64_t{1} << 17;
 
-// The work of one training step's walk: its microbatches, and its layer passes (every
-// microbatch through every layer, forward and backward), whose count the walk's time and
-// memory follow (about 0.8 µs each on one core). A run walks every variant it reports.
+// The work of one training step's walk, measured on one core: its microbatches; its layer
+// passes (every microbatch through every layer, forward and backward: about 0.8 µs each); its
+// pipeline steps (microbatches × pp × virtual stages: each chunk's forward and backward of
+// one microbatch, timed across the stages: about 5 µs each); and its stages' layers (pp ×
+// layers: each stage's program spans the whole model, about 6 KB a layer). A run walks every
+// variant it reports.
 inline constexpr int64_t kMostMicrobatches = int64_t{1} << 16;
 inline constexpr int64_t kMostLayerPasses = int64_t{1} << 21;
+inline constexpr int64_t kMostPipelineSteps = int64_t{1} << 18;
+inline constexpr int64_t kMostStageLayers = int64_t{1} << 17;
 inline constexpr int64_t kMostRunLayerPasses = int64_t{1} << 22;
 
 }  // namespace memsim::sim

@@ -14,29 +14,41 @@ namespace {
 using R = LayoutReason;
 
 struct ReasonInfo {
-  const char* key;
+  const char* keys;  ///< the dotted keys whose values decide it, the one at fault first
   const char* summary;
 };
 
 constexpr ReasonInfo kReasons[kLayoutReasonCount] = {
-    {"parallel.tp", "tp × pp does not divide the GPUs"},
-    {"parallel.dp", "tp × pp × dp is not the number of GPUs"},
-    {"parallel.tp", "tp does not divide the attention heads"},
-    {"parallel.tp", "tp and kv_heads: neither divides the other"},
-    {"parallel.tp", "tp does not divide the MLP size"},
-    {"parallel.sequence_parallel", "sequence parallelism needs tp to divide seq_len"},
-    {"parallel.virtual_stages", "virtual stages need the interleaved schedule"},
-    {"parallel.schedule", "interleaved needs pp ≥ 2"},
-    {"parallel.layers_per_stage", "layers_per_stage does not match pp and the layers"},
-    {"parallel.pp", "a pipeline chunk has no layers"},
-    {"parallel.offload", "offload needs ZeRO"},
-    {"parallel.offload", "parameter offload needs ZeRO-3"},
-    {"training.global_batch", "global batch not divisible by micro_batch × dp"},
-    {"parallel.schedule", "interleaved needs microbatches a multiple of pp"},
-    {"parallel.zero", "ZeRO with one data-parallel rank"},
-    {"inference.prefill_chunk", "the prompt prefilled in too many chunks"},
-    {"training.global_batch", "more microbatches per step than memsim walks"},
-    {"training.global_batch", "more layers × microbatches than memsim walks"},
+    {"parallel.tp parallel.pp hardware.nodes hardware.gpus_per_node",
+     "tp × pp does not divide the GPUs"},
+    {"parallel.dp parallel.tp parallel.pp hardware.nodes hardware.gpus_per_node",
+     "tp × pp × dp is not the number of GPUs"},
+    {"parallel.tp model.heads", "tp does not divide the attention heads"},
+    {"parallel.tp model.kv_heads", "tp and kv_heads: neither divides the other"},
+    {"parallel.tp model.ffn", "tp does not divide the MLP size"},
+    {"parallel.sequence_parallel parallel.tp training.seq_len",
+     "sequence parallelism needs tp to divide seq_len"},
+    {"parallel.virtual_stages parallel.schedule", "virtual stages need the interleaved schedule"},
+    {"parallel.schedule parallel.pp", "interleaved needs pp ≥ 2"},
+    {"parallel.layers_per_stage parallel.pp parallel.virtual_stages model.layers",
+     "layers_per_stage does not match pp and the layers"},
+    {"parallel.pp parallel.virtual_stages model.layers", "a pipeline chunk has no layers"},
+    {"parallel.offload parallel.zero", "offload needs ZeRO"},
+    {"parallel.offload parallel.zero", "parameter offload needs ZeRO-3"},
+    {"training.global_batch training.micro_batch parallel.dp hardware.nodes "
+     "hardware.gpus_per_node",
+     "global batch not divisible by micro_batch × dp"},
+    {"parallel.schedule training.global_batch training.micro_batch parallel.pp parallel.dp",
+     "interleaved needs microbatches a multiple of pp"},
+    {"parallel.zero parallel.dp", "ZeRO with one data-parallel rank"},
+    {"inference.prefill_chunk inference.prompt_len", "the prompt prefilled in too many chunks"},
+    {"training.global_batch training.micro_batch parallel.dp",
+     "more microbatches per step than memsim walks"},
+    {"training.global_batch training.micro_batch parallel.dp model.layers",
+     "more layers × microbatches than memsim walks"},
+    {"training.global_batch parallel.pp parallel.virtual_stages training.micro_batch parallel.dp",
+     "more microbatches × pipeline chunks than memsim times"},
+    {"parallel.pp model.layers", "more pp × layers than memsim compiles"},
 };
 
 void check_pipeline(const TrainingPlan& plan, LayoutProblems& problems) {
@@ -64,6 +76,21 @@ void check_pipeline(const TrainingPlan& plan, LayoutProblems& problems) {
       problems.set(static_cast<size_t>(R::kEmptyChunk));
       return;
     }
+  }
+}
+
+/// The walk's work within sim/limits.h.
+void check_work(const TrainingPlan& plan, LayoutProblems& problems) {
+  const PipelineParallelism& pp = plan.parallel.pp;
+  if (pp.stages * plan.model.layers > sim::kMostStageLayers) {
+    problems.set(static_cast<size_t>(R::kTooManyStageLayers));
+  }
+  if (plan.microbatches() > sim::kMostMicrobatches) {
+    problems.set(static_cast<size_t>(R::kTooManyMicrobatches));
+  } else if (layer_passes(plan) > sim::kMostLayerPasses) {
+    problems.set(static_cast<size_t>(R::kTooManyLayerPasses));
+  } else if (plan.microbatches() * pp.chunks() > sim::kMostPipelineSteps) {
+    problems.set(static_cast<size_t>(R::kTooManyPipelineSteps));
   }
 }
 
@@ -113,11 +140,7 @@ LayoutProblems resolve_layout(TrainingPlan& plan) {
       (plan.training.global_batch / per_step) % stages != 0) {
     flag(R::kInterleavedMicrobatches);
   }
-  if (plan.microbatches() > sim::kMostMicrobatches) {
-    flag(R::kTooManyMicrobatches);
-  } else if (layer_passes(plan) > sim::kMostLayerPasses) {
-    flag(R::kTooManyLayerPasses);
-  }
+  check_work(plan, problems);
   return problems;
 }
 
@@ -131,8 +154,15 @@ LayoutProblems layout_errors(LayoutProblems problems) {
   return problems;
 }
 
-const char* layout_key(LayoutReason reason) {
-  return kReasons[static_cast<size_t>(reason)].key;
+std::vector<std::string> layout_keys(LayoutReason reason) {
+  std::vector<std::string> keys;
+  std::string_view text = kReasons[static_cast<size_t>(reason)].keys;
+  while (!text.empty()) {
+    const size_t space = std::min(text.find(' '), text.size());
+    keys.emplace_back(text.substr(0, space));
+    text.remove_prefix(std::min(space + 1, text.size()));
+  }
+  return keys;
 }
 
 const char* layout_summary(LayoutReason reason) {
@@ -215,6 +245,18 @@ std::string layout_message(LayoutReason reason, const TrainingPlan& plan) {
           "passes; memsim walks at most {}: raise micro_batch or lower global_batch",
           plan.training.global_batch, plan.microbatches(), plan.model.layers, layer_passes(plan),
           sim::kMostLayerPasses);
+    case R::kTooManyPipelineSteps:
+      return fmt::format(
+          "training.global_batch = {}: {} microbatches per step through {} pipeline chunks (pp "
+          "× virtual_stages) are {} steps to time; memsim times at most {}: raise micro_batch "
+          "or lower global_batch",
+          plan.training.global_batch, plan.microbatches(), plan.parallel.pp.chunks(),
+          plan.microbatches() * plan.parallel.pp.chunks(), sim::kMostPipelineSteps);
+    case R::kTooManyStageLayers:
+      return fmt::format(
+          "parallel.pp = {} stages of a {}-layer model: memsim compiles at most {} stage-layers "
+          "(pp × layers)",
+          plan.parallel.pp.stages, plan.model.layers, sim::kMostStageLayers);
     case R::kZeroWithoutDp:
       return fmt::format("parallel.zero = {} with dp = 1 shards nothing", plan.parallel.dp.zero);
   }

@@ -6,6 +6,7 @@
 #include <bitset>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "strategies/training_plan.h"
 
@@ -30,8 +31,10 @@ enum class LayoutReason : uint8_t {
   kPrefillPasses,            ///< inference: the prompt prefilled in too many chunks
   kTooManyMicrobatches,      ///< more microbatches per step than memsim walks
   kTooManyLayerPasses,       ///< layers × microbatches more than memsim walks
+  kTooManyPipelineSteps,     ///< microbatches × pp × virtual stages more than memsim times
+  kTooManyStageLayers,       ///< pp × layers more than memsim compiles
 };
-inline constexpr size_t kLayoutReasonCount = 18;
+inline constexpr size_t kLayoutReasonCount = 20;
 using LayoutProblems = std::bitset<kLayoutReasonCount>;
 
 /// Resolves `dp: auto` (degree 0: the GPUs over tp × pp) and a global batch of 0
@@ -45,8 +48,8 @@ int64_t layer_passes(const TrainingPlan& plan);
 /// Errors among `problems` (everything but warnings).
 LayoutProblems layout_errors(LayoutProblems problems);
 
-/// The dotted scenario key at fault.
-const char* layout_key(LayoutReason reason);
+/// The dotted scenario keys whose values decide `reason`, the one at fault first.
+std::vector<std::string> layout_keys(LayoutReason reason);
 /// A short phrase, for counting skipped sweep points.
 const char* layout_summary(LayoutReason reason);
 /// The full message for `plan`.

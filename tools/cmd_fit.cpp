@@ -86,6 +86,13 @@ TextTable table(const std::string& key, const std::vector<VariantFit>& fits, Uni
 
 int run_fit(const CommandOptions& options) {
   const scenarios::SweepKey& key = integer_key(options.maximize);
+  for (const std::string& set : options.sets) {
+    if (set.substr(0, set.find('=')) == options.maximize) {
+      throw scenarios::InputError(
+          {"--set " + set, 0, 0},
+          fmt::format("fit searches {} itself; drop --set for it", options.maximize));
+    }
+  }
   const scenarios::Scenario scenario = load_for_command(options);
   const std::string only = options.variant.empty() ? "" : chosen_variant(scenario, options).name;
   strategies::FastEvaluator evaluator;

@@ -1,3 +1,5 @@
+#include <iostream>
+
 #include <fmt/format.h>
 
 #include "scenarios/section_reader.h"
@@ -55,6 +57,12 @@ const std::pair<const char*, TimelineWriter> kWriters[] = {
 int run_timeline(const CommandOptions& options) {
   const scenarios::Scenario scenario = load_for_command(options);
   const scenarios::Variant& variant = chosen_variant(scenario, options);
+  if (options.variant.empty() && scenario.variants.size() > 1) {
+    std::cerr << fmt::format(
+        "timeline of variant '{}' (the scenario has {}; --variant NAME "
+        "chooses another)\n",
+        variant.name, scenario.variants.size());
+  }
   const int64_t world = variant.plan.cluster.world_size();
   const std::string title = fmt::format("{}: {} ({} × {})", scenario.name, variant.name, world,
                                         variant.plan.cluster.gpu.name);

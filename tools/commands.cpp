@@ -66,8 +66,8 @@ const Command* find_command(const std::string& name) {
 }
 
 scenarios::Scenario load_for_command(const CommandOptions& options) {
-  scenarios::Scenario scenario =
-      scenarios::load_scenario(options.scenario, options.sets, options.variant);
+  scenarios::Scenario scenario = scenarios::load_scenario(
+      options.scenario, options.sets, options.variant, options.command == "sweep");
   for (const scenarios::Diagnostic& w : scenario.warnings) {
     std::string text = scenarios::format_diagnostic(w);
     if (const size_t at = text.find(": error: "); at != std::string::npos) {

@@ -21,7 +21,9 @@ void flatten(const ordered_json& object, const std::string& prefix,
   }
 }
 
+/// Strings as they are, null (a field a variant does not have) empty, numbers as JSON has them.
 std::string cell(const ordered_json& value) {
+  if (value.is_null()) return "";
   return csv_field(value.is_string() ? value.get<std::string>() : value.dump());
 }
 

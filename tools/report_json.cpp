@@ -75,6 +75,17 @@ ordered_json inference_json(const VariantOutcome& v) {
   };
 }
 
+/// `text` with `spaces` more indentation after every line break.
+std::string indented(const std::string& text, size_t spaces) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 8);
+  for (char c : text) {
+    out += c;
+    if (c == '\n') out.append(spaces, ' ');
+  }
+  return out;
+}
+
 }  // namespace
 
 ordered_json variant_summary(const VariantOutcome& v) {
@@ -84,6 +95,11 @@ ordered_json variant_summary(const VariantOutcome& v) {
   for (const auto& rank : r.ranks) {
     if (rank.memory.peak > fullest->memory.peak) fullest = &rank;
   }
+  // What only a training step has is null when serving, never a default nobody chose.
+  const bool serving = plan.mode == strategies::Mode::kInference;
+  const auto training = [serving](ordered_json value) -> ordered_json {
+    return serving ? ordered_json(nullptr) : value;
+  };
   return {
       {"name", v.variant->name},
       {"mode", plan.mode == strategies::Mode::kInference ? "inference" : "training"},
@@ -92,7 +108,7 @@ ordered_json variant_summary(const VariantOutcome& v) {
       {"world_size", r.world_size},
       {"tp", plan.parallel.tp.degree},
       {"pp", plan.parallel.pp.stages},
-      {"schedule", plan.parallel.pp.schedule},
+      {"schedule", training(plan.parallel.pp.schedule)},
       {"virtual_stages", plan.parallel.pp.virtual_stages},
       {"dp", plan.parallel.dp.degree},
       {"zero", plan.parallel.dp.zero},
@@ -103,20 +119,20 @@ ordered_json variant_summary(const VariantOutcome& v) {
       {"peak_bytes", r.peak.value()},
       {"fits", r.fits},
       {"headroom_bytes", ((r.inference ? r.inference->usable : r.capacity) - r.peak).value()},
-      {"bubble_fraction", r.bubble_fraction},
+      {"bubble_fraction", training(r.bubble_fraction)},
       {"step_time_s", r.step_time_s},
       {"tokens_per_s", r.tokens_per_s},
-      {"model_flops_utilization", r.model_flops_utilization},
+      {"model_flops_utilization", training(r.model_flops_utilization)},
       {"cpu_bytes_per_node", r.cpu_bytes_per_node.value()},
       {"cpu_capacity_per_node", r.cpu_capacity_per_node.value()},
       {"cpu_fits", r.cpu_fits},
-      {"precision", plan.precision.info().name},
-      {"optimizer", plan.training.optimizer.name},
-      {"checkpointing", strategies::describe(plan.checkpointing)},
-      {"seq_len", plan.training.seq_len},
-      {"micro_batch", plan.training.micro_batch},
-      {"global_batch", plan.training.global_batch},
-      {"microbatches", r.microbatches},
+      {"precision", training(plan.precision.info().name)},
+      {"optimizer", training(plan.training.optimizer.name)},
+      {"checkpointing", training(strategies::describe(plan.checkpointing))},
+      {"seq_len", training(plan.training.seq_len)},
+      {"micro_batch", training(plan.training.micro_batch)},
+      {"global_batch", training(plan.training.global_batch)},
+      {"microbatches", training(r.microbatches)},
       {"peak_rank", fullest->placement.rank},
       {"at_peak", categories(fullest->memory.at_peak)},
       {"activations_per_microbatch", fullest->memory.activations_per_microbatch.value()},
@@ -125,19 +141,22 @@ ordered_json variant_summary(const VariantOutcome& v) {
 }
 
 void write_report_json(const ScenarioOutcome& outcome, std::ostream& out) {
-  ordered_json variants = ordered_json::array();
-  for (const VariantOutcome& v : outcome.variants) {
-    ordered_json variant = variant_summary(v);
-    ordered_json ranks = ordered_json::array();
-    for (const auto& rank : v.report.ranks)
-      ranks.push_back(rank_json(rank));
-    variant["ranks"] = std::move(ranks);
-    variants.push_back(std::move(variant));
+  // Written as nlohmann's dump(2) of the whole document would be, a rank at a time: a report
+  // of 100,000 ranks never lives in memory as one JSON tree.
+  out << "{\n  \"memsim_version\": " << json(MEMSIM_VERSION).dump()
+      << ",\n  \"scenario\": " << json(outcome.scenario->name).dump() << ",\n  \"variants\": [";
+  for (size_t i = 0; i < outcome.variants.size(); ++i) {
+    const VariantOutcome& v = outcome.variants[i];
+    std::string summary = indented(variant_summary(v).dump(2), 4);
+    summary.resize(summary.size() - 6);  // reopen it: drop "\n    }"
+    out << (i > 0 ? "," : "") << "\n    " << summary << ",\n      \"ranks\": [";
+    for (size_t r = 0; r < v.report.ranks.size(); ++r) {
+      out << (r > 0 ? "," : "") << "\n        "
+          << indented(rank_json(v.report.ranks[r]).dump(2), 8);
+    }
+    out << "\n      ]\n    }";
   }
-  const ordered_json doc = {{"memsim_version", MEMSIM_VERSION},
-                            {"scenario", outcome.scenario->name},
-                            {"variants", std::move(variants)}};
-  out << doc.dump(2) << '\n';
+  out << "\n  ]\n}\n";
 }
 
 }  // namespace memsim::tools

@@ -11,11 +11,12 @@ namespace memsim::tools {
 
 namespace {
 
-/// "prefill" (or its chunk) or "decode step k" for inference's pass `index`.
+/// "prefill", "prefill chunk k" or "decode step k (pass n)" for inference's pass `index`,
+/// counted from 0 as JSON's and CSV's `microbatch` counts passes.
 std::string pass_name(int32_t index, const strategies::Inference& inference) {
   const int32_t prefill = strategies::prefill_passes(inference);
-  if (index >= prefill) return fmt::format("decode step {}", index - prefill + 1);
-  return prefill == 1 ? "prefill" : fmt::format("prefill chunk {}", index + 1);
+  if (index >= prefill) return fmt::format("decode step {} (pass {})", index - prefill, index);
+  return prefill == 1 ? "prefill" : fmt::format("prefill chunk {}", index);
 }
 
 std::string where(const sim::PeakMoment& moment, const VariantOutcome& v) {
