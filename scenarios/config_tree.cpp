@@ -1,7 +1,10 @@
 #include "scenarios/config_tree.h"
 
+#include <sstream>
+
 #include <fmt/format.h>
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "scenarios/input_text.h"
@@ -74,6 +77,45 @@ class Converter {
   size_t values_ = 0;
 };
 
+/// Where each document of a YAML stream starts, up to the second: found from the parser's
+/// events alone, without building anything.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+/// A file holds one document. yaml-cpp reads a stray ',' or the like at the top as an endless
+/// run of empty documents that start where the first did: that is a syntax error.
+void check_one_document(const std::string& text, const std::string& origin) {
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  DocumentStarts documents;
+  while (documents.starts.size() < 2 && parser.HandleNextDocument(documents)) {
+  }
+  if (documents.starts.size() < 2) return;
+  const YAML::Mark& first = documents.starts[0];
+  const YAML::Mark& second = documents.starts[1];
+  if (second.pos == first.pos) {
+    const auto offset = static_cast<size_t>(std::max(second.pos, 0));
+    throw InputError(at(origin, second), offset < text.size()
+                                             ? fmt::format("unexpected '{}'", text[offset])
+                                             : std::string("unexpected text"));
+  }
+  throw InputError(at(origin, second), "a second YAML document ('---'); a file holds one");
+}
+
 /// A tab in a line's indentation (YAML indents with spaces only), or npos.
 size_t indenting_tab(const std::string& text) {
   bool line_start = true;
@@ -138,9 +180,10 @@ std::string ConfigNode::describe() const {
 
 ConfigNode parse_yaml(const std::string& text, const std::string& origin) {
   check_utf8(text, origin);
-  std::vector<YAML::Node> documents;
+  YAML::Node document;
   try {
-    documents = YAML::LoadAll(text);
+    check_one_document(text, origin);
+    document = YAML::Load(text);
   } catch (const YAML::DeepRecursion& e) {
     throw InputError(at(origin, e.mark),
                      fmt::format("values nested more than {} deep", kMostDepth));
@@ -151,16 +194,12 @@ ConfigNode parse_yaml(const std::string& text, const std::string& origin) {
     }
     throw InputError(at(origin, e.mark), e.msg);
   }
-  if (documents.size() > 1) {
-    throw InputError(at(origin, documents[1].Mark()),
-                     "a second YAML document ('---'); a file holds one");
-  }
-  if (documents.empty()) {
+  if (!document.IsDefined() || document.IsNull()) {
     ConfigNode empty;
     empty.where = {origin, 1, 1};
     return empty;
   }
-  return Converter(origin).convert(documents.front(), 0);
+  return Converter(origin).convert(document, 0);
 }
 
 ConfigNode load_yaml_file(const std::string& path) {

@@ -35,9 +35,13 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 
 }  // namespace
 
+std::string format_location(const Location& where) {
+  if (where.line == 0) return where.file;
+  return fmt::format("{}:{}:{}", where.file, where.line, where.column);
+}
+
 std::string format_diagnostic(const Diagnostic& d) {
-  if (d.where.line == 0) return fmt::format("{}: error: {}", d.where.file, d.message);
-  return fmt::format("{}:{}:{}: error: {}", d.where.file, d.where.line, d.where.column, d.message);
+  return fmt::format("{}: error: {}", format_location(d.where), d.message);
 }
 
 InputError::InputError(std::vector<Diagnostic> diagnostics)

@@ -20,6 +20,9 @@ struct Diagnostic {
   std::string message;
 };
 
+/// "file:line:col", or "file" when the line is unknown.
+std::string format_location(const Location& where);
+
 /// "file:line:col: error: message".
 std::string format_diagnostic(const Diagnostic& diagnostic);
 

@@ -12,7 +12,7 @@ namespace memsim::scenarios {
 
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 /// Deeper nesting than any config.json has: refused before parsing.
 constexpr int kMostJsonDepth = 64;
@@ -52,11 +52,20 @@ class ConfigFile {
       throw InputError({origin_, 1, 1},
                        fmt::format("values nested more than {} deep", kMostJsonDepth));
     }
+    if (text_.find_first_not_of(" \t\r\n") == std::string::npos) {
+      throw InputError({origin_, 1, 1}, "the file is empty; expected a JSON object");
+    }
     try {
       json_ = json::parse(text_);
     } catch (const json::parse_error& e) {
+      // "[json.exception.parse_error.101] parse error at line 1, column 1: syntax error ...":
+      // the position is the message's own.
+      std::string what = e.what();
+      if (const size_t colon = what.find(": ", what.find("column")); colon != std::string::npos) {
+        what = what.substr(colon + 2);
+      }
       throw InputError(location_at(text_, e.byte == 0 ? 0 : e.byte - 1, origin_),
-                       "invalid JSON: " + std::string(e.what()));
+                       "invalid JSON: " + what);
     }
     if (!json_.is_object()) throw InputError({origin_, 1, 1}, "expected a JSON object");
   }

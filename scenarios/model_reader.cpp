@@ -43,9 +43,8 @@ std::optional<sim::ModelSpec> starting_point(SectionReader& reader, const Config
       return read_hf_config(path.string(), &warnings);
     } catch (const InputError& e) {
       for (const Diagnostic& d : e.diagnostics()) {
-        reader.diagnostics().error(
-            d.where, d.message + fmt::format(" (model.hf_config at {}:{}:{})", hf->where.file,
-                                             hf->where.line, hf->where.column));
+        reader.diagnostics().error(d.where, fmt::format("{} (model.hf_config at {})", d.message,
+                                                        format_location(hf->where)));
       }
       return std::nullopt;
     }

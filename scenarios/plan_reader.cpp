@@ -53,8 +53,11 @@ void read_hardware(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diag
     }
   }
   if (plan.cluster.world_size() > kMostGpus) {
-    diagnostics.error(node.where, fmt::format("{} GPUs is more than memsim simulates ({})",
-                                              plan.cluster.world_size(), kMostGpus));
+    diagnostics.error(node.where,
+                      fmt::format("hardware: {} nodes × {} GPUs = {} GPUs, more than memsim "
+                                  "simulates ({})",
+                                  plan.cluster.nodes, plan.cluster.gpus_per_node,
+                                  plan.cluster.world_size(), kMostGpus));
   }
 }
 

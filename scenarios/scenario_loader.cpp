@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "scenarios/name_lookup.h"
 #include "scenarios/plan_reader.h"
 #include "scenarios/scenario.h"
 #include "scenarios/scenario_schema.h"
@@ -32,6 +33,18 @@ void expand_shorthands(ConfigNode& config) {
   }
 }
 
+/// Every part of a --set value is where the --set is: a column inside the value says less
+/// than the flag itself.
+void relocate(ConfigNode& node, const Location& where) {
+  node.where = where;
+  for (ConfigNode::Entry& e : node.entries) {
+    e.key_where = where;
+    relocate(e.value, where);
+  }
+  for (ConfigNode& item : node.items)
+    relocate(item, where);
+}
+
 void apply_override(ConfigNode& root, const std::string& text, Diagnostics& diagnostics) {
   const Location where{"--set " + text, 0, 0};
   const size_t eq = text.find('=');
@@ -53,7 +66,7 @@ void apply_override(ConfigNode& root, const std::string& text, Diagnostics& diag
   }
   try {
     ConfigNode value = parse_yaml(text.substr(eq + 1), where.file);
-    value.where = where;
+    relocate(value, where);
     set_dotted(root, key, value);
   } catch (const InputError& e) {
     for (const Diagnostic& d : e.diagnostics())
@@ -169,8 +182,9 @@ Scenario read_scenario(ConfigNode root, const std::string& path,
   if (!only.empty() && std::find(names.begin(), names.end(), only) == names.end()) {
     const std::string hint = nearest_spelling(only, names);
     diagnostics.error({"--variant " + only, 0, 0},
-                      fmt::format("no variant named '{}' in {}{}", only, path,
-                                  hint.empty() ? "" : fmt::format("; did you mean '{}'?", hint)));
+                      fmt::format("no variant named '{}' in {}; {}", only, path,
+                                  hint.empty() ? "its variants are " + join_alternatives(names)
+                                               : fmt::format("did you mean '{}'?", hint)));
   }
   for (const auto& [name, config] : configs) {
     // --variant NAME: the other variants are not read, so their problems do not block it.

@@ -186,7 +186,7 @@ std::optional<sim::Bytes> SectionReader::size(const std::string& key) {
     return std::nullopt;
   }
   if (*parsed > static_cast<double>(kMostBytes)) {
-    error(*value, key, "a size up to 1 PiB, more than memsim simulates");
+    error(*value, key, "a size up to 1 PiB (memsim's limit)");
     return std::nullopt;
   }
   return sim::Bytes(static_cast<int64_t>(*parsed));

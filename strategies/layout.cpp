@@ -210,9 +210,9 @@ std::string layout_message(LayoutReason reason, const TrainingPlan& plan) {
     }
     case R::kEmptyChunk:
       return fmt::format(
-          "parallel.pp = {} with {} chunks per stage leaves a model chunk without "
-          "layers ({} layers in all)",
-          pp, plan.parallel.pp.virtual_stages, model.layers);
+          "parallel.pp = {} × virtual_stages = {} makes {} pipeline chunks for {} layers: a "
+          "chunk would have no layers",
+          pp, plan.parallel.pp.virtual_stages, plan.parallel.pp.chunks(), model.layers);
     case R::kOffloadNeedsZero:
       return "parallel.offload needs ZeRO (zero: 1, 2 or 3), which offloads the optimizer's "
              "partition";

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds memsim and runs it, its tests or its benchmarks; installs missing Debian packages
-# first. Usage: tools/build.sh run [SCENARIO] | test | sanitize | bench
+# Builds memsim and runs it, its tests, its benchmarks or its fuzzers; installs missing Debian
+# packages first. Usage: tools/build.sh run [SCENARIO] | test | sanitize | bench | fuzz SECONDS
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +29,8 @@ configure_and_build() {
 }
 
 command=${1:-run}
+# libFuzzer comes with clang and its runtime libraries.
+[[ $command == fuzz ]] && packages+=(clang libclang-rt-14-dev)
 install_missing
 case "$command" in
   run)
@@ -49,8 +51,14 @@ case "$command" in
     configure_and_build build -DCMAKE_BUILD_TYPE=Release
     ./build/memsim_bench "${@:2}"
     ;;
+  fuzz)
+    CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DMEMSIM_FUZZ=ON -DMEMSIM_BUILD_TESTS=OFF -DMEMSIM_BUILD_BENCHMARKS=OFF >/dev/null
+    cmake --build build-fuzz --target fuzz_scenario fuzz_hf_config fuzz_set fuzz_where
+    tools/fuzz.sh "${2:?usage: tools/build.sh fuzz SECONDS (per harness)}"
+    ;;
   *)
-    echo "usage: tools/build.sh run [SCENARIO] | test | sanitize | bench" >&2
+    echo "usage: tools/build.sh run [SCENARIO] | test | sanitize | bench | fuzz SECONDS" >&2
     exit 2
     ;;
 esac

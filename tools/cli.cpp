@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstring>
 #include <iostream>
+#include <limits>
 #include <new>
 #include <thread>
 
@@ -129,7 +130,10 @@ void add_flag(CLI::App& sub, Flag flag, const Command& command, CommandOptions& 
 int64_t whole_number(const std::string& flag, const std::string& text, int64_t min, int64_t max) {
   const auto value = scenarios::parse_integer(text);
   if (!value || *value < min || *value > max) {
-    bad_flag(flag, text, fmt::format("a whole number from {} to {}", min, max));
+    bad_flag(flag, text,
+             max == std::numeric_limits<int64_t>::max() && min == 1
+                 ? std::string("a positive whole number")
+                 : fmt::format("a whole number from {} to {}", min, max));
   }
   return *value;
 }

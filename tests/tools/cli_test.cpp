@@ -1,0 +1,152 @@
+// What the command line does beyond rejecting bad input (tests/catalogue has those): help,
+// --variant judged alone, warnings said once, nothing narrowed or made up in silence.
+
+#include <csignal>
+#include <sys/wait.h>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/test_support.h"
+
+namespace {
+
+using memsim::testing::run_memsim;
+
+const char* kTiny = R"(name: tiny
+model: {layers: 2, hidden: 64, heads: 4, ffn: 256, vocab: 1000}
+hardware: {gpu: a100-80gb}
+training: {seq_len: 128}
+)";
+
+size_t count(const std::string& text, const std::string& part) {
+  size_t n = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1))
+    ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("memsim help lists the commands; help COMMAND its flags") {
+  auto result = run_memsim({"help"});
+  CHECK(result.exit_code == 0);
+  for (const char* command : {"run", "check", "sweep", "fit", "timeline", "models", "hardware"})
+    CHECK(result.out.find(std::string("\n  ") + command + " ") != std::string::npos);
+  result = run_memsim({"help", "sweep"});
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.find("--max-points N") != std::string::npos);
+  CHECK(result.out.find("--maximize") == std::string::npos);
+  result = run_memsim({"sweep", "--help"});
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.find("--max-points N") != std::string::npos);
+}
+
+TEST_CASE("--variant NAME is judged on the base and that variant alone") {
+  const std::string path = memsim::testing::source_path(
+      "tests/catalogue/inputs/bad-variant-elsewhere.yaml");  // variant 'bad' has zero: 9
+  auto result = run_memsim({"run", path, "--variant", "good", "--format", "json"});
+  CHECK(result.exit_code == 0);
+  const auto doc = nlohmann::json::parse(result.out);
+  REQUIRE(doc["variants"].size() == 1);
+  CHECK(doc["variants"][0]["name"] == "good");
+  CHECK(run_memsim({"run", path, "--variant", "base"}).exit_code == 0);
+  CHECK(run_memsim({"run", path}).exit_code == 2);
+}
+
+TEST_CASE("a warning shared by every variant is said once") {
+  // ZeRO on one GPU without offload shards nothing: a warning, in the base and both variants.
+  const std::string path = memsim::testing::write_temp_file(
+      "cli/warning.yaml", std::string(kTiny) +
+                              "parallel: {zero: 1}\ncompare:\n  - {name: a, checkpointing: full}\n"
+                              "  - {name: b, checkpointing: selective}\n");
+  const auto result = run_memsim({"run", path});
+  CHECK(result.exit_code == 0);
+  CHECK(count(result.err, "warning: parallel.zero = 1 with dp = 1 shards nothing") == 1);
+}
+
+TEST_CASE("a timeline draws the base unless --variant names another, and says so") {
+  const std::string path = memsim::testing::write_temp_file(
+      "cli/timeline.yaml",
+      std::string(kTiny) + "compare:\n  - {name: ckpt, checkpointing: full}\n");
+  auto result = run_memsim({"timeline", path});
+  CHECK(result.exit_code == 0);
+  CHECK(result.err ==
+        "timeline of variant 'base' (the scenario has 2; --variant NAME chooses another)\n");
+  result = run_memsim({"timeline", path, "--variant", "ckpt"});
+  CHECK(result.exit_code == 0);
+  CHECK(result.err.empty());
+}
+
+TEST_CASE("an inference report has no training settings, and counts passes from 0") {
+  const std::string path = memsim::testing::write_temp_file("cli/serving.yaml", R"(mode: inference
+model: {layers: 2, hidden: 64, heads: 4, ffn: 256, vocab: 1000}
+hardware: {gpu: a100-80gb}
+inference: {batch: 2, prompt_len: 512, generate_len: 4, prefill_chunk: 128, logits: all}
+)");
+  auto result = run_memsim({"run", path, "--format", "json"});
+  REQUIRE(result.exit_code == 0);
+  const auto variant = nlohmann::json::parse(result.out)["variants"][0];
+  for (const char* key :
+       {"schedule", "bubble_fraction", "model_flops_utilization", "precision", "optimizer",
+        "checkpointing", "seq_len", "micro_batch", "global_batch", "microbatches"}) {
+    CAPTURE(key);
+    CHECK(variant[key].is_null());
+  }
+  // The peak's pass, as JSON numbers it, is what the table names.
+  const int pass = variant["ranks"][0]["peak_at"]["microbatch"].get<int>();
+  result = run_memsim({"run", path});
+  REQUIRE(result.exit_code == 0);
+  const std::string name =
+      pass < 4 ? "prefill chunk " + std::to_string(pass)
+               : "decode step " + std::to_string(pass - 4) + " (pass " + std::to_string(pass) + ")";
+  CHECK(result.out.find(name) != std::string::npos);
+  result = run_memsim({"run", path, "--format", "csv"});
+  CHECK(result.out.find("\nseq_len,\n") != std::string::npos);
+}
+
+TEST_CASE("a config.json key memsim does not know is a warning; the known ones are quiet") {
+  const std::string dir = memsim::testing::source_path("tests/fixtures/hf");
+  auto result =
+      run_memsim({"check", memsim::testing::source_path("tests/catalogue/inputs/base.yaml"),
+                  "--set", "model={hf_config: " + dir + "/qwen2.5-32b.json}"});
+  CHECK(result.exit_code == 0);
+  CHECK(result.err.empty());
+  const std::string config = memsim::testing::write_temp_file(
+      "cli/config.json", R"({"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 64,
+ "num_attention_heads": 4, "intermediate_size": 256, "vocab_size": 1000, "frobnication": 3})");
+  result = run_memsim({"check", memsim::testing::source_path("tests/catalogue/inputs/base.yaml"),
+                       "--set", "model={hf_config: " + config + "}"});
+  CHECK(result.exit_code == 0);
+  CHECK(result.err.find("config.json:2:74: warning: \"frobnication\" is not a key memsim knows "
+                        "for llama models and was ignored") != std::string::npos);
+}
+
+TEST_CASE("memsim sweep --top: Ctrl-C prints the best rows so far and exits 130") {
+  const std::string scenario = memsim::testing::write_temp_file("cli/interrupt.yaml", R"(
+model: {layers: 4, hidden: 256, heads: 8, ffn: 1024, vocab: 1000}
+hardware: {gpu: a100-80gb, nodes: 8, gpus_per_node: 8}
+training: {seq_len: 512, global_batch: 4096}
+sweep:
+  parallel.tp: auto
+  parallel.pp: auto
+  parallel.zero: [0, 1, 2, 3]
+  training.micro_batch: [1, 2, 4, 8, 16, 32, 64, 128]
+  training.seq_len: [128, 256, 384, 512, 640, 768, 896, 1024, 1152, 1280]
+  checkpointing: [none, selective, full]
+  overhead.allocator_reserve: [0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45]
+  precision: [bf16-mixed, fp16-mixed, fp32, bf16]
+  training.optimizer: [{name: adamw}, {name: sgd}, {name: lion}, {name: adam8bit}]
+)");
+  const std::string csv = scenario + ".csv";
+  const pid_t pid =
+      memsim::testing::spawn_memsim({"sweep", scenario, "--top", "5", "--threads", "2", "-o", csv});
+  ::usleep(1'500'000);  // well into a sweep of 16 million points
+  ::kill(pid, SIGINT);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  const auto rows = memsim::testing::run_shell("cat " + csv);
+  CHECK(count(rows.out, "\n") == 6);  // the header and the five best so far
+}
