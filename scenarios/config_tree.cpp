@@ -1,6 +1,7 @@
 #include "scenarios/config_tree.h"
 
 #include <sstream>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <yaml-cpp/depthguard.h>
@@ -52,23 +53,26 @@ class Converter {
         for (const YAML::Node& item : node)
           out.items.push_back(convert(item, depth + 1));
         break;
-      case YAML::NodeType::Map:
+      case YAML::NodeType::Map: {
         out.kind = ConfigNode::Kind::kMap;
+        std::unordered_map<std::string, int> lines;  // of each key, to find duplicates
         for (auto it = node.begin(); it != node.end(); ++it)
-          add_entry(out, it->first, it->second, depth);
+          add_entry(out, lines, it->first, it->second, depth);
         break;
+      }
     }
     return out;
   }
 
  private:
-  void add_entry(ConfigNode& map, const YAML::Node& key, const YAML::Node& value, int depth) {
+  void add_entry(ConfigNode& map, std::unordered_map<std::string, int>& lines,
+                 const YAML::Node& key, const YAML::Node& value, int depth) {
     const Location key_where = at(origin_, key.Mark());
     if (!key.IsScalar()) throw InputError(key_where, "keys must be plain names");
     const std::string name = key.Scalar();
-    if (const ConfigNode::Entry* previous = map.entry(name)) {
-      throw InputError(key_where, fmt::format("duplicate key '{}' (first at line {})", name,
-                                              previous->key_where.line));
+    if (const auto [first, added] = lines.emplace(name, key_where.line); !added) {
+      throw InputError(key_where,
+                       fmt::format("duplicate key '{}' (first at line {})", name, first->second));
     }
     map.entries.push_back({name, key_where, convert(value, depth + 1)});
   }

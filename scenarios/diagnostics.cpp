@@ -51,23 +51,29 @@ InputError::InputError(Location where, std::string message)
     : InputError(std::vector<Diagnostic>{{std::move(where), std::move(message)}}) {}
 
 void Diagnostics::error(const Location& where, std::string message) {
-  for (const Diagnostic& d : list_) {
-    // Variants share the base configuration: report a shared problem once.
-    if (d.message == message && d.where.file == where.file && d.where.line == where.line &&
-        d.where.column == where.column) {
-      return;
-    }
+  Diagnostic diagnostic{where, std::move(message)};
+  if (list_.size() >= kMostKept) {
+    ++uncounted_;
+    return;
   }
-  list_.push_back({where, std::move(message)});
+  if (!seen_.insert(format_diagnostic(diagnostic)).second) return;
+  list_.push_back(std::move(diagnostic));
 }
 
 void Diagnostics::throw_if_any() const {
-  if (!list_.empty()) throw InputError(list_);
+  if (list_.empty()) return;
+  std::vector<Diagnostic> all = list_;
+  if (uncounted_ > 0) {
+    all.push_back({{list_.back().where.file, 0, 0},
+                   fmt::format("and {} more problems, not shown", uncounted_)});
+  }
+  throw InputError(std::move(all));
 }
 
 void Diagnostics::forward_to(Diagnostics& other) const {
   for (const Diagnostic& d : list_)
     other.error(d.where, d.message);
+  other.uncounted_ += uncounted_;
 }
 
 std::string nearest_spelling(const std::string& word, const std::vector<std::string>& candidates) {

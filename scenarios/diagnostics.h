@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace memsim::scenarios {
@@ -36,12 +37,17 @@ class InputError : public std::runtime_error {
   std::vector<Diagnostic> diagnostics_;
 };
 
-/// Collects problems while reading; throws them together.
+/// Collects problems while reading; throws them together. The same problem twice (variants
+/// share the base) is kept once; past the first 100, problems are only counted.
 class Diagnostics {
  public:
+  static constexpr size_t kMostKept = 100;
+
   void error(const Location& where, std::string message);
   bool empty() const { return list_.empty(); }
-  size_t count() const { return list_.size(); }
+  /// Whether further problems are only counted (so need no message worked out).
+  bool full() const { return list_.size() >= kMostKept; }
+  size_t count() const { return list_.size() + uncounted_; }
   /// Throws InputError with everything collected, if anything was.
   void throw_if_any() const;
   /// Adds everything collected here to `other`.
@@ -49,6 +55,8 @@ class Diagnostics {
 
  private:
   std::vector<Diagnostic> list_;
+  std::unordered_set<std::string> seen_;  ///< every kept problem, formatted
+  size_t uncounted_ = 0;                  ///< problems past kMostKept
 };
 
 /// The candidate closest to `word` by edit distance, or "" when none is close.

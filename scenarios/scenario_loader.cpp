@@ -13,6 +13,9 @@ namespace memsim::scenarios {
 
 namespace {
 
+/// The most compare: variants: a run reports each side by side.
+constexpr size_t kMostVariants = 100;
+
 /// Turns a shorthand scalar (`model: llama2-7b`) into its mapping form (`{preset: ...}`)
 /// so that variants and --set overrides can change one key of it.
 void expand_shorthand(ConfigNode& parent, const std::string& key, const std::string& as) {
@@ -173,6 +176,11 @@ Scenario read_scenario(ConfigNode root, const std::string& path,
   if (const ConfigNode* compare = root.get("compare")) {
     if (!compare->is_sequence()) {
       diagnostics.error(compare->where, "compare must be a list of variants");
+    } else if (compare->items.size() > kMostVariants) {
+      diagnostics.error(compare->where,
+                        fmt::format("compare: {} variants, more than memsim compares ({}); a "
+                                    "sweep: prices many more",
+                                    compare->items.size(), kMostVariants));
     } else {
       for (size_t i = 0; i < compare->items.size(); ++i) {
         read_variant(compare->items[i], i, base, only, names, configs, diagnostics);

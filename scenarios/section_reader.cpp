@@ -68,6 +68,10 @@ SectionReader::SectionReader(const ConfigNode& node, std::string path,
   }
   for (const ConfigNode::Entry& e : node.entries) {
     if (std::find(known.begin(), known.end(), e.key) != known.end()) continue;
+    if (diagnostics_.full()) {  // only counted from here: no hint to look for
+      diagnostics_.error(e.key_where, "unknown key");
+      continue;
+    }
     std::string hint = nearest_spelling(e.key, known);
     if (hint.empty()) {
       // A key that belongs to another section: say where it goes.

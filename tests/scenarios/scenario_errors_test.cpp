@@ -92,6 +92,16 @@ TEST_CASE("GPU and model names are case-insensitive, take common short names, an
   CHECK(errors[0].message == "model '70b' is ambiguous: llama2-70b or llama3-70b");
 }
 
+TEST_CASE("past 100 problems, a file's problems are counted, not listed") {
+  std::string text = std::string(kValid) + "parallel:\n";
+  for (int i = 0; i < 150; ++i)
+    text += "  unknown" + std::to_string(i) + ": 1\n";
+  const auto errors = errors_of(text);
+  REQUIRE(errors.size() == 101);
+  CHECK(errors[0].message.find("unknown key 'parallel.unknown0'") == 0);
+  CHECK(errors[100].message == "and 50 more problems, not shown");
+}
+
 TEST_CASE("zero and negative sizes are rejected where they are written") {
   auto errors = errors_of(R"(model: {layers: 0, hidden: 64, heads: 4, ffn: -256, vocab: 1000}
 hardware: {gpu: a100-80gb, capacity: -5 GiB}

@@ -14,6 +14,7 @@
 #include "strategies/compiled_plan.h"
 #include "strategies/evaluate.h"
 #include "strategies/fast_evaluator.h"
+#include "strategies/layout.h"
 #include "tools/fit_search.h"
 #include "tools/hardware_search.h"
 #include "tools/sweep_runner.h"
@@ -54,6 +55,66 @@ void BM_Llama3_70b_Step_Walk(benchmark::State& state) {
     benchmark::DoNotOptimize(memsim::sim::simulate(compiled.program(0)));
 }
 BENCHMARK(BM_Llama3_70b_Step_Walk)->Unit(benchmark::kMillisecond);
+
+// One variant's evaluation at memsim's work limits (sim/limits.h), which docs/scenarios.md
+// promises within seconds: a 4096-layer model through 512 microbatches (the most layer
+// passes), 32 interleaved stages of 4 chunks, full recomputation; and a 64-layer one through
+// 4096 microbatches over 16 stages of 4 chunks (the most pipeline steps).
+TrainingPlan plan_at_limits(int64_t layers, int64_t microbatches, int64_t stages) {
+  TrainingPlan plan = llama3_70b_one_gpu();
+  plan.model.layers = layers;
+  plan.model.hidden = 1024;
+  plan.model.heads = 8;
+  plan.model.kv_heads = 8;
+  plan.model.ffn = 4096;
+  plan.cluster.gpus_per_node = stages;
+  plan.training.seq_len = 1024;
+  plan.training.micro_batch = 1;
+  plan.training.global_batch = microbatches;
+  plan.parallel.pp.stages = stages;
+  plan.parallel.pp.schedule = "interleaved";
+  plan.parallel.pp.virtual_stages = 4;
+  plan.parallel.dp.degree = 1;
+  plan.checkpointing = memsim::strategies::FullCheckpointing{1};
+  if (memsim::strategies::layout_errors(memsim::strategies::resolve_layout(plan)).any()) {
+    throw std::logic_error("the plan at memsim's limits is not a valid layout");
+  }
+  return plan;
+}
+
+void BM_Run_AtLayerPassLimit(benchmark::State& state) {
+  const TrainingPlan plan = plan_at_limits(4096, 512, 32);
+  for (auto _ : state)
+    benchmark::DoNotOptimize(memsim::strategies::evaluate(plan));
+}
+BENCHMARK(BM_Run_AtLayerPassLimit)->Unit(benchmark::kSecond)->Iterations(1);
+
+void BM_Run_AtPipelineStepLimit(benchmark::State& state) {
+  const TrainingPlan plan = plan_at_limits(64, 4096, 16);
+  for (auto _ : state)
+    benchmark::DoNotOptimize(memsim::strategies::evaluate(plan));
+}
+BENCHMARK(BM_Run_AtPipelineStepLimit)->Unit(benchmark::kSecond)->Iterations(1);
+
+// Reading a scenario whose `parallel:` holds 99,000 unknown keys (a mistake a generator can
+// make): every key is checked once and the first 100 problems are worked out, so reading
+// grows with the file, not with its square.
+void BM_Read_ManyUnknownKeys(benchmark::State& state) {
+  std::string text =
+      "model: {layers: 2, hidden: 64, heads: 4, ffn: 256, vocab: 1000}\nhardware: {gpu: "
+      "a100-80gb}\ntraining: {seq_len: 128}\nparallel:\n";
+  for (int i = 0; i < 99'000; ++i)
+    text += "  k" + std::to_string(i) + ": 1\n";
+  for (auto _ : state) {
+    try {
+      memsim::scenarios::read_scenario(memsim::scenarios::parse_yaml(text, "many.yaml"),
+                                       "many.yaml");
+    } catch (const memsim::scenarios::InputError& e) {
+      benchmark::DoNotOptimize(e.diagnostics().size());
+    }
+  }
+}
+BENCHMARK(BM_Read_ManyUnknownKeys)->Unit(benchmark::kMillisecond);
 
 // Every rank's full timeline (events, spans and the live matrix) of a 405B-class model on
 // 512 GPUs: tp 8, pp 8 interleaved with 2 chunks per stage, dp 8, 64 microbatches.
