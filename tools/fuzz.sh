@@ -29,7 +29,7 @@ for harness in "${harnesses[@]}"; do
   corpus=build-fuzz/corpus/$harness
   mkdir -p "$corpus"
   seeds "$harness" "build-fuzz/seeds/$harness"
-  options=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192
+  options=(-max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 -max_len=8192
            -print_final_stats=1 -artifact_prefix="build-fuzz/findings/$harness-")
   [[ $harness == fuzz_scenario ]] && options+=(-dict=tests/fuzz/scenario.dict)
   echo "== $harness for $seconds s" >&2

@@ -162,6 +162,26 @@ std::string write_temp_file(const std::string& name, const std::string& text) {
   return path.string();
 }
 
+std::string long_sweep_scenario(const std::string& folder) {
+  return write_temp_file(folder + "/long-sweep.yaml", R"(
+model: {layers: 4, hidden: 256, heads: 8, ffn: 1024, vocab: 1000}
+hardware: {gpu: a100-80gb, nodes: 8, gpus_per_node: 8}
+training: {seq_len: 512, global_batch: 4096}
+sweep:
+  parallel.tp: auto
+  parallel.pp: auto
+  parallel.dp: auto
+  parallel.zero: [0, 1, 2, 3]
+  training.micro_batch: [1, 2, 4, 8, 16, 32, 64, 128]
+  training.seq_len: [128, 256, 384, 512, 640, 768, 896, 1024, 1152, 1280]
+  checkpointing: [none, selective, full]
+  overhead.allocator_reserve: [0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45]
+  hardware.compute_efficiency: [0.3, 0.4, 0.5, 0.6, 0.7]
+  precision: [bf16-mixed, fp16-mixed, fp32, bf16]
+  training.optimizer: [{name: adamw}, {name: sgd}, {name: lion}, {name: adam8bit}, {name: adafactor}]
+)");
+}
+
 std::string wait_for_temporary_file(const std::string& target, uintmax_t bytes) {
   const std::filesystem::path path(target);
   const std::string prefix = "." + path.filename().string() + ".memsim-";

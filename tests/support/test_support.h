@@ -61,6 +61,10 @@ std::string source_path(const std::string& relative);
 /// Writes `text` to a fresh file in a temporary folder; returns its path.
 std::string write_temp_file(const std::string& name, const std::string& text);
 
+/// A scenario file (written under `folder` of the temporary folder) whose sweep of 46 million
+/// points on a small model runs for many seconds: for stopping sweeps midway.
+std::string long_sweep_scenario(const std::string& folder);
+
 /// The temporary file that `memsim ... -o target` writes beside `target`, once it holds at
 /// least `bytes` (waiting up to a minute); "" if none appeared.
 std::string wait_for_temporary_file(const std::string& target, uintmax_t bytes);

@@ -123,25 +123,11 @@ TEST_CASE("a config.json key memsim does not know is a warning; the known ones a
 }
 
 TEST_CASE("memsim sweep --top: Ctrl-C prints the best rows so far and exits 130") {
-  const std::string scenario = memsim::testing::write_temp_file("cli/interrupt.yaml", R"(
-model: {layers: 4, hidden: 256, heads: 8, ffn: 1024, vocab: 1000}
-hardware: {gpu: a100-80gb, nodes: 8, gpus_per_node: 8}
-training: {seq_len: 512, global_batch: 4096}
-sweep:
-  parallel.tp: auto
-  parallel.pp: auto
-  parallel.zero: [0, 1, 2, 3]
-  training.micro_batch: [1, 2, 4, 8, 16, 32, 64, 128]
-  training.seq_len: [128, 256, 384, 512, 640, 768, 896, 1024, 1152, 1280]
-  checkpointing: [none, selective, full]
-  overhead.allocator_reserve: [0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45]
-  precision: [bf16-mixed, fp16-mixed, fp32, bf16]
-  training.optimizer: [{name: adamw}, {name: sgd}, {name: lion}, {name: adam8bit}]
-)");
+  const std::string scenario = memsim::testing::long_sweep_scenario("cli");
   const std::string csv = scenario + ".csv";
   const pid_t pid =
       memsim::testing::spawn_memsim({"sweep", scenario, "--top", "5", "--threads", "2", "-o", csv});
-  ::usleep(1'500'000);  // well into a sweep of 16 million points
+  ::usleep(1'500'000);  // well into a sweep of 46 million points
   ::kill(pid, SIGINT);
   int status = 0;
   REQUIRE(::waitpid(pid, &status, 0) == pid);

@@ -238,21 +238,7 @@ TEST_CASE("memsim: a full stdout exits 1 with a message; a closed pipe ends quie
 
 TEST_CASE("memsim sweep: SIGTERM in the middle writes nothing and leaves no temporary file") {
   const fs::path dir = fresh_folder("sweep-sigterm");
-  const std::string scenario = memsim::testing::write_temp_file("output/sweep-sigterm/big.yaml", R"(
-model: {layers: 4, hidden: 256, heads: 8, ffn: 1024, vocab: 1000}
-hardware: {gpu: a100-80gb, nodes: 8, gpus_per_node: 8}
-training: {seq_len: 512, global_batch: 4096}
-sweep:
-  parallel.tp: auto
-  parallel.pp: auto
-  parallel.zero: [0, 1, 2, 3]
-  training.micro_batch: [1, 2, 4, 8, 16, 32, 64, 128]
-  training.seq_len: [128, 256, 384, 512, 640, 768, 896, 1024, 1152, 1280]
-  checkpointing: [none, selective, full]
-  overhead.allocator_reserve: [0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45]
-  precision: [bf16-mixed, fp16-mixed, fp32, bf16]
-  training.optimizer: [{name: adamw}, {name: sgd}, {name: lion}, {name: adam8bit}]
-)");
+  const std::string scenario = memsim::testing::long_sweep_scenario("output/sweep-sigterm");
   const fs::path csv = dir / "rows.csv";
   const pid_t pid =
       memsim::testing::spawn_memsim({"sweep", scenario, "-o", csv.string(), "--threads", "2"});
@@ -262,5 +248,5 @@ sweep:
   REQUIRE(::waitpid(pid, &status, 0) == pid);
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 128 + SIGTERM);
-  CHECK(others(dir, {"big.yaml"}).empty());  // no rows.csv, no temporary file
+  CHECK(others(dir, {"long-sweep.yaml"}).empty());  // no rows.csv, no temporary file
 }

@@ -188,23 +188,8 @@ TEST_CASE("a stopped sweep writes only whole rows, a prefix of the full output")
 }
 
 TEST_CASE("memsim sweep: Ctrl-C leaves a valid CSV of whole rows and exits 130") {
-  // A grid far too large to finish (11.5 million points) on a small model.
-  const std::string scenario = memsim::testing::write_temp_file("interrupt/big.yaml", R"(
-model: {layers: 4, hidden: 256, heads: 8, ffn: 1024, vocab: 1000}
-hardware: {gpu: a100-80gb, nodes: 8, gpus_per_node: 8}
-training: {seq_len: 512, global_batch: 4096}
-sweep:
-  parallel.tp: auto
-  parallel.pp: auto
-  parallel.dp: auto
-  parallel.zero: [0, 1, 2, 3]
-  training.micro_batch: [1, 2, 4, 8, 16, 32, 64, 128]
-  training.seq_len: [128, 256, 384, 512, 640, 768, 896, 1024, 1152, 1280]
-  checkpointing: [none, selective, full]
-  overhead.allocator_reserve: [0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45]
-  precision: [bf16-mixed, fp16-mixed, fp32, bf16]
-  training.optimizer: [{name: adamw}, {name: sgd}, {name: lion}, {name: adam8bit}, {name: adafactor}]
-)");
+  // A grid far too large to finish on a small model.
+  const std::string scenario = memsim::testing::long_sweep_scenario("interrupt");
   const std::string csv = (std::filesystem::path(scenario).parent_path() / "rows.csv").string();
   const pid_t pid = memsim::testing::spawn_memsim({"sweep", scenario, "-o", csv, "--threads", "2"});
   // Wait for rows in the temporary file beside the target, then interrupt.
