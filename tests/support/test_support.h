@@ -61,7 +61,7 @@ std::string source_path(const std::string& relative);
 /// Writes `text` to a fresh file in a temporary folder; returns its path.
 std::string write_temp_file(const std::string& name, const std::string& text);
 
-/// A scenario file (written under `folder` of the temporary folder) whose sweep of 46 million
+/// A scenario file (written under `folder` of the temporary folder) whose sweep of 11.5 million
 /// points on a small model runs for many seconds: for stopping sweeps midway.
 std::string long_sweep_scenario(const std::string& folder);
 

@@ -127,7 +127,7 @@ TEST_CASE("memsim sweep --top: Ctrl-C prints the best rows so far and exits 130"
   const std::string csv = scenario + ".csv";
   const pid_t pid =
       memsim::testing::spawn_memsim({"sweep", scenario, "--top", "5", "--threads", "2", "-o", csv});
-  ::usleep(1'500'000);  // well into a sweep of 46 million points
+  ::usleep(1'500'000);  // well into a sweep of 11.5 million points
   ::kill(pid, SIGINT);
   int status = 0;
   REQUIRE(::waitpid(pid, &status, 0) == pid);
