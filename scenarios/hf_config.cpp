@@ -66,6 +66,17 @@ class ConfigFile {
       }
       throw InputError(location_at(text_, e.byte == 0 ? 0 : e.byte - 1, origin_),
                        "invalid JSON: " + what);
+    } catch (const nlohmann::json::out_of_range& e) {
+      // 406: a number past a double ("number overflow parsing '1e1008'"), the only one
+      // parsing throws; the message quotes it.
+      const std::string what = e.what();
+      const size_t quote = what.find('\'');
+      const std::string number =
+          quote == std::string::npos ? "" : what.substr(quote + 1, what.rfind('\'') - quote - 1);
+      const size_t at = number.empty() ? std::string::npos : text_.find(number);
+      throw InputError(
+          at == std::string::npos ? Location{origin_, 0, 0} : location_at(text_, at, origin_),
+          fmt::format("the number {} is too large", number));
     }
     if (!json_.is_object()) throw InputError({origin_, 1, 1}, "expected a JSON object");
   }
