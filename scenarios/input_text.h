@@ -23,4 +23,8 @@ Location location_at(const std::string& text, size_t offset, const std::string& 
 /// An InputError at the first byte of `text` that is not valid UTF-8 (or is a NUL).
 void check_utf8(const std::string& text, const std::string& origin);
 
+/// `text` with every byte that is not valid UTF-8 replaced by U+FFFD: for names that come
+/// from a path (a file name may be any bytes), before they reach a JSON report.
+std::string as_utf8(const std::string& text);
+
 }  // namespace memsim::scenarios

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "scenarios/input_text.h"
 #include "scenarios/name_lookup.h"
 #include "scenarios/plan_reader.h"
 #include "scenarios/scenario.h"
@@ -163,7 +164,7 @@ Scenario read_scenario(ConfigNode root, const std::string& path,
   Scenario scenario;
   scenario.path = path;
   SectionReader top(root, "", keys_of(""), diagnostics);
-  scenario.name = top.text("name").value_or(std::filesystem::path(path).stem().string());
+  scenario.name = top.text("name").value_or(as_utf8(std::filesystem::path(path).stem().string()));
   const std::string dir = std::filesystem::path(path).parent_path().string();
 
   if (const ConfigNode* sweep = root.get("sweep")) scenario.sweep = *sweep;

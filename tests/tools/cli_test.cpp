@@ -136,3 +136,18 @@ TEST_CASE("memsim sweep --top: Ctrl-C prints the best rows so far and exits 130"
   const auto rows = memsim::testing::run_shell("cat " + csv);
   CHECK(count(rows.out, "\n") == 6);  // the header and the five best so far
 }
+
+TEST_CASE("a scenario named after a file name that is not UTF-8 still gives valid JSON") {
+  std::string text = kTiny;
+  text.erase(0, text.find('\n') + 1);  // no name: the file's name stands for it
+  const std::string path = memsim::testing::write_temp_file("cli/caf\xE9.yaml", text);
+  for (const char* command : {"run", "fit"}) {
+    std::vector<std::string> args = {command, path, "--format", "json"};
+    if (std::string(command) == "fit") args.insert(args.end(), {"--maximize", "training.seq_len"});
+    const auto result = run_memsim(args);
+    CAPTURE(command);
+    REQUIRE(result.exit_code == 0);
+    const auto doc = nlohmann::json::parse(result.out);
+    if (doc.contains("scenario")) CHECK(doc["scenario"] == "caf\xEF\xBF\xBD");
+  }
+}
