@@ -116,7 +116,9 @@ void add_flag(CLI::App& sub, Flag flag, const Command& command, CommandOptions& 
           ->type_name("N");
       return;
     case Flag::kRanks:
-      sub.add_option("--ranks", options.ranks, "ranks to include, e.g. 0,4-7 (default: all)")
+      sub.add_option("--ranks", options.ranks,
+                     "ranks to write one by one, e.g. 0,4-7, or all (default: every rank, one "
+                     "track per class of identical ranks)")
           ->type_name("RANKS");
       return;
   }

@@ -74,12 +74,18 @@ void write_timeline_chrome(const TimelineSet& set, std::ostream& out) {
   out << R"~({"displayTimeUnit":"ms","otherData":{"title":)~" << nlohmann::json(set.title).dump()
       << R"~(},"traceEvents":[)~";
   ChromeWriter writer(out);
-  for (const RankTimeline& rank : set.ranks) {
-    const auto& where = rank.placement;
-    const ProgramTimeline& p = set.programs[rank.program];
-    writer.event(fmt::format(
-        R"~({{"name":"process_name","ph":"M","pid":{},"args":{{"name":"rank {} (stage {}, tp {}, dp {})"}}}})~",
-        where.rank, where.rank, where.pp_stage, where.tp_rank, where.dp_rank));
+  for (const Track& track : set.tracks) {
+    const auto& where = track.ranks.front();
+    const ProgramTimeline& p = set.programs[track.program];
+    const std::string name =
+        track.ranks.size() == 1
+            ? fmt::format("rank {} (stage {}, tp {}, dp {})", where.rank, where.pp_stage,
+                          where.tp_rank, where.dp_rank)
+            : fmt::format("ranks {} (stage {}, {} identical)", rank_ranges(track.ranks, "–", ", "),
+                          where.pp_stage, track.ranks.size());
+    writer.event(
+        fmt::format(R"~({{"name":"process_name","ph":"M","pid":{},"args":{{"name":{}}}}})~",
+                    where.rank, nlohmann::json(name).dump()));
     writer.event(fmt::format(
         R"~({{"name":"process_sort_index","ph":"M","pid":{},"args":{{"sort_index":{}}}}})~",
         where.rank, where.rank));

@@ -53,20 +53,6 @@ double tick_step(double span, int count) {
   return 10.0 * magnitude;
 }
 
-/// "0–15" style ranges of sorted ranks.
-std::string rank_ranges(const std::vector<int64_t>& ranks) {
-  std::string text;
-  for (size_t i = 0; i < ranks.size();) {
-    size_t j = i;
-    while (j + 1 < ranks.size() && ranks[j + 1] == ranks[j] + 1)
-      ++j;
-    if (!text.empty()) text += ", ";
-    text += i == j ? fmt::format("{}", ranks[i]) : fmt::format("{}–{}", ranks[i], ranks[j]);
-    i = j + 1;
-  }
-  return text;
-}
-
 class Plot {
  public:
   Plot(double t_max, double bytes_max) : t_max_(t_max), bytes_max_(bytes_max) {}
@@ -188,10 +174,12 @@ void write_timeline_svg(const TimelineSet& set, std::ostream& out) {
   for (size_t g = 0; g < set.programs.size(); ++g) {
     const ProgramTimeline& p = set.programs[g];
     const char* color = kColors[g % std::size(kColors)];
-    std::vector<int64_t> ranks;
-    for (const RankTimeline& r : set.ranks) {
-      if (r.program == g) ranks.push_back(r.placement.rank);
+    std::vector<strategies::RankPlacement> ranks;
+    for (const Track& track : set.tracks) {
+      if (track.program == g) ranks.insert(ranks.end(), track.ranks.begin(), track.ranks.end());
     }
+    std::sort(ranks.begin(), ranks.end(),
+              [](const auto& a, const auto& b) { return a.rank < b.rank; });
     out << fmt::format(R"~(<polyline fill="none" stroke="{}" stroke-width="1.2" points="{}"/>)~"
                        "\n",
                        color, plot.polyline(p));
@@ -210,7 +198,7 @@ void write_timeline_svg(const TimelineSet& set, std::ostream& out) {
                        lx + 24, ly + 4, p.pp_stage, p.result.peak.gib());
     out << fmt::format(R"~(<text x="{}" y="{}" fill="#555">ranks {} ({} identical)</text>)~"
                        "\n",
-                       lx + 24, ly + 19, escape(rank_ranges(ranks)), ranks.size());
+                       lx + 24, ly + 19, escape(rank_ranges(ranks, "–", ", ")), ranks.size());
   }
   out << "</svg>\n";
 }

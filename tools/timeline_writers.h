@@ -1,8 +1,7 @@
 #pragma once
-/// Writers for `memsim timeline`: every selected rank's memory over one training step (or
-/// one inference request), as
-/// CSV, a Chrome trace (Perfetto JSON) or an SVG plot. Ranks that walk the same program
-/// share one simulated timeline.
+/// Writers for `memsim timeline`: memory over one training step (or one inference request),
+/// as CSV, a Chrome trace (Perfetto JSON) or an SVG plot. Ranks that walk the same program
+/// share one simulated timeline, and by default one track: a class of identical ranks.
 
 #include <cstdint>
 #include <ostream>
@@ -25,9 +24,10 @@ struct ProgramTimeline {
   int64_t pp_stage = 0;
 };
 
-struct RankTimeline {
-  strategies::RankPlacement placement;
-  size_t program = 0;  ///< index into TimelineSet::programs
+/// What a timeline writes once: one rank, or a class of ranks whose timelines are identical.
+struct Track {
+  size_t program = 0;                            ///< index into TimelineSet::programs
+  std::vector<strategies::RankPlacement> ranks;  ///< in rank order; the first names the track
 };
 
 struct TimelineSet {
@@ -35,12 +35,17 @@ struct TimelineSet {
   sim::Bytes capacity;
   sim::Bytes usable;  ///< what a rank's peak must stay under (inference: a share of capacity)
   std::vector<ProgramTimeline> programs;
-  std::vector<RankTimeline> ranks;  ///< in rank order
+  std::vector<Track> tracks;  ///< in the order of their first ranks
 };
 
-/// Simulates the programs of `ranks` (each distinct one once).
+/// Which tracks a timeline holds.
+enum class TrackPerRank { kClass, kRank };
+
+/// Simulates the programs of `ranks` (each distinct one once), with a track per rank or per
+/// class of identical ranks.
 TimelineSet build_timelines(const strategies::CompiledPlan& compiled,
-                            const std::vector<int64_t>& ranks, std::string title);
+                            const std::vector<int64_t>& ranks, std::string title,
+                            TrackPerRank tracks = TrackPerRank::kRank);
 /// The most decode steps an inference timeline walks: above, every k-th (the last
 /// included), each allocating the cache of the steps it stands for.
 inline constexpr int64_t kTimelineDecodeSteps = 256;
@@ -48,14 +53,20 @@ inline constexpr int64_t kTimelineDecodeSteps = 256;
 /// The same for inference: the prefill, then the decode steps (each pass's events carry its
 /// index in the microbatch column).
 TimelineSet build_timelines(const strategies::CompiledInference& compiled,
-                            const std::vector<int64_t>& ranks, std::string title);
+                            const std::vector<int64_t>& ranks, std::string title,
+                            TrackPerRank tracks = TrackPerRank::kRank);
+
+/// Sorted ranks as ranges: "0-7 64-71" (`range` "-", `separator` " "), "0–7, 64–71".
+std::string rank_ranges(const std::vector<strategies::RankPlacement>& ranks,
+                        const std::string& range, const std::string& separator);
 
 /// SPEC.md's timeline CSV: rank,t_s,phase,microbatch,layer,category,delta_bytes,live_bytes,
-/// ranks interleaved in time order (ties: lower rank first, then event order).
+/// then `ranks` (the track's ranks, "0-7 64-71"; `rank` is the first), tracks interleaved in
+/// time order (ties: lower rank first, then event order).
 void write_timeline_csv(const TimelineSet& set, std::ostream& out);
 
 /// Chrome trace event format, which Perfetto and chrome://tracing open: one process per
-/// rank, a counter track of live bytes per category (at each instant its fullest state),
+/// track, a counter track of live bytes per category (at each instant its fullest state),
 /// and duration slices for every forward, backward, recompute, communication, optimizer
 /// and idle span.
 void write_timeline_chrome(const TimelineSet& set, std::ostream& out);

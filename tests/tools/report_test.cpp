@@ -23,7 +23,7 @@ std::map<int64_t, CsvPeak> csv_peaks(const std::string& csv) {
   std::istringstream in(csv);
   std::string line;
   std::getline(in, line);
-  CHECK(line == "rank,t_s,phase,microbatch,layer,category,delta_bytes,live_bytes");
+  CHECK(line == "rank,t_s,phase,microbatch,layer,category,delta_bytes,live_bytes,ranks");
   std::map<int64_t, CsvPeak> peaks;
   std::map<int64_t, int64_t> live;
   while (std::getline(in, line)) {
@@ -32,7 +32,7 @@ std::map<int64_t, CsvPeak> csv_peaks(const std::string& csv) {
     for (std::string cell; std::getline(fields, cell, ',');)
       f.push_back(cell);
     if (line.back() == ',') f.emplace_back();
-    REQUIRE(f.size() == 8);
+    REQUIRE(f.size() == 9);
     const int64_t rank = std::stoll(f[0]);
     live[rank] += std::stoll(f[6]);
     CHECK(live[rank] == std::stoll(f[7]));

@@ -1,5 +1,6 @@
 #include "tools/timeline_writers.h"
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -12,7 +13,8 @@
 
 namespace {
 
-memsim::tools::TimelineSet pipeline_set() {
+memsim::tools::TimelineSet pipeline_set(
+    memsim::tools::TrackPerRank tracks = memsim::tools::TrackPerRank::kRank) {
   auto plan = memsim::testing::one_gpu_plan(memsim::testing::preset("llama3-8b"), 512);
   plan.model.layers = 8;
   plan.cluster.gpus_per_node = 8;
@@ -21,17 +23,40 @@ memsim::tools::TimelineSet pipeline_set() {
   plan.training.global_batch = 8;
   plan.checkpointing = memsim::strategies::SelectiveCheckpointing{};
   static const memsim::strategies::CompiledPlan compiled(plan);
-  return memsim::tools::build_timelines(compiled, {0, 1, 2, 7}, "test \"pipeline\"");
+  return memsim::tools::build_timelines(compiled, {0, 1, 2, 7}, "test \"pipeline\"", tracks);
 }
 
 }  // namespace
 
 TEST_CASE("identical ranks share one simulated timeline") {
   const auto set = pipeline_set();
-  CHECK(set.ranks.size() == 4);
+  CHECK(set.tracks.size() == 4);
   CHECK(set.programs.size() == 3);  // ranks 0 and 1 are TP peers of stage 0
-  CHECK(set.ranks[0].program == set.ranks[1].program);
-  CHECK(set.ranks[3].placement.pp_stage == 3);
+  CHECK(set.tracks[0].program == set.tracks[1].program);
+  CHECK(set.tracks[3].ranks.front().pp_stage == 3);
+}
+
+TEST_CASE("by default a class of identical ranks is one track, named by its ranks") {
+  const auto set = pipeline_set(memsim::tools::TrackPerRank::kClass);
+  REQUIRE(set.tracks.size() == 3);  // stage 0 (ranks 0 and 1, TP peers), stage 1, stage 3
+  CHECK(set.tracks[0].ranks.size() == 2);
+  std::ostringstream csv;
+  memsim::tools::write_timeline_csv(set, csv);
+  const std::string text = csv.str();
+  CHECK(
+      text.starts_with("rank,t_s,phase,microbatch,layer,category,delta_bytes,live_bytes,ranks\n"));
+  CHECK(text.find(",0-1\n") != std::string::npos);
+  CHECK(text.find("\n1,") == std::string::npos);  // rank 1 is written as its class
+  CHECK(text.find(",7\n") != std::string::npos);
+  std::ostringstream chrome;
+  memsim::tools::write_timeline_chrome(set, chrome);
+  CHECK(chrome.str().find("\"ranks 0–1 (stage 0, 2 identical)\"") != std::string::npos);
+  // The classes' rows are the per-rank timeline's rows of their first ranks.
+  std::ostringstream every;
+  memsim::tools::write_timeline_csv(pipeline_set(), every);
+  const std::string every_rank = every.str();
+  CHECK(std::count(text.begin(), text.end(), '\n') <
+        std::count(every_rank.begin(), every_rank.end(), '\n'));
 }
 
 TEST_CASE("the Chrome trace is valid JSON with a process, slices and counters per rank") {
@@ -56,14 +81,14 @@ TEST_CASE("the Chrome trace is valid JSON with a process, slices and counters pe
       counter_peak[pid] = std::max(counter_peak[pid], total);
     }
   }
-  for (const auto& rank : set.ranks) {
-    const int64_t pid = rank.placement.rank;
+  for (const auto& track : set.tracks) {
+    const int64_t pid = track.ranks.front().rank;
     CAPTURE(pid);
     CHECK(kinds[pid]["process_name"] == 1);
     CHECK(kinds[pid]["forward"] == 8);  // one per microbatch
     CHECK(kinds[pid]["backward"] == 8);
     CHECK(kinds[pid]["optimizer"] == 1);
-    CHECK(counter_peak[pid] == set.programs[rank.program].result.peak.value());
+    CHECK(counter_peak[pid] == set.programs[track.program].result.peak.value());
   }
   CHECK(kinds[0]["idle"] > 0);  // the first stage waits for the pipeline to drain
 }
