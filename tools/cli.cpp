@@ -83,6 +83,11 @@ void add_flag(CLI::App& sub, Flag flag, const Command& command, CommandOptions& 
     case Flag::kFailIfOom:
       sub.add_flag("--fail-if-oom", options.fail_if_oom, "exit 3 when a variant does not fit");
       return;
+    case Flag::kWide:
+      sub.add_flag("--wide", options.wide,
+                   "every variant side by side, however wide (by default a row per variant when "
+                   "they do not fit the terminal)");
+      return;
     case Flag::kTop:
       sub.add_option("--top", raw.top,
                      "keep the best N rows: fits first, then step time, then peak (table and "

@@ -13,15 +13,15 @@ namespace memsim::tools {
 
 namespace {
 
-using ReportWriter = void (*)(const ScenarioOutcome&, UnitSystem, std::ostream&);
+using ReportWriter = void (*)(const ScenarioOutcome&, const ReportLayout&, std::ostream&);
 
 const std::pair<const char*, ReportWriter> kWriters[] = {
     {"table", write_report_table},
     {"markdown", write_report_markdown},
-    {"json",
-     [](const ScenarioOutcome& o, UnitSystem, std::ostream& out) { write_report_json(o, out); }},
-    {"csv",
-     [](const ScenarioOutcome& o, UnitSystem, std::ostream& out) { write_report_csv(o, out); }},
+    {"json", [](const ScenarioOutcome& o, const ReportLayout&,
+                std::ostream& out) { write_report_json(o, out); }},
+    {"csv", [](const ScenarioOutcome& o, const ReportLayout&,
+               std::ostream& out) { write_report_csv(o, out); }},
 };
 
 /// One run walks every variant: their layer passes together are bounded (sim/limits.h) as
@@ -46,10 +46,11 @@ int run_run(const CommandOptions& options) {
   check_run_work(scenario);
   const std::string only = options.variant.empty() ? "" : chosen_variant(scenario, options).name;
   const ScenarioOutcome outcome = simulate_scenario(scenario, only);
+  const ReportLayout layout{options.unit_system(), output_width(options.output.empty()),
+                            options.wide};
   for (const auto& [format, writer] : kWriters) {
     if (options.format != format) continue;
-    write_output(options.output,
-                 [&](std::ostream& out) { writer(outcome, options.unit_system(), out); });
+    write_output(options.output, [&](std::ostream& out) { writer(outcome, layout, out); });
   }
   if (options.fail_if_oom) {
     for (const VariantOutcome& v : outcome.variants) {

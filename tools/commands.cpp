@@ -13,7 +13,7 @@ const std::vector<Command>& commands() {
        "simulate a scenario and every compare: variant; print peaks and breakdowns",
        true,
        {"table", "json", "csv", "markdown"},
-       {F::kSet, F::kVariant, F::kFormat, F::kOutput, F::kUnits, F::kFailIfOom},
+       {F::kSet, F::kVariant, F::kFormat, F::kOutput, F::kUnits, F::kFailIfOom, F::kWide},
        run_run},
       {"check",
        "validate a scenario; print only 'ok' lines (with each variant's sweep size) when it is "

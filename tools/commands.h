@@ -26,8 +26,9 @@ struct CommandOptions {
   std::string ranks;
   std::vector<std::string> sets;
   bool fail_if_oom = false;
-  int64_t top = 0;  ///< sweep: rows to keep, best first (0: every row, in grid order)
-  int threads = 0;  ///< sweep: worker threads (0: one per core)
+  bool wide = false;  ///< run: every variant side by side, however wide
+  int64_t top = 0;    ///< sweep: rows to keep, best first (0: every row, in grid order)
+  int threads = 0;    ///< sweep: worker threads (0: one per core)
   uint64_t max_points = kDefaultMaxPoints;  ///< sweep: the largest grid it runs
   std::string maximize;                     ///< fit: the integer key to maximize
   std::optional<double> tokens;  ///< hardware --for: tokens a priced run trains or serves
@@ -45,6 +46,7 @@ enum class Flag : uint8_t {
   kOutput,
   kUnits,
   kFailIfOom,
+  kWide,
   kTop,
   kThreads,
   kMaxPoints,

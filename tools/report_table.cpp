@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <limits>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -62,6 +63,18 @@ const strategies::RankReport& peak_rank(const strategies::TrainingReport& r) {
   return *best;
 }
 
+/// "tp 4+sp · pp 2 · dp 8, ZeRO-1, offload optimizer".
+std::string layout_text(const VariantOutcome& v) {
+  const auto& p = v.variant->plan.parallel;
+  std::string text = fmt::format("tp {}{} · pp {} · dp {}", p.tp.degree,
+                                 p.tp.sequence_parallel ? "+sp" : "", p.pp.stages, p.dp.degree);
+  if (p.dp.zero > 0) text += fmt::format(", ZeRO-{}", p.dp.zero);
+  if (p.dp.offload != strategies::Offload::kNone) {
+    text += fmt::format(", offload {}", strategies::offload_name(p.dp.offload));
+  }
+  return text;
+}
+
 TextTable summary(const ScenarioOutcome& outcome, UnitSystem units) {
   std::vector<std::string> header = {""};
   for (const VariantOutcome& v : outcome.variants)
@@ -80,16 +93,7 @@ TextTable summary(const ScenarioOutcome& outcome, UnitSystem units) {
   row("GPUs", [](const VariantOutcome& v) {
     return fmt::format("{} × {}", v.report.world_size, v.variant->plan.cluster.gpu.name);
   });
-  row("layout", [](const VariantOutcome& v) {
-    const auto& p = v.variant->plan.parallel;
-    std::string text = fmt::format("tp {}{} · pp {} · dp {}", p.tp.degree,
-                                   p.tp.sequence_parallel ? "+sp" : "", p.pp.stages, p.dp.degree);
-    if (p.dp.zero > 0) text += fmt::format(", ZeRO-{}", p.dp.zero);
-    if (p.dp.offload != strategies::Offload::kNone) {
-      text += fmt::format(", offload {}", strategies::offload_name(p.dp.offload));
-    }
-    return text;
-  });
+  row("layout", [](const VariantOutcome& v) { return layout_text(v); });
   const bool any_serving = std::any_of(outcome.variants.begin(), outcome.variants.end(), serving);
   const bool any_training = !std::all_of(outcome.variants.begin(), outcome.variants.end(), serving);
   row("precision, optimizer", [](const VariantOutcome& v) {
@@ -289,36 +293,129 @@ std::string summary_line(const ScenarioOutcome& outcome) {
   return fmt::format("Fits: {}. Does not fit: {}.", join(fit), join(no_fit));
 }
 
-template <typename Render>
-void write(const ScenarioOutcome& outcome, UnitSystem units, std::ostream& out, bool markdown,
-           Render render) {
+/// The two categories largest at the fullest rank's peak, a line each.
+std::string largest_at_peak(const VariantOutcome& v, UnitSystem units) {
+  const sim::CategoryBytes& at = peak_rank(v.report).memory.at_peak;
+  std::vector<sim::Category> order(sim::kAllCategories.begin(), sim::kAllCategories.end());
+  std::stable_sort(order.begin(), order.end(),
+                   [&](sim::Category a, sim::Category b) { return at[a] > at[b]; });
+  return fmt::format("{} {}\n{} {}", sim::category_name(order[0]),
+                     format_bytes(at[order[0]], units), sim::category_name(order[1]),
+                     format_bytes(at[order[1]], units));
+}
+
+/// A variant's layout a part a line: the degrees, then ZeRO and offload.
+std::string layout_lines(const VariantOutcome& v) {
+  const auto& p = v.variant->plan.parallel;
+  std::string text = fmt::format("tp {}{} · pp {} · dp {}", p.tp.degree,
+                                 p.tp.sequence_parallel ? "+sp" : "", p.pp.stages, p.dp.degree);
+  if (p.dp.zero > 0) text += fmt::format("\nZeRO-{}", p.dp.zero);
+  if (p.dp.offload != strategies::Offload::kNone) {
+    text += fmt::format("\noffload {}", strategies::offload_name(p.dp.offload));
+  }
+  return text;
+}
+
+/// A row per variant: what the side-by-side summary says first.
+TextTable compact(const ScenarioOutcome& outcome, UnitSystem units) {
+  TextTable table({"variant", "layout", "peak of capacity", "fits", "largest at peak", "step"});
+  for (size_t c : {1, 3, 4})
+    table.align_left(c);
+  for (const VariantOutcome& v : outcome.variants) {
+    const strategies::TrainingReport& r = v.report;
+    const std::string fits =
+        r.fits               ? fmt::format("yes\n{} free", format_bytes(limit(r) - r.peak, units))
+        : r.peak <= limit(r) ? std::string("NO\nhost memory")
+                             : fmt::format("NO\n{} over", format_bytes(r.peak - limit(r), units));
+    table.add_row(
+        {v.variant->name, layout_lines(v),
+         fmt::format("{}\nof {}", format_bytes(r.peak, units), format_bytes(limit(r), units)), fits,
+         largest_at_peak(v, units), fmt::format("{:.2f} s", r.step_time_s)});
+  }
+  return table;
+}
+
+/// The variant whose breakdown a compact report shows: the fastest that fits, or the one
+/// closest to fitting.
+const VariantOutcome& featured(const ScenarioOutcome& outcome) {
+  const auto key = [](const VariantOutcome& v) {
+    const double over = static_cast<double>((v.report.peak - limit(v.report)).value());
+    return std::pair{v.report.fits ? 0.0 : 1.0, v.report.fits ? v.report.step_time_s : over};
+  };
+  return *std::min_element(outcome.variants.begin(), outcome.variants.end(),
+                           [&](const auto& a, const auto& b) { return key(a) < key(b); });
+}
+
+void write_wrapped(const std::string& text, size_t width, const std::string& indent,
+                   std::ostream& out) {
+  const std::vector<std::string> lines = wrap_words(text, width - indent.size());
+  for (size_t i = 0; i < lines.size(); ++i)
+    out << (i > 0 ? indent : "") << lines[i] << '\n';
+}
+
+void write_verdicts(const ScenarioOutcome& outcome, const ReportLayout& layout, bool markdown,
+                    std::ostream& out) {
+  out << '\n';
+  const size_t width = markdown ? std::numeric_limits<size_t>::max() : layout.width;
+  for (const VariantOutcome& v : outcome.variants) {
+    write_wrapped((markdown ? "- " : "") + verdict(v, layout.units), width, "  ", out);
+  }
+  if (outcome.variants.size() > 1) {
+    out << '\n';
+    write_wrapped(summary_line(outcome), width, "", out);
+  }
+}
+
+void write_ranks(const VariantOutcome& v, const ReportLayout& layout, bool markdown,
+                 std::ostream& out) {
+  out << '\n'
+      << (markdown ? "#### " : "") << "Ranks of " << v.variant->name << ":\n"
+      << (markdown ? "\n" : "");
+  const TextTable table = ranks_table(v, layout.units);
+  if (markdown) {
+    table.render_markdown(out);
+  } else {
+    table.render_text(out, layout.width);
+  }
+}
+
+void write(const ScenarioOutcome& outcome, const ReportLayout& layout, std::ostream& out,
+           bool markdown) {
   const scenarios::Scenario& s = *outcome.scenario;
   out << (markdown ? "### " : "") << s.name << (markdown ? "\n\n" : "\n") << "(" << s.path
       << ")\n\n";
-  render(summary(outcome, units), out);
-  for (const VariantOutcome& v : outcome.variants) {
-    out << '\n'
-        << (markdown ? "#### " : "") << "Ranks of " << v.variant->name << ":\n"
-        << (markdown ? "\n" : "");
-    render(ranks_table(v, units), out);
+  const TextTable side_by_side = summary(outcome, layout.units);
+  if (markdown) {
+    side_by_side.render_markdown(out);
+  } else if (layout.wide || side_by_side.natural_width() <= layout.width) {
+    side_by_side.render_text(out, layout.wide ? std::numeric_limits<size_t>::max() : layout.width);
+  } else {
+    compact(outcome, layout.units).render_text(out, layout.width);
+    const VariantOutcome& shown = featured(outcome);
+    out << fmt::format(
+        "\n{} of {} ({}):\n", "Breakdown", shown.variant->name,
+        shown.report.fits ? "the fastest variant that fits" : "no variant fits; the closest");
+    ScenarioOutcome one{outcome.scenario, {shown}};
+    summary(one, layout.units).render_text(out, layout.width);
+    write_ranks(shown, layout, markdown, out);
+    write_verdicts(outcome, layout, markdown, out);
+    return;
   }
-  out << '\n';
-  for (const VariantOutcome& v : outcome.variants) {
-    out << (markdown ? "- " : "") << verdict(v, units) << '\n';
-  }
-  if (outcome.variants.size() > 1) out << '\n' << summary_line(outcome) << '\n';
+  for (const VariantOutcome& v : outcome.variants)
+    write_ranks(v, layout, markdown, out);
+  write_verdicts(outcome, layout, markdown, out);
 }
 
 }  // namespace
 
-void write_report_table(const ScenarioOutcome& outcome, UnitSystem units, std::ostream& out) {
-  write(outcome, units, out, false,
-        [](const TextTable& table, std::ostream& o) { table.render_text(o); });
+void write_report_table(const ScenarioOutcome& outcome, const ReportLayout& layout,
+                        std::ostream& out) {
+  write(outcome, layout, out, false);
 }
 
-void write_report_markdown(const ScenarioOutcome& outcome, UnitSystem units, std::ostream& out) {
-  write(outcome, units, out, true,
-        [](const TextTable& table, std::ostream& o) { table.render_markdown(o); });
+void write_report_markdown(const ScenarioOutcome& outcome, const ReportLayout& layout,
+                           std::ostream& out) {
+  write(outcome, layout, out, true);
 }
 
 }  // namespace memsim::tools

@@ -1,6 +1,10 @@
 #pragma once
-/// Rows of cells rendered as an aligned plain-text table or a Markdown table.
+/// Rows of cells rendered as an aligned plain-text table or a Markdown table. A plain-text
+/// table can be fitted to a width: cells wrap onto more lines at spaces and between the
+/// parts of a dotted name, widest column first, until the table fits or no cell can wrap.
 
+#include <cstddef>
+#include <limits>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -11,14 +15,26 @@ class TextTable {
  public:
   explicit TextTable(std::vector<std::string> header) : header_(std::move(header)) {}
   void add_row(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
-  /// Columns after the first are right-aligned (numbers); the first is left-aligned.
-  void render_text(std::ostream& out) const;
+  /// The first column and these are left-aligned; the rest right-aligned (numbers).
+  void align_left(size_t column) { left_.push_back(column); }
+
+  /// The width the table takes on one line a row.
+  size_t natural_width() const;
+  /// Renders within `max_width` characters where wrapping can make it fit.
+  void render_text(std::ostream& out, size_t max_width = std::numeric_limits<size_t>::max()) const;
   void render_markdown(std::ostream& out) const;
 
  private:
-  std::vector<size_t> widths() const;
+  bool left_aligned(size_t column) const;
   std::vector<std::string> header_;
   std::vector<std::vector<std::string>> rows_;
+  std::vector<size_t> left_;
 };
+
+/// Display width of UTF-8 text: code points, not bytes (for "×", "–").
+size_t display_width(const std::string& text);
+
+/// `text` broken into lines of at most `width` characters at spaces (a longer word stays whole).
+std::vector<std::string> wrap_words(const std::string& text, size_t width);
 
 }  // namespace memsim::tools

@@ -118,7 +118,7 @@ ProcessResult capture(std::string command) {
 ProcessResult run_memsim(const std::vector<std::string>& args, const std::string& memsim_hardware) {
   std::string command = "cd ";
   command += quote(MEMSIM_SOURCE_DIR);
-  command += " && MEMSIM_HARDWARE=";
+  command += " && COLUMNS= MEMSIM_HARDWARE=";  // tables as wide as when not on a terminal
   command += quote(memsim_hardware);
   command += ' ';
   command += quote(MEMSIM_BINARY);
@@ -131,7 +131,7 @@ ProcessResult run_memsim(const std::vector<std::string>& args, const std::string
 
 ProcessResult run_shell(const std::string& command) {
   return capture("cd " + quote(MEMSIM_SOURCE_DIR) + " && MEMSIM=" + quote(MEMSIM_BINARY) +
-                 " MEMSIM_HARDWARE= bash -c " + quote(command));
+                 " COLUMNS= MEMSIM_HARDWARE= bash -c " + quote(command));
 }
 
 pid_t spawn_memsim(const std::vector<std::string>& args) {

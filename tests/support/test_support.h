@@ -44,12 +44,13 @@ struct ProcessResult {
   std::string err;
 };
 /// Runs the built memsim binary with `args` (shell-quoted here) from the source folder, with
-/// MEMSIM_HARDWARE set to `memsim_hardware` (so that the caller's own setting never leaks in).
+/// MEMSIM_HARDWARE set to `memsim_hardware` and COLUMNS empty (so that the caller's own
+/// settings never leak in).
 ProcessResult run_memsim(const std::vector<std::string>& args,
                          const std::string& memsim_hardware = "");
 
 /// Runs `command` with bash from the source folder, with $MEMSIM naming the built binary
-/// and MEMSIM_HARDWARE empty.
+/// and MEMSIM_HARDWARE and COLUMNS empty.
 ProcessResult run_shell(const std::string& command);
 
 /// Starts the built memsim with `args` (its stderr to /dev/null) and returns its pid.

@@ -1,5 +1,6 @@
 // The JSON report and the timeline CSV agree with each other and with SPEC.md.
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -192,4 +193,34 @@ TEST_CASE("the run CSV puts the variants side by side, with the JSON report's fi
     CHECK(rows["cpu_bytes_per_node"][i] == std::to_string(v["cpu_bytes_per_node"].get<int64_t>()));
     CHECK(std::stod(rows["step_time_s"][i]) == v["step_time_s"].get<double>());
   }
+}
+
+TEST_CASE("run fits the terminal: a row per variant when side by side is too wide") {
+  const std::string flagship = memsim::testing::source_path("scenarios/deepseek-32b-4xa100.yaml");
+  const auto widest = [](const std::string& text) {
+    size_t width = 0;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      width = std::max<size_t>(width, std::count_if(line.begin(), line.end(), [](char c) {
+                                 return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+                               }));
+    }
+    return width;
+  };
+  const auto narrow = memsim::testing::run_shell("COLUMNS=120 \"$MEMSIM\" run " + flagship);
+  REQUIRE(narrow.exit_code == 0);
+  CHECK(widest(narrow.out) <= 120);
+  CHECK(narrow.out.find("variant                   layout") != std::string::npos);
+  CHECK(narrow.out.find("Breakdown of zero3-bf16-adam8bit+ckpt (the fastest variant that fits)") !=
+        std::string::npos);
+  // Not a terminal and no COLUMNS: 100 characters.
+  CHECK(widest(memsim::testing::run_memsim({"run", flagship}).out) <= 100);
+  // --wide: every variant side by side, as wide as it takes.
+  const auto wide = memsim::testing::run_memsim({"run", flagship, "--wide"});
+  CHECK(widest(wide.out) > 400);
+  CHECK(wide.out.find("Ranks of tp4-sp:") != std::string::npos);
+  // One variant is its full breakdown.
+  const auto one = memsim::testing::run_memsim({"run", flagship, "--variant", "tp4-sp"});
+  CHECK(one.out.find("  master_weights") != std::string::npos);
+  CHECK(one.out.find("Breakdown of") == std::string::npos);
 }
