@@ -10,6 +10,7 @@
 #include "tools/csv.h"
 #include "tools/hardware_search.h"
 #include "tools/output_file.h"
+#include "tools/terminal.h"
 #include "tools/text_table.h"
 
 namespace memsim::tools {
@@ -43,7 +44,7 @@ void write_catalog(const CommandOptions& options, const std::vector<std::string>
     if (options.format == "markdown") {
       table.render_markdown(out);
     } else {
-      table.render_text(out);
+      table.render_fitted(out, output_width(options.output.empty()));
     }
   });
 }

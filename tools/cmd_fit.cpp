@@ -9,6 +9,7 @@
 #include "tools/csv.h"
 #include "tools/fit_search.h"
 #include "tools/output_file.h"
+#include "tools/terminal.h"
 #include "tools/text_table.h"
 
 namespace memsim::tools {
@@ -116,7 +117,8 @@ int run_fit(const CommandOptions& options) {
     } else if (options.format == "markdown") {
       table(options.maximize, fits, options.unit_system()).render_markdown(out);
     } else {
-      table(options.maximize, fits, options.unit_system()).render_text(out);
+      table(options.maximize, fits, options.unit_system())
+          .render_fitted(out, output_width(options.output.empty()));
     }
   });
   return 0;

@@ -8,6 +8,7 @@
 #include "tools/output_file.h"
 #include "tools/signals.h"
 #include "tools/sweep_runner.h"
+#include "tools/terminal.h"
 
 namespace memsim::tools {
 
@@ -51,6 +52,7 @@ int run_sweep(const CommandOptions& options) {
   if (table && sweep_options.top == 0) sweep_options.top = kDefaultTableRows;
   sweep_options.threads = options.threads;
   sweep_options.progress = ::isatty(STDERR_FILENO) != 0;
+  sweep_options.width = output_width(options.output.empty());
 
   SweepSummary summary;
   {

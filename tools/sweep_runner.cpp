@@ -349,7 +349,7 @@ class Runner {
       for (const Row& row : all)
         table.add_row(writer.cells(row));
       if (options_.format == SweepFormat::kTable) {
-        table.render_text(out);
+        table.render_fitted(out, options_.width);
       } else {
         table.render_markdown(out);
       }

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <ostream>
 #include <string>
@@ -19,9 +20,10 @@ enum class SweepFormat { kCsv, kJsonLines, kTable, kMarkdown };
 
 struct SweepOptions {
   SweepFormat format = SweepFormat::kCsv;
-  int64_t top = 0;        ///< 0: every valid point, in grid order
-  int threads = 0;        ///< 0: one per core
-  bool progress = false;  ///< a progress bar on stderr
+  int64_t top = 0;                                    ///< 0: every valid point, in grid order
+  int threads = 0;                                    ///< 0: one per core
+  bool progress = false;                              ///< a progress bar on stderr
+  size_t width = std::numeric_limits<size_t>::max();  ///< of a table's lines, where it can
 };
 
 struct SweepSummary {

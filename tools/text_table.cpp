@@ -147,13 +147,67 @@ size_t TextTable::natural_width() const {
   return total;
 }
 
-void TextTable::render_text(std::ostream& out, size_t max_width) const {
+std::vector<std::string> TextTable::take_constant_columns() {
+  std::vector<std::string> taken;
+  if (rows_.size() < 2) return taken;
+  for (size_t c = header_.size(); c-- > 1;) {
+    const bool constant = std::all_of(rows_.begin(), rows_.end(), [&](const auto& row) {
+      return c < row.size() && row[c] == rows_.front()[c];
+    });
+    if (!constant) continue;
+    taken.insert(taken.begin(), header_[c] + " " + rows_.front()[c]);
+    header_.erase(header_.begin() + static_cast<std::ptrdiff_t>(c));
+    for (auto& row : rows_)
+      row.erase(row.begin() + static_cast<std::ptrdiff_t>(c));
+    std::erase(left_, c);
+    for (size_t& l : left_)
+      l -= l > c ? 1 : 0;
+  }
+  return taken;
+}
+
+void TextTable::shorten_dotted_headers() {
+  std::vector<std::string> shorter = header_;
+  for (std::string& name : shorter) {
+    const size_t dot = name.rfind('.');
+    if (name.find(' ') == std::string::npos && dot != std::string::npos && dot > 0 &&
+        dot + 1 < name.size() && letter(name[dot - 1]) && letter(name[dot + 1])) {
+      name.erase(0, dot + 1);
+    }
+  }
+  for (size_t c = 0; c < shorter.size(); ++c) {
+    if (std::count(shorter.begin(), shorter.end(), shorter[c]) == 1) header_[c] = shorter[c];
+  }
+}
+
+void TextTable::render_fitted(std::ostream& out, size_t width) {
+  if (fitted_width(width) > width) {
+    const std::vector<std::string> shared = take_constant_columns();
+    // "every row: a 1, b 2, ...", a line broken between the pairs only.
+    std::string line = "every row:";
+    for (size_t i = 0; i < shared.size(); ++i) {
+      const std::string part = (i > 0 ? ", " : " ") + shared[i];
+      if (i > 0 && display_width(line + part) > width) {
+        out << line << ",\n";
+        line = "  " + shared[i];
+      } else {
+        line += part;
+      }
+    }
+    if (!shared.empty()) out << line << '\n';
+  }
+  if (fitted_width(width) > width) shorten_dotted_headers();
+  render_text(out, width);
+}
+
+const std::string& TextTable::cell(size_t row, size_t column) const {
+  static const std::string kEmpty;
+  if (row == 0) return header_[column];
+  return column < rows_[row - 1].size() ? rows_[row - 1][column] : kEmpty;
+}
+
+std::vector<size_t> TextTable::fit_widths(size_t max_width) const {
   const size_t columns = header_.size();
-  auto cell = [&](size_t row, size_t c) -> const std::string& {
-    static const std::string kEmpty;
-    if (row == 0) return header_[c];
-    return c < rows_[row - 1].size() ? rows_[row - 1][c] : kEmpty;
-  };
   // Each column's width: as wide as its widest line; then, while the table is too wide, the
   // column that one character less makes the table grow by the fewest lines is narrowed
   // (the widest among equals), until the table fits or no cell can wrap further.
@@ -210,6 +264,20 @@ void TextTable::render_text(std::ostream& out, size_t max_width) const {
   std::vector<size_t> widths(columns);
   for (size_t c = 0; c < columns; ++c)
     widths[c] = shape[c].width;
+  return widths;
+}
+
+size_t TextTable::fitted_width(size_t max_width) const {
+  const std::vector<size_t> widths = fit_widths(max_width);
+  size_t total = widths.empty() ? 0 : kGap * (widths.size() - 1);
+  for (size_t w : widths)
+    total += w;
+  return total;
+}
+
+void TextTable::render_text(std::ostream& out, size_t max_width) const {
+  const size_t columns = header_.size();
+  const std::vector<size_t> widths = fit_widths(max_width);
   for (size_t row = 0; row <= rows_.size(); ++row) {
     std::vector<std::vector<std::string>> lines(columns);
     size_t height = 1;

@@ -20,12 +20,29 @@ class TextTable {
 
   /// The width the table takes on one line a row.
   size_t natural_width() const;
+  /// The width it takes rendered within `max_width` (more when cells cannot wrap enough).
+  size_t fitted_width(size_t max_width) const;
+  /// Removes the columns (but the first) that hold one value in every row, and returns
+  /// them as "header value" texts: what a narrow table says once above itself.
+  std::vector<std::string> take_constant_columns();
+  /// Headers that are dotted keys ("parallel.tp") become their last part ("tp") where no
+  /// two would then read alike.
+  void shorten_dotted_headers();
+
+  /// Fits a table for people into `width`: when it is wider, what every row shares is said
+  /// once above it ("every row: fits yes, ..."), then dotted headers shorten; then it
+  /// renders, wrapping cells where that helps.
+  void render_fitted(std::ostream& out, size_t width);
   /// Renders within `max_width` characters where wrapping can make it fit.
   void render_text(std::ostream& out, size_t max_width = std::numeric_limits<size_t>::max()) const;
   void render_markdown(std::ostream& out) const;
 
  private:
   bool left_aligned(size_t column) const;
+  /// Row 0 is the header.
+  const std::string& cell(size_t row, size_t column) const;
+  /// Each column's width within `max_width`, where wrapping its cells can make it fit.
+  std::vector<size_t> fit_widths(size_t max_width) const;
   std::vector<std::string> header_;
   std::vector<std::vector<std::string>> rows_;
   std::vector<size_t> left_;

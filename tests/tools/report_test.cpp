@@ -195,18 +195,24 @@ TEST_CASE("the run CSV puts the variants side by side, with the JSON report's fi
   }
 }
 
+namespace {
+
+/// The display width of the widest line of `text`.
+size_t widest(const std::string& text) {
+  size_t width = 0;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    width = std::max<size_t>(width, std::count_if(line.begin(), line.end(), [](char c) {
+                               return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+                             }));
+  }
+  return width;
+}
+
+}  // namespace
+
 TEST_CASE("run fits the terminal: a row per variant when side by side is too wide") {
   const std::string flagship = memsim::testing::source_path("scenarios/deepseek-32b-4xa100.yaml");
-  const auto widest = [](const std::string& text) {
-    size_t width = 0;
-    std::istringstream lines(text);
-    for (std::string line; std::getline(lines, line);) {
-      width = std::max<size_t>(width, std::count_if(line.begin(), line.end(), [](char c) {
-                                 return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-                               }));
-    }
-    return width;
-  };
   const auto narrow = memsim::testing::run_shell("COLUMNS=120 \"$MEMSIM\" run " + flagship);
   REQUIRE(narrow.exit_code == 0);
   CHECK(widest(narrow.out) <= 120);
@@ -223,4 +229,19 @@ TEST_CASE("run fits the terminal: a row per variant when side by side is too wid
   const auto one = memsim::testing::run_memsim({"run", flagship, "--variant", "tp4-sp"});
   CHECK(one.out.find("  master_weights") != std::string::npos);
   CHECK(one.out.find("Breakdown of") == std::string::npos);
+}
+
+TEST_CASE("every table for people fits 100 columns: models, hardware, sweep, fit, run") {
+  for (const std::string command :
+       {"models", "hardware", "hardware --for scenarios/article-32b.yaml",
+        "hardware --for scenarios/llama3-405b-512xh100.yaml",
+        "sweep scenarios/llama3-70b-64xh100.yaml --format table",
+        "fit scenarios/llama2-7b-finetune-1gpu.yaml --maximize training.micro_batch",
+        "run scenarios/llama3-70b-serving-8xh100.yaml", "run scenarios/article-32b.yaml",
+        "run scenarios/gpt3-175b-megatron-64xa100.yaml"}) {
+    CAPTURE(command);
+    const auto result = memsim::testing::run_shell("\"$MEMSIM\" " + command + " 2>/dev/null");
+    CHECK(result.exit_code == 0);
+    CHECK(widest(result.out) <= 100);
+  }
 }

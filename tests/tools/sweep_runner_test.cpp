@@ -216,10 +216,17 @@ TEST_CASE("memsim sweep: Ctrl-C leaves a valid CSV of whole rows and exits 130")
 
 TEST_CASE("memsim sweep prints a ranked table and counts skipped points on stderr") {
   const std::string scenario = memsim::testing::write_temp_file("table/s.yaml", kScenario);
-  auto result = memsim::testing::run_memsim({"sweep", scenario, "--format", "table", "--top", "3"});
+  // Wide enough for every column: the header and the three best rows.
+  auto result = memsim::testing::run_shell("COLUMNS=200 \"$MEMSIM\" sweep " + scenario +
+                                           " --format table --top 3");
   CHECK(result.exit_code == 0);
-  CHECK(result.out.find("variant") == 0);
+  CHECK(result.out.find("variant  parallel.tp  parallel.pp") == 0);
   CHECK(std::count(result.out.begin(), result.out.end(), '\n') == 4);
+  // 100 characters: what every row shares is said once, above the table.
+  result = memsim::testing::run_memsim({"sweep", scenario, "--format", "table", "--top", "3"});
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.find("every row: parallel.tp 1, parallel.pp 1, checkpointing none") == 0);
+  CHECK(result.out.find("\nvariant  parallel.zero  training.micro_batch") != std::string::npos);
   CHECK(result.err.find("288 points") != std::string::npos);
   CHECK(result.err.find("tp × pp does not divide the GPUs") != std::string::npos);
 
