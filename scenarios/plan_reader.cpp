@@ -96,6 +96,7 @@ void read_training(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diag
   if (auto v = reader.integer("seq_len", 1, kMostTokens)) plan.training.seq_len = *v;
   if (auto v = reader.integer("micro_batch", 1, kMostBatch)) plan.training.micro_batch = *v;
   plan.training.global_batch = 0;  // resolved once dp is known
+  plan.training.global_batch_auto = !reader.has("global_batch");
   if (auto v = reader.integer("global_batch", 1, kMostBatch)) plan.training.global_batch = *v;
   if (const ConfigNode* optimizer = reader.node("optimizer")) {
     read_optimizer(*optimizer, plan, diagnostics);
@@ -175,21 +176,6 @@ void check_inference_layout(const ConfigNode& config, const TrainingPlan& plan,
          "no optimizer states to offload");
   reject(parallel.tp.sequence_parallel, "sequence_parallel", "not modelled for serving");
   reject(parallel.pp.virtual_stages != 1, "virtual_stages", "a request passes each stage once");
-}
-
-/// Sliding-window attention is not simulated: sequences that would use it are refused.
-void check_attention_window(const ConfigNode& config, const TrainingPlan& plan,
-                            Diagnostics& diagnostics) {
-  const int64_t window = plan.model.attention_window;
-  const bool serving = plan.mode == strategies::Mode::kInference;
-  const int64_t tokens =
-      serving ? plan.inference.prompt_len + plan.inference.generate_len : plan.training.seq_len;
-  if (window == 0 || tokens <= window) return;
-  diagnostics.error(
-      where_is(config, serving ? "inference" : "training", serving ? "prompt_len" : "seq_len"),
-      fmt::format("sequences of {} tokens are longer than the model's sliding attention window "
-                  "({} tokens), which memsim does not model; keep them within it",
-                  tokens, window));
 }
 
 void read_checkpointing(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics) {
@@ -309,13 +295,21 @@ Location where_is(const ConfigNode& config, const std::string& section, const st
 }
 
 /// Where to report a problem that `keys` decide: a --set that gave one of them (the command
-/// line changed something that was consistent), else the first key, or its section.
+/// line changed something that was consistent), else the first of them written in the
+/// file, else the first key's section or the top.
 Location layout_problem_location(const ConfigNode& config, const std::vector<std::string>& keys) {
+  std::optional<Location> written;
   for (const std::string& key : keys) {
     const size_t dot = key.find('.');
-    const Location where = where_is(config, key.substr(0, dot), key.substr(dot + 1));
-    if (where.file.starts_with("--set ")) return where;
+    const ConfigNode* section = config.get(key.substr(0, dot));
+    const ConfigNode* node = section != nullptr && section->is_map() && dot != std::string::npos
+                                 ? section->get(key.substr(dot + 1))
+                                 : nullptr;
+    if (node == nullptr) continue;
+    if (node->where.file.starts_with("--set ")) return node->where;
+    if (!written) written = node->where;
   }
+  if (written) return *written;
   const size_t dot = keys.front().find('.');
   return where_is(config, keys.front().substr(0, dot), keys.front().substr(dot + 1));
 }
@@ -377,7 +371,6 @@ std::optional<TrainingPlan> read_plan(const ConfigNode& config, const std::strin
     return std::nullopt;
   }
   if (inference) check_inference_layout(config, plan, local);
-  check_attention_window(config, plan, local);
   if (!local.empty()) {
     local.forward_to(diagnostics);
     return std::nullopt;

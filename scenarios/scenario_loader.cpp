@@ -188,6 +188,18 @@ Scenario read_scenario(ConfigNode root, const std::string& path,
       }
     }
   }
+  // A --set wins over what a variant sets: it applies again on top of each variant.
+  for (size_t i = 1; i < configs.size(); ++i) {
+    for (const std::string& text : overrides) {
+      const std::string key = text.substr(0, text.find('='));
+      const std::string section = key.substr(0, key.find('.'));
+      if (section == "compare" || section == "sweep" || section == "where" || section == "name") {
+        continue;
+      }
+      apply_override(configs[i].second, text, diagnostics);
+    }
+    expand_shorthands(configs[i].second);
+  }
   if (!only.empty() && std::find(names.begin(), names.end(), only) == names.end()) {
     const std::string hint = nearest_spelling(only, names);
     diagnostics.error({"--variant " + only, 0, 0},

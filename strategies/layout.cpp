@@ -49,6 +49,8 @@ constexpr ReasonInfo kReasons[kLayoutReasonCount] = {
     {"training.global_batch parallel.pp parallel.virtual_stages training.micro_batch parallel.dp",
      "more microbatches × pipeline chunks than memsim times"},
     {"parallel.pp model.layers", "more pp × layers than memsim compiles"},
+    {"training.seq_len inference.prompt_len inference.generate_len model",
+     "sequences longer than the sliding attention window"},
 };
 
 void check_pipeline(const TrainingPlan& plan, LayoutProblems& problems) {
@@ -77,6 +79,13 @@ void check_pipeline(const TrainingPlan& plan, LayoutProblems& problems) {
       return;
     }
   }
+}
+
+/// Tokens a sequence holds at its longest: training's seq_len, or a request's prompt and
+/// generated tokens.
+int64_t sequence_tokens(const TrainingPlan& plan) {
+  if (plan.mode == Mode::kInference) return plan.inference.context();
+  return plan.training.seq_len;
 }
 
 /// The walk's work within sim/limits.h.
@@ -125,6 +134,10 @@ LayoutProblems resolve_layout(TrainingPlan& plan) {
   if (data.offload != Offload::kNone && data.zero == 0) flag(R::kOffloadNeedsZero);
   if (data.offload == Offload::kOptimizerAndParams && data.zero != 3) {
     flag(R::kOffloadParamsNeedsZero3);
+  }
+  // Sliding-window attention is not simulated: sequences that would use it are refused.
+  if (model.attention_window > 0 && sequence_tokens(plan) > model.attention_window) {
+    flag(R::kAttentionWindow);
   }
   if (plan.mode == Mode::kInference) {  // no steps, no global batch
     if (prefill_passes(plan.inference) > kMostPrefillPasses) flag(R::kPrefillPasses);
@@ -257,6 +270,11 @@ std::string layout_message(LayoutReason reason, const TrainingPlan& plan) {
           "parallel.pp = {} stages of a {}-layer model: memsim compiles at most {} stage-layers "
           "(pp × layers)",
           plan.parallel.pp.stages, plan.model.layers, sim::kMostStageLayers);
+    case R::kAttentionWindow:
+      return fmt::format(
+          "sequences of {} tokens are longer than the model's sliding attention window ({} "
+          "tokens), which memsim does not model; keep them within it",
+          sequence_tokens(plan), plan.model.attention_window);
     case R::kZeroWithoutDp:
       return fmt::format("parallel.zero = {} with dp = 1 shards nothing", plan.parallel.dp.zero);
   }

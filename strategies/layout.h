@@ -33,8 +33,9 @@ enum class LayoutReason : uint8_t {
   kTooManyLayerPasses,       ///< layers × microbatches more than memsim walks
   kTooManyPipelineSteps,     ///< microbatches × pp × virtual stages more than memsim times
   kTooManyStageLayers,       ///< pp × layers more than memsim compiles
+  kAttentionWindow,          ///< sequences longer than a sliding window, not simulated
 };
-inline constexpr size_t kLayoutReasonCount = 20;
+inline constexpr size_t kLayoutReasonCount = 21;
 using LayoutProblems = std::bitset<kLayoutReasonCount>;
 
 /// Resolves `dp: auto` (degree 0: the GPUs over tp × pp) and a global batch of 0

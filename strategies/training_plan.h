@@ -44,6 +44,8 @@ struct Training {
   int64_t seq_len = 2048;
   int64_t micro_batch = 1;
   int64_t global_batch = 1;
+  /// The scenario gave no global batch: it is micro_batch × dp, one microbatch a step.
+  bool global_batch_auto = false;
   OptimizerSettings optimizer;
   GradientBuffers gradient_buffers = GradientBuffers::kPersistent;
 };

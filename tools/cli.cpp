@@ -109,6 +109,11 @@ void add_flag(CLI::App& sub, Flag flag, const Command& command, CommandOptions& 
           ->type_name("KEY")
           ->required();
       return;
+    case Flag::kScaleGlobalBatch:
+      sub.add_flag("--scale-global-batch", options.scale_global_batch,
+                   "with --maximize training.micro_batch: keep the microbatches per step and grow "
+                   "the global batch (by default the global batch stays)");
+      return;
     case Flag::kFor:
       sub.add_option("--for", options.scenario,
                      "for each GPU, the fewest that fit this scenario, and their cost")

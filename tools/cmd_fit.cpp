@@ -36,26 +36,54 @@ const scenarios::SweepKey& integer_key(const std::string& name) {
                                : fmt::format("; did you mean '{}'?", hint)));
 }
 
+/// Why a variant's answer is 0: no valid value, or the smallest does not fit.
+std::string why_none(const VariantFit& f, UnitSystem units) {
+  const FitAnswer& a = f.answer;
+  if (a.value > 0) return "";
+  if (!a.smallest) return "no valid value: " + a.invalid;
+  return fmt::format("its smallest valid value, {}, needs {} of {} usable", *a.smallest,
+                     format_bytes(a.next_peak, units),
+                     format_bytes(strategies::usable_memory(f.variant->plan), units));
+}
+
+nlohmann::ordered_json or_null(const std::optional<int64_t>& value) {
+  return value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);
+}
+
 void write_json(const std::string& key, const std::vector<VariantFit>& fits, std::ostream& out) {
   nlohmann::ordered_json variants = nlohmann::ordered_json::array();
   for (const VariantFit& f : fits) {
-    variants.push_back({{"name", f.variant->name},
-                        {"value", f.answer.value},
-                        {"peak_bytes", f.answer.peak.value()},
-                        {"next_peak_bytes", f.answer.next_peak.value()},
-                        {"capacity_bytes", f.variant->plan.cluster.gpu.capacity.value()},
-                        {"usable_bytes", strategies::usable_memory(f.variant->plan).value()}});
+    const FitAnswer& a = f.answer;
+    variants.push_back(
+        {{"name", f.variant->name},
+         {"value", a.value},
+         {"peak_bytes", a.peak.value()},
+         {"microbatches", a.microbatches > 0 ? nlohmann::ordered_json(a.microbatches) : nullptr},
+         {"next_value", or_null(a.next)},
+         {"next_peak_bytes", a.next ? nlohmann::ordered_json(a.next_peak.value()) : nullptr},
+         {"smallest_value", or_null(a.smallest)},
+         {"why", a.value > 0 ? nlohmann::ordered_json(nullptr)
+                             : nlohmann::ordered_json(why_none(f, UnitSystem::kBinary))},
+         {"capacity_bytes", f.variant->plan.cluster.gpu.capacity.value()},
+         {"usable_bytes", strategies::usable_memory(f.variant->plan).value()}});
   }
   out << nlohmann::ordered_json{{"key", key}, {"variants", variants}}.dump(2) << '\n';
 }
 
 void write_csv(const std::string& key, const std::vector<VariantFit>& fits, std::ostream& out) {
-  out << "variant,key,value,peak_bytes,next_peak_bytes,capacity_bytes,usable_bytes\n";
+  out << "variant,key,value,peak_bytes,microbatches,next_value,next_peak_bytes,capacity_bytes,"
+         "usable_bytes\n";
+  const auto cell = [](const std::optional<int64_t>& v) {
+    return v ? std::to_string(*v) : std::string();
+  };
   for (const VariantFit& f : fits) {
-    out << fmt::format("{},{},{},{},{},{},{}\n", csv_field(f.variant->name), csv_field(key),
-                       f.answer.value, f.answer.peak.value(), f.answer.next_peak.value(),
-                       f.variant->plan.cluster.gpu.capacity.value(),
-                       strategies::usable_memory(f.variant->plan).value());
+    const FitAnswer& a = f.answer;
+    out << fmt::format(
+        "{},{},{},{},{},{},{},{},{}\n", csv_field(f.variant->name), csv_field(key), a.value,
+        a.peak.value(), cell(a.microbatches > 0 ? std::optional(a.microbatches) : std::nullopt),
+        cell(a.next), cell(a.next ? std::optional(a.next_peak.value()) : std::nullopt),
+        f.variant->plan.cluster.gpu.capacity.value(),
+        strategies::usable_memory(f.variant->plan).value());
   }
 }
 
@@ -69,18 +97,55 @@ std::string format_headroom(sim::Bytes bytes, UnitSystem units) {
 }
 
 TextTable table(const std::string& key, const std::vector<VariantFit>& fits, UnitSystem units) {
-  TextTable t({"variant", key, "peak at it", "free at it", "peak at one more", "usable memory"});
+  const bool steps = key == "training.micro_batch";
+  std::vector<std::string> header = {"variant",    key,        "peak",  "free",
+                                     "next valid", "its peak", "usable"};
+  if (steps) header.insert(header.begin() + 2, "accum. steps");
+  TextTable t(header);
   for (const VariantFit& f : fits) {
-    const bool none = f.answer.value == 0;
-    const sim::Bytes capacity = strategies::usable_memory(f.variant->plan);
-    t.add_row({f.variant->name, none ? "none fits" : std::to_string(f.answer.value),
-               none ? "-" : format_bytes(f.answer.peak, units),
-               none ? "-" : format_headroom(capacity - f.answer.peak, units),
-               f.answer.next_peak.value() == 0 ? "invalid layout"
-                                               : format_bytes(f.answer.next_peak, units),
-               format_bytes(capacity, units)});
+    const FitAnswer& a = f.answer;
+    const bool none = a.value == 0;
+    const sim::Bytes usable = strategies::usable_memory(f.variant->plan);
+    std::vector<std::string> row = {f.variant->name,
+                                    none ? "none fits" : std::to_string(a.value),
+                                    none ? "-" : format_bytes(a.peak, units),
+                                    none ? "-" : format_headroom(usable - a.peak, units),
+                                    a.next ? std::to_string(*a.next) : "none",
+                                    a.next ? format_bytes(a.next_peak, units) : "-",
+                                    format_bytes(usable, units)};
+    if (steps) row.insert(row.begin() + 2, none ? "-" : std::to_string(a.microbatches));
+    t.add_row(std::move(row));
   }
   return t;
+}
+
+void write_table(const CommandOptions& options, const std::vector<VariantFit>& fits,
+                 std::ostream& out) {
+  const UnitSystem units = options.unit_system();
+  if (options.format == "markdown") {
+    table(options.maximize, fits, units).render_markdown(out);
+  } else {
+    table(options.maximize, fits, units).render_fitted(out, output_width(options.output.empty()));
+  }
+  std::vector<std::string> notes;
+  for (const VariantFit& f : fits) {
+    if (f.answer.value == 0) notes.push_back(f.variant->name + ": " + why_none(f, units));
+    if (f.answer.value > 0 && !f.answer.next) {
+      notes.push_back(fmt::format("{}: every valid value fits; {} is the largest", f.variant->name,
+                                  f.answer.value));
+    }
+  }
+  if (options.maximize == "training.micro_batch") {
+    notes.push_back(options.scale_global_batch
+                        ? "--scale-global-batch: the global batch grows with micro_batch (the "
+                          "microbatches per step stay)"
+                        : "micro_batch divides the global batch, which stays; the accumulation "
+                          "steps (microbatches per step) shrink");
+  }
+  for (const std::string& note : notes) {
+    for (const std::string& line : wrap_words(note, output_width(options.output.empty())))
+      out << line << '\n';
+  }
 }
 
 }  // namespace
@@ -100,12 +165,15 @@ int run_fit(const CommandOptions& options) {
   std::vector<VariantFit> fits;
   for (const scenarios::Variant& variant : scenario.variants) {
     if (!only.empty() && variant.name != only) continue;
-    FitAnswer answer = maximize(variant.plan, key, evaluator);
+    FitAnswer answer =
+        maximize(variant.plan, key, evaluator,
+                 options.scale_global_batch ? GlobalBatch::kScale : GlobalBatch::kKeep);
     if (answer.unbounded) {
       throw scenarios::InputError(
           {"--maximize " + options.maximize, 0, 0},
-          fmt::format("variant '{}': {} fits with the same peak as {}; {} does not limit memory",
-                      variant.name, answer.value, answer.value / 2, options.maximize));
+          fmt::format("variant '{}': {} = {} fits with the same peak as a smaller value; {} does "
+                      "not limit memory",
+                      variant.name, options.maximize, answer.value, options.maximize));
     }
     fits.push_back({&variant, answer});
   }
@@ -114,11 +182,8 @@ int run_fit(const CommandOptions& options) {
       write_json(options.maximize, fits, out);
     } else if (options.format == "csv") {
       write_csv(options.maximize, fits, out);
-    } else if (options.format == "markdown") {
-      table(options.maximize, fits, options.unit_system()).render_markdown(out);
     } else {
-      table(options.maximize, fits, options.unit_system())
-          .render_fitted(out, output_width(options.output.empty()));
+      write_table(options, fits, out);
     }
   });
   return 0;

@@ -32,7 +32,8 @@ const std::vector<Command>& commands() {
        "the largest integer value of --maximize KEY that fits, per variant",
        true,
        {"table", "json", "csv", "markdown"},
-       {F::kSet, F::kVariant, F::kFormat, F::kOutput, F::kUnits, F::kMaximize},
+       {F::kSet, F::kVariant, F::kFormat, F::kOutput, F::kUnits, F::kMaximize,
+        F::kScaleGlobalBatch},
        run_fit},
       {"timeline",
        "per-rank memory over one training step of one variant (the base unless --variant): CSV "

@@ -31,6 +31,7 @@ struct CommandOptions {
   int threads = 0;    ///< sweep: worker threads (0: one per core)
   uint64_t max_points = kDefaultMaxPoints;  ///< sweep: the largest grid it runs
   std::string maximize;                     ///< fit: the integer key to maximize
+  bool scale_global_batch = false;          ///< fit micro_batch: the global batch grows with it
   std::optional<double> tokens;  ///< hardware --for: tokens a priced run trains or serves
 
   double tokens_or_default() const { return tokens.value_or(1e9); }
@@ -51,6 +52,7 @@ enum class Flag : uint8_t {
   kThreads,
   kMaxPoints,
   kMaximize,
+  kScaleGlobalBatch,
   kFor,
   kTokens,
   kRanks,

@@ -1,7 +1,9 @@
 #include "tools/fit_search.h"
 
+#include <map>
 #include <string_view>
 
+#include "sim/limits.h"
 #include "strategies/layout.h"
 
 namespace memsim::tools {
@@ -11,80 +13,179 @@ using strategies::TrainingPlan;
 
 namespace {
 
-bool resolves(TrainingPlan& plan) {
-  return !strategies::layout_errors(strategies::resolve_layout(plan)).any();
+/// The largest value a key takes: memsim's limit for the keys scenarios bound (sim/limits.h,
+/// as the scenario reader applies them), else a value that never runs out of memory.
+int64_t most_value(std::string_view key) {
+  if (key == "training.seq_len" || key == "inference.prompt_len" ||
+      key == "inference.generate_len") {
+    return sim::kMostTokens;
+  }
+  if (key == "training.micro_batch" || key == "training.global_batch" || key == "inference.batch") {
+    return sim::kMostBatch;
+  }
+  return int64_t{1} << 40;
+}
+
+/// The first valid value that the search tries past 1, when 1 is not valid (a step such as
+/// tp under sequence parallelism is far below it).
+constexpr int64_t kMostSkipped = 4096;
+
+/// The values worth trying, in increasing order: a list, or the multiples of a step.
+struct Candidates {
+  std::vector<int64_t> list;
+  int64_t step = 1;
+  int64_t count = 0;
+  int64_t size() const { return list.empty() ? count : static_cast<int64_t>(list.size()); }
+  int64_t at(int64_t i) const { return list.empty() ? step * (i + 1) : list[i]; }
+};
+
+bool valid(const TrainingPlan& base, const scenarios::SweepKey& key, int64_t value,
+           GlobalBatch mode) {
+  return plan_with(base, key, value, mode).has_value();
+}
+
+/// micro_batch under a global batch that stays: the divisors of the batch per data-parallel
+/// rank that make a valid layout.
+Candidates divisors(const TrainingPlan& base, const scenarios::SweepKey& key) {
+  Candidates out;
+  const int64_t dp = base.parallel.dp.degree;
+  if (dp <= 0 || base.training.global_batch % dp != 0) return out;
+  const int64_t per_rank = base.training.global_batch / dp;
+  std::vector<int64_t> large;
+  for (int64_t d = 1; d * d <= per_rank; ++d) {
+    if (per_rank % d != 0) continue;
+    out.list.push_back(d);
+    if (d * d != per_rank) large.push_back(per_rank / d);
+  }
+  out.list.insert(out.list.end(), large.rbegin(), large.rend());
+  std::erase_if(out.list, [&](int64_t v) { return !valid(base, key, v, GlobalBatch::kKeep); });
+  return out;
+}
+
+/// Any other key: the multiples of its smallest valid value, up to the last valid one
+/// (valid values end at a limit, and past it none is valid again).
+Candidates multiples(const TrainingPlan& base, const scenarios::SweepKey& key, GlobalBatch mode) {
+  Candidates out;
+  for (int64_t v = 1; v <= kMostSkipped && out.count == 0; ++v) {
+    if (valid(base, key, v, mode)) {
+      out.step = v;
+      out.count = 1;
+    }
+  }
+  if (out.count == 0) return out;
+  int64_t high = most_value(key.key) / out.step + 1;  // the first multiple assumed invalid
+  while (high - out.count > 1) {
+    const int64_t middle = out.count + (high - out.count) / 2;
+    (valid(base, key, out.step * middle, mode) ? out.count : high) = middle;
+  }
+  return out;
+}
+
+Candidates candidates(const TrainingPlan& base, const scenarios::SweepKey& key, GlobalBatch mode) {
+  const bool keeps_global_batch = std::string_view(key.key) == "training.micro_batch" &&
+                                  mode == GlobalBatch::kKeep && !base.training.global_batch_auto;
+  return keeps_global_batch ? divisors(base, key) : multiples(base, key, mode);
 }
 
 }  // namespace
 
 std::optional<TrainingPlan> plan_with(const TrainingPlan& base, const scenarios::SweepKey& key,
-                                      int64_t value) {
+                                      int64_t value, GlobalBatch global_batch, std::string* why) {
+  const auto invalid = [&](std::string reason) -> std::optional<TrainingPlan> {
+    if (why != nullptr) *why = std::move(reason);
+    return std::nullopt;
+  };
+  if (value < 1) return invalid(std::string(key.key) + " must be positive");
+  if (value > most_value(key.key)) {
+    return invalid(std::string(key.key) + " = " + std::to_string(value) +
+                   " is more than memsim simulates");
+  }
   TrainingPlan plan = base;
   key.set_integer(plan, value);
-  if (std::string_view(key.key) == "training.micro_batch" && base.training.global_batch != 0) {
-    TrainingPlan resolved = base;
-    if (!resolves(resolved)) return std::nullopt;
-    const int64_t dp = resolved.parallel.dp.degree;
-    const int64_t microbatches =
-        resolved.training.global_batch / (resolved.training.micro_batch * dp);
-    plan.training.global_batch = sim::checked_mul(sim::checked_mul(microbatches, value), dp);
+  if (std::string_view(key.key) == "training.micro_batch") {
+    if (base.training.global_batch_auto) {
+      plan.training.global_batch = 0;  // resolved: micro_batch × dp
+    } else if (global_batch == GlobalBatch::kScale) {
+      const int64_t scaled =
+          sim::checked_mul(sim::checked_mul(base.microbatches(), value), base.parallel.dp.degree);
+      if (scaled > sim::kMostBatch) return invalid("the global batch would pass memsim's limit");
+      plan.training.global_batch = scaled;
+    }
   }
-  if (!resolves(plan)) return std::nullopt;
+  if (const auto problems = sim::find_problems(plan.model); !problems.empty()) {
+    return invalid("model." + problems.front().message);
+  }
+  if (plan.cluster.world_size() > sim::kMostGpus) return invalid("more GPUs than memsim simulates");
+  const strategies::LayoutProblems problems =
+      strategies::layout_errors(strategies::resolve_layout(plan));
+  for (size_t r = 0; r < strategies::kLayoutReasonCount; ++r) {
+    if (problems.test(r)) {
+      return invalid(strategies::layout_message(static_cast<strategies::LayoutReason>(r), plan));
+    }
+  }
   return plan;
 }
 
 FitAnswer maximize(const TrainingPlan& base, const scenarios::SweepKey& key,
-                   strategies::FastEvaluator& evaluator) {
-  // nullopt when `value` cannot run at all: no valid layout, or sizes that overflow.
-  auto evaluate_at = [&](int64_t value) -> std::optional<FastResult> {
-    try {
-      const auto plan = plan_with(base, key, value);
-      if (!plan) return std::nullopt;
-      return evaluator.evaluate(*plan);
-    } catch (const sim::OverflowError&) {
-      return std::nullopt;
-    }
-  };
-  auto fits = [&](int64_t value) {
-    const auto result = evaluate_at(value);
-    return result && result->fits;
-  };
-  auto peak_at = [&](int64_t value) {
-    const auto result = evaluate_at(value);
-    return result ? result->peak : sim::Bytes{};
-  };
-
+                   strategies::FastEvaluator& evaluator, GlobalBatch global_batch) {
   FitAnswer answer;
-  if (!fits(1)) {
-    answer.next_peak = peak_at(1);
+  const Candidates values = candidates(base, key, global_batch);
+  const int64_t n = values.size();
+  if (n == 0) {
+    plan_with(base, key, 1, global_batch, &answer.invalid);
+    if (answer.invalid.empty()) answer.invalid = "no value makes a valid scenario";
     return answer;
   }
-  // Doubling, then bisection with the invariant: `low` fits, `high` does not. A value that
-  // fits with the same peak as half of it means the key has stopped adding memory (as the
-  // global batch does once a pipeline's microbatches fill it).
-  int64_t low = 1;
-  int64_t high = 2;
-  sim::Bytes low_peak = peak_at(1);
-  // Serving's paged KV cache keeps memory flat over short ranges (a block's worth of
-  // tokens), and its keys all grow memory in the end: no plateau shortcut there.
-  const bool plateau_ends = base.mode == strategies::Mode::kTraining;
-  while (fits(high)) {
-    const sim::Bytes high_peak = peak_at(high);
-    low = high;
-    if (high == kLargestFitValue || (plateau_ends && high_peak == low_peak)) {
-      answer.unbounded = true;
-      break;
+  // Each candidate's evaluation, once; nullopt when its sizes overflow.
+  std::map<int64_t, std::optional<FastResult>> results;
+  const auto result_at = [&](int64_t i) -> const std::optional<FastResult>& {
+    auto found = results.find(i);
+    if (found != results.end()) return found->second;
+    std::optional<FastResult> result;
+    try {
+      if (const auto plan = plan_with(base, key, values.at(i), global_batch)) {
+        result = evaluator.evaluate(*plan);
+      }
+    } catch (const sim::OverflowError&) {
     }
-    low_peak = high_peak;
-    high *= 2;
+    return results.emplace(i, result).first->second;
+  };
+  const auto fits = [&](int64_t i) { return result_at(i) && result_at(i)->fits; };
+  const auto peak = [&](int64_t i) { return result_at(i) ? result_at(i)->peak : sim::Bytes{}; };
+
+  answer.smallest = values.at(0);
+  int64_t low = 0;
+  int64_t high = 0;
+  if (fits(0)) {
+    // Doubling the value (in index, 2i + 1 doubles a multiple), then bisection with `low`
+    // fitting and `high` not. A value that fits with the same peak as half of it means the
+    // key has stopped adding memory (as the global batch does once a pipeline's microbatches
+    // fill it); serving's paged cache stays flat over a block, so not there.
+    const bool plateau_ends = base.mode == strategies::Mode::kTraining;
+    high = 1;
+    while (high < n && fits(high)) {
+      if (plateau_ends && peak(high) == peak(low)) {
+        answer.unbounded = true;
+        low = high;
+        break;
+      }
+      low = high;
+      high = std::min(n, 2 * high + 1);
+    }
+    while (!answer.unbounded && high - low > 1) {
+      const int64_t middle = low + (high - low) / 2;
+      (fits(middle) ? low : high) = middle;
+    }
+    answer.value = values.at(low);
+    answer.peak = peak(low);
+    if (const auto plan = plan_with(base, key, answer.value, global_batch)) {
+      answer.microbatches = plan->mode == strategies::Mode::kTraining ? plan->microbatches() : 0;
+    }
   }
-  while (!answer.unbounded && high - low > 1) {
-    const int64_t middle = low + (high - low) / 2;
-    (fits(middle) ? low : high) = middle;
+  if (!answer.unbounded && high < n) {
+    answer.next = values.at(high);
+    answer.next_peak = peak(high);
   }
-  answer.value = low;
-  answer.peak = peak_at(low);
-  if (!answer.unbounded) answer.next_peak = peak_at(low + 1);
   return answer;
 }
 

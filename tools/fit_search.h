@@ -1,11 +1,15 @@
 #pragma once
-/// `memsim fit`: the largest integer value of a key that fits, by doubling then bisection.
-/// Memory grows with the keys people maximize (micro_batch, seq_len), so "fits" turns false
-/// once and stays false; the answer `value` fits and `value + 1` does not. A key whose
-/// doubling leaves the peak unchanged does not limit memory: that is reported, not searched.
+/// `memsim fit`: the largest value of an integer key that fits. Only values that make a
+/// valid scenario are tried (multiples of tp for seq_len under sequence parallelism, the
+/// divisors of the global batch for micro_batch, none past memsim's limits), in increasing
+/// order, by doubling then bisection: memory grows with the keys people maximize, so "fits"
+/// turns false once and stays false. The answer fits and the next valid value does not. A
+/// key whose doubling leaves the peak unchanged does not limit memory: that is reported,
+/// not searched.
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "scenarios/sweep_keys.h"
 #include "sim/units.h"
@@ -14,25 +18,34 @@
 
 namespace memsim::tools {
 
-/// The largest value tried before giving up: a key that never runs out of memory.
-inline constexpr int64_t kLargestFitValue = int64_t{1} << 40;
+/// How micro_batch changes the global batch when the scenario gives one.
+enum class GlobalBatch {
+  kKeep,   ///< the global batch stays: micro_batch divides it, the accumulation steps shrink
+  kScale,  ///< the microbatches per step stay: the global batch grows with micro_batch
+};
 
 struct FitAnswer {
-  int64_t value = 0;     ///< 0 when even 1 does not fit
-  sim::Bytes peak;       ///< at `value` (0 when value is 0)
-  sim::Bytes next_peak;  ///< at `value + 1` (0 when that is not a valid layout)
-  /// Doubling `value` left the peak unchanged, or kLargestFitValue fits: the key does not
-  /// limit memory.
+  int64_t value = 0;                ///< 0 when no valid value fits
+  sim::Bytes peak;                  ///< at `value`
+  int64_t microbatches = 0;         ///< per step at `value` (training)
+  std::optional<int64_t> next;      ///< the next valid value, which does not fit
+  sim::Bytes next_peak;             ///< at `next`
+  std::optional<int64_t> smallest;  ///< the smallest valid value (none: see `invalid`)
+  std::string invalid;              ///< why no value is valid
+  /// Doubling `value` left the peak unchanged: the key does not limit memory.
   bool unbounded = false;
 };
 
-/// `base` with `key` set to `value`, resolved; nullopt when that is not a valid layout.
-/// Setting training.micro_batch keeps the microbatches per step (the global batch scales).
+/// `base` with `key` set to `value`, resolved; nullopt (with why, when asked) when that is
+/// not a valid scenario: the layout, memsim's limits.
 std::optional<strategies::TrainingPlan> plan_with(const strategies::TrainingPlan& base,
-                                                  const scenarios::SweepKey& key, int64_t value);
+                                                  const scenarios::SweepKey& key, int64_t value,
+                                                  GlobalBatch global_batch = GlobalBatch::kKeep,
+                                                  std::string* why = nullptr);
 
 FitAnswer maximize(const strategies::TrainingPlan& base, const scenarios::SweepKey& key,
-                   strategies::FastEvaluator& evaluator);
+                   strategies::FastEvaluator& evaluator,
+                   GlobalBatch global_batch = GlobalBatch::kKeep);
 
 /// Serving's capacity answers, by the same search as `memsim fit`: the largest
 /// inference.batch at the plan's lengths and the longest inference.prompt_len at its batch

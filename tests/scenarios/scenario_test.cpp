@@ -88,3 +88,20 @@ TEST_CASE("every shipped scenario is valid and says what question it answers") {
   }
   CHECK(count >= 4);
 }
+
+TEST_CASE("--set wins over what a variant sets, in the base and every variant") {
+  const char* text = R"(model: {layers: 2, hidden: 64, heads: 4, ffn: 256, vocab: 1000}
+hardware: {gpu: a100-80gb}
+training: {seq_len: 128}
+compare:
+  - {name: long, training: {seq_len: 2048}}
+)";
+  const auto scenario =
+      memsim::testing::scenario_from_text(text, "s.yaml", {"training.seq_len=4096"});
+  REQUIRE(scenario.variants.size() == 2);
+  CHECK(scenario.variants[0].plan.training.seq_len == 4096);
+  CHECK(scenario.variants[1].plan.training.seq_len == 4096);
+  // Without it, the variant's own value stands.
+  CHECK(memsim::testing::scenario_from_text(text, "s.yaml").variants[1].plan.training.seq_len ==
+        2048);
+}

@@ -3,6 +3,8 @@
 
 #include "tools/fit_search.h"
 
+#include <filesystem>
+
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
@@ -41,7 +43,7 @@ bool walk_fits(const TrainingPlan& plan, const std::string& name, int64_t value)
 
 }  // namespace
 
-TEST_CASE("the largest micro_batch and seq_len that fit: the value fits, one more does not") {
+TEST_CASE("the largest micro_batch and seq_len that fit: it fits, the next valid value does not") {
   memsim::strategies::FastEvaluator evaluator;
   for (const auto& variant : scenario().variants) {
     for (const std::string name : {"training.micro_batch", "training.seq_len"}) {
@@ -50,8 +52,12 @@ TEST_CASE("the largest micro_batch and seq_len that fit: the value fits, one mor
       const auto answer = memsim::tools::maximize(variant.plan, key(name), evaluator);
       CHECK(answer.value > 1);
       CHECK(!answer.unbounded);
+      REQUIRE(answer.next);
       CHECK(walk_fits(variant.plan, name, answer.value));
-      CHECK_FALSE(walk_fits(variant.plan, name, answer.value + 1));
+      CHECK_FALSE(walk_fits(variant.plan, name, *answer.next));
+      // No valid value lies between the answer and the next.
+      for (int64_t v = answer.value + 1; v < *answer.next; ++v)
+        CHECK_FALSE(memsim::tools::plan_with(variant.plan, key(name), v));
       const auto at = memsim::tools::plan_with(variant.plan, key(name), answer.value);
       CHECK(answer.peak == memsim::strategies::evaluate(*at).peak);
       CHECK(answer.next_peak > variant.plan.cluster.gpu.capacity);
@@ -59,12 +65,41 @@ TEST_CASE("the largest micro_batch and seq_len that fit: the value fits, one mor
   }
 }
 
-TEST_CASE("fit keeps the microbatches per step when it grows the micro-batch") {
-  const auto plan = scenario().variants.front().plan;  // dp 1, 32 microbatches
-  const auto with = memsim::tools::plan_with(plan, key("training.micro_batch"), 3);
+TEST_CASE("fit keeps the global batch as it grows the micro-batch, unless told to scale it") {
+  const auto plan = scenario().variants.front().plan;  // dp 1, global batch 32
+  CHECK_FALSE(memsim::tools::plan_with(plan, key("training.micro_batch"), 3));  // 3 ∤ 32
+  auto with = memsim::tools::plan_with(plan, key("training.micro_batch"), 4);
+  REQUIRE(with);
+  CHECK(with->training.global_batch == 32);
+  CHECK(with->microbatches() == 8);  // the accumulation steps shrink
+  with = memsim::tools::plan_with(plan, key("training.micro_batch"), 3,
+                                  memsim::tools::GlobalBatch::kScale);
   REQUIRE(with);
   CHECK(with->training.global_batch == 96);
   CHECK(with->microbatches() == 32);
+  memsim::strategies::FastEvaluator evaluator;
+  const auto answer = memsim::tools::maximize(plan, key("training.micro_batch"), evaluator);
+  CHECK(32 % answer.value == 0);
+  CHECK(answer.microbatches == 32 / answer.value);
+}
+
+TEST_CASE("fit searches only valid values: multiples of tp under sequence parallelism") {
+  auto plan = scenario().variants.front().plan;  // tp 2
+  plan.parallel.tp.sequence_parallel = true;
+  memsim::strategies::FastEvaluator evaluator;
+  const auto answer = memsim::tools::maximize(plan, key("training.seq_len"), evaluator);
+  CHECK(answer.smallest == 2);  // 1 is not a valid value: tp = 2 must divide it
+  CHECK(answer.value % 2 == 0);
+  REQUIRE(answer.next);
+  CHECK(*answer.next == answer.value + 2);
+  // And when nothing is valid, it says which rule fails.
+  auto odd = plan;
+  odd.parallel.tp.degree = 3;
+  odd.cluster.gpus_per_node = 6;  // tp × pp = 6 GPUs: only the heads rule fails
+  const auto none = memsim::tools::maximize(odd, key("training.seq_len"), evaluator);
+  CHECK(none.value == 0);
+  CHECK_FALSE(none.smallest);
+  CHECK(none.invalid == "parallel.tp = 3 does not divide attention heads (16)");
 }
 
 TEST_CASE("fit answers 0 when nothing fits, and says when a key does not limit memory") {
@@ -74,6 +109,8 @@ TEST_CASE("fit answers 0 when nothing fits, and says when a key does not limit m
   const auto none = memsim::tools::maximize(plan, key("training.micro_batch"), evaluator);
   CHECK(none.value == 0);
   CHECK(none.peak.value() == 0);
+  CHECK(none.smallest == 1);
+  CHECK(none.next == 1);
   CHECK(none.next_peak > plan.cluster.gpu.capacity);
 
   // The global batch adds microbatches; 1F1B keeps at most pp of them in flight.
@@ -104,6 +141,9 @@ TEST_CASE("memsim fit prints the SPEC's JSON, and rejects keys it cannot maximiz
   result = memsim::testing::run_memsim({"fit", path, "--maximize", "training.global_batch"});
   CHECK(result.exit_code == 2);
   CHECK(result.err.find("training.global_batch does not limit memory") != std::string::npos);
+  result = memsim::testing::run_memsim(
+      {"fit", path, "--maximize", "training.seq_len", "--set", "parallel.tp=3"});
+  CHECK(result.exit_code == 2);  // not a valid scenario to begin with
   CHECK(memsim::testing::run_memsim({"fit", path}).exit_code == 2);  // --maximize is required
 }
 
@@ -120,6 +160,7 @@ inference: {batch: 4, prompt_len: 1024, generate_len: 256, kv_block: 16}
     CAPTURE(name);
     const auto answer = memsim::tools::maximize(variant.plan, key(name), evaluator);
     CHECK(answer.value > 1);
+    CHECK(answer.next == answer.value + 1);  // every value is valid
     CHECK(walk_fits(variant.plan, name, answer.value));
     CHECK_FALSE(walk_fits(variant.plan, name, answer.value + 1));
     // The report's capacity answers are the same search's.
@@ -159,4 +200,34 @@ TEST_CASE("the capacity answers are exact: one more does not fit") {
   // The serving engine's share decides: with all of the GPU usable, more fits.
   plan.inference.memory_utilization = 1.0;
   CHECK(memsim::tools::inference_capacity(plan, evaluator).max_batch > capacity.max_batch);
+}
+
+TEST_CASE("every shipped scenario: fit's answer runs and fits, the next valid value does not") {
+  // As `memsim run SCENARIO --set KEY=VALUE --variant NAME` reads and walks it.
+  const auto run_fits = [](const std::string& path, const std::string& variant,
+                           const std::string& name, int64_t value) {
+    const auto scenario =
+        memsim::scenarios::load_scenario(path, {name + "=" + std::to_string(value)}, variant);
+    return memsim::strategies::evaluate(scenario.variants.front().plan).fits;
+  };
+  memsim::strategies::FastEvaluator evaluator;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(memsim::testing::source_path("scenarios"))) {
+    if (entry.path().extension() != ".yaml") continue;
+    const std::string path = entry.path().string();
+    for (const auto& variant : memsim::scenarios::load_scenario(path).variants) {
+      const bool serving = variant.plan.mode == memsim::strategies::Mode::kInference;
+      const std::vector<std::string> names =
+          serving ? std::vector<std::string>{"inference.batch", "inference.prompt_len"}
+                  : std::vector<std::string>{"training.micro_batch", "training.seq_len"};
+      for (const std::string& name : names) {
+        CAPTURE(path);
+        CAPTURE(variant.name);
+        CAPTURE(name);
+        const auto answer = memsim::tools::maximize(variant.plan, key(name), evaluator);
+        if (answer.value > 0) CHECK(run_fits(path, variant.name, name, answer.value));
+        if (answer.next) CHECK_FALSE(run_fits(path, variant.name, name, *answer.next));
+      }
+    }
+  }
 }
