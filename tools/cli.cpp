@@ -81,7 +81,10 @@ void add_flag(CLI::App& sub, Flag flag, const Command& command, CommandOptions& 
           ->type_name("UNITS");
       return;
     case Flag::kFailIfOom:
-      sub.add_flag("--fail-if-oom", options.fail_if_oom, "exit 3 when a variant does not fit");
+      sub.add_flag("--fail-if-oom", options.fail_if_oom,
+                   command.takes_scenario ? "exit 3 when something does not fit (run: a variant; "
+                                            "sweep: every point; fit: a variant's smallest value)"
+                                          : "with --for: exit 3 when no GPU fits");
       return;
     case Flag::kWide:
       sub.add_flag("--wide", options.wide,

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -52,16 +53,26 @@ void write_catalog(const CommandOptions& options, const std::vector<std::string>
 }  // namespace
 
 int run_models(const CommandOptions& options) {
-  const std::vector<std::string> header = {"name",     "layers", "hidden", "heads",
-                                           "kv_heads", "ffn",    "vocab",  "parameters"};
+  // Aliases: under the name for people, a column of their own in CSV.
+  const bool csv = options.format == "csv";
+  std::vector<std::string> header = {"name",     "layers", "hidden", "heads",
+                                     "kv_heads", "ffn",    "vocab",  "parameters"};
+  if (csv) header.emplace_back("aliases");
   std::vector<std::vector<std::string>> rows;
   nlohmann::ordered_json json = nlohmann::ordered_json::array();
   for (const scenarios::ModelPreset& preset : scenarios::model_presets()) {
     const sim::ModelSpec& m = preset.spec;
     const int64_t parameters = sim::LayerGraph(m).parameter_count();
-    rows.push_back({preset.name, std::to_string(m.layers), std::to_string(m.hidden),
+    std::string name = preset.name;
+    std::string aliases;
+    for (const std::string& alias : preset.aliases) {
+      name += "\n(" + alias + ")";
+      aliases += (aliases.empty() ? "" : " ") + alias;
+    }
+    rows.push_back({csv ? preset.name : name, std::to_string(m.layers), std::to_string(m.hidden),
                     std::to_string(m.heads), std::to_string(m.kv_heads), std::to_string(m.ffn),
                     std::to_string(m.vocab), std::to_string(parameters)});
+    if (csv) rows.back().push_back(aliases);
     json.push_back({{"name", preset.name},
                     {"aliases", preset.aliases},
                     {"description", preset.description},
@@ -157,19 +168,24 @@ int run_hardware_for(const CommandOptions& options) {
     json.push_back(std::move(entry));
   }
   write_catalog(options, header, rows, json);
-  return 0;
+  const bool any_fits = std::any_of(found.begin(), found.end(),
+                                    [](const HardwareOption& o) { return o.plan.has_value(); });
+  return options.fail_if_oom && !any_fits ? 3 : 0;
 }
 
 }  // namespace
 
 int run_hardware(const CommandOptions& options) {
   if (!options.scenario.empty()) return run_hardware_for(options);
-  if (!options.sets.empty() || !options.variant.empty() || options.tokens) {
+  if (!options.sets.empty() || !options.variant.empty() || options.tokens || options.fail_if_oom) {
     throw scenarios::InputError({"memsim hardware", 0, 0},
-                                "--set, --variant and --tokens need --for SCENARIO");
+                                "--set, --variant, --tokens and --fail-if-oom need --for SCENARIO");
   }
-  const std::vector<std::string> header = {"name",    "memory_MiB",  "bf16_TFLOP/s", "HBM_GB/s",
-                                           "buy_USD", "cloud_USD/h", "description"};
+  const bool people = options.format == "table" || options.format == "markdown";
+  const std::vector<std::string> header = {"name",         people ? "memory" : "memory_MiB",
+                                           "bf16_TFLOP/s", "HBM_GB/s",
+                                           "buy_USD",      "cloud_USD/h",
+                                           "description"};
   // A price of 0 is unknown: an empty CSV field, "-" for people, null in JSON.
   const std::string unknown = options.format == "csv" ? "" : "-";
   const auto price_cell = [&](double usd) { return usd > 0 ? fmt::format("{}", usd) : unknown; };
@@ -179,7 +195,9 @@ int run_hardware(const CommandOptions& options) {
   std::vector<std::vector<std::string>> rows;
   nlohmann::ordered_json json = nlohmann::ordered_json::array();
   for (const hardware::GpuProfile& gpu : hardware::gpus()) {
-    rows.push_back({gpu.name, std::to_string(gpu.capacity.value() / sim::kMiB.value()),
+    rows.push_back({gpu.name,
+                    people ? format_bytes(gpu.capacity, options.unit_system())
+                           : std::to_string(gpu.capacity.value() / sim::kMiB.value()),
                     fmt::format("{:g}", gpu.peak_16bit_flop_per_s / 1e12),
                     fmt::format("{:g}", gpu.memory_bandwidth_bytes_per_s / 1e9),
                     price_cell(gpu.purchase_usd), price_cell(gpu.cloud_usd_per_hour),

@@ -186,7 +186,9 @@ int run_fit(const CommandOptions& options) {
       write_table(options, fits, out);
     }
   });
-  return 0;
+  const bool none_fits = std::any_of(fits.begin(), fits.end(),
+                                     [](const VariantFit& f) { return f.answer.value == 0; });
+  return options.fail_if_oom && none_fits ? 3 : 0;
 }
 
 }  // namespace memsim::tools

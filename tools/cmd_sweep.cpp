@@ -53,6 +53,7 @@ int run_sweep(const CommandOptions& options) {
   sweep_options.threads = options.threads;
   sweep_options.progress = ::isatty(STDERR_FILENO) != 0;
   sweep_options.width = output_width(options.output.empty());
+  sweep_options.units = options.unit_system();
 
   SweepSummary summary;
   {
@@ -65,7 +66,8 @@ int run_sweep(const CommandOptions& options) {
     });
   }
   std::cerr << describe(summary) << '\n';
-  return summary.interrupted ? 128 + stop_signal() : 0;
+  if (summary.interrupted) return 128 + stop_signal();
+  return options.fail_if_oom && summary.fitting == 0 ? 3 : 0;
 }
 
 }  // namespace memsim::tools

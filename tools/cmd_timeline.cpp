@@ -69,10 +69,11 @@ int run_timeline(const CommandOptions& options) {
   const std::vector<int64_t> ranks = parse_ranks(options.ranks, world);
   // By default one track per class of identical ranks; named ranks (or all) one each.
   const TrackPerRank tracks = options.ranks.empty() ? TrackPerRank::kClass : TrackPerRank::kRank;
-  const TimelineSet set =
+  TimelineSet set =
       variant.plan.mode == strategies::Mode::kInference
           ? build_timelines(strategies::CompiledInference(variant.plan), ranks, title, tracks)
           : build_timelines(strategies::CompiledPlan(variant.plan), ranks, title, tracks);
+  set.units = options.unit_system();
   for (const auto& [format, writer] : kWriters) {
     if (options.format == format) {
       write_output(options.output, [&](std::ostream& out) { writer(set, out); });

@@ -48,8 +48,9 @@ struct Worse {
 /// the results.
 class RowWriter {
  public:
-  RowWriter(const std::vector<scenarios::VariantSweep>& sweeps, SweepFormat format)
-      : sweeps_(sweeps), format_(format), with_variant_(sweeps.size() > 1) {
+  RowWriter(const std::vector<scenarios::VariantSweep>& sweeps, SweepFormat format,
+            UnitSystem units)
+      : sweeps_(sweeps), format_(format), units_(units), with_variant_(sweeps.size() > 1) {
     for (const scenarios::VariantSweep& v : sweeps) {
       Labels labels;
       labels.csv_variant = csv_field(v.name) + ",";
@@ -139,12 +140,12 @@ class RowWriter {
     }
     const auto& r = row.result;
     out.push_back(r.fits ? "yes" : "no");
-    out.push_back(fmt::format("{:.2f} GiB", r.peak.gib()));
+    out.push_back(format_bytes(r.peak, units_));
     out.push_back(fmt::format("{:.3g} s", r.step_time_s));
     out.push_back(fmt::format("{:.1f}%", 100.0 * r.bubble_fraction));
     out.push_back(fmt::format("{:.0f}", r.tokens_per_s));
     out.push_back(fmt::format("{:.1f}%", 100.0 * r.model_flops_utilization));
-    out.push_back(fmt::format("{:.1f} GiB", r.cpu_bytes_per_node.gib()));
+    out.push_back(format_bytes(r.cpu_bytes_per_node, units_));
     return out;
   }
 
@@ -160,6 +161,7 @@ class RowWriter {
   };
   const std::vector<scenarios::VariantSweep>& sweeps_;
   SweepFormat format_;
+  UnitSystem units_;
   bool with_variant_;
   std::vector<Labels> labels_;
   std::vector<size_t> coordinates_;
@@ -192,7 +194,7 @@ class Runner {
 
   SweepSummary run(std::ostream& out) {
     const auto start = Clock::now();
-    RowWriter writer(sweeps_, options_.format);
+    RowWriter writer(sweeps_, options_.format, options_.units);
     const bool streaming = options_.top == 0;
     if (streaming && options_.format == SweepFormat::kCsv) writer.csv_header(out);
     std::vector<std::vector<Row>> tops(threads_);
@@ -279,7 +281,7 @@ class Runner {
         if (finished_ || stop_) break;
       }
       ChunkResult result;
-      RowWriter writer(sweeps_, options_.format);
+      RowWriter writer(sweeps_, options_.format, options_.units);
       const uint64_t first = chunk * kChunk;
       const uint64_t end = std::min(points_, first + kChunk);
       size_t variant = static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end(), first) -

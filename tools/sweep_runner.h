@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "scenarios/sweep.h"
+#include "tools/units_format.h"
 
 namespace memsim::tools {
 
@@ -24,6 +25,7 @@ struct SweepOptions {
   int threads = 0;                                    ///< 0: one per core
   bool progress = false;                              ///< a progress bar on stderr
   size_t width = std::numeric_limits<size_t>::max();  ///< of a table's lines, where it can
+  UnitSystem units = UnitSystem::kBinary;             ///< of a table's sizes
 };
 
 struct SweepSummary {

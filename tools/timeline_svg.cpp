@@ -110,7 +110,9 @@ void write_timeline_svg(const TimelineSet& set, std::ostream& out) {
   t_max = std::max(t_max, 1e-9);
   bytes_max *= 1.08;
   const Plot plot(t_max, bytes_max);
-  constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+  // Sizes in the chosen unit: GiB (2^30) or GB (10^9).
+  const double kGiB = set.units == UnitSystem::kSi ? 1e9 : 1024.0 * 1024.0 * 1024.0;
+  const std::string unit = unit_name(set.units);
 
   out << fmt::format(
       R"~(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" viewBox="0 0 {} {}" font-family="sans-serif" font-size="12">)~"
@@ -151,9 +153,9 @@ void write_timeline_svg(const TimelineSet& set, std::ostream& out) {
                      "\n",
                      kLeft + kPlotWidth / 2, kHeight - 18);
   out << fmt::format(
-      R"~(<text x="20" y="{}" text-anchor="middle" transform="rotate(-90 20 {})">live memory per GPU (GiB)</text>)~"
+      R"~(<text x="20" y="{}" text-anchor="middle" transform="rotate(-90 20 {})">live memory per GPU ({})</text>)~"
       "\n",
-      kTop + kPlotHeight / 2, kTop + kPlotHeight / 2);
+      kTop + kPlotHeight / 2, kTop + kPlotHeight / 2, unit);
 
   // Capacity, and below it the share a serving engine may use.
   const auto limit_line = [&](sim::Bytes bytes, const char* label, const char* dash) {
@@ -163,9 +165,9 @@ void write_timeline_svg(const TimelineSet& set, std::ostream& out) {
         "\n",
         kLeft, y, kLeft + kPlotWidth, y, dash);
     out << fmt::format(
-        R"~(<text x="{}" y="{:.1f}" fill="#d62728" text-anchor="end">{} {:.1f} GiB</text>)~"
+        R"~(<text x="{}" y="{:.1f}" fill="#d62728" text-anchor="end">{} {:.1f} {}</text>)~"
         "\n",
-        kLeft + kPlotWidth - 4, y - 5, label, bytes.gib());
+        kLeft + kPlotWidth - 4, y - 5, label, static_cast<double>(bytes.value()) / kGiB, unit);
   };
   limit_line(set.capacity, "capacity", "6,4");
   if (set.usable < set.capacity) limit_line(set.usable, "usable when serving", "2,3");
@@ -193,9 +195,10 @@ void write_timeline_svg(const TimelineSet& set, std::ostream& out) {
     out << fmt::format(R"~(<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="3"/>)~"
                        "\n",
                        lx, ly, lx + 18, ly, color);
-    out << fmt::format(R"~(<text x="{}" y="{}">stage {}: peak {:.1f} GiB</text>)~"
+    out << fmt::format(R"~(<text x="{}" y="{}">stage {}: peak {:.1f} {}</text>)~"
                        "\n",
-                       lx + 24, ly + 4, p.pp_stage, p.result.peak.gib());
+                       lx + 24, ly + 4, p.pp_stage,
+                       static_cast<double>(p.result.peak.value()) / kGiB, unit);
     out << fmt::format(R"~(<text x="{}" y="{}" fill="#555">ranks {} ({} identical)</text>)~"
                        "\n",
                        lx + 24, ly + 19, escape(rank_ranges(ranks, "–", ", ")), ranks.size());

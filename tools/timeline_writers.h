@@ -12,6 +12,7 @@
 #include "sim/timeline.h"
 #include "strategies/compiled_plan.h"
 #include "strategies/inference.h"
+#include "tools/units_format.h"
 
 namespace memsim::tools {
 
@@ -34,6 +35,7 @@ struct TimelineSet {
   std::string title;
   sim::Bytes capacity;
   sim::Bytes usable;  ///< what a rank's peak must stay under (inference: a share of capacity)
+  UnitSystem units = UnitSystem::kBinary;  ///< of the sizes the SVG plot prints
   std::vector<ProgramTimeline> programs;
   std::vector<Track> tracks;  ///< in the order of their first ranks
 };

@@ -2,6 +2,8 @@
 // --variant judged alone, warnings said once, nothing narrowed or made up in silence.
 
 #include <csignal>
+#include <fstream>
+#include <sstream>
 #include <sys/wait.h>
 
 #include <doctest/doctest.h>
@@ -150,4 +152,77 @@ TEST_CASE("a scenario named after a file name that is not UTF-8 still gives vali
     const auto doc = nlohmann::json::parse(result.out);
     if (doc.contains("scenario")) CHECK(doc["scenario"] == "caf\xEF\xBF\xBD");
   }
+}
+
+TEST_CASE("the README's common flags work on every command that lists them, and only there") {
+  std::ifstream readme(memsim::testing::source_path("README.md"));
+  std::string line;
+  while (std::getline(readme, line) && !line.starts_with("<!-- flags by command")) {
+  }
+  const auto cells = [](const std::string& row) {
+    std::vector<std::string> out;
+    std::istringstream in(row);
+    std::string cell;
+    std::getline(in, cell, '|');  // before the first bar
+    while (std::getline(in, cell, '|')) {
+      cell.erase(0, cell.find_first_not_of(' '));
+      cell.erase(cell.find_last_not_of(' ') + 1);
+      out.push_back(cell);
+    }
+    if (!out.empty() && out.back().empty()) out.pop_back();
+    return out;
+  };
+  REQUIRE(std::getline(readme, line));
+  const std::vector<std::string> commands = cells(line);  // "flag", then the commands
+  REQUIRE(commands.size() == 8);
+  std::getline(readme, line);  // | --- |
+  const std::string scenario =
+      memsim::testing::source_path("tests/catalogue/inputs/sweep.yaml");  // valid, with a sweep
+  const std::string output = memsim::testing::write_temp_file("cli/flags/out.txt", "");
+  int tried = 0;
+  while (std::getline(readme, line) && line.starts_with("| `")) {
+    const std::vector<std::string> row = cells(line);
+    REQUIRE(row.size() == commands.size());
+    const std::string flag = row[0].substr(
+        1, row[0].find(' ') == std::string::npos ? row[0].size() - 2 : row[0].find(' ') - 1);
+    for (size_t c = 1; c < row.size(); ++c) {
+      std::vector<std::string> base = {commands[c]};
+      if (commands[c] == "hardware" && row[c] == "with --for") base.push_back("--for");
+      if (commands[c] != "models" && (commands[c] != "hardware" || row[c] == "with --for"))
+        base.push_back(scenario);
+      if (commands[c] == "fit") base.insert(base.end(), {"--maximize", "training.micro_batch"});
+      std::vector<std::vector<std::string>> uses;  // the flag with its values
+      if (flag == "--format") {
+        std::istringstream formats(row[c]);
+        for (std::string f; formats >> f;)
+          uses.push_back({"--format", f});
+      } else if (flag == "-o") {
+        uses.push_back({"-o", output});
+      } else if (flag == "--set") {
+        uses.push_back({"--set", "training.seq_len=256"});
+      } else if (flag == "--variant") {
+        uses.push_back({"--variant", "base"});
+      } else if (flag == "--units") {
+        uses.push_back({"--units", "si"});
+      } else {
+        uses.push_back({flag});
+      }
+      for (const auto& use : uses) {
+        std::vector<std::string> args = base;
+        args.insert(args.end(), use.begin(), use.end());
+        std::string command;
+        for (const auto& a : args)
+          command += a + " ";
+        CAPTURE(command);
+        const int code = memsim::testing::run_memsim(args).exit_code;
+        if (row[c] == "-") {
+          CHECK(code == 2);
+        } else {
+          CHECK((code == 0 || code == 3));
+        }
+        ++tried;
+      }
+    }
+  }
+  CHECK(tried > 50);
 }
