@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -112,7 +113,10 @@ int run_hardware_for(const CommandOptions& options) {
   const scenarios::Variant& variant = chosen_variant(scenario, options);
   const bool serving = variant.plan.mode == strategies::Mode::kInference;
   strategies::FastEvaluator evaluator;
-  const auto found = hardware_options(variant.plan, hardware::gpus(), evaluator);
+  std::optional<Progress> progress(std::in_place, "hardware --for", "GPU profiles",
+                                   hardware::gpus().size());
+  const auto found = hardware_options(variant.plan, hardware::gpus(), evaluator, &*progress);
+  progress.reset();
 
   const std::string run =
       format_count(static_cast<int64_t>(std::llround(options.tokens_or_default()))) + " tokens";

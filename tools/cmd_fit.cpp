@@ -1,4 +1,5 @@
 #include <iostream>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -9,6 +10,7 @@
 #include "tools/csv.h"
 #include "tools/fit_search.h"
 #include "tools/output_file.h"
+#include "tools/progress.h"
 #include "tools/terminal.h"
 #include "tools/text_table.h"
 
@@ -163,7 +165,9 @@ int run_fit(const CommandOptions& options) {
   const std::string only = options.variant.empty() ? "" : chosen_variant(scenario, options).name;
   strategies::FastEvaluator evaluator;
   std::vector<VariantFit> fits;
+  std::optional<Progress> progress(std::in_place, "fit", "variants", scenario.variants.size());
   for (const scenarios::Variant& variant : scenario.variants) {
+    progress->update(fits.size());
     if (!only.empty() && variant.name != only) continue;
     FitAnswer answer =
         maximize(variant.plan, key, evaluator,
@@ -177,6 +181,7 @@ int run_fit(const CommandOptions& options) {
     }
     fits.push_back({&variant, answer});
   }
+  progress.reset();
   write_output(options.output, [&](std::ostream& out) {
     if (options.format == "json") {
       write_json(options.maximize, fits, out);

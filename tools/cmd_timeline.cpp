@@ -1,4 +1,5 @@
 #include <iostream>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -69,10 +70,13 @@ int run_timeline(const CommandOptions& options) {
   const std::vector<int64_t> ranks = parse_ranks(options.ranks, world);
   // By default one track per class of identical ranks; named ranks (or all) one each.
   const TrackPerRank tracks = options.ranks.empty() ? TrackPerRank::kClass : TrackPerRank::kRank;
-  TimelineSet set =
-      variant.plan.mode == strategies::Mode::kInference
-          ? build_timelines(strategies::CompiledInference(variant.plan), ranks, title, tracks)
-          : build_timelines(strategies::CompiledPlan(variant.plan), ranks, title, tracks);
+  std::optional<Progress> progress(std::in_place, "timeline", "ranks", ranks.size());
+  TimelineSet set = variant.plan.mode == strategies::Mode::kInference
+                        ? build_timelines(strategies::CompiledInference(variant.plan), ranks, title,
+                                          tracks, &*progress)
+                        : build_timelines(strategies::CompiledPlan(variant.plan), ranks, title,
+                                          tracks, &*progress);
+  progress.reset();
   set.units = options.unit_system();
   for (const auto& [format, writer] : kWriters) {
     if (options.format == format) {

@@ -43,10 +43,12 @@ double HardwareOption::seconds_for(double tokens) const {
 
 std::vector<HardwareOption> hardware_options(const TrainingPlan& scenario,
                                              const std::vector<hardware::GpuProfile>& gpus,
-                                             strategies::FastEvaluator& evaluator) {
+                                             strategies::FastEvaluator& evaluator,
+                                             Progress* progress) {
   const bool serving = scenario.mode == Mode::kInference;
   std::vector<HardwareOption> options;
   for (const hardware::GpuProfile& gpu : gpus) {
+    if (progress != nullptr) progress->update(options.size());
     HardwareOption& option = options.emplace_back();
     option.gpu = gpu;
     for (int64_t n = 1; n <= kMostGpusTried && !option.plan; n *= 2) {

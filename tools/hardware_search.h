@@ -13,6 +13,7 @@
 #include "hardware/gpu_profile.h"
 #include "strategies/fast_evaluator.h"
 #include "strategies/training_plan.h"
+#include "tools/progress.h"
 
 namespace memsim::tools {
 
@@ -34,9 +35,11 @@ struct HardwareOption {
   double seconds_for(double tokens) const;
 };
 
-/// One option per profile of `gpus`, in their order.
+/// One option per profile of `gpus`, in their order; `progress` (when given) counts the
+/// profiles done.
 std::vector<HardwareOption> hardware_options(const strategies::TrainingPlan& scenario,
                                              const std::vector<hardware::GpuProfile>& gpus,
-                                             strategies::FastEvaluator& evaluator);
+                                             strategies::FastEvaluator& evaluator,
+                                             Progress* progress = nullptr);
 
 }  // namespace memsim::tools

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <queue>
 #include <thread>
 #include <vector>
@@ -14,6 +15,7 @@
 
 #include "strategies/fast_evaluator.h"
 #include "tools/csv.h"
+#include "tools/progress.h"
 #include "tools/text_table.h"
 
 namespace memsim::tools {
@@ -204,7 +206,8 @@ class Runner {
       workers.threads.emplace_back([this, t, &tops] { work(tops[t]); });
     }
     SweepSummary summary;
-    auto last_progress = Clock::now();
+    std::optional<Progress> progress;
+    if (options_.progress) progress.emplace("sweep", "points", points_);
     for (uint64_t next = 0; next < chunks_; ++next) {
       ChunkResult result;
       {
@@ -212,10 +215,7 @@ class Runner {
         // After a stop, once every worker has left no more chunks will come.
         while (!done_.count(next) && !(stop_ && active_ == 0)) {
           ready_.wait_for(lock, std::chrono::milliseconds(100));
-          if (options_.progress && Clock::now() - last_progress > std::chrono::milliseconds(100)) {
-            progress(summary, start);
-            last_progress = Clock::now();
-          }
+          if (progress) progress->update(summary.points);
         }
         if (!done_.count(next)) break;  // stopped before this chunk was finished
         result = std::move(done_[next]);
@@ -229,17 +229,14 @@ class Runner {
       summary.fitting += result.fitting;
       for (const auto& [reason, count] : result.skipped)
         summary.skipped[reason] += count;
-      if (options_.progress && Clock::now() - last_progress > std::chrono::milliseconds(100)) {
-        progress(summary, start);
-        last_progress = Clock::now();
-      }
+      if (progress) progress->update(summary.points);
     }
     workers.finish();
+    progress.reset();
     summary.interrupted = summary.points < points_;
     if (!streaming) write_top(tops, writer, out);
     out.flush();
     summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    if (options_.progress) std::cerr << "\r\033[K";
     return summary;
   }
 
@@ -362,18 +359,6 @@ class Runner {
     for (const Row& row : all)
       writer.write(row, text);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  }
-
-  void progress(const SweepSummary& summary, Clock::time_point start) const {
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    const double rate = elapsed > 0 ? static_cast<double>(summary.points) / elapsed : 0.0;
-    const double share = static_cast<double>(summary.points) / static_cast<double>(points_);
-    const int filled = static_cast<int>(share * 30);
-    const double left = rate > 0 ? static_cast<double>(points_ - summary.points) / rate : 0;
-    std::cerr << fmt::format("\r[{:<30}] {:5.1f}% {}/{} points, {:.2g}/s, {:.0f} s left",
-                             std::string(filled, '#'), 100 * share, summary.points, points_, rate,
-                             left)
-              << std::flush;
   }
 
   const std::vector<scenarios::VariantSweep>& sweeps_;

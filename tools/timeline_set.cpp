@@ -21,15 +21,17 @@ void add_to_track(TimelineSet& set, TrackPerRank mode, size_t program,
 }  // namespace
 
 TimelineSet build_timelines(const strategies::CompiledPlan& compiled,
-                            const std::vector<int64_t>& ranks, std::string title,
-                            TrackPerRank mode) {
+                            const std::vector<int64_t>& ranks, std::string title, TrackPerRank mode,
+                            Progress* progress) {
   TimelineSet set;
   set.title = std::move(title);
   set.capacity = compiled.plan().cluster.gpu.capacity;
   set.usable = strategies::usable_memory(compiled.plan());
   std::vector<int64_t> slot(compiled.program_count(), -1);
   std::vector<int64_t> class_track(compiled.program_count(), -1);
-  for (int64_t rank : ranks) {
+  for (size_t r = 0; r < ranks.size(); ++r) {
+    if (progress != nullptr) progress->update(r);
+    const int64_t rank = ranks[r];
     const size_t index = compiled.program_index(rank);
     if (slot[index] < 0) {
       slot[index] = static_cast<int64_t>(set.programs.size());
@@ -45,8 +47,8 @@ TimelineSet build_timelines(const strategies::CompiledPlan& compiled,
 }
 
 TimelineSet build_timelines(const strategies::CompiledInference& compiled,
-                            const std::vector<int64_t>& ranks, std::string title,
-                            TrackPerRank mode) {
+                            const std::vector<int64_t>& ranks, std::string title, TrackPerRank mode,
+                            Progress* progress) {
   const strategies::TrainingPlan& plan = compiled.plan();
   TimelineSet set;
   set.title = std::move(title);
@@ -58,8 +60,9 @@ TimelineSet build_timelines(const strategies::CompiledInference& compiled,
   const int64_t steps = plan.inference.generate_len;
   const int64_t stride =
       std::max<int64_t>(1, (steps + kTimelineDecodeSteps - 1) / kTimelineDecodeSteps);
-  for (int64_t rank : ranks) {
-    const strategies::RankPlacement where = strategies::rank_placement(plan.parallel, rank);
+  for (size_t r = 0; r < ranks.size(); ++r) {
+    if (progress != nullptr) progress->update(r);
+    const strategies::RankPlacement where = strategies::rank_placement(plan.parallel, ranks[r]);
     if (slot[where.pp_stage] < 0) {
       slot[where.pp_stage] = static_cast<int64_t>(set.programs.size());
       ProgramTimeline& p = set.programs.emplace_back();

@@ -12,6 +12,7 @@
 #include "sim/timeline.h"
 #include "strategies/compiled_plan.h"
 #include "strategies/inference.h"
+#include "tools/progress.h"
 #include "tools/units_format.h"
 
 namespace memsim::tools {
@@ -44,10 +45,11 @@ struct TimelineSet {
 enum class TrackPerRank { kClass, kRank };
 
 /// Simulates the programs of `ranks` (each distinct one once), with a track per rank or per
-/// class of identical ranks.
+/// class of identical ranks; `progress` (when given) counts the ranks done.
 TimelineSet build_timelines(const strategies::CompiledPlan& compiled,
                             const std::vector<int64_t>& ranks, std::string title,
-                            TrackPerRank tracks = TrackPerRank::kRank);
+                            TrackPerRank tracks = TrackPerRank::kRank,
+                            Progress* progress = nullptr);
 /// The most decode steps an inference timeline walks: above, every k-th (the last
 /// included), each allocating the cache of the steps it stands for.
 inline constexpr int64_t kTimelineDecodeSteps = 256;
@@ -56,7 +58,8 @@ inline constexpr int64_t kTimelineDecodeSteps = 256;
 /// index in the microbatch column).
 TimelineSet build_timelines(const strategies::CompiledInference& compiled,
                             const std::vector<int64_t>& ranks, std::string title,
-                            TrackPerRank tracks = TrackPerRank::kRank);
+                            TrackPerRank tracks = TrackPerRank::kRank,
+                            Progress* progress = nullptr);
 
 /// Sorted ranks as ranges: "0-7 64-71" (`range` "-", `separator` " "), "0–7, 64–71".
 std::string rank_ranges(const std::vector<strategies::RankPlacement>& ranks,
