@@ -210,6 +210,41 @@ ConfigNode load_yaml_file(const std::string& path) {
   return parse_yaml(read_input_file(path), path);
 }
 
+std::string flow_text(const ConfigNode& node) {
+  switch (node.kind) {
+    case ConfigNode::Kind::kScalar:
+      return node.scalar;
+    case ConfigNode::Kind::kNull:
+      return "null";
+    case ConfigNode::Kind::kSequence: {
+      std::string text = "[";
+      for (size_t i = 0; i < node.items.size(); ++i)
+        text += (i ? ", " : "") + flow_text(node.items[i]);
+      return text + "]";
+    }
+    case ConfigNode::Kind::kMap: {
+      std::string text = "{";
+      for (size_t i = 0; i < node.entries.size(); ++i) {
+        text += (i ? ", " : "") + node.entries[i].key + ": " + flow_text(node.entries[i].value);
+      }
+      return text + "}";
+    }
+  }
+  return "?";
+}
+
+const ConfigNode* find_dotted(const ConfigNode& root, const std::string& dotted) {
+  const ConfigNode* node = &root;
+  size_t start = 0;
+  while (node != nullptr) {
+    const size_t dot = dotted.find('.', start);
+    node = node->is_map() ? node->get(dotted.substr(start, dot - start)) : nullptr;
+    if (dot == std::string::npos) return node;
+    start = dot + 1;
+  }
+  return nullptr;
+}
+
 void merge_into(ConfigNode& base, const ConfigNode& overlay) {
   if (!base.is_map() || !overlay.is_map()) {
     base = overlay;

@@ -48,6 +48,12 @@ ConfigNode load_yaml_file(const std::string& path);
 /// Parses YAML text; `origin` names it in locations.
 ConfigNode parse_yaml(const std::string& text, const std::string& origin);
 
+/// A value as a user would write it in flow style: `4`, `full`, `{full: {every: 2}}`.
+std::string flow_text(const ConfigNode& node);
+
+/// The node at dotted key `a.b.c`, or nullptr.
+const ConfigNode* find_dotted(const ConfigNode& root, const std::string& dotted);
+
 /// Merges `overlay` into `base`: mappings merge key by key, anything else replaces.
 void merge_into(ConfigNode& base, const ConfigNode& overlay);
 

@@ -18,31 +18,6 @@ namespace {
 
 using strategies::TrainingPlan;
 
-/// A value as a user would write it in flow style: `4`, `full`, `{full: {every: 2}}`.
-std::string flow_text(const ConfigNode& node) {
-  switch (node.kind) {
-    case ConfigNode::Kind::kScalar:
-      return node.scalar;
-    case ConfigNode::Kind::kNull:
-      return "null";
-    case ConfigNode::Kind::kSequence: {
-      std::string text = "[";
-      for (size_t i = 0; i < node.items.size(); ++i) {
-        text += (i ? ", " : "") + flow_text(node.items[i]);
-      }
-      return text + "]";
-    }
-    case ConfigNode::Kind::kMap: {
-      std::string text = "{";
-      for (size_t i = 0; i < node.entries.size(); ++i) {
-        text += (i ? ", " : "") + node.entries[i].key + ": " + flow_text(node.entries[i].value);
-      }
-      return text + "}";
-    }
-  }
-  return "?";
-}
-
 bool is_number(const std::string& text) {
   double value = 0.0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);

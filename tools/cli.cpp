@@ -93,8 +93,10 @@ void add_flag(CLI::App& sub, Flag flag, const Command& command, CommandOptions& 
       return;
     case Flag::kTop:
       sub.add_option("--top", raw.top,
-                     "keep the best N rows: fits first, then step time, then peak (table and "
-                     "markdown default to 20)")
+                     std::string(command.name) == "suggest"
+                         ? "at most N suggestions a variant (default 10)"
+                         : "keep the best N rows: fits first, then step time, then peak (table "
+                           "and markdown default to 20)")
           ->type_name("N");
       return;
     case Flag::kThreads:
@@ -116,6 +118,15 @@ void add_flag(CLI::App& sub, Flag flag, const Command& command, CommandOptions& 
       sub.add_flag("--scale-global-batch", options.scale_global_batch,
                    "with --maximize training.micro_batch: keep the microbatches per step and grow "
                    "the global batch (by default the global batch stays)");
+      return;
+    case Flag::kKeep:
+      sub.add_option("--keep", options.keep, "a strategy key not to change (repeatable)")
+          ->type_name("KEY");
+      return;
+    case Flag::kAllow:
+      sub.add_option("--allow", options.allow,
+                     "gpus: more nodes; precision: pure bf16 and 8-bit Adam (repeatable)")
+          ->type_name("WHAT");
       return;
     case Flag::kFor:
       sub.add_option("--for", options.scenario,

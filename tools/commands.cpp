@@ -36,6 +36,13 @@ const std::vector<Command>& commands() {
        {F::kSet, F::kVariant, F::kFormat, F::kOutput, F::kUnits, F::kFailIfOom, F::kMaximize,
         F::kScaleGlobalBatch},
        run_fit},
+      {"suggest",
+       "the smallest changes of each variant's strategy that make it fit, fastest first, as "
+       "--set flags and YAML",
+       true,
+       {"table", "json", "markdown"},
+       {F::kSet, F::kVariant, F::kFormat, F::kOutput, F::kUnits, F::kTop, F::kKeep, F::kAllow},
+       run_suggest},
       {"timeline",
        "per-rank memory over one training step of one variant (the base unless --variant): CSV "
        "events, a Chrome trace or an SVG plot",

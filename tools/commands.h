@@ -31,8 +31,11 @@ struct CommandOptions {
   int threads = 0;    ///< sweep: worker threads (0: one per core)
   uint64_t max_points = kDefaultMaxPoints;  ///< sweep: the largest grid it runs
   std::string maximize;                     ///< fit: the integer key to maximize
-  bool scale_global_batch = false;          ///< fit micro_batch: the global batch grows with it
-  std::optional<double> tokens;  ///< hardware --for: tokens a priced run trains or serves
+  bool scale_global_batch = false;
+  std::vector<std::string> keep;   ///< suggest: keys not to change
+  std::vector<std::string> allow;  ///< suggest: gpus, precision          ///< fit micro_batch: the
+                                   ///< global batch grows with it
+  std::optional<double> tokens;    ///< hardware --for: tokens a priced run trains or serves
 
   double tokens_or_default() const { return tokens.value_or(1e9); }
 
@@ -56,6 +59,8 @@ enum class Flag : uint8_t {
   kFor,
   kTokens,
   kRanks,
+  kKeep,
+  kAllow,
 };
 
 struct Command {
@@ -85,5 +90,6 @@ int run_hardware(const CommandOptions& options);
 int run_timeline(const CommandOptions& options);
 int run_sweep(const CommandOptions& options);
 int run_fit(const CommandOptions& options);
+int run_suggest(const CommandOptions& options);
 
 }  // namespace memsim::tools

@@ -9,6 +9,7 @@
 #include "scenarios/scenario.h"
 #include "strategies/evaluate.h"
 #include "tools/fit_search.h"
+#include "tools/suggest.h"
 
 namespace memsim::tools {
 
@@ -16,6 +17,7 @@ struct VariantOutcome {
   const scenarios::Variant* variant;
   strategies::TrainingReport report;
   std::optional<InferenceCapacity> capacity;  ///< inference only
+  std::vector<Suggestion> suggestions;        ///< when it does not fit: how to make it fit
 };
 
 struct ScenarioOutcome {

@@ -86,6 +86,19 @@ std::string indented(const std::string& text, size_t spaces) {
   return out;
 }
 
+/// How to make a variant that does not fit fit: each change as --set lines, with its peak
+/// and step time.
+ordered_json suggestions_json(const VariantOutcome& v) {
+  ordered_json list = ordered_json::array();
+  for (const Suggestion& s : v.suggestions) {
+    ordered_json set = ordered_json::array();
+    for (const auto& [key, value] : s.changes)
+      set.push_back(key + "=" + value);
+    list.push_back({{"set", set}, {"peak_bytes", s.peak.value()}, {"step_time_s", s.step_time_s}});
+  }
+  return list;
+}
+
 }  // namespace
 
 ordered_json variant_summary(const VariantOutcome& v) {
@@ -137,6 +150,7 @@ ordered_json variant_summary(const VariantOutcome& v) {
       {"at_peak", categories(fullest->memory.at_peak)},
       {"activations_per_microbatch", fullest->memory.activations_per_microbatch.value()},
       {"inference", inference_json(v)},
+      {"suggestions", suggestions_json(v)},
   };
 }
 

@@ -346,11 +346,29 @@ const VariantOutcome& featured(const ScenarioOutcome& outcome) {
                            [&](const auto& a, const auto& b) { return key(a) < key(b); });
 }
 
+/// `text` (its own leading spaces kept) within `width`, later lines after `indent`.
 void write_wrapped(const std::string& text, size_t width, const std::string& indent,
                    std::ostream& out) {
-  const std::vector<std::string> lines = wrap_words(text, width - indent.size());
+  const std::string lead(std::min(text.find_first_not_of(' '), text.size()), ' ');
+  const size_t room = width - std::max(lead.size(), indent.size());
+  const std::vector<std::string> lines = wrap_words(text.substr(lead.size()), room);
   for (size_t i = 0; i < lines.size(); ++i)
-    out << (i > 0 ? indent : "") << lines[i] << '\n';
+    out << (i > 0 ? indent : lead) << lines[i] << '\n';
+}
+
+/// "peak 61.20 GiB, step +31.0%: --set checkpointing=full", the flags on lines that paste.
+void write_suggestion(const Suggestion& s, const VariantOutcome& v, const ReportLayout& layout,
+                      bool markdown, std::ostream& out) {
+  const double change = 100.0 * (s.step_time_s / v.report.step_time_s - 1.0);
+  const std::string gain =
+      fmt::format("peak {}, step {:+.1f}%", format_bytes(s.peak, layout.units), change);
+  if (markdown) {
+    out << "    - " << gain << ": `" << s.set_flags() << "`\n";
+    return;
+  }
+  out << "    " << gain << ":\n";
+  for (const std::string& line : s.set_flag_lines(layout.width - 6, "    "))
+    out << "      " << line << '\n';
 }
 
 void write_verdicts(const ScenarioOutcome& outcome, const ReportLayout& layout, bool markdown,
@@ -359,6 +377,12 @@ void write_verdicts(const ScenarioOutcome& outcome, const ReportLayout& layout, 
   const size_t width = markdown ? std::numeric_limits<size_t>::max() : layout.width;
   for (const VariantOutcome& v : outcome.variants) {
     write_wrapped((markdown ? "- " : "") + verdict(v, layout.units), width, "  ", out);
+    if (v.suggestions.empty()) continue;
+    write_wrapped(markdown ? "  - to fit, the smallest changes, fastest first:"
+                           : "  to fit, the smallest changes, fastest first:",
+                  width, "", out);
+    for (const Suggestion& s : v.suggestions)
+      write_suggestion(s, v, layout, markdown, out);
   }
   if (outcome.variants.size() > 1) {
     out << '\n';

@@ -174,7 +174,7 @@ TEST_CASE("the README's common flags work on every command that lists them, and 
   };
   REQUIRE(std::getline(readme, line));
   const std::vector<std::string> commands = cells(line);  // "flag", then the commands
-  REQUIRE(commands.size() == 8);
+  REQUIRE(commands.size() == 9);
   std::getline(readme, line);  // | --- |
   const std::string scenario =
       memsim::testing::source_path("tests/catalogue/inputs/sweep.yaml");  // valid, with a sweep
