@@ -128,6 +128,12 @@ void add_flag(CLI::App& sub, Flag flag, const Command& command, CommandOptions& 
                      "gpus: more nodes; precision: pure bf16 and 8-bit Adam (repeatable)")
           ->type_name("WHAT");
       return;
+    case Flag::kStyle:
+      sub.add_option("--style", options.style,
+                     "with --format svg: lines (a curve per class of identical ranks, the "
+                     "default) or stacked (the fullest class by category)")
+          ->type_name("STYLE");
+      return;
     case Flag::kFor:
       sub.add_option("--for", options.scenario,
                      "for each GPU, the fewest that fit this scenario, and their cost")
@@ -177,6 +183,10 @@ void check_flags(const Command& command, const RawNumbers& raw, CommandOptions& 
   if (options.format.empty()) options.format = command.formats.front();
   check_choice("--format", options.format, command.formats);
   check_choice("--units", options.units, {"binary", "si"});
+  if (!options.style.empty()) {
+    check_choice("--style", options.style, {"lines", "stacked"});
+    if (options.format != "svg") bad_flag("--style", options.style, "--format svg with it");
+  }
   if (!raw.top.empty()) options.top = whole_number("--top", raw.top, 1, kMostTopRows);
   if (!raw.threads.empty()) {
     const int64_t cores = std::max(1u, std::thread::hardware_concurrency());

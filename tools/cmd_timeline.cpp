@@ -78,6 +78,7 @@ int run_timeline(const CommandOptions& options) {
                                           tracks, &*progress);
   progress.reset();
   set.units = options.unit_system();
+  set.style = options.style == "stacked" ? TimelineStyle::kStacked : TimelineStyle::kLines;
   for (const auto& [format, writer] : kWriters) {
     if (options.format == format) {
       write_output(options.output, [&](std::ostream& out) { writer(set, out); });

@@ -48,7 +48,7 @@ const std::vector<Command>& commands() {
        "events, a Chrome trace or an SVG plot",
        true,
        {"csv", "chrome", "svg"},
-       {F::kSet, F::kVariant, F::kFormat, F::kOutput, F::kUnits, F::kRanks},
+       {F::kSet, F::kVariant, F::kFormat, F::kOutput, F::kUnits, F::kRanks, F::kStyle},
        run_timeline},
       {"models",
        "list the built-in model presets with exact parameter counts",

@@ -24,6 +24,7 @@ struct CommandOptions {
   std::string units = "binary";
   std::string variant;
   std::string ranks;
+  std::string style;  ///< timeline --format svg: lines or stacked
   std::vector<std::string> sets;
   bool fail_if_oom = false;
   bool wide = false;  ///< run: every variant side by side, however wide
@@ -61,6 +62,7 @@ enum class Flag : uint8_t {
   kRanks,
   kKeep,
   kAllow,
+  kStyle,
 };
 
 struct Command {

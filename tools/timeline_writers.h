@@ -32,11 +32,18 @@ struct Track {
   std::vector<strategies::RankPlacement> ranks;  ///< in rank order; the first names the track
 };
 
+/// How the SVG plot draws memory.
+enum class TimelineStyle {
+  kLines,    ///< a curve of live memory per class of identical ranks
+  kStacked,  ///< the fullest class's memory as areas stacked by category
+};
+
 struct TimelineSet {
   std::string title;
   sim::Bytes capacity;
   sim::Bytes usable;  ///< what a rank's peak must stay under (inference: a share of capacity)
-  UnitSystem units = UnitSystem::kBinary;  ///< of the sizes the SVG plot prints
+  UnitSystem units = UnitSystem::kBinary;       ///< of the sizes the SVG plot prints
+  TimelineStyle style = TimelineStyle::kLines;  ///< of the SVG plot
   std::vector<ProgramTimeline> programs;
   std::vector<Track> tracks;  ///< in the order of their first ranks
 };
@@ -76,9 +83,9 @@ void write_timeline_csv(const TimelineSet& set, std::ostream& out);
 /// and idle span.
 void write_timeline_chrome(const TimelineSet& set, std::ostream& out);
 
-/// A plot of every rank's live memory over the step, with the GPU's capacity and each
-/// curve's peak marked. Ranks with identical timelines share one curve, and the legend
-/// says which ranks and how many.
+/// A plot of live memory over the step, with the GPU's capacity on top of it: a curve per
+/// class of identical ranks with its peak marked (the legend says which ranks and how many),
+/// or the fullest class stacked by category.
 void write_timeline_svg(const TimelineSet& set, std::ostream& out);
 
 }  // namespace memsim::tools

@@ -170,3 +170,34 @@ TEST_CASE("an inference timeline walks the prefill and every decode step to the 
   memsim::tools::write_timeline_svg(pipeline_set(), training);
   CHECK(training.str().find("usable when serving") == std::string::npos);
 }
+
+TEST_CASE("the SVG stacks the fullest class by category, wraps long titles, and keeps the "
+          "capacity label on top") {
+  auto set = pipeline_set(memsim::tools::TrackPerRank::kClass);
+  set.title = std::string(150, 'x') + " and " + std::string(20, 'y');  // longer than a line
+  set.style = memsim::tools::TimelineStyle::kStacked;
+  std::ostringstream out;
+  memsim::tools::write_timeline_svg(set, out);
+  const std::string svg = out.str();
+  // One area a category that holds memory, in the fullest class.
+  size_t fullest = 0;
+  for (size_t g = 1; g < set.programs.size(); ++g) {
+    if (set.programs[g].result.peak > set.programs[fullest].result.peak) fullest = g;
+  }
+  int categories = 0;
+  for (auto c : memsim::sim::kAllCategories) {
+    if (set.programs[fullest].result.max_by_category[c].value() > 0) ++categories;
+  }
+  size_t polygons = 0;
+  for (size_t at = svg.find("<polygon"); at != std::string::npos; at = svg.find("<polygon", at + 1))
+    ++polygons;
+  CHECK(polygons == static_cast<size_t>(categories));
+  CHECK(svg.find("weights: at most") != std::string::npos);
+  // The title's two parts on lines of their own.
+  CHECK(svg.find(">" + std::string(150, 'x') + "</text>") != std::string::npos);
+  CHECK(svg.find(">and " + std::string(20, 'y') + "</text>") != std::string::npos);
+  // The capacity is drawn after the areas, its label on a white ground.
+  const size_t label = svg.find("capacity ");
+  CHECK(label > svg.rfind("<polygon"));
+  CHECK(svg.rfind("fill=\"white\" fill-opacity", label) != std::string::npos);
+}
