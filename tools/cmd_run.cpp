@@ -18,6 +18,7 @@ using ReportWriter = void (*)(const ScenarioOutcome&, const ReportLayout&, std::
 const std::pair<const char*, ReportWriter> kWriters[] = {
     {"table", write_report_table},
     {"markdown", write_report_markdown},
+    {"html", write_report_html},
     {"json", [](const ScenarioOutcome& o, const ReportLayout&,
                 std::ostream& out) { write_report_json(o, out); }},
     {"csv", [](const ScenarioOutcome& o, const ReportLayout&,

@@ -12,7 +12,7 @@ const std::vector<Command>& commands() {
       {"run",
        "simulate a scenario and every compare: variant; print peaks and breakdowns",
        true,
-       {"table", "json", "csv", "markdown"},
+       {"table", "json", "csv", "markdown", "html"},
        {F::kSet, F::kVariant, F::kFormat, F::kOutput, F::kUnits, F::kFailIfOom, F::kWide},
        run_run},
       {"check",

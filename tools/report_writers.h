@@ -27,6 +27,10 @@ void write_report_table(const ScenarioOutcome& outcome, const ReportLayout& layo
 /// The side-by-side report as Markdown tables.
 void write_report_markdown(const ScenarioOutcome& outcome, const ReportLayout& layout,
                            std::ostream& out);
+/// One self-contained HTML page (no network, no script): the summary, the verdicts with how
+/// to make each variant fit, and each variant's ranks and memory over a step as SVG.
+void write_report_html(const ScenarioOutcome& outcome, const ReportLayout& layout,
+                       std::ostream& out);
 /// SPEC.md's JSON report (integer bytes).
 void write_report_json(const ScenarioOutcome& outcome, std::ostream& out);
 /// The variants side by side: a row per summary field, a column per variant (integer bytes).

@@ -316,4 +316,47 @@ void TextTable::render_markdown(std::ostream& out) const {
     line(row);
 }
 
+std::string html_escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+void TextTable::render_html(std::ostream& out) const {
+  const auto row = [&](const std::vector<std::string>& cells, const char* tag) {
+    out << "<tr>";
+    for (size_t c = 0; c < header_.size(); ++c) {
+      std::string text = html_escape(c < cells.size() ? cells[c] : "");
+      for (size_t at = text.find('\n'); at != std::string::npos; at = text.find('\n', at))
+        text.replace(at, 1, "<br>");
+      out << '<' << tag << (left_aligned(c) ? "" : " class=\"number\"") << '>' << text << "</"
+          << tag << '>';
+    }
+    out << "</tr>\n";
+  };
+  out << "<table>\n<thead>";
+  row(header_, "th");
+  out << "</thead>\n<tbody>\n";
+  for (const auto& cells : rows_)
+    row(cells, "td");
+  out << "</tbody>\n</table>\n";
+}
+
 }  // namespace memsim::tools

@@ -36,6 +36,8 @@ class TextTable {
   /// Renders within `max_width` characters where wrapping can make it fit.
   void render_text(std::ostream& out, size_t max_width = std::numeric_limits<size_t>::max()) const;
   void render_markdown(std::ostream& out) const;
+  /// An HTML <table>: text escaped, a cell's lines broken with <br>.
+  void render_html(std::ostream& out) const;
 
  private:
   bool left_aligned(size_t column) const;
@@ -47,6 +49,9 @@ class TextTable {
   std::vector<std::vector<std::string>> rows_;
   std::vector<size_t> left_;
 };
+
+/// `text` with HTML's special characters escaped.
+std::string html_escape(const std::string& text);
 
 /// Display width of UTF-8 text: code points, not bytes (for "×", "–").
 size_t display_width(const std::string& text);

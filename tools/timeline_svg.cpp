@@ -22,29 +22,6 @@ constexpr double kPlotWidth = kWidth - kLeft - kRight;
 constexpr const char* kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                                    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 
-std::string escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 /// A round step giving about `count` ticks over [0, span].
 double tick_step(double span, int count) {
   const double raw = span / count;
@@ -87,7 +64,7 @@ class Frame {
     for (size_t i = 0; i < title_.size(); ++i) {
       out_ << fmt::format(R"~(<text x="{}" y="{}" font-size="16" font-weight="bold">{}</text>)~"
                           "\n",
-                          kLeft, 28 + kTitleLine * static_cast<double>(i), escape(title_[i]));
+                          kLeft, 28 + kTitleLine * static_cast<double>(i), html_escape(title_[i]));
     }
     axes();
   }
@@ -195,11 +172,11 @@ void legend_entry(std::ostream& out, size_t row, const char* color, const std::s
                      "\n"
                      R"~(<text x="{}" y="{}">{}</text>)~"
                      "\n",
-                     lx, ly - 6, color, lx + 24, ly + 4, escape(first));
+                     lx, ly - 6, color, lx + 24, ly + 4, html_escape(first));
   if (!second.empty()) {
     out << fmt::format(R"~(<text x="{}" y="{}" fill="#555">{}</text>)~"
                        "\n",
-                       lx + 24, ly + 19, escape(second));
+                       lx + 24, ly + 19, html_escape(second));
   }
 }
 
@@ -273,7 +250,7 @@ void draw_stacked(const TimelineSet& set, const Frame& frame, std::ostream& out)
       R"~(<text x="{}" y="{}" fill="#555">stage {}, ranks {}: peak {:.1f} {}</text>)~"
       "\n",
       kLeft + kPlotWidth + 16, 64 + 36.0 * static_cast<double>(row) + 4, p.pp_stage,
-      escape(rank_ranges(ranks, "–", ", ")),
+      html_escape(rank_ranges(ranks, "–", ", ")),
       frame.in_unit(static_cast<double>(p.result.peak.value())), frame.unit());
 }
 

@@ -245,3 +245,28 @@ TEST_CASE("every table for people fits 100 columns: models, hardware, sweep, fit
     CHECK(widest(result.out) <= 100);
   }
 }
+
+TEST_CASE("run --format html is one page that stands alone: summary, verdicts, plots") {
+  const auto result = memsim::testing::run_memsim(
+      {"run", "scenarios/deepseek-32b-4xa100.yaml", "--format", "html"});
+  REQUIRE(result.exit_code == 0);
+  const std::string& html = result.out;
+  CHECK(html.starts_with("<!DOCTYPE html>"));
+  CHECK(html.ends_with("</html>\n"));
+  const auto count = [&](const std::string& part) {
+    size_t n = 0;
+    for (size_t at = html.find(part); at != std::string::npos; at = html.find(part, at + 1))
+      ++n;
+    return n;
+  };
+  CHECK(count("<svg") == 10);  // a plot a variant
+  CHECK(count("<h3>") == 10);
+  CHECK(count("<script") == 0);  // nothing runs, nothing is fetched
+  CHECK(count("src=") == 0);
+  CHECK(count("href=") == 0);
+  CHECK(count("<link") == 0);
+  CHECK(html.find("base: does not fit.") != std::string::npos);
+  CHECK(html.find("<code>--set ") != std::string::npos);  // how to make it fit
+  CHECK(html.find(">zero3-bf16-adam8bit+ckpt</th>") != std::string::npos);
+  CHECK(count("<table>") == count("</table>"));
+}
