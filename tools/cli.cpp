@@ -134,6 +134,12 @@ void add_flag(CLI::App& sub, Flag flag, const Command& command, CommandOptions& 
                      "default) or stacked (the fullest class by category)")
           ->type_name("STYLE");
       return;
+    case Flag::kResolution:
+      sub.add_option("--resolution", options.resolution,
+                     "with --format csv or chrome: merge events into buckets of a duration "
+                     "(1ms, 50us, 0.5s) or a layer's pass (layer); every class's peak stays exact")
+          ->type_name("STEP");
+      return;
     case Flag::kFor:
       sub.add_option("--for", options.scenario,
                      "for each GPU, the fewest that fit this scenario, and their cost")
@@ -183,6 +189,9 @@ void check_flags(const Command& command, const RawNumbers& raw, CommandOptions& 
   if (options.format.empty()) options.format = command.formats.front();
   check_choice("--format", options.format, command.formats);
   check_choice("--units", options.units, {"binary", "si"});
+  if (!options.resolution.empty() && options.format == "svg") {
+    bad_flag("--resolution", options.resolution, "--format csv or chrome with it");
+  }
   if (!options.style.empty()) {
     check_choice("--style", options.style, {"lines", "stacked"});
     if (options.format != "svg") bad_flag("--style", options.style, "--format svg with it");

@@ -1,3 +1,5 @@
+#include <charconv>
+#include <cmath>
 #include <iostream>
 #include <optional>
 
@@ -45,6 +47,22 @@ std::vector<int64_t> parse_ranks(const std::string& text, int64_t world) {
   return ranks;
 }
 
+/// "layer", or a duration: a number of s, ms or us.
+Resolution parse_resolution(const std::string& text) {
+  if (text.empty()) return {};
+  if (text == "layer") return {Resolution::Kind::kLayer, 0.0};
+  double value = 0.0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  const std::string unit(ptr, end);
+  const double scale = unit == "s" ? 1.0 : unit == "ms" ? 1e-3 : unit == "us" ? 1e-6 : 0.0;
+  if (ec != std::errc() || scale == 0.0 || !std::isfinite(value) || value <= 0.0) {
+    throw scenarios::InputError({"--resolution " + text, 0, 0},
+                                "expected layer, or a duration such as 1ms, 50us or 0.5s");
+  }
+  return {Resolution::Kind::kTime, value * scale};
+}
+
 using TimelineWriter = void (*)(const TimelineSet&, std::ostream&);
 
 const std::pair<const char*, TimelineWriter> kWriters[] = {
@@ -79,6 +97,7 @@ int run_timeline(const CommandOptions& options) {
   progress.reset();
   set.units = options.unit_system();
   set.style = options.style == "stacked" ? TimelineStyle::kStacked : TimelineStyle::kLines;
+  set.resolution = parse_resolution(options.resolution);
   for (const auto& [format, writer] : kWriters) {
     if (options.format == format) {
       write_output(options.output, [&](std::ostream& out) { writer(set, out); });

@@ -24,7 +24,8 @@ struct CommandOptions {
   std::string units = "binary";
   std::string variant;
   std::string ranks;
-  std::string style;  ///< timeline --format svg: lines or stacked
+  std::string style;       ///< timeline --format svg: lines or stacked
+  std::string resolution;  ///< timeline csv and chrome: a duration ("1ms") or "layer"
   std::vector<std::string> sets;
   bool fail_if_oom = false;
   bool wide = false;  ///< run: every variant side by side, however wide
@@ -63,6 +64,7 @@ enum class Flag : uint8_t {
   kKeep,
   kAllow,
   kStyle,
+  kResolution,
 };
 
 struct Command {

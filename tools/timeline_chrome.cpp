@@ -36,34 +36,39 @@ class ChromeWriter {
     first_ = false;
   }
 
-  /// Counter samples: at each instant, the state with the largest total, so that a peak
-  /// reached between an op's allocations and the next op's frees stays visible.
-  void counters(int64_t pid, const ProgramTimeline& p) {
+  /// Counter samples: at each instant (or, coarser, each bucket of the resolution) the state
+  /// with the largest total, so that a peak reached between an op's allocations and the next
+  /// op's frees stays visible; a coarse bucket adds its end.
+  void counters(int64_t pid, const ProgramTimeline& p, const Resolution& resolution) {
     const auto& events = p.timeline.events();
-    const Eigen::Index n = p.live.rows();
-    Eigen::Index best = -1;
-    int64_t best_total = -1;
-    for (Eigen::Index i = 0; i < n; ++i) {
-      const int64_t total = p.live.row(i).sum();
-      if (total > best_total) {
-        best = i;
-        best_total = total;
-      }
-      if (i + 1 == n || events[i + 1].t_s != events[i].t_s) {
-        std::string args;
-        for (sim::Category c : sim::kAllCategories) {
-          args += fmt::format("{}\"{}\":{}", args.empty() ? "" : ",", sim::category_name(c),
-                              p.live(best, static_cast<Eigen::Index>(c)));
+    const Eigen::VectorX<int64_t> total = p.live.rowwise().sum();
+    for (const auto& [begin, end] : timeline_buckets(events, resolution)) {
+      Eigen::Index fullest = static_cast<Eigen::Index>(begin);
+      for (size_t i = begin; i < end; ++i) {
+        if (total(static_cast<Eigen::Index>(i)) > total(fullest)) {
+          fullest = static_cast<Eigen::Index>(i);
         }
-        event(fmt::format(
-            R"~({{"name":"memory (bytes)","ph":"C","pid":{},"ts":{:.9g},"args":{{{}}}}})~", pid,
-            events[i].t_s * kMicrosecondsPerSecond, args));
-        best_total = -1;
       }
+      const auto last = static_cast<Eigen::Index>(end - 1);
+      const bool coarse = resolution.kind != Resolution::Kind::kEvent;
+      sample(pid, coarse ? events[fullest].t_s : events[last].t_s, p.live.row(fullest));
+      if (coarse && last != fullest) sample(pid, events[last].t_s, p.live.row(last));
     }
   }
 
  private:
+  template <typename Row>
+  void sample(int64_t pid, double t_s, const Row& live) {
+    std::string args;
+    for (sim::Category c : sim::kAllCategories) {
+      args += fmt::format("{}\"{}\":{}", args.empty() ? "" : ",", sim::category_name(c),
+                          live(static_cast<Eigen::Index>(c)));
+    }
+    event(
+        fmt::format(R"~({{"name":"memory (bytes)","ph":"C","pid":{},"ts":{:.9g},"args":{{{}}}}})~",
+                    pid, t_s * kMicrosecondsPerSecond, args));
+  }
+
   std::ostream& out_;
   bool first_ = true;
 };
@@ -99,7 +104,7 @@ void write_timeline_chrome(const TimelineSet& set, std::ostream& out) {
           span.start_s * kMicrosecondsPerSecond,
           (span.end_s - span.start_s) * kMicrosecondsPerSecond));
     }
-    writer.counters(where.rank, p);
+    writer.counters(where.rank, p, set.resolution);
   }
   out << "\n]}\n";
 }

@@ -13,6 +13,7 @@
 #include "strategies/compiled_plan.h"
 #include "strategies/inference.h"
 #include "tools/progress.h"
+#include "tools/timeline_rows.h"
 #include "tools/units_format.h"
 
 namespace memsim::tools {
@@ -44,6 +45,7 @@ struct TimelineSet {
   sim::Bytes usable;  ///< what a rank's peak must stay under (inference: a share of capacity)
   UnitSystem units = UnitSystem::kBinary;       ///< of the sizes the SVG plot prints
   TimelineStyle style = TimelineStyle::kLines;  ///< of the SVG plot
+  Resolution resolution;  ///< of the CSV's rows and the Chrome trace's counters
   std::vector<ProgramTimeline> programs;
   std::vector<Track> tracks;  ///< in the order of their first ranks
 };

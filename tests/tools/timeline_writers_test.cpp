@@ -1,6 +1,7 @@
 #include "tools/timeline_writers.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <sstream>
 
@@ -200,4 +201,43 @@ TEST_CASE("the SVG stacks the fullest class by category, wraps long titles, and 
   const size_t label = svg.find("capacity ");
   CHECK(label > svg.rfind("<polygon"));
   CHECK(svg.rfind("fill=\"white\" fill-opacity", label) != std::string::npos);
+}
+
+TEST_CASE("a coarser resolution writes fewer rows and keeps every class's peak exactly") {
+  auto set = pipeline_set(memsim::tools::TrackPerRank::kClass);
+  size_t previous_rows = std::numeric_limits<size_t>::max();
+  const std::vector<memsim::tools::Resolution> resolutions = {
+      {memsim::tools::Resolution::Kind::kEvent, 0.0},
+      {memsim::tools::Resolution::Kind::kLayer, 0.0},
+      {memsim::tools::Resolution::Kind::kTime, 0.05},
+  };
+  for (const auto& resolution : resolutions) {
+    set.resolution = resolution;
+    std::ostringstream out;
+    memsim::tools::write_timeline_csv(set, out);
+    std::istringstream csv(out.str());
+    std::string line;
+    std::getline(csv, line);
+    std::map<int64_t, int64_t> live;  // by track (its first rank)
+    std::map<int64_t, int64_t> peak;
+    size_t rows = 0;
+    while (std::getline(csv, line)) {
+      std::vector<std::string> f;
+      std::istringstream fields(line);
+      for (std::string cell; std::getline(fields, cell, ',');)
+        f.push_back(cell);
+      REQUIRE(f.size() == 9);
+      const int64_t rank = std::stoll(f[0]);
+      live[rank] += std::stoll(f[6]);
+      CHECK(live[rank] == std::stoll(f[7]));  // every row's total follows from its delta
+      peak[rank] = std::max(peak[rank], live[rank]);
+      ++rows;
+    }
+    for (const auto& track : set.tracks) {
+      CHECK(peak[track.ranks.front().rank] == set.programs[track.program].result.peak.value());
+    }
+    CHECK(rows <= previous_rows);
+    previous_rows = rows;
+  }
+  CHECK(previous_rows < 1000);
 }
