@@ -1,6 +1,7 @@
 #include "tools/report_parts.h"
 
 #include <algorithm>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -62,14 +63,15 @@ const strategies::RankReport& peak_rank(const strategies::TrainingReport& r) {
   return *best;
 }
 
-/// "tp 4+sp · pp 2 · dp 8, ZeRO-1, offload optimizer".
-std::string layout_text(const VariantOutcome& v) {
+/// "tp 4+sp · pp 2 · dp 8", then ZeRO and offload, each after `separator`:
+/// ", " in the side-by-side table, a new line in the compact one.
+std::string layout_text(const VariantOutcome& v, std::string_view separator) {
   const auto& p = v.variant->plan.parallel;
   std::string text = fmt::format("tp {}{} · pp {} · dp {}", p.tp.degree,
                                  p.tp.sequence_parallel ? "+sp" : "", p.pp.stages, p.dp.degree);
-  if (p.dp.zero > 0) text += fmt::format(", ZeRO-{}", p.dp.zero);
+  if (p.dp.zero > 0) text += fmt::format("{}ZeRO-{}", separator, p.dp.zero);
   if (p.dp.offload != strategies::Offload::kNone) {
-    text += fmt::format(", offload {}", strategies::offload_name(p.dp.offload));
+    text += fmt::format("{}offload {}", separator, strategies::offload_name(p.dp.offload));
   }
   return text;
 }
@@ -94,7 +96,7 @@ TextTable summary_table(const ScenarioOutcome& outcome, UnitSystem units) {
   row("GPUs", [](const VariantOutcome& v) {
     return fmt::format("{} × {}", v.report.world_size, v.variant->plan.cluster.gpu.name);
   });
-  row("layout", [](const VariantOutcome& v) { return layout_text(v); });
+  row("layout", [](const VariantOutcome& v) { return layout_text(v, ", "); });
   const bool any_serving = std::any_of(outcome.variants.begin(), outcome.variants.end(), serving);
   const bool any_training = !std::all_of(outcome.variants.begin(), outcome.variants.end(), serving);
   row("precision, optimizer", [](const VariantOutcome& v) {
@@ -307,18 +309,6 @@ std::string largest_at_peak(const VariantOutcome& v, UnitSystem units) {
                      format_bytes(at[order[1]], units));
 }
 
-/// A variant's layout a part a line: the degrees, then ZeRO and offload.
-std::string layout_lines(const VariantOutcome& v) {
-  const auto& p = v.variant->plan.parallel;
-  std::string text = fmt::format("tp {}{} · pp {} · dp {}", p.tp.degree,
-                                 p.tp.sequence_parallel ? "+sp" : "", p.pp.stages, p.dp.degree);
-  if (p.dp.zero > 0) text += fmt::format("\nZeRO-{}", p.dp.zero);
-  if (p.dp.offload != strategies::Offload::kNone) {
-    text += fmt::format("\noffload {}", strategies::offload_name(p.dp.offload));
-  }
-  return text;
-}
-
 }  // namespace
 
 /// A row per variant: what the side-by-side summary says first.
@@ -333,7 +323,7 @@ TextTable compact_table(const ScenarioOutcome& outcome, UnitSystem units) {
         : r.peak <= limit(r) ? std::string("NO\nhost memory")
                              : fmt::format("NO\n{} over", format_bytes(r.peak - limit(r), units));
     table.add_row(
-        {v.variant->name, layout_lines(v),
+        {v.variant->name, layout_text(v, "\n"),
          fmt::format("{}\nof {}", format_bytes(r.peak, units), format_bytes(limit(r), units)), fits,
          largest_at_peak(v, units), fmt::format("{:.2f} s", r.step_time_s)});
   }
