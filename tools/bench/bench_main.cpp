@@ -210,6 +210,29 @@ void BM_Sweep_Llama3_70b_Steady(benchmark::State& state) {
 }
 BENCHMARK(BM_Sweep_Llama3_70b_Steady)->Arg(8)->Arg(128)->Unit(benchmark::kMillisecond);
 
+// The sweep benchmark grid (tools/bench/grids/llama3-70b-512gpus-500k.yaml: 501,760 points,
+// about 351,000 valid layouts) as `memsim sweep --threads 1` prices it, CSV rows included:
+// the rate to compare with whole-process timings of the command.
+void BM_Sweep_Grid500k(benchmark::State& state) {
+  const auto scenario = memsim::scenarios::load_scenario(
+      std::string(MEMSIM_SOURCE_DIR) + "/tools/bench/grids/llama3-70b-512gpus-500k.yaml");
+  const auto sweeps = memsim::scenarios::read_sweeps(scenario);
+  memsim::tools::SweepOptions options;
+  options.threads = 1;
+  const std::atomic<bool> never{false};
+  memsim::tools::SweepSummary summary;
+  std::ostringstream sink;
+  for (auto _ : state) {
+    sink.str("");
+    summary = memsim::tools::run_sweep(sweeps, options, sink, never);
+  }
+  const auto iterations = static_cast<double>(state.iterations());
+  state.counters["evaluated/s"] = benchmark::Counter(
+      static_cast<double>(summary.evaluated) * iterations, benchmark::Counter::kIsRate);
+  state.counters["evaluated"] = static_cast<double>(summary.evaluated);
+}
+BENCHMARK(BM_Sweep_Grid500k)->UseRealTime()->Unit(benchmark::kSecond)->Iterations(1);
+
 /// The article scenario's serving base with 8 sequences of 2048 + 512 tokens.
 TrainingPlan serving_32b() {
   TrainingPlan plan = scenario_plan("article-32b.yaml");
