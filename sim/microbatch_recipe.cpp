@@ -24,9 +24,9 @@ std::vector<TensorId> made_in_forward(const LayerGraph& graph, const OpNode& nod
 /// deltas.
 class RecipeCompiler {
  public:
-  RecipeCompiler(const RankProgram& program, ChunkSpan chunk, bool keep_empty)
-      : keep_empty_(keep_empty),
-        program_(program),
+  RecipeCompiler(const RankProgram& program, ChunkSpan chunk)
+      : program_(program),
+        index_(*program.index),
         graph_(*program.graph),
         order_(graph_.forward_order()),
         chunk_(chunk),
@@ -56,9 +56,6 @@ class RecipeCompiler {
     for (int pos = chunk_.first; pos <= chunk_.last; ++pos) {
       run_forward(pos, recipe_.forward, Phase::kForward, retained_, last_use_, nullptr);
     }
-    for (TensorId t = 0; t < graph_.tensor_count(); ++t) {
-      if (alive_[t]) recipe_.saved_bytes += bytes(t);
-    }
     for (int pos = chunk_.last; pos >= chunk_.first; --pos) {
       const int region = region_of_[pos];
       if (region != kNoRegion && program_.recompute[region].last == pos) recompute(region);
@@ -71,7 +68,6 @@ class RecipeCompiler {
   }
 
  private:
-  Bytes bytes(TensorId t) const { return program_.tensor_bytes[t]; }
   const OpNode& op_at(int pos) const { return graph_.op(order_[pos]); }
   int producer_pos(TensorId t) const { return graph_.position(graph_.tensor(t).producer); }
   bool in_chunk(int pos) const { return chunk_.first <= pos && pos <= chunk_.last; }
@@ -112,31 +108,26 @@ class RecipeCompiler {
     received_.erase(std::unique(received_.begin(), received_.end()), received_.end());
   }
 
-  RecipeOp& open(std::vector<RecipeOp>& ops, int pos, Phase phase, double duration_s) {
+  RecipeOp& open(std::vector<RecipeOp>& ops, int pos, Phase phase) {
     const auto at = static_cast<uint32_t>(recipe_.deltas.size());
-    ops.push_back({order_[pos], op_at(pos).layer, phase, duration_s, at, at, at, Bytes{}});
+    ops.push_back({order_[pos], op_at(pos).layer, phase, at, at, at});
     return ops.back();
   }
   uint32_t mark() const { return static_cast<uint32_t>(recipe_.deltas.size()); }
 
-  void push(Bytes delta, Category category, Provenance source) {
-    if (delta.value() != 0 || keep_empty_) recipe_.deltas.push_back({delta, category, source});
+  void push(QuantityId quantity, int8_t sign, Category category) {
+    recipe_.deltas.push_back({quantity, sign, category});
   }
-  /// Tensors and their gradients: `alive` says which of the two.
-  Provenance of(TensorId t, const std::vector<bool>& alive) const {
-    const auto kind =
-        &alive == &grad_alive_ ? Provenance::Kind::kGradient : Provenance::Kind::kTensor;
-    return {kind, t};
-  }
+  /// A tensor or its gradient (same size): `alive` says which of the two.
   void alloc(TensorId t, Category category, std::vector<bool>& alive) {
     MEMSIM_CHECK(!alive[t]);
     alive[t] = true;
-    push(bytes(t), category, of(t, alive));
+    push(index_.tensor(t), 1, category);
   }
   void free(TensorId t, Category category, std::vector<bool>& alive) {
     MEMSIM_CHECK(alive[t]);
     alive[t] = false;
-    push(-bytes(t), category, of(t, alive));
+    push(index_.tensor(t), -1, category);
   }
   void make(TensorId t, const std::vector<bool>& kept) {
     category_[t] = kept[t] ? Category::kActivations : Category::kTemporary;
@@ -150,8 +141,7 @@ class RecipeCompiler {
   void run_forward(int pos, std::vector<RecipeOp>& ops, Phase phase, const std::vector<bool>& kept,
                    const std::vector<int>& last_use, std::vector<bool>* made_here) {
     const OpNode& node = op_at(pos);
-    const OpCost& cost = program_.op_costs[order_[pos]];
-    RecipeOp& op = open(ops, pos, phase, cost.forward_s);
+    RecipeOp& op = open(ops, pos, phase);
     if (phase == Phase::kForward && pos == chunk_.first) {
       for (TensorId t : received_)
         make(t, kept);
@@ -164,10 +154,10 @@ class RecipeCompiler {
     }
     for (TensorId t : node.forward_workspace)
       alloc(t, Category::kTemporary, alive_);
-    const Provenance buffer{Provenance::Kind::kForwardBuffer, order_[pos]};
-    push(cost.forward_buffer, Category::kTemporary, buffer);
+    const QuantityId buffer = index_.buffer(graph_.twin_slot(order_[pos]));
+    push(buffer, 1, Category::kTemporary);
     op.split = mark();
-    push(-cost.forward_buffer, Category::kTemporary, buffer);
+    push(buffer, -1, Category::kTemporary);
     for (TensorId t : node.forward_workspace)
       free(t, Category::kTemporary, alive_);
     for (const auto* group : {&node.inputs, &made}) {
@@ -205,9 +195,7 @@ class RecipeCompiler {
   /// chunk sent on; its first op ends by sending the gradients of what it received.
   void backward(int pos) {
     const OpNode& node = op_at(pos);
-    const OpCost& cost = program_.op_costs[order_[pos]];
-    RecipeOp& op = open(recipe_.backward, pos, Phase::kBackward, cost.backward_s);
-    op.parameter_gradients = cost.parameter_gradients;
+    RecipeOp& op = open(recipe_.backward, pos, Phase::kBackward);
     if (pos == chunk_.last) {
       for (TensorId t : sent_)
         alloc(t, Category::kTemporary, grad_alive_);
@@ -219,10 +207,10 @@ class RecipeCompiler {
     }
     for (TensorId t : node.backward_workspace)
       alloc(t, Category::kTemporary, alive_);
-    const Provenance buffer{Provenance::Kind::kBackwardBuffer, order_[pos]};
-    push(cost.backward_buffer, Category::kTemporary, buffer);
+    const QuantityId buffer = index_.buffer(graph_.twin_slot(order_[pos]));
+    push(buffer, 1, Category::kTemporary);
     op.split = mark();
-    push(-cost.backward_buffer, Category::kTemporary, buffer);
+    push(buffer, -1, Category::kTemporary);
     for (TensorId t : node.backward_workspace)
       free(t, Category::kTemporary, alive_);
     for (const auto* group : {&node.saved, &node.inputs}) {
@@ -241,8 +229,8 @@ class RecipeCompiler {
     op.end = mark();
   }
 
-  bool keep_empty_;
   const RankProgram& program_;
+  const QuantityIndex& index_;
   const LayerGraph& graph_;
   std::span<const OpId> order_;
   ChunkSpan chunk_;
@@ -262,12 +250,8 @@ class RecipeCompiler {
 /// through the whole backward (the gradient bucket) to one pass of a recipe.
 class ResidencyWeaver {
  public:
-  ResidencyWeaver(const RankProgram& program, const std::vector<RecipeDelta>& deltas,
-                  bool keep_empty)
-      : keep_empty_(keep_empty),
-        layers_(program.layers),
-        bucket_(program.backward_buffer),
-        deltas_(deltas) {}
+  ResidencyWeaver(const RankProgram& program, const std::vector<RecipeDelta>& deltas)
+      : index_(*program.index), prefetch_(program.prefetch), deltas_(deltas) {}
 
   std::vector<RecipeOp> weave(const std::vector<RecipeOp>& ops, bool backward,
                               std::vector<RecipeDelta>& out) {
@@ -285,51 +269,40 @@ class ResidencyWeaver {
       const bool last_of_run = i + 1 == ops.size() || ops[i + 1].layer != op.layer;
       RecipeOp& w = woven.emplace_back(op);
       w.begin = mark();
-      if (backward && i == 0) push(bucket_, Category::kTemporary, {Provenance::Kind::kBucket, 0});
+      if (backward && i == 0) push(index_.bucket(), 1, Category::kTemporary);
       if (first_of_run) {
         gradients_made = false;
-        for (size_t ahead = run; ahead < run_start.size() && ahead <= run + layers_.prefetch;
-             ++ahead) {
+        for (size_t ahead = run; ahead < run_start.size() && ahead <= run + prefetch_; ++ahead) {
           gather(ops[run_start[ahead]].layer);
         }
       }
       if (backward && op.phase == Phase::kBackward && !gradients_made) {
-        push(at(layers_.backward_gradients, op.layer), Category::kGradients,
-             {Provenance::Kind::kLayerGradients, op.layer});
+        push(index_.layer_gradients(op.layer), 1, Category::kGradients);
         gradients_made = true;
       }
       copy(op.begin, op.split);
       w.split = mark();
       copy(op.split, op.end);
       if (last_of_run) {
-        if (gradients_made) {
-          push(-at(layers_.backward_gradients, op.layer), Category::kGradients,
-               {Provenance::Kind::kLayerGradients, op.layer});
-        }
+        if (gradients_made) push(index_.layer_gradients(op.layer), -1, Category::kGradients);
         bool needed_soon = false;
-        for (size_t ahead = run + 1; ahead < run_start.size() && ahead <= run + layers_.prefetch;
+        for (size_t ahead = run + 1; ahead < run_start.size() && ahead <= run + prefetch_;
              ++ahead) {
           needed_soon = needed_soon || ops[run_start[ahead]].layer == op.layer;
         }
         if (!needed_soon) release(op.layer);
         ++run;
       }
-      if (backward && i + 1 == ops.size()) {
-        push(-bucket_, Category::kTemporary, {Provenance::Kind::kBucket, 0});
-      }
+      if (backward && i + 1 == ops.size()) push(index_.bucket(), -1, Category::kTemporary);
       w.end = mark();
     }
     return woven;
   }
 
  private:
-  static Bytes at(const std::vector<Bytes>& per_layer, int32_t layer) {
-    const auto index = static_cast<size_t>(layer + 1);
-    return index < per_layer.size() ? per_layer[index] : Bytes{};
-  }
   uint32_t mark() const { return static_cast<uint32_t>(out_->size()); }
-  void push(Bytes delta, Category category, Provenance source) {
-    if (delta.value() != 0 || keep_empty_) out_->push_back({delta, category, source});
+  void push(QuantityId quantity, int8_t sign, Category category) {
+    out_->push_back({quantity, sign, category});
   }
   void copy(uint32_t begin, uint32_t end) {
     out_->insert(out_->end(), deltas_.begin() + begin, deltas_.begin() + end);
@@ -337,20 +310,17 @@ class ResidencyWeaver {
   void gather(int32_t layer) {
     if (std::find(gathered_.begin(), gathered_.end(), layer) != gathered_.end()) return;
     gathered_.push_back(layer);
-    push(at(layers_.gathered_weights, layer), Category::kWeights,
-         {Provenance::Kind::kGathered, layer});
+    push(index_.gathered(layer), 1, Category::kWeights);
   }
   void release(int32_t layer) {
     const auto it = std::find(gathered_.begin(), gathered_.end(), layer);
     if (it == gathered_.end()) return;
     gathered_.erase(it);
-    push(-at(layers_.gathered_weights, layer), Category::kWeights,
-         {Provenance::Kind::kGathered, layer});
+    push(index_.gathered(layer), -1, Category::kWeights);
   }
 
-  bool keep_empty_;
-  const LayerResidency& layers_;
-  Bytes bucket_;
+  const QuantityIndex& index_;
+  size_t prefetch_;
   const std::vector<RecipeDelta>& deltas_;
   std::vector<RecipeDelta>* out_ = nullptr;
   std::vector<int32_t> gathered_;
@@ -358,16 +328,21 @@ class ResidencyWeaver {
 
 }  // namespace
 
-MicrobatchRecipe compile_recipe(const RankProgram& program, size_t chunk, bool keep_empty) {
-  MEMSIM_CHECK(program.graph != nullptr);
-  MEMSIM_CHECK(static_cast<int>(program.tensor_bytes.size()) == program.graph->tensor_count());
-  MEMSIM_CHECK(static_cast<int>(program.op_costs.size()) == program.graph->op_count());
+Bytes MicrobatchRecipe::saved_bytes(const std::vector<Bytes>& sizes) const {
+  Bytes saved;
+  for (const RecipeOp& op : forward) {
+    for (uint32_t i = op.begin; i < op.end; ++i)
+      saved += delta_bytes(deltas[i], sizes);
+  }
+  return saved;
+}
+
+MicrobatchRecipe compile_recipe(const RankProgram& program, size_t chunk) {
+  MEMSIM_CHECK(program.graph != nullptr && program.index != nullptr);
   MEMSIM_CHECK(chunk < program.chunks.size());
-  MicrobatchRecipe recipe = RecipeCompiler(program, program.chunks[chunk], keep_empty).compile();
-  if (!keep_empty && program.layers.empty() && program.backward_buffer.value() == 0) return recipe;
+  MicrobatchRecipe recipe = RecipeCompiler(program, program.chunks[chunk]).compile();
   MicrobatchRecipe woven;
-  woven.saved_bytes = recipe.saved_bytes;
-  ResidencyWeaver weaver(program, recipe.deltas, keep_empty);
+  ResidencyWeaver weaver(program, recipe.deltas);
   woven.forward = weaver.weave(recipe.forward, false, woven.deltas);
   woven.backward = weaver.weave(recipe.backward, true, woven.deltas);
   return woven;

@@ -12,51 +12,44 @@
 
 namespace memsim::sim {
 
-/// What a delta's bytes belong to, so that a recipe can be re-sized without recompiling
-/// (the order of allocations and frees does not depend on sizes).
-struct Provenance {
-  enum class Kind : uint8_t {
-    kTensor,          ///< index: tensor id (activations, outputs, workspace)
-    kGradient,        ///< index: tensor id whose gradient this is
-    kForwardBuffer,   ///< index: op id
-    kBackwardBuffer,  ///< index: op id
-    kGathered,        ///< index: layer (ZeRO-3 gathered parameters)
-    kLayerGradients,  ///< index: layer (full gradients before reduction)
-    kBucket,          ///< the gradient bucket
-  };
-  Kind kind = Kind::kTensor;
-  int32_t index = 0;
+/// An allocation or free of one quantity (its size looked up in the program's `sizes`).
+/// Which quantities are allocated and freed, and in what order, does not depend on sizes,
+/// so one recipe serves every configuration of the same shape.
+struct RecipeDelta {
+  QuantityId quantity = 0;
+  int8_t sign = 1;  ///< +1: allocation, -1: free
+  Category category = Category::kTemporary;
 };
 
-struct RecipeDelta {
-  Bytes bytes;  ///< positive: allocation, negative: free
-  Category category;
-  Provenance source;
-};
+/// A delta's bytes: positive for an allocation, negative for a free.
+inline Bytes delta_bytes(const RecipeDelta& delta, const std::vector<Bytes>& sizes) {
+  const Bytes size = sizes[delta.quantity];
+  return delta.sign > 0 ? size : -size;
+}
 
 /// One op's forward, recompute or backward: deltas [begin, split) happen when it starts,
-/// [split, end) when it ends.
+/// [split, end) when it ends. A backward on a rank that makes gradients on demand also
+/// allocates its parameters' gradients first, in the step's first backward.
 struct RecipeOp {
   OpId op = 0;
   int32_t layer = kNoIndex;
   Phase phase = Phase::kForward;
-  double duration_s = 0.0;
   uint32_t begin = 0;
   uint32_t split = 0;
   uint32_t end = 0;
-  Bytes parameter_gradients;  ///< allocated at the start of the first backward, if on demand
 };
 
 struct MicrobatchRecipe {
   std::vector<RecipeOp> forward;
   std::vector<RecipeOp> backward;  ///< recomputation included, in the order it runs
   std::vector<RecipeDelta> deltas;
-  Bytes saved_bytes;  ///< what one microbatch keeps from its forward to its backward
+
+  /// What one microbatch keeps from its forward to its backward: where the forward ends.
+  Bytes saved_bytes(const std::vector<Bytes>& sizes) const;
 };
 
-/// The recipe of `program.chunks[chunk]`. With `keep_empty`, deltas of zero bytes are kept
-/// (and the per-layer residency woven in even when empty), so that the recipe's shape is the
-/// same for every size.
-MicrobatchRecipe compile_recipe(const RankProgram& program, size_t chunk, bool keep_empty = false);
+/// The recipe of `program.chunks[chunk]`: tensor lifetimes from the graph, recomputation,
+/// and what is held around each layer's runs and through each backward.
+MicrobatchRecipe compile_recipe(const RankProgram& program, size_t chunk);
 
 }  // namespace memsim::sim

@@ -9,27 +9,15 @@
 
 #include "sim/layer_graph.h"
 #include "sim/memory_event.h"
+#include "sim/quantity_index.h"
 #include "sim/units.h"
 
 namespace memsim::sim {
 
-struct OpCost {
-  Bytes parameter_gradients;  ///< made by its backward when gradients are allocated on demand
-  Bytes forward_buffer;       ///< communication buffer live while its forward runs
-  Bytes backward_buffer;      ///< communication buffer live while its backward runs
+/// Seconds an op's forward and backward take on this rank.
+struct OpTimes {
   double forward_s = 0.0;
   double backward_s = 0.0;
-};
-
-/// Memory held around each layer's ops while they run, indexed by layer + 1 (the embedding
-/// is layer -1, the head and loss layer L): parameters gathered before a layer runs and
-/// released after (ZeRO-3), and gradients a layer's backward makes in full before they are
-/// reduced away (ZeRO-2/3). A run is a stretch of consecutive ops of one layer in a pass.
-struct LayerResidency {
-  std::vector<Bytes> gathered_weights;
-  std::vector<Bytes> backward_gradients;
-  int prefetch = 0;  ///< gather the weights of this many following runs ahead
-  bool empty() const { return gathered_weights.empty() && backward_gradients.empty(); }
 };
 
 /// A contiguous run of ops (positions in forward order, inclusive) whose saved tensors are
@@ -63,19 +51,27 @@ struct ScheduledStep {
   double start_s = 0.0;
 };
 
+/// Sizes come from `sizes`, per quantity of `index`: what each tensor, buffer and layer's
+/// gathered parameters or full gradients take on this rank. Around each run of a layer's
+/// ops (consecutive ops of one layer in a pass) the layer's gathered parameters are held
+/// (ZeRO-3) and, in backward, its full gradients before they are reduced away (ZeRO-2/3);
+/// the gradient bucket is held through each backward.
 struct RankProgram {
   const LayerGraph* graph = nullptr;
+  const QuantityIndex* index = nullptr;
+  std::vector<Bytes> sizes;              ///< per quantity, on this rank
   std::vector<ChunkSpan> chunks;         ///< the rank's model chunks, in model order
-  std::vector<Bytes> tensor_bytes;       ///< per TensorId, on this rank
-  std::vector<OpCost> op_costs;          ///< per OpId
+  std::vector<OpTimes> op_times;         ///< per OpId
   std::vector<RecomputeSpan> recompute;  ///< disjoint, in forward order
   CategoryBytes resident;                ///< held for the whole step: model states, overheads
-  LayerResidency layers;                 ///< held around each layer's runs
-  Bytes backward_buffer;                 ///< held through each backward (gradient bucket)
+  int prefetch = 0;                      ///< gather the weights of this many following runs ahead
   bool gradients_on_demand = false;      ///< made in the first backward, freed after the step
   std::vector<ScheduledStep> steps;      ///< in the order the rank runs them
   double sync_s = 0.0;                   ///< exposed gradient synchronisation after the steps
   double optimizer_s = 0.0;
+
+  Bytes size(QuantityId q) const { return sizes[q]; }
+  Bytes tensor_bytes(TensorId t) const { return sizes[index->tensor(t)]; }
 };
 
 }  // namespace memsim::sim

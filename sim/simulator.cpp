@@ -26,6 +26,9 @@ namespace {
 class Walker {
  public:
   Walker(const RankProgram& program, EventSink* sink) : program_(program), sink_(sink) {
+    MEMSIM_CHECK(program.index != nullptr &&
+                 static_cast<int>(program.sizes.size()) == program.index->count());
+    MEMSIM_CHECK(static_cast<int>(program.op_times.size()) == program.graph->op_count());
     for (size_t c = 0; c < program.chunks.size(); ++c) {
       recipes_.push_back(compile_recipe(program, c));
     }
@@ -77,7 +80,7 @@ class Walker {
     }
     RankResult result = tracker_.result();
     for (const MicrobatchRecipe& recipe : recipes_) {
-      result.activations_per_microbatch += recipe.saved_bytes;
+      result.activations_per_microbatch += recipe.saved_bytes(program_.sizes);
     }
     result.step_time_s = now_;
     result.busy_s = busy;
@@ -105,22 +108,22 @@ class Walker {
         span(recompute_start, now_, Phase::kRecompute, step.microbatch, step.chunk);
         recompute_start = -1.0;
       }
-      if (first_backward && program_.gradients_on_demand) {
-        emit(op.parameter_gradients, Category::kGradients, op.phase, step.microbatch, op.layer);
-        gradients_made += op.parameter_gradients;
+      if (first_backward && program_.gradients_on_demand && op.phase == Phase::kBackward) {
+        const Bytes made =
+            program_.size(program_.index->parameter_gradients(program_.graph->twin_slot(op.op)));
+        emit(made, Category::kGradients, op.phase, step.microbatch, op.layer);
+        gradients_made += made;
       }
-      for (uint32_t i = op.begin; i < op.split; ++i) {
-        emit(deltas(step)[i].bytes, deltas(step)[i].category, op.phase, step.microbatch, op.layer);
-      }
-      now_ += op.duration_s;
-      for (uint32_t i = op.split; i < op.end; ++i) {
-        emit(deltas(step)[i].bytes, deltas(step)[i].category, op.phase, step.microbatch, op.layer);
-      }
+      const std::vector<RecipeDelta>& deltas = recipes_[step.chunk].deltas;
+      for (uint32_t i = op.begin; i < op.split; ++i)
+        emit(bytes(deltas[i]), deltas[i].category, op.phase, step.microbatch, op.layer);
+      const OpTimes& times = program_.op_times[op.op];
+      now_ += op.phase == Phase::kBackward ? times.backward_s : times.forward_s;
+      for (uint32_t i = op.split; i < op.end; ++i)
+        emit(bytes(deltas[i]), deltas[i].category, op.phase, step.microbatch, op.layer);
     }
   }
-  const std::vector<RecipeDelta>& deltas(const ScheduledStep& step) const {
-    return recipes_[step.chunk].deltas;
-  }
+  Bytes bytes(const RecipeDelta& delta) const { return delta_bytes(delta, program_.sizes); }
 
   const RankProgram& program_;
   std::vector<MicrobatchRecipe> recipes_;

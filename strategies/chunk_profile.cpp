@@ -11,34 +11,6 @@ namespace memsim::strategies {
 
 namespace {
 
-using sim::Provenance;
-
-/// The layer kind of a layer index: 0 embedding, 1 transformer, 2 head.
-int layer_kind(int32_t layer, int64_t layers) {
-  if (layer < 0) return 0;
-  return layer >= layers ? 2 : 1;
-}
-
-int quantity_of(const sim::RecipeDelta& delta, const sim::LayerGraph& graph,
-                const QuantityIndex& index, const std::vector<int>& tensor_class) {
-  const int64_t layers = graph.model().layers;
-  switch (delta.source.kind) {
-    case Provenance::Kind::kTensor:
-    case Provenance::Kind::kGradient:
-      return tensor_class[delta.source.index];
-    case Provenance::Kind::kForwardBuffer:
-    case Provenance::Kind::kBackwardBuffer:
-      return index.buffer(graph.twin_slot(delta.source.index));
-    case Provenance::Kind::kGathered:
-      return index.gathered(layer_kind(delta.source.index, layers));
-    case Provenance::Kind::kLayerGradients:
-      return index.layer_gradients(layer_kind(delta.source.index, layers));
-    case Provenance::Kind::kBucket:
-      return index.bucket();
-  }
-  MEMSIM_CHECK(false);
-}
-
 /// Builds a pass's candidate prefixes: after each op's allocations (its start). Two rules
 /// drop a candidate that can never be the only fullest, whatever the sizes:
 /// - dominance: another holds at least as much of every quantity;
@@ -160,8 +132,9 @@ class PassBuilder {
 };
 
 PassProfile profile_pass(const std::vector<sim::RecipeOp>& ops, const sim::MicrobatchRecipe& recipe,
-                         const sim::LayerGraph& graph, const QuantityIndex& index,
-                         const std::vector<int>& tensor_class, bool parameter_gradients) {
+                         const sim::RankProgram& program, bool parameter_gradients) {
+  const sim::LayerGraph& graph = *program.graph;
+  const sim::QuantityIndex& index = *program.index;
   PassBuilder builder(index.count(), index.context_count());
   for (const sim::RecipeOp& op : ops) {
     // A backward (not a recomputation) makes its parameters' gradients on demand.
@@ -170,15 +143,15 @@ PassProfile profile_pass(const std::vector<sim::RecipeOp>& ops, const sim::Micro
     }
     for (uint32_t i = op.begin; i < op.split; ++i) {
       const sim::RecipeDelta& d = recipe.deltas[i];
-      MEMSIM_CHECK(d.bytes.value() >= 0);  // an op allocates before it frees
-      builder.add(quantity_of(d, graph, index, tensor_class), 1);
+      MEMSIM_CHECK(d.sign > 0);  // an op allocates before it frees
+      builder.add(d.quantity, 1);
     }
     builder.candidate(8 * static_cast<int64_t>(graph.twin_slot(op.op)) +
                       static_cast<int64_t>(op.phase));
     for (uint32_t i = op.split; i < op.end; ++i) {
       const sim::RecipeDelta& d = recipe.deltas[i];
-      MEMSIM_CHECK(d.bytes.value() <= 0);
-      builder.add(quantity_of(d, graph, index, tensor_class), -1);
+      MEMSIM_CHECK(d.sign < 0);
+      builder.add(d.quantity, -1);
     }
   }
   return builder.finish();
@@ -208,19 +181,13 @@ void FormChain::evaluate(const std::vector<int64_t>& first, const std::vector<in
   }
 }
 
-QuantityIndex::QuantityIndex(const sim::LayerGraph& graph, int tensor_classes)
-    : classes_(tensor_classes), twins_(static_cast<int>(graph.twins().size())) {
-  total_ = bucket() + 1;
-}
-
-ChunkProfile profile_chunk(const sim::RankProgram& program, size_t chunk,
-                           const QuantityIndex& index, const std::vector<int>& tensor_class) {
+ChunkProfile profile_chunk(const sim::RankProgram& program, size_t chunk) {
   const sim::LayerGraph& graph = *program.graph;
-  const sim::MicrobatchRecipe recipe = sim::compile_recipe(program, chunk, true);
+  const sim::MicrobatchRecipe recipe = sim::compile_recipe(program, chunk);
   ChunkProfile profile;
-  profile.forward = profile_pass(recipe.forward, recipe, graph, index, tensor_class, false);
-  profile.backward = profile_pass(recipe.backward, recipe, graph, index, tensor_class, false);
-  profile.first_backward = profile_pass(recipe.backward, recipe, graph, index, tensor_class, true);
+  profile.forward = profile_pass(recipe.forward, recipe, program, false);
+  profile.backward = profile_pass(recipe.backward, recipe, program, false);
+  profile.first_backward = profile_pass(recipe.backward, recipe, program, true);
   const size_t slots = graph.twins().size();
   std::vector<int64_t> forward(slots, 0);
   std::vector<int64_t> recompute(slots, 0);

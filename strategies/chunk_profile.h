@@ -16,32 +16,6 @@
 
 namespace memsim::strategies {
 
-/// Where the quantities of a graph live in one flat vector of bytes: the tensor classes,
-/// then each twin op's communication buffer, then its parameter gradients, then the
-/// gathered parameters and full gradients of the embedding, a layer and the head, then
-/// the gradient bucket.
-class QuantityIndex {
- public:
-  QuantityIndex(const sim::LayerGraph& graph, int tensor_classes);
-  int count() const { return total_; }
-  /// Quantities below this depend only on the plan's context (tensor classes and op
-  /// buffers); the rest on the stage's model states (gradients, gathered parameters,
-  /// bucket).
-  int context_count() const { return classes_ + twins_; }
-  /// By the twin slot of an op (LayerGraph::twin_slot).
-  int buffer(int slot) const { return classes_ + slot; }
-  int parameter_gradients(int slot) const { return classes_ + twins_ + slot; }
-  /// kind: 0 embedding, 1 transformer layer, 2 head.
-  int gathered(int kind) const { return classes_ + 2 * twins_ + kind; }
-  int layer_gradients(int kind) const { return gathered(3) + kind; }
-  int bucket() const { return gathered(6); }
-
- private:
-  int classes_;
-  int twins_;
-  int total_;
-};
-
 /// A sum of quantities with integer coefficients.
 struct LinearForm {
   std::vector<std::pair<int32_t, int64_t>> terms;
@@ -100,7 +74,6 @@ struct ChunkProfile {
 };
 
 /// Profiles chunk `chunk` of `program` (sizes are ignored: any program of the same shape).
-ChunkProfile profile_chunk(const sim::RankProgram& program, size_t chunk,
-                           const QuantityIndex& index, const std::vector<int>& tensor_class);
+ChunkProfile profile_chunk(const sim::RankProgram& program, size_t chunk);
 
 }  // namespace memsim::strategies

@@ -6,6 +6,7 @@
 #include "strategies/model_states.h"
 #include "strategies/plan_context.h"
 #include "strategies/schedules.h"
+#include "strategies/stage_sizes.h"
 
 namespace memsim::strategies {
 
@@ -26,14 +27,14 @@ std::vector<ChunkTimes> chunk_times(const sim::LayerGraph& graph, const sim::Ran
   for (const sim::ChunkSpan& chunk : program.chunks) {
     ChunkTimes t;
     for (int pos = chunk.first; pos <= chunk.last; ++pos) {
-      const sim::OpCost& cost = program.op_costs[graph.forward_order()[pos]];
-      t.forward_s += cost.forward_s;
-      t.backward_s += cost.backward_s;
+      const sim::OpTimes& op = program.op_times[graph.forward_order()[pos]];
+      t.forward_s += op.forward_s;
+      t.backward_s += op.backward_s;
     }
     for (const sim::RecomputeSpan& span : program.recompute) {
       if (span.first < chunk.first || span.last > chunk.last) continue;
       for (int pos = span.first; pos <= span.last; ++pos) {
-        t.backward_s += program.op_costs[graph.forward_order()[pos]].forward_s;
+        t.backward_s += program.op_times[graph.forward_order()[pos]].forward_s;
       }
     }
     times.push_back(t);
@@ -44,31 +45,22 @@ std::vector<ChunkTimes> chunk_times(const sim::LayerGraph& graph, const sim::Ran
 }  // namespace
 
 sim::RankProgram stage_program(const TrainingPlan& plan, const sim::LayerGraph& graph,
-                               const PlanContext& context, const StageFacts& facts,
-                               const std::vector<ChunkShape>& shapes, int64_t stage) {
+                               const sim::QuantityIndex& index, const PlanContext& context,
+                               const StageFacts& facts, const std::vector<ChunkShape>& shapes,
+                               int64_t stage) {
   const PipelineParallelism& pp = plan.parallel.pp;
   sim::RankProgram program;
   program.graph = &graph;
+  program.index = &index;
+  program.sizes = stage_sizes(context, facts, index);
   program.chunks = stage_chunks(graph, chunk_layers(plan.model.layers, pp), stage, pp.stages);
-  program.tensor_bytes.reserve(graph.tensor_count());
-  for (sim::TensorId t = 0; t < graph.tensor_count(); ++t) {
-    program.tensor_bytes.push_back(context.tensor_bytes(t));
-  }
-  const ShardedStates& states = facts.states;
   program.resident = facts.resident;
   program.gradients_on_demand = facts.gradients_on_demand;
-  program.layers.gathered_weights = states.gathered.per_layer(plan.model.layers);
-  program.layers.backward_gradients = states.gradients.per_layer(plan.model.layers);
-  program.layers.prefetch =
+  program.prefetch =
       static_cast<int>(plan.parallel.dp.zero == 3 ? plan.parallel.dp.prefetch_layers : 0);
-  program.backward_buffer = states.reduce_bucket;
-  program.op_costs.resize(graph.op_count());
+  program.op_times.resize(graph.op_count());
   for (sim::OpId op : ops_in(graph, program.chunks)) {
-    sim::OpCost& cost = program.op_costs[op];
-    cost = context.op_cost(op);
-    if (facts.gradients_on_demand) {
-      cost.parameter_gradients = states.gradients_per_twin[graph.twin_slot(op)];
-    }
+    program.op_times[op] = context.twin_times(graph.twin_slot(op));
   }
   for (const ChunkShape& shape : shapes) {
     const auto spans =
@@ -83,7 +75,9 @@ sim::RankProgram stage_program(const TrainingPlan& plan, const sim::LayerGraph& 
 CompiledPlan::~CompiledPlan() = default;
 
 CompiledPlan::CompiledPlan(TrainingPlan plan)
-    : plan_(std::move(plan)), graph_(std::make_unique<sim::LayerGraph>(plan_.model)) {
+    : plan_(std::move(plan)),
+      graph_(std::make_unique<sim::LayerGraph>(plan_.model)),
+      index_(std::make_unique<sim::QuantityIndex>(*graph_)) {
   const PipelineParallelism& pp = plan_.parallel.pp;
   const sim::LayerGraph& graph = *graph_;
   MEMSIM_CHECK(plan_.parallel.tp.degree * pp.stages * plan_.parallel.dp.degree == world_size());
@@ -92,8 +86,7 @@ CompiledPlan::CompiledPlan(TrainingPlan plan)
 
   // 1. Pipeline partition; 2-3. sharding and precision, the same on every stage.
   chunk_layers_ = strategies::chunk_layers(plan_.model.layers, pp);
-  const TensorClasses classes(graph);
-  const PlanContext context(plan_, graph, classes);
+  const PlanContext context(plan_, graph, index_->classes());
 
   std::vector<std::vector<sim::ScheduledStep>> steps;
   std::vector<std::vector<ChunkTimes>> times;
@@ -103,7 +96,7 @@ CompiledPlan::CompiledPlan(TrainingPlan plan)
     const StageFacts facts =
         stage_facts(plan_, graph, shapes, param_groups(plan_, graph, carries_embedding(shapes)));
     Stage& stage = stages_.emplace_back();
-    stage.program = stage_program(plan_, graph, context, facts, shapes, s);
+    stage.program = stage_program(plan_, graph, *index_, context, facts, shapes, s);
     stage.ops = ops_in(graph, stage.program.chunks);
     stage.cpu = facts.states.cpu;
     stage.overheads = facts.overheads;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "sim/layer_graph.h"
+#include "sim/quantity_index.h"
 #include "sim/rank_program.h"
 #include "strategies/stage_facts.h"
 #include "strategies/training_plan.h"
@@ -40,8 +41,9 @@ class PlanContext;
 /// The program one rank of `stage` walks, without its schedule's steps (which need every
 /// stage's times) or its allocator reserve (which needs a walk).
 sim::RankProgram stage_program(const TrainingPlan& plan, const sim::LayerGraph& graph,
-                               const PlanContext& context, const StageFacts& facts,
-                               const std::vector<ChunkShape>& shapes, int64_t stage);
+                               const sim::QuantityIndex& index, const PlanContext& context,
+                               const StageFacts& facts, const std::vector<ChunkShape>& shapes,
+                               int64_t stage);
 
 /// Seconds for one activation to cross between pipeline stages.
 double pipeline_transfer_s(const TrainingPlan& plan, const PlanContext& context);
@@ -57,6 +59,7 @@ class CompiledPlan {
 
   const TrainingPlan& plan() const { return plan_; }
   const sim::LayerGraph& graph() const { return *graph_; }
+  const sim::QuantityIndex& quantity_index() const { return *index_; }
   int64_t world_size() const { return plan_.cluster.world_size(); }
   RankPlacement placement(int64_t rank) const;
   /// The program rank `rank` walks (shared by the ranks of its stage).
@@ -82,6 +85,7 @@ class CompiledPlan {
 
   TrainingPlan plan_;
   std::unique_ptr<sim::LayerGraph> graph_;
+  std::unique_ptr<sim::QuantityIndex> index_;
   std::vector<int64_t> chunk_layers_;
   std::vector<Stage> stages_;
   double bubble_fraction_ = 0.0;

@@ -28,13 +28,6 @@ sim::Bytes PerLayerKind::of(int32_t layer_index, int64_t layers) const {
   return const_cast<PerLayerKind&>(*this).of(layer_index, layers);
 }
 
-std::vector<sim::Bytes> PerLayerKind::per_layer(int64_t layers) const {
-  std::vector<sim::Bytes> out;
-  for (int64_t l = -1; l <= layers; ++l)
-    out.push_back(of(static_cast<int32_t>(l), layers));
-  return out;
-}
-
 ShardedStates shard_states(const std::vector<RankParam>& params, const sim::LayerGraph& graph,
                            const DataParallelism& dp, const Precision& precision,
                            const OptimizerSettings& optimizer) {

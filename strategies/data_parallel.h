@@ -24,8 +24,6 @@ struct PerLayerKind {
   sim::Bytes head;
   sim::Bytes& of(int32_t layer_index, int64_t layers);
   sim::Bytes of(int32_t layer_index, int64_t layers) const;
-  /// One entry per layer index + 1, as the simulator's LayerResidency wants them.
-  std::vector<sim::Bytes> per_layer(int64_t layers) const;
 };
 
 struct ShardedStates {

@@ -17,6 +17,7 @@
 #include "strategies/plan_context.h"
 #include "strategies/schedules.h"
 #include "strategies/stage_facts.h"
+#include "strategies/stage_sizes.h"
 
 namespace memsim::strategies {
 
@@ -26,9 +27,7 @@ namespace {
 struct ModelEntry {
   sim::ModelSpec spec;
   std::unique_ptr<sim::LayerGraph> graph;
-  std::unique_ptr<TensorClasses> classes;
-  std::unique_ptr<QuantityIndex> index;
-  std::vector<int> tensor_class;
+  std::unique_ptr<sim::QuantityIndex> index;
 };
 
 /// What makes two chunks' recipes alike: their place in the model, checkpointing and
@@ -433,8 +432,11 @@ const PassProfile& pass_of(const ChunkProfile& profile, int kind) {
 /// each byte quantity is either `scale` times that one's or equal to it (checked), chunk
 /// sums per sample serve every micro-batch, the fixed quantities added apart.
 struct ContextEntry {
-  explicit ContextEntry(PlanContext made) : context(std::move(made)) {}
+  ContextEntry(PlanContext made, const sim::QuantityIndex& index) : context(std::move(made)) {
+    price_context(context, index, sizes);
+  }
   PlanContext context;
+  std::vector<sim::Bytes> sizes;  ///< the context's quantities
   bool related = false;
   uint64_t sample_id = 0;  ///< what its per-sample sums are kept under
   int64_t scale = 1;
@@ -559,6 +561,7 @@ struct FastEvaluator::Caches {
   RecentCache<FactsKey, StageFacts, 32> facts;
   // Scratch reused between evaluations.
   std::vector<int64_t> quantities;         ///< the stage's
+  std::vector<sim::Bytes> stage_sizes;     ///< the same, as priced
   std::vector<int64_t> sample_quantities;  ///< the context's, per sample
   std::vector<int64_t> fixed_quantities;   ///< the context's that do not grow
   std::vector<KindNumbers> kinds;
@@ -574,11 +577,7 @@ struct FastEvaluator::Caches {
     auto entry = std::make_unique<ModelEntry>();
     entry->spec = spec;
     entry->graph = std::make_unique<sim::LayerGraph>(spec);
-    entry->classes = std::make_unique<TensorClasses>(*entry->graph);
-    entry->index = std::make_unique<QuantityIndex>(*entry->graph, entry->classes->count());
-    for (sim::TensorId t = 0; t < entry->graph->tensor_count(); ++t) {
-      entry->tensor_class.push_back(entry->classes->of(t));
-    }
+    entry->index = std::make_unique<sim::QuantityIndex>(*entry->graph);
     models.push_back(std::move(entry));
     return *models.back();
   }
@@ -620,7 +619,7 @@ struct FastEvaluator::Caches {
     };
     const ContextKey key = context_key(model, plan);
     const auto found = contexts.get(key, hash_of(key), [&] {
-      return ContextEntry(PlanContext(plan, *model.graph, *model.classes));
+      return ContextEntry(PlanContext(plan, *model.graph, model.index->classes()), *model.index);
     });
     // Values are never moved while cached, and nothing else holds this one now.
     auto& entry = const_cast<ContextEntry&>(*found.value);
@@ -634,29 +633,23 @@ struct FastEvaluator::Caches {
         const auto sample = contexts.get(one, hash_of(one), [&] {
           TrainingPlan single = plan;
           single.training.micro_batch = 1;
-          return ContextEntry(PlanContext(single, *model.graph, *model.classes));
+          return ContextEntry(PlanContext(single, *model.graph, model.index->classes()),
+                              *model.index);
         });
-        relate(entry, sample.value->context, sample.id, b, model);
+        relate(entry, *sample.value, sample.id, b, model);
       }
     }
     return found;
   }
 
-  /// The bytes of context quantity `q` (a tensor class, then an op buffer).
-  static int64_t context_value(const PlanContext& context, const ModelEntry& model, int q) {
-    const int classes = model.classes->count();
-    return q < classes ? context.class_bytes(q).value()
-                       : context.twin_cost(q - classes).forward_buffer.value();
-  }
-
   /// Relates `entry` (micro-batch `b`) to `sample` (micro-batch 1) when each quantity is b
   /// times the sample's or equal to it.
-  void relate(ContextEntry& entry, const PlanContext& sample, uint64_t sample_id, int64_t b,
+  void relate(ContextEntry& entry, const ContextEntry& sample, uint64_t sample_id, int64_t b,
               const ModelEntry& model) {
     std::vector<int> fixed;
     for (int q = 0; q < model.index->context_count(); ++q) {
-      const int64_t mine = context_value(entry.context, model, q);
-      const int64_t one = context_value(sample, model, q);
+      const int64_t mine = entry.sizes[q].value();
+      const int64_t one = sample.sizes[q].value();
       if (mine == b * one) continue;
       if (mine != one) return;
       fixed.push_back(q);
@@ -758,7 +751,7 @@ FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) 
   Caches& caches = *caches_;
   const ModelEntry& model = caches.model(plan.model);
   const sim::LayerGraph& graph = *model.graph;
-  const QuantityIndex& index = *model.index;
+  const sim::QuantityIndex& index = *model.index;
   const PipelineParallelism& pp = plan.parallel.pp;
   const auto [context_entry, context_id] = caches.context(plan, model);
   const PlanContext* context = &context_entry->context;
@@ -770,7 +763,6 @@ FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) 
   const size_t policy = plan.checkpointing.index();
   const auto* full = std::get_if<FullCheckpointing>(&plan.checkpointing);
   const int64_t every = full != nullptr ? full->every : 0;
-  const std::span<const sim::OpId> twins = graph.twins();
   std::vector<int64_t>& quantities = caches.quantities;
   bool context_quantities = false;  // the context's filled in yet
 
@@ -808,10 +800,10 @@ FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) 
         auto found = caches.chunks.find(key);
         if (found == caches.chunks.end()) {
           if (program.graph == nullptr) {
-            program = stage_program(plan, graph, *context, *facts, shapes, representative);
+            program = stage_program(plan, graph, index, *context, *facts, shapes, representative);
           }
           found = caches.chunks.emplace(key, ChunkEntry{}).first;
-          found->second.profile = profile_chunk(program, c, index, model.tensor_class);
+          found->second.profile = profile_chunk(program, c);
         }
         entries.push_back(&found->second);
       }
@@ -835,7 +827,7 @@ FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) 
           caches.sample_quantities.assign(index.count(), 0);
           caches.fixed_quantities.assign(index.count(), 0);
           for (int q = 0; q < index.context_count(); ++q) {
-            caches.sample_quantities[q] = Caches::context_value(*context, model, q) / scale;
+            caches.sample_quantities[q] = context_entry->sizes[q].value() / scale;
           }
           for (const int q : context_entry->fixed) {
             caches.fixed_quantities[q] = caches.sample_quantities[q] * scale;
@@ -854,7 +846,7 @@ FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) 
       if (times_new) {
         *times = {};
         for (const ChunkProfile::Runs& runs : profile.runs) {
-          const sim::OpCost& cost = context->twin_cost(runs.slot);
+          const sim::OpTimes& cost = context->twin_times(runs.slot);
           times->forward_s += static_cast<double>(runs.forward) * cost.forward_s;
           times->backward_s += static_cast<double>(runs.forward) * cost.backward_s +
                                static_cast<double>(runs.recompute) * cost.forward_s;
@@ -864,21 +856,10 @@ FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) 
       auto [stage_part, stage_new] = entry.stage_parts.get(facts_id);
       const PartValues& from_stage = *stage_part;
       if (stage_new) {
+        price_stage(*facts, index, caches.stage_sizes);
         quantities.assign(index.count(), 0);
-        const ShardedStates& states = facts->states;
-        for (size_t slot = 0; slot < twins.size(); ++slot) {
-          quantities[index.parameter_gradients(static_cast<int>(slot))] =
-              on_demand ? states.gradients_per_twin[slot].value() : 0;
-        }
-        const sim::Bytes gathered[] = {states.gathered.embedding, states.gathered.layer,
-                                       states.gathered.head};
-        const sim::Bytes gradients[] = {states.gradients.embedding, states.gradients.layer,
-                                        states.gradients.head};
-        for (int kind = 0; kind < 3; ++kind) {
-          quantities[index.gathered(kind)] = gathered[kind].value();
-          quantities[index.layer_gradients(kind)] = gradients[kind].value();
-        }
-        quantities[index.bucket()] = states.reduce_bucket.value();
+        for (int q = index.context_count(); q < index.count(); ++q)
+          quantities[q] = caches.stage_sizes[q].value();
         // Without gradients made on demand the first backward is like the others.
         for (int kind = 0; kind < (on_demand ? 3 : 2); ++kind) {
           evaluate_stage_pass(pass_of(profile, kind), quantities, stage_part->passes[kind]);

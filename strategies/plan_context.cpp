@@ -1,36 +1,13 @@
 #include "strategies/plan_context.h"
 
-#include <tuple>
-
 #include "strategies/tensor_parallel.h"
 #include "strategies/time_model.h"
 
 namespace memsim::strategies {
 
-namespace {
-
-bool same_spec(const sim::TensorSpec& a, const sim::TensorSpec& b) {
-  return a.dtype == b.dtype && a.shape.rank() == b.shape.rank() &&
-         std::equal(a.shape.begin(), a.shape.end(), b.shape.begin());
-}
-
-}  // namespace
-
-TensorClasses::TensorClasses(const sim::LayerGraph& graph) {
-  class_of_.reserve(graph.tensor_count());
-  for (sim::TensorId t = 0; t < graph.tensor_count(); ++t) {
-    const sim::TensorSpec& spec = graph.tensor(t).spec;
-    int k = 0;
-    while (k < count() && !same_spec(specs_[k], spec))
-      ++k;
-    if (k == count()) specs_.push_back(spec);
-    class_of_.push_back(k);
-  }
-}
-
 PlanContext::PlanContext(const TrainingPlan& plan, const sim::LayerGraph& graph,
-                         const TensorClasses& classes)
-    : graph_(&graph), classes_(&classes) {
+                         const sim::TensorClasses& classes)
+    : classes_(&classes) {
   const TensorParallelism& tp = plan.parallel.tp;
   full_ = sim::model_dims(plan.model, plan.training.seq_len, plan.training.micro_batch);
   dims_ = strategies::rank_dims(full_, tp);
@@ -60,19 +37,18 @@ PlanContext::PlanContext(const TrainingPlan& plan, const sim::LayerGraph& graph,
   const Cluster& cluster = plan.cluster;
   const double tp_bandwidth = group_bandwidth(cluster, 1, tp.degree);
   const auto whole = [&](sim::TensorId t) { return class_whole_[classes.of(t)]; };
-  twin_costs_.resize(graph.twins().size());
+  twin_times_.resize(graph.twins().size());
+  twin_buffers_.resize(graph.twins().size());
   for (sim::OpId op : graph.twins()) {
-    {
-      sim::OpCost& cost = twin_costs_[graph.twin_slot(op)];
-      cost.forward_buffer = sequence_parallel_buffer(graph, graph.op(op), whole, tp);
-      cost.backward_buffer = cost.forward_buffer;
-      cost.forward_s = compute_seconds(forward_flops(graph.op(op), dims_), cluster.gpu,
-                                       cluster.compute_efficiency);
-      cost.backward_s = 2.0 * cost.forward_s;
-      const OpSeconds comm = tensor_parallel_seconds(graph, op, whole, tp, tp_bandwidth);
-      cost.forward_s += comm.forward_s;
-      cost.backward_s += comm.backward_s;
-    }
+    const int slot = graph.twin_slot(op);
+    twin_buffers_[slot] = sequence_parallel_buffer(graph, graph.op(op), whole, tp);
+    sim::OpTimes& times = twin_times_[slot];
+    times.forward_s = compute_seconds(forward_flops(graph.op(op), dims_), cluster.gpu,
+                                      cluster.compute_efficiency);
+    times.backward_s = 2.0 * times.forward_s;
+    const OpSeconds comm = tensor_parallel_seconds(graph, op, whole, tp, tp_bandwidth);
+    times.forward_s += comm.forward_s;
+    times.backward_s += comm.backward_s;
   }
 }
 

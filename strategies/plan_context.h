@@ -8,29 +8,17 @@
 #include <vector>
 
 #include "sim/layer_graph.h"
+#include "sim/quantity_index.h"
 #include "sim/rank_program.h"
 #include "strategies/communication.h"
 #include "strategies/training_plan.h"
 
 namespace memsim::strategies {
 
-/// The distinct (shape, dtype class) pairs of a graph's tensors: tensors of one class have
-/// the same size under every configuration.
-class TensorClasses {
- public:
-  explicit TensorClasses(const sim::LayerGraph& graph);
-  int of(sim::TensorId tensor) const { return class_of_[tensor]; }
-  int count() const { return static_cast<int>(specs_.size()); }
-  const sim::TensorSpec& spec(int k) const { return specs_[k]; }
-
- private:
-  std::vector<int> class_of_;
-  std::vector<sim::TensorSpec> specs_;
-};
-
 class PlanContext {
  public:
-  PlanContext(const TrainingPlan& plan, const sim::LayerGraph& graph, const TensorClasses& classes);
+  PlanContext(const TrainingPlan& plan, const sim::LayerGraph& graph,
+              const sim::TensorClasses& classes);
 
   const sim::DimSizes& full_dims() const { return full_; }
   const sim::DimSizes& rank_dims() const { return dims_; }
@@ -38,23 +26,23 @@ class PlanContext {
   sim::Bytes class_bytes(int k) const { return class_bytes_[k]; }
   sim::Bytes class_whole_sequence(int k) const { return class_whole_[k]; }
   sim::Bytes tensor_bytes(sim::TensorId t) const { return class_bytes_[classes_->of(t)]; }
-  /// An op's communication buffers and seconds (its parameter gradients are the stage's).
-  const sim::OpCost& op_cost(sim::OpId op) const { return twin_costs_[graph_->twin_slot(op)]; }
-  /// The same by twin slot (LayerGraph::twin_slot).
-  const sim::OpCost& twin_cost(int slot) const { return twin_costs_[slot]; }
+  /// An op's seconds, and the communication buffer live while its forward or its backward
+  /// runs, by its twin slot (LayerGraph::twin_slot).
+  const sim::OpTimes& twin_times(int slot) const { return twin_times_[slot]; }
+  sim::Bytes twin_buffer(int slot) const { return twin_buffers_[slot]; }
   /// Bytes of one activation crossing between pipeline stages.
   sim::Bytes boundary_bytes() const { return boundary_; }
   /// Forward FLOPs of one microbatch through the whole model, unsharded.
   double model_forward_flops() const { return model_forward_flops_; }
 
  private:
-  const sim::LayerGraph* graph_;
-  const TensorClasses* classes_;
+  const sim::TensorClasses* classes_;
   sim::DimSizes full_;
   sim::DimSizes dims_;
   std::vector<sim::Bytes> class_bytes_;
   std::vector<sim::Bytes> class_whole_;
-  std::vector<sim::OpCost> twin_costs_;  ///< per twin slot
+  std::vector<sim::OpTimes> twin_times_;  ///< per twin slot
+  std::vector<sim::Bytes> twin_buffers_;  ///< per twin slot
   sim::Bytes boundary_;
   double model_forward_flops_ = 0.0;
 };

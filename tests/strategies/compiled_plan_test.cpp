@@ -81,7 +81,7 @@ TEST_CASE("the vocabulary is padded to a multiple of 128 × tp and split evenly"
   for (memsim::sim::OpId op = 0; op < graph.op_count(); ++op) {
     if (graph.op(op).kind != memsim::sim::OpKind::kLmHead) continue;
     const auto logits = graph.op(op).outputs[0];
-    CHECK(program.tensor_bytes[logits].value() == 2 * 256 * 19'072);
+    CHECK(program.tensor_bytes(logits).value() == 2 * 256 * 19'072);
   }
   CHECK(memsim::strategies::padded_vocab(152'064, plan.parallel.tp) == 152'576);
   plan.parallel.tp.degree = 1;
@@ -160,21 +160,22 @@ TEST_CASE("sequence parallelism gathers the full input of sharded layers while t
   const int64_t full_sbh = 2 * 256 * 4096;
   for (memsim::sim::OpId op = 0; op < graph.op_count(); ++op) {
     const auto kind = graph.op(op).kind;
-    const auto& cost = compiled.program(0).op_costs[op];
+    const auto& program = compiled.program(0);
+    const auto buffer = program.size(program.index->buffer(graph.twin_slot(op)));
     if (kind == memsim::sim::OpKind::kQProj || kind == memsim::sim::OpKind::kOutProj ||
         kind == memsim::sim::OpKind::kMlpDown || kind == memsim::sim::OpKind::kLmHead) {
-      CHECK(cost.forward_buffer.value() == full_sbh);
-      CHECK(cost.backward_buffer.value() == full_sbh);
+      CHECK(buffer.value() == full_sbh);  // held while its forward, or its backward, runs
     }
     if (kind == memsim::sim::OpKind::kAttentionFlash ||
         kind == memsim::sim::OpKind::kAttentionEager || kind == memsim::sim::OpKind::kNorm) {
-      CHECK(cost.forward_buffer.value() == 0);
+      CHECK(buffer.value() == 0);
     }
   }
   plan.parallel.tp.sequence_parallel = false;
   const memsim::strategies::CompiledPlan plain(plan);
-  for (const auto& cost : plain.program(0).op_costs)
-    CHECK(cost.forward_buffer.value() == 0);
+  const auto& index = plain.quantity_index();
+  for (int slot = 0; slot < static_cast<int>(plain.graph().twins().size()); ++slot)
+    CHECK(plain.program(0).size(index.buffer(slot)).value() == 0);
 }
 
 TEST_CASE("overheads: CUDA context, NCCL per process group, allocator reserve") {

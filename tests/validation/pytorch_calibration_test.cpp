@@ -113,7 +113,7 @@ TEST_CASE("the loss saves fp32 log-probabilities and labels; its backward holds 
   for (memsim::sim::OpId op = 0; op < graph.op_count(); ++op) {
     if (graph.op(op).kind != memsim::sim::OpKind::kCrossEntropy) continue;
     for (auto t : graph.op(op).saved)
-      saved += program.tensor_bytes[t].value();
+      saved += program.tensor_bytes(t).value();
   }
   CHECK(saved == measured_saved);
 
@@ -123,7 +123,7 @@ TEST_CASE("the loss saves fp32 log-probabilities and labels; its backward holds 
   const auto& first = recipe.backward.front();
   int64_t made = 0;
   for (uint32_t i = first.begin; i < first.split; ++i)
-    made += recipe.deltas[i].bytes.value();
+    made += memsim::sim::delta_bytes(recipe.deltas[i], program.sizes).value();
   const auto& peak = c["peak_transient"]["backward_peak_live"];
   CHECK(peak.size() == 3);
   CHECK(made + measured_saved - 8 * s * b == peak[0]["bytes"].get<int64_t>() * 3);

@@ -1,0 +1,40 @@
+#include "sim/quantity_index.h"
+
+#include <algorithm>
+
+namespace memsim::sim {
+
+namespace {
+
+bool same_spec(const TensorSpec& a, const TensorSpec& b) {
+  return a.dtype == b.dtype && a.shape.rank() == b.shape.rank() &&
+         std::equal(a.shape.begin(), a.shape.end(), b.shape.begin());
+}
+
+}  // namespace
+
+TensorClasses::TensorClasses(const LayerGraph& graph) {
+  class_of_.reserve(graph.tensor_count());
+  for (TensorId t = 0; t < graph.tensor_count(); ++t) {
+    const TensorSpec& spec = graph.tensor(t).spec;
+    int k = 0;
+    while (k < count() && !same_spec(specs_[k], spec))
+      ++k;
+    if (k == count()) specs_.push_back(spec);
+    class_of_.push_back(k);
+  }
+}
+
+QuantityIndex::QuantityIndex(const LayerGraph& graph)
+    : classes_(graph),
+      twins_(static_cast<int>(graph.twins().size())),
+      layers_(graph.model().layers) {
+  total_ = bucket() + 1;
+}
+
+int QuantityIndex::layer_kind(int32_t layer) const {
+  if (layer < 0) return 0;
+  return layer >= layers_ ? 2 : 1;
+}
+
+}  // namespace memsim::sim

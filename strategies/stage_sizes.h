@@ -1,0 +1,28 @@
+#pragma once
+/// The one pricing of a configuration: the bytes of every quantity a stage program
+/// allocates (sim/quantity_index.h), from the plan's context (tensor classes, op buffers)
+/// and the stage's model states (gradients, gathered parameters, bucket). The walk's
+/// programs and the fast evaluation both take their sizes from here.
+
+#include <vector>
+
+#include "sim/quantity_index.h"
+#include "sim/units.h"
+#include "strategies/plan_context.h"
+#include "strategies/stage_facts.h"
+
+namespace memsim::strategies {
+
+/// Writes the context's quantities (those below index.context_count()) into `sizes`.
+void price_context(const PlanContext& context, const sim::QuantityIndex& index,
+                   std::vector<sim::Bytes>& sizes);
+
+/// Writes the stage's quantities (from index.context_count() on) into `sizes`.
+void price_stage(const StageFacts& facts, const sim::QuantityIndex& index,
+                 std::vector<sim::Bytes>& sizes);
+
+/// Every quantity of a stage.
+std::vector<sim::Bytes> stage_sizes(const PlanContext& context, const StageFacts& facts,
+                                    const sim::QuantityIndex& index);
+
+}  // namespace memsim::strategies
