@@ -182,25 +182,12 @@ void FormChain::evaluate(const std::vector<int64_t>& first, const std::vector<in
 }
 
 ChunkProfile profile_chunk(const sim::RankProgram& program, size_t chunk) {
-  const sim::LayerGraph& graph = *program.graph;
   const sim::MicrobatchRecipe recipe = sim::compile_recipe(program, chunk);
   ChunkProfile profile;
   profile.forward = profile_pass(recipe.forward, recipe, program, false);
   profile.backward = profile_pass(recipe.backward, recipe, program, false);
   profile.first_backward = profile_pass(recipe.backward, recipe, program, true);
-  const size_t slots = graph.twins().size();
-  std::vector<int64_t> forward(slots, 0);
-  std::vector<int64_t> recompute(slots, 0);
-  for (const sim::RecipeOp& op : recipe.forward)
-    ++forward[graph.twin_slot(op.op)];
-  for (const sim::RecipeOp& op : recipe.backward) {
-    if (op.phase == sim::Phase::kRecompute) ++recompute[graph.twin_slot(op.op)];
-  }
-  for (size_t slot = 0; slot < slots; ++slot) {
-    if (forward[slot] != 0 || recompute[slot] != 0) {
-      profile.runs.push_back({static_cast<int32_t>(slot), forward[slot], recompute[slot]});
-    }
-  }
+  profile.runs = op_runs(program, chunk);
   return profile;
 }
 

@@ -13,6 +13,7 @@
 
 #include "sim/layer_graph.h"
 #include "sim/rank_program.h"
+#include "strategies/chunk_times.h"
 
 namespace memsim::strategies {
 
@@ -64,13 +65,7 @@ struct ChunkProfile {
   PassProfile forward;
   PassProfile backward;        ///< recomputation included
   PassProfile first_backward;  ///< with parameter gradients made on demand
-  /// How often twin ops (by slot) run forward (and backward) and recomputed in the chunk.
-  struct Runs {
-    int32_t slot;
-    int64_t forward;
-    int64_t recompute;
-  };
-  std::vector<Runs> runs;
+  std::vector<OpRuns> runs;  ///< what the chunk's compute time is made of
 };
 
 /// Profiles chunk `chunk` of `program` (sizes are ignored: any program of the same shape).

@@ -2,6 +2,7 @@
 
 #include "sim/check.h"
 #include "sim/simulator.h"
+#include "strategies/chunk_times.h"
 #include "strategies/communication.h"
 #include "strategies/model_states.h"
 #include "strategies/plan_context.h"
@@ -17,32 +18,6 @@ struct CompiledPlan::Stage {
   OverheadParts overheads;
 };
 
-namespace {
-
-using sim::Category;
-
-/// Forward and backward seconds of each of the program's chunks, recomputation included.
-std::vector<ChunkTimes> chunk_times(const sim::LayerGraph& graph, const sim::RankProgram& program) {
-  std::vector<ChunkTimes> times;
-  for (const sim::ChunkSpan& chunk : program.chunks) {
-    ChunkTimes t;
-    for (int pos = chunk.first; pos <= chunk.last; ++pos) {
-      const sim::OpTimes& op = program.op_times[graph.forward_order()[pos]];
-      t.forward_s += op.forward_s;
-      t.backward_s += op.backward_s;
-    }
-    for (const sim::RecomputeSpan& span : program.recompute) {
-      if (span.first < chunk.first || span.last > chunk.last) continue;
-      for (int pos = span.first; pos <= span.last; ++pos) {
-        t.backward_s += program.op_times[graph.forward_order()[pos]].forward_s;
-      }
-    }
-    times.push_back(t);
-  }
-  return times;
-}
-
-}  // namespace
 
 sim::RankProgram stage_program(const TrainingPlan& plan, const sim::LayerGraph& graph,
                                const sim::QuantityIndex& index, const PlanContext& context,
@@ -103,7 +78,9 @@ CompiledPlan::CompiledPlan(TrainingPlan plan)
 
     // 7. The stage's steps, timed below once every stage's chunk times are known.
     steps.push_back(schedule->steps(s, pp.stages, pp.virtual_stages, plan_.microbatches()));
-    std::vector<ChunkTimes> chunk = chunk_times(graph, stage.program);
+    std::vector<ChunkTimes> chunk;
+    for (size_t c = 0; c < stage.program.chunks.size(); ++c)
+      chunk.push_back(chunk_times(op_runs(stage.program, c), context));
     double window = 0.0;
     for (const ChunkTimes& t : chunk)
       window += t.backward_s;
@@ -130,7 +107,7 @@ CompiledPlan::CompiledPlan(TrainingPlan plan)
     stage.program.steps = std::move(steps[s]);
     const sim::Bytes dynamic = sim::simulate(stage.program).peak - stage.program.resident.total();
     stage.overheads.allocator_reserve = allocator_reserve(plan_, dynamic);
-    stage.program.resident[Category::kOverhead] += stage.overheads.allocator_reserve;
+    stage.program.resident[sim::Category::kOverhead] += stage.overheads.allocator_reserve;
   }
   model_flops_ = strategies::model_flops_per_step(plan_, context);
 }

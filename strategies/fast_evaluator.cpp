@@ -844,13 +844,7 @@ FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) 
       }
       auto [times, times_new] = entry.times.get(context_id);
       if (times_new) {
-        *times = {};
-        for (const ChunkProfile::Runs& runs : profile.runs) {
-          const sim::OpTimes& cost = context->twin_times(runs.slot);
-          times->forward_s += static_cast<double>(runs.forward) * cost.forward_s;
-          times->backward_s += static_cast<double>(runs.forward) * cost.backward_s +
-                               static_cast<double>(runs.recompute) * cost.forward_s;
-        }
+        *times = chunk_times(profile.runs, *context);
       }
 
       auto [stage_part, stage_new] = entry.stage_parts.get(facts_id);

@@ -1,0 +1,29 @@
+#pragma once
+/// How long a chunk's forward and backward take: each op's seconds times how often it runs
+/// in the chunk, forward, backward and recomputed. The walk's schedule and the fast
+/// evaluation time chunks with these same sums.
+
+#include <cstdint>
+#include <vector>
+
+#include "sim/rank_program.h"
+#include "strategies/pipeline_timing.h"
+#include "strategies/plan_context.h"
+
+namespace memsim::strategies {
+
+/// How often the ops of one twin slot run in a chunk: forward (and so backward) and again
+/// as recomputation before their backward.
+struct OpRuns {
+  int32_t slot = 0;
+  int64_t forward = 0;
+  int64_t recompute = 0;
+};
+
+/// The runs of every twin slot in `program.chunks[chunk]`, slots in order, none empty.
+std::vector<OpRuns> op_runs(const sim::RankProgram& program, size_t chunk);
+
+/// Forward and backward seconds of a chunk of `runs`, recomputation included.
+ChunkTimes chunk_times(const std::vector<OpRuns>& runs, const PlanContext& context);
+
+}  // namespace memsim::strategies
