@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "sim/check.h"
+#include "strategies/step_summary.h"
 
 namespace memsim::strategies {
 
@@ -27,7 +28,6 @@ TrainingReport evaluate(const CompiledPlan& compiled) {
     results.emplace_back();
   std::vector<bool> done(compiled.program_count(), false);
 
-  report.fits = true;
   for (int64_t rank = 0; rank < compiled.world_size(); ++rank) {
     const size_t index = compiled.program_index(rank);
     if (!done[index]) {
@@ -41,28 +41,22 @@ TrainingReport evaluate(const CompiledPlan& compiled) {
     entry.overheads = compiled.overheads(rank);
     entry.cpu_bytes = compiled.rank_cpu_bytes(rank);
     entry.fits = entry.memory.peak <= report.capacity;
-    report.fits = report.fits && entry.fits;
     report.peak = std::max(report.peak, entry.memory.peak);
     report.step_time_s = std::max(report.step_time_s, entry.memory.step_time_s);
   }
-  const int64_t per_node = plan.cluster.gpus_per_node;
-  for (int64_t first = 0; first < compiled.world_size(); first += per_node) {
-    sim::Bytes node;
-    for (int64_t rank = first; rank < first + per_node; ++rank)
-      node += report.ranks[rank].cpu_bytes;
-    report.cpu_bytes_per_node = std::max(report.cpu_bytes_per_node, node);
-  }
+  std::vector<sim::Bytes> stage_cpu;
+  const int64_t per_stage = plan.parallel.tp.degree * plan.parallel.dp.degree;
+  for (int64_t first = 0; first < compiled.world_size(); first += per_stage)
+    stage_cpu.push_back(compiled.rank_cpu_bytes(first));
+  report.cpu_bytes_per_node = fullest_node_cpu_bytes(plan, stage_cpu);
   report.cpu_capacity_per_node = plan.cluster.cpu_memory_per_node();
   report.bubble_fraction = compiled.bubble_fraction();
-  if (report.step_time_s > 0.0) {
-    report.tokens_per_s = static_cast<double>(plan.training.global_batch * plan.training.seq_len) /
-                          report.step_time_s;
-    report.model_flops_utilization = compiled.model_flops_per_step() /
-                                     (report.step_time_s * static_cast<double>(report.world_size) *
-                                      plan.cluster.gpu.peak_16bit_flop_per_s);
-  }
+  const Throughput throughput =
+      step_throughput(plan, report.step_time_s, compiled.model_flops_per_step());
+  report.tokens_per_s = throughput.tokens_per_s;
+  report.model_flops_utilization = throughput.model_flops_utilization;
   report.cpu_fits = report.cpu_bytes_per_node <= report.cpu_capacity_per_node;
-  report.fits = report.fits && report.cpu_fits;
+  report.fits = step_fits(plan, report.peak, report.cpu_bytes_per_node);
   return report;
 }
 

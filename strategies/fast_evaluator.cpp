@@ -18,6 +18,7 @@
 #include "strategies/schedules.h"
 #include "strategies/stage_facts.h"
 #include "strategies/stage_sizes.h"
+#include "strategies/step_summary.h"
 
 namespace memsim::strategies {
 
@@ -562,6 +563,7 @@ struct FastEvaluator::Caches {
   // Scratch reused between evaluations.
   std::vector<int64_t> quantities;         ///< the stage's
   std::vector<sim::Bytes> stage_sizes;     ///< the same, as priced
+  std::vector<sim::Bytes> stage_cpu;       ///< per stage: host memory of each of its ranks
   std::vector<int64_t> sample_quantities;  ///< the context's, per sample
   std::vector<int64_t> fixed_quantities;   ///< the context's that do not grow
   std::vector<KindNumbers> kinds;
@@ -970,33 +972,16 @@ FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) 
         std::max(result.step_time_s, timed->last_end_s[k] + caches.kinds[k].after_steps_s);
   }
 
-  // Host memory: every rank of a node holds its stage's offloaded share. Ranks run TP
-  // fastest, then DP, then PP, so a node's ranks are a run of whole or partial stages.
-  const int64_t per_node = plan.cluster.gpus_per_node;
-  const int64_t per_stage = plan.parallel.tp.degree * plan.parallel.dp.degree;
-  bool offloads = false;
-  for (size_t k = 0; k < kind_count; ++k)
-    offloads = offloads || caches.kinds[k].facts->states.cpu.value() > 0;
-  for (int64_t first = 0; offloads && first < plan.cluster.world_size(); first += per_node) {
-    sim::Bytes node;
-    for (int64_t rank = first; rank < first + per_node;) {
-      const int64_t stage = rank / per_stage;
-      const int64_t until = std::min(first + per_node, (stage + 1) * per_stage);
-      node += caches.kinds[layout.kind[stage]].facts->states.cpu * (until - rank);
-      rank = until;
-    }
-    result.cpu_bytes_per_node = std::max(result.cpu_bytes_per_node, node);
-  }
-  result.fits = result.peak <= plan.cluster.gpu.capacity &&
-                result.cpu_bytes_per_node <= plan.cluster.cpu_memory_per_node();
-  if (result.step_time_s > 0.0) {
-    result.tokens_per_s = static_cast<double>(plan.training.global_batch * plan.training.seq_len) /
-                          result.step_time_s;
-    result.model_flops_utilization =
-        model_flops_per_step(plan, *context) /
-        (result.step_time_s * static_cast<double>(plan.cluster.world_size()) *
-         plan.cluster.gpu.peak_16bit_flop_per_s);
-  }
+  std::vector<sim::Bytes>& stage_cpu = caches.stage_cpu;
+  stage_cpu.resize(pp.stages);
+  for (int64_t s = 0; s < pp.stages; ++s)
+    stage_cpu[s] = caches.kinds[layout.kind[s]].facts->states.cpu;
+  result.cpu_bytes_per_node = fullest_node_cpu_bytes(plan, stage_cpu);
+  result.fits = step_fits(plan, result.peak, result.cpu_bytes_per_node);
+  const Throughput throughput =
+      step_throughput(plan, result.step_time_s, model_flops_per_step(plan, *context));
+  result.tokens_per_s = throughput.tokens_per_s;
+  result.model_flops_utilization = throughput.model_flops_utilization;
   return result;
 }
 
