@@ -13,18 +13,25 @@
 namespace memsim::strategies {
 
 /// Keep everything the op table saves.
-struct NoCheckpointing {};
+struct NoCheckpointing {
+  bool operator==(const NoCheckpointing&) const = default;
+};
 /// Korthikanti et al. 2022 §5: recompute the attention core (scores, softmax, dropout),
 /// keeping its inputs Q, K, V. Nothing to drop under FlashAttention, which already
 /// recomputes them.
-struct SelectiveCheckpointing {};
+struct SelectiveCheckpointing {
+  bool operator==(const SelectiveCheckpointing&) const = default;
+};
 /// Keep only the input of every group of `every` layers; a group's activations are rebuilt
 /// during its backward and live then (Megatron's --recompute-method uniform).
 struct FullCheckpointing {
   int64_t every = 1;
+  bool operator==(const FullCheckpointing&) const = default;
 };
 /// Groups of ⌈√L⌉ layers (Chen et al. 2016): about √L kept inputs and √L rebuilt layers.
-struct SqrtCheckpointing {};
+struct SqrtCheckpointing {
+  bool operator==(const SqrtCheckpointing&) const = default;
+};
 
 using CheckpointPolicy =
     std::variant<NoCheckpointing, SelectiveCheckpointing, FullCheckpointing, SqrtCheckpointing>;

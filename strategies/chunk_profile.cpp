@@ -6,6 +6,7 @@
 
 #include "sim/check.h"
 #include "sim/microbatch_recipe.h"
+#include "strategies/pipeline.h"
 
 namespace memsim::strategies {
 
@@ -181,13 +182,30 @@ void FormChain::evaluate(const std::vector<int64_t>& first, const std::vector<in
   }
 }
 
-ChunkProfile profile_chunk(const sim::RankProgram& program, size_t chunk) {
-  const sim::MicrobatchRecipe recipe = sim::compile_recipe(program, chunk);
+ChunkProfile profile_chunk(const sim::LayerGraph& graph, const sim::QuantityIndex& index,
+                           const ChunkForm& form) {
+  const int64_t model_layers = graph.model().layers;
+  ChunkShape shape{0, form.layers, form.embedding, form.head};
+  if (!form.embedding) {
+    shape.first_layer =
+        form.head ? model_layers - form.layers : std::min<int64_t>(1, model_layers - form.layers);
+  }
+  sim::RankProgram program;  // sizes and times are not read: zeros
+  program.graph = &graph;
+  program.index = &index;
+  program.sizes.assign(index.count(), sim::Bytes{});
+  program.op_times.assign(graph.op_count(), {});
+  program.chunks = {chunk_span(graph, shape)};
+  program.recompute =
+      recompute_spans(graph, form.checkpointing, static_cast<int32_t>(shape.first_layer),
+                      static_cast<int32_t>(shape.first_layer + shape.layers - 1));
+  program.prefetch = form.prefetch;
+  const sim::MicrobatchRecipe recipe = sim::compile_recipe(program, 0);
   ChunkProfile profile;
   profile.forward = profile_pass(recipe.forward, recipe, program, false);
   profile.backward = profile_pass(recipe.backward, recipe, program, false);
   profile.first_backward = profile_pass(recipe.backward, recipe, program, true);
-  profile.runs = op_runs(program, chunk);
+  profile.runs = op_runs(program, 0);
   return profile;
 }
 

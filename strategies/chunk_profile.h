@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "sim/layer_graph.h"
+#include "sim/quantity_index.h"
 #include "sim/rank_program.h"
+#include "strategies/checkpointing.h"
 #include "strategies/chunk_times.h"
 
 namespace memsim::strategies {
@@ -68,7 +70,20 @@ struct ChunkProfile {
   std::vector<OpRuns> runs;  ///< what the chunk's compute time is made of
 };
 
-/// Profiles chunk `chunk` of `program` (sizes are ignored: any program of the same shape).
-ChunkProfile profile_chunk(const sim::RankProgram& program, size_t chunk);
+/// All a chunk's profile depends on besides the model: chunks of equal forms share one.
+struct ChunkForm {
+  int64_t layers = 0;
+  bool embedding = false;
+  bool head = false;
+  CheckpointPolicy checkpointing;
+  int prefetch = 0;  ///< ZeRO-3: layers gathered ahead of the running one
+  bool operator==(const ChunkForm&) const = default;
+};
+
+/// The profile of a chunk of `form`. Every transformer layer is built alike, so which
+/// layers the chunk holds does not matter: it is profiled at a place in the model where a
+/// chunk of its form can be.
+ChunkProfile profile_chunk(const sim::LayerGraph& graph, const sim::QuantityIndex& index,
+                           const ChunkForm& form);
 
 }  // namespace memsim::strategies

@@ -61,15 +61,17 @@ CompiledPlan::CompiledPlan(TrainingPlan plan)
 
   // 1. Pipeline partition; 2-3. sharding and precision, the same on every stage.
   chunk_layers_ = strategies::chunk_layers(plan_.model.layers, pp);
-  const PlanContext context(plan_, graph, index_->classes());
+  const PlanContext context(context_inputs(plan_, plan_.cluster), graph, index_->classes());
+  const FactsInputs facts_in = facts_inputs(plan_, plan_.training.optimizer, plan_.cluster);
 
   std::vector<std::vector<sim::ScheduledStep>> steps;
   std::vector<std::vector<ChunkTimes>> times;
   for (int64_t s = 0; s < pp.stages; ++s) {
     // 4-6. Model states, ZeRO and offload, checkpointing.
     const std::vector<ChunkShape> shapes = stage_shapes(chunk_layers_, s, pp.stages);
-    const StageFacts facts =
-        stage_facts(plan_, graph, shapes, param_groups(plan_, graph, carries_embedding(shapes)));
+    const StageExtent extent = stage_extent(shapes);
+    const StageFacts facts = stage_facts(facts_in, graph, extent,
+                                         param_groups(graph, plan_.parallel.tp, extent.embedding));
     Stage& stage = stages_.emplace_back();
     stage.program = stage_program(plan_, graph, *index_, context, facts, shapes, s);
     stage.ops = ops_in(graph, stage.program.chunks);

@@ -28,6 +28,7 @@ struct OptimizerParameter {
 struct OptimizerSettings {
   std::string name = "adamw";
   std::map<std::string, double> values;
+  bool operator==(const OptimizerSettings&) const = default;
 };
 
 struct OptimizerInfo {

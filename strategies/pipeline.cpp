@@ -36,29 +36,30 @@ std::vector<ChunkShape> stage_shapes(const std::vector<int64_t>& layers_per_chun
   return shapes;
 }
 
+sim::ChunkSpan chunk_span(const sim::LayerGraph& graph, const ChunkShape& shape) {
+  // The chunk's layers, widened to the embedding (first chunk) and the head (last).
+  const int64_t lo = shape.embedding ? sim::kEmbeddingLayer : shape.first_layer;
+  const int64_t hi =
+      shape.head ? graph.model().layers : shape.first_layer + shape.layers - 1;
+  const auto order = graph.forward_order();
+  sim::ChunkSpan span{-1, -1};
+  for (int pos = 0; pos < static_cast<int>(order.size()); ++pos) {
+    const int32_t layer = graph.op(order[pos]).layer;
+    if (layer < lo || layer > hi) continue;
+    if (span.first < 0) span.first = pos;
+    MEMSIM_CHECK(span.last < 0 || span.last == pos - 1);  // a chunk's ops are contiguous
+    span.last = pos;
+  }
+  MEMSIM_CHECK(span.first >= 0);
+  return span;
+}
+
 std::vector<sim::ChunkSpan> stage_chunks(const sim::LayerGraph& graph,
                                          const std::vector<int64_t>& layers_per_chunk,
                                          int64_t stage, int64_t stages) {
-  const std::vector<int64_t> starts = chunk_starts(layers_per_chunk);
-  const auto chunks = static_cast<int64_t>(layers_per_chunk.size());
-  const int64_t layers = starts.back();
-  const auto order = graph.forward_order();
   std::vector<sim::ChunkSpan> spans;
-  for (int64_t g = stage; g < chunks; g += stages) {
-    // The chunk's layers, widened to the embedding (first chunk) and the head (last).
-    const int64_t lo = g == 0 ? sim::kEmbeddingLayer : starts[g];
-    const int64_t hi = g == chunks - 1 ? layers : starts[g + 1] - 1;
-    sim::ChunkSpan span{-1, -1};
-    for (int pos = 0; pos < static_cast<int>(order.size()); ++pos) {
-      const int32_t layer = graph.op(order[pos]).layer;
-      if (layer < lo || layer > hi) continue;
-      if (span.first < 0) span.first = pos;
-      MEMSIM_CHECK(span.last < 0 || span.last == pos - 1);  // a chunk's ops are contiguous
-      span.last = pos;
-    }
-    MEMSIM_CHECK(span.first >= 0);
-    spans.push_back(span);
-  }
+  for (const ChunkShape& shape : stage_shapes(layers_per_chunk, stage, stages))
+    spans.push_back(chunk_span(graph, shape));
   return spans;
 }
 

@@ -23,6 +23,7 @@ struct PipelineParallelism {
   bool embedding_as_layer = false;
   bool loss_as_layer = false;
   int64_t chunks() const { return stages * virtual_stages; }
+  bool operator==(const PipelineParallelism&) const = default;
 };
 
 /// Layers of each of the p·v chunks. Balanced: the layers (and the embedding and loss when
@@ -42,6 +43,15 @@ struct ChunkShape {
   bool head = false;
   bool operator==(const ChunkShape&) const = default;
 };
+
+/// Whether two chunks run the same ops up to which transformer layers they are: as many
+/// layers, and the embedding and head alike.
+inline bool alike(const ChunkShape& a, const ChunkShape& b) {
+  return a.layers == b.layers && a.embedding == b.embedding && a.head == b.head;
+}
+
+/// The op positions of a chunk of `shape`, in forward order.
+sim::ChunkSpan chunk_span(const sim::LayerGraph& graph, const ChunkShape& shape);
 
 /// The shapes of the chunks stage `stage` runs, in order.
 std::vector<ChunkShape> stage_shapes(const std::vector<int64_t>& layers_per_chunk, int64_t stage,

@@ -5,24 +5,29 @@
 
 namespace memsim::strategies {
 
-PlanContext::PlanContext(const TrainingPlan& plan, const sim::LayerGraph& graph,
+ContextInputs context_inputs(const TrainingPlan& plan, const Cluster& cluster) {
+  return {plan.training.seq_len, plan.training.micro_batch, plan.parallel.tp, plan.precision,
+          &cluster};
+}
+
+PlanContext::PlanContext(const ContextInputs& inputs, const sim::LayerGraph& graph,
                          const sim::TensorClasses& classes)
     : classes_(&classes) {
-  const TensorParallelism& tp = plan.parallel.tp;
-  full_ = sim::model_dims(plan.model, plan.training.seq_len, plan.training.micro_batch);
+  const TensorParallelism& tp = inputs.tp;
+  full_ = sim::model_dims(graph.model(), inputs.seq_len, inputs.micro_batch);
   dims_ = strategies::rank_dims(full_, tp);
   TensorParallelism unsplit = tp;
   unsplit.sequence_parallel = false;
   for (int k = 0; k < classes.count(); ++k) {
     const sim::TensorSpec& spec = classes.spec(k);
-    const int64_t bytes = plan.precision.bytes(spec.dtype);
+    const int64_t bytes = inputs.precision.bytes(spec.dtype);
     class_bytes_.push_back(sim::bytes_of(rank_activation_elements(spec.shape, dims_, tp), bytes));
     class_whole_.push_back(
         sim::bytes_of(rank_activation_elements(spec.shape, dims_, unsplit), bytes));
   }
   boundary_ = sim::bytes_of(
       rank_activation_elements({sim::Dim::kSeq, sim::Dim::kBatch, sim::Dim::kHidden}, dims_, tp),
-      plan.precision.activation_bytes());
+      inputs.precision.activation_bytes());
 
   // Every transformer layer's ops cost what layer 0's do.
   double layer = 0.0;
@@ -30,11 +35,11 @@ PlanContext::PlanContext(const TrainingPlan& plan, const sim::LayerGraph& graph,
     layer += forward_flops(graph.op(op), full_);
   for (sim::OpId op : graph.embedding_ops())
     model_forward_flops_ += forward_flops(graph.op(op), full_);
-  model_forward_flops_ += layer * static_cast<double>(plan.model.layers);
+  model_forward_flops_ += layer * static_cast<double>(graph.model().layers);
   for (sim::OpId op : graph.head_ops())
     model_forward_flops_ += forward_flops(graph.op(op), full_);
 
-  const Cluster& cluster = plan.cluster;
+  const Cluster& cluster = *inputs.cluster;
   const double tp_bandwidth = group_bandwidth(cluster, 1, tp.degree);
   const auto whole = [&](sim::TensorId t) { return class_whole_[classes.of(t)]; };
   twin_times_.resize(graph.twins().size());

@@ -15,9 +15,23 @@
 
 namespace memsim::strategies {
 
+/// Everything a plan's context reads besides the model (its graph's): plans with equal
+/// inputs share one context, so these are also its cache key. The cluster is held by
+/// address: one stored copy per distinct cluster (sim::Interned) where inputs are kept.
+struct ContextInputs {
+  int64_t seq_len = 0;
+  int64_t micro_batch = 0;
+  TensorParallelism tp;
+  Precision precision;
+  const Cluster* cluster = nullptr;
+  bool operator==(const ContextInputs&) const = default;
+};
+/// The inputs of `plan`'s context, its cluster `cluster` (the plan's, or an equal one).
+ContextInputs context_inputs(const TrainingPlan& plan, const Cluster& cluster);
+
 class PlanContext {
  public:
-  PlanContext(const TrainingPlan& plan, const sim::LayerGraph& graph,
+  PlanContext(const ContextInputs& inputs, const sim::LayerGraph& graph,
               const sim::TensorClasses& classes);
 
   const sim::DimSizes& full_dims() const { return full_; }

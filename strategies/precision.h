@@ -47,6 +47,7 @@ struct Precision {
   int64_t activation_bytes() const;
   /// Bytes of one element of a tensor of `dtype` class.
   int64_t bytes(sim::DtypeClass dtype) const;
+  bool operator==(const Precision&) const = default;
 };
 
 }  // namespace memsim::strategies

@@ -17,18 +17,29 @@ using sim::Category;
 
 }  // namespace
 
-ParamGroups param_groups(const TrainingPlan& plan, const sim::LayerGraph& graph,
+FactsInputs facts_inputs(const TrainingPlan& plan, const OptimizerSettings& optimizer,
+                         const Cluster& cluster) {
+  return {plan.parallel, plan.precision,  &optimizer,
+          plan.training.gradient_buffers, &cluster, plan.overheads};
+}
+
+StageExtent stage_extent(const std::vector<ChunkShape>& shapes) {
+  StageExtent extent;
+  for (const ChunkShape& shape : shapes) {
+    extent.layers += shape.layers;
+    extent.embedding = extent.embedding || shape.embedding;
+    extent.head = extent.head || shape.head;
+  }
+  return extent;
+}
+
+ParamGroups param_groups(const sim::LayerGraph& graph, const TensorParallelism& tp,
                          bool embedding_here) {
-  const sim::DimSizes full = sim::model_dims(plan.model, 1, 1);
-  const TensorParallelism& tp = plan.parallel.tp;
+  const sim::DimSizes full = sim::model_dims(graph.model(), 1, 1);
   auto of = [&](std::span<const sim::OpId> ops) {
     return rank_params(graph, {ops.begin(), ops.end()}, full, tp, 0, embedding_here);
   };
   return {of(graph.embedding_ops()), of(graph.first_layer_ops()), of(graph.head_ops())};
-}
-
-bool carries_embedding(const std::vector<ChunkShape>& shapes) {
-  return std::any_of(shapes.begin(), shapes.end(), [](const ChunkShape& s) { return s.embedding; });
 }
 
 int64_t process_groups(const Parallelism& parallel) {
@@ -36,37 +47,30 @@ int64_t process_groups(const Parallelism& parallel) {
          (parallel.pp.stages > 1 ? 1 : 0);
 }
 
-StageFacts stage_facts(const TrainingPlan& plan, const sim::LayerGraph& graph,
-                       const std::vector<ChunkShape>& shapes, const ParamGroups& groups) {
-  const DataParallelism& dp = plan.parallel.dp;
-  const Cluster& cluster = plan.cluster;
+StageFacts stage_facts(const FactsInputs& inputs, const sim::LayerGraph& graph,
+                       const StageExtent& extent, const ParamGroups& groups) {
+  const DataParallelism& dp = inputs.parallel.dp;
+  const Cluster& cluster = *inputs.cluster;
+  const Precision& precision = inputs.precision;
   // The embedding's and head's parameters once, layer 0's once per transformer layer.
-  bool head = false;
-  int64_t layers = 0;
-  for (const ChunkShape& shape : shapes) {
-    head = head || shape.head;
-    layers += shape.layers;
-  }
   std::vector<RankParam> params;
-  if (carries_embedding(shapes)) params = groups.embedding;
-  if (layers > 0) {
+  if (extent.embedding) params = groups.embedding;
+  if (extent.layers > 0) {
     for (RankParam p : groups.layer) {
-      p.count = layers;
+      p.count = extent.layers;
       params.push_back(p);
     }
   }
-  if (head) params.insert(params.end(), groups.head.begin(), groups.head.end());
+  if (extent.head) params.insert(params.end(), groups.head.begin(), groups.head.end());
   StageFacts facts;
-  facts.states = shard_states(params, graph, dp, plan.precision, plan.training.optimizer);
-  facts.gradients_on_demand = plan.training.gradient_buffers == GradientBuffers::kOnDemand &&
+  facts.states = shard_states(params, graph, dp, precision, *inputs.optimizer);
+  facts.gradients_on_demand = inputs.gradient_buffers == GradientBuffers::kOnDemand &&
                               facts.states.gradients_resident_in_full;
   facts.resident = facts.states.gpu;
   if (facts.gradients_on_demand) facts.resident[Category::kGradients] = sim::Bytes{};
-  for (const ChunkShape& shape : shapes) {
-    if (shape.embedding) facts.gathered += facts.states.gathered.embedding;
-    facts.gathered += facts.states.gathered.layer * shape.layers;
-    if (shape.head) facts.gathered += facts.states.gathered.head;
-  }
+  if (extent.embedding) facts.gathered += facts.states.gathered.embedding;
+  facts.gathered += facts.states.gathered.layer * extent.layers;
+  if (extent.head) facts.gathered += facts.states.gathered.head;
 
   // Gradient synchronisation after the last backward: an all-reduce, or ZeRO's
   // reduce-scatter then all-gather of the updated parameters; the reduction overlaps the
@@ -76,9 +80,9 @@ StageFacts stage_facts(const TrainingPlan& plan, const sim::LayerGraph& graph,
   for (const RankParam& p : params) {
     if (!p.tied) held += p.elements() * p.count;
   }
-  const double dp_bandwidth = group_bandwidth(cluster, plan.parallel.tp.degree, dp.degree);
-  const sim::Bytes gradient_bytes = sim::bytes_of({held}, plan.precision.gradient_bytes());
-  const sim::Bytes weight_bytes = sim::bytes_of({held}, plan.precision.weight_bytes());
+  const double dp_bandwidth = group_bandwidth(cluster, inputs.parallel.tp.degree, dp.degree);
+  const sim::Bytes gradient_bytes = sim::bytes_of({held}, precision.gradient_bytes());
+  const sim::Bytes weight_bytes = sim::bytes_of({held}, precision.weight_bytes());
   if (dp.zero == 0) {
     facts.reduce_s = all_reduce_s(gradient_bytes, dp.degree, dp_bandwidth);
   } else if (dp.zero < 3) {
@@ -88,9 +92,10 @@ StageFacts stage_facts(const TrainingPlan& plan, const sim::LayerGraph& graph,
   // The optimizer reads and writes the states it holds, bound by memory bandwidth.
   facts.optimizer_s = 2.0 * static_cast<double>(facts.resident.total().value()) /
                       cluster.gpu.memory_bandwidth_bytes_per_s;
-  facts.overheads.cuda_context = plan.overheads.cuda_context;
-  facts.overheads.process_groups = process_groups(plan.parallel);
-  facts.overheads.communication = plan.overheads.nccl_per_group * facts.overheads.process_groups;
+  facts.overheads.cuda_context = inputs.overheads.cuda_context;
+  facts.overheads.process_groups = process_groups(inputs.parallel);
+  facts.overheads.communication =
+      inputs.overheads.nccl_per_group * facts.overheads.process_groups;
   facts.resident[Category::kOverhead] =
       facts.overheads.cuda_context + facts.overheads.communication;
   if (dp.offload != Offload::kNone) {

@@ -40,6 +40,31 @@ struct StageFacts {
   double sync_s(bool overlap, double window) const;
 };
 
+/// Everything a stage's facts read besides its parameters and extent: equal for every
+/// stage of a plan, and with them the facts' cache key. The optimizer's settings and the
+/// cluster are held by address (see ContextInputs).
+struct FactsInputs {
+  Parallelism parallel;
+  Precision precision;
+  const OptimizerSettings* optimizer = nullptr;
+  GradientBuffers gradient_buffers = GradientBuffers::kPersistent;
+  const Cluster* cluster = nullptr;
+  Overheads overheads;
+  bool operator==(const FactsInputs&) const = default;
+};
+/// The inputs of `plan`'s stage facts, with `optimizer` and `cluster` (the plan's, or equal).
+FactsInputs facts_inputs(const TrainingPlan& plan, const OptimizerSettings& optimizer,
+                         const Cluster& cluster);
+
+/// What a stage carries: its transformer layers, and whether the embedding or the head.
+struct StageExtent {
+  int64_t layers = 0;
+  bool embedding = false;
+  bool head = false;
+  bool operator==(const StageExtent&) const = default;
+};
+StageExtent stage_extent(const std::vector<ChunkShape>& shapes);
+
 /// One TP rank's parameters of the embedding's ops, of one transformer layer's and of the
 /// head's. Without the embedding on the stage, a tied LM head holds a replica.
 struct ParamGroups {
@@ -47,14 +72,11 @@ struct ParamGroups {
   std::vector<RankParam> layer;
   std::vector<RankParam> head;
 };
-ParamGroups param_groups(const TrainingPlan& plan, const sim::LayerGraph& graph,
+ParamGroups param_groups(const sim::LayerGraph& graph, const TensorParallelism& tp,
                          bool embedding_here);
 
-/// Whether any of `shapes` carries the embedding.
-bool carries_embedding(const std::vector<ChunkShape>& shapes);
-
-StageFacts stage_facts(const TrainingPlan& plan, const sim::LayerGraph& graph,
-                       const std::vector<ChunkShape>& shapes, const ParamGroups& groups);
+StageFacts stage_facts(const FactsInputs& inputs, const sim::LayerGraph& graph,
+                       const StageExtent& extent, const ParamGroups& groups);
 
 /// ZeRO-3 gathers a chunk's parameters in forward and again in backward (and reduce-scatters
 /// its gradients); what prefetching does not hide behind compute the step waits for. Sets

@@ -19,6 +19,7 @@ struct TensorParallelism {
   /// Megatron's --make-vocab-size-divisible-by: with t > 1 the vocabulary is padded to a
   /// multiple of this times t so that every rank holds an equal slice.
   int64_t vocab_multiple = 128;
+  bool operator==(const TensorParallelism&) const = default;
 };
 
 /// The vocabulary as the embedding and LM head allocate it under `tp`.

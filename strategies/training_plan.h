@@ -38,6 +38,7 @@ struct Cluster {
   /// trains GPT models at 52% of peak per A100 (Narayanan et al. 2021, abstract).
   double compute_efficiency = 0.5;
   int64_t world_size() const { return nodes * gpus_per_node; }
+  bool operator==(const Cluster&) const = default;
 };
 
 struct Training {
@@ -48,6 +49,7 @@ struct Training {
   bool global_batch_auto = false;
   OptimizerSettings optimizer;
   GradientBuffers gradient_buffers = GradientBuffers::kPersistent;
+  bool operator==(const Training&) const = default;
 };
 
 /// Memory no tensor accounts for; each entry named, documented and overridable.
@@ -62,6 +64,7 @@ struct Overheads {
   /// allocates beyond its resident state: GMLake (Guo et al., ASPLOS 2024) removes 15% of
   /// PyTorch's fragmentation on average across eight LLMs on A100-80GB.
   double allocator_reserve = 0.15;
+  bool operator==(const Overheads&) const = default;
 };
 
 /// Where ZeRO keeps what it does not hold on the GPU.
@@ -96,12 +99,14 @@ struct DataParallelism {
   /// Gradient reduction runs during the last microbatch's backward, and ZeRO-3's gathers
   /// during the previous layer's compute (DDP, Megatron-LM and DeepSpeed overlap both).
   bool overlap_communication = true;
+  bool operator==(const DataParallelism&) const = default;
 };
 
 struct Parallelism {
   TensorParallelism tp;
   PipelineParallelism pp;
   DataParallelism dp;
+  bool operator==(const Parallelism&) const = default;
 };
 
 enum class Mode { kTraining, kInference };

@@ -1,0 +1,123 @@
+#pragma once
+/// Small memo tables for evaluations that revisit a few recent values: sweeps vary a few
+/// keys at a time, so the last few results of a costly step are usually the ones needed
+/// again. Keys are plain structs compared with `==` and hashed by derived_hash, so nothing
+/// about a key is listed by hand.
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "sim/derived_hash.h"
+
+namespace memsim::sim {
+
+/// The last `kKept` values made, found by key. Each value gets an id never reused, so tables
+/// derived from it can be keyed by the id; values stay put while cached.
+template <typename Key, typename Value, size_t kKept = 16>
+class RecentCache {
+ public:
+  struct Found {
+    Value* value;
+    uint64_t id;
+  };
+
+  /// The value for `key`, made by `make()` if it is not cached.
+  template <typename Make>
+  Found get(const Key& key, Make make) {
+    ++clock_;
+    // Consecutive lookups mostly ask for the same key: compare before hashing.
+    if (last_ < hashes_.size() && entries_[last_].key == key) {
+      used_[last_] = clock_;
+      return {entries_[last_].value.get(), entries_[last_].id};
+    }
+    const uint64_t hash = derived_hash(key);
+    // Hashes are kept apart from the (large) keys so a scan touches little memory.
+    for (size_t i = 0; i < hashes_.size(); ++i) {
+      if (hashes_[i] == hash && entries_[i].key == key) {
+        used_[i] = clock_;
+        last_ = i;
+        return {entries_[i].value.get(), entries_[i].id};
+      }
+    }
+    size_t slot = hashes_.size();
+    if (slot < kKept) {
+      hashes_.push_back(0);
+      used_.push_back(0);
+      entries_.emplace_back();
+    } else {
+      slot = static_cast<size_t>(std::min_element(used_.begin(), used_.end()) - used_.begin());
+    }
+    hashes_[slot] = hash;
+    used_[slot] = clock_;
+    last_ = slot;
+    entries_[slot] = {key, ++last_id_, std::make_unique<Value>(make())};
+    return {entries_[slot].value.get(), entries_[slot].id};
+  }
+
+ private:
+  struct Entry {
+    Key key;
+    uint64_t id = 0;
+    std::unique_ptr<Value> value;
+  };
+  std::vector<uint64_t> hashes_;
+  std::vector<uint64_t> used_;
+  std::vector<Entry> entries_;
+  size_t last_ = 0;  ///< the entry found last
+  uint64_t last_id_ = 0;
+  uint64_t clock_ = 0;
+};
+
+/// Slots for the last `kKept` small keys, for memo tables attached to what they derive from:
+/// a miss recycles the least recently used slot, whose stale value (and its vectors'
+/// storage) the caller overwrites.
+template <typename Key, typename Value, size_t kKept>
+class LastFew {
+ public:
+  /// The slot for `key`, and whether it was just taken (its value is to be filled in).
+  std::pair<Value*, bool> get(const Key& key) {
+    ++clock_;
+    size_t oldest = 0;
+    for (size_t i = 0; i < used_.size(); ++i) {
+      if (used_[i] != 0 && keys_[i] == key) {
+        used_[i] = clock_;
+        return {&values_[i], false};
+      }
+      if (used_[i] < used_[oldest]) oldest = i;
+    }
+    used_[oldest] = clock_;
+    keys_[oldest] = key;
+    return {&values_[oldest], true};
+  }
+
+ private:
+  std::array<Key, kKept> keys_{};
+  std::array<Value, kKept> values_{};
+  std::array<uint64_t, kKept> used_{};  ///< 0: empty
+  uint64_t clock_ = 0;
+};
+
+/// One stored copy of each distinct value asked for, so that keys can hold large, rarely
+/// varying parts (a cluster, an optimizer's settings) by address: equal values, one address.
+template <typename T>
+class Interned {
+ public:
+  const T* get(const T& value) {
+    if (last_ != nullptr && *last_ == value) return last_;
+    for (const auto& stored : values_) {
+      if (*stored == value) return last_ = stored.get();
+    }
+    values_.push_back(std::make_unique<T>(value));
+    return last_ = values_.back().get();
+  }
+
+ private:
+  std::vector<std::unique_ptr<T>> values_;
+  const T* last_ = nullptr;
+};
+
+}  // namespace memsim::sim
