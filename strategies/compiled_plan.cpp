@@ -31,8 +31,7 @@ sim::RankProgram stage_program(const TrainingPlan& plan, const sim::LayerGraph& 
   program.chunks = stage_chunks(graph, chunk_layers(plan.model.layers, pp), stage, pp.stages);
   program.resident = facts.resident;
   program.gradients_on_demand = facts.gradients_on_demand;
-  program.prefetch =
-      static_cast<int>(plan.parallel.dp.zero == 3 ? plan.parallel.dp.prefetch_layers : 0);
+  program.prefetch = gathered_ahead(plan.parallel.dp);
   program.op_times.resize(graph.op_count());
   for (sim::OpId op : ops_in(graph, program.chunks)) {
     program.op_times[op] = context.twin_times(graph.twin_slot(op));

@@ -40,6 +40,13 @@ struct ShardedStates {
   bool gradients_resident_in_full = true;  ///< the rank keeps every gradient (ZeRO-0/1)
 };
 
+/// Layers whose gathered parameters a rank holds ahead of the running one: ZeRO-3's
+/// prefetch (FSDP's backward prefetch, DeepSpeed's stage3_prefetch_bucket_size); other
+/// stages gather nothing.
+inline int gathered_ahead(const DataParallelism& dp) {
+  return static_cast<int>(dp.zero == 3 ? dp.prefetch_layers : 0);
+}
+
 /// Shards the states of `params` (one TP rank's, of a model with `layers` transformer layers).
 ShardedStates shard_states(const std::vector<RankParam>& params, const sim::LayerGraph& graph,
                            const DataParallelism& dp, const Precision& precision,

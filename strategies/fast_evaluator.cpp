@@ -212,11 +212,9 @@ struct FastEvaluator::Caches {
   void find_profiles(Lookup& at, size_t k) {
     std::vector<ChunkEntry*>& entries = at.profiles[k];
     if (!entries.empty()) return;
-    const int prefetch =
-        static_cast<int>(at.plan.parallel.dp.zero == 3 ? at.plan.parallel.dp.prefetch_layers : 0);
     for (const ChunkShape& shape : at.layout.shapes[at.layout.representative[k]]) {
       const ChunkForm form{shape.layers, shape.embedding, shape.head, at.plan.checkpointing,
-                           prefetch};
+                           gathered_ahead(at.plan.parallel.dp)};
       entries.push_back(&chunks.get({&at.model, form}));
     }
   }
@@ -416,10 +414,8 @@ FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) 
   const PipelineParallelism& pp = plan.parallel.pp;
   const auto [context, context_id] = caches.context(plan, model);
   const StageLayout& layout = caches.layouts.get({plan.model.layers, pp});
-  const int prefetch =
-      static_cast<int>(plan.parallel.dp.zero == 3 ? plan.parallel.dp.prefetch_layers : 0);
-  auto [profiles, profiles_new] =
-      caches.kind_profiles.get({&layout, &model, plan.checkpointing, prefetch});
+  auto [profiles, profiles_new] = caches.kind_profiles.get(
+      {&layout, &model, plan.checkpointing, gathered_ahead(plan.parallel.dp)});
   const size_t kind_count = layout.representative.size();
   if (profiles_new) profiles->assign(kind_count, {});
   const FactsInputs facts_in = facts_inputs(plan, *caches.optimizers.get(plan.training.optimizer),
