@@ -4,6 +4,7 @@
 
 #include "sim/check.h"
 #include "sim/microbatch_recipe.h"
+#include "sim/schedule_walk.h"
 
 namespace memsim::sim {
 
@@ -38,35 +39,27 @@ class Walker {
     for (Category category : kAllCategories) {
       emit(program_.resident[category], category, Phase::kIdle, kNoIndex, kNoIndex);
     }
-    std::vector<bool> backward_done(recipes_.size(), false);
     Bytes gradients_made;
     double busy = 0.0;
-    for (const ScheduledStep& step : program_.steps) {
-      MEMSIM_CHECK(step.chunk >= 0 && static_cast<size_t>(step.chunk) < recipes_.size());
+    walk_steps(program_.steps, static_cast<int64_t>(recipes_.size()), [&](const StepState& at) {
+      const ScheduledStep& step = at.step;
       if (step.start_s > now_) {
         span(now_, step.start_s, Phase::kIdle, kNoIndex, kNoIndex);
         now_ = step.start_s;
       }
       const MicrobatchRecipe& recipe = recipes_[step.chunk];
       const double start = now_;
-      const sim::ChunkSpan& chunk = program_.chunks[step.chunk];
-      const double wait =
-          step.kind == StepKind::kForward ? chunk.forward_wait_s : chunk.backward_wait_s;
+      const ChunkSpan& chunk = program_.chunks[step.chunk];
+      const bool forward = step.kind == StepKind::kForward;
+      const double wait = forward ? chunk.forward_wait_s : chunk.backward_wait_s;
       if (wait > 0.0) {
         span(now_, now_ + wait, Phase::kCommunication, step.microbatch, step.chunk);
         now_ += wait;
       }
-      if (step.kind == StepKind::kForward) {
-        replay(recipe.forward, step, false, gradients_made);
-        span(start, now_, Phase::kForward, step.microbatch, step.chunk);
-      } else {
-        const bool first = !backward_done[step.chunk];
-        backward_done[step.chunk] = true;
-        replay(recipe.backward, step, first, gradients_made);
-        span(start, now_, Phase::kBackward, step.microbatch, step.chunk);
-      }
+      replay(forward ? recipe.forward : recipe.backward, step, at.first_backward, gradients_made);
+      span(start, now_, forward ? Phase::kForward : Phase::kBackward, step.microbatch, step.chunk);
       busy += now_ - start;
-    }
+    });
     const double last_step_end = now_;
     if (program_.sync_s > 0.0) {
       span(now_, now_ + program_.sync_s, Phase::kCommunication, kNoIndex, kNoIndex);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "sim/schedule_walk.h"
+
 namespace memsim::strategies {
 
 namespace {
@@ -65,27 +67,13 @@ void add_undominated(std::vector<Moment>& moments, const Moment& m) {
 
 std::vector<Moment> moments_of(const std::vector<sim::ScheduledStep>& steps, int64_t chunks) {
   std::vector<Moment> moments;
-  Moment m{sim::StepKind::kForward, 0, false, std::vector<int64_t>(chunks, 0),
-           std::vector<int64_t>(chunks, 0)};
-  std::vector<int64_t>& in_flight = m.in_flight;
-  std::vector<int64_t>& made = m.gradients_made;
-  for (const sim::ScheduledStep& step : steps) {
-    const bool forward = step.kind == sim::StepKind::kForward;
-    m.kind = step.kind;
-    m.chunk = step.chunk;
-    m.first_backward = !forward && made[step.chunk] == 0;
-    add_undominated(moments, m);
-    if (forward) {
-      ++in_flight[step.chunk];
-    } else {
-      --in_flight[step.chunk];
-      made[step.chunk] = 1;
-    }
-  }
+  sim::walk_steps(steps, chunks, [&](const sim::StepState& at) {
+    add_undominated(moments, {at.step.kind, at.step.chunk, at.first_backward,
+                              {at.in_flight.begin(), at.in_flight.end()},
+                              {at.backward_done.begin(), at.backward_done.end()}});
+  });
   return moments;
 }
-
-
 
 std::vector<Moment> by_class(const std::vector<Moment>& moments,
                              const std::vector<ChunkShape>& shapes,

@@ -22,7 +22,7 @@ struct Moment {
   int32_t chunk;
   bool first_backward;
   std::vector<int64_t> in_flight;       ///< per local chunk
-  std::vector<int64_t> gradients_made;  ///< per local chunk, 0 or 1
+  std::vector<int64_t> gradients_made;  ///< per local chunk, 0 or 1: its backward has run
 };
 
 /// Adds `m` to `moments` unless one of them dominates it; drops those it dominates, and the
