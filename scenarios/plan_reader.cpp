@@ -6,7 +6,7 @@
 
 #include "hardware/gpu_catalog.h"
 #include "scenarios/name_lookup.h"
-#include "scenarios/scenario_schema.h"
+#include "scenarios/scenario_keys.h"
 #include "scenarios/section_reader.h"
 #include "sim/limits.h"
 #include "strategies/layout.h"
@@ -18,9 +18,7 @@ namespace {
 
 using strategies::TrainingPlan;
 
-using sim::kMostBatch;
 using sim::kMostGpus;
-using sim::kMostTokens;
 
 /// A required section: missing is an error at the scenario's top level.
 const ConfigNode* required(const ConfigNode& config, const std::string& key,
@@ -41,10 +39,7 @@ void read_hardware(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diag
       plan.cluster.gpu = catalog.profiles()[*found];
     }
   }
-  if (auto v = reader.integer("nodes", 1, kMostGpus)) plan.cluster.nodes = *v;
-  if (auto v = reader.integer("gpus_per_node", 1, kMostGpus)) plan.cluster.gpus_per_node = *v;
-  if (auto v = reader.number("compute_efficiency", 0.01, 1.0)) plan.cluster.compute_efficiency = *v;
-  if (auto v = reader.size("cpu_memory_per_node")) plan.cluster.cpu_memory_override = *v;
+  read_table_keys(reader, "hardware", plan);
   if (auto v = reader.size("capacity")) {
     if (v->value() <= 0) {
       diagnostics.error(reader.node("capacity")->where, "hardware.capacity must be positive");
@@ -93,11 +88,9 @@ void read_training(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diag
   SectionReader reader(node, "training", keys_of("training"), diagnostics);
   if (!reader.valid()) return;
   if (!reader.has("seq_len")) diagnostics.error(node.where, "training.seq_len is missing");
-  if (auto v = reader.integer("seq_len", 1, kMostTokens)) plan.training.seq_len = *v;
-  if (auto v = reader.integer("micro_batch", 1, kMostBatch)) plan.training.micro_batch = *v;
   plan.training.global_batch = 0;  // resolved once dp is known
   plan.training.global_batch_auto = !reader.has("global_batch");
-  if (auto v = reader.integer("global_batch", 1, kMostBatch)) plan.training.global_batch = *v;
+  read_table_keys(reader, "training", plan);
   if (const ConfigNode* optimizer = reader.node("optimizer")) {
     read_optimizer(*optimizer, plan, diagnostics);
   }
@@ -141,22 +134,16 @@ void read_inference(const ConfigNode& node, TrainingPlan& plan, Diagnostics& dia
   SectionReader reader(node, "inference", keys_of("inference"), diagnostics);
   if (!reader.valid()) return;
   strategies::Inference& inference = plan.inference;
-  if (auto v = reader.integer("batch", 1, kMostBatch)) inference.batch = *v;
-  if (auto v = reader.integer("prompt_len", 1, kMostTokens)) inference.prompt_len = *v;
-  if (auto v = reader.integer("generate_len", 0, kMostTokens)) inference.generate_len = *v;
+  read_table_keys(reader, "inference", plan);
   const auto weight_names =
       format_names<strategies::WeightFormatInfo>(strategies::weight_formats());
   if (auto v = reader.choice("weights", weight_names))
     inference.weights = strategies::find_weight_format(*v)->format;
   if (auto v = reader.choice("embedding_weights", weight_names))
     inference.embedding_weights = strategies::find_weight_format(*v)->format;
-  if (auto v = reader.integer("group_size", 1, int64_t{1} << 20)) inference.group_size = *v;
   if (auto v = reader.choice("kv_cache",
                              format_names<strategies::KvFormatInfo>(strategies::kv_formats())))
     inference.kv_cache = strategies::find_kv_format(*v)->format;
-  if (auto v = reader.integer("kv_block", 0, 1 << 20)) inference.kv_block = *v;
-  if (auto v = reader.number("memory_utilization", 0.01, 1.0)) inference.memory_utilization = *v;
-  if (auto v = reader.integer("prefill_chunk", 0, kMostTokens)) inference.prefill_chunk = *v;
   if (auto v = reader.choice("logits", {"last", "all"})) inference.all_logits = *v == "all";
   inference.activations = read_dtype(reader, "activations");
 }
@@ -222,17 +209,13 @@ void read_parallel(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diag
                    bool& dp_auto) {
   SectionReader reader(node, "parallel", keys_of("parallel"), diagnostics);
   if (!reader.valid()) return;
+  read_table_keys(reader, "parallel", plan);
   strategies::DataParallelism& dp = plan.parallel.dp;
-  if (auto v = reader.integer("tp", 1, kMostGpus)) plan.parallel.tp.degree = *v;
   strategies::PipelineParallelism& pp = plan.parallel.pp;
-  if (auto v = reader.integer("pp", 1, kMostGpus)) pp.stages = *v;
   std::vector<std::string> schedules;
   for (const auto& info : strategies::schedules())
     schedules.emplace_back(info.name);
   if (auto v = reader.choice("schedule", schedules)) pp.schedule = *v;
-  if (auto v = reader.integer("virtual_stages", 1, 1 << 16)) pp.virtual_stages = *v;
-  if (auto v = reader.boolean("embedding_as_layer")) pp.embedding_as_layer = *v;
-  if (auto v = reader.boolean("loss_as_layer")) pp.loss_as_layer = *v;
   if (const ConfigNode* list = reader.node("layers_per_stage")) {
     if (!list->is_sequence()) {
       diagnostics.error(list->where, "parallel.layers_per_stage: expected a list of layer counts");
@@ -249,8 +232,6 @@ void read_parallel(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diag
       }
     }
   }
-  if (auto v = reader.boolean("sequence_parallel")) plan.parallel.tp.sequence_parallel = *v;
-  if (auto v = reader.integer("vocab_multiple", 1, 1 << 20)) plan.parallel.tp.vocab_multiple = *v;
   if (const ConfigNode* d = reader.node("dp");
       d != nullptr && d->is_scalar() && d->scalar == "auto") {
     dp_auto = true;
@@ -258,7 +239,6 @@ void read_parallel(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diag
     dp.degree = *v;
     dp_auto = false;
   }
-  if (auto v = reader.integer("zero", 0, 3)) dp.zero = static_cast<int>(*v);
   std::vector<std::string> names;
   for (strategies::Offload o : strategies::kAllOffloads)
     names.emplace_back(offload_name(o));
@@ -267,20 +247,12 @@ void read_parallel(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diag
       if (offload_name(o) == *v) dp.offload = o;
     }
   }
-  if (auto v = reader.integer("reduce_bucket", 1, int64_t{1} << 40)) dp.reduce_bucket_elements = *v;
-  if (auto v = reader.integer("prefetch_layers", 0, 1 << 20)) dp.prefetch_layers = *v;
-  if (auto v = reader.integer("persistence_threshold", 0, int64_t{1} << 40)) {
-    dp.persistence_threshold = *v;
-  }
-  if (auto v = reader.boolean("overlap_communication")) dp.overlap_communication = *v;
 }
 
 void read_overhead(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics) {
   SectionReader reader(node, "overhead", keys_of("overhead"), diagnostics);
   if (!reader.valid()) return;
-  if (auto v = reader.size("cuda_context")) plan.overheads.cuda_context = *v;
-  if (auto v = reader.size("nccl_per_group")) plan.overheads.nccl_per_group = *v;
-  if (auto v = reader.number("allocator_reserve", 0.0, 1.0)) plan.overheads.allocator_reserve = *v;
+  read_table_keys(reader, "overhead", plan);
 }
 
 /// Where a key is written in `config`, or the section, or the top level.

@@ -7,7 +7,7 @@
 #include "scenarios/name_lookup.h"
 #include "scenarios/plan_reader.h"
 #include "scenarios/scenario.h"
-#include "scenarios/scenario_schema.h"
+#include "scenarios/scenario_keys.h"
 #include "scenarios/section_reader.h"
 
 namespace memsim::scenarios {

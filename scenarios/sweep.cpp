@@ -107,7 +107,7 @@ Constraint Constraint::parse(const std::string& text, const Location& where,
       Product* product = side->empty() ? &side->emplace_back() : &side->back();
       if (is_number(token)) {
         product->factor *= std::stod(token);
-      } else if (const SweepKey* key = find_sweep_key(token); key != nullptr && key->number) {
+      } else if (const ScenarioKey* key = find_sweep_key(token); key != nullptr && key->number) {
         product->keys.push_back(key);
       } else {
         diagnostics.error(where, fmt::format("where: '{}': '{}' is not a number or a numeric "
@@ -142,7 +142,7 @@ double Constraint::side(const std::vector<Product>& sum, const TrainingPlan& pla
   double total = 0.0;
   for (const Product& product : sum) {
     double value = product.factor;
-    for (const SweepKey* key : product.keys)
+    for (const ScenarioKey* key : product.keys)
       value *= key->number(plan);
     total += value;
   }
@@ -213,10 +213,11 @@ Sweep read_sweep(const ConfigNode& sweep, const ConfigNode& where, const ConfigN
     diagnostics.error(sweep.where, "sweep must map dotted keys to lists of values");
   } else {
     std::vector<std::string> names;
-    for (const SweepKey& k : sweep_keys())
-      names.emplace_back(k.key);
+    for (const ScenarioKey& k : scenario_keys()) {
+      if (k.copy != nullptr) names.emplace_back(k.key);
+    }
     for (const ConfigNode::Entry& e : sweep.entries) {
-      const SweepKey* setter = find_sweep_key(e.key);
+      const ScenarioKey* setter = find_sweep_key(e.key);
       if (setter == nullptr) {
         const std::string hint = nearest_spelling(e.key, names);
         diagnostics.error(

@@ -12,14 +12,14 @@
 #include "scenarios/config_tree.h"
 #include "scenarios/diagnostics.h"
 #include "scenarios/scenario.h"
-#include "scenarios/sweep_keys.h"
+#include "scenarios/scenario_keys.h"
 #include "strategies/training_plan.h"
 
 namespace memsim::scenarios {
 
 struct SweepAxis {
   std::string key;
-  const SweepKey* setter = nullptr;
+  const ScenarioKey* setter = nullptr;
   std::vector<std::string> labels;              ///< each value as written
   std::vector<bool> numeric;                    ///< whether a label is a number (for JSON)
   std::vector<strategies::TrainingPlan> plans;  ///< the base with each value, unresolved
@@ -38,7 +38,7 @@ class Constraint {
  private:
   struct Product {
     double factor = 1.0;
-    std::vector<const SweepKey*> keys;
+    std::vector<const ScenarioKey*> keys;
   };
   double side(const std::vector<Product>& sum, const strategies::TrainingPlan& plan) const;
 

@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "scenarios/sweep_keys.h"
+#include "scenarios/scenario_keys.h"
 #include "strategies/evaluate.h"
 #include "tools/commands.h"
 #include "tools/csv.h"
@@ -23,11 +23,11 @@ struct VariantFit {
   FitAnswer answer;
 };
 
-const scenarios::SweepKey& integer_key(const std::string& name) {
-  const scenarios::SweepKey* key = scenarios::find_sweep_key(name);
+const scenarios::ScenarioKey& integer_key(const std::string& name) {
+  const scenarios::ScenarioKey* key = scenarios::find_sweep_key(name);
   if (key != nullptr && key->set_integer != nullptr) return *key;
   std::vector<std::string> names;
-  for (const scenarios::SweepKey& k : scenarios::sweep_keys()) {
+  for (const scenarios::ScenarioKey& k : scenarios::scenario_keys()) {
     if (k.set_integer != nullptr) names.emplace_back(k.key);
   }
   const std::string hint = scenarios::nearest_spelling(name, names);
@@ -153,7 +153,7 @@ void write_table(const CommandOptions& options, const std::vector<VariantFit>& f
 }  // namespace
 
 int run_fit(const CommandOptions& options) {
-  const scenarios::SweepKey& key = integer_key(options.maximize);
+  const scenarios::ScenarioKey& key = integer_key(options.maximize);
   for (const std::string& set : options.sets) {
     if (set.substr(0, set.find('=')) == options.maximize) {
       throw scenarios::InputError(

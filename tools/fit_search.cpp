@@ -39,14 +39,14 @@ struct Candidates {
   int64_t at(int64_t i) const { return list.empty() ? step * (i + 1) : list[i]; }
 };
 
-bool valid(const TrainingPlan& base, const scenarios::SweepKey& key, int64_t value,
+bool valid(const TrainingPlan& base, const scenarios::ScenarioKey& key, int64_t value,
            GlobalBatch mode) {
   return plan_with(base, key, value, mode).has_value();
 }
 
 /// micro_batch under a global batch that stays: the divisors of the batch per data-parallel
 /// rank that make a valid layout.
-Candidates divisors(const TrainingPlan& base, const scenarios::SweepKey& key) {
+Candidates divisors(const TrainingPlan& base, const scenarios::ScenarioKey& key) {
   Candidates out;
   const int64_t dp = base.parallel.dp.degree;
   if (dp <= 0 || base.training.global_batch % dp != 0) return out;
@@ -64,7 +64,7 @@ Candidates divisors(const TrainingPlan& base, const scenarios::SweepKey& key) {
 
 /// Any other key: the multiples of its smallest valid value, up to the last valid one
 /// (valid values end at a limit, and past it none is valid again).
-Candidates multiples(const TrainingPlan& base, const scenarios::SweepKey& key, GlobalBatch mode) {
+Candidates multiples(const TrainingPlan& base, const scenarios::ScenarioKey& key, GlobalBatch mode) {
   Candidates out;
   for (int64_t v = 1; v <= kMostSkipped && out.count == 0; ++v) {
     if (valid(base, key, v, mode)) {
@@ -81,7 +81,7 @@ Candidates multiples(const TrainingPlan& base, const scenarios::SweepKey& key, G
   return out;
 }
 
-Candidates candidates(const TrainingPlan& base, const scenarios::SweepKey& key, GlobalBatch mode) {
+Candidates candidates(const TrainingPlan& base, const scenarios::ScenarioKey& key, GlobalBatch mode) {
   const bool keeps_global_batch = std::string_view(key.key) == "training.micro_batch" &&
                                   mode == GlobalBatch::kKeep && !base.training.global_batch_auto;
   return keeps_global_batch ? divisors(base, key) : multiples(base, key, mode);
@@ -89,7 +89,7 @@ Candidates candidates(const TrainingPlan& base, const scenarios::SweepKey& key, 
 
 }  // namespace
 
-std::optional<TrainingPlan> plan_with(const TrainingPlan& base, const scenarios::SweepKey& key,
+std::optional<TrainingPlan> plan_with(const TrainingPlan& base, const scenarios::ScenarioKey& key,
                                       int64_t value, GlobalBatch global_batch, std::string* why) {
   const auto invalid = [&](std::string reason) -> std::optional<TrainingPlan> {
     if (why != nullptr) *why = std::move(reason);
@@ -126,7 +126,7 @@ std::optional<TrainingPlan> plan_with(const TrainingPlan& base, const scenarios:
   return plan;
 }
 
-FitAnswer maximize(const TrainingPlan& base, const scenarios::SweepKey& key,
+FitAnswer maximize(const TrainingPlan& base, const scenarios::ScenarioKey& key,
                    strategies::FastEvaluator& evaluator, GlobalBatch global_batch) {
   FitAnswer answer;
   const Candidates values = candidates(base, key, global_batch);

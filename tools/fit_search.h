@@ -11,7 +11,7 @@
 #include <optional>
 #include <string>
 
-#include "scenarios/sweep_keys.h"
+#include "scenarios/scenario_keys.h"
 #include "sim/units.h"
 #include "strategies/fast_evaluator.h"
 #include "strategies/training_plan.h"
@@ -39,11 +39,11 @@ struct FitAnswer {
 /// `base` with `key` set to `value`, resolved; nullopt (with why, when asked) when that is
 /// not a valid scenario: the layout, memsim's limits.
 std::optional<strategies::TrainingPlan> plan_with(const strategies::TrainingPlan& base,
-                                                  const scenarios::SweepKey& key, int64_t value,
+                                                  const scenarios::ScenarioKey& key, int64_t value,
                                                   GlobalBatch global_batch = GlobalBatch::kKeep,
                                                   std::string* why = nullptr);
 
-FitAnswer maximize(const strategies::TrainingPlan& base, const scenarios::SweepKey& key,
+FitAnswer maximize(const strategies::TrainingPlan& base, const scenarios::ScenarioKey& key,
                    strategies::FastEvaluator& evaluator,
                    GlobalBatch global_batch = GlobalBatch::kKeep);
 

@@ -7,7 +7,7 @@
 
 #include <doctest/doctest.h>
 
-#include "scenarios/scenario_schema.h"
+#include "scenarios/scenario_keys.h"
 #include "support/test_support.h"
 
 namespace {
@@ -164,7 +164,7 @@ TEST_CASE("every scenario key can be swept") {
   for (const auto& key : memsim::scenarios::scenario_keys()) {
     const std::string section = key.section;
     if (section.empty() || section == "compare") continue;
-    const std::string dotted = section + "." + key.key;
+    const std::string dotted = key.key;
     CAPTURE(dotted);
     CHECK(memsim::scenarios::find_sweep_key(dotted) != nullptr);
   }

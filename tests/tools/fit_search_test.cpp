@@ -29,7 +29,7 @@ memsim::scenarios::Scenario scenario() {
   return memsim::testing::scenario_from_text(kScenario, "fit.yaml");
 }
 
-const memsim::scenarios::SweepKey& key(const std::string& name) {
+const memsim::scenarios::ScenarioKey& key(const std::string& name) {
   const auto* found = memsim::scenarios::find_sweep_key(name);
   REQUIRE(found != nullptr);
   return *found;

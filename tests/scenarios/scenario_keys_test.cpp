@@ -1,4 +1,4 @@
-#include "scenarios/scenario_schema.h"
+#include "scenarios/scenario_keys.h"
 
 #include <fstream>
 #include <sstream>
@@ -14,7 +14,7 @@ TEST_CASE("docs/scenarios.md documents every scenario key") {
   const std::string doc = text.str();
   for (const auto& key : memsim::scenarios::scenario_keys()) {
     const std::string section = key.section;
-    const std::string name = key.key;
+    const std::string name = key.name;
     CAPTURE(section);
     CAPTURE(name);
     if (!section.empty()) CHECK(doc.find("## `" + section + "`") != std::string::npos);
