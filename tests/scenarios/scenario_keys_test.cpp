@@ -4,7 +4,11 @@
 #include <sstream>
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
+#include "scenarios/config_tree.h"
+#include "scenarios/diagnostics.h"
+#include "scenarios/section_reader.h"
 #include "support/test_support.h"
 
 TEST_CASE("docs/scenarios.md documents every scenario key") {
@@ -20,4 +24,46 @@ TEST_CASE("docs/scenarios.md documents every scenario key") {
     if (!section.empty()) CHECK(doc.find("## `" + section + "`") != std::string::npos);
     CHECK(doc.find("| `" + name + "` |") != std::string::npos);
   }
+}
+
+TEST_CASE("every key the table reads sets the field its row names") {
+  using memsim::scenarios::ScenarioKey;
+  int read = 0;
+  for (const ScenarioKey& key : memsim::scenarios::scenario_keys()) {
+    if (key.read == ScenarioKey::Read::kBySection) continue;
+    CAPTURE(key.key);
+    REQUIRE((key.copy != nullptr && key.number != nullptr));
+    // A value inside the bounds that no default has: the upper bound, or 3 GiB.
+    std::string text;
+    double expected = 0.0;
+    switch (key.read) {
+      case ScenarioKey::Read::kInteger:
+      case ScenarioKey::Read::kNumber:
+        expected = key.most;
+        text = fmt::format("{}: {}", key.name, key.most);
+        break;
+      case ScenarioKey::Read::kFlag: {
+        const memsim::strategies::TrainingPlan defaults;
+        expected = key.number(defaults) == 0.0 ? 1.0 : 0.0;
+        text = fmt::format("{}: {}", key.name, expected == 1.0 ? "true" : "false");
+        break;
+      }
+      default:
+        expected = 3.0 * 1024 * 1024 * 1024;
+        text = key.name + ": 3 GiB";
+    }
+    const auto node = memsim::scenarios::parse_yaml(text, "test.yaml");
+    memsim::scenarios::Diagnostics diagnostics;
+    memsim::scenarios::SectionReader reader(node, key.section,
+                                            memsim::scenarios::keys_of(key.section), diagnostics);
+    memsim::strategies::TrainingPlan plan;
+    memsim::scenarios::read_table_keys(reader, key.section, plan);
+    CHECK(diagnostics.empty());
+    CHECK(key.number(plan) == expected);
+    memsim::strategies::TrainingPlan copied;
+    key.copy(copied, plan);
+    CHECK(key.number(copied) == expected);
+    ++read;
+  }
+  CHECK(read >= 29);  // the rows read by the table today
 }
