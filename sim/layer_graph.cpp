@@ -202,6 +202,7 @@ DimSizes model_dims(const ModelSpec& spec, int64_t seq, int64_t batch) {
   dims[Dim::kVocab] = spec.vocab;
   dims[Dim::kPositions] = spec.max_positions;
   dims[Dim::kKeySeq] = seq;
+  dims[Dim::kHeadSeq] = seq;
   return dims;
 }
 

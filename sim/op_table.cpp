@@ -27,7 +27,9 @@ const Shape kSbkd{D::kSeq, D::kBatch, D::kKvHeads, D::kHeadDim};
 const Shape kBass{D::kBatch, D::kHeads, D::kSeq, D::kKeySeq};
 /// Keys or values repeated for every query head (grouped-query attention, eager).
 const Shape kExpandedKv{D::kKeySeq, D::kBatch, D::kHeads, D::kHeadDim};
-const Shape kSbv{D::kSeq, D::kBatch, D::kVocab};
+// What the LM head and the loss hold: a chunk of the sequence at a time when the loss is
+// chunked, the whole sequence otherwise.
+const Shape kSbv{D::kHeadSeq, D::kBatch, D::kVocab};
 const Shape kSb{D::kSeq, D::kBatch};
 
 // A linear layer saves its input (its weight is a parameter, not an activation). The bias
@@ -177,7 +179,8 @@ std::vector<OpKindInfo> build_table() {
             {"weight", {D::kVocab, D::kHidden}, ShardKind::kVocab, Condition::kTiedHead, true}},
        .saved = {input(0)},
        .flops = FlopsRule::kMatmul,
-       .matmul_weight = {D::kVocab, D::kHidden}});
+       .matmul_weight = {D::kVocab, D::kHidden},
+       .matmul_tokens = D::kHeadSeq});
   // The loss runs on an fp32 copy of the logits, as F.cross_entropy(logits.float(), labels)
   // and Megatron's vocab-parallel loss do. The 16-bit logits die once copied.
   table.push_back({.kind = OpKind::kUpcastLogits,

@@ -26,8 +26,9 @@ enum class Dim : uint8_t {
   kVocab,      ///< V
   kPositions,  ///< rows of a learned position table
   kKeySeq,     ///< tokens attended to: s in training and prefill, the context in a decode step
+  kHeadSeq,    ///< tokens per sequence the LM head and loss take at once: s, or a chunk of s
 };
-inline constexpr int kDimCount = 10;
+inline constexpr int kDimCount = 11;
 
 /// True for the dimensions tensor parallelism splits (heads, KV heads, MLP inner, vocab).
 constexpr bool is_tensor_parallel_dim(Dim dim) {
@@ -112,7 +113,7 @@ struct SavedSpec {
 
 enum class FlopsRule : uint8_t {
   kNone,    ///< elementwise or data movement: no matrix FLOPs
-  kMatmul,  ///< 2 · s · b · (elements of the weight matrix)
+  kMatmul,  ///< 2 · tokens · b · (elements of the weight matrix)
   kAttention,  ///< 4 · b · a · s · s_k · d: QKᵀ and the product with V, causal mask not discounted
 };
 
@@ -154,6 +155,7 @@ struct OpKindInfo {
   std::vector<TensorSpec> backward_workspace{};  ///< live only while its backward runs
   FlopsRule flops = FlopsRule::kNone;
   Shape matmul_weight{};  ///< the weight matrix shape, for kMatmul
+  Dim matmul_tokens = Dim::kSeq;  ///< the tokens per sequence it multiplies, for kMatmul
 };
 
 /// The whole table, indexed by OpKind.

@@ -204,6 +204,7 @@ CompiledInference::PassDims CompiledInference::pass_dims(const PassShape& shape)
   full[Dim::kKeySeq] = shape.attended;
   sim::DimSizes logits_full = full;
   logits_full[Dim::kSeq] = shape.logits;
+  logits_full[Dim::kHeadSeq] = shape.logits;
   PassDims dims{rank_dims(full, tp), rank_dims(logits_full, tp), {}};
   dims.precision.activations = plan_.inference.activation_dtype();
   return dims;
