@@ -235,8 +235,8 @@ void FastEvaluator::Caches::price_context_part(Lookup& at, ChunkEntry& entry, Pa
     fixed_quantities.assign(index.count(), 0);
     for (int q = 0; q < index.context_count(); ++q)
       sample_quantities[q] = at.context.sizes[q].value() / scale;
-    for (const int q : at.context.fixed) {
-      fixed_quantities[q] = sample_quantities[q] * scale;
+    for (const int q : at.context.fixed) {  // as they are: not a multiple of the scale
+      fixed_quantities[q] = at.context.sizes[q].value();
       sample_quantities[q] = 0;
     }
     at.context_priced = true;
