@@ -24,6 +24,7 @@ using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirection
 
 struct LayerGraph::Impl {
   ModelSpec model;
+  GraphOptions options;
   Graph graph;
   std::vector<OpNode> ops;
   std::vector<TensorNode> tensors;
@@ -34,7 +35,8 @@ struct LayerGraph::Impl {
   std::vector<int> twin_slot;  ///< per OpId: the slot of its twin
   OpId layer_stride = 0;       ///< ops per transformer layer
 
-  explicit Impl(ModelSpec spec) : model(std::move(spec)) {}
+  Impl(ModelSpec spec, const GraphOptions& graph_options)
+      : model(std::move(spec)), options(graph_options) {}
 
   TensorId add_tensor(std::string name, const TensorSpec& spec, OpId producer, TensorRole role,
                       bool requires_grad) {
@@ -137,10 +139,31 @@ struct LayerGraph::Impl {
       x = add_op1(OpKind::kResidualAdd, layer, p + "mlp_", {x, out});
     }
     const auto head_layer = static_cast<int32_t>(model.layers);
-    const TensorId hidden = add_op1(OpKind::kFinalNorm, head_layer, "", {x});
-    const TensorId logits = add_op1(OpKind::kLmHead, head_layer, "", {hidden});
-    const TensorId logits_fp32 = add_op1(OpKind::kUpcastLogits, head_layer, "", {logits});
-    add_op(OpKind::kCrossEntropy, head_layer, "", {logits_fp32, labels});
+    add_loss(add_op1(OpKind::kFinalNorm, head_layer, "", {x}), labels, head_layer);
+  }
+
+  /// The LM head and the loss, on the whole sequence or on chunks of it. The 16-bit logits
+  /// stay until the loss returns: the model's forward returns them and its caller holds
+  /// them while the loss upcasts its fp32 copy (measured in PyTorch: 10 bytes per logit at
+  /// the loss's forward peak, tests/fixtures/pytorch_chunked_loss.json). Chunked, as
+  /// torchtune v0.6.1 runs it: TransformerDecoder.chunked_output projects every chunk
+  /// first and returns the list; CEWithChunkedOutputLoss upcasts and scores the chunks one
+  /// by one (the recipe then `del logits`). The output weight is one parameter: the last
+  /// chunk's projection, whose backward runs first, carries it.
+  void add_loss(TensorId hidden, TensorId labels, int32_t layer) {
+    const int64_t chunks = options.loss_chunks;
+    auto prefix = [&](int64_t c) { return chunks == 1 ? "" : "chunk" + std::to_string(c) + "."; };
+    std::vector<TensorId> logits;
+    for (int64_t c = 0; c < chunks; ++c) {
+      const OpKind projection = chunks == 1 ? OpKind::kLmHead : OpKind::kLmHeadChunk;
+      logits.push_back(add_op1(projection, layer, prefix(c), {hidden}));
+      if (c + 1 < chunks) ops.back().params.clear();
+    }
+    for (int64_t c = 0; c < chunks; ++c) {
+      const TensorId logits_fp32 = add_op1(OpKind::kUpcastLogits, layer, prefix(c), {logits[c]});
+      add_op(OpKind::kCrossEntropy, layer, prefix(c), {logits_fp32, labels});
+    }
+    ops.back().held = logits;
   }
 
   /// Kahn's algorithm over the Boost graph with the smallest op id first, so the order
@@ -213,7 +236,9 @@ Elements element_count(const Shape& shape, const DimSizes& dims) {
   return {count};
 }
 
-LayerGraph::LayerGraph(const ModelSpec& spec) : impl_(std::make_unique<Impl>(spec)) {
+LayerGraph::LayerGraph(const ModelSpec& spec, const GraphOptions& options)
+    : impl_(std::make_unique<Impl>(spec, options)) {
+  MEMSIM_CHECK(options.loss_chunks >= 1);
   impl_->build();
   impl_->sort_topologically();
 }
@@ -223,6 +248,16 @@ LayerGraph& LayerGraph::operator=(LayerGraph&&) noexcept = default;
 
 const ModelSpec& LayerGraph::model() const {
   return impl_->model;
+}
+
+const GraphOptions& LayerGraph::options() const {
+  return impl_->options;
+}
+
+DimSizes LayerGraph::dims(int64_t seq, int64_t batch) const {
+  DimSizes dims = model_dims(impl_->model, seq, batch);
+  dims[Dim::kHeadSeq] = seq / impl_->options.loss_chunks;
+  return dims;
 }
 std::span<const OpId> LayerGraph::forward_order() const {
   return impl_->forward_order;

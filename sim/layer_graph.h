@@ -61,16 +61,30 @@ struct OpNode {
   std::vector<TensorId> forward_workspace;
   std::vector<TensorId> backward_workspace;
   std::vector<ParamSpec> params;  ///< the op's own parameters (conditions applied)
+  /// Tensors kept alive until its forward ends though it does not read them: what the
+  /// framework's code holds (a list of chunks the loss takes one by one).
+  std::vector<TensorId> held;
+};
+
+/// How the framework computes what the model defines, where that changes the graph.
+struct GraphOptions {
+  /// The LM head and loss run on this many chunks of each sequence, one after another
+  /// (torchtune's chunked output and CEWithChunkedOutputLoss); 1: the whole sequence.
+  int64_t loss_chunks = 1;
+  bool operator==(const GraphOptions&) const = default;
 };
 
 class LayerGraph {
  public:
-  explicit LayerGraph(const ModelSpec& spec);
+  explicit LayerGraph(const ModelSpec& spec, const GraphOptions& options = {});
   ~LayerGraph();
   LayerGraph(LayerGraph&&) noexcept;
   LayerGraph& operator=(LayerGraph&&) noexcept;
 
   const ModelSpec& model() const;
+  const GraphOptions& options() const;
+  /// The sizes of every dimension for `seq` tokens per sequence and `batch` sequences.
+  DimSizes dims(int64_t seq, int64_t batch) const;
   /// Ops in forward order: a topological order of the graph, ties broken by program order.
   std::span<const OpId> forward_order() const;
   /// Where `op` stands in forward_order().

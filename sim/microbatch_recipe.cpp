@@ -86,6 +86,8 @@ class RecipeCompiler {
         if (region_of_[pos] == kNoRegion) retained_[t] = true;
         release_[t] = std::min(release_[t], pos);
       }
+      for (TensorId t : node.held)
+        last_use_[t] = std::max(last_use_[t], pos);
       for (TensorId t : node.inputs) {
         last_use_[t] = std::max(last_use_[t], pos);
         if (!in_chunk(producer_pos(t))) received_.push_back(t);
@@ -160,7 +162,7 @@ class RecipeCompiler {
     push(buffer, -1, Category::kTemporary);
     for (TensorId t : node.forward_workspace)
       free(t, Category::kTemporary, alive_);
-    for (const auto* group : {&node.inputs, &made}) {
+    for (const auto* group : {&node.inputs, &node.held, &made}) {
       for (TensorId t : *group) {
         const bool ours = made_here == nullptr || (*made_here)[t];
         if (alive_[t] && ours && last_use[t] == pos && !kept[t]) free(t, category_[t], alive_);
@@ -181,6 +183,8 @@ class RecipeCompiler {
       for (TensorId t : node.saved)
         saved_here[t] = true;
       for (TensorId t : node.inputs)
+        last_use_here[t] = pos;
+      for (TensorId t : node.held)
         last_use_here[t] = pos;
       for (TensorId t : made_in_forward(graph_, node)) {
         last_use_here[t] = std::max(last_use_here[t], pos);

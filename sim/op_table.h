@@ -138,10 +138,11 @@ enum class OpKind : uint8_t {
   kMlpDown,
   kFinalNorm,
   kLmHead,
+  kLmHeadChunk,
   kUpcastLogits,
   kCrossEntropy,
 };
-inline constexpr int kOpKindCount = 22;
+inline constexpr int kOpKindCount = 23;
 
 struct OpKindInfo {
   OpKind kind;

@@ -50,7 +50,7 @@ CompiledPlan::~CompiledPlan() = default;
 
 CompiledPlan::CompiledPlan(TrainingPlan plan)
     : plan_(std::move(plan)),
-      graph_(std::make_unique<sim::LayerGraph>(plan_.model)),
+      graph_(std::make_unique<sim::LayerGraph>(plan_.model, plan_.graph_options())),
       index_(std::make_unique<sim::QuantityIndex>(*graph_)) {
   const PipelineParallelism& pp = plan_.parallel.pp;
   const sim::LayerGraph& graph = *graph_;

@@ -133,13 +133,14 @@ struct FastEvaluator::Caches {
   std::vector<sim::Bytes> stage_cpu;
   TimingKey timing_key;
 
-  const ModelEntry& model(const sim::ModelSpec& spec) {
+  const ModelEntry& model(const sim::ModelSpec& spec, const sim::GraphOptions& options) {
     for (const auto& entry : models) {
-      if (entry->spec == spec) return *entry;
+      if (entry->spec == spec && entry->options == options) return *entry;
     }
     auto entry = std::make_unique<ModelEntry>();
     entry->spec = spec;
-    entry->graph = std::make_unique<sim::LayerGraph>(spec);
+    entry->options = options;
+    entry->graph = std::make_unique<sim::LayerGraph>(spec, options);
     entry->index = std::make_unique<sim::QuantityIndex>(*entry->graph);
     models.push_back(std::move(entry));
     return *models.back();
@@ -410,7 +411,7 @@ FastEvaluator::~FastEvaluator() = default;
 FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) {
   if (plan.mode == Mode::kInference) return inference_result(plan);
   Caches& caches = *caches_;
-  const ModelEntry& model = caches.model(plan.model);
+  const ModelEntry& model = caches.model(plan.model, plan.graph_options());
   const PipelineParallelism& pp = plan.parallel.pp;
   const auto [context, context_id] = caches.context(plan, model);
   const StageLayout& layout = caches.layouts.get({plan.model.layers, pp});

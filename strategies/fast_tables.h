@@ -25,6 +25,7 @@ namespace memsim::strategies::fast {
 /// A model's graph and the index of its quantities, built once.
 struct ModelEntry {
   sim::ModelSpec spec;
+  sim::GraphOptions options;
   std::unique_ptr<sim::LayerGraph> graph;
   std::unique_ptr<sim::QuantityIndex> index;
 };

@@ -51,6 +51,7 @@ constexpr ReasonInfo kReasons[kLayoutReasonCount] = {
     {"parallel.pp model.layers", "more pp × layers than memsim compiles"},
     {"training.seq_len inference.prompt_len inference.generate_len model",
      "sequences longer than the sliding attention window"},
+    {"training.loss_chunks training.seq_len", "loss chunks do not divide seq_len"},
 };
 
 void check_pipeline(const TrainingPlan& plan, LayoutProblems& problems) {
@@ -143,6 +144,8 @@ LayoutProblems resolve_layout(TrainingPlan& plan) {
     if (prefill_passes(plan.inference) > kMostPrefillPasses) flag(R::kPrefillPasses);
     return problems;
   }
+  // Chunks of unequal length are not modelled (torch.chunk would make the last shorter).
+  if (plan.training.seq_len % plan.training.loss_chunks != 0) flag(R::kLossChunks);
   const int64_t per_step = plan.training.micro_batch * dp;
   if (plan.training.global_batch == 0) plan.training.global_batch = per_step;
   if (plan.training.global_batch % per_step != 0) {
@@ -277,6 +280,9 @@ std::string layout_message(LayoutReason reason, const TrainingPlan& plan) {
           sequence_tokens(plan), plan.model.attention_window);
     case R::kZeroWithoutDp:
       return fmt::format("parallel.zero = {} with dp = 1 shards nothing", plan.parallel.dp.zero);
+    case R::kLossChunks:
+      return fmt::format("training.loss_chunks = {} does not divide training.seq_len = {}",
+                         plan.training.loss_chunks, plan.training.seq_len);
   }
   return "?";
 }

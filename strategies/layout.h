@@ -34,8 +34,9 @@ enum class LayoutReason : uint8_t {
   kTooManyPipelineSteps,     ///< microbatches × pp × virtual stages more than memsim times
   kTooManyStageLayers,       ///< pp × layers more than memsim compiles
   kAttentionWindow,          ///< sequences longer than a sliding window, not simulated
+  kLossChunks,               ///< loss chunks that do not divide the sequence
 };
-inline constexpr size_t kLayoutReasonCount = 21;
+inline constexpr size_t kLayoutReasonCount = 22;
 using LayoutProblems = std::bitset<kLayoutReasonCount>;
 
 /// Resolves `dp: auto` (degree 0: the GPUs over tp × pp) and a global batch of 0

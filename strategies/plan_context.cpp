@@ -14,7 +14,7 @@ PlanContext::PlanContext(const ContextInputs& inputs, const sim::LayerGraph& gra
                          const sim::TensorClasses& classes)
     : classes_(&classes) {
   const TensorParallelism& tp = inputs.tp;
-  full_ = sim::model_dims(graph.model(), inputs.seq_len, inputs.micro_batch);
+  full_ = graph.dims(inputs.seq_len, inputs.micro_batch);
   dims_ = strategies::rank_dims(full_, tp);
   TensorParallelism unsplit = tp;
   unsplit.sequence_parallel = false;

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "hardware/gpu_profile.h"
+#include "sim/layer_graph.h"
 #include "sim/model_spec.h"
 #include "sim/units.h"
 #include "strategies/checkpointing.h"
@@ -49,6 +50,8 @@ struct Training {
   bool global_batch_auto = false;
   OptimizerSettings optimizer;
   GradientBuffers gradient_buffers = GradientBuffers::kPersistent;
+  /// The LM head and loss per chunk of each sequence (sim::GraphOptions::loss_chunks).
+  int64_t loss_chunks = 1;
   bool operator==(const Training&) const = default;
 };
 
@@ -147,6 +150,11 @@ struct TrainingPlan {
   CheckpointPolicy checkpointing = NoCheckpointing{};
   Inference inference;  ///< read when mode is inference
   Overheads overheads;
+
+  /// How the plan's framework builds the model's graph (inference: as defined).
+  sim::GraphOptions graph_options() const {
+    return mode == Mode::kTraining ? sim::GraphOptions{training.loss_chunks} : sim::GraphOptions{};
+  }
 
   /// Microbatches per step and data-parallel rank: global / (micro × dp).
   int64_t microbatches() const {

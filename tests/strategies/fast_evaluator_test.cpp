@@ -110,6 +110,7 @@ class PlanGenerator {
     plan.overheads.allocator_reserve = pick({0, 15, 50}) / 100.0;
     plan.overheads.cuda_context = memsim::sim::Bytes(pick({0, 1000}));
     plan.overheads.nccl_per_group = memsim::sim::Bytes(pick({0, 100'000}));
+    plan.training.loss_chunks = pick({1, 1, 2, 4});  // every seq_len picked is a multiple of 4
     return plan;
   }
 

@@ -3,39 +3,30 @@
 
 Calibration tool for memsim -- NOT part of the test suite. Run by hand with the
 Debian CPU build of PyTorch (`/usr/bin/python3 <this file>`); writes
-tests/fixtures/pytorch_chunked_loss.json, against which the simulator's model of
-`training.loss_chunks: N` is checked.
+tests/fixtures/pytorch_chunked_loss.json, which the simulator's model of
+`training.loss_chunks: N` is checked against.
 
-torchtune code mirrored (pytorch/torchtune tag v0.6.1, commit a6290a5b4075, the
-last release whose configs use CEWithChunkedOutputLoss; cross-checked at main
-HEAD bd2a0fc7c314 of 2026-04-23, where the class is marked deprecated):
+Mirrors pytorch/torchtune v0.6.1 (commit a6290a5b4075; the last release whose
+configs use CEWithChunkedOutputLoss), cross-checked at main HEAD bd2a0fc7c314:
   * torchtune/modules/transformer.py, TransformerDecoder.chunked_output:
-      [self.output(chunk) for chunk in last_hidden_state.chunk(N, dim=1)]
-    (HEAD: .tensor_split(N, dim=1), the same chunks when s % N == 0), applied to
-    h = self.norm(h); no upcast in the model on this path.
+    [self.output(chunk) for chunk in h.chunk(N, dim=1)] on h = self.norm(h), no
+    upcast (HEAD: tensor_split, same chunks when s % N == 0; deprecated).
   * torchtune/modules/loss/ce_chunked_output_loss.py, CEWithChunkedOutputLoss:
-      forward: total_elements = (labels != ignore_index).sum(); labels chunked
-      with labels.chunk(N, dim=1) (HEAD: tensor_split) and .reshape(-1); logits
-      chunks .reshape(-1, V); total_loss = 0.0; total_loss +=
-      compute_cross_entropy(chunk, labels) per chunk; / total_elements.
-      compute_cross_entropy: F.cross_entropy(logits.float(), labels,
-      ignore_index=-100, reduction="sum")  -> fp32 upcast per chunk, in the loss.
-  * recipes/full_finetune_single_device.py: labels shifted with torch.hstack
-    ((labels[..., 1:], ignore_labels_cache)); current_num_tokens = (labels !=
-    ignore_index).sum() before the forward; _loss_step: loss = loss_fn(logits,
-    labels); `del logits`; then (loss * current_num_tokens).backward().
-    (HEAD: `outputs` / `del outputs`, multiplies by loss_factor.)
+    forward chunks labels with labels.chunk(N, dim=1) + reshape(-1), reshapes
+    each logits chunk to (-1, V), sums compute_cross_entropy over chunks, then
+    divides by (labels != ignore_index).sum(); compute_cross_entropy is
+    F.cross_entropy(logits.float(), labels, ignore_index=-100, reduction="sum"),
+    i.e. the fp32 upcast happens per chunk inside the loss.
+  * recipes/full_finetune_single_device.py: labels shifted via torch.hstack
+    ((labels[..., 1:], ignore_labels_cache)); _loss_step: loss_fn(logits,
+    labels), `del logits`; train: (loss * current_num_tokens).backward().
 
-Case (training, CPU, bf16): x (b,s,hidden) leaf; h = x * 1.5 (non-leaf, made
-before the window, stands in for the final norm); output = nn.Linear(hidden, V,
-bias=False); chunked projection and loss as above; del logits; backward.
-Per N in (1, 2, 4, 8): tensors saved for backward (saved_tensors_hooks; dedup by
-storage; weight and weight.t() excluded; node.attribute found by a graph walk;
-creating aten op from a TorchDispatchMode) and live bytes (storages created by
-aten ops inside the window and still referenced; weakref finalizers; no
-allocator, no kernel scratch): forward peak, what forward leaves, backward peaks
-(phase 'loss' = every chunk's CE backward, phase 'projection' = from the first
-backward mm on). Technique copied from measure_saved_tensors.py. Deterministic.
+Case: bf16, x (b,s,hidden) leaf, h = x * 1.5 (non-leaf, made before the window),
+nn.Linear(hidden, V, bias=False), the code above, backward. Per N in 1, 2, 4, 8:
+saved tensors (saved_tensors_hooks, dedup by storage, parameters excluded) and
+live storages created by aten ops (TorchDispatchMode + weakref finalizers; no
+allocator): forward peak, what forward leaves, backward peaks. Technique copied
+from measure_saved_tensors.py. Deterministic; runs in seconds.
 """
 import json
 import os
@@ -258,9 +249,7 @@ def annotate(d, n):
     lst = d.get("live", d.get("tensors"))
     for e in lst:
         e["per_sbV"] = round(e["bytes"] / sbV, 6)
-        numel = 1
-        for k in e["shape"]:
-            numel *= k
+        numel = torch.Size(e["shape"]).numel()
         if numel == Vh and D["V"] in e["shape"]:
             c["Vh_bytes"] += e["bytes"]      # weight-gradient shaped
         elif e["shape"] and e["shape"][-1] == D["V"] and (numel * n) % sbV == 0:
@@ -271,12 +260,8 @@ def annotate(d, n):
             c["other_bytes"] += e["bytes"]
     c.update(sbV_coeff=round(c["sbV_bytes"] / sbV, 6), Vh_coeff=round(c["Vh_bytes"] / Vh, 6),
              sbh_coeff=round(c["sbh_bytes"] / sbh, 6))
-    out = dict(bytes=d["bytes"], per_sbV=round(d["bytes"] / sbV, 6))
-    if "at_op" in d:
-        out["at_op"] = d["at_op"]
-    out["composition"] = c
-    out.update((k, v) for k, v in d.items() if k not in out)
-    return out
+    out = dict(bytes=d["bytes"], per_sbV=round(d["bytes"] / sbV, 6), **{k: d[k] for k in ("at_op",) if k in d})
+    return dict(out, composition=c, **{k: v for k, v in d.items() if k not in out})
 
 
 def main():
