@@ -124,6 +124,8 @@ std::vector<ScenarioKey> make_table() {
                    "an optimizer name, or {name, its parameters}"),
       MEMSIM_OTHER("training.gradient_buffers", training.gradient_buffers,
                    "persistent (Megatron, DeepSpeed) | on_demand (PyTorch)"),
+      MEMSIM_OTHER("training.activation_offload", training.activation_offload,
+                   "none | all | {layers: N, prefetch: K}: saved activations to host memory"),
       MEMSIM_INTEGER("training.loss_chunks", training.loss_chunks, 1, kMostTokens,
                      "LM head and loss per chunk of the sequence, as torchtune's chunked loss (1)"),
 

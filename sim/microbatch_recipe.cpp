@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 
+#include "sim/activation_offload.h"
 #include "sim/check.h"
 
 namespace memsim::sim {
@@ -34,6 +36,7 @@ class RecipeCompiler {
         grad_alive_(graph_.tensor_count(), false),
         retained_(graph_.tensor_count(), false),
         release_(graph_.tensor_count(), std::numeric_limits<int>::max()),
+        first_need_(graph_.tensor_count(), -1),
         last_use_(graph_.tensor_count(), -1),
         category_(graph_.tensor_count(), Category::kTemporary),
         region_of_(order_.size(), kNoRegion) {
@@ -50,6 +53,7 @@ class RecipeCompiler {
       }
     }
     find_lifetimes();
+    offload_.emplace(graph_, chunk_, program.offload, retained_, first_need_, last_use_);
   }
 
   MicrobatchRecipe compile() {
@@ -57,6 +61,7 @@ class RecipeCompiler {
       run_forward(pos, recipe_.forward, Phase::kForward, retained_, last_use_, nullptr);
     }
     for (int pos = chunk_.last; pos >= chunk_.first; --pos) {
+      reloading_ = offload_->reloaded_at(pos);
       const int region = region_of_[pos];
       if (region != kNoRegion && program_.recompute[region].last == pos) recompute(region);
       backward(pos);
@@ -85,6 +90,7 @@ class RecipeCompiler {
       for (TensorId t : node.saved) {
         if (region_of_[pos] == kNoRegion) retained_[t] = true;
         release_[t] = std::min(release_[t], pos);
+        first_need_[t] = std::max(first_need_[t], pos);
       }
       for (TensorId t : node.held)
         last_use_[t] = std::max(last_use_[t], pos);
@@ -94,6 +100,7 @@ class RecipeCompiler {
         if (region_of_[pos] != kNoRegion && region_of_tensor(t) != region_of_[pos]) {
           retained_[t] = true;
           release_[t] = std::min(release_[t], pos);
+          first_need_[t] = std::max(first_need_[t], pos);
         }
       }
       for (TensorId t : made_in_forward(graph_, node)) {
@@ -110,15 +117,38 @@ class RecipeCompiler {
     received_.erase(std::unique(received_.begin(), received_.end()), received_.end());
   }
 
+  /// Opens op `pos`'s deltas. The first op the backward runs after reaching a layer first
+  /// brings back the activations offloaded to host memory that are due.
   RecipeOp& open(std::vector<RecipeOp>& ops, int pos, Phase phase) {
     const auto at = static_cast<uint32_t>(recipe_.deltas.size());
     ops.push_back({order_[pos], op_at(pos).layer, phase, at, at, at});
+    if (phase != Phase::kForward) {
+      for (TensorId t : reloading_)
+        push(index_.tensor(t), 1, Category::kActivations);
+      host_frees_ = std::move(reloading_);
+      reloading_.clear();
+    }
     return ops.back();
+  }
+  /// Closes op `pos`'s deltas: what came back from host memory leaves it; after the last
+  /// forward op of a layer, its activations due to leave the GPU go to host memory.
+  void close(RecipeOp& op, int pos, Phase phase) {
+    for (TensorId t : host_frees_)
+      push(index_.tensor(t), -1, Category::kActivations, true);
+    host_frees_.clear();
+    if (phase == Phase::kForward) {
+      for (TensorId t : offload_->offloaded_after(pos)) {
+        MEMSIM_CHECK(alive_[t]);
+        push(index_.tensor(t), -1, Category::kActivations);
+        push(index_.tensor(t), 1, Category::kActivations, true);
+      }
+    }
+    op.end = mark();
   }
   uint32_t mark() const { return static_cast<uint32_t>(recipe_.deltas.size()); }
 
-  void push(QuantityId quantity, int8_t sign, Category category) {
-    recipe_.deltas.push_back({quantity, sign, category});
+  void push(QuantityId quantity, int8_t sign, Category category, bool host = false) {
+    recipe_.deltas.push_back({quantity, sign, category, host});
   }
   /// A tensor or its gradient (same size): `alive` says which of the two.
   void alloc(TensorId t, Category category, std::vector<bool>& alive) {
@@ -168,7 +198,7 @@ class RecipeCompiler {
         if (alive_[t] && ours && last_use[t] == pos && !kept[t]) free(t, category_[t], alive_);
       }
     }
-    op.end = mark();
+    close(op, pos, phase);
   }
 
   // Re-runs a region's forward just before its backward: what the region's ops save is
@@ -230,7 +260,7 @@ class RecipeCompiler {
         if (grad_alive_[t]) free(t, Category::kTemporary, grad_alive_);
       }
     }
-    op.end = mark();
+    close(op, pos, Phase::kBackward);
   }
 
   const RankProgram& program_;
@@ -242,11 +272,15 @@ class RecipeCompiler {
   std::vector<bool> grad_alive_;
   std::vector<bool> retained_;
   std::vector<int> release_;
+  std::vector<int> first_need_;  ///< the op whose backward needs a kept tensor first
   std::vector<int> last_use_;
   std::vector<Category> category_;
   std::vector<int> region_of_;
   std::vector<TensorId> received_;  ///< read by the chunk, made elsewhere
   std::vector<TensorId> sent_;      ///< made by the chunk, read elsewhere, with a gradient
+  std::optional<OffloadSchedule> offload_;
+  std::vector<TensorId> reloading_;   ///< due back before the next backward-pass op
+  std::vector<TensorId> host_frees_;  ///< back on the GPU: leave host memory as the op ends
   MicrobatchRecipe recipe_;
 };
 
@@ -335,8 +369,9 @@ class ResidencyWeaver {
 Bytes MicrobatchRecipe::saved_bytes(const std::vector<Bytes>& sizes) const {
   Bytes saved;
   for (const RecipeOp& op : forward) {
-    for (uint32_t i = op.begin; i < op.end; ++i)
-      saved += delta_bytes(deltas[i], sizes);
+    for (uint32_t i = op.begin; i < op.end; ++i) {
+      if (!deltas[i].host) saved += delta_bytes(deltas[i], sizes);
+    }
   }
   return saved;
 }

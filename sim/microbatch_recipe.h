@@ -19,6 +19,7 @@ struct RecipeDelta {
   QuantityId quantity = 0;
   int8_t sign = 1;  ///< +1: allocation, -1: free
   Category category = Category::kTemporary;
+  bool host = false;  ///< in host memory (offloaded activations), not on the GPU
 };
 
 /// A delta's bytes: positive for an allocation, negative for a free.
@@ -44,7 +45,8 @@ struct MicrobatchRecipe {
   std::vector<RecipeOp> backward;  ///< recomputation included, in the order it runs
   std::vector<RecipeDelta> deltas;
 
-  /// What one microbatch keeps from its forward to its backward: where the forward ends.
+  /// What one microbatch keeps on the GPU from its forward to its backward: where the
+  /// forward ends there.
   Bytes saved_bytes(const std::vector<Bytes>& sizes) const;
 };
 

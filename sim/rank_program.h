@@ -14,6 +14,17 @@
 
 namespace memsim::sim {
 
+/// Saved activations moved to host memory after their layer's forward and brought back
+/// before its backward (torchtune's OffloadActivations, Megatron-LM's CPU offloading).
+struct ActivationOffload {
+  /// The first this many transformer layers of each chunk (0: none; kEveryLayer: all).
+  int64_t layers = 0;
+  /// A layer's activations come back when the backward reaches the layer this many after it.
+  int64_t prefetch = 1;
+  bool operator==(const ActivationOffload&) const = default;
+};
+inline constexpr int64_t kEveryLayer = int64_t{1} << 40;
+
 /// Seconds an op's forward and backward take on this rank.
 struct OpTimes {
   double forward_s = 0.0;
@@ -65,6 +76,7 @@ struct RankProgram {
   std::vector<RecomputeSpan> recompute;  ///< disjoint, in forward order
   CategoryBytes resident;                ///< held for the whole step: model states, overheads
   int prefetch = 0;                      ///< gather the weights of this many following runs ahead
+  ActivationOffload offload;             ///< saved activations moved to host memory
   bool gradients_on_demand = false;      ///< made in the first backward, freed after the step
   std::vector<ScheduledStep> steps;      ///< in the order the rank runs them
   double sync_s = 0.0;                   ///< exposed gradient synchronisation after the steps

@@ -76,6 +76,7 @@ class Walker {
       result.activations_per_microbatch += recipe.saved_bytes(program_.sizes);
     }
     result.step_time_s = now_;
+    result.host_peak = host_peak_;
     result.busy_s = busy;
     result.last_step_end_s = last_step_end;
     return result;
@@ -109,19 +110,30 @@ class Walker {
       }
       const std::vector<RecipeDelta>& deltas = recipes_[step.chunk].deltas;
       for (uint32_t i = op.begin; i < op.split; ++i)
-        emit(bytes(deltas[i]), deltas[i].category, op.phase, step.microbatch, op.layer);
+        apply(deltas[i], op, step);
       const OpTimes& times = program_.op_times[op.op];
       now_ += op.phase == Phase::kBackward ? times.backward_s : times.forward_s;
       for (uint32_t i = op.split; i < op.end; ++i)
-        emit(bytes(deltas[i]), deltas[i].category, op.phase, step.microbatch, op.layer);
+        apply(deltas[i], op, step);
     }
   }
-  Bytes bytes(const RecipeDelta& delta) const { return delta_bytes(delta, program_.sizes); }
+  /// A delta on the GPU is an event; one in host memory only counts towards the host peak.
+  void apply(const RecipeDelta& delta, const RecipeOp& op, const ScheduledStep& step) {
+    const Bytes bytes = delta_bytes(delta, program_.sizes);
+    if (delta.host) {
+      host_live_ += bytes;
+      host_peak_ = std::max(host_peak_, host_live_);
+      return;
+    }
+    emit(bytes, delta.category, op.phase, step.microbatch, op.layer);
+  }
 
   const RankProgram& program_;
   std::vector<MicrobatchRecipe> recipes_;
   EventSink* sink_;
   PeakTracker tracker_;
+  Bytes host_live_;
+  Bytes host_peak_;
   double now_ = 0.0;
 };
 

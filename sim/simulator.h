@@ -46,6 +46,7 @@ struct RankResult {
   double busy_s = 0.0;               ///< time in its forward and backward steps
   double last_step_end_s = 0.0;      ///< when its last backward ends
   PeakMoment peak_moment;
+  Bytes host_peak;  ///< the most of its activations in host memory at once (offload)
 };
 
 /// Live bytes per category, and the peak of their sum.

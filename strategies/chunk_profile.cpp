@@ -132,6 +132,7 @@ class PassBuilder {
   std::map<int64_t, std::vector<Member>> groups_;  ///< candidates by op position
 };
 
+/// The GPU's candidate prefixes of a pass: after each op's allocations.
 PassProfile profile_pass(const std::vector<sim::RecipeOp>& ops, const sim::MicrobatchRecipe& recipe,
                          const sim::RankProgram& program, bool parameter_gradients) {
   const sim::LayerGraph& graph = *program.graph;
@@ -145,15 +146,33 @@ PassProfile profile_pass(const std::vector<sim::RecipeOp>& ops, const sim::Micro
     for (uint32_t i = op.begin; i < op.split; ++i) {
       const sim::RecipeDelta& d = recipe.deltas[i];
       MEMSIM_CHECK(d.sign > 0);  // an op allocates before it frees
-      builder.add(d.quantity, 1);
+      if (!d.host) builder.add(d.quantity, 1);
     }
     builder.candidate(8 * static_cast<int64_t>(graph.twin_slot(op.op)) +
                       static_cast<int64_t>(op.phase));
     for (uint32_t i = op.split; i < op.end; ++i) {
       const sim::RecipeDelta& d = recipe.deltas[i];
+      if (d.host) continue;
       MEMSIM_CHECK(d.sign < 0);
       builder.add(d.quantity, -1);
     }
+  }
+  return builder.finish();
+}
+
+/// Host memory's candidate prefixes of a pass: activations arrive there as an op ends.
+PassProfile profile_host_pass(const std::vector<sim::RecipeOp>& ops,
+                              const sim::MicrobatchRecipe& recipe,
+                              const sim::RankProgram& program) {
+  const sim::QuantityIndex& index = *program.index;
+  PassBuilder builder(index.count(), index.context_count());
+  for (const sim::RecipeOp& op : ops) {
+    for (uint32_t i = op.begin; i < op.end; ++i) {
+      const sim::RecipeDelta& d = recipe.deltas[i];
+      if (d.host) builder.add(d.quantity, d.sign);
+    }
+    builder.candidate(8 * static_cast<int64_t>(program.graph->twin_slot(op.op)) +
+                      static_cast<int64_t>(op.phase));
   }
   return builder.finish();
 }
@@ -200,11 +219,14 @@ ChunkProfile profile_chunk(const sim::LayerGraph& graph, const sim::QuantityInde
       recompute_spans(graph, form.checkpointing, static_cast<int32_t>(shape.first_layer),
                       static_cast<int32_t>(shape.first_layer + shape.layers - 1));
   program.prefetch = form.prefetch;
+  program.offload = form.offload;
   const sim::MicrobatchRecipe recipe = sim::compile_recipe(program, 0);
   ChunkProfile profile;
   profile.forward = profile_pass(recipe.forward, recipe, program, false);
   profile.backward = profile_pass(recipe.backward, recipe, program, false);
   profile.first_backward = profile_pass(recipe.backward, recipe, program, true);
+  profile.host_forward = profile_host_pass(recipe.forward, recipe, program);
+  profile.host_backward = profile_host_pass(recipe.backward, recipe, program);
   profile.runs = op_runs(program, 0);
   return profile;
 }

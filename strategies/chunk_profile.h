@@ -67,6 +67,8 @@ struct ChunkProfile {
   PassProfile forward;
   PassProfile backward;        ///< recomputation included
   PassProfile first_backward;  ///< with parameter gradients made on demand
+  PassProfile host_forward;    ///< activations offloaded to host memory
+  PassProfile host_backward;
   std::vector<OpRuns> runs;  ///< what the chunk's compute time is made of
 };
 
@@ -77,6 +79,7 @@ struct ChunkForm {
   bool head = false;
   CheckpointPolicy checkpointing;
   int prefetch = 0;  ///< ZeRO-3: layers gathered ahead of the running one
+  sim::ActivationOffload offload;
   bool operator==(const ChunkForm&) const = default;
 };
 

@@ -32,6 +32,7 @@ sim::RankProgram stage_program(const TrainingPlan& plan, const sim::LayerGraph& 
   program.resident = facts.resident;
   program.gradients_on_demand = facts.gradients_on_demand;
   program.prefetch = gathered_ahead(plan.parallel.dp);
+  program.offload = plan.training.activation_offload;
   program.op_times.resize(graph.op_count());
   for (sim::OpId op : ops_in(graph, program.chunks)) {
     program.op_times[op] = context.twin_times(graph.twin_slot(op));

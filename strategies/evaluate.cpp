@@ -39,7 +39,7 @@ TrainingReport evaluate(const CompiledPlan& compiled) {
     entry.parameters = compiled.rank_parameters(rank);
     entry.memory = results[index];
     entry.overheads = compiled.overheads(rank);
-    entry.cpu_bytes = compiled.rank_cpu_bytes(rank);
+    entry.cpu_bytes = compiled.rank_cpu_bytes(rank) + entry.memory.host_peak;
     entry.fits = entry.memory.peak <= report.capacity;
     report.peak = std::max(report.peak, entry.memory.peak);
     report.step_time_s = std::max(report.step_time_s, entry.memory.step_time_s);
@@ -47,7 +47,7 @@ TrainingReport evaluate(const CompiledPlan& compiled) {
   std::vector<sim::Bytes> stage_cpu;
   const int64_t per_stage = plan.parallel.tp.degree * plan.parallel.dp.degree;
   for (int64_t first = 0; first < compiled.world_size(); first += per_stage)
-    stage_cpu.push_back(compiled.rank_cpu_bytes(first));
+    stage_cpu.push_back(report.ranks[first].cpu_bytes);
   report.cpu_bytes_per_node = fullest_node_cpu_bytes(plan, stage_cpu);
   report.cpu_capacity_per_node = plan.cluster.cpu_memory_per_node();
   report.bubble_fraction = compiled.bubble_fraction();

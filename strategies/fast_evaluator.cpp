@@ -28,8 +28,18 @@ ParamGroups make_params(const ParamKey& key) {
 }
 
 const PassProfile& pass_of(const ChunkProfile& profile, int kind) {
-  return kind == kForwardPass ? profile.forward
-                              : (kind == kBackwardPass ? profile.backward : profile.first_backward);
+  switch (kind) {
+    case kForwardPass:
+      return profile.forward;
+    case kBackwardPass:
+      return profile.backward;
+    case kFirstBackwardPass:
+      return profile.first_backward;
+    case kHostForwardPass:
+      return profile.host_forward;
+    default:
+      return profile.host_backward;
+  }
 }
 
 /// The fullest a chunk pass gets: the largest candidate (per-sample context sums times the
@@ -215,7 +225,8 @@ struct FastEvaluator::Caches {
     if (!entries.empty()) return;
     for (const ChunkShape& shape : at.layout.shapes[at.layout.representative[k]]) {
       const ChunkForm form{shape.layers, shape.embedding, shape.head, at.plan.checkpointing,
-                           gathered_ahead(at.plan.parallel.dp)};
+                           gathered_ahead(at.plan.parallel.dp),
+                           at.plan.training.activation_offload};
       entries.push_back(&chunks.get({&at.model, form}));
     }
   }
@@ -243,7 +254,7 @@ void FastEvaluator::Caches::price_context_part(Lookup& at, ChunkEntry& entry, Pa
     at.context_priced = true;
   }
   const std::vector<int64_t>* fixed = at.context.fixed.empty() ? nullptr : &fixed_quantities;
-  for (int kind = 0; kind < 3; ++kind) {
+  for (int kind = 0; kind < kProfilePasses; ++kind) {
     evaluate_context_pass(pass_of(entry.profile, kind), sample_quantities, fixed,
                           part.passes[kind], part.fixed[kind]);
   }
@@ -258,8 +269,10 @@ void FastEvaluator::Caches::price_stage_part(Lookup& at, ChunkEntry& entry,
   for (int q = index.context_count(); q < index.count(); ++q)
     quantities[q] = stage_sizes[q].value();
   // Without gradients made on demand the first backward is like the others.
-  for (int kind = 0; kind < (facts.gradients_on_demand ? 3 : 2); ++kind)
-    evaluate_stage_pass(pass_of(entry.profile, kind), quantities, part.passes[kind]);
+  for (int kind = 0; kind < kProfilePasses; ++kind) {
+    if (kind != kFirstBackwardPass || facts.gradients_on_demand)
+      evaluate_stage_pass(pass_of(entry.profile, kind), quantities, part.passes[kind]);
+  }
 }
 
 /// Kind `k`'s facts, and its chunks re-sized from their profiles' context part (shared by
@@ -271,6 +284,7 @@ void FastEvaluator::Caches::price_kind(Lookup& at, size_t k) {
   numbers.facts = facts;
   numbers.resident = facts->resident.total();
   numbers.chunks.assign(shapes.size(), {});
+  numbers.host_chunks.assign(shapes.size(), {});
   numbers.times.assign(shapes.size(), {});
   const bool on_demand = facts->gradients_on_demand;
   find_profiles(at, k);
@@ -282,6 +296,7 @@ void FastEvaluator::Caches::price_kind(Lookup& at, size_t k) {
                                 entries[c]);
     if (same != entries.begin() + static_cast<ptrdiff_t>(c)) {
       numbers.chunks[c] = numbers.chunks[same - entries.begin()];
+      numbers.host_chunks[c] = numbers.host_chunks[same - entries.begin()];
       numbers.times[c] = numbers.times[same - entries.begin()];
       continue;
     }
@@ -311,6 +326,10 @@ void FastEvaluator::Caches::price_kind(Lookup& at, size_t k) {
     chunk.peaks[kFirstBackwardPass] =
         on_demand ? peak(kFirstBackwardPass) : chunk.peaks[kBackwardPass];
     chunk.gradients = on_demand ? end(kFirstBackwardPass) - end(kBackwardPass) : 0;
+    ChunkNumbers& host = numbers.host_chunks[c];
+    host.saved = end(kHostForwardPass);
+    host.peaks[kForwardPass] = peak(kHostForwardPass);
+    host.peaks[kBackwardPass] = host.peaks[kFirstBackwardPass] = peak(kHostBackwardPass);
     numbers.times[c] = *times;
   }
   // The gradient reduction can hide behind the last microbatch's backward compute.
@@ -432,9 +451,16 @@ FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) 
   result.peak = caches.fullest_stages(at, detail, result);
   caches.time_steps(at, result);
 
+  // Host memory: offloaded states, and activations at each stage's fullest moment.
+  const bool offloads_activations = plan.training.activation_offload.layers > 0;
   caches.stage_cpu.resize(pp.stages);
-  for (int64_t s = 0; s < pp.stages; ++s)
-    caches.stage_cpu[s] = caches.kinds[layout.kind[s]].facts->states.cpu;
+  for (int64_t s = 0; s < pp.stages; ++s) {
+    const KindNumbers& numbers = caches.kinds[layout.kind[s]];
+    caches.stage_cpu[s] = numbers.facts->states.cpu;
+    if (offloads_activations) {
+      caches.stage_cpu[s] += sim::Bytes(fullest_moment(at.schedule.flat[s], numbers.host_chunks));
+    }
+  }
   result.cpu_bytes_per_node = fullest_node_cpu_bytes(plan, caches.stage_cpu);
   result.fits = step_fits(plan, result.peak, result.cpu_bytes_per_node);
   const Throughput throughput =

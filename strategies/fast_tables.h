@@ -51,11 +51,15 @@ struct PassValues {
   int64_t net = 0;
 };
 
-/// A chunk's three passes (by PassKind) on the context's quantities: per sample (times the
-/// micro-batch) and fixed (the few that do not grow with it), or on the stage's.
+/// The passes of a chunk's profile: the GPU's three (by PassKind), then host memory's.
+enum ProfilePass : int { kHostForwardPass = 3, kHostBackwardPass = 4 };
+inline constexpr int kProfilePasses = 5;
+
+/// A chunk's passes on the context's quantities: per sample (times the micro-batch) and
+/// fixed (the few that do not grow with it), or on the stage's.
 struct PartValues {
-  PassValues passes[3];
-  PassValues fixed[3];  ///< empty peaks: none
+  PassValues passes[kProfilePasses];
+  PassValues fixed[kProfilePasses];  ///< empty peaks: none
 };
 
 /// A chunk profile with its parts for the last few contexts (by per-sample context and
@@ -150,6 +154,7 @@ using KindProfiles = std::vector<std::vector<ChunkEntry*>>;  ///< per kind, per 
 struct KindNumbers {
   const StageFacts* facts = nullptr;
   std::vector<ChunkNumbers> chunks;
+  std::vector<ChunkNumbers> host_chunks;  ///< their activations in host memory
   std::vector<ChunkTimes> times;  ///< with ZeRO-3 gather waits
   double after_steps_s = 0.0;     ///< synchronisation and optimizer step
   sim::Bytes resident;

@@ -52,6 +52,7 @@ struct Training {
   GradientBuffers gradient_buffers = GradientBuffers::kPersistent;
   /// The LM head and loss per chunk of each sequence (sim::GraphOptions::loss_chunks).
   int64_t loss_chunks = 1;
+  sim::ActivationOffload activation_offload;
   bool operator==(const Training&) const = default;
 };
 
