@@ -63,8 +63,8 @@ OpKindInfo norm(OpKind kind, const char* name, const char* description) {
                     own({"rstd", kSb, DtypeClass::kFp32})}};
 }
 
-std::vector<OpKindInfo> build_table() {
-  std::vector<OpKindInfo> table;
+/// The token ids, the embeddings and dropout.
+void add_input_ops(std::vector<OpKindInfo>& table) {
   table.push_back(
       {.kind = OpKind::kInput,
        .name = "input",
@@ -90,6 +90,10 @@ std::vector<OpKindInfo> build_table() {
                    .inputs = 1,
                    .outputs = {{"output", kSbh, kAct}},
                    .saved = {own({"mask", kSbh, DtypeClass::kMask})}});
+}
+
+/// Norms, the attention projections, the attention core and the residual add.
+void add_attention_ops(std::vector<OpKindInfo>& table) {
   table.push_back(norm(OpKind::kNorm, "norm", "layer norm or RMS norm before attention and MLP"));
   table.push_back(linear(OpKind::kQProj, "q_proj", "query projection, column-parallel",
                          {D::kHidden, D::kHeads, D::kHeadDim}, 1, ShardKind::kColumn,
@@ -140,6 +144,10 @@ std::vector<OpKindInfo> build_table() {
                    .description = "residual connection; saves nothing",
                    .inputs = 2,
                    .outputs = {{"output", kSbh, kAct}}});
+}
+
+/// The MLP: up (and gate) projections, activation, down projection.
+void add_mlp_ops(std::vector<OpKindInfo>& table) {
   table.push_back(linear(OpKind::kMlpUp, "mlp_up", "MLP up projection, column-parallel",
                          {D::kHidden, D::kFfn}, 1, ShardKind::kColumn, {D::kFfn},
                          Condition::kLinearBias, kSbf));
@@ -167,6 +175,10 @@ std::vector<OpKindInfo> build_table() {
   table.push_back(linear(OpKind::kMlpDown, "mlp_down", "MLP down projection, row-parallel",
                          {D::kFfn, D::kHidden}, 1, ShardKind::kRow, {D::kHidden},
                          Condition::kLinearBias, kSbh));
+}
+
+/// The final norm, the LM head and the loss.
+void add_head_ops(std::vector<OpKindInfo>& table) {
   table.push_back(norm(OpKind::kFinalNorm, "final_norm", "norm after the last layer"));
   const std::vector<ParamSpec> head_weight = {
       {"weight", {D::kVocab, D::kHidden}, ShardKind::kVocab, Condition::kUntiedHead},
@@ -214,6 +226,14 @@ std::vector<OpKindInfo> build_table() {
        .outputs = {{"loss", {}, DtypeClass::kFp32}},
        .saved = {own({"log_probs", kSbv, DtypeClass::kFp32}), input(1)},
        .backward_workspace = {{"grad_log_probs", kSbv, DtypeClass::kFp32}}});
+}
+
+std::vector<OpKindInfo> build_table() {
+  std::vector<OpKindInfo> table;
+  add_input_ops(table);
+  add_attention_ops(table);
+  add_mlp_ops(table);
+  add_head_ops(table);
   return table;
 }
 

@@ -185,7 +185,11 @@ const char* layout_summary(LayoutReason reason) {
   return kReasons[static_cast<size_t>(reason)].summary;
 }
 
-std::string layout_message(LayoutReason reason, const TrainingPlan& plan) {
+namespace {
+
+/// The message for a problem of the parallel layout against the model and cluster, or ""
+/// for another kind of problem.
+std::string layout_shape_message(LayoutReason reason, const TrainingPlan& plan) {
   const int64_t tp = plan.parallel.tp.degree;
   const int64_t pp = plan.parallel.pp.stages;
   const int64_t dp = plan.parallel.dp.degree;
@@ -235,6 +239,16 @@ std::string layout_message(LayoutReason reason, const TrainingPlan& plan) {
     case R::kOffloadParamsNeedsZero3:
       return "parallel.offload = optimizer+params needs zero: 3 (parameters are partitioned "
              "only by ZeRO-3)";
+    default:
+      return "";
+  }
+}
+
+/// The message for a problem of the batch, the work it makes or a setting's range.
+std::string batch_message(LayoutReason reason, const TrainingPlan& plan) {
+  const int64_t pp = plan.parallel.pp.stages;
+  const int64_t dp = plan.parallel.dp.degree;
+  switch (reason) {
     case R::kGlobalBatch:
       return fmt::format(
           "training.global_batch = {} is not divisible by micro_batch × dp = {} × "
@@ -283,8 +297,16 @@ std::string layout_message(LayoutReason reason, const TrainingPlan& plan) {
     case R::kLossChunks:
       return fmt::format("training.loss_chunks = {} does not divide training.seq_len = {}",
                          plan.training.loss_chunks, plan.training.seq_len);
+    default:
+      return "?";
   }
-  return "?";
+}
+
+}  // namespace
+
+std::string layout_message(LayoutReason reason, const TrainingPlan& plan) {
+  std::string message = layout_shape_message(reason, plan);
+  return message.empty() ? batch_message(reason, plan) : message;
 }
 
 }  // namespace memsim::strategies
