@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <unordered_map>
 
 #include "sim/check.h"
 #include "strategies/chunk_times.h"
@@ -142,6 +143,9 @@ struct FastEvaluator::Caches {
   std::vector<sim::ChunkSpan> spans;
   std::vector<sim::Bytes> stage_cpu;
   TimingKey timing_key;
+  /// Timings by schedule and stage times, dropped all at once when full.
+  std::unordered_map<TimingKey, TimingValue, sim::DerivedHash> timings;
+  static constexpr size_t kMostTimings = size_t{1} << 16;
 
   const ModelEntry& model(const sim::ModelSpec& spec, const sim::GraphOptions& options) {
     for (const auto& entry : models) {
@@ -393,6 +397,7 @@ void FastEvaluator::Caches::time_steps(Lookup& at, FastResult& result) {
   const StageLayout& layout = at.layout;
   const size_t kind_count = layout.representative.size();
   TimingKey& key = timing_key;
+  key.schedule = &at.schedule;
   key.layout = &layout;
   key.transfer_s = pipeline_transfer_s(at.plan, at.context.context);
   key.times.clear();
@@ -402,7 +407,13 @@ void FastEvaluator::Caches::time_steps(Lookup& at, FastResult& result) {
       key.times.push_back(t.backward_s);
     }
   }
-  auto [timed, timed_new] = at.schedule.timings.get(key);
+  auto found = timings.find(key);
+  const bool timed_new = found == timings.end();
+  if (timed_new) {
+    if (timings.size() >= kMostTimings) timings.clear();
+    found = timings.emplace(key, TimingValue{}).first;
+  }
+  TimingValue* timed = &found->second;
   if (timed_new) {
     const auto stages = static_cast<int64_t>(layout.kind.size());
     stage_times.resize(stages);

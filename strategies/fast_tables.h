@@ -110,8 +110,11 @@ struct ParamKey {
   bool operator==(const ParamKey&) const = default;
 };
 
-/// A schedule timed with some stage times: the same times give the same answer.
+/// A schedule timed with some stage times: the same times give the same answer. Sweeps
+/// come back to the same times often (ZeRO-0, 1 and 2 time alike; so do checkpointing
+/// policies that recompute nothing), far apart in the grid.
 struct TimingKey {
+  const void* schedule = nullptr;  ///< its ScheduleEntry
   const StageLayout* layout = nullptr;
   double transfer_s = 0.0;
   std::vector<double> times;  ///< per kind and chunk: forward, backward
@@ -127,7 +130,6 @@ struct ScheduleEntry {
   std::vector<std::vector<Moment>> moments;  ///< per stage, undominated
   std::vector<StageMoments> flat;            ///< the same, flattened
   ScheduleOrder order;
-  sim::LastFew<TimingKey, TimingValue, 16> timings;
   /// Per layout, per kind of stage: the moments of all its stages, undominated.
   sim::LastFew<const StageLayout*, std::vector<StageMoments>, 4> kind_moments;
 };
