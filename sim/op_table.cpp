@@ -1,5 +1,7 @@
 #include "sim/op_table.h"
 
+#include <tuple>
+
 #include "sim/check.h"
 
 namespace memsim::sim {
@@ -180,33 +182,31 @@ void add_mlp_ops(std::vector<OpKindInfo>& table) {
 /// The final norm, the LM head and the loss.
 void add_head_ops(std::vector<OpKindInfo>& table) {
   table.push_back(norm(OpKind::kFinalNorm, "final_norm", "norm after the last layer"));
-  const std::vector<ParamSpec> head_weight = {
-      {"weight", {D::kVocab, D::kHidden}, ShardKind::kVocab, Condition::kUntiedHead},
-      {"weight", {D::kVocab, D::kHidden}, ShardKind::kVocab, Condition::kTiedHead, true}};
-  table.push_back({.kind = OpKind::kLmHead,
-                   .name = "lm_head",
-                   .description =
-                       "projection to the vocabulary, vocab-parallel; shares the embedding if tied",
-                   .inputs = 1,
-                   .outputs = {{"logits", kSbv, kAct}},
-                   .params = head_weight,
-                   .saved = {input(0)},
-                   .flops = FlopsRule::kMatmul,
-                   .matmul_weight = {D::kVocab, D::kHidden},
-                   .matmul_tokens = D::kHeadSeq});
-  // A chunk of the sequence along dim 1 of (b, s, h) is not contiguous: the matmul copies
-  // it and keeps the copy for its backward (aten.clone saved by MmBackward0; measured in
-  // PyTorch 1.13: tests/fixtures/pytorch_chunked_loss.json).
-  table.push_back({.kind = OpKind::kLmHeadChunk,
-                   .name = "lm_head",
-                   .description = "the projection to the vocabulary of one chunk of the sequence",
-                   .inputs = 1,
-                   .outputs = {{"logits", kSbv, kAct}},
-                   .params = head_weight,
-                   .saved = {own({"input_chunk", {D::kHeadSeq, D::kBatch, D::kHidden}, kAct})},
-                   .flops = FlopsRule::kMatmul,
-                   .matmul_weight = {D::kVocab, D::kHidden},
-                   .matmul_tokens = D::kHeadSeq});
+  // The projection to the vocabulary, vocab-parallel, sharing the embedding if tied. On the
+  // whole sequence it keeps its input. A chunk of the sequence along dim 1 of (b, s, h) is
+  // not contiguous: the matmul copies it and keeps the copy for its backward (aten.clone
+  // saved by MmBackward0; measured in PyTorch 1.13: tests/fixtures/pytorch_chunked_loss.json).
+  for (const auto& [kind, description, saved] :
+       {std::tuple{OpKind::kLmHead, "projection to the vocabulary, vocab-parallel; shares the "
+                                    "embedding if tied",
+                   input(0)},
+        std::tuple{OpKind::kLmHeadChunk, "the projection to the vocabulary of one chunk of the "
+                                         "sequence",
+                   own({"input_chunk", {D::kHeadSeq, D::kBatch, D::kHidden}, kAct})}}) {
+    table.push_back(
+        {.kind = kind,
+         .name = "lm_head",
+         .description = description,
+         .inputs = 1,
+         .outputs = {{"logits", kSbv, kAct}},
+         .params = {{"weight", {D::kVocab, D::kHidden}, ShardKind::kVocab, Condition::kUntiedHead},
+                    {"weight", {D::kVocab, D::kHidden}, ShardKind::kVocab, Condition::kTiedHead,
+                     true}},
+         .saved = {saved},
+         .flops = FlopsRule::kMatmul,
+         .matmul_weight = {D::kVocab, D::kHidden},
+         .matmul_tokens = D::kHeadSeq});
+  }
   // The loss runs on an fp32 copy of the logits, as F.cross_entropy(logits.float(), labels)
   // and Megatron's vocab-parallel loss do.
   table.push_back({.kind = OpKind::kUpcastLogits,

@@ -151,11 +151,11 @@ std::vector<memsim::scenarios::VariantSweep> llama3_70b_sweeps(int64_t nodes) {
 }
 
 // `memsim sweep --threads 1` as a user runs it: a fresh evaluator builds every chunk
-// profile and schedule it needs, then prices the points; rows go to nowhere. points/s
+// profile and schedule it needs, then prices the points; rows go to a string. points/s
 // counts every grid point, evaluated/s the valid layouts priced (every stage's peak, the
 // step time).
-void BM_Sweep_Llama3_70b_OneShot(benchmark::State& state) {
-  const auto sweeps = llama3_70b_sweeps(state.range(0));
+void sweep_whole(benchmark::State& state,
+                 const std::vector<memsim::scenarios::VariantSweep>& sweeps) {
   memsim::tools::SweepOptions options;
   options.threads = 1;
   const std::atomic<bool> never{false};
@@ -171,6 +171,10 @@ void BM_Sweep_Llama3_70b_OneShot(benchmark::State& state) {
   state.counters["evaluated/s"] = benchmark::Counter(
       static_cast<double>(summary.evaluated) * iterations, benchmark::Counter::kIsRate);
   state.counters["evaluated"] = static_cast<double>(summary.evaluated);
+}
+
+void BM_Sweep_Llama3_70b_OneShot(benchmark::State& state) {
+  sweep_whole(state, llama3_70b_sweeps(state.range(0)));
 }
 BENCHMARK(BM_Sweep_Llama3_70b_OneShot)
     ->Arg(8)
@@ -216,20 +220,7 @@ BENCHMARK(BM_Sweep_Llama3_70b_Steady)->Arg(8)->Arg(128)->Unit(benchmark::kMillis
 void BM_Sweep_Grid500k(benchmark::State& state) {
   const auto scenario = memsim::scenarios::load_scenario(
       std::string(MEMSIM_SOURCE_DIR) + "/tools/bench/grids/llama3-70b-512gpus-500k.yaml");
-  const auto sweeps = memsim::scenarios::read_sweeps(scenario);
-  memsim::tools::SweepOptions options;
-  options.threads = 1;
-  const std::atomic<bool> never{false};
-  memsim::tools::SweepSummary summary;
-  std::ostringstream sink;
-  for (auto _ : state) {
-    sink.str("");
-    summary = memsim::tools::run_sweep(sweeps, options, sink, never);
-  }
-  const auto iterations = static_cast<double>(state.iterations());
-  state.counters["evaluated/s"] = benchmark::Counter(
-      static_cast<double>(summary.evaluated) * iterations, benchmark::Counter::kIsRate);
-  state.counters["evaluated"] = static_cast<double>(summary.evaluated);
+  sweep_whole(state, memsim::scenarios::read_sweeps(scenario));
 }
 BENCHMARK(BM_Sweep_Grid500k)->UseRealTime()->Unit(benchmark::kSecond)->Iterations(1);
 
