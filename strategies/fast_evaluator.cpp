@@ -1,6 +1,7 @@
 #include "strategies/fast_evaluator.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <unordered_map>
 
@@ -390,9 +391,14 @@ sim::Bytes FastEvaluator::Caches::fullest_stages(Lookup& at, StagePeaks detail,
   return peak;
 }
 
-/// The same list scheduling as the walk, once per distinct set of stage times; then each
-/// stage's synchronisation and optimizer step. Stages of a kind synchronise and step alike:
-/// the last to finish its steps ends last.
+/// The same list scheduling as the walk, once per distinct set of stage times up to a
+/// power-of-two scale; then each stage's synchronisation and optimizer step. Stages of a
+/// kind synchronise and step alike: the last to finish its steps ends last.
+///
+/// List scheduling adds and takes maxima of times, which scaling every time by 2^k changes
+/// only by 2^k, exactly in floating point; and a micro-batch 2^k times larger scales every
+/// compute and communication time by exactly 2^k. So times are kept scaled to a largest
+/// one in [0.5, 1), and a sweep over micro-batches times each schedule once.
 void FastEvaluator::Caches::time_steps(Lookup& at, FastResult& result) {
   const StageLayout& layout = at.layout;
   const size_t kind_count = layout.representative.size();
@@ -407,6 +413,12 @@ void FastEvaluator::Caches::time_steps(Lookup& at, FastResult& result) {
       key.times.push_back(t.backward_s);
     }
   }
+  const double longest = std::max(key.transfer_s, *std::max_element(key.times.begin(), key.times.end()));
+  int exponent = 0;
+  if (longest > 0.0) std::frexp(longest, &exponent);
+  for (double& t : key.times)
+    t = std::ldexp(t, -exponent);
+  key.transfer_s = std::ldexp(key.transfer_s, -exponent);
   auto found = timings.find(key);
   const bool timed_new = found == timings.end();
   if (timed_new) {
@@ -417,8 +429,13 @@ void FastEvaluator::Caches::time_steps(Lookup& at, FastResult& result) {
   if (timed_new) {
     const auto stages = static_cast<int64_t>(layout.kind.size());
     stage_times.resize(stages);
-    for (int64_t s = 0; s < stages; ++s)
+    for (int64_t s = 0; s < stages; ++s) {
       stage_times[s] = kinds[layout.kind[s]].times;
+      for (ChunkTimes& t : stage_times[s]) {
+        t.forward_s = std::ldexp(t.forward_s, -exponent);
+        t.backward_s = std::ldexp(t.backward_s, -exponent);
+      }
+    }
     const PipelineTiming timing =
         time_order(at.schedule.order, stage_times, key.transfer_s, nullptr, &timing_scratch);
     timed->last_end_s.assign(kind_count, 0.0);
@@ -430,8 +447,8 @@ void FastEvaluator::Caches::time_steps(Lookup& at, FastResult& result) {
   }
   result.bubble_fraction = timed->bubble_fraction;
   for (size_t k = 0; k < kind_count; ++k) {
-    result.step_time_s =
-        std::max(result.step_time_s, timed->last_end_s[k] + kinds[k].after_steps_s);
+    result.step_time_s = std::max(
+        result.step_time_s, std::ldexp(timed->last_end_s[k], exponent) + kinds[k].after_steps_s);
   }
 }
 
