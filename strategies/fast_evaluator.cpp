@@ -144,9 +144,11 @@ struct FastEvaluator::Caches {
   std::vector<sim::ChunkSpan> spans;
   std::vector<sim::Bytes> stage_cpu;
   TimingKey timing_key;
-  /// Timings by schedule and stage times, dropped all at once when full.
+  /// Timings by schedule and stage times: the first 65,536 kept for the whole sweep (later
+  /// ones only while they are recent), and the last few found, looked up first.
   std::unordered_map<TimingKey, TimingValue, sim::DerivedHash> timings;
   static constexpr size_t kMostTimings = size_t{1} << 16;
+  sim::LastFew<TimingKey, TimingValue, 4> recent_timings;
 
   const ModelEntry& model(const sim::ModelSpec& spec, const sim::GraphOptions& options) {
     for (const auto& entry : models) {
@@ -419,13 +421,13 @@ void FastEvaluator::Caches::time_steps(Lookup& at, FastResult& result) {
   for (double& t : key.times)
     t = std::ldexp(t, -exponent);
   key.transfer_s = std::ldexp(key.transfer_s, -exponent);
-  auto found = timings.find(key);
-  const bool timed_new = found == timings.end();
+  auto [timed, timed_new] = recent_timings.get(key);
   if (timed_new) {
-    if (timings.size() >= kMostTimings) timings.clear();
-    found = timings.emplace(key, TimingValue{}).first;
+    if (const auto kept = timings.find(key); kept != timings.end()) {
+      *timed = kept->second;
+      timed_new = false;
+    }
   }
-  TimingValue* timed = &found->second;
   if (timed_new) {
     const auto stages = static_cast<int64_t>(layout.kind.size());
     stage_times.resize(stages);
@@ -444,6 +446,7 @@ void FastEvaluator::Caches::time_steps(Lookup& at, FastResult& result) {
       last = std::max(last, timing.end_s[s]);
     }
     timed->bubble_fraction = timing.bubble_fraction;
+    if (timings.size() < kMostTimings) timings.emplace(key, *timed);
   }
   result.bubble_fraction = timed->bubble_fraction;
   for (size_t k = 0; k < kind_count; ++k) {
