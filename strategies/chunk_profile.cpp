@@ -227,6 +227,8 @@ ChunkProfile profile_chunk(const sim::LayerGraph& graph, const sim::QuantityInde
   profile.first_backward = profile_pass(recipe.backward, recipe, program, true);
   profile.host_forward = profile_host_pass(recipe.forward, recipe, program);
   profile.host_backward = profile_host_pass(recipe.backward, recipe, program);
+  profile.offloads = std::any_of(recipe.deltas.begin(), recipe.deltas.end(),
+                                 [](const sim::RecipeDelta& d) { return d.host; });
   profile.runs = op_runs(program, 0);
   return profile;
 }

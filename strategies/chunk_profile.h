@@ -69,6 +69,7 @@ struct ChunkProfile {
   PassProfile first_backward;  ///< with parameter gradients made on demand
   PassProfile host_forward;    ///< activations offloaded to host memory
   PassProfile host_backward;
+  bool offloads = false;       ///< whether any activations go to host memory
   std::vector<OpRuns> runs;  ///< what the chunk's compute time is made of
 };
 

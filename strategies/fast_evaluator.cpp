@@ -44,6 +44,11 @@ const PassProfile& pass_of(const ChunkProfile& profile, int kind) {
   }
 }
 
+/// The passes of `profile` worth evaluating: host memory's only when it offloads.
+int passes_of(const ChunkProfile& profile) {
+  return profile.offloads ? kProfilePasses : kHostForwardPass;
+}
+
 /// The fullest a chunk pass gets: the largest candidate (per-sample context sums times the
 /// micro-batch, plus fixed ones and the stage's), never below the start.
 int64_t fullest(int64_t scale, const PassValues& context, const PassValues& fixed,
@@ -261,7 +266,7 @@ void FastEvaluator::Caches::price_context_part(Lookup& at, ChunkEntry& entry, Pa
     at.context_priced = true;
   }
   const std::vector<int64_t>* fixed = at.context.fixed.empty() ? nullptr : &fixed_quantities;
-  for (int kind = 0; kind < kProfilePasses; ++kind) {
+  for (int kind = 0; kind < passes_of(entry.profile); ++kind) {
     evaluate_context_pass(pass_of(entry.profile, kind), sample_quantities, fixed,
                           part.passes[kind], part.fixed[kind]);
   }
@@ -276,7 +281,7 @@ void FastEvaluator::Caches::price_stage_part(Lookup& at, ChunkEntry& entry,
   for (int q = index.context_count(); q < index.count(); ++q)
     quantities[q] = stage_sizes[q].value();
   // Without gradients made on demand the first backward is like the others.
-  for (int kind = 0; kind < kProfilePasses; ++kind) {
+  for (int kind = 0; kind < passes_of(entry.profile); ++kind) {
     if (kind != kFirstBackwardPass || facts.gradients_on_demand)
       evaluate_stage_pass(pass_of(entry.profile, kind), quantities, part.passes[kind]);
   }
@@ -333,10 +338,12 @@ void FastEvaluator::Caches::price_kind(Lookup& at, size_t k) {
     chunk.peaks[kFirstBackwardPass] =
         on_demand ? peak(kFirstBackwardPass) : chunk.peaks[kBackwardPass];
     chunk.gradients = on_demand ? end(kFirstBackwardPass) - end(kBackwardPass) : 0;
-    ChunkNumbers& host = numbers.host_chunks[c];
-    host.saved = end(kHostForwardPass);
-    host.peaks[kForwardPass] = peak(kHostForwardPass);
-    host.peaks[kBackwardPass] = host.peaks[kFirstBackwardPass] = peak(kHostBackwardPass);
+    if (entry.profile.offloads) {
+      ChunkNumbers& host = numbers.host_chunks[c];
+      host.saved = end(kHostForwardPass);
+      host.peaks[kForwardPass] = peak(kHostForwardPass);
+      host.peaks[kBackwardPass] = host.peaks[kFirstBackwardPass] = peak(kHostBackwardPass);
+    }
     numbers.times[c] = *times;
   }
   // The gradient reduction can hide behind the last microbatch's backward compute.
