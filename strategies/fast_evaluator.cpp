@@ -150,10 +150,9 @@ struct FastEvaluator::Caches {
   std::vector<sim::Bytes> stage_cpu;
   TimingKey timing_key;
   /// Timings by schedule and stage times: the first 65,536 kept for the whole sweep (later
-  /// ones only while they are recent), and the last few found, looked up first.
+  /// ones only while they are among a schedule's recent ones).
   std::unordered_map<TimingKey, TimingValue, sim::DerivedHash> timings;
   static constexpr size_t kMostTimings = size_t{1} << 16;
-  sim::LastFew<TimingKey, TimingValue, 4> recent_timings;
 
   const ModelEntry& model(const sim::ModelSpec& spec, const sim::GraphOptions& options) {
     for (const auto& entry : models) {
@@ -425,10 +424,11 @@ void FastEvaluator::Caches::time_steps(Lookup& at, FastResult& result) {
   const double longest = std::max(key.transfer_s, *std::max_element(key.times.begin(), key.times.end()));
   int exponent = 0;
   if (longest > 0.0) std::frexp(longest, &exponent);
+  const double down = std::ldexp(1.0, -exponent);  // a power of two: exact products
   for (double& t : key.times)
-    t = std::ldexp(t, -exponent);
-  key.transfer_s = std::ldexp(key.transfer_s, -exponent);
-  auto [timed, timed_new] = recent_timings.get(key);
+    t *= down;
+  key.transfer_s *= down;
+  auto [timed, timed_new] = at.schedule.recent_timings.get(key);
   if (timed_new) {
     if (const auto kept = timings.find(key); kept != timings.end()) {
       *timed = kept->second;
@@ -441,8 +441,8 @@ void FastEvaluator::Caches::time_steps(Lookup& at, FastResult& result) {
     for (int64_t s = 0; s < stages; ++s) {
       stage_times[s] = kinds[layout.kind[s]].times;
       for (ChunkTimes& t : stage_times[s]) {
-        t.forward_s = std::ldexp(t.forward_s, -exponent);
-        t.backward_s = std::ldexp(t.backward_s, -exponent);
+        t.forward_s *= down;
+        t.backward_s *= down;
       }
     }
     const PipelineTiming timing =
@@ -458,7 +458,7 @@ void FastEvaluator::Caches::time_steps(Lookup& at, FastResult& result) {
   result.bubble_fraction = timed->bubble_fraction;
   for (size_t k = 0; k < kind_count; ++k) {
     result.step_time_s = std::max(
-        result.step_time_s, std::ldexp(timed->last_end_s[k], exponent) + kinds[k].after_steps_s);
+        result.step_time_s, timed->last_end_s[k] / down + kinds[k].after_steps_s);
   }
 }
 

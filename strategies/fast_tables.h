@@ -130,6 +130,7 @@ struct ScheduleEntry {
   std::vector<std::vector<Moment>> moments;  ///< per stage, undominated
   std::vector<StageMoments> flat;            ///< the same, flattened
   ScheduleOrder order;
+  sim::LastFew<TimingKey, TimingValue, 16> recent_timings;  ///< looked up first
   /// Per layout, per kind of stage: the moments of all its stages, undominated.
   sim::LastFew<const StageLayout*, std::vector<StageMoments>, 4> kind_moments;
 };
