@@ -139,12 +139,17 @@ std::vector<ScheduleOrder::Run> find_runs(const std::vector<Entry>& entries, int
 ScheduleOrder order_schedule(const std::vector<std::vector<sim::ScheduledStep>>& steps,
                              int64_t chunks_per_stage) {
   const StepGraph graph = step_graph(steps, chunks_per_stage);
+  // By unit start time, then stage: node ids run stage by stage, so a counting sort by start
+  // that keeps id order within a start does both.
+  const int64_t latest =
+      graph.start.empty() ? 0 : *std::max_element(graph.start.begin(), graph.start.end());
+  std::vector<int32_t> first_at(latest + 2, 0);
+  for (const int64_t start : graph.start)
+    ++first_at[start + 1];
+  std::partial_sum(first_at.begin(), first_at.end(), first_at.begin());
   std::vector<int32_t> order(graph.nodes.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
-    if (graph.start[a] != graph.start[b]) return graph.start[a] < graph.start[b];
-    return graph.nodes[a].stage < graph.nodes[b].stage;
-  });
+  for (size_t id = 0; id < graph.nodes.size(); ++id)
+    order[first_at[graph.start[id]]++] = static_cast<int32_t>(id);
   std::vector<int32_t> position(order.size());
   for (size_t i = 0; i < order.size(); ++i)
     position[order[i]] = static_cast<int32_t>(i);
