@@ -45,13 +45,6 @@ sim::RankProgram stage_program(const TrainingPlan& plan, const sim::LayerGraph& 
                                const StageFacts& facts, const std::vector<ChunkShape>& shapes,
                                int64_t stage);
 
-/// Seconds for one activation to cross between pipeline stages.
-double pipeline_transfer_s(const TrainingPlan& plan, const PlanContext& context);
-
-/// FLOPs of one step that the model needs: forward and backward (3 × forward) of every op,
-/// whole, for every microbatch of every data-parallel replica; no recomputation.
-double model_flops_per_step(const TrainingPlan& plan, const PlanContext& context);
-
 class CompiledPlan {
  public:
   explicit CompiledPlan(TrainingPlan plan);

@@ -84,6 +84,15 @@ StageFacts stage_facts(const FactsInputs& inputs, const sim::LayerGraph& graph,
 void add_gather_time(const TrainingPlan& plan, const StageFacts& facts,
                      std::vector<sim::ChunkSpan>& chunks, std::vector<ChunkTimes>& times);
 
+class PlanContext;
+
+/// Seconds for one activation to cross between pipeline stages.
+double pipeline_transfer_s(const TrainingPlan& plan, const PlanContext& context);
+
+/// FLOPs of one step that the model needs: forward and backward (3 × forward) of every op,
+/// whole, for every microbatch of every data-parallel replica; no recomputation.
+double model_flops_per_step(const TrainingPlan& plan, const PlanContext& context);
+
 /// The memory-allocator reserve for a stage whose walk peaks `dynamic` above its resident
 /// state: a share of it, rounded up.
 sim::Bytes allocator_reserve(const TrainingPlan& plan, sim::Bytes dynamic);
