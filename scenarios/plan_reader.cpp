@@ -85,11 +85,10 @@ void read_optimizer(const ConfigNode& node, TrainingPlan& plan, Diagnostics& dia
 }
 
 /// none | all | {layers: N or all, prefetch: K}
-void read_activation_offload(const ConfigNode& node, TrainingPlan& plan,
-                             Diagnostics& diagnostics) {
-  sim::ActivationOffload& offload = plan.training.activation_offload;
+void read_activation_offload(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics) {
+  strategies::ActivationOffload& offload = plan.training.activation_offload;
   if (node.is_scalar() && (node.scalar == "none" || node.scalar == "all")) {
-    offload = {node.scalar == "all" ? sim::kEveryLayer : 0, 1};
+    offload = {node.scalar == "all" ? strategies::kEveryLayer : 0, 1};
     return;
   }
   if (!node.is_map()) {
@@ -103,7 +102,7 @@ void read_activation_offload(const ConfigNode& node, TrainingPlan& plan,
   offload = {};
   const ConfigNode* layers = reader.node("layers");
   if (layers != nullptr && layers->is_scalar() && layers->scalar == "all") {
-    offload.layers = sim::kEveryLayer;
+    offload.layers = strategies::kEveryLayer;
   } else if (auto v = reader.integer("layers", 0, sim::kMostLayers)) {
     offload.layers = *v;
   }

@@ -33,27 +33,40 @@ ScenarioKey row(const char* dotted, const char* meaning, ScenarioKey rest = {}) 
 
 // Kinds of rows. A section's own code reads the BY_SECTION ones; the table reads the rest.
 #define MEMSIM_OTHER(key, field, meaning) row(key, meaning, {.copy = MEMSIM_COPY(field)})
-#define MEMSIM_INTEGER(key, field, lo, hi, meaning)                                   \
-  row(key, meaning,                                                                        \
-      {.read = Read::kInteger, .least = lo, .most = hi, .copy = MEMSIM_COPY(field), \
-       .number = MEMSIM_VALUE(field), .set_integer = MEMSIM_SET(field, int64_t)})
-#define MEMSIM_INTEGER_BY_SECTION(key, field, meaning)                                  \
-  row(key, meaning,                                                                     \
-      {.copy = MEMSIM_COPY(field), .number = MEMSIM_VALUE(field), \
+#define MEMSIM_INTEGER(key, field, lo, hi, meaning) \
+  row(key, meaning,                                 \
+      {.read = Read::kInteger,                      \
+       .least = lo,                                 \
+       .most = hi,                                  \
+       .copy = MEMSIM_COPY(field),                  \
+       .number = MEMSIM_VALUE(field),               \
        .set_integer = MEMSIM_SET(field, int64_t)})
-#define MEMSIM_NUMBER(key, field, lo, hi, meaning)                                   \
-  row(key, meaning,                                                                       \
-      {.read = Read::kNumber, .least = lo, .most = hi, .copy = MEMSIM_COPY(field), \
-       .number = MEMSIM_VALUE(field), .set_number = MEMSIM_SET(field, double)})
-#define MEMSIM_FLAG(key, field, meaning)                                                 \
-  row(key, meaning,                                                                      \
-      {.read = Read::kFlag, .copy = MEMSIM_COPY(field), .number = MEMSIM_VALUE(field), \
+#define MEMSIM_INTEGER_BY_SECTION(key, field, meaning) \
+  row(key, meaning,                                    \
+      {.copy = MEMSIM_COPY(field),                     \
+       .number = MEMSIM_VALUE(field),                  \
+       .set_integer = MEMSIM_SET(field, int64_t)})
+#define MEMSIM_NUMBER(key, field, lo, hi, meaning) \
+  row(key, meaning,                                \
+      {.read = Read::kNumber,                      \
+       .least = lo,                                \
+       .most = hi,                                 \
+       .copy = MEMSIM_COPY(field),                 \
+       .number = MEMSIM_VALUE(field),              \
+       .set_number = MEMSIM_SET(field, double)})
+#define MEMSIM_FLAG(key, field, meaning) \
+  row(key, meaning,                      \
+      {.read = Read::kFlag,              \
+       .copy = MEMSIM_COPY(field),       \
+       .number = MEMSIM_VALUE(field),    \
        .set_number = MEMSIM_SET(field, double)})
 #define MEMSIM_NUMERIC_BY_SECTION(key, field, meaning) \
   row(key, meaning, {.copy = MEMSIM_COPY(field), .number = MEMSIM_VALUE(field)})
-#define MEMSIM_SIZE(key, field, meaning)                                                 \
-  row(key, meaning,                                                                      \
-      {.read = Read::kSize, .copy = MEMSIM_COPY(field), .number = MEMSIM_BYTES(field), \
+#define MEMSIM_SIZE(key, field, meaning) \
+  row(key, meaning,                      \
+      {.read = Read::kSize,              \
+       .copy = MEMSIM_COPY(field),       \
+       .number = MEMSIM_BYTES(field),    \
        .set_size = MEMSIM_SET(field, sim::Bytes)})
 
 std::vector<ScenarioKey> make_table() {
@@ -72,8 +85,7 @@ std::vector<ScenarioKey> make_table() {
       MEMSIM_OTHER("overhead", overheads, "memory taken before the first tensor"),
       row("compare", "named variants, each a partial override of the base"),
       row("sweep", "dotted keys mapped to lists of values: every combination is a point"),
-      row("where",
-          "constraints a sweep point must meet, e.g. 'parallel.tp * parallel.pp <= 16'"),
+      row("where", "constraints a sweep point must meet, e.g. 'parallel.tp * parallel.pp <= 16'"),
 
       MEMSIM_OTHER("model.preset", model, "start from a built-in model"),
       MEMSIM_OTHER("model.hf_config", model,
@@ -106,7 +118,8 @@ std::vector<ScenarioKey> make_table() {
       MEMSIM_INTEGER("hardware.gpus_per_node", cluster.gpus_per_node, 1, kMostGpus,
                      "GPUs per node"),
       row("hardware.capacity", "override the profile's memory per GPU, e.g. '80 GiB'",
-          {.copy = MEMSIM_COPY(cluster.gpu.capacity), .number = MEMSIM_BYTES(cluster.gpu.capacity)}),
+          {.copy = MEMSIM_COPY(cluster.gpu.capacity),
+           .number = MEMSIM_BYTES(cluster.gpu.capacity)}),
       MEMSIM_NUMBER("hardware.compute_efficiency", cluster.compute_efficiency, 0.01, 1.0,
                     "share of peak FLOP/s reached by matmuls (0.5)"),
       row("hardware.cpu_memory_per_node", "override the profile's host memory per node",
@@ -135,7 +148,8 @@ std::vector<ScenarioKey> make_table() {
                      "prompt tokens per sequence, prefilled"),
       MEMSIM_INTEGER("inference.generate_len", inference.generate_len, 0, kMostTokens,
                      "tokens generated per sequence, one decode step each"),
-      MEMSIM_OTHER("inference.weights", inference.weights, "fp32 | bf16 | fp16 | fp8 | int8 | int4"),
+      MEMSIM_OTHER("inference.weights", inference.weights,
+                   "fp32 | bf16 | fp16 | fp8 | int8 | int4"),
       MEMSIM_OTHER("inference.embedding_weights", inference.embedding_weights,
                    "the embedding and LM head's format (default: the weights', bf16 if those "
                    "are 8-bit or less)"),

@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <limits>
-#include <optional>
 
-#include "sim/activation_offload.h"
 #include "sim/check.h"
 
 namespace memsim::sim {
@@ -53,7 +51,7 @@ class RecipeCompiler {
       }
     }
     find_lifetimes();
-    offload_.emplace(graph_, chunk_, program.offload, retained_, first_need_, last_use_);
+    plan_host_moves();
   }
 
   MicrobatchRecipe compile() {
@@ -61,7 +59,7 @@ class RecipeCompiler {
       run_forward(pos, recipe_.forward, Phase::kForward, retained_, last_use_, nullptr);
     }
     for (int pos = chunk_.last; pos >= chunk_.first; --pos) {
-      reloading_ = offload_->reloaded_at(pos);
+      reloading_ = reload_at_[pos - chunk_.first];
       const int region = region_of_[pos];
       if (region != kNoRegion && program_.recompute[region].last == pos) recompute(region);
       backward(pos);
@@ -119,6 +117,26 @@ class RecipeCompiler {
 
   /// Opens op `pos`'s deltas. The first op the backward runs after reaching a layer first
   /// brings back the activations offloaded to host memory that are due.
+  /// Which kept tensors the program's strategy moves to host memory, and when.
+  void plan_host_moves() {
+    const auto positions = static_cast<size_t>(chunk_.last - chunk_.first + 1);
+    leave_after_.assign(positions, {});
+    reload_at_.assign(positions, {});
+    if (!program_.host_moves) return;
+    std::vector<KeptTensor> kept;
+    for (TensorId t = 0; t < graph_.tensor_count(); ++t) {
+      if (retained_[t] && in_chunk(first_need_[t]))
+        kept.push_back({t, first_need_[t], last_use_[t]});
+    }
+    for (const HostMove& move : program_.host_moves(graph_, chunk_, kept)) {
+      MEMSIM_CHECK(retained_[move.tensor] && in_chunk(move.leaves_after) &&
+                   move.leaves_after >= last_use_[move.tensor] &&
+                   move.back_at >= first_need_[move.tensor] && in_chunk(move.back_at));
+      leave_after_[move.leaves_after - chunk_.first].push_back(move.tensor);
+      reload_at_[move.back_at - chunk_.first].push_back(move.tensor);
+    }
+  }
+
   RecipeOp& open(std::vector<RecipeOp>& ops, int pos, Phase phase) {
     const auto at = static_cast<uint32_t>(recipe_.deltas.size());
     ops.push_back({order_[pos], op_at(pos).layer, phase, at, at, at});
@@ -137,7 +155,7 @@ class RecipeCompiler {
       push(index_.tensor(t), -1, Category::kActivations, true);
     host_frees_.clear();
     if (phase == Phase::kForward) {
-      for (TensorId t : offload_->offloaded_after(pos)) {
+      for (TensorId t : leave_after_[pos - chunk_.first]) {
         MEMSIM_CHECK(alive_[t]);
         push(index_.tensor(t), -1, Category::kActivations);
         push(index_.tensor(t), 1, Category::kActivations, true);
@@ -278,8 +296,9 @@ class RecipeCompiler {
   std::vector<int> region_of_;
   std::vector<TensorId> received_;  ///< read by the chunk, made elsewhere
   std::vector<TensorId> sent_;      ///< made by the chunk, read elsewhere, with a gradient
-  std::optional<OffloadSchedule> offload_;
-  std::vector<TensorId> reloading_;   ///< due back before the next backward-pass op
+  std::vector<std::vector<TensorId>> leave_after_;  ///< by position in the chunk
+  std::vector<std::vector<TensorId>> reload_at_;    ///< by position in the chunk
+  std::vector<TensorId> reloading_;                 ///< due back before the next backward-pass op
   std::vector<TensorId> host_frees_;  ///< back on the GPU: leave host memory as the op ends
   MicrobatchRecipe recipe_;
 };

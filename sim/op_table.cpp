@@ -187,11 +187,13 @@ void add_head_ops(std::vector<OpKindInfo>& table) {
   // not contiguous: the matmul copies it and keeps the copy for its backward (aten.clone
   // saved by MmBackward0; measured in PyTorch 1.13: tests/fixtures/pytorch_chunked_loss.json).
   for (const auto& [kind, description, saved] :
-       {std::tuple{OpKind::kLmHead, "projection to the vocabulary, vocab-parallel; shares the "
-                                    "embedding if tied",
+       {std::tuple{OpKind::kLmHead,
+                   "projection to the vocabulary, vocab-parallel; shares the "
+                   "embedding if tied",
                    input(0)},
-        std::tuple{OpKind::kLmHeadChunk, "the projection to the vocabulary of one chunk of the "
-                                         "sequence",
+        std::tuple{OpKind::kLmHeadChunk,
+                   "the projection to the vocabulary of one chunk of the "
+                   "sequence",
                    own({"input_chunk", {D::kHeadSeq, D::kBatch, D::kHidden}, kAct})}}) {
     table.push_back(
         {.kind = kind,
@@ -199,9 +201,9 @@ void add_head_ops(std::vector<OpKindInfo>& table) {
          .description = description,
          .inputs = 1,
          .outputs = {{"logits", kSbv, kAct}},
-         .params = {{"weight", {D::kVocab, D::kHidden}, ShardKind::kVocab, Condition::kUntiedHead},
-                    {"weight", {D::kVocab, D::kHidden}, ShardKind::kVocab, Condition::kTiedHead,
-                     true}},
+         .params =
+             {{"weight", {D::kVocab, D::kHidden}, ShardKind::kVocab, Condition::kUntiedHead},
+              {"weight", {D::kVocab, D::kHidden}, ShardKind::kVocab, Condition::kTiedHead, true}},
          .saved = {saved},
          .flops = FlopsRule::kMatmul,
          .matmul_weight = {D::kVocab, D::kHidden},

@@ -155,7 +155,7 @@ struct OpKindInfo {
   std::vector<TensorSpec> forward_workspace{};   ///< live only while its forward runs
   std::vector<TensorSpec> backward_workspace{};  ///< live only while its backward runs
   FlopsRule flops = FlopsRule::kNone;
-  Shape matmul_weight{};  ///< the weight matrix shape, for kMatmul
+  Shape matmul_weight{};          ///< the weight matrix shape, for kMatmul
   Dim matmul_tokens = Dim::kSeq;  ///< the tokens per sequence it multiplies, for kMatmul
 };
 

@@ -5,6 +5,7 @@
 /// nothing of how the numbers were chosen.
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "sim/layer_graph.h"
@@ -13,17 +14,6 @@
 #include "sim/units.h"
 
 namespace memsim::sim {
-
-/// Saved activations moved to host memory after their layer's forward and brought back
-/// before its backward (torchtune's OffloadActivations, Megatron-LM's CPU offloading).
-struct ActivationOffload {
-  /// The first this many transformer layers of each chunk (0: none; kEveryLayer: all).
-  int64_t layers = 0;
-  /// A layer's activations come back when the backward reaches the layer this many after it.
-  int64_t prefetch = 1;
-  bool operator==(const ActivationOffload&) const = default;
-};
-inline constexpr int64_t kEveryLayer = int64_t{1} << 40;
 
 /// Seconds an op's forward and backward take on this rank.
 struct OpTimes {
@@ -51,6 +41,27 @@ struct ChunkSpan {
   double backward_wait_s = 0.0;
 };
 
+/// A tensor a chunk keeps from its forward to its backward: the position of the op whose
+/// backward needs it first, and of its last forward reader.
+struct KeptTensor {
+  TensorId tensor = 0;
+  int first_need = 0;
+  int last_forward_use = 0;
+};
+
+/// A kept tensor that moves to host memory once the forward op at `leaves_after` ends, and
+/// comes back when the backward reaches the op at `back_at` (before it, and before any
+/// recomputation there); back_at >= first_need.
+struct HostMove {
+  TensorId tensor = 0;
+  int leaves_after = 0;
+  int back_at = 0;
+};
+
+/// A strategy's choice of host moves for a chunk, from what it keeps.
+using HostMovePlanner = std::function<std::vector<HostMove>(
+    const LayerGraph& graph, ChunkSpan chunk, const std::vector<KeptTensor>& kept)>;
+
 enum class StepKind : uint8_t { kForward, kBackward };
 
 /// One step of the rank's schedule: a chunk's forward or backward of one microbatch, not
@@ -76,7 +87,7 @@ struct RankProgram {
   std::vector<RecomputeSpan> recompute;  ///< disjoint, in forward order
   CategoryBytes resident;                ///< held for the whole step: model states, overheads
   int prefetch = 0;                      ///< gather the weights of this many following runs ahead
-  ActivationOffload offload;             ///< saved activations moved to host memory
+  HostMovePlanner host_moves;            ///< none: everything kept stays on the GPU
   bool gradients_on_demand = false;      ///< made in the first backward, freed after the step
   std::vector<ScheduledStep> steps;      ///< in the order the rank runs them
   double sync_s = 0.0;                   ///< exposed gradient synchronisation after the steps

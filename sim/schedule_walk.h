@@ -16,9 +16,9 @@ namespace memsim::sim {
 
 struct StepState {
   const ScheduledStep& step;
-  bool first_backward;                      ///< the chunk's first backward of the step
-  std::span<const int64_t> in_flight;       ///< per chunk
-  std::span<const int64_t> backward_done;   ///< per chunk, 0 or 1
+  bool first_backward;                     ///< the chunk's first backward of the step
+  std::span<const int64_t> in_flight;      ///< per chunk
+  std::span<const int64_t> backward_done;  ///< per chunk, 0 or 1
 };
 
 /// Calls `visit(state)` before each of `steps`, over `chunks` chunks, in order.

@@ -219,7 +219,7 @@ ChunkProfile profile_chunk(const sim::LayerGraph& graph, const sim::QuantityInde
       recompute_spans(graph, form.checkpointing, static_cast<int32_t>(shape.first_layer),
                       static_cast<int32_t>(shape.first_layer + shape.layers - 1));
   program.prefetch = form.prefetch;
-  program.offload = form.offload;
+  program.host_moves = host_move_planner(form.offload);
   const sim::MicrobatchRecipe recipe = sim::compile_recipe(program, 0);
   ChunkProfile profile;
   profile.forward = profile_pass(recipe.forward, recipe, program, false);

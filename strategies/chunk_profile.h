@@ -14,6 +14,7 @@
 #include "sim/layer_graph.h"
 #include "sim/quantity_index.h"
 #include "sim/rank_program.h"
+#include "strategies/activation_offload.h"
 #include "strategies/checkpointing.h"
 #include "strategies/chunk_times.h"
 
@@ -69,7 +70,7 @@ struct ChunkProfile {
   PassProfile first_backward;  ///< with parameter gradients made on demand
   PassProfile host_forward;    ///< activations offloaded to host memory
   PassProfile host_backward;
-  bool offloads = false;       ///< whether any activations go to host memory
+  bool offloads = false;     ///< whether any activations go to host memory
   std::vector<OpRuns> runs;  ///< what the chunk's compute time is made of
 };
 
@@ -80,7 +81,7 @@ struct ChunkForm {
   bool head = false;
   CheckpointPolicy checkpointing;
   int prefetch = 0;  ///< ZeRO-3: layers gathered ahead of the running one
-  sim::ActivationOffload offload;
+  ActivationOffload offload;
   bool operator==(const ChunkForm&) const = default;
 };
 

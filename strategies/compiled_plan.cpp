@@ -18,7 +18,6 @@ struct CompiledPlan::Stage {
   OverheadParts overheads;
 };
 
-
 sim::RankProgram stage_program(const TrainingPlan& plan, const sim::LayerGraph& graph,
                                const sim::QuantityIndex& index, const PlanContext& context,
                                const StageFacts& facts, const std::vector<ChunkShape>& shapes,
@@ -32,7 +31,7 @@ sim::RankProgram stage_program(const TrainingPlan& plan, const sim::LayerGraph& 
   program.resident = facts.resident;
   program.gradients_on_demand = facts.gradients_on_demand;
   program.prefetch = gathered_ahead(plan.parallel.dp);
-  program.offload = plan.training.activation_offload;
+  program.host_moves = host_move_planner(plan.training.activation_offload);
   program.op_times.resize(graph.op_count());
   for (sim::OpId op : ops_in(graph, program.chunks)) {
     program.op_times[op] = context.twin_times(graph.twin_slot(op));

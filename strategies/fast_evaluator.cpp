@@ -181,7 +181,9 @@ struct FastEvaluator::Caches {
                                                             const ModelEntry& model) {
     const sim::QuantityIndex& index = *model.index;
     auto make = [&](const ContextKey& key) {
-      return [&] { return ContextEntry(PlanContext(key.inputs, *model.graph, index.classes()), index); };
+      return [&] {
+        return ContextEntry(PlanContext(key.inputs, *model.graph, index.classes()), index);
+      };
     };
     const ContextKey key{&model, context_inputs(plan, *clusters.get(plan.cluster))};
     const auto found = contexts.get(key, make(key));
@@ -225,9 +227,8 @@ struct FastEvaluator::Caches {
                                                           const std::vector<ChunkShape>& shapes) {
     const StageExtent extent = stage_extent(shapes);
     const ParamGroups& groups = params.get({&at.model, at.plan.parallel.tp, extent.embedding});
-    return facts.get({at.facts_inputs_id, &groups, extent}, [&] {
-      return stage_facts(at.facts_inputs, *at.model.graph, extent, groups);
-    });
+    return facts.get({at.facts_inputs_id, &groups, extent},
+                     [&] { return stage_facts(at.facts_inputs, *at.model.graph, extent, groups); });
   }
 
   /// Each chunk of kind `k`'s stages: the entry of its form.
@@ -235,7 +236,10 @@ struct FastEvaluator::Caches {
     std::vector<ChunkEntry*>& entries = at.profiles[k];
     if (!entries.empty()) return;
     for (const ChunkShape& shape : at.layout.shapes[at.layout.representative[k]]) {
-      const ChunkForm form{shape.layers, shape.embedding, shape.head, at.plan.checkpointing,
+      const ChunkForm form{shape.layers,
+                           shape.embedding,
+                           shape.head,
+                           at.plan.checkpointing,
                            gathered_ahead(at.plan.parallel.dp),
                            at.plan.training.activation_offload};
       entries.push_back(&chunks.get({&at.model, form}));
@@ -266,14 +270,14 @@ void FastEvaluator::Caches::price_context_part(Lookup& at, ChunkEntry& entry, Pa
   }
   const std::vector<int64_t>* fixed = at.context.fixed.empty() ? nullptr : &fixed_quantities;
   for (int kind = 0; kind < passes_of(entry.profile); ++kind) {
-    evaluate_context_pass(pass_of(entry.profile, kind), sample_quantities, fixed,
-                          part.passes[kind], part.fixed[kind]);
+    evaluate_context_pass(pass_of(entry.profile, kind), sample_quantities, fixed, part.passes[kind],
+                          part.fixed[kind]);
   }
 }
 
 /// A chunk's candidate sums on the stage's quantities.
-void FastEvaluator::Caches::price_stage_part(Lookup& at, ChunkEntry& entry,
-                                             const StageFacts& facts, PartValues& part) {
+void FastEvaluator::Caches::price_stage_part(Lookup& at, ChunkEntry& entry, const StageFacts& facts,
+                                             PartValues& part) {
   const sim::QuantityIndex& index = *at.model.index;
   price_stage(facts, index, stage_sizes);
   quantities.assign(index.count(), 0);
@@ -303,8 +307,8 @@ void FastEvaluator::Caches::price_kind(Lookup& at, size_t k) {
   const int64_t scale = at.context.scale;
   for (size_t c = 0; c < shapes.size(); ++c) {
     // Chunks of one form (an interleaved stage's middle ones) come to the same.
-    const auto same = std::find(entries.begin(), entries.begin() + static_cast<ptrdiff_t>(c),
-                                entries[c]);
+    const auto same =
+        std::find(entries.begin(), entries.begin() + static_cast<ptrdiff_t>(c), entries[c]);
     if (same != entries.begin() + static_cast<ptrdiff_t>(c)) {
       numbers.chunks[c] = numbers.chunks[same - entries.begin()];
       numbers.host_chunks[c] = numbers.host_chunks[same - entries.begin()];
@@ -362,8 +366,7 @@ sim::Bytes FastEvaluator::Caches::fullest_stages(Lookup& at, StagePeaks detail,
   const StageLayout& layout = at.layout;
   const size_t kind_count = layout.representative.size();
   auto stage_peak = [&](const KindNumbers& numbers, int64_t dynamic) {
-    return numbers.resident + sim::Bytes(dynamic) +
-           allocator_reserve(at.plan, sim::Bytes(dynamic));
+    return numbers.resident + sim::Bytes(dynamic) + allocator_reserve(at.plan, sim::Bytes(dynamic));
   };
   sim::Bytes peak;
   if (detail == StagePeaks::kEvery) {
@@ -421,7 +424,8 @@ void FastEvaluator::Caches::time_steps(Lookup& at, FastResult& result) {
       key.times.push_back(t.backward_s);
     }
   }
-  const double longest = std::max(key.transfer_s, *std::max_element(key.times.begin(), key.times.end()));
+  const double longest =
+      std::max(key.transfer_s, *std::max_element(key.times.begin(), key.times.end()));
   int exponent = 0;
   if (longest > 0.0) std::frexp(longest, &exponent);
   const double down = std::ldexp(1.0, -exponent);  // a power of two: exact products
@@ -457,8 +461,8 @@ void FastEvaluator::Caches::time_steps(Lookup& at, FastResult& result) {
   }
   result.bubble_fraction = timed->bubble_fraction;
   for (size_t k = 0; k < kind_count; ++k) {
-    result.step_time_s = std::max(
-        result.step_time_s, timed->last_end_s[k] / down + kinds[k].after_steps_s);
+    result.step_time_s =
+        std::max(result.step_time_s, timed->last_end_s[k] / down + kinds[k].after_steps_s);
   }
 }
 
@@ -479,8 +483,9 @@ FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) 
   const FactsInputs facts_in = facts_inputs(plan, *caches.optimizers.get(plan.training.optimizer),
                                             *caches.clusters.get(plan.cluster));
   const auto interned = caches.interned_facts_inputs.get(facts_in, [&] { return facts_in; });
-  Lookup at{plan,     model,    *context, context_id, layout, caches.schedule(pp, plan.microbatches()),
-            *profiles, *interned.value, interned.id};
+  Lookup at{plan,       model,           *context,
+            context_id, layout,          caches.schedule(pp, plan.microbatches()),
+            *profiles,  *interned.value, interned.id};
 
   caches.kinds.resize(std::max(caches.kinds.size(), kind_count));
   for (size_t k = 0; k < kind_count; ++k)

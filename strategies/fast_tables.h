@@ -158,8 +158,8 @@ struct KindNumbers {
   const StageFacts* facts = nullptr;
   std::vector<ChunkNumbers> chunks;
   std::vector<ChunkNumbers> host_chunks;  ///< their activations in host memory
-  std::vector<ChunkTimes> times;  ///< with ZeRO-3 gather waits
-  double after_steps_s = 0.0;     ///< synchronisation and optimizer step
+  std::vector<ChunkTimes> times;          ///< with ZeRO-3 gather waits
+  double after_steps_s = 0.0;             ///< synchronisation and optimizer step
   sim::Bytes resident;
 };
 

@@ -39,8 +39,7 @@ std::vector<ChunkShape> stage_shapes(const std::vector<int64_t>& layers_per_chun
 sim::ChunkSpan chunk_span(const sim::LayerGraph& graph, const ChunkShape& shape) {
   // The chunk's layers, widened to the embedding (first chunk) and the head (last).
   const int64_t lo = shape.embedding ? sim::kEmbeddingLayer : shape.first_layer;
-  const int64_t hi =
-      shape.head ? graph.model().layers : shape.first_layer + shape.layers - 1;
+  const int64_t hi = shape.head ? graph.model().layers : shape.first_layer + shape.layers - 1;
   const auto order = graph.forward_order();
   sim::ChunkSpan span{-1, -1};
   for (int pos = 0; pos < static_cast<int>(order.size()); ++pos) {

@@ -68,7 +68,9 @@ void add_undominated(std::vector<Moment>& moments, const Moment& m) {
 std::vector<Moment> moments_of(const std::vector<sim::ScheduledStep>& steps, int64_t chunks) {
   std::vector<Moment> moments;
   sim::walk_steps(steps, chunks, [&](const sim::StepState& at) {
-    add_undominated(moments, {at.step.kind, at.step.chunk, at.first_backward,
+    add_undominated(moments, {at.step.kind,
+                              at.step.chunk,
+                              at.first_backward,
                               {at.in_flight.begin(), at.in_flight.end()},
                               {at.backward_done.begin(), at.backward_done.end()}});
   });

@@ -19,8 +19,8 @@ using sim::Category;
 
 FactsInputs facts_inputs(const TrainingPlan& plan, const OptimizerSettings& optimizer,
                          const Cluster& cluster) {
-  return {plan.parallel, plan.precision,  &optimizer,
-          plan.training.gradient_buffers, &cluster, plan.overheads};
+  return {plan.parallel, plan.precision, &optimizer, plan.training.gradient_buffers,
+          &cluster,      plan.overheads};
 }
 
 StageExtent stage_extent(const std::vector<ChunkShape>& shapes) {
@@ -94,8 +94,7 @@ StageFacts stage_facts(const FactsInputs& inputs, const sim::LayerGraph& graph,
                       cluster.gpu.memory_bandwidth_bytes_per_s;
   facts.overheads.cuda_context = inputs.overheads.cuda_context;
   facts.overheads.process_groups = process_groups(inputs.parallel);
-  facts.overheads.communication =
-      inputs.overheads.nccl_per_group * facts.overheads.process_groups;
+  facts.overheads.communication = inputs.overheads.nccl_per_group * facts.overheads.process_groups;
   facts.resident[Category::kOverhead] =
       facts.overheads.cuda_context + facts.overheads.communication;
   if (dp.offload != Offload::kNone) {

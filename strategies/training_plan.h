@@ -12,6 +12,7 @@
 #include "sim/layer_graph.h"
 #include "sim/model_spec.h"
 #include "sim/units.h"
+#include "strategies/activation_offload.h"
 #include "strategies/checkpointing.h"
 #include "strategies/optimizer.h"
 #include "strategies/pipeline.h"
@@ -52,7 +53,7 @@ struct Training {
   GradientBuffers gradient_buffers = GradientBuffers::kPersistent;
   /// The LM head and loss per chunk of each sequence (sim::GraphOptions::loss_chunks).
   int64_t loss_chunks = 1;
-  sim::ActivationOffload activation_offload;
+  ActivationOffload activation_offload;
   bool operator==(const Training&) const = default;
 };
 

@@ -64,7 +64,8 @@ Candidates divisors(const TrainingPlan& base, const scenarios::ScenarioKey& key)
 
 /// Any other key: the multiples of its smallest valid value, up to the last valid one
 /// (valid values end at a limit, and past it none is valid again).
-Candidates multiples(const TrainingPlan& base, const scenarios::ScenarioKey& key, GlobalBatch mode) {
+Candidates multiples(const TrainingPlan& base, const scenarios::ScenarioKey& key,
+                     GlobalBatch mode) {
   Candidates out;
   for (int64_t v = 1; v <= kMostSkipped && out.count == 0; ++v) {
     if (valid(base, key, v, mode)) {
@@ -81,7 +82,8 @@ Candidates multiples(const TrainingPlan& base, const scenarios::ScenarioKey& key
   return out;
 }
 
-Candidates candidates(const TrainingPlan& base, const scenarios::ScenarioKey& key, GlobalBatch mode) {
+Candidates candidates(const TrainingPlan& base, const scenarios::ScenarioKey& key,
+                      GlobalBatch mode) {
   const bool keeps_global_batch = std::string_view(key.key) == "training.micro_batch" &&
                                   mode == GlobalBatch::kKeep && !base.training.global_batch_auto;
   return keeps_global_batch ? divisors(base, key) : multiples(base, key, mode);

@@ -37,8 +37,8 @@ struct Key {
 TEST_CASE("a derived hash sees every field of a key, nested ones included") {
   const int a = 0;
   const int b = 0;
-  const Key base{&a, 4, 0.5, {1, 2}, Inner{3, 0.25}, Inner{5, std::nullopt}, "x",
-                 memsim::sim::Bytes(7)};
+  const Key base{
+      &a, 4, 0.5, {1, 2}, Inner{3, 0.25}, Inner{5, std::nullopt}, "x", memsim::sim::Bytes(7)};
   CHECK(memsim::sim::derived_hash_detail::field_count<Key>() == 8);
   CHECK(derived_hash(base) == derived_hash(Key(base)));
   std::vector<Key> changed(8, base);
@@ -88,7 +88,6 @@ TEST_CASE("every field of a plan's parts reaches the hash") {
   CHECK(differs([](TrainingPlan& p) { p.cluster.cpu_memory_override = memsim::sim::Bytes(1); }));
   CHECK(differs([](TrainingPlan& p) { p.training.optimizer.values["beta1"] = 0.8; }));
   CHECK(differs([](TrainingPlan& p) { p.precision.gradients = memsim::strategies::Dtype::kFp32; }));
-  CHECK(differs([](TrainingPlan& p) {
-    p.checkpointing = memsim::strategies::FullCheckpointing{2};
-  }));
+  CHECK(
+      differs([](TrainingPlan& p) { p.checkpointing = memsim::strategies::FullCheckpointing{2}; }));
 }

@@ -111,7 +111,7 @@ class PlanGenerator {
     plan.overheads.cuda_context = memsim::sim::Bytes(pick({0, 1000}));
     plan.overheads.nccl_per_group = memsim::sim::Bytes(pick({0, 100'000}));
     plan.training.loss_chunks = pick({1, 1, 2, 4});  // every seq_len picked is a multiple of 4
-    plan.training.activation_offload = {pick({0, 0, 1, 2, memsim::sim::kEveryLayer}),
+    plan.training.activation_offload = {pick({0, 0, 1, 2, memsim::strategies::kEveryLayer}),
                                         pick({0, 1, 2})};
     return plan;
   }

@@ -1,4 +1,4 @@
-#include "sim/activation_offload.h"
+#include "strategies/activation_offload.h"
 
 #include <doctest/doctest.h>
 
@@ -8,8 +8,8 @@
 
 namespace {
 
-using memsim::sim::ActivationOffload;
-using memsim::sim::kEveryLayer;
+using memsim::strategies::ActivationOffload;
+using memsim::strategies::kEveryLayer;
 
 memsim::strategies::TrainingPlan small_plan(ActivationOffload offload) {
   auto model = memsim::testing::preset("llama2-7b");
