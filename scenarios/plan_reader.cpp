@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "hardware/gpu_catalog.h"
+#include "scenarios/layout_problems.h"
 #include "scenarios/name_lookup.h"
 #include "scenarios/scenario_keys.h"
 #include "scenarios/section_reader.h"
@@ -322,8 +323,8 @@ void check_layout(const ConfigNode& config, TrainingPlan& plan, Diagnostics& dia
   for (size_t r = 0; r < strategies::kLayoutReasonCount; ++r) {
     if (!problems.test(r)) continue;
     const auto reason = static_cast<strategies::LayoutReason>(r);
-    const Location where = layout_problem_location(config, strategies::layout_keys(reason));
-    const std::string message = strategies::layout_message(reason, plan);
+    const Location where = layout_problem_location(config, layout_keys(reason));
+    const std::string message = layout_message(reason, plan);
     if (strategies::layout_errors(problems).test(r)) {
       diagnostics.error(where, message);
     } else {

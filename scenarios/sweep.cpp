@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "scenarios/layout_problems.h"
 #include "scenarios/plan_reader.h"
 #include "scenarios/section_reader.h"
 #include "strategies/layout.h"
@@ -196,7 +197,7 @@ std::string_view Sweep::prepare(uint64_t index, TrainingPlan& plan) const {
     size_t reason = 0;
     while (!problems.test(reason))
       ++reason;
-    return strategies::layout_summary(static_cast<strategies::LayoutReason>(reason));
+    return layout_summary(static_cast<strategies::LayoutReason>(reason));
   }
   for (const Constraint& c : where_) {
     if (!c.holds(plan)) return c.reason();

@@ -1,7 +1,8 @@
 #pragma once
 /// Whether a plan's parallel layout is consistent with its model, cluster and batch. One
 /// check serves the scenario reader (which reports each problem where it is written) and
-/// sweeps (which skip inconsistent points and count them by reason).
+/// sweeps (which skip inconsistent points and count them by reason); what each problem is
+/// called, and which scenario keys decide it, is the scenarios' (scenarios/layout_problems.h).
 
 #include <bitset>
 #include <cstdint>
@@ -50,11 +51,8 @@ int64_t layer_passes(const TrainingPlan& plan);
 /// Errors among `problems` (everything but warnings).
 LayoutProblems layout_errors(LayoutProblems problems);
 
-/// The dotted scenario keys whose values decide `reason`, the one at fault first.
-std::vector<std::string> layout_keys(LayoutReason reason);
-/// A short phrase, for counting skipped sweep points.
-const char* layout_summary(LayoutReason reason);
-/// The full message for `plan`.
-std::string layout_message(LayoutReason reason, const TrainingPlan& plan);
+/// Tokens a sequence holds at its longest: training's seq_len, or a request's prompt and
+/// generated tokens.
+int64_t sequence_tokens(const TrainingPlan& plan);
 
 }  // namespace memsim::strategies

@@ -3,6 +3,7 @@
 #include <map>
 #include <string_view>
 
+#include "scenarios/layout_problems.h"
 #include "sim/limits.h"
 #include "strategies/layout.h"
 
@@ -122,7 +123,7 @@ std::optional<TrainingPlan> plan_with(const TrainingPlan& base, const scenarios:
       strategies::layout_errors(strategies::resolve_layout(plan));
   for (size_t r = 0; r < strategies::kLayoutReasonCount; ++r) {
     if (problems.test(r)) {
-      return invalid(strategies::layout_message(static_cast<strategies::LayoutReason>(r), plan));
+      return invalid(scenarios::layout_message(static_cast<strategies::LayoutReason>(r), plan));
     }
   }
   return plan;
