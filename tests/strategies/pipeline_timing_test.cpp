@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <random>
+#include <tuple>
 
 #include <doctest/doctest.h>
 
@@ -95,5 +96,41 @@ TEST_CASE("the steady middle of 1F1B, GPipe and interleaved schedules is found a
     const auto total = static_cast<int64_t>(order.entries.size());
     CHECK(total == 2 * p * v * m);
     CHECK(covered > total * 8 / 10);
+  }
+}
+
+TEST_CASE("scaling every time by a power of two scales the timing exactly, bit for bit") {
+  // The fast evaluation keeps timings up to a power-of-two scale (a micro-batch 2^k larger
+  // times every step 2^k longer): that is only sound if list scheduling, with its jumps over
+  // steady periods, commutes exactly with such a scale.
+  std::mt19937 rng(20261201);
+  std::uniform_real_distribution<double> time(0.001, 3.0);
+  for (const auto& [schedule, p, v, m] :
+       {std::tuple{"1f1b", 4, 1, 96}, std::tuple{"gpipe", 3, 1, 40},
+        std::tuple{"interleaved", 4, 3, 64}, std::tuple{"1f1b", 16, 1, 512}}) {
+    CAPTURE(schedule);
+    const ScheduleOrder order = order_of(schedule, p, v, m);
+    std::vector<std::vector<ChunkTimes>> times(p, std::vector<ChunkTimes>(v));
+    for (auto& stage : times) {
+      for (ChunkTimes& t : stage)
+        t = {time(rng), 2.0 * time(rng)};
+    }
+    const double transfer = 0.05 * time(rng);
+    const PipelineTiming base = time_order(order, times, transfer);
+    for (const int exponent : {-7, 1, 5, 30}) {
+      CAPTURE(exponent);
+      auto scaled = times;
+      for (auto& stage : scaled) {
+        for (ChunkTimes& t : stage) {
+          t.forward_s = std::ldexp(t.forward_s, exponent);
+          t.backward_s = std::ldexp(t.backward_s, exponent);
+        }
+      }
+      const PipelineTiming timing = time_order(order, scaled, std::ldexp(transfer, exponent));
+      CHECK(timing.makespan_s == std::ldexp(base.makespan_s, exponent));
+      CHECK(timing.bubble_fraction == base.bubble_fraction);
+      for (int64_t s = 0; s < p; ++s)
+        CHECK(timing.end_s[s] == std::ldexp(base.end_s[s], exponent));
+    }
   }
 }
