@@ -115,8 +115,6 @@ class RecipeCompiler {
     received_.erase(std::unique(received_.begin(), received_.end()), received_.end());
   }
 
-  /// Opens op `pos`'s deltas. The first op the backward runs after reaching a layer first
-  /// brings back the activations offloaded to host memory that are due.
   /// Which kept tensors the program's strategy moves to host memory, and when.
   void plan_host_moves() {
     const auto positions = static_cast<size_t>(chunk_.last - chunk_.first + 1);
@@ -137,6 +135,8 @@ class RecipeCompiler {
     }
   }
 
+  /// Opens op `pos`'s deltas. The first op the backward runs after reaching a position
+  /// first brings back the activations from host memory that are due there.
   RecipeOp& open(std::vector<RecipeOp>& ops, int pos, Phase phase) {
     const auto at = static_cast<uint32_t>(recipe_.deltas.size());
     ops.push_back({order_[pos], op_at(pos).layer, phase, at, at, at});

@@ -201,6 +201,19 @@ void FormChain::evaluate(const std::vector<int64_t>& first, const std::vector<in
   }
 }
 
+void apply_recipe_settings(const RecipeSettings& settings, const sim::LayerGraph& graph,
+                           const std::vector<ChunkShape>& shapes, sim::RankProgram& program) {
+  program.recompute.clear();
+  for (const ChunkShape& shape : shapes) {
+    const auto spans =
+        recompute_spans(graph, settings.checkpointing, static_cast<int32_t>(shape.first_layer),
+                        static_cast<int32_t>(shape.first_layer + shape.layers - 1));
+    program.recompute.insert(program.recompute.end(), spans.begin(), spans.end());
+  }
+  program.prefetch = settings.prefetch;
+  program.host_moves = host_move_planner(settings.offload);
+}
+
 ChunkProfile profile_chunk(const sim::LayerGraph& graph, const sim::QuantityIndex& index,
                            const ChunkForm& form) {
   const int64_t model_layers = graph.model().layers;
@@ -215,11 +228,7 @@ ChunkProfile profile_chunk(const sim::LayerGraph& graph, const sim::QuantityInde
   program.sizes.assign(index.count(), sim::Bytes{});
   program.op_times.assign(graph.op_count(), {});
   program.chunks = {chunk_span(graph, shape)};
-  program.recompute =
-      recompute_spans(graph, form.checkpointing, static_cast<int32_t>(shape.first_layer),
-                      static_cast<int32_t>(shape.first_layer + shape.layers - 1));
-  program.prefetch = form.prefetch;
-  program.host_moves = host_move_planner(form.offload);
+  apply_recipe_settings(form.settings, graph, {shape}, program);
   const sim::MicrobatchRecipe recipe = sim::compile_recipe(program, 0);
   ChunkProfile profile;
   profile.forward = profile_pass(recipe.forward, recipe, program, false);

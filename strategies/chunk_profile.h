@@ -17,6 +17,8 @@
 #include "strategies/activation_offload.h"
 #include "strategies/checkpointing.h"
 #include "strategies/chunk_times.h"
+#include "strategies/data_parallel.h"
+#include "strategies/pipeline.h"
 
 namespace memsim::strategies {
 
@@ -74,14 +76,31 @@ struct ChunkProfile {
   std::vector<OpRuns> runs;  ///< what the chunk's compute time is made of
 };
 
+/// The plan's settings that shape a chunk's recipe beyond its ops: what is recomputed, what
+/// ZeRO-3 gathers ahead, what moves to host memory.
+struct RecipeSettings {
+  CheckpointPolicy checkpointing;
+  int prefetch = 0;  ///< ZeRO-3: layers gathered ahead of the running one
+  ActivationOffload offload;
+  bool operator==(const RecipeSettings&) const = default;
+};
+
+/// `plan`'s recipe settings, for the walk's programs and the fast evaluation's chunks alike.
+inline RecipeSettings recipe_settings(const TrainingPlan& plan) {
+  return {plan.checkpointing, gathered_ahead(plan.parallel.dp), plan.training.activation_offload};
+}
+
+/// Writes `settings` into `program`, whose chunks have `shapes`: each chunk's recompute
+/// spans, the layers gathered ahead, the host moves.
+void apply_recipe_settings(const RecipeSettings& settings, const sim::LayerGraph& graph,
+                           const std::vector<ChunkShape>& shapes, sim::RankProgram& program);
+
 /// All a chunk's profile depends on besides the model: chunks of equal forms share one.
 struct ChunkForm {
   int64_t layers = 0;
   bool embedding = false;
   bool head = false;
-  CheckpointPolicy checkpointing;
-  int prefetch = 0;  ///< ZeRO-3: layers gathered ahead of the running one
-  ActivationOffload offload;
+  RecipeSettings settings;
   bool operator==(const ChunkForm&) const = default;
 };
 

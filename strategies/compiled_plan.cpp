@@ -2,6 +2,7 @@
 
 #include "sim/check.h"
 #include "sim/simulator.h"
+#include "strategies/chunk_profile.h"
 #include "strategies/chunk_times.h"
 #include "strategies/communication.h"
 #include "strategies/model_states.h"
@@ -30,17 +31,10 @@ sim::RankProgram stage_program(const TrainingPlan& plan, const sim::LayerGraph& 
   program.chunks = stage_chunks(graph, chunk_layers(plan.model.layers, pp), stage, pp.stages);
   program.resident = facts.resident;
   program.gradients_on_demand = facts.gradients_on_demand;
-  program.prefetch = gathered_ahead(plan.parallel.dp);
-  program.host_moves = host_move_planner(plan.training.activation_offload);
+  apply_recipe_settings(recipe_settings(plan), graph, shapes, program);
   program.op_times.resize(graph.op_count());
   for (sim::OpId op : ops_in(graph, program.chunks)) {
     program.op_times[op] = context.twin_times(graph.twin_slot(op));
-  }
-  for (const ChunkShape& shape : shapes) {
-    const auto spans =
-        recompute_spans(graph, plan.checkpointing, static_cast<int32_t>(shape.first_layer),
-                        static_cast<int32_t>(shape.first_layer + shape.layers - 1));
-    program.recompute.insert(program.recompute.end(), spans.begin(), spans.end());
   }
   program.optimizer_s = facts.optimizer_s;
   return program;

@@ -115,7 +115,8 @@ struct Lookup {
   uint64_t context_id;
   const StageLayout& layout;
   ScheduleEntry& schedule;
-  KindProfiles& profiles;  ///< per kind, per chunk; empty kinds not looked up yet
+  const RecipeSettings& settings;  ///< what the profiles were looked up by
+  KindProfiles& profiles;          ///< per kind, per chunk; empty kinds not looked up yet
   const FactsInputs& facts_inputs;
   uint64_t facts_inputs_id;  ///< the id they are kept under
   bool context_priced = false;
@@ -236,12 +237,7 @@ struct FastEvaluator::Caches {
     std::vector<ChunkEntry*>& entries = at.profiles[k];
     if (!entries.empty()) return;
     for (const ChunkShape& shape : at.layout.shapes[at.layout.representative[k]]) {
-      const ChunkForm form{shape.layers,
-                           shape.embedding,
-                           shape.head,
-                           at.plan.checkpointing,
-                           gathered_ahead(at.plan.parallel.dp),
-                           at.plan.training.activation_offload};
+      const ChunkForm form{shape.layers, shape.embedding, shape.head, at.settings};
       entries.push_back(&chunks.get({&at.model, form}));
     }
   }
@@ -301,6 +297,7 @@ void FastEvaluator::Caches::price_kind(Lookup& at, size_t k) {
   numbers.chunks.assign(shapes.size(), {});
   numbers.host_chunks.assign(shapes.size(), {});
   numbers.times.assign(shapes.size(), {});
+  numbers.offloads = false;
   const bool on_demand = facts->gradients_on_demand;
   find_profiles(at, k);
   const std::vector<ChunkEntry*>& entries = at.profiles[k];
@@ -342,6 +339,7 @@ void FastEvaluator::Caches::price_kind(Lookup& at, size_t k) {
         on_demand ? peak(kFirstBackwardPass) : chunk.peaks[kBackwardPass];
     chunk.gradients = on_demand ? end(kFirstBackwardPass) - end(kBackwardPass) : 0;
     if (entry.profile.offloads) {
+      numbers.offloads = true;
       ChunkNumbers& host = numbers.host_chunks[c];
       host.saved = end(kHostForwardPass);
       host.peaks[kForwardPass] = peak(kHostForwardPass);
@@ -476,16 +474,17 @@ FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) 
   const PipelineParallelism& pp = plan.parallel.pp;
   const auto [context, context_id] = caches.context(plan, model);
   const StageLayout& layout = caches.layouts.get({plan.model.layers, pp});
-  auto [profiles, profiles_new] = caches.kind_profiles.get(
-      {&layout, &model, plan.checkpointing, gathered_ahead(plan.parallel.dp)});
+  const RecipeSettings settings = recipe_settings(plan);
+  auto [profiles, profiles_new] = caches.kind_profiles.get({&layout, &model, settings});
   const size_t kind_count = layout.representative.size();
   if (profiles_new) profiles->assign(kind_count, {});
   const FactsInputs facts_in = facts_inputs(plan, *caches.optimizers.get(plan.training.optimizer),
                                             *caches.clusters.get(plan.cluster));
   const auto interned = caches.interned_facts_inputs.get(facts_in, [&] { return facts_in; });
-  Lookup at{plan,       model,           *context,
-            context_id, layout,          caches.schedule(pp, plan.microbatches()),
-            *profiles,  *interned.value, interned.id};
+  Lookup at{plan,       model,     *context,
+            context_id, layout,    caches.schedule(pp, plan.microbatches()),
+            settings,   *profiles, *interned.value,
+            interned.id};
 
   caches.kinds.resize(std::max(caches.kinds.size(), kind_count));
   for (size_t k = 0; k < kind_count; ++k)
@@ -495,12 +494,11 @@ FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) 
   caches.time_steps(at, result);
 
   // Host memory: offloaded states, and activations at each stage's fullest moment.
-  const bool offloads_activations = plan.training.activation_offload.layers > 0;
   caches.stage_cpu.resize(pp.stages);
   for (int64_t s = 0; s < pp.stages; ++s) {
     const KindNumbers& numbers = caches.kinds[layout.kind[s]];
     caches.stage_cpu[s] = numbers.facts->states.cpu;
-    if (offloads_activations) {
+    if (numbers.offloads) {
       caches.stage_cpu[s] += sim::Bytes(fullest_moment(at.schedule.flat[s], numbers.host_chunks));
     }
   }

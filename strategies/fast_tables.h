@@ -147,8 +147,7 @@ ScheduleEntry schedule_entry(const ScheduleKey& key);
 struct ProfilesKey {
   const StageLayout* layout = nullptr;
   const ModelEntry* model = nullptr;
-  CheckpointPolicy checkpointing;
-  int prefetch = 0;
+  RecipeSettings settings;
   bool operator==(const ProfilesKey&) const = default;
 };
 using KindProfiles = std::vector<std::vector<ChunkEntry*>>;  ///< per kind, per chunk
@@ -158,6 +157,7 @@ struct KindNumbers {
   const StageFacts* facts = nullptr;
   std::vector<ChunkNumbers> chunks;
   std::vector<ChunkNumbers> host_chunks;  ///< their activations in host memory
+  bool offloads = false;                  ///< whether any chunk's activations go there
   std::vector<ChunkTimes> times;          ///< with ZeRO-3 gather waits
   double after_steps_s = 0.0;             ///< synchronisation and optimizer step
   sim::Bytes resident;

@@ -3,6 +3,7 @@
 
 #include "strategies/fast_evaluator.h"
 
+#include <functional>
 #include <random>
 
 #include <doctest/doctest.h>
@@ -169,4 +170,52 @@ TEST_CASE("the fast path equals the walk on 10,000 random plans") {
   // Both outcomes are exercised.
   CHECK(fitting > 1000);
   CHECK(fitting < 9000);
+}
+
+TEST_CASE("one evaluator follows a sweep that changes one setting at a time") {
+  // A sweep varies a key or two between points: every table the evaluator keeps must see
+  // each setting its value depends on, or the next point reads a stale value.
+  auto base = memsim::testing::one_gpu_plan(memsim::testing::preset("llama2-7b"), 1024, 2);
+  base.model.layers = 6;
+  base.parallel.pp.stages = 2;
+  base.parallel.dp.degree = 2;
+  base.cluster.gpus_per_node = 4;
+  base.training.global_batch = 16;
+  std::vector<std::function<void(TrainingPlan&)>> changes = {
+      [](TrainingPlan& p) {
+        p.training.activation_offload = {2, 1};
+      },
+      [](TrainingPlan& p) {
+        p.training.activation_offload = {2, 0};
+      },
+      [](TrainingPlan& p) { p.training.loss_chunks = 4; },
+      [](TrainingPlan& p) { p.checkpointing = memsim::strategies::FullCheckpointing{2}; },
+      [](TrainingPlan& p) {
+        p.parallel.dp.zero = 3;
+        p.parallel.dp.prefetch_layers = 2;
+      },
+      [](TrainingPlan& p) { p.training.micro_batch = 4; },
+      [](TrainingPlan& p) {
+        p.training.gradient_buffers = memsim::strategies::GradientBuffers::kOnDemand;
+      },
+      [](TrainingPlan& p) { p.parallel.dp.offload = memsim::strategies::Offload::kOptimizer; },
+      [](TrainingPlan& p) { p.parallel.pp.schedule = "gpipe"; },
+  };
+  memsim::strategies::FastEvaluator fast;
+  TrainingPlan plan = base;
+  for (size_t i = 0; i < changes.size(); ++i) {
+    CAPTURE(i);
+    // The base, then the base with one change, then with every change so far.
+    for (const bool cumulative : {false, true}) {
+      TrainingPlan point = cumulative ? plan : base;
+      changes[i](point);
+      const auto walked = memsim::strategies::evaluate(point);
+      const auto quick = fast.evaluate(point);
+      CHECK(quick.peak == walked.peak);
+      CHECK(quick.cpu_bytes_per_node == walked.cpu_bytes_per_node);
+      CHECK(quick.step_time_s == doctest::Approx(walked.step_time_s).epsilon(1e-9));
+      if (cumulative) plan = point;
+      CHECK(fast.evaluate(base).peak == memsim::strategies::evaluate(base).peak);
+    }
+  }
 }
