@@ -24,6 +24,56 @@ void PeakTracker::apply(const MemoryEvent& event) {
 
 namespace {
 
+/// A recipe with one program's sizes and times filled in, deltas of no bytes left out: what
+/// the walk replays, step after step, without looking anything up.
+struct SizedRecipe {
+  struct Delta {
+    Bytes bytes;
+    Category category;
+    bool host;
+  };
+  struct Op {
+    RecipeOp op;  ///< its begin, split and end index `deltas`
+    double duration_s;
+    Bytes parameter_gradients;  ///< made by its backward when gradients are made on demand
+  };
+  std::vector<Op> forward;
+  std::vector<Op> backward;
+  std::vector<Delta> deltas;
+  Bytes saved;
+
+  SizedRecipe(const MicrobatchRecipe& recipe, const RankProgram& program)
+      : saved(recipe.saved_bytes(program.sizes)) {
+    add(recipe.forward, recipe, program, forward);
+    add(recipe.backward, recipe, program, backward);
+  }
+
+ private:
+  void add(const std::vector<RecipeOp>& ops, const MicrobatchRecipe& recipe,
+           const RankProgram& program, std::vector<Op>& out) {
+    auto copy = [&](uint32_t from, uint32_t to) {
+      for (uint32_t i = from; i < to; ++i) {
+        const RecipeDelta& d = recipe.deltas[i];
+        const Bytes bytes = delta_bytes(d, program.sizes);
+        if (bytes.value() != 0) deltas.push_back({bytes, d.category, d.host});
+      }
+      return static_cast<uint32_t>(deltas.size());
+    };
+    for (const RecipeOp& op : ops) {
+      const bool backward = op.phase == Phase::kBackward;
+      const OpTimes& times = program.op_times[op.op];
+      Op& sized = out.emplace_back(Op{op, backward ? times.backward_s : times.forward_s, {}});
+      if (backward) {
+        sized.parameter_gradients =
+            program.size(program.index->parameter_gradients(program.graph->twin_slot(op.op)));
+      }
+      sized.op.begin = static_cast<uint32_t>(deltas.size());
+      sized.op.split = copy(op.begin, op.split);
+      sized.op.end = copy(op.split, op.end);
+    }
+  }
+};
+
 class Walker {
  public:
   Walker(const RankProgram& program, EventSink* sink) : program_(program), sink_(sink) {
@@ -31,7 +81,7 @@ class Walker {
                  static_cast<int>(program.sizes.size()) == program.index->count());
     MEMSIM_CHECK(static_cast<int>(program.op_times.size()) == program.graph->op_count());
     for (size_t c = 0; c < program.chunks.size(); ++c) {
-      recipes_.push_back(compile_recipe(program, c));
+      recipes_.emplace_back(compile_recipe(program, c), program);
     }
   }
 
@@ -47,7 +97,7 @@ class Walker {
         span(now_, step.start_s, Phase::kIdle, kNoIndex, kNoIndex);
         now_ = step.start_s;
       }
-      const MicrobatchRecipe& recipe = recipes_[step.chunk];
+      const SizedRecipe& recipe = recipes_[step.chunk];
       const double start = now_;
       const ChunkSpan& chunk = program_.chunks[step.chunk];
       const bool forward = step.kind == StepKind::kForward;
@@ -72,9 +122,8 @@ class Walker {
       emit(-gradients_made, Category::kGradients, Phase::kOptimizer, kNoIndex, kNoIndex);
     }
     RankResult result = tracker_.result();
-    for (const MicrobatchRecipe& recipe : recipes_) {
-      result.activations_per_microbatch += recipe.saved_bytes(program_.sizes);
-    }
+    for (const SizedRecipe& recipe : recipes_)
+      result.activations_per_microbatch += recipe.saved;
     result.step_time_s = now_;
     result.host_peak = host_peak_;
     result.busy_s = busy;
@@ -93,43 +142,40 @@ class Walker {
     if (sink_ != nullptr && end > start) sink_->span({start, end, phase, microbatch, chunk});
   }
 
-  void replay(const std::vector<RecipeOp>& ops, const ScheduledStep& step, bool first_backward,
-              Bytes& gradients_made) {
+  void replay(const std::vector<SizedRecipe::Op>& ops, const ScheduledStep& step,
+              bool first_backward, Bytes& gradients_made) {
+    const std::vector<SizedRecipe::Delta>& deltas = recipes_[step.chunk].deltas;
     double recompute_start = -1.0;
-    for (const RecipeOp& op : ops) {
+    for (const SizedRecipe::Op& sized : ops) {
+      const RecipeOp& op = sized.op;
       if (op.phase == Phase::kRecompute && recompute_start < 0.0) recompute_start = now_;
       if (op.phase != Phase::kRecompute && recompute_start >= 0.0) {
         span(recompute_start, now_, Phase::kRecompute, step.microbatch, step.chunk);
         recompute_start = -1.0;
       }
-      if (first_backward && program_.gradients_on_demand && op.phase == Phase::kBackward) {
-        const Bytes made =
-            program_.size(program_.index->parameter_gradients(program_.graph->twin_slot(op.op)));
-        emit(made, Category::kGradients, op.phase, step.microbatch, op.layer);
-        gradients_made += made;
+      if (first_backward && program_.gradients_on_demand) {
+        emit(sized.parameter_gradients, Category::kGradients, op.phase, step.microbatch, op.layer);
+        gradients_made += sized.parameter_gradients;
       }
-      const std::vector<RecipeDelta>& deltas = recipes_[step.chunk].deltas;
       for (uint32_t i = op.begin; i < op.split; ++i)
         apply(deltas[i], op, step);
-      const OpTimes& times = program_.op_times[op.op];
-      now_ += op.phase == Phase::kBackward ? times.backward_s : times.forward_s;
+      now_ += sized.duration_s;
       for (uint32_t i = op.split; i < op.end; ++i)
         apply(deltas[i], op, step);
     }
   }
   /// A delta on the GPU is an event; one in host memory only counts towards the host peak.
-  void apply(const RecipeDelta& delta, const RecipeOp& op, const ScheduledStep& step) {
-    const Bytes bytes = delta_bytes(delta, program_.sizes);
+  void apply(const SizedRecipe::Delta& delta, const RecipeOp& op, const ScheduledStep& step) {
     if (delta.host) {
-      host_live_ += bytes;
+      host_live_ += delta.bytes;
       host_peak_ = std::max(host_peak_, host_live_);
       return;
     }
-    emit(bytes, delta.category, op.phase, step.microbatch, op.layer);
+    emit(delta.bytes, delta.category, op.phase, step.microbatch, op.layer);
   }
 
   const RankProgram& program_;
-  std::vector<MicrobatchRecipe> recipes_;
+  std::vector<SizedRecipe> recipes_;
   EventSink* sink_;
   PeakTracker tracker_;
   Bytes host_live_;
