@@ -143,9 +143,12 @@ struct LayerGraph::Impl {
   }
 
   /// The LM head and the loss, on the whole sequence or on chunks of it. The 16-bit logits
-  /// stay until the loss returns: the model's forward returns them and its caller holds
-  /// them while the loss upcasts its fp32 copy (measured in PyTorch: 10 bytes per logit at
-  /// the loss's forward peak, tests/fixtures/pytorch_chunked_loss.json). Chunked, as
+  /// stay until the loss returns: the model's forward holds them while the loss upcasts its
+  /// fp32 copy, as in torchtune v0.6.1 (measured in PyTorch: 10 bytes per logit at the
+  /// loss's forward peak, tests/fixtures/pytorch_chunked_loss.json) and Hugging Face
+  /// transformers from 4.46 (*ForCausalLM.forward keeps `logits`; loss/loss_utils.py
+  /// ForCausalLMLoss upcasts). transformers up to 4.45 rebound `logits = logits.float()` in
+  /// the forward, freeing them once copied: a framework difference not yet modelled. Chunked, as
   /// torchtune v0.6.1 runs it: TransformerDecoder.chunked_output projects every chunk
   /// first and returns the list; CEWithChunkedOutputLoss upcasts and scores the chunks one
   /// by one (the recipe then `del logits`). The output weight is one parameter: the last

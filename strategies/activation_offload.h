@@ -1,11 +1,17 @@
 #pragma once
 /// Activation offload: saved activations move to host memory after their layer's forward
-/// and come back before their backward, as torchtune's OffloadActivations
-/// (torchtune/training/_activation_offloading.py: saved_tensors_hooks, prefetching on a
-/// side stream) and Megatron-LM's CPU activation offloading
-/// (megatron/core/transformer/cpu_offload.py, --cpu-offloading-num-layers) do. A saved
-/// tensor belongs to the layer whose backward needs it first; the copies are taken to
-/// overlap compute (their PCIe time is not added).
+/// and come back before their backward. A saved tensor belongs to the layer whose backward
+/// needs it first. Sources:
+/// - Megatron-Core's TransformerConfig.cpu_offloading_num_layers
+///   (megatron/core/transformer/transformer_config.py) with Transformer Engine's
+///   AsyncDoubleBufferGroupOffloadHandler (transformer_engine/pytorch/cpu_offload.py): a
+///   layer's activations are offloaded when its forward commits, and the group below is
+///   reloaded while a group's backward runs: `layers: N, prefetch: 1`.
+/// - torchtune's OffloadActivations (torchtune/training/_activation_offloading.py, read at
+///   commit 05cda5e): every saved tensor of 1,024 bytes or more leaves as it is saved (the
+///   last 5 stay on the GPU until their copy ends) and comes back when its backward node
+///   unpacks it: closest is `layers: all, prefetch: 0`, at layer rather than op granularity.
+/// The copies are taken to overlap compute: their PCIe time is not added.
 
 #include <cstdint>
 
