@@ -253,10 +253,6 @@ const ModelSpec& LayerGraph::model() const {
   return impl_->model;
 }
 
-const GraphOptions& LayerGraph::options() const {
-  return impl_->options;
-}
-
 DimSizes LayerGraph::dims(int64_t seq, int64_t batch) const {
   DimSizes dims = model_dims(impl_->model, seq, batch);
   dims[Dim::kHeadSeq] = seq / impl_->options.loss_chunks;

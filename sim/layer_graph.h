@@ -82,7 +82,6 @@ class LayerGraph {
   LayerGraph& operator=(LayerGraph&&) noexcept;
 
   const ModelSpec& model() const;
-  const GraphOptions& options() const;
   /// The sizes of every dimension for `seq` tokens per sequence and `batch` sequences.
   DimSizes dims(int64_t seq, int64_t batch) const;
   /// Ops in forward order: a topological order of the graph, ties broken by program order.

@@ -24,10 +24,6 @@ sim::Bytes& PerLayerKind::of(int32_t layer_index, int64_t layers) {
   return layer_index >= layers ? head : layer;
 }
 
-sim::Bytes PerLayerKind::of(int32_t layer_index, int64_t layers) const {
-  return const_cast<PerLayerKind&>(*this).of(layer_index, layers);
-}
-
 ShardedStates shard_states(const std::vector<RankParam>& params, const sim::LayerGraph& graph,
                            const DataParallelism& dp, const Precision& precision,
                            const OptimizerSettings& optimizer) {

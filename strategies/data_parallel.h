@@ -23,7 +23,6 @@ struct PerLayerKind {
   sim::Bytes layer;
   sim::Bytes head;
   sim::Bytes& of(int32_t layer_index, int64_t layers);
-  sim::Bytes of(int32_t layer_index, int64_t layers) const;
 };
 
 struct ShardedStates {
