@@ -7,6 +7,7 @@
 
 #include "sim/limits.h"
 #include "strategies/inference.h"
+#include "strategies/strategy_pass.h"
 
 namespace memsim::scenarios {
 
@@ -20,7 +21,7 @@ struct ReasonInfo {
   const char* summary;
 };
 
-constexpr ReasonInfo kReasons[strategies::kLayoutReasonCount] = {
+constexpr ReasonInfo kReasons[strategies::kCoreLayoutReasons] = {
     {"parallel.tp parallel.pp hardware.nodes hardware.gpus_per_node",
      "tp × pp does not divide the GPUs"},
     {"parallel.dp parallel.tp parallel.pp hardware.nodes hardware.gpus_per_node",
@@ -53,14 +54,22 @@ constexpr ReasonInfo kReasons[strategies::kLayoutReasonCount] = {
     {"parallel.pp model.layers", "more pp × layers than memsim compiles"},
     {"training.seq_len inference.prompt_len inference.generate_len model",
      "sequences longer than the sliding attention window"},
-    {"training.loss_chunks training.seq_len", "loss chunks do not divide seq_len"},
 };
+
+/// The core's reasons from the table above, each strategy pass's check from its pass.
+ReasonInfo reason_info(R reason) {
+  const auto r = static_cast<size_t>(reason);
+  if (r < strategies::kCoreLayoutReasons) return kReasons[r];
+  const strategies::PassCheck& check =
+      strategies::pass_checks().at(r - strategies::kCoreLayoutReasons);
+  return {check.keys, check.summary};
+}
 
 }  // namespace
 
 std::vector<std::string> layout_keys(strategies::LayoutReason reason) {
   std::vector<std::string> keys;
-  std::string_view text = kReasons[static_cast<size_t>(reason)].keys;
+  std::string_view text = reason_info(reason).keys;
   while (!text.empty()) {
     const size_t space = std::min(text.find(' '), text.size());
     keys.emplace_back(text.substr(0, space));
@@ -70,7 +79,7 @@ std::vector<std::string> layout_keys(strategies::LayoutReason reason) {
 }
 
 const char* layout_summary(strategies::LayoutReason reason) {
-  return kReasons[static_cast<size_t>(reason)].summary;
+  return reason_info(reason).summary;
 }
 
 namespace {
@@ -182,9 +191,6 @@ std::string batch_message(R reason, const TrainingPlan& plan) {
           strategies::sequence_tokens(plan), plan.model.attention_window);
     case R::kZeroWithoutDp:
       return fmt::format("parallel.zero = {} with dp = 1 shards nothing", plan.parallel.dp.zero);
-    case R::kLossChunks:
-      return fmt::format("training.loss_chunks = {} does not divide training.seq_len = {}",
-                         plan.training.loss_chunks, plan.training.seq_len);
     default:
       return "?";
   }
@@ -193,6 +199,9 @@ std::string batch_message(R reason, const TrainingPlan& plan) {
 }  // namespace
 
 std::string layout_message(R reason, const TrainingPlan& plan) {
+  if (const auto r = static_cast<size_t>(reason); r >= strategies::kCoreLayoutReasons) {
+    return strategies::pass_checks().at(r - strategies::kCoreLayoutReasons).message(plan);
+  }
   std::string message = layout_shape_message(reason, plan);
   return message.empty() ? batch_message(reason, plan) : message;
 }

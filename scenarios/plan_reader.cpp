@@ -85,31 +85,6 @@ void read_optimizer(const ConfigNode& node, TrainingPlan& plan, Diagnostics& dia
   }
 }
 
-/// none | all | {layers: N or all, prefetch: K}
-void read_activation_offload(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics) {
-  strategies::ActivationOffload& offload = plan.training.activation_offload;
-  if (node.is_scalar() && (node.scalar == "none" || node.scalar == "all")) {
-    offload = {node.scalar == "all" ? strategies::kEveryLayer : 0, 1};
-    return;
-  }
-  if (!node.is_map()) {
-    diagnostics.error(node.where, fmt::format("training.activation_offload = {}: expected none, "
-                                              "all or {{layers: N, prefetch: K}}",
-                                              node.describe()));
-    return;
-  }
-  SectionReader reader(node, "training.activation_offload", {"layers", "prefetch"}, diagnostics);
-  if (!reader.valid()) return;
-  offload = {};
-  const ConfigNode* layers = reader.node("layers");
-  if (layers != nullptr && layers->is_scalar() && layers->scalar == "all") {
-    offload.layers = strategies::kEveryLayer;
-  } else if (auto v = reader.integer("layers", 0, sim::kMostLayers)) {
-    offload.layers = *v;
-  }
-  if (auto v = reader.integer("prefetch", 0, sim::kMostLayers)) offload.prefetch = *v;
-}
-
 void read_training(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics) {
   SectionReader reader(node, "training", keys_of("training"), diagnostics);
   if (!reader.valid()) return;
@@ -119,9 +94,6 @@ void read_training(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diag
   read_table_keys(reader, "training", plan);
   if (const ConfigNode* optimizer = reader.node("optimizer")) {
     read_optimizer(*optimizer, plan, diagnostics);
-  }
-  if (const ConfigNode* offload = reader.node("activation_offload")) {
-    read_activation_offload(*offload, plan, diagnostics);
   }
   if (auto v = reader.choice("gradient_buffers", {"persistent", "on_demand"})) {
     plan.training.gradient_buffers = *v == "persistent" ? strategies::GradientBuffers::kPersistent
@@ -320,7 +292,7 @@ Location layout_problem_location(const ConfigNode& config, const std::vector<std
 void check_layout(const ConfigNode& config, TrainingPlan& plan, Diagnostics& diagnostics,
                   std::vector<Diagnostic>& warnings) {
   const strategies::LayoutProblems problems = strategies::resolve_layout(plan);
-  for (size_t r = 0; r < strategies::kLayoutReasonCount; ++r) {
+  for (size_t r = 0; r < strategies::layout_reason_count(); ++r) {
     if (!problems.test(r)) continue;
     const auto reason = static_cast<strategies::LayoutReason>(r);
     const Location where = layout_problem_location(config, layout_keys(reason));

@@ -1,7 +1,11 @@
 #include "scenarios/scenario_keys.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "scenarios/section_reader.h"
 #include "sim/limits.h"
+#include "strategies/strategy_pass.h"
 
 namespace memsim::scenarios {
 
@@ -12,222 +16,208 @@ using sim::kMostBatch;
 using sim::kMostGpus;
 using sim::kMostTokens;
 using strategies::TrainingPlan;
+// The row builders (strategies/setting_key.h).
+using strategies::field_row;
+using strategies::flag_row;
+using strategies::integer_by_section_row;
+using strategies::integer_row;
+using strategies::number_row;
+using strategies::numeric_row;
+using strategies::setting_row;
+using strategies::size_row;
 
-/// A row: its dotted name split into section and name.
-ScenarioKey row(const char* dotted, const char* meaning, ScenarioKey rest = {}) {
-  rest.key = dotted;
-  const size_t dot = rest.key.find('.');
-  rest.section = dot == std::string::npos ? "" : rest.key.substr(0, dot);
-  rest.name = dot == std::string::npos ? rest.key : rest.key.substr(dot + 1);
-  rest.meaning = meaning;
-  return rest;
-}
-
-// What a row does with its plan field.
-#define MEMSIM_COPY(field) [](TrainingPlan& to, const TrainingPlan& from) { to.field = from.field; }
-#define MEMSIM_VALUE(field) [](const TrainingPlan& p) { return static_cast<double>(p.field); }
-#define MEMSIM_BYTES(field) \
-  [](const TrainingPlan& p) { return static_cast<double>(p.field.value()); }
-#define MEMSIM_SET(field, type) \
-  [](TrainingPlan& p, type v) { p.field = static_cast<decltype(p.field)>(v); }
-
-// Kinds of rows. A section's own code reads the BY_SECTION ones; the table reads the rest.
-#define MEMSIM_OTHER(key, field, meaning) row(key, meaning, {.copy = MEMSIM_COPY(field)})
-#define MEMSIM_INTEGER(key, field, lo, hi, meaning) \
-  row(key, meaning,                                 \
-      {.read = Read::kInteger,                      \
-       .least = lo,                                 \
-       .most = hi,                                  \
-       .copy = MEMSIM_COPY(field),                  \
-       .number = MEMSIM_VALUE(field),               \
-       .set_integer = MEMSIM_SET(field, int64_t)})
-#define MEMSIM_INTEGER_BY_SECTION(key, field, meaning) \
-  row(key, meaning,                                    \
-      {.copy = MEMSIM_COPY(field),                     \
-       .number = MEMSIM_VALUE(field),                  \
-       .set_integer = MEMSIM_SET(field, int64_t)})
-#define MEMSIM_NUMBER(key, field, lo, hi, meaning) \
-  row(key, meaning,                                \
-      {.read = Read::kNumber,                      \
-       .least = lo,                                \
-       .most = hi,                                 \
-       .copy = MEMSIM_COPY(field),                 \
-       .number = MEMSIM_VALUE(field),              \
-       .set_number = MEMSIM_SET(field, double)})
-#define MEMSIM_FLAG(key, field, meaning) \
-  row(key, meaning,                      \
-      {.read = Read::kFlag,              \
-       .copy = MEMSIM_COPY(field),       \
-       .number = MEMSIM_VALUE(field),    \
-       .set_number = MEMSIM_SET(field, double)})
-#define MEMSIM_NUMERIC_BY_SECTION(key, field, meaning) \
-  row(key, meaning, {.copy = MEMSIM_COPY(field), .number = MEMSIM_VALUE(field)})
-#define MEMSIM_SIZE(key, field, meaning) \
-  row(key, meaning,                      \
-      {.read = Read::kSize,              \
-       .copy = MEMSIM_COPY(field),       \
-       .number = MEMSIM_BYTES(field),    \
-       .set_size = MEMSIM_SET(field, sim::Bytes)})
+/// A plan's field, for the row builders (strategies/setting_key.h).
+#define MEMSIM_FIELD(field) \
+  [](auto& p) -> auto& {    \
+    return p.field;         \
+  }
 
 std::vector<ScenarioKey> make_table() {
   return {
-      row("name", "a title for the scenario"),
-      MEMSIM_OTHER("mode", mode, "training (the default) | inference"),
-      MEMSIM_OTHER("model", model, "a preset name, a mapping of dimensions, or {hf_config: path}"),
-      MEMSIM_OTHER("hardware", cluster, "the GPU profile and how many"),
-      MEMSIM_OTHER("training", training, "sequence, batch and optimizer (training mode)"),
-      MEMSIM_OTHER("inference", inference,
-                   "batch, lengths, weight and KV cache formats (inference mode)"),
-      MEMSIM_OTHER("precision", precision, "recipe name, or {recipe, gradients, activations}"),
-      MEMSIM_OTHER("parallel", parallel, "tensor, sequence and data parallel layout"),
-      MEMSIM_OTHER("checkpointing", checkpointing,
-                   "none | selective | full | sqrt | {full: {every: k}}"),
-      MEMSIM_OTHER("overhead", overheads, "memory taken before the first tensor"),
-      row("compare", "named variants, each a partial override of the base"),
-      row("sweep", "dotted keys mapped to lists of values: every combination is a point"),
-      row("where", "constraints a sweep point must meet, e.g. 'parallel.tp * parallel.pp <= 16'"),
+      setting_row("name", "a title for the scenario"),
+      field_row("mode", "training (the default) | inference", MEMSIM_FIELD(mode)),
+      field_row("model", "a preset name, a mapping of dimensions, or {hf_config: path}",
+                MEMSIM_FIELD(model)),
+      field_row("hardware", "the GPU profile and how many", MEMSIM_FIELD(cluster)),
+      field_row("training", "sequence, batch and optimizer (training mode)",
+                MEMSIM_FIELD(training)),
+      field_row("inference", "batch, lengths, weight and KV cache formats (inference mode)",
+                MEMSIM_FIELD(inference)),
+      field_row("precision", "recipe name, or {recipe, gradients, activations}",
+                MEMSIM_FIELD(precision)),
+      field_row("parallel", "tensor, sequence and data parallel layout", MEMSIM_FIELD(parallel)),
+      field_row("checkpointing", "none | selective | full | sqrt | {full: {every: k}}",
+                MEMSIM_FIELD(checkpointing)),
+      field_row("overhead", "memory taken before the first tensor", MEMSIM_FIELD(overheads)),
+      setting_row("compare", "named variants, each a partial override of the base"),
+      setting_row("sweep", "dotted keys mapped to lists of values: every combination is a point"),
+      setting_row("where",
+                  "constraints a sweep point must meet, e.g. 'parallel.tp * parallel.pp <= 16'"),
 
-      MEMSIM_OTHER("model.preset", model, "start from a built-in model"),
-      MEMSIM_OTHER("model.hf_config", model,
-                   "start from a Hugging Face config.json (relative to the scenario)"),
-      MEMSIM_OTHER("model.name", model.name, "a display name"),
-      MEMSIM_INTEGER_BY_SECTION("model.layers", model.layers, "transformer layers"),
-      MEMSIM_INTEGER_BY_SECTION("model.hidden", model.hidden, "hidden size"),
-      MEMSIM_INTEGER_BY_SECTION("model.heads", model.heads, "attention (query) heads"),
-      MEMSIM_INTEGER_BY_SECTION("model.kv_heads", model.kv_heads,
-                                "key/value heads; fewer than heads is grouped-query attention"),
-      MEMSIM_INTEGER_BY_SECTION("model.head_dim", model.head_dim,
-                                "size of one head (default hidden / heads)"),
-      MEMSIM_INTEGER_BY_SECTION("model.ffn", model.ffn, "MLP inner size"),
-      MEMSIM_OTHER("model.ffn_type", model.ffn_type, "gelu (two matrices) | swiglu (three)"),
-      MEMSIM_INTEGER_BY_SECTION("model.vocab", model.vocab, "vocabulary size"),
-      MEMSIM_NUMERIC_BY_SECTION("model.tied_embeddings", model.tied_embeddings,
-                                "LM head shares the embedding matrix"),
-      MEMSIM_OTHER("model.norm", model.norm, "layernorm | rmsnorm"),
-      MEMSIM_NUMERIC_BY_SECTION("model.bias", model.bias, "biases on every linear layer"),
-      MEMSIM_NUMERIC_BY_SECTION("model.qkv_bias", model.qkv_bias, "biases on q, k and v only"),
-      MEMSIM_OTHER("model.positions", model.positions, "rope | learned | none"),
-      MEMSIM_INTEGER_BY_SECTION("model.max_positions", model.max_positions,
-                                "rows of the learned position table"),
-      MEMSIM_OTHER("model.attention", model.attention, "eager (scores materialised) | flash"),
-      MEMSIM_NUMERIC_BY_SECTION("model.dropout", model.dropout,
-                                "dropout probability (0 = no dropout masks)"),
+      field_row("model.preset", "start from a built-in model", MEMSIM_FIELD(model)),
+      field_row("model.hf_config",
+                "start from a Hugging Face config.json (relative to the scenario)",
+                MEMSIM_FIELD(model)),
+      field_row("model.name", "a display name", MEMSIM_FIELD(model.name)),
+      integer_by_section_row("model.layers", "transformer layers", MEMSIM_FIELD(model.layers)),
+      integer_by_section_row("model.hidden", "hidden size", MEMSIM_FIELD(model.hidden)),
+      integer_by_section_row("model.heads", "attention (query) heads", MEMSIM_FIELD(model.heads)),
+      integer_by_section_row("model.kv_heads",
+                             "key/value heads; fewer than heads is grouped-query attention",
+                             MEMSIM_FIELD(model.kv_heads)),
+      integer_by_section_row("model.head_dim", "size of one head (default hidden / heads)",
+                             MEMSIM_FIELD(model.head_dim)),
+      integer_by_section_row("model.ffn", "MLP inner size", MEMSIM_FIELD(model.ffn)),
+      field_row("model.ffn_type", "gelu (two matrices) | swiglu (three)",
+                MEMSIM_FIELD(model.ffn_type)),
+      integer_by_section_row("model.vocab", "vocabulary size", MEMSIM_FIELD(model.vocab)),
+      numeric_row("model.tied_embeddings", "LM head shares the embedding matrix",
+                  MEMSIM_FIELD(model.tied_embeddings)),
+      field_row("model.norm", "layernorm | rmsnorm", MEMSIM_FIELD(model.norm)),
+      numeric_row("model.bias", "biases on every linear layer", MEMSIM_FIELD(model.bias)),
+      numeric_row("model.qkv_bias", "biases on q, k and v only", MEMSIM_FIELD(model.qkv_bias)),
+      field_row("model.positions", "rope | learned | none", MEMSIM_FIELD(model.positions)),
+      integer_by_section_row("model.max_positions", "rows of the learned position table",
+                             MEMSIM_FIELD(model.max_positions)),
+      field_row("model.attention", "eager (scores materialised) | flash",
+                MEMSIM_FIELD(model.attention)),
+      numeric_row("model.dropout", "dropout probability (0 = no dropout masks)",
+                  MEMSIM_FIELD(model.dropout)),
 
-      MEMSIM_OTHER("hardware.gpu", cluster.gpu, "a GPU profile name (memsim hardware)"),
-      MEMSIM_INTEGER("hardware.nodes", cluster.nodes, 1, kMostGpus, "number of nodes"),
-      MEMSIM_INTEGER("hardware.gpus_per_node", cluster.gpus_per_node, 1, kMostGpus,
-                     "GPUs per node"),
-      row("hardware.capacity", "override the profile's memory per GPU, e.g. '80 GiB'",
-          {.copy = MEMSIM_COPY(cluster.gpu.capacity),
-           .number = MEMSIM_BYTES(cluster.gpu.capacity)}),
-      MEMSIM_NUMBER("hardware.compute_efficiency", cluster.compute_efficiency, 0.01, 1.0,
-                    "share of peak FLOP/s reached by matmuls (0.5)"),
-      row("hardware.cpu_memory_per_node", "override the profile's host memory per node",
+      field_row("hardware.gpu", "a GPU profile name (memsim hardware)", MEMSIM_FIELD(cluster.gpu)),
+      integer_row("hardware.nodes", "number of nodes", MEMSIM_FIELD(cluster.nodes), 1, kMostGpus),
+      integer_row("hardware.gpus_per_node", "GPUs per node", MEMSIM_FIELD(cluster.gpus_per_node), 1,
+                  kMostGpus),
+      setting_row("hardware.capacity", "override the profile's memory per GPU, e.g. '80 GiB'",
+                  {.copy =
+                       [](TrainingPlan& to, const TrainingPlan& from) {
+                         to.cluster.gpu.capacity = from.cluster.gpu.capacity;
+                       },
+                   .number =
+                       [](const TrainingPlan& p) {
+                         return static_cast<double>(p.cluster.gpu.capacity.value());
+                       }}),
+      number_row("hardware.compute_efficiency", "share of peak FLOP/s reached by matmuls (0.5)",
+                 MEMSIM_FIELD(cluster.compute_efficiency), 0.01, 1.0),
+      setting_row(
+          "hardware.cpu_memory_per_node", "override the profile's host memory per node",
           {.read = Read::kSize,
-           .copy = MEMSIM_COPY(cluster.cpu_memory_override),
-           .number = MEMSIM_BYTES(cluster.cpu_memory_per_node()),
+           .copy =
+               [](TrainingPlan& to, const TrainingPlan& from) {
+                 to.cluster.cpu_memory_override = from.cluster.cpu_memory_override;
+               },
+           .number =
+               [](const TrainingPlan& p) {
+                 return static_cast<double>(p.cluster.cpu_memory_per_node().value());
+               },
            .set_size = [](TrainingPlan& p, sim::Bytes v) { p.cluster.cpu_memory_override = v; }}),
 
-      MEMSIM_INTEGER("training.seq_len", training.seq_len, 1, kMostTokens, "tokens per sequence"),
-      MEMSIM_INTEGER("training.micro_batch", training.micro_batch, 1, kMostBatch,
-                     "sequences per microbatch"),
-      MEMSIM_INTEGER("training.global_batch", training.global_batch, 1, kMostBatch,
-                     "sequences per optimizer step (default: micro_batch × dp)"),
-      MEMSIM_OTHER("training.optimizer", training.optimizer,
-                   "an optimizer name, or {name, its parameters}"),
-      MEMSIM_OTHER("training.gradient_buffers", training.gradient_buffers,
-                   "persistent (Megatron, DeepSpeed) | on_demand (PyTorch)"),
-      MEMSIM_OTHER("training.activation_offload", training.activation_offload,
-                   "none | all | {layers: N, prefetch: K}: saved activations to host memory"),
-      MEMSIM_INTEGER("training.loss_chunks", training.loss_chunks, 1, kMostTokens,
-                     "LM head and loss per chunk of the sequence, as torchtune's chunked loss (1)"),
+      integer_row("training.seq_len", "tokens per sequence", MEMSIM_FIELD(training.seq_len), 1,
+                  kMostTokens),
+      integer_row("training.micro_batch", "sequences per microbatch",
+                  MEMSIM_FIELD(training.micro_batch), 1, kMostBatch),
+      integer_row("training.global_batch",
+                  "sequences per optimizer step (default: micro_batch × dp)",
+                  MEMSIM_FIELD(training.global_batch), 1, kMostBatch),
+      field_row("training.optimizer", "an optimizer name, or {name, its parameters}",
+                MEMSIM_FIELD(training.optimizer)),
+      field_row("training.gradient_buffers",
+                "persistent (Megatron, DeepSpeed) | on_demand (PyTorch)",
+                MEMSIM_FIELD(training.gradient_buffers)),
 
-      MEMSIM_INTEGER("inference.batch", inference.batch, 1, kMostBatch,
-                     "concurrent sequences per model replica"),
-      MEMSIM_INTEGER("inference.prompt_len", inference.prompt_len, 1, kMostTokens,
-                     "prompt tokens per sequence, prefilled"),
-      MEMSIM_INTEGER("inference.generate_len", inference.generate_len, 0, kMostTokens,
-                     "tokens generated per sequence, one decode step each"),
-      MEMSIM_OTHER("inference.weights", inference.weights,
-                   "fp32 | bf16 | fp16 | fp8 | int8 | int4"),
-      MEMSIM_OTHER("inference.embedding_weights", inference.embedding_weights,
-                   "the embedding and LM head's format (default: the weights', bf16 if those "
-                   "are 8-bit or less)"),
-      MEMSIM_INTEGER("inference.group_size", inference.group_size, 1, int64_t{1} << 20,
-                     "input features per int8/int4 scale and zero point (128)"),
-      MEMSIM_OTHER("inference.kv_cache", inference.kv_cache, "bf16 | fp16 | fp8 | int8"),
-      MEMSIM_INTEGER("inference.kv_block", inference.kv_block, 0, int64_t{1} << 20,
-                     "paged KV cache block in tokens; 0 = contiguous"),
-      MEMSIM_NUMBER("inference.memory_utilization", inference.memory_utilization, 0.01, 1.0,
-                    "share of GPU memory a serving engine may use (0.9)"),
-      MEMSIM_INTEGER("inference.prefill_chunk", inference.prefill_chunk, 0, kMostTokens,
-                     "prompt tokens per prefill pass; 0 = the whole prompt"),
-      MEMSIM_OTHER("inference.logits", inference.all_logits,
-                   "last (only the sampled position) | all (every prompt position)"),
-      MEMSIM_OTHER("inference.activations", inference.activations,
-                   "activation dtype: fp32 | bf16 | fp16"),
+      integer_row("inference.batch", "concurrent sequences per model replica",
+                  MEMSIM_FIELD(inference.batch), 1, kMostBatch),
+      integer_row("inference.prompt_len", "prompt tokens per sequence, prefilled",
+                  MEMSIM_FIELD(inference.prompt_len), 1, kMostTokens),
+      integer_row("inference.generate_len", "tokens generated per sequence, one decode step each",
+                  MEMSIM_FIELD(inference.generate_len), 0, kMostTokens),
+      field_row("inference.weights", "fp32 | bf16 | fp16 | fp8 | int8 | int4",
+                MEMSIM_FIELD(inference.weights)),
+      field_row("inference.embedding_weights",
+                "the embedding and LM head's format (default: the weights', bf16 if those "
+                "are 8-bit or less)",
+                MEMSIM_FIELD(inference.embedding_weights)),
+      integer_row("inference.group_size", "input features per int8/int4 scale and zero point (128)",
+                  MEMSIM_FIELD(inference.group_size), 1, int64_t{1} << 20),
+      field_row("inference.kv_cache", "bf16 | fp16 | fp8 | int8", MEMSIM_FIELD(inference.kv_cache)),
+      integer_row("inference.kv_block", "paged KV cache block in tokens; 0 = contiguous",
+                  MEMSIM_FIELD(inference.kv_block), 0, int64_t{1} << 20),
+      number_row("inference.memory_utilization",
+                 "share of GPU memory a serving engine may use (0.9)",
+                 MEMSIM_FIELD(inference.memory_utilization), 0.01, 1.0),
+      integer_row("inference.prefill_chunk", "prompt tokens per prefill pass; 0 = the whole prompt",
+                  MEMSIM_FIELD(inference.prefill_chunk), 0, kMostTokens),
+      field_row("inference.logits",
+                "last (only the sampled position) | all (every prompt position)",
+                MEMSIM_FIELD(inference.all_logits)),
+      field_row("inference.activations", "activation dtype: fp32 | bf16 | fp16",
+                MEMSIM_FIELD(inference.activations)),
 
-      MEMSIM_OTHER("precision.recipe", precision.recipe, "fp32 | bf16-mixed | fp16-mixed | bf16"),
-      MEMSIM_OTHER("precision.gradients", precision.gradients,
-                   "gradient dtype override: fp32 | bf16 | fp16"),
-      MEMSIM_OTHER("precision.activations", precision.activations,
-                   "activation dtype override: fp32 | bf16 | fp16"),
+      field_row("precision.recipe", "fp32 | bf16-mixed | fp16-mixed | bf16",
+                MEMSIM_FIELD(precision.recipe)),
+      field_row("precision.gradients", "gradient dtype override: fp32 | bf16 | fp16",
+                MEMSIM_FIELD(precision.gradients)),
+      field_row("precision.activations", "activation dtype override: fp32 | bf16 | fp16",
+                MEMSIM_FIELD(precision.activations)),
 
-      MEMSIM_INTEGER("parallel.tp", parallel.tp.degree, 1, kMostGpus, "tensor parallel degree"),
-      MEMSIM_INTEGER("parallel.pp", parallel.pp.stages, 1, kMostGpus, "pipeline stages"),
-      MEMSIM_OTHER("parallel.schedule", parallel.pp.schedule, "gpipe | 1f1b | interleaved"),
-      MEMSIM_INTEGER("parallel.virtual_stages", parallel.pp.virtual_stages, 1, 1 << 16,
-                     "model chunks per stage, for interleaved"),
-      MEMSIM_FLAG("parallel.embedding_as_layer", parallel.pp.embedding_as_layer,
-                  "count the embedding as a layer when balancing"),
-      MEMSIM_FLAG("parallel.loss_as_layer", parallel.pp.loss_as_layer,
-                  "count the LM head and loss as a layer when balancing"),
-      MEMSIM_OTHER("parallel.layers_per_stage", parallel.pp.layers_per_stage,
-                   "layers of each stage (or chunk), overriding the balance"),
-      MEMSIM_FLAG("parallel.sequence_parallel", parallel.tp.sequence_parallel,
-                  "shard norms and dropout along the sequence (needs tp)"),
-      MEMSIM_INTEGER("parallel.vocab_multiple", parallel.tp.vocab_multiple, 1, 1 << 20,
-                     "pad the vocabulary to a multiple of this times tp (128)"),
-      MEMSIM_INTEGER_BY_SECTION("parallel.dp", parallel.dp.degree,
-                                "data parallel degree, or auto (world / (tp × pp))"),
-      MEMSIM_INTEGER("parallel.zero", parallel.dp.zero, 0, 3,
-                     "ZeRO stage: 0 (plain data parallel), 1, 2 or 3"),
-      MEMSIM_OTHER("parallel.offload", parallel.dp.offload,
-                   "none | optimizer | optimizer+params (to host memory)"),
-      MEMSIM_INTEGER("parallel.reduce_bucket", parallel.dp.reduce_bucket_elements, 1,
-                     int64_t{1} << 40, "ZeRO gradient bucket, in elements (5e8)"),
-      MEMSIM_INTEGER("parallel.prefetch_layers", parallel.dp.prefetch_layers, 0, 1 << 20,
-                     "ZeRO-3 layers gathered ahead of the running one (1)"),
-      MEMSIM_INTEGER("parallel.persistence_threshold", parallel.dp.persistence_threshold, 0,
-                     int64_t{1} << 40, "ZeRO-3 tensors smaller than this stay whole (1e5)"),
-      MEMSIM_FLAG("parallel.overlap_communication", parallel.dp.overlap_communication,
-                  "overlap gradient reduction and gathers with compute"),
+      integer_row("parallel.tp", "tensor parallel degree", MEMSIM_FIELD(parallel.tp.degree), 1,
+                  kMostGpus),
+      integer_row("parallel.pp", "pipeline stages", MEMSIM_FIELD(parallel.pp.stages), 1, kMostGpus),
+      field_row("parallel.schedule", "gpipe | 1f1b | interleaved",
+                MEMSIM_FIELD(parallel.pp.schedule)),
+      integer_row("parallel.virtual_stages", "model chunks per stage, for interleaved",
+                  MEMSIM_FIELD(parallel.pp.virtual_stages), 1, 1 << 16),
+      flag_row("parallel.embedding_as_layer", "count the embedding as a layer when balancing",
+               MEMSIM_FIELD(parallel.pp.embedding_as_layer)),
+      flag_row("parallel.loss_as_layer", "count the LM head and loss as a layer when balancing",
+               MEMSIM_FIELD(parallel.pp.loss_as_layer)),
+      field_row("parallel.layers_per_stage",
+                "layers of each stage (or chunk), overriding the balance",
+                MEMSIM_FIELD(parallel.pp.layers_per_stage)),
+      flag_row("parallel.sequence_parallel",
+               "shard norms and dropout along the sequence (needs tp)",
+               MEMSIM_FIELD(parallel.tp.sequence_parallel)),
+      integer_row("parallel.vocab_multiple",
+                  "pad the vocabulary to a multiple of this times tp (128)",
+                  MEMSIM_FIELD(parallel.tp.vocab_multiple), 1, 1 << 20),
+      integer_by_section_row("parallel.dp", "data parallel degree, or auto (world / (tp × pp))",
+                             MEMSIM_FIELD(parallel.dp.degree)),
+      integer_row("parallel.zero", "ZeRO stage: 0 (plain data parallel), 1, 2 or 3",
+                  MEMSIM_FIELD(parallel.dp.zero), 0, 3),
+      field_row("parallel.offload", "none | optimizer | optimizer+params (to host memory)",
+                MEMSIM_FIELD(parallel.dp.offload)),
+      integer_row("parallel.reduce_bucket", "ZeRO gradient bucket, in elements (5e8)",
+                  MEMSIM_FIELD(parallel.dp.reduce_bucket_elements), 1, int64_t{1} << 40),
+      integer_row("parallel.prefetch_layers", "ZeRO-3 layers gathered ahead of the running one (1)",
+                  MEMSIM_FIELD(parallel.dp.prefetch_layers), 0, 1 << 20),
+      integer_row("parallel.persistence_threshold",
+                  "ZeRO-3 tensors smaller than this stay whole (1e5)",
+                  MEMSIM_FIELD(parallel.dp.persistence_threshold), 0, int64_t{1} << 40),
+      flag_row("parallel.overlap_communication",
+               "overlap gradient reduction and gathers with compute",
+               MEMSIM_FIELD(parallel.dp.overlap_communication)),
 
-      MEMSIM_SIZE("overhead.cuda_context", overheads.cuda_context,
-                  "CUDA context and kernels per GPU (1343 MiB)"),
-      MEMSIM_SIZE("overhead.nccl_per_group", overheads.nccl_per_group,
-                  "NCCL buffers per process group (688 MB)"),
-      MEMSIM_NUMBER("overhead.allocator_reserve", overheads.allocator_reserve, 0.0, 1.0,
-                    "fragmentation reserve, share of the step's allocations (0.15)"),
+      size_row("overhead.cuda_context", "CUDA context and kernels per GPU (1343 MiB)",
+               MEMSIM_FIELD(overheads.cuda_context)),
+      size_row("overhead.nccl_per_group", "NCCL buffers per process group (688 MB)",
+               MEMSIM_FIELD(overheads.nccl_per_group)),
+      number_row("overhead.allocator_reserve",
+                 "fragmentation reserve, share of the step's allocations (0.15)",
+                 MEMSIM_FIELD(overheads.allocator_reserve), 0.0, 1.0),
   };
 }
 
-#undef MEMSIM_COPY
-#undef MEMSIM_VALUE
-#undef MEMSIM_BYTES
-#undef MEMSIM_SET
-#undef MEMSIM_OTHER
-#undef MEMSIM_INTEGER
-#undef MEMSIM_INTEGER_BY_SECTION
-#undef MEMSIM_NUMBER
-#undef MEMSIM_FLAG
-#undef MEMSIM_NUMERIC_BY_SECTION
-#undef MEMSIM_SIZE
+#undef MEMSIM_FIELD
 
 }  // namespace
 
 const std::vector<ScenarioKey>& scenario_keys() {
-  static const std::vector<ScenarioKey> keys = make_table();
+  static const std::vector<ScenarioKey> keys = [] {
+    std::vector<ScenarioKey> all = make_table();
+    for (const strategies::StrategyPass& pass : strategies::strategy_passes())
+      all.insert(all.end(), pass.keys.begin(), pass.keys.end());
+    return all;
+  }();
   return keys;
 }
 
@@ -256,6 +246,35 @@ const ScenarioKey* find_sweep_key(const std::string& key) {
   return nullptr;
 }
 
+namespace {
+
+/// A mapping key: one of its shorthand words, or a mapping of its own keys.
+void read_mapping(SectionReader& reader, const ScenarioKey& k, TrainingPlan& plan) {
+  const ConfigNode* node = reader.node(k.name);
+  if (node == nullptr) return;
+  if (node->is_scalar()) {
+    for (const ScenarioKey::Shorthand& s : k.shorthands) {
+      if (node->scalar == s.word) {
+        s.set(plan);
+        return;
+      }
+    }
+  }
+  if (!node->is_map()) {
+    std::string words;
+    for (const ScenarioKey::Shorthand& s : k.shorthands)
+      words += fmt::format("{}, ", s.word);
+    reader.diagnostics().error(
+        node->where, fmt::format("{} = {}: expected {}or {{{}}}", k.key, node->describe(), words,
+                                 fmt::join(keys_of(k.key), ", ")));
+    return;
+  }
+  SectionReader inner(*node, k.key, keys_of(k.key), reader.diagnostics());
+  read_table_keys(inner, k.key, plan);
+}
+
+}  // namespace
+
 void read_table_keys(SectionReader& reader, std::string_view section, TrainingPlan& plan) {
   for (const ScenarioKey& k : scenario_keys()) {
     if (k.section != section) continue;
@@ -264,7 +283,7 @@ void read_table_keys(SectionReader& reader, std::string_view section, TrainingPl
         break;
       case Read::kInteger:
         if (auto v = reader.integer(k.name, static_cast<int64_t>(k.least),
-                                    static_cast<int64_t>(k.most))) {
+                                    static_cast<int64_t>(k.most), k.words)) {
           k.set_integer(plan, *v);
         }
         break;
@@ -276,6 +295,9 @@ void read_table_keys(SectionReader& reader, std::string_view section, TrainingPl
         break;
       case Read::kSize:
         if (auto v = reader.size(k.name)) k.set_size(plan, *v);
+        break;
+      case Read::kMapping:
+        read_mapping(reader, k, plan);
         break;
     }
   }

@@ -117,17 +117,29 @@ const ConfigNode* SectionReader::scalar(const std::string& key) {
 }
 
 std::optional<int64_t> SectionReader::integer(const std::string& key, int64_t min, int64_t max) {
+  return integer(key, min, max, {});
+}
+
+std::optional<int64_t> SectionReader::integer(const std::string& key, int64_t min, int64_t max,
+                                              const std::vector<Word>& words) {
   const ConfigNode* value = scalar(key);
   if (value == nullptr) return std::nullopt;
+  for (const Word& w : words) {
+    if (value->scalar == w.word) return w.value;
+  }
+  std::string or_words;
+  for (const Word& w : words)
+    or_words += fmt::format(" or {}", w.word);
   const auto parsed = parse_integer(value->scalar);
   if (!parsed) {
-    error(*value, key, "a whole number");
+    error(*value, key, "a whole number" + or_words);
     return std::nullopt;
   }
   if (*parsed < min || *parsed > max) {
     error(*value, key,
-          min == 1 && *parsed <= 0 ? "a positive whole number"
-                                   : fmt::format("a whole number from {} to {}", min, max));
+          (min == 1 && *parsed <= 0 ? std::string("a positive whole number")
+                                    : fmt::format("a whole number from {} to {}", min, max)) +
+              or_words);
     return std::nullopt;
   }
   return parsed;

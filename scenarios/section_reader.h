@@ -10,6 +10,7 @@
 
 #include "scenarios/config_tree.h"
 #include "sim/units.h"
+#include "strategies/setting_key.h"
 
 namespace memsim::scenarios {
 
@@ -32,6 +33,10 @@ class SectionReader {
   std::string dotted(const std::string& key) const;
 
   std::optional<int64_t> integer(const std::string& key, int64_t min, int64_t max);
+  /// An integer in [min, max], or one of `words`, each standing for its value.
+  using Word = strategies::SettingKey::Word;
+  std::optional<int64_t> integer(const std::string& key, int64_t min, int64_t max,
+                                 const std::vector<Word>& words);
   std::optional<double> number(const std::string& key, double min, double max);
   std::optional<bool> boolean(const std::string& key);
   std::optional<std::string> text(const std::string& key);

@@ -1,4 +1,19 @@
-#include "strategies/activation_offload.h"
+// Activation offload: saved activations move to host memory after their layer's forward
+// and come back before their backward. A saved tensor belongs to the layer whose backward
+// needs it first. Sources:
+// - Megatron-Core's TransformerConfig.cpu_offloading_num_layers
+//   (megatron/core/transformer/transformer_config.py) with Transformer Engine's
+//   AsyncDoubleBufferGroupOffloadHandler (transformer_engine/pytorch/cpu_offload.py): a
+//   layer's activations are offloaded when its forward commits, and the group below is
+//   reloaded while a group's backward runs: `layers: N, prefetch: 1`.
+// - torchtune's OffloadActivations (torchtune/training/_activation_offloading.py, read at
+//   commit 05cda5e): every saved tensor of 1,024 bytes or more leaves as it is saved (the
+//   last 5 stay on the GPU until their copy ends) and comes back when its backward node
+//   unpacks it: closest is `layers: all, prefetch: 0`, at layer rather than op granularity.
+// The copies are taken to overlap compute: their PCIe time is not added.
+
+#include "sim/limits.h"
+#include "strategies/strategy_pass.h"
 
 namespace memsim::strategies {
 
@@ -42,13 +57,46 @@ std::vector<sim::HostMove> plan_moves(const ActivationOffload& offload,
   return moves;
 }
 
+void offload_kept_activations(const ChunkPassSettings& settings, sim::RankProgram& program) {
+  const ActivationOffload offload = settings.activation_offload;
+  if (offload.layers == 0) return;
+  program.host_moves = [offload](const sim::LayerGraph& graph, sim::ChunkSpan chunk,
+                                 const std::vector<sim::KeptTensor>& kept) {
+    return plan_moves(offload, graph, chunk, kept);
+  };
+}
+
+// The plan's fields the pass reads.
+constexpr auto kOffload = [](auto& p) -> auto& {
+  return p.training.chunk_passes.activation_offload;
+};
+constexpr auto kLayers = [](auto& p) -> auto& {
+  return kOffload(p).layers;
+};
+constexpr auto kPrefetch = [](auto& p) -> auto& {
+  return kOffload(p).prefetch;
+};
+
 }  // namespace
 
-sim::HostMovePlanner host_move_planner(const ActivationOffload& offload) {
-  if (offload.layers == 0) return {};
-  return [offload](const sim::LayerGraph& graph, sim::ChunkSpan chunk,
-                   const std::vector<sim::KeptTensor>& kept) {
-    return plan_moves(offload, graph, chunk, kept);
+StrategyPass activation_offload_pass() {
+  return {
+      .name = "activation offload",
+      .keys = {mapping_row("training.activation_offload",
+                           "none | all | {layers, prefetch}: saved activations to host memory",
+                           kOffload,
+                           {{"none", [](TrainingPlan& p) { kOffload(p) = {}; }},
+                            {"all",
+                             [](TrainingPlan& p) {
+                               kOffload(p) = {kEveryLayer, 1};
+                             }}}),
+               integer_row("training.activation_offload.layers",
+                           "the first this many transformer layers of each chunk, or all", kLayers,
+                           0, sim::kMostLayers, {{"all", kEveryLayer}}),
+               integer_row("training.activation_offload.prefetch",
+                           "layers ahead of the backward that a layer's activations come back (1)",
+                           kPrefetch, 0, sim::kMostLayers)},
+      .shape_chunks = offload_kept_activations,
   };
 }
 

@@ -7,6 +7,7 @@
 #include "sim/check.h"
 #include "sim/microbatch_recipe.h"
 #include "strategies/pipeline.h"
+#include "strategies/strategy_pass.h"
 
 namespace memsim::strategies {
 
@@ -211,7 +212,8 @@ void apply_recipe_settings(const RecipeSettings& settings, const sim::LayerGraph
     program.recompute.insert(program.recompute.end(), spans.begin(), spans.end());
   }
   program.prefetch = settings.prefetch;
-  program.host_moves = host_move_planner(settings.offload);
+  program.host_moves = {};
+  shape_chunks(settings.passes, program);
 }
 
 ChunkProfile profile_chunk(const sim::LayerGraph& graph, const sim::QuantityIndex& index,

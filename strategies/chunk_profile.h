@@ -14,7 +14,6 @@
 #include "sim/layer_graph.h"
 #include "sim/quantity_index.h"
 #include "sim/rank_program.h"
-#include "strategies/activation_offload.h"
 #include "strategies/checkpointing.h"
 #include "strategies/chunk_times.h"
 #include "strategies/data_parallel.h"
@@ -77,21 +76,21 @@ struct ChunkProfile {
 };
 
 /// The plan's settings that shape a chunk's recipe beyond its ops: what is recomputed, what
-/// ZeRO-3 gathers ahead, what moves to host memory.
+/// ZeRO-3 gathers ahead, and the strategy passes' (what moves to host memory).
 struct RecipeSettings {
   CheckpointPolicy checkpointing;
   int prefetch = 0;  ///< ZeRO-3: layers gathered ahead of the running one
-  ActivationOffload offload;
+  ChunkPassSettings passes;
   bool operator==(const RecipeSettings&) const = default;
 };
 
 /// `plan`'s recipe settings, for the walk's programs and the fast evaluation's chunks alike.
 inline RecipeSettings recipe_settings(const TrainingPlan& plan) {
-  return {plan.checkpointing, gathered_ahead(plan.parallel.dp), plan.training.activation_offload};
+  return {plan.checkpointing, gathered_ahead(plan.parallel.dp), plan.training.chunk_passes};
 }
 
 /// Writes `settings` into `program`, whose chunks have `shapes`: each chunk's recompute
-/// spans, the layers gathered ahead, the host moves.
+/// spans, the layers gathered ahead, and what each strategy pass does to it.
 void apply_recipe_settings(const RecipeSettings& settings, const sim::LayerGraph& graph,
                            const std::vector<ChunkShape>& shapes, sim::RankProgram& program);
 

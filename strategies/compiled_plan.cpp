@@ -9,6 +9,7 @@
 #include "strategies/plan_context.h"
 #include "strategies/schedules.h"
 #include "strategies/stage_sizes.h"
+#include "strategies/strategy_pass.h"
 
 namespace memsim::strategies {
 
@@ -44,7 +45,7 @@ CompiledPlan::~CompiledPlan() = default;
 
 CompiledPlan::CompiledPlan(TrainingPlan plan)
     : plan_(std::move(plan)),
-      graph_(std::make_unique<sim::LayerGraph>(plan_.model, plan_.graph_options())),
+      graph_(std::make_unique<sim::LayerGraph>(plan_.model, graph_options(plan_))),
       index_(std::make_unique<sim::QuantityIndex>(*graph_)) {
   const PipelineParallelism& pp = plan_.parallel.pp;
   const sim::LayerGraph& graph = *graph_;

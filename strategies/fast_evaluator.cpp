@@ -12,6 +12,7 @@
 #include "strategies/fast_tables.h"
 #include "strategies/stage_sizes.h"
 #include "strategies/step_summary.h"
+#include "strategies/strategy_pass.h"
 
 namespace memsim::strategies {
 
@@ -470,7 +471,7 @@ FastEvaluator::~FastEvaluator() = default;
 FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) {
   if (plan.mode == Mode::kInference) return inference_result(plan);
   Caches& caches = *caches_;
-  const ModelEntry& model = caches.model(plan.model, plan.graph_options());
+  const ModelEntry& model = caches.model(plan.model, graph_options(plan));
   const PipelineParallelism& pp = plan.parallel.pp;
   const auto [context, context_id] = caches.context(plan, model);
   const StageLayout& layout = caches.layouts.get({plan.model.layers, pp});

@@ -1,9 +1,11 @@
 #include "strategies/layout.h"
 
+#include "sim/check.h"
 #include "sim/limits.h"
 #include "sim/units.h"
 #include "strategies/inference.h"
 #include "strategies/schedules.h"
+#include "strategies/strategy_pass.h"
 
 namespace memsim::strategies {
 
@@ -56,6 +58,15 @@ void check_work(const TrainingPlan& plan, LayoutProblems& problems) {
 
 }  // namespace
 
+size_t layout_reason_count() {
+  static const size_t count = [] {
+    const size_t all = kCoreLayoutReasons + pass_checks().size();
+    MEMSIM_CHECK(all <= LayoutProblems().size());
+    return all;
+  }();
+  return count;
+}
+
 int64_t sequence_tokens(const TrainingPlan& plan) {
   if (plan.mode == Mode::kInference) return plan.inference.context();
   return plan.training.seq_len;
@@ -95,12 +106,14 @@ LayoutProblems resolve_layout(TrainingPlan& plan) {
   if (model.attention_window > 0 && sequence_tokens(plan) > model.attention_window) {
     flag(R::kAttentionWindow);
   }
+  const std::vector<PassCheck>& checks = pass_checks();
+  for (size_t c = 0; c < checks.size(); ++c) {
+    if (checks[c].fails(plan)) problems.set(kCoreLayoutReasons + c);
+  }
   if (plan.mode == Mode::kInference) {  // no steps, no global batch
     if (prefill_passes(plan.inference) > kMostPrefillPasses) flag(R::kPrefillPasses);
     return problems;
   }
-  // Chunks of unequal length are not modelled (torch.chunk would make the last shorter).
-  if (plan.training.seq_len % plan.training.loss_chunks != 0) flag(R::kLossChunks);
   const int64_t per_step = plan.training.micro_batch * dp;
   if (plan.training.global_batch == 0) plan.training.global_batch = per_step;
   if (plan.training.global_batch % per_step != 0) {

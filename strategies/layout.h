@@ -35,10 +35,12 @@ enum class LayoutReason : uint8_t {
   kTooManyPipelineSteps,     ///< microbatches × pp × virtual stages more than memsim times
   kTooManyStageLayers,       ///< pp × layers more than memsim compiles
   kAttentionWindow,          ///< sequences longer than a sliding window, not simulated
-  kLossChunks,               ///< loss chunks that do not divide the sequence
 };
-inline constexpr size_t kLayoutReasonCount = 22;
-using LayoutProblems = std::bitset<kLayoutReasonCount>;
+/// The core's reasons; each strategy pass's checks follow them (strategy_pass.h).
+inline constexpr size_t kCoreLayoutReasons = 21;
+using LayoutProblems = std::bitset<64>;
+/// The core's reasons and the passes' checks: the problems resolve_layout may find.
+size_t layout_reason_count();
 
 /// Resolves `dp: auto` (degree 0: the GPUs over tp × pp) and a global batch of 0
 /// (micro_batch × dp), then lists every inconsistency.

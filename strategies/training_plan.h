@@ -9,10 +9,8 @@
 #include <optional>
 
 #include "hardware/gpu_profile.h"
-#include "sim/layer_graph.h"
 #include "sim/model_spec.h"
 #include "sim/units.h"
-#include "strategies/activation_offload.h"
 #include "strategies/checkpointing.h"
 #include "strategies/optimizer.h"
 #include "strategies/pipeline.h"
@@ -43,6 +41,25 @@ struct Cluster {
   bool operator==(const Cluster&) const = default;
 };
 
+/// Activation offload (strategies/activation_offload.cpp): saved activations to host memory.
+struct ActivationOffload {
+  /// The first this many transformer layers of each chunk (0: none; kEveryLayer: all).
+  int64_t layers = 0;
+  /// A layer's activations come back when the backward reaches the layer this many after
+  /// it (or starts, if that layer is not in the chunk).
+  int64_t prefetch = 1;
+  bool operator==(const ActivationOffload&) const = default;
+};
+inline constexpr int64_t kEveryLayer = int64_t{1} << 40;
+
+/// The settings of the strategy passes that shape each chunk's program
+/// (StrategyPass::shape_chunks): the fast evaluation's chunk profiles are keyed by it, so a
+/// setting added here is keyed.
+struct ChunkPassSettings {
+  ActivationOffload activation_offload;
+  bool operator==(const ChunkPassSettings&) const = default;
+};
+
 struct Training {
   int64_t seq_len = 2048;
   int64_t micro_batch = 1;
@@ -51,9 +68,9 @@ struct Training {
   bool global_batch_auto = false;
   OptimizerSettings optimizer;
   GradientBuffers gradient_buffers = GradientBuffers::kPersistent;
-  /// The LM head and loss per chunk of each sequence (sim::GraphOptions::loss_chunks).
+  /// The LM head and loss per chunk of each sequence (strategies/chunked_loss.cpp).
   int64_t loss_chunks = 1;
-  ActivationOffload activation_offload;
+  ChunkPassSettings chunk_passes;
   bool operator==(const Training&) const = default;
 };
 
@@ -152,11 +169,6 @@ struct TrainingPlan {
   CheckpointPolicy checkpointing = NoCheckpointing{};
   Inference inference;  ///< read when mode is inference
   Overheads overheads;
-
-  /// How the plan's framework builds the model's graph (inference: as defined).
-  sim::GraphOptions graph_options() const {
-    return mode == Mode::kTraining ? sim::GraphOptions{training.loss_chunks} : sim::GraphOptions{};
-  }
 
   /// Microbatches per step and data-parallel rank: global / (micro × dp).
   int64_t microbatches() const {

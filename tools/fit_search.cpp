@@ -121,7 +121,7 @@ std::optional<TrainingPlan> plan_with(const TrainingPlan& base, const scenarios:
   if (plan.cluster.world_size() > sim::kMostGpus) return invalid("more GPUs than memsim simulates");
   const strategies::LayoutProblems problems =
       strategies::layout_errors(strategies::resolve_layout(plan));
-  for (size_t r = 0; r < strategies::kLayoutReasonCount; ++r) {
+  for (size_t r = 0; r < strategies::layout_reason_count(); ++r) {
     if (problems.test(r)) {
       return invalid(scenarios::layout_message(static_cast<strategies::LayoutReason>(r), plan));
     }

@@ -31,7 +31,9 @@ TEST_CASE("every key the table reads sets the field its row names") {
   using memsim::scenarios::ScenarioKey;
   std::vector<std::string> read;
   for (const ScenarioKey& key : memsim::scenarios::scenario_keys()) {
-    if (key.read == ScenarioKey::Read::kBySection) continue;
+    if (key.read == ScenarioKey::Read::kBySection || key.read == ScenarioKey::Read::kMapping) {
+      continue;  // a mapping's own keys are rows of their own
+    }
     CAPTURE(key.key);
     REQUIRE((key.copy != nullptr && key.number != nullptr));
     // A value inside the bounds that no default has: the upper bound, or 3 GiB.
@@ -67,12 +69,31 @@ TEST_CASE("every key the table reads sets the field its row names") {
     read.push_back(key.key);
   }
   // The keys of every section the table reads, one of each kind.
-  for (const char* key : {"hardware.nodes", "hardware.compute_efficiency",
-                          "hardware.cpu_memory_per_node", "training.seq_len",
-                          "training.loss_chunks", "inference.kv_block", "parallel.tp",
-                          "parallel.sequence_parallel", "parallel.zero", "overhead.cuda_context",
-                          "overhead.allocator_reserve"}) {
+  for (const char* key :
+       {"hardware.nodes", "hardware.compute_efficiency", "hardware.cpu_memory_per_node",
+        "training.seq_len", "training.loss_chunks", "training.activation_offload.prefetch",
+        "inference.kv_block", "parallel.tp", "parallel.sequence_parallel", "parallel.zero",
+        "overhead.cuda_context", "overhead.allocator_reserve"}) {
     CAPTURE(key);
     CHECK(std::find(read.begin(), read.end(), key) != read.end());
   }
+}
+
+TEST_CASE("a mapping key reads a shorthand word, its own keys, and words for integers") {
+  using memsim::strategies::ActivationOffload;
+  auto read = [](const std::string& value) {
+    const auto node = memsim::scenarios::parse_yaml("activation_offload: " + value, "test.yaml");
+    memsim::scenarios::Diagnostics diagnostics;
+    memsim::scenarios::SectionReader reader(node, "training",
+                                            memsim::scenarios::keys_of("training"), diagnostics);
+    memsim::strategies::TrainingPlan plan;
+    memsim::scenarios::read_table_keys(reader, "training", plan);
+    CHECK(diagnostics.empty());
+    return plan.training.chunk_passes.activation_offload;
+  };
+  const int64_t all = memsim::strategies::kEveryLayer;
+  CHECK(read("all") == ActivationOffload{all, 1});
+  CHECK(read("none") == ActivationOffload{0, 1});
+  CHECK(read("{layers: 3}") == ActivationOffload{3, 1});
+  CHECK(read("{layers: all, prefetch: 0}") == ActivationOffload{all, 0});
 }

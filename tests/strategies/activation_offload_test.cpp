@@ -1,9 +1,8 @@
-#include "strategies/activation_offload.h"
-
 #include <doctest/doctest.h>
 
 #include "sim/microbatch_recipe.h"
 #include "strategies/evaluate.h"
+#include "strategies/strategy_pass.h"
 #include "support/test_support.h"
 
 namespace {
@@ -15,7 +14,7 @@ memsim::strategies::TrainingPlan small_plan(ActivationOffload offload) {
   auto model = memsim::testing::preset("llama2-7b");
   model.layers = 4;
   auto plan = memsim::testing::one_gpu_plan(model, 512);
-  plan.training.activation_offload = offload;
+  plan.training.chunk_passes.activation_offload = offload;
   return plan;
 }
 

@@ -112,8 +112,8 @@ class PlanGenerator {
     plan.overheads.cuda_context = memsim::sim::Bytes(pick({0, 1000}));
     plan.overheads.nccl_per_group = memsim::sim::Bytes(pick({0, 100'000}));
     plan.training.loss_chunks = pick({1, 1, 2, 4});  // every seq_len picked is a multiple of 4
-    plan.training.activation_offload = {pick({0, 0, 1, 2, memsim::strategies::kEveryLayer}),
-                                        pick({0, 1, 2})};
+    plan.training.chunk_passes.activation_offload = {
+        pick({0, 0, 1, 2, memsim::strategies::kEveryLayer}), pick({0, 1, 2})};
     return plan;
   }
 
@@ -183,10 +183,10 @@ TEST_CASE("one evaluator follows a sweep that changes one setting at a time") {
   base.training.global_batch = 16;
   std::vector<std::function<void(TrainingPlan&)>> changes = {
       [](TrainingPlan& p) {
-        p.training.activation_offload = {2, 1};
+        p.training.chunk_passes.activation_offload = {2, 1};
       },
       [](TrainingPlan& p) {
-        p.training.activation_offload = {2, 0};
+        p.training.chunk_passes.activation_offload = {2, 0};
       },
       [](TrainingPlan& p) { p.training.loss_chunks = 4; },
       [](TrainingPlan& p) { p.checkpointing = memsim::strategies::FullCheckpointing{2}; },

@@ -1,0 +1,50 @@
+#pragma once
+/// A strategy as a registered pass: the scenario keys it reads, the layouts it refuses, and
+/// what it does to the layer graph and to each chunk's program. Both evaluations (the
+/// walk's programs and the fast evaluation's chunk profiles) build through the same hooks,
+/// so a pass is one file, its test and a line in the registry (strategy_passes.cpp);
+/// docs/architecture.md walks through adding one.
+
+#include <string>
+#include <vector>
+
+#include "sim/layer_graph.h"
+#include "sim/rank_program.h"
+#include "strategies/setting_key.h"
+#include "strategies/training_plan.h"
+
+namespace memsim::strategies {
+
+/// A layout a strategy refuses: the scenario keys that decide it (the one at fault first,
+/// space separated), a short phrase for counting skipped sweep points, and the message.
+struct PassCheck {
+  const char* keys = "";
+  const char* summary = "";
+  bool (*fails)(const TrainingPlan& plan) = nullptr;
+  std::string (*message)(const TrainingPlan& plan) = nullptr;
+};
+
+struct StrategyPass {
+  const char* name = "";
+  std::vector<SettingKey> keys;  ///< the scenario keys it reads (its schema)
+  std::vector<PassCheck> checks;
+  /// Shapes the training graph: how the framework builds the model's ops.
+  void (*shape_graph)(const TrainingPlan& plan, sim::GraphOptions& options) = nullptr;
+  /// Shapes each chunk's program: what it keeps, recomputes or moves. It reads only
+  /// `settings`, which key the fast evaluation's chunk profiles.
+  void (*shape_chunks)(const ChunkPassSettings& settings, sim::RankProgram& program) = nullptr;
+};
+
+/// Every registered pass, in the order they apply.
+const std::vector<StrategyPass>& strategy_passes();
+
+/// Every pass's checks, in registry order: the layout problems after the core's.
+const std::vector<PassCheck>& pass_checks();
+
+/// How the plan's framework builds the model's graph (inference: as defined).
+sim::GraphOptions graph_options(const TrainingPlan& plan);
+
+/// Applies every pass's chunk hook to `program`.
+void shape_chunks(const ChunkPassSettings& settings, sim::RankProgram& program);
+
+}  // namespace memsim::strategies

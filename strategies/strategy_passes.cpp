@@ -1,0 +1,42 @@
+#include "strategies/strategy_pass.h"
+
+namespace memsim::strategies {
+
+// The registry: each pass's file defines its function; a new strategy adds a line to each list.
+StrategyPass activation_offload_pass();
+StrategyPass chunked_loss_pass();
+
+const std::vector<StrategyPass>& strategy_passes() {
+  static const std::vector<StrategyPass> passes = {
+      activation_offload_pass(),
+      chunked_loss_pass(),
+  };
+  return passes;
+}
+
+const std::vector<PassCheck>& pass_checks() {
+  static const std::vector<PassCheck> checks = [] {
+    std::vector<PassCheck> all;
+    for (const StrategyPass& pass : strategy_passes())
+      all.insert(all.end(), pass.checks.begin(), pass.checks.end());
+    return all;
+  }();
+  return checks;
+}
+
+sim::GraphOptions graph_options(const TrainingPlan& plan) {
+  sim::GraphOptions options;
+  if (plan.mode != Mode::kTraining) return options;
+  for (const StrategyPass& pass : strategy_passes()) {
+    if (pass.shape_graph != nullptr) pass.shape_graph(plan, options);
+  }
+  return options;
+}
+
+void shape_chunks(const ChunkPassSettings& settings, sim::RankProgram& program) {
+  for (const StrategyPass& pass : strategy_passes()) {
+    if (pass.shape_chunks != nullptr) pass.shape_chunks(settings, program);
+  }
+}
+
+}  // namespace memsim::strategies

@@ -1,0 +1,66 @@
+// The chunked-loss pass: its key, the layouts it refuses, and the graph it shapes. What the
+// chunks keep is measured against PyTorch in tests/validation/pytorch_chunked_loss_test.cpp.
+
+#include <doctest/doctest.h>
+
+#include "scenarios/layout_problems.h"
+#include "scenarios/sweep.h"
+#include "strategies/layout.h"
+#include "strategies/strategy_pass.h"
+#include "support/test_support.h"
+
+namespace {
+
+memsim::strategies::TrainingPlan plan_with_chunks(int64_t chunks) {
+  auto model = memsim::testing::preset("llama2-7b");
+  model.layers = 2;
+  auto plan = memsim::testing::one_gpu_plan(model, 512);
+  plan.training.loss_chunks = chunks;
+  return plan;
+}
+
+}  // namespace
+
+TEST_CASE("a training plan's graph takes its loss chunks; serving builds the model as defined") {
+  auto plan = plan_with_chunks(4);
+  CHECK(memsim::strategies::graph_options(plan).loss_chunks == 4);
+  plan.mode = memsim::strategies::Mode::kInference;
+  CHECK(memsim::strategies::graph_options(plan).loss_chunks == 1);
+}
+
+TEST_CASE("loss chunks that do not divide the sequence are a layout problem of the pass") {
+  using memsim::strategies::kCoreLayoutReasons;
+  using memsim::strategies::LayoutReason;
+  auto plan = plan_with_chunks(3);
+  const auto problems = memsim::strategies::resolve_layout(plan);
+  size_t found = 0;
+  for (size_t r = kCoreLayoutReasons; r < memsim::strategies::layout_reason_count(); ++r) {
+    if (!problems.test(r)) continue;
+    ++found;
+    const auto reason = static_cast<LayoutReason>(r);
+    CHECK(memsim::scenarios::layout_keys(reason).front() == "training.loss_chunks");
+    CHECK(memsim::scenarios::layout_message(reason, plan) ==
+          "training.loss_chunks = 3 does not divide training.seq_len = 512");
+  }
+  CHECK(found == 1);
+  CHECK(memsim::strategies::layout_errors(problems).count() == 1);
+  auto even = plan_with_chunks(4);
+  CHECK(memsim::strategies::resolve_layout(even).none());
+}
+
+TEST_CASE("a sweep over loss chunks skips the uneven ones, by the pass's phrase") {
+  const auto scenario = memsim::testing::scenario_from_text(R"(name: chunks
+model: {layers: 2, hidden: 256, heads: 4, ffn: 512, vocab: 1000}
+hardware: {gpu: a100-80gb}
+training: {seq_len: 256}
+sweep: {training.loss_chunks: [1, 3, 4]}
+)",
+                                                            "chunks.yaml");
+  const auto sweeps = memsim::scenarios::read_sweeps(scenario);
+  const auto& sweep = sweeps.front().sweep;
+  auto plan = sweep.base();
+  CHECK(sweep.prepare(0, plan).empty());
+  CHECK(sweep.prepare(1, plan) == "loss chunks do not divide seq_len");
+  CHECK(sweep.prepare(2, plan).empty());
+  CHECK(plan.training.loss_chunks == 4);
+}
