@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 
 #include "sim/limits.h"
-#include "strategies/inference.h"
+#include "strategies/serving.h"
 #include "strategies/strategy_pass.h"
 
 namespace memsim::scenarios {

@@ -26,7 +26,7 @@ using strategies::numeric_row;
 using strategies::setting_row;
 using strategies::size_row;
 
-/// A plan's field, for the row builders (strategies/setting_key.h).
+/// A plan's field, for the row builders.
 #define MEMSIM_FIELD(field) \
   [](auto& p) -> auto& {    \
     return p.field;         \

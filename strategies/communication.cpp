@@ -67,4 +67,9 @@ OpSeconds tensor_parallel_seconds(const sim::LayerGraph& graph, sim::OpId id,
   return seconds;
 }
 
+int64_t process_groups(const Parallelism& parallel) {
+  return (parallel.tp.degree > 1 ? 1 : 0) + (parallel.dp.degree > 1 ? 1 : 0) +
+         (parallel.pp.stages > 1 ? 1 : 0);
+}
+
 }  // namespace memsim::strategies

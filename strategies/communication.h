@@ -38,4 +38,7 @@ OpSeconds tensor_parallel_seconds(const sim::LayerGraph& graph, sim::OpId op,
                                   const std::function<sim::Bytes(sim::TensorId)>& whole_sequence,
                                   const TensorParallelism& tp, double bytes_per_s);
 
+/// Process groups of more than one rank that each rank communicates in.
+int64_t process_groups(const Parallelism& parallel);
+
 }  // namespace memsim::strategies

@@ -3,8 +3,8 @@
 #include "sim/check.h"
 #include "sim/limits.h"
 #include "sim/units.h"
-#include "strategies/inference.h"
 #include "strategies/schedules.h"
+#include "strategies/serving.h"
 #include "strategies/strategy_pass.h"
 
 namespace memsim::strategies {

@@ -112,7 +112,7 @@ int run_hardware_for(const CommandOptions& options) {
   const scenarios::Scenario scenario = load_for_command(options);
   const scenarios::Variant& variant = chosen_variant(scenario, options);
   const bool serving = variant.plan.mode == strategies::Mode::kInference;
-  strategies::FastEvaluator evaluator;
+  evaluation::FastEvaluator evaluator;
   std::optional<Progress> progress(std::in_place, "hardware --for", "GPU profiles",
                                    hardware::gpus().size());
   const auto found = hardware_options(variant.plan, hardware::gpus(), evaluator, &*progress);

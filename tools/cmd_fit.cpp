@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "scenarios/scenario_keys.h"
-#include "strategies/evaluate.h"
+#include "evaluation/evaluate.h"
 #include "tools/commands.h"
 #include "tools/csv.h"
 #include "tools/fit_search.h"
@@ -45,7 +45,7 @@ std::string why_none(const VariantFit& f, UnitSystem units) {
   if (!a.smallest) return "no valid value: " + a.invalid;
   return fmt::format("its smallest valid value, {}, needs {} of {} usable", *a.smallest,
                      format_bytes(a.next_peak, units),
-                     format_bytes(strategies::usable_memory(f.variant->plan), units));
+                     format_bytes(evaluation::usable_memory(f.variant->plan), units));
 }
 
 nlohmann::ordered_json or_null(const std::optional<int64_t>& value) {
@@ -67,7 +67,7 @@ void write_json(const std::string& key, const std::vector<VariantFit>& fits, std
          {"why", a.value > 0 ? nlohmann::ordered_json(nullptr)
                              : nlohmann::ordered_json(why_none(f, UnitSystem::kBinary))},
          {"capacity_bytes", f.variant->plan.cluster.gpu.capacity.value()},
-         {"usable_bytes", strategies::usable_memory(f.variant->plan).value()}});
+         {"usable_bytes", evaluation::usable_memory(f.variant->plan).value()}});
   }
   out << nlohmann::ordered_json{{"key", key}, {"variants", variants}}.dump(2) << '\n';
 }
@@ -85,7 +85,7 @@ void write_csv(const std::string& key, const std::vector<VariantFit>& fits, std:
         a.peak.value(), cell(a.microbatches > 0 ? std::optional(a.microbatches) : std::nullopt),
         cell(a.next), cell(a.next ? std::optional(a.next_peak.value()) : std::nullopt),
         f.variant->plan.cluster.gpu.capacity.value(),
-        strategies::usable_memory(f.variant->plan).value());
+        evaluation::usable_memory(f.variant->plan).value());
   }
 }
 
@@ -107,7 +107,7 @@ TextTable table(const std::string& key, const std::vector<VariantFit>& fits, Uni
   for (const VariantFit& f : fits) {
     const FitAnswer& a = f.answer;
     const bool none = a.value == 0;
-    const sim::Bytes usable = strategies::usable_memory(f.variant->plan);
+    const sim::Bytes usable = evaluation::usable_memory(f.variant->plan);
     std::vector<std::string> row = {f.variant->name,
                                     none ? "none fits" : std::to_string(a.value),
                                     none ? "-" : format_bytes(a.peak, units),
@@ -163,7 +163,7 @@ int run_fit(const CommandOptions& options) {
   }
   const scenarios::Scenario scenario = load_for_command(options);
   const std::string only = options.variant.empty() ? "" : chosen_variant(scenario, options).name;
-  strategies::FastEvaluator evaluator;
+  evaluation::FastEvaluator evaluator;
   std::vector<VariantFit> fits;
   std::optional<Progress> progress(std::in_place, "fit", "variants", scenario.variants.size());
   for (const scenarios::Variant& variant : scenario.variants) {

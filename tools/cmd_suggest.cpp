@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "strategies/evaluate.h"
+#include "evaluation/evaluate.h"
 #include "tools/commands.h"
 #include "tools/output_file.h"
 #include "tools/suggest.h"
@@ -20,7 +20,7 @@ constexpr size_t kDefaultSuggestions = 10;
 
 struct VariantSuggestions {
   const scenarios::Variant* variant;
-  strategies::TrainingReport report;
+  evaluation::TrainingReport report;
   std::vector<Suggestion> suggestions;
 };
 
@@ -45,7 +45,7 @@ void write_json(const std::vector<VariantSuggestions>& all, std::ostream& out) {
     variants.push_back({{"name", v.variant->name},
                         {"fits", v.report.fits},
                         {"peak_bytes", v.report.peak.value()},
-                        {"usable_bytes", strategies::usable_memory(v.variant->plan).value()},
+                        {"usable_bytes", evaluation::usable_memory(v.variant->plan).value()},
                         {"step_time_s", v.report.step_time_s},
                         {"suggestions", list}});
   }
@@ -58,7 +58,7 @@ void write_text(const std::vector<VariantSuggestions>& all, const CommandOptions
   const size_t width = output_width(options.output.empty());
   const bool markdown = options.format == "markdown";
   for (const VariantSuggestions& v : all) {
-    const sim::Bytes usable = strategies::usable_memory(v.variant->plan);
+    const sim::Bytes usable = evaluation::usable_memory(v.variant->plan);
     out << fmt::format("{}{}: {} of {}", markdown ? "### " : "", v.variant->name,
                        format_bytes(v.report.peak, units), format_bytes(usable, units));
     if (v.report.fits) {
@@ -121,7 +121,7 @@ int run_suggest(const CommandOptions& options) {
   for (size_t i = 0; i < scenario.variants.size(); ++i) {
     const scenarios::Variant& variant = scenario.variants[i];
     VariantSuggestions& v =
-        all.emplace_back(VariantSuggestions{&variant, strategies::evaluate(variant.plan), {}});
+        all.emplace_back(VariantSuggestions{&variant, evaluation::evaluate(variant.plan), {}});
     if (!v.report.fits) {
       v.suggestions = suggest(scenario.configs[i], dir, variant.plan, suggest_options);
     }

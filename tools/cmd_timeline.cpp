@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 
 #include "scenarios/section_reader.h"
-#include "strategies/compiled_plan.h"
+#include "evaluation/compiled_plan.h"
 #include "tools/commands.h"
 #include "tools/output_file.h"
 #include "tools/timeline_writers.h"
@@ -90,9 +90,9 @@ int run_timeline(const CommandOptions& options) {
   const TrackPerRank tracks = options.ranks.empty() ? TrackPerRank::kClass : TrackPerRank::kRank;
   std::optional<Progress> progress(std::in_place, "timeline", "ranks", ranks.size());
   TimelineSet set = variant.plan.mode == strategies::Mode::kInference
-                        ? build_timelines(strategies::CompiledInference(variant.plan), ranks, title,
+                        ? build_timelines(evaluation::CompiledInference(variant.plan), ranks, title,
                                           tracks, &*progress)
-                        : build_timelines(strategies::CompiledPlan(variant.plan), ranks, title,
+                        : build_timelines(evaluation::CompiledPlan(variant.plan), ranks, title,
                                           tracks, &*progress);
   progress.reset();
   set.units = options.unit_system();

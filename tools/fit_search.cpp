@@ -9,7 +9,7 @@
 
 namespace memsim::tools {
 
-using strategies::FastResult;
+using evaluation::FastResult;
 using strategies::TrainingPlan;
 
 namespace {
@@ -130,7 +130,7 @@ std::optional<TrainingPlan> plan_with(const TrainingPlan& base, const scenarios:
 }
 
 FitAnswer maximize(const TrainingPlan& base, const scenarios::ScenarioKey& key,
-                   strategies::FastEvaluator& evaluator, GlobalBatch global_batch) {
+                   evaluation::FastEvaluator& evaluator, GlobalBatch global_batch) {
   FitAnswer answer;
   const Candidates values = candidates(base, key, global_batch);
   const int64_t n = values.size();
@@ -193,7 +193,7 @@ FitAnswer maximize(const TrainingPlan& base, const scenarios::ScenarioKey& key,
 }
 
 InferenceCapacity inference_capacity(const TrainingPlan& plan,
-                                     strategies::FastEvaluator& evaluator) {
+                                     evaluation::FastEvaluator& evaluator) {
   const auto largest = [&](const char* key) {
     return maximize(plan, *scenarios::find_sweep_key(key), evaluator).value;
   };

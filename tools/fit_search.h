@@ -13,7 +13,7 @@
 
 #include "scenarios/scenario_keys.h"
 #include "sim/units.h"
-#include "strategies/fast_evaluator.h"
+#include "evaluation/fast_evaluator.h"
 #include "strategies/training_plan.h"
 
 namespace memsim::tools {
@@ -44,7 +44,7 @@ std::optional<strategies::TrainingPlan> plan_with(const strategies::TrainingPlan
                                                   std::string* why = nullptr);
 
 FitAnswer maximize(const strategies::TrainingPlan& base, const scenarios::ScenarioKey& key,
-                   strategies::FastEvaluator& evaluator,
+                   evaluation::FastEvaluator& evaluator,
                    GlobalBatch global_batch = GlobalBatch::kKeep);
 
 /// Serving's capacity answers, by the same search as `memsim fit`: the largest
@@ -55,6 +55,6 @@ struct InferenceCapacity {
   int64_t max_prompt_len = 0;
 };
 InferenceCapacity inference_capacity(const strategies::TrainingPlan& plan,
-                                     strategies::FastEvaluator& evaluator);
+                                     evaluation::FastEvaluator& evaluator);
 
 }  // namespace memsim::tools

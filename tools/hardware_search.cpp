@@ -1,6 +1,6 @@
 #include "tools/hardware_search.h"
 
-#include "strategies/evaluate.h"
+#include "evaluation/evaluate.h"
 #include "strategies/layout.h"
 
 namespace memsim::tools {
@@ -30,7 +30,7 @@ std::optional<TrainingPlan> laid_out(const TrainingPlan& scenario, const hardwar
 }
 
 /// Whether `a` is the better of two layouts that fit: faster, then smaller.
-bool better(const strategies::FastResult& a, const strategies::FastResult& b) {
+bool better(const evaluation::FastResult& a, const evaluation::FastResult& b) {
   if (a.step_time_s != b.step_time_s) return a.step_time_s < b.step_time_s;
   return a.peak < b.peak;
 }
@@ -43,7 +43,7 @@ double HardwareOption::seconds_for(double tokens) const {
 
 std::vector<HardwareOption> hardware_options(const TrainingPlan& scenario,
                                              const std::vector<hardware::GpuProfile>& gpus,
-                                             strategies::FastEvaluator& evaluator,
+                                             evaluation::FastEvaluator& evaluator,
                                              Progress* progress) {
   const bool serving = scenario.mode == Mode::kInference;
   std::vector<HardwareOption> options;
@@ -58,12 +58,12 @@ std::vector<HardwareOption> hardware_options(const TrainingPlan& scenario,
           if (serving && tp * pp != n) continue;
           const auto plan = laid_out(scenario, gpu, n, tp, pp);
           if (!plan) continue;
-          const strategies::FastResult result =
-              evaluator.evaluate(*plan, strategies::StagePeaks::kLargestOnly);
+          const evaluation::FastResult result =
+              evaluator.evaluate(*plan, evaluation::StagePeaks::kLargestOnly);
           if (!result.fits || (option.plan && !better(result, option.result))) continue;
           option.plan = plan;
           option.result = result;
-          option.limit = strategies::usable_memory(*plan);
+          option.limit = evaluation::usable_memory(*plan);
         }
       }
     }

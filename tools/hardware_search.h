@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "hardware/gpu_profile.h"
-#include "strategies/fast_evaluator.h"
+#include "evaluation/fast_evaluator.h"
 #include "strategies/training_plan.h"
 #include "tools/progress.h"
 
@@ -25,7 +25,7 @@ struct HardwareOption {
   /// The scenario on the fewest GPUs that fit, with the layout found; nullopt when even
   /// kMostGpusTried do not fit.
   std::optional<strategies::TrainingPlan> plan;
-  strategies::FastResult result;
+  evaluation::FastResult result;
   sim::Bytes limit;  ///< what the peak must stay under on this GPU
 
   int64_t gpus() const { return plan ? plan->cluster.world_size() : 0; }
@@ -39,7 +39,7 @@ struct HardwareOption {
 /// profiles done.
 std::vector<HardwareOption> hardware_options(const strategies::TrainingPlan& scenario,
                                              const std::vector<hardware::GpuProfile>& gpus,
-                                             strategies::FastEvaluator& evaluator,
+                                             evaluation::FastEvaluator& evaluator,
                                              Progress* progress = nullptr);
 
 }  // namespace memsim::tools

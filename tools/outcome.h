@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "scenarios/scenario.h"
-#include "strategies/evaluate.h"
+#include "evaluation/evaluate.h"
 #include "tools/fit_search.h"
 #include "tools/suggest.h"
 
@@ -15,7 +15,7 @@ namespace memsim::tools {
 
 struct VariantOutcome {
   const scenarios::Variant* variant;
-  strategies::TrainingReport report;
+  evaluation::TrainingReport report;
   std::optional<InferenceCapacity> capacity;  ///< inference only
   std::vector<Suggestion> suggestions;        ///< when it does not fit: how to make it fit
 };

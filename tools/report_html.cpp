@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "strategies/compiled_plan.h"
+#include "evaluation/compiled_plan.h"
 #include "tools/report_parts.h"
 #include "tools/report_writers.h"
 #include "tools/timeline_writers.h"
@@ -35,8 +35,8 @@ std::string timeline_svg(const VariantOutcome& v, UnitSystem units) {
       fmt::format("{} ({} × {})", v.variant->name, ranks.size(), plan.cluster.gpu.name);
   TimelineSet set =
       plan.mode == strategies::Mode::kInference
-          ? build_timelines(strategies::CompiledInference(plan), ranks, title, TrackPerRank::kClass)
-          : build_timelines(strategies::CompiledPlan(plan), ranks, title, TrackPerRank::kClass);
+          ? build_timelines(evaluation::CompiledInference(plan), ranks, title, TrackPerRank::kClass)
+          : build_timelines(evaluation::CompiledPlan(plan), ranks, title, TrackPerRank::kClass);
   set.units = units;
   std::ostringstream svg;
   write_timeline_svg(set, svg);

@@ -21,7 +21,7 @@ ordered_json index_or_null(int32_t index) {
   return index == sim::kNoIndex ? ordered_json(nullptr) : ordered_json(index);
 }
 
-ordered_json rank_json(const strategies::RankReport& rank) {
+ordered_json rank_json(const evaluation::RankReport& rank) {
   const sim::RankResult& m = rank.memory;
   return {
       {"rank", rank.placement.rank},
@@ -103,8 +103,8 @@ ordered_json suggestions_json(const VariantOutcome& v) {
 
 ordered_json variant_summary(const VariantOutcome& v) {
   const strategies::TrainingPlan& plan = v.variant->plan;
-  const strategies::TrainingReport& r = v.report;
-  const strategies::RankReport* fullest = &r.ranks.front();
+  const evaluation::TrainingReport& r = v.report;
+  const evaluation::RankReport* fullest = &r.ranks.front();
   for (const auto& rank : r.ranks) {
     if (rank.memory.peak > fullest->memory.peak) fullest = &rank;
   }

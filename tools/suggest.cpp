@@ -9,7 +9,7 @@
 
 #include "scenarios/plan_reader.h"
 #include "scenarios/sweep.h"
-#include "strategies/fast_evaluator.h"
+#include "evaluation/fast_evaluator.h"
 
 namespace memsim::tools {
 
@@ -87,7 +87,7 @@ ConfigNode sweep_of(const std::vector<Axis>& axes) {
 /// The fastest fitting point of each set of changed keys (a bit per axis).
 struct Best {
   uint64_t point = 0;
-  strategies::FastResult result;
+  evaluation::FastResult result;
 };
 
 /// Whether no other fitting set of keys is part of `set`.
@@ -180,14 +180,14 @@ std::vector<Suggestion> suggest(const ConfigNode& config, const std::string& dir
   scenarios::Diagnostics problems;
   const scenarios::Sweep sweep = scenarios::read_sweep(sweep_of(axes), {}, config, dir, problems);
 
-  strategies::FastEvaluator evaluator;
+  evaluation::FastEvaluator evaluator;
   std::map<uint32_t, Best> best;
   strategies::TrainingPlan point_plan = sweep.base();
   std::vector<size_t> at;
   for (uint64_t point = 0; point < sweep.points(); ++point) {
     if (!sweep.prepare(point, point_plan).empty()) continue;
-    const strategies::FastResult result =
-        evaluator.evaluate(point_plan, strategies::StagePeaks::kLargestOnly);
+    const evaluation::FastResult result =
+        evaluator.evaluate(point_plan, evaluation::StagePeaks::kLargestOnly);
     if (!result.fits) continue;
     sweep.coordinates(point, at);
     uint32_t set = 0;

@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "strategies/fast_evaluator.h"
+#include "evaluation/fast_evaluator.h"
 #include "tools/csv.h"
 #include "tools/progress.h"
 #include "tools/text_table.h"
@@ -31,7 +31,7 @@ struct Row {
   size_t variant = 0;
   uint64_t point = 0;  ///< within the variant's grid
   int64_t dp = 0;      ///< resolved, shown for `parallel.dp: auto`
-  strategies::FastResult result;
+  evaluation::FastResult result;
 };
 
 /// Fits first, then the shorter step, then the smaller peak, then grid order.
@@ -262,7 +262,7 @@ class Runner {
   };
 
   void work(std::vector<Row>& top) {
-    strategies::FastEvaluator evaluator;
+    evaluation::FastEvaluator evaluator;
     std::vector<strategies::TrainingPlan> plans;
     for (const scenarios::VariantSweep& v : sweeps_)
       plans.push_back(v.sweep.base());
@@ -302,7 +302,7 @@ class Runner {
           continue;
         }
         Row row{index, variant, point, plan.parallel.dp.degree,
-                evaluator.evaluate(plan, strategies::StagePeaks::kLargestOnly)};
+                evaluator.evaluate(plan, evaluation::StagePeaks::kLargestOnly)};
         ++result.evaluated;
         result.fitting += row.result.fits ? 1 : 0;
         if (options_.top == 0) {

@@ -1,6 +1,6 @@
 #include <fmt/format.h>
 
-#include "strategies/evaluate.h"
+#include "evaluation/evaluate.h"
 #include "tools/timeline_writers.h"
 
 namespace memsim::tools {
@@ -9,7 +9,7 @@ namespace {
 
 /// Adds `where` (walking program `program`) to its track: its own, or its class's.
 void add_to_track(TimelineSet& set, TrackPerRank mode, size_t program,
-                  const strategies::RankPlacement& where, std::vector<int64_t>& class_track) {
+                  const evaluation::RankPlacement& where, std::vector<int64_t>& class_track) {
   if (mode == TrackPerRank::kClass && class_track[program] >= 0) {
     set.tracks[class_track[program]].ranks.push_back(where);
     return;
@@ -20,13 +20,13 @@ void add_to_track(TimelineSet& set, TrackPerRank mode, size_t program,
 
 }  // namespace
 
-TimelineSet build_timelines(const strategies::CompiledPlan& compiled,
+TimelineSet build_timelines(const evaluation::CompiledPlan& compiled,
                             const std::vector<int64_t>& ranks, std::string title, TrackPerRank mode,
                             Progress* progress) {
   TimelineSet set;
   set.title = std::move(title);
   set.capacity = compiled.plan().cluster.gpu.capacity;
-  set.usable = strategies::usable_memory(compiled.plan());
+  set.usable = evaluation::usable_memory(compiled.plan());
   std::vector<int64_t> slot(compiled.program_count(), -1);
   std::vector<int64_t> class_track(compiled.program_count(), -1);
   for (size_t r = 0; r < ranks.size(); ++r) {
@@ -46,14 +46,14 @@ TimelineSet build_timelines(const strategies::CompiledPlan& compiled,
   return set;
 }
 
-TimelineSet build_timelines(const strategies::CompiledInference& compiled,
+TimelineSet build_timelines(const evaluation::CompiledInference& compiled,
                             const std::vector<int64_t>& ranks, std::string title, TrackPerRank mode,
                             Progress* progress) {
   const strategies::TrainingPlan& plan = compiled.plan();
   TimelineSet set;
   set.title = std::move(title);
   set.capacity = plan.cluster.gpu.capacity;
-  set.usable = strategies::usable_memory(plan);
+  set.usable = evaluation::usable_memory(plan);
   std::vector<int64_t> slot(compiled.stages(), -1);
   std::vector<int64_t> class_track(compiled.stages(), -1);
   // At most kTimelineDecodeSteps decode steps, the last among them.
@@ -62,7 +62,7 @@ TimelineSet build_timelines(const strategies::CompiledInference& compiled,
       std::max<int64_t>(1, (steps + kTimelineDecodeSteps - 1) / kTimelineDecodeSteps);
   for (size_t r = 0; r < ranks.size(); ++r) {
     if (progress != nullptr) progress->update(r);
-    const strategies::RankPlacement where = strategies::rank_placement(plan.parallel, ranks[r]);
+    const evaluation::RankPlacement where = evaluation::rank_placement(plan.parallel, ranks[r]);
     if (slot[where.pp_stage] < 0) {
       slot[where.pp_stage] = static_cast<int64_t>(set.programs.size());
       ProgramTimeline& p = set.programs.emplace_back();
@@ -75,7 +75,7 @@ TimelineSet build_timelines(const strategies::CompiledInference& compiled,
   return set;
 }
 
-std::string rank_ranges(const std::vector<strategies::RankPlacement>& ranks,
+std::string rank_ranges(const std::vector<evaluation::RankPlacement>& ranks,
                         const std::string& range, const std::string& separator) {
   std::string text;
   for (size_t i = 0; i < ranks.size();) {

@@ -154,8 +154,8 @@ void each_column(const Frame& frame, const ProgramTimeline& p, Visit visit) {
 }
 
 /// The ranks that walk program `g`, in order.
-std::vector<strategies::RankPlacement> ranks_of(const TimelineSet& set, size_t g) {
-  std::vector<strategies::RankPlacement> ranks;
+std::vector<evaluation::RankPlacement> ranks_of(const TimelineSet& set, size_t g) {
+  std::vector<evaluation::RankPlacement> ranks;
   for (const Track& track : set.tracks) {
     if (track.program == g) ranks.insert(ranks.end(), track.ranks.begin(), track.ranks.end());
   }

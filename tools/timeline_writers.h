@@ -10,8 +10,8 @@
 
 #include "sim/simulator.h"
 #include "sim/timeline.h"
-#include "strategies/compiled_plan.h"
-#include "strategies/inference.h"
+#include "evaluation/compiled_plan.h"
+#include "evaluation/compiled_inference.h"
 #include "tools/progress.h"
 #include "tools/timeline_rows.h"
 #include "tools/units_format.h"
@@ -30,7 +30,7 @@ struct ProgramTimeline {
 /// What a timeline writes once: one rank, or a class of ranks whose timelines are identical.
 struct Track {
   size_t program = 0;                            ///< index into TimelineSet::programs
-  std::vector<strategies::RankPlacement> ranks;  ///< in rank order; the first names the track
+  std::vector<evaluation::RankPlacement> ranks;  ///< in rank order; the first names the track
 };
 
 /// How the SVG plot draws memory.
@@ -55,7 +55,7 @@ enum class TrackPerRank { kClass, kRank };
 
 /// Simulates the programs of `ranks` (each distinct one once), with a track per rank or per
 /// class of identical ranks; `progress` (when given) counts the ranks done.
-TimelineSet build_timelines(const strategies::CompiledPlan& compiled,
+TimelineSet build_timelines(const evaluation::CompiledPlan& compiled,
                             const std::vector<int64_t>& ranks, std::string title,
                             TrackPerRank tracks = TrackPerRank::kRank,
                             Progress* progress = nullptr);
@@ -65,13 +65,13 @@ inline constexpr int64_t kTimelineDecodeSteps = 256;
 
 /// The same for inference: the prefill, then the decode steps (each pass's events carry its
 /// index in the microbatch column).
-TimelineSet build_timelines(const strategies::CompiledInference& compiled,
+TimelineSet build_timelines(const evaluation::CompiledInference& compiled,
                             const std::vector<int64_t>& ranks, std::string title,
                             TrackPerRank tracks = TrackPerRank::kRank,
                             Progress* progress = nullptr);
 
 /// Sorted ranks as ranges: "0-7 64-71" (`range` "-", `separator` " "), "0–7, 64–71".
-std::string rank_ranges(const std::vector<strategies::RankPlacement>& ranks,
+std::string rank_ranges(const std::vector<evaluation::RankPlacement>& ranks,
                         const std::string& range, const std::string& separator);
 
 /// SPEC.md's timeline CSV: rank,t_s,phase,microbatch,layer,category,delta_bytes,live_bytes,

@@ -4,8 +4,8 @@
 #include "fuzz_support.h"
 #include "scenarios/scenario.h"
 #include "scenarios/sweep.h"
-#include "strategies/evaluate.h"
-#include "strategies/fast_evaluator.h"
+#include "evaluation/evaluate.h"
+#include "evaluation/fast_evaluator.h"
 #include "strategies/layout.h"
 
 namespace {
@@ -39,10 +39,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto root = memsim::scenarios::parse_yaml(text, "fuzz.yaml");
     const memsim::scenarios::Scenario scenario = memsim::scenarios::read_scenario(root, "fuzz.yaml");
     for (const memsim::scenarios::Variant& v : scenario.variants) {
-      if (small(v.plan)) memsim::strategies::evaluate(v.plan);
+      if (small(v.plan)) memsim::evaluation::evaluate(v.plan);
     }
     if (scenario.sweep.is_null()) return;
-    memsim::strategies::FastEvaluator evaluator;
+    memsim::evaluation::FastEvaluator evaluator;
     for (const memsim::scenarios::VariantSweep& v : memsim::scenarios::read_sweeps(scenario)) {
       memsim::strategies::TrainingPlan plan = v.sweep.base();
       for (uint64_t point = 0; point < std::min(v.sweep.points(), kMostSweepPoints); ++point) {

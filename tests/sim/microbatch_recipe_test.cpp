@@ -33,7 +33,7 @@ TEST_CASE("a microbatch frees everything it allocates, under every checkpointing
     CAPTURE(memsim::strategies::describe(policy));
     auto plan = memsim::testing::one_gpu_plan(small_llama(), 512);
     plan.checkpointing = policy;
-    const memsim::strategies::CompiledPlan compiled(plan);
+    const memsim::evaluation::CompiledPlan compiled(plan);
     const auto& program = compiled.program(0);
     const auto recipe = memsim::sim::compile_recipe(program, 0);
     CHECK(sum_deltas(recipe, program.sizes) == 0);

@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "sim/microbatch_recipe.h"
-#include "strategies/evaluate.h"
+#include "evaluation/evaluate.h"
 #include "strategies/strategy_pass.h"
 #include "support/test_support.h"
 
@@ -30,7 +30,7 @@ TEST_CASE("offloaded activations leave the GPU for host memory, and every byte c
   CHECK(kept.activations_per_microbatch - moved.activations_per_microbatch == moved.host_peak);
   CHECK(moved.peak < kept.peak);
 
-  const memsim::strategies::CompiledPlan compiled(plan);
+  const memsim::evaluation::CompiledPlan compiled(plan);
   const auto& program = compiled.program(0);
   const auto recipe = memsim::sim::compile_recipe(program, 0);
   int64_t gpu = 0;
@@ -66,7 +66,7 @@ TEST_CASE("a pipeline stage holds the offloaded activations of its microbatches 
   plan.parallel.pp.stages = 2;
   plan.cluster.gpus_per_node = 2;
   plan.training.global_batch = 4;  // 4 microbatches, 1F1B
-  const auto report = memsim::strategies::evaluate(plan);
+  const auto report = memsim::evaluation::evaluate(plan);
   // Stage 0 runs two forwards before its first backward; stage 1 one. Each holds the
   // offloaded activations of its two layers per microbatch in flight.
   const auto first = report.ranks[0].memory.host_peak;

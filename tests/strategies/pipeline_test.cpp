@@ -7,14 +7,14 @@
 
 #include <doctest/doctest.h>
 
-#include "strategies/evaluate.h"
-#include "strategies/pipeline_timing.h"
+#include "evaluation/evaluate.h"
+#include "evaluation/pipeline_timing.h"
 #include "strategies/schedules.h"
 #include "support/test_support.h"
 
 namespace {
 
-using memsim::strategies::ChunkTimes;
+using memsim::evaluation::ChunkTimes;
 
 /// The bubble of `schedule` with every chunk taking the same time and free transfers.
 double uniform_bubble(const std::string& schedule, int64_t p, int64_t m, int64_t v) {
@@ -24,7 +24,7 @@ double uniform_bubble(const std::string& schedule, int64_t p, int64_t m, int64_t
   // A layer's backward takes twice its forward; a stage's work splits over its v chunks.
   const std::vector<std::vector<ChunkTimes>> times(p,
                                                    std::vector<ChunkTimes>(v, {1.0 / v, 2.0 / v}));
-  return memsim::strategies::time_schedule(steps, times, 0.0).bubble_fraction;
+  return memsim::evaluation::time_schedule(steps, times, 0.0).bubble_fraction;
 }
 
 memsim::sim::ModelSpec gpt_like(int64_t layers) {
@@ -153,7 +153,7 @@ TEST_CASE("interleaved: the first stage holds L(1 + (p-1)/(pv)) layers' worth") 
 TEST_CASE("stages differ where they should: activations on the first, logits on the last") {
   auto plan = pipelined(memsim::testing::preset("llama3-8b"), 4, 8, "1f1b");
   plan.model.attention = memsim::sim::AttentionImpl::kFlash;
-  const auto report = memsim::strategies::evaluate(plan);
+  const auto report = memsim::evaluation::evaluate(plan);
   using memsim::sim::Category;
   const auto& first = report.ranks.front().memory;
   const auto& last = report.ranks.back().memory;
@@ -169,7 +169,7 @@ TEST_CASE("stages differ where they should: activations on the first, logits on 
 
 TEST_CASE("a tied LM head on the last stage keeps a replica of the embedding") {
   auto plan = pipelined(memsim::testing::preset("gpt2-124m"), 2, 4, "1f1b");
-  const memsim::strategies::CompiledPlan compiled(plan);
+  const memsim::evaluation::CompiledPlan compiled(plan);
   using memsim::sim::Category;
   const auto last_weights = compiled.program(1).resident[Category::kWeights].value();
   const auto first_weights = compiled.program(0).resident[Category::kWeights].value();

@@ -76,7 +76,7 @@ sim::ModelSpec preset(const std::string& name) {
 }
 
 Walk walk(const strategies::TrainingPlan& plan, int64_t rank) {
-  const strategies::CompiledPlan compiled(plan);
+  const evaluation::CompiledPlan compiled(plan);
   Walk w;
   w.result = sim::simulate(compiled.program(rank), &w.timeline);
   return w;

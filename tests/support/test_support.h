@@ -11,7 +11,7 @@
 
 #include "scenarios/scenario.h"
 #include "sim/timeline.h"
-#include "strategies/compiled_plan.h"
+#include "evaluation/compiled_plan.h"
 #include "strategies/training_plan.h"
 
 namespace memsim::testing {

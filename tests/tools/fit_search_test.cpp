@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "scenarios/scenario.h"
-#include "strategies/evaluate.h"
+#include "evaluation/evaluate.h"
 #include "support/test_support.h"
 
 namespace {
@@ -38,13 +38,13 @@ const memsim::scenarios::ScenarioKey& key(const std::string& name) {
 /// Whether the full walk says `plan` with `name` at `value` fits.
 bool walk_fits(const TrainingPlan& plan, const std::string& name, int64_t value) {
   const auto with = memsim::tools::plan_with(plan, key(name), value);
-  return with && memsim::strategies::evaluate(*with).fits;
+  return with && memsim::evaluation::evaluate(*with).fits;
 }
 
 }  // namespace
 
 TEST_CASE("the largest micro_batch and seq_len that fit: it fits, the next valid value does not") {
-  memsim::strategies::FastEvaluator evaluator;
+  memsim::evaluation::FastEvaluator evaluator;
   for (const auto& variant : scenario().variants) {
     for (const std::string name : {"training.micro_batch", "training.seq_len"}) {
       CAPTURE(variant.name);
@@ -59,7 +59,7 @@ TEST_CASE("the largest micro_batch and seq_len that fit: it fits, the next valid
       for (int64_t v = answer.value + 1; v < *answer.next; ++v)
         CHECK_FALSE(memsim::tools::plan_with(variant.plan, key(name), v));
       const auto at = memsim::tools::plan_with(variant.plan, key(name), answer.value);
-      CHECK(answer.peak == memsim::strategies::evaluate(*at).peak);
+      CHECK(answer.peak == memsim::evaluation::evaluate(*at).peak);
       CHECK(answer.next_peak > variant.plan.cluster.gpu.capacity);
     }
   }
@@ -77,7 +77,7 @@ TEST_CASE("fit keeps the global batch as it grows the micro-batch, unless told t
   REQUIRE(with);
   CHECK(with->training.global_batch == 96);
   CHECK(with->microbatches() == 32);
-  memsim::strategies::FastEvaluator evaluator;
+  memsim::evaluation::FastEvaluator evaluator;
   const auto answer = memsim::tools::maximize(plan, key("training.micro_batch"), evaluator);
   CHECK(32 % answer.value == 0);
   CHECK(answer.microbatches == 32 / answer.value);
@@ -86,7 +86,7 @@ TEST_CASE("fit keeps the global batch as it grows the micro-batch, unless told t
 TEST_CASE("fit searches only valid values: multiples of tp under sequence parallelism") {
   auto plan = scenario().variants.front().plan;  // tp 2
   plan.parallel.tp.sequence_parallel = true;
-  memsim::strategies::FastEvaluator evaluator;
+  memsim::evaluation::FastEvaluator evaluator;
   const auto answer = memsim::tools::maximize(plan, key("training.seq_len"), evaluator);
   CHECK(answer.smallest == 2);  // 1 is not a valid value: tp = 2 must divide it
   CHECK(answer.value % 2 == 0);
@@ -103,7 +103,7 @@ TEST_CASE("fit searches only valid values: multiples of tp under sequence parall
 }
 
 TEST_CASE("fit answers 0 when nothing fits, and says when a key does not limit memory") {
-  memsim::strategies::FastEvaluator evaluator;
+  memsim::evaluation::FastEvaluator evaluator;
   auto plan = scenario().variants.front().plan;
   plan.cluster.gpu.capacity = memsim::sim::Bytes(1 << 20);
   const auto none = memsim::tools::maximize(plan, key("training.micro_batch"), evaluator);
@@ -154,7 +154,7 @@ hardware: {gpu: a100-40gb}
 inference: {batch: 4, prompt_len: 1024, generate_len: 256, kv_block: 16}
 )";
   const auto variant = memsim::testing::scenario_from_text(serving, "serve.yaml").variants.front();
-  memsim::strategies::FastEvaluator evaluator;
+  memsim::evaluation::FastEvaluator evaluator;
   const auto capacity = memsim::tools::inference_capacity(variant.plan, evaluator);
   for (const std::string name : {"inference.batch", "inference.prompt_len"}) {
     CAPTURE(name);
@@ -167,7 +167,7 @@ inference: {batch: 4, prompt_len: 1024, generate_len: 256, kv_block: 16}
     CHECK(answer.value ==
           (name == "inference.batch" ? capacity.max_batch : capacity.max_prompt_len));
     // A serving engine may use 90% of the GPU: that, not the capacity, is the limit.
-    const auto usable = memsim::strategies::usable_memory(variant.plan);
+    const auto usable = memsim::evaluation::usable_memory(variant.plan);
     CHECK(answer.peak <= usable);
     CHECK(answer.next_peak > usable);
     CHECK(answer.next_peak < variant.plan.cluster.gpu.capacity);
@@ -183,7 +183,7 @@ inference: {batch: 4, prompt_len: 1024, generate_len: 256, kv_block: 16}
 TEST_CASE("the capacity answers are exact: one more does not fit") {
   TrainingPlan plan = memsim::testing::serving_plan("llama2-13b", 4, 1024, 256);
   plan.inference.kv_block = 16;
-  memsim::strategies::FastEvaluator evaluator;
+  memsim::evaluation::FastEvaluator evaluator;
   const auto capacity = memsim::tools::inference_capacity(plan, evaluator);
   REQUIRE(capacity.max_batch > 1);
   REQUIRE(capacity.max_prompt_len > 1);
@@ -191,7 +191,7 @@ TEST_CASE("the capacity answers are exact: one more does not fit") {
     TrainingPlan probe = plan;
     probe.inference.batch = batch;
     probe.inference.prompt_len = prompt;
-    return memsim::strategies::evaluate(probe).fits;
+    return memsim::evaluation::evaluate(probe).fits;
   };
   CHECK(fits(capacity.max_batch, plan.inference.prompt_len));
   CHECK_FALSE(fits(capacity.max_batch + 1, plan.inference.prompt_len));
@@ -208,9 +208,9 @@ TEST_CASE("every shipped scenario: fit's answer runs and fits, the next valid va
                            const std::string& name, int64_t value) {
     const auto scenario =
         memsim::scenarios::load_scenario(path, {name + "=" + std::to_string(value)}, variant);
-    return memsim::strategies::evaluate(scenario.variants.front().plan).fits;
+    return memsim::evaluation::evaluate(scenario.variants.front().plan).fits;
   };
-  memsim::strategies::FastEvaluator evaluator;
+  memsim::evaluation::FastEvaluator evaluator;
   for (const auto& entry :
        std::filesystem::directory_iterator(memsim::testing::source_path("scenarios"))) {
     if (entry.path().extension() != ".yaml") continue;

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hardware/gpu_catalog.h"
-#include "strategies/evaluate.h"
+#include "evaluation/evaluate.h"
 #include "strategies/layout.h"
 #include "support/test_support.h"
 
@@ -41,7 +41,7 @@ bool any_layout_fits(const memsim::strategies::TrainingPlan& scenario,
       if (memsim::strategies::layout_errors(memsim::strategies::resolve_layout(plan)).any()) {
         continue;
       }
-      if (memsim::strategies::evaluate(plan).fits) return true;
+      if (memsim::evaluation::evaluate(plan).fits) return true;
     }
   }
   return false;
@@ -52,7 +52,7 @@ bool any_layout_fits(const memsim::strategies::TrainingPlan& scenario,
 TEST_CASE("each GPU gets the fewest that fit: they fit, half as many do not") {
   for (const char* text : {kTraining, kServing}) {
     const auto scenario = memsim::testing::scenario_from_text(text, "for.yaml").variants[0].plan;
-    memsim::strategies::FastEvaluator evaluator;
+    memsim::evaluation::FastEvaluator evaluator;
     const auto options =
         memsim::tools::hardware_options(scenario, memsim::hardware::gpus(), evaluator);
     REQUIRE(options.size() == memsim::hardware::gpus().size());
@@ -60,7 +60,7 @@ TEST_CASE("each GPU gets the fewest that fit: they fit, half as many do not") {
     for (const auto& option : options) {
       CAPTURE(option.gpu.name);
       REQUIRE(option.plan);
-      const auto report = memsim::strategies::evaluate(*option.plan);
+      const auto report = memsim::evaluation::evaluate(*option.plan);
       CHECK(report.fits);
       CHECK(report.peak == option.result.peak);
       CHECK(option.plan->mode == scenario.mode);

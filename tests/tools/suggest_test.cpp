@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "scenarios/scenario.h"
-#include "strategies/evaluate.h"
+#include "evaluation/evaluate.h"
 #include "support/test_support.h"
 
 namespace {
@@ -44,7 +44,7 @@ TEST_CASE("every suggestion for a shipped scenario's variant that does not fit m
     const std::string dir = entry.path().parent_path().string();
     for (size_t i = 0; i < scenario.variants.size(); ++i) {
       const auto& variant = scenario.variants[i];
-      if (memsim::strategies::evaluate(variant.plan).fits) continue;
+      if (memsim::evaluation::evaluate(variant.plan).fits) continue;
       CAPTURE(path);
       CAPTURE(variant.name);
       const auto suggestions = memsim::tools::suggest(scenario.configs[i], dir, variant.plan, {});
@@ -54,7 +54,7 @@ TEST_CASE("every suggestion for a shipped scenario's variant that does not fit m
         CAPTURE(s.set_flags());
         // As `memsim run SCENARIO --variant NAME --set ...` reads and walks it.
         const auto fixed = memsim::scenarios::load_scenario(path, set_texts(s), variant.name);
-        const auto report = memsim::strategies::evaluate(fixed.variants.front().plan);
+        const auto report = memsim::evaluation::evaluate(fixed.variants.front().plan);
         CHECK(report.fits);
         CHECK(report.peak == s.peak);
         for (const auto& [key, value] : s.changes)

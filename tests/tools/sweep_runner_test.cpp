@@ -16,7 +16,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
-#include "strategies/evaluate.h"
+#include "evaluation/evaluate.h"
 #include "support/test_support.h"
 
 namespace {
@@ -105,7 +105,7 @@ TEST_CASE("every valid point is a row equal to the walk of its plan, in grid ord
       CHECK(cells[0] == v.name);
       CHECK(cells[1] == std::to_string(plan.parallel.tp.degree));
       CHECK(cells[2] == std::to_string(plan.parallel.pp.stages));
-      const auto walked = memsim::strategies::evaluate(plan);
+      const auto walked = memsim::evaluation::evaluate(plan);
       CHECK(cells[6] == (walked.fits ? "true" : "false"));
       CHECK(cells[7] == std::to_string(walked.peak.value()));
       CHECK(std::stod(cells[8]) == doctest::Approx(walked.step_time_s).epsilon(1e-5));

@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "strategies/evaluate.h"
+#include "evaluation/evaluate.h"
 #include "support/test_support.h"
 
 namespace {
@@ -23,7 +23,7 @@ memsim::tools::TimelineSet pipeline_set(
   plan.parallel.tp.degree = 2;
   plan.training.global_batch = 8;
   plan.checkpointing = memsim::strategies::SelectiveCheckpointing{};
-  static const memsim::strategies::CompiledPlan compiled(plan);
+  static const memsim::evaluation::CompiledPlan compiled(plan);
   return memsim::tools::build_timelines(compiled, {0, 1, 2, 7}, "test \"pipeline\"", tracks);
 }
 
@@ -137,9 +137,9 @@ TEST_CASE("an inference timeline walks the prefill and every decode step to the 
   plan.inference.batch = 3;
   plan.inference.prompt_len = 100;
   plan.inference.generate_len = 20;
-  const memsim::strategies::CompiledInference compiled(plan);
+  const memsim::evaluation::CompiledInference compiled(plan);
   const auto set = memsim::tools::build_timelines(compiled, {0, 1}, "serving");
-  const auto report = memsim::strategies::evaluate(plan);
+  const auto report = memsim::evaluation::evaluate(plan);
   REQUIRE(set.programs.size() == 2);
   for (size_t stage = 0; stage < 2; ++stage) {
     const auto& program = set.programs[stage];

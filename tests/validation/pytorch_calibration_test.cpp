@@ -106,7 +106,7 @@ TEST_CASE("the loss saves fp32 log-probabilities and labels; its backward holds 
 
   auto model = gpt2_block(0.0);
   model.vocab = V;
-  const memsim::strategies::CompiledPlan compiled(memsim::testing::one_gpu_plan(model, s, b));
+  const memsim::evaluation::CompiledPlan compiled(memsim::testing::one_gpu_plan(model, s, b));
   const auto& graph = compiled.graph();
   const auto& program = compiled.program(0);
   int64_t saved = 0;

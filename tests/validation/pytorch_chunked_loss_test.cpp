@@ -44,7 +44,7 @@ struct HeadMemory {
 };
 
 HeadMemory head_memory(const memsim::strategies::TrainingPlan& plan) {
-  const memsim::strategies::CompiledPlan compiled(plan);
+  const memsim::evaluation::CompiledPlan compiled(plan);
   const auto& graph = compiled.graph();
   const auto& program = compiled.program(0);
   const auto& index = *program.index;

@@ -16,7 +16,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
-#include "strategies/inference.h"
+#include "evaluation/compiled_inference.h"
 #include "support/test_support.h"
 
 namespace {
@@ -53,7 +53,7 @@ memsim::strategies::TrainingPlan layer_plan(const nlohmann::json& dims, int64_t 
 /// memsim's peak of temporaries during layer 0 of pass `pass`, above the layer's start.
 int64_t layer_peak(const memsim::strategies::TrainingPlan& plan, int32_t pass) {
   memsim::sim::Timeline timeline;
-  memsim::strategies::CompiledInference(plan).walk(0, memsim::strategies::kEveryStep, &timeline);
+  memsim::evaluation::CompiledInference(plan).walk(0, memsim::strategies::kEveryStep, &timeline);
   const auto live = timeline.live_by_category();
   const auto column = static_cast<Eigen::Index>(Category::kTemporary);
   int64_t before = -1;

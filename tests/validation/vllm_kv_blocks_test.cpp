@@ -8,7 +8,7 @@
 
 #include <doctest/doctest.h>
 
-#include "strategies/evaluate.h"
+#include "evaluation/evaluate.h"
 #include "support/test_support.h"
 #include "tools/fit_search.h"
 
@@ -17,7 +17,7 @@ TEST_CASE("vLLM's KV cache blocks for Llama 2 7B on an A100-80GB (within 2%)") {
   plan.model.attention = memsim::sim::AttentionImpl::kFlash;
   plan.inference.prefill_chunk = 4096;
   plan.inference.kv_block = 16;
-  memsim::strategies::FastEvaluator evaluator;
+  memsim::evaluation::FastEvaluator evaluator;
   const auto capacity = memsim::tools::inference_capacity(plan, evaluator);
   const double blocks = static_cast<double>(capacity.max_prompt_len) / 16.0;
   // memsim: 118,432 tokens, 7,402 blocks (+0.7%): weights 12.55 GiB, CUDA context 1.31 GiB,

@@ -37,7 +37,7 @@ double states_gb(int64_t data_parallel, int zero) {
   plan.parallel.dp.zero = zero;
   plan.parallel.dp.persistence_threshold = 0;  // the paper shards every tensor
   plan.training.global_batch = data_parallel;
-  const memsim::strategies::CompiledPlan compiled(plan);
+  const memsim::evaluation::CompiledPlan compiled(plan);
   const auto& resident = compiled.program(0).resident;
   const auto bytes = resident[Category::kWeights] + resident[Category::kGradients] +
                      resident[Category::kMasterWeights] + resident[Category::kOptimizer];

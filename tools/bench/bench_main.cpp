@@ -11,9 +11,9 @@
 #include "scenarios/scenario.h"
 #include "scenarios/sweep.h"
 #include "sim/simulator.h"
-#include "strategies/compiled_plan.h"
-#include "strategies/evaluate.h"
-#include "strategies/fast_evaluator.h"
+#include "evaluation/compiled_plan.h"
+#include "evaluation/evaluate.h"
+#include "evaluation/fast_evaluator.h"
 #include "strategies/layout.h"
 #include "tools/fit_search.h"
 #include "tools/hardware_search.h"
@@ -44,13 +44,13 @@ TrainingPlan llama3_70b_one_gpu() {
 void BM_Llama3_70b_Step_Evaluate(benchmark::State& state) {
   const TrainingPlan plan = llama3_70b_one_gpu();
   for (auto _ : state)
-    benchmark::DoNotOptimize(memsim::strategies::evaluate(plan));
+    benchmark::DoNotOptimize(memsim::evaluation::evaluate(plan));
 }
 BENCHMARK(BM_Llama3_70b_Step_Evaluate)->Unit(benchmark::kMillisecond);
 
 // The walk alone, on an already compiled program.
 void BM_Llama3_70b_Step_Walk(benchmark::State& state) {
-  const memsim::strategies::CompiledPlan compiled(llama3_70b_one_gpu());
+  const memsim::evaluation::CompiledPlan compiled(llama3_70b_one_gpu());
   for (auto _ : state)
     benchmark::DoNotOptimize(memsim::sim::simulate(compiled.program(0)));
 }
@@ -85,14 +85,14 @@ TrainingPlan plan_at_limits(int64_t layers, int64_t microbatches, int64_t stages
 void BM_Run_AtLayerPassLimit(benchmark::State& state) {
   const TrainingPlan plan = plan_at_limits(4096, 512, 32);
   for (auto _ : state)
-    benchmark::DoNotOptimize(memsim::strategies::evaluate(plan));
+    benchmark::DoNotOptimize(memsim::evaluation::evaluate(plan));
 }
 BENCHMARK(BM_Run_AtLayerPassLimit)->Unit(benchmark::kSecond)->Iterations(1);
 
 void BM_Run_AtPipelineStepLimit(benchmark::State& state) {
   const TrainingPlan plan = plan_at_limits(64, 4096, 16);
   for (auto _ : state)
-    benchmark::DoNotOptimize(memsim::strategies::evaluate(plan));
+    benchmark::DoNotOptimize(memsim::evaluation::evaluate(plan));
 }
 BENCHMARK(BM_Run_AtPipelineStepLimit)->Unit(benchmark::kSecond)->Iterations(1);
 
@@ -125,7 +125,7 @@ void BM_Llama3_405b_512Gpus_Timeline(benchmark::State& state) {
     ranks[r] = static_cast<int64_t>(r);
   int64_t events = 0;
   for (auto _ : state) {
-    const memsim::strategies::CompiledPlan compiled(plan);
+    const memsim::evaluation::CompiledPlan compiled(plan);
     const auto set = memsim::tools::build_timelines(compiled, ranks, "405b");
     events = 0;
     for (const auto& p : set.programs)
@@ -187,7 +187,7 @@ BENCHMARK(BM_Sweep_Llama3_70b_OneShot)
 // few values, as in a sweep of millions of points that revisits each shape many times.
 void BM_Sweep_Llama3_70b_Steady(benchmark::State& state) {
   const auto sweeps = llama3_70b_sweeps(state.range(0));
-  memsim::strategies::FastEvaluator evaluator;
+  memsim::evaluation::FastEvaluator evaluator;
   std::vector<memsim::strategies::TrainingPlan> plans;
   for (const auto& v : sweeps)
     plans.push_back(v.sweep.base());
@@ -198,7 +198,7 @@ void BM_Sweep_Llama3_70b_Steady(benchmark::State& state) {
       for (uint64_t point = 0; point < sweeps[v].sweep.points(); ++point, ++points) {
         if (!sweeps[v].sweep.prepare(point, plans[v]).empty()) continue;
         benchmark::DoNotOptimize(
-            evaluator.evaluate(plans[v], memsim::strategies::StagePeaks::kLargestOnly));
+            evaluator.evaluate(plans[v], memsim::evaluation::StagePeaks::kLargestOnly));
         ++evaluated;
       }
     }
@@ -238,14 +238,14 @@ TrainingPlan serving_32b() {
 void BM_Serving_32b_Evaluate(benchmark::State& state) {
   const TrainingPlan plan = serving_32b();
   for (auto _ : state)
-    benchmark::DoNotOptimize(memsim::strategies::evaluate(plan));
+    benchmark::DoNotOptimize(memsim::evaluation::evaluate(plan));
 }
 BENCHMARK(BM_Serving_32b_Evaluate)->Unit(benchmark::kMillisecond);
 
 // The largest batch and the longest prompt that fit: two fit searches.
 void BM_Serving_32b_Capacity(benchmark::State& state) {
   const TrainingPlan plan = serving_32b();
-  memsim::strategies::FastEvaluator evaluator;
+  memsim::evaluation::FastEvaluator evaluator;
   for (auto _ : state)
     benchmark::DoNotOptimize(memsim::tools::inference_capacity(plan, evaluator));
 }
@@ -261,7 +261,7 @@ void BM_HardwareFor_32b_Training(benchmark::State& state) {
     if (variant.name == "train-zero3-4gpu") plan = &variant.plan;
   }
   for (auto _ : state) {
-    memsim::strategies::FastEvaluator evaluator;
+    memsim::evaluation::FastEvaluator evaluator;
     benchmark::DoNotOptimize(
         memsim::tools::hardware_options(*plan, memsim::hardware::gpus(), evaluator));
   }

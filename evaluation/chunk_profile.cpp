@@ -1,0 +1,247 @@
+#include "evaluation/chunk_profile.h"
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+#include "sim/check.h"
+#include "sim/microbatch_recipe.h"
+#include "strategies/pipeline.h"
+#include "strategies/strategy_pass.h"
+
+namespace memsim::evaluation {
+
+namespace {
+
+/// Builds a pass's candidate prefixes: after each op's allocations (its start). Two rules
+/// drop a candidate that can never be the only fullest, whatever the sizes:
+/// - dominance: another holds at least as much of every quantity;
+/// - betweenness: the same op of successive identical layers gives candidates on a line
+///   (a + k·step); a linear form is largest at an end of a segment, so only the first and
+///   the last of a run are kept. Candidates are grouped by op position (`group`) for this.
+class PassBuilder {
+ public:
+  PassBuilder(int quantities, int context_quantities)
+      : running_(quantities, 0), context_quantities_(context_quantities) {}
+
+  void add(int quantity, int64_t sign) { running_[quantity] += sign; }
+  void candidate(int64_t group) {
+    for (const size_t i : alive_) {
+      if (dominates(candidates_[i].counts, running_)) return;
+    }
+    std::erase_if(alive_,
+                  [&](size_t i) { return dominates(running_, candidates_[i].counts) && drop(i); });
+    // Members whose storage was dropped (and maybe taken since) are gone.
+    std::vector<Member>& members = groups_[group];
+    std::erase_if(members, [&](const Member& m) {
+      return !candidates_[m.index].alive || candidates_[m.index].order != m.order;
+    });
+    if (members.size() >= 2 && between(candidates_[members[members.size() - 2].index].counts,
+                                       candidates_[members.back().index].counts, running_)) {
+      const size_t last = members.back().index;
+      members.pop_back();
+      std::erase(alive_, last);
+      drop(last);
+    }
+    // A dropped candidate's storage takes the new one.
+    size_t slot = candidates_.size();
+    if (free_.empty()) {
+      candidates_.emplace_back();
+    } else {
+      slot = free_.back();
+      free_.pop_back();
+    }
+    candidates_[slot] = {running_, true, order_};
+    members.push_back({slot, order_++});
+    alive_.push_back(slot);
+  }
+  PassProfile finish() {
+    PassProfile profile;
+    std::vector<int64_t> zero(running_.size(), 0);
+    const std::vector<int64_t>* before = &zero;
+    std::sort(alive_.begin(), alive_.end(),
+              [&](size_t a, size_t b) { return candidates_[a].order < candidates_[b].order; });
+    for (const size_t i : alive_) {
+      const Candidate& c = candidates_[i];
+      std::vector<int64_t> difference(c.counts.size());
+      for (size_t q = 0; q < difference.size(); ++q)
+        difference[q] = c.counts[q] - (*before)[q];
+      auto [context, stage] = split(difference);
+      profile.context_peaks.steps.push_back(std::move(context));
+      profile.stage_peaks.steps.push_back(std::move(stage));
+      before = &c.counts;
+    }
+    std::tie(profile.context_net, profile.stage_net) = split(running_);
+    return profile;
+  }
+
+ private:
+  struct Candidate {
+    std::vector<int64_t> counts;
+    bool alive = false;
+    int64_t order = 0;  ///< its place in the pass
+  };
+
+  bool drop(size_t i) {
+    candidates_[i].alive = false;
+    free_.push_back(i);
+    return true;
+  }
+
+  static bool dominates(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (a[i] < b[i]) return false;
+    }
+    return true;
+  }
+  /// Whether b lies on the segment from a to c: c − b is a positive multiple of b − a.
+  static bool between(const std::vector<int64_t>& a, const std::vector<int64_t>& b,
+                      const std::vector<int64_t>& c) {
+    size_t k = 0;
+    while (k < a.size() && b[k] == a[k])
+      ++k;
+    if (k == a.size()) return true;  // b equals a
+    const int64_t u_k = b[k] - a[k];
+    const int64_t w_k = c[k] - b[k];
+    if (w_k == 0 || (w_k > 0) != (u_k > 0)) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if ((b[i] - a[i]) * w_k != (c[i] - b[i]) * u_k) return false;
+    }
+    return true;
+  }
+  /// The terms of the context's quantities, and of the stage's.
+  std::pair<LinearForm, LinearForm> split(const std::vector<int64_t>& dense) const {
+    std::pair<LinearForm, LinearForm> parts;
+    for (size_t q = 0; q < dense.size(); ++q) {
+      if (dense[q] == 0) continue;
+      LinearForm& part = static_cast<int>(q) < context_quantities_ ? parts.first : parts.second;
+      part.terms.emplace_back(static_cast<int32_t>(q), dense[q]);
+    }
+    return parts;
+  }
+
+  std::vector<int64_t> running_;
+  int context_quantities_;
+  std::vector<Candidate> candidates_;
+  std::vector<size_t> alive_;  ///< indices into candidates_
+  std::vector<size_t> free_;   ///< dropped candidates' indices, for reuse
+  int64_t order_ = 0;
+  struct Member {
+    size_t index;
+    int64_t order;
+  };
+  std::map<int64_t, std::vector<Member>> groups_;  ///< candidates by op position
+};
+
+/// The GPU's candidate prefixes of a pass: after each op's allocations.
+PassProfile profile_pass(const std::vector<sim::RecipeOp>& ops, const sim::MicrobatchRecipe& recipe,
+                         const sim::RankProgram& program, bool parameter_gradients) {
+  const sim::LayerGraph& graph = *program.graph;
+  const sim::QuantityIndex& index = *program.index;
+  PassBuilder builder(index.count(), index.context_count());
+  for (const sim::RecipeOp& op : ops) {
+    // A backward (not a recomputation) makes its parameters' gradients on demand.
+    if (parameter_gradients && op.phase == sim::Phase::kBackward) {
+      builder.add(index.parameter_gradients(graph.twin_slot(op.op)), 1);
+    }
+    for (uint32_t i = op.begin; i < op.split; ++i) {
+      const sim::RecipeDelta& d = recipe.deltas[i];
+      MEMSIM_CHECK(d.sign > 0);  // an op allocates before it frees
+      if (!d.host) builder.add(d.quantity, 1);
+    }
+    builder.candidate(8 * static_cast<int64_t>(graph.twin_slot(op.op)) +
+                      static_cast<int64_t>(op.phase));
+    for (uint32_t i = op.split; i < op.end; ++i) {
+      const sim::RecipeDelta& d = recipe.deltas[i];
+      if (d.host) continue;
+      MEMSIM_CHECK(d.sign < 0);
+      builder.add(d.quantity, -1);
+    }
+  }
+  return builder.finish();
+}
+
+/// Host memory's candidate prefixes of a pass: activations arrive there as an op ends.
+PassProfile profile_host_pass(const std::vector<sim::RecipeOp>& ops,
+                              const sim::MicrobatchRecipe& recipe,
+                              const sim::RankProgram& program) {
+  const sim::QuantityIndex& index = *program.index;
+  PassBuilder builder(index.count(), index.context_count());
+  for (const sim::RecipeOp& op : ops) {
+    for (uint32_t i = op.begin; i < op.end; ++i) {
+      const sim::RecipeDelta& d = recipe.deltas[i];
+      if (d.host) builder.add(d.quantity, d.sign);
+    }
+    builder.candidate(8 * static_cast<int64_t>(program.graph->twin_slot(op.op)) +
+                      static_cast<int64_t>(op.phase));
+  }
+  return builder.finish();
+}
+
+}  // namespace
+
+void FormChain::evaluate(const std::vector<int64_t>& quantities, std::vector<int64_t>& out) const {
+  out.resize(steps.size());
+  int64_t sum = 0;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    sum += steps[i].evaluate(quantities);
+    out[i] = sum;
+  }
+}
+
+void FormChain::evaluate(const std::vector<int64_t>& first, const std::vector<int64_t>& second,
+                         std::vector<int64_t>& out_first, std::vector<int64_t>& out_second) const {
+  out_first.resize(steps.size());
+  out_second.resize(steps.size());
+  int64_t a = 0;
+  int64_t b = 0;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const auto [da, db] = steps[i].evaluate(first, second);
+    out_first[i] = a += da;
+    out_second[i] = b += db;
+  }
+}
+
+void apply_recipe_settings(const RecipeSettings& settings, const sim::LayerGraph& graph,
+                           const std::vector<ChunkShape>& shapes, sim::RankProgram& program) {
+  program.recompute.clear();
+  for (const ChunkShape& shape : shapes) {
+    const auto spans =
+        recompute_spans(graph, settings.checkpointing, static_cast<int32_t>(shape.first_layer),
+                        static_cast<int32_t>(shape.first_layer + shape.layers - 1));
+    program.recompute.insert(program.recompute.end(), spans.begin(), spans.end());
+  }
+  program.prefetch = settings.prefetch;
+  program.host_moves = {};
+  shape_chunks(settings.passes, program);
+}
+
+ChunkProfile profile_chunk(const sim::LayerGraph& graph, const sim::QuantityIndex& index,
+                           const ChunkForm& form) {
+  const int64_t model_layers = graph.model().layers;
+  ChunkShape shape{0, form.layers, form.embedding, form.head};
+  if (!form.embedding) {
+    shape.first_layer =
+        form.head ? model_layers - form.layers : std::min<int64_t>(1, model_layers - form.layers);
+  }
+  sim::RankProgram program;  // sizes and times are not read: zeros
+  program.graph = &graph;
+  program.index = &index;
+  program.sizes.assign(index.count(), sim::Bytes{});
+  program.op_times.assign(graph.op_count(), {});
+  program.chunks = {chunk_span(graph, shape)};
+  apply_recipe_settings(form.settings, graph, {shape}, program);
+  const sim::MicrobatchRecipe recipe = sim::compile_recipe(program, 0);
+  ChunkProfile profile;
+  profile.forward = profile_pass(recipe.forward, recipe, program, false);
+  profile.backward = profile_pass(recipe.backward, recipe, program, false);
+  profile.first_backward = profile_pass(recipe.backward, recipe, program, true);
+  profile.host_forward = profile_host_pass(recipe.forward, recipe, program);
+  profile.host_backward = profile_host_pass(recipe.backward, recipe, program);
+  profile.offloads = std::any_of(recipe.deltas.begin(), recipe.deltas.end(),
+                                 [](const sim::RecipeDelta& d) { return d.host; });
+  profile.runs = op_runs(program, 0);
+  return profile;
+}
+
+}  // namespace memsim::evaluation

@@ -1,0 +1,114 @@
+#pragma once
+/// A chunk's recipe with its sizes left open: every delta of the compiled recipe names the
+/// quantity it allocates or frees (a kind of tensor, an op's buffer, a layer's gathered
+/// parameters...), so the chunk's forward and backward can be re-sized for any
+/// configuration of the same shape without recompiling. The order of allocations and frees
+/// does not depend on sizes; only which prefix of a pass is fullest does, and that is
+/// settled per configuration among a few candidate prefixes: those that no other prefix
+/// dominates quantity by quantity.
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "evaluation/chunk_times.h"
+#include "sim/layer_graph.h"
+#include "sim/quantity_index.h"
+#include "sim/rank_program.h"
+#include "strategies/checkpointing.h"
+#include "strategies/data_parallel.h"
+#include "strategies/pipeline.h"
+
+namespace memsim::evaluation {
+
+using namespace strategies;  // the plan and the strategies' terms
+
+/// A sum of quantities with integer coefficients.
+struct LinearForm {
+  std::vector<std::pair<int32_t, int64_t>> terms;
+  int64_t evaluate(const std::vector<int64_t>& quantities) const {
+    int64_t sum = 0;
+    for (const auto& [q, coefficient] : terms)
+      sum += coefficient * quantities[q];
+    return sum;
+  }
+  std::pair<int64_t, int64_t> evaluate(const std::vector<int64_t>& first,
+                                       const std::vector<int64_t>& second) const {
+    int64_t a = 0;
+    int64_t b = 0;
+    for (const auto& [q, coefficient] : terms) {
+      a += coefficient * first[q];
+      b += coefficient * second[q];
+    }
+    return {a, b};
+  }
+};
+
+/// Sums of quantities, each stored as its difference from the one before: successive
+/// prefixes of a pass differ in a few quantities, so evaluating them all costs about as
+/// much as evaluating one.
+struct FormChain {
+  std::vector<LinearForm> steps;  ///< the first sum, then each difference
+  /// Each sum's value, in order.
+  void evaluate(const std::vector<int64_t>& quantities, std::vector<int64_t>& out) const;
+  /// The same for two sets of quantities at once.
+  void evaluate(const std::vector<int64_t>& first, const std::vector<int64_t>& second,
+                std::vector<int64_t>& out_first, std::vector<int64_t>& out_second) const;
+};
+
+/// One pass of a chunk: the prefixes that can be fullest, and where the pass ends, each
+/// split where the context's quantities end and the stage's begin, so each part can be
+/// evaluated (and kept) on its own.
+struct PassProfile {
+  FormChain context_peaks;
+  FormChain stage_peaks;
+  LinearForm context_net;
+  LinearForm stage_net;
+  size_t candidates() const { return context_peaks.steps.size(); }
+};
+
+struct ChunkProfile {
+  PassProfile forward;
+  PassProfile backward;        ///< recomputation included
+  PassProfile first_backward;  ///< with parameter gradients made on demand
+  PassProfile host_forward;    ///< activations offloaded to host memory
+  PassProfile host_backward;
+  bool offloads = false;     ///< whether any activations go to host memory
+  std::vector<OpRuns> runs;  ///< what the chunk's compute time is made of
+};
+
+/// The plan's settings that shape a chunk's recipe beyond its ops: what is recomputed, what
+/// ZeRO-3 gathers ahead, and the strategy passes' (what moves to host memory).
+struct RecipeSettings {
+  CheckpointPolicy checkpointing;
+  int prefetch = 0;  ///< ZeRO-3: layers gathered ahead of the running one
+  ChunkPassSettings passes;
+  bool operator==(const RecipeSettings&) const = default;
+};
+
+/// `plan`'s recipe settings, for the walk's programs and the fast evaluation's chunks alike.
+inline RecipeSettings recipe_settings(const TrainingPlan& plan) {
+  return {plan.checkpointing, gathered_ahead(plan.parallel.dp), plan.training.chunk_passes};
+}
+
+/// Writes `settings` into `program`, whose chunks have `shapes`: each chunk's recompute
+/// spans, the layers gathered ahead, and what each strategy pass does to it.
+void apply_recipe_settings(const RecipeSettings& settings, const sim::LayerGraph& graph,
+                           const std::vector<ChunkShape>& shapes, sim::RankProgram& program);
+
+/// All a chunk's profile depends on besides the model: chunks of equal forms share one.
+struct ChunkForm {
+  int64_t layers = 0;
+  bool embedding = false;
+  bool head = false;
+  RecipeSettings settings;
+  bool operator==(const ChunkForm&) const = default;
+};
+
+/// The profile of a chunk of `form`. Every transformer layer is built alike, so which
+/// layers the chunk holds does not matter: it is profiled at a place in the model where a
+/// chunk of its form can be.
+ChunkProfile profile_chunk(const sim::LayerGraph& graph, const sim::QuantityIndex& index,
+                           const ChunkForm& form);
+
+}  // namespace memsim::evaluation

@@ -1,0 +1,240 @@
+#include "evaluation/compiled_inference.h"
+
+#include <algorithm>
+
+#include "evaluation/plan_context.h"
+#include "evaluation/time_model.h"
+#include "sim/check.h"
+#include "strategies/communication.h"
+#include "strategies/data_parallel.h"
+#include "strategies/model_states.h"
+#include "strategies/pipeline.h"
+#include "strategies/quantization.h"
+#include "strategies/tensor_parallel.h"
+
+namespace memsim::evaluation {
+
+using sim::Category;
+using sim::Dim;
+using sim::OpKind;
+
+struct CompiledInference::Stage {
+  int first = 0;
+  int last = 0;
+  std::vector<sim::OpId> ops;
+  std::vector<int64_t> twin_ops;  ///< per twin slot: the stage's ops priced like it
+  sim::RankResult summary;        ///< the walk of the prefill and the last decode step
+  int64_t layers = 0;
+  sim::CategoryBytes resident;
+  OverheadParts overheads;
+};
+
+CompiledInference::~CompiledInference() = default;
+
+CompiledInference::CompiledInference(TrainingPlan plan)
+    : plan_(std::move(plan)), graph_([&] {
+        sim::ModelSpec model = plan_.model;
+        model.dropout = 0.0;  // eval mode: dropout is the identity
+        return std::make_unique<sim::LayerGraph>(model);
+      }()) {
+  const sim::LayerGraph& graph = *graph_;
+  const PipelineParallelism& pp = plan_.parallel.pp;
+  MEMSIM_CHECK(pp.virtual_stages == 1 && !plan_.parallel.tp.sequence_parallel);
+  skipped_.assign(graph.op_count(), false);
+  for (sim::OpId op = 0; op < graph.op_count(); ++op)
+    skipped_[op] = graph.op(op).kind == OpKind::kCrossEntropy;
+  unmade_.assign(graph.tensor_count(), false);
+  logits_.assign(graph.tensor_count(), false);
+  for (sim::TensorId t = 0; t < graph.tensor_count(); ++t) {
+    // The labels only the loss reads are not fed; the logits it would read go to sampling.
+    const auto readers = graph.consumers(t);
+    const OpKind maker = graph.op(graph.tensor(t).producer).kind;
+    unmade_[t] =
+        maker == OpKind::kInput && !readers.empty() &&
+        std::all_of(readers.begin(), readers.end(), [&](sim::OpId r) { return skipped_[r]; });
+    logits_[t] = maker == OpKind::kLmHead || maker == OpKind::kUpcastLogits;
+  }
+  for (sim::OpId op : graph.twins())
+    op_weights_.push_back(op_weight_bytes(plan_, graph.op(op), true));
+
+  const std::vector<int64_t> layers = chunk_layers(plan_.model.layers, pp);
+  for (int64_t s = 0; s < pp.stages; ++s) {
+    Stage& stage = stages_.emplace_back();
+    const std::vector<sim::ChunkSpan> spans = stage_chunks(graph, layers, s, pp.stages);
+    stage.first = spans.front().first;
+    stage.last = spans.back().last;
+    stage.ops = ops_in(graph, spans);
+    stage.layers = layers[s];
+    stage.twin_ops.assign(graph.twins().size(), 0);
+    for (sim::OpId op : stage.ops) {
+      if (!skipped_[op]) ++stage.twin_ops[graph.twin_slot(op)];
+    }
+    stage.overheads.cuda_context = plan_.overheads.cuda_context;
+    stage.overheads.process_groups = inference_process_groups(plan_.parallel);
+    stage.overheads.communication = plan_.overheads.nccl_per_group * stage.overheads.process_groups;
+    stage.resident[Category::kWeights] = inference_weight_bytes(plan_, graph, stage.ops);
+    stage.resident[Category::kOverhead] =
+        stage.overheads.cuda_context + stage.overheads.communication;
+    // The allocator's reserve grows with the transient working set (the KV cache is one
+    // preallocated pool), so it needs one walk without it. Held from the start, it raises
+    // every moment alike: the walk's peak moment stays, its bytes grow by the reserve.
+    stage.summary = walk(s, kLastStepOnly);
+    const sim::Bytes reserve =
+        allocator_reserve(plan_, stage.summary.max_by_category[Category::kTemporary]);
+    stage.overheads.allocator_reserve = reserve;
+    stage.resident[Category::kOverhead] += reserve;
+    stage.summary.peak += reserve;
+    stage.summary.at_peak[Category::kOverhead] += reserve;
+    stage.summary.max_by_category[Category::kOverhead] += reserve;
+  }
+}
+
+CompiledInference::PassDims CompiledInference::pass_dims(const PassShape& shape) const {
+  const TensorParallelism& tp = plan_.parallel.tp;
+  sim::DimSizes full = sim::model_dims(plan_.model, shape.tokens, plan_.inference.batch);
+  full[Dim::kKeySeq] = shape.attended;
+  sim::DimSizes logits_full = full;
+  logits_full[Dim::kSeq] = shape.logits;
+  logits_full[Dim::kHeadSeq] = shape.logits;
+  PassDims dims{rank_dims(full, tp), rank_dims(logits_full, tp), {}};
+  dims.precision.activations = plan_.inference.activation_dtype();
+  return dims;
+}
+
+sim::Bytes CompiledInference::tensor_bytes(sim::TensorId t, const PassDims& dims) const {
+  if (unmade_[t]) return {};
+  const sim::TensorSpec& spec = graph_->tensor(t).spec;
+  return sim::bytes_of(
+      rank_activation_elements(spec.shape, logits_[t] ? dims.logits : dims.body, plan_.parallel.tp),
+      dims.precision.bytes(spec.dtype));
+}
+
+std::vector<double> CompiledInference::twin_seconds(const PassShape& shape) const {
+  const sim::LayerGraph& graph = *graph_;
+  const PassDims dims = pass_dims(shape);
+  const Cluster& cluster = plan_.cluster;
+  const TensorParallelism& tp = plan_.parallel.tp;
+  const double tp_bandwidth = group_bandwidth(cluster, 1, tp.degree);
+  const sim::Bytes kv_layer =
+      sim::Bytes(kv_bytes_per_token(plan_, 1).value() * shape.cached_after * plan_.inference.batch);
+  const auto bytes = [&](sim::TensorId t) { return tensor_bytes(t, dims); };
+  std::vector<double> seconds;
+  for (sim::OpId id : graph.twins()) {
+    const sim::OpNode& op = graph.op(id);
+    const bool head = op.kind == OpKind::kLmHead;
+    const double compute = compute_seconds(forward_flops(op, head ? dims.logits : dims.body),
+                                           cluster.gpu, cluster.compute_efficiency);
+    // Memory-bound steps (decode) take the time to read their weights, the cache they
+    // attend to and their tensors from HBM.
+    sim::Bytes read = op_weights_[graph.twin_slot(id)];
+    if (op.kind == OpKind::kAttentionEager || op.kind == OpKind::kAttentionFlash) read += kv_layer;
+    for (sim::TensorId t : op.inputs)
+      read += bytes(t);
+    for (sim::TensorId t : op.outputs)
+      read += bytes(t);
+    const double memory =
+        static_cast<double>(read.value()) / cluster.gpu.memory_bandwidth_bytes_per_s;
+    seconds.push_back(std::max(compute, memory) +
+                      tensor_parallel_seconds(graph, id, bytes, tp, tp_bandwidth).forward_s);
+  }
+  return seconds;
+}
+
+sim::InferencePass CompiledInference::price(const PassShape& shape) const {
+  const sim::LayerGraph& graph = *graph_;
+  const PassDims dims = pass_dims(shape);
+  sim::InferencePass pass;
+  pass.index = shape.index;
+  pass.tensor_bytes.reserve(graph.tensor_count());
+  for (sim::TensorId t = 0; t < graph.tensor_count(); ++t)
+    pass.tensor_bytes.push_back(tensor_bytes(t, dims));
+  // Every layer's ops cost what their twin in layer 0 costs.
+  const std::vector<double> twin_s = twin_seconds(shape);
+  pass.op_s.reserve(graph.op_count());
+  for (sim::OpId op = 0; op < graph.op_count(); ++op)
+    pass.op_s.push_back(twin_s[graph.twin_slot(op)]);
+  return pass;
+}
+
+sim::RankResult CompiledInference::walk(int64_t s, int64_t decode_stride,
+                                        sim::EventSink* sink) const {
+  const Stage& stage = stages_[s];
+  sim::InferenceWalker walker(*graph_, stage.first, stage.last, skipped_, sink);
+  walker.hold(stage.resident);
+  const sim::Bytes per_token =
+      sim::Bytes(kv_bytes_per_token(plan_, stage.layers).value() * plan_.inference.batch);
+  for (const PassShape& shape : inference_passes(plan_.inference, decode_stride)) {
+    sim::InferencePass pass = price(shape);
+    pass.kv_growth = per_token * (shape.cached_after - shape.cached_before);
+    walker.run(pass);
+  }
+  return walker.result();
+}
+
+double CompiledInference::pass_seconds(const PassShape& shape) const {
+  const std::vector<double> twin_s = twin_seconds(shape);
+  double seconds = 0.0;
+  for (const Stage& stage : stages_) {
+    for (size_t slot = 0; slot < twin_s.size(); ++slot)
+      seconds += twin_s[slot] * static_cast<double>(stage.twin_ops[slot]);
+  }
+  return seconds;
+}
+
+double CompiledInference::prefill_seconds() const {
+  double seconds = 0.0;
+  for (const PassShape& shape : inference_passes(plan_.inference, kLastStepOnly)) {
+    if (shape.index < prefill_passes(plan_.inference)) seconds += pass_seconds(shape);
+  }
+  return seconds;
+}
+
+CompiledInference::DecodeSeconds CompiledInference::decode_seconds() const {
+  constexpr int64_t kTimedSteps = 1024;
+  const Inference& inference = plan_.inference;
+  const int64_t steps = inference.generate_len;
+  DecodeSeconds seconds;
+  if (steps == 0) return seconds;
+  const auto step_s = [&](int64_t step) {
+    const int64_t before = cached_tokens(inference, inference.prompt_len + step - 1);
+    return pass_seconds(decode_pass(inference, step, before));
+  };
+  const int64_t stride = (steps + kTimedSteps - 1) / kTimedSteps;
+  // Steps 1..first count as the first timed one; between timed steps a and b, the steps
+  // a+1..b lie on the line through their times (exact when b = a + 1).
+  int64_t a = (steps - 1) % stride + 1;
+  double t_a = step_s(a);
+  seconds.all = static_cast<double>(a) * t_a;
+  for (int64_t b = a + stride; b <= steps; a = b, b += stride) {
+    const double t_b = step_s(b);
+    const auto n = static_cast<double>(b - a);
+    seconds.all += n * t_a + (t_b - t_a) * (n + 1.0) / 2.0;
+    t_a = t_b;
+  }
+  seconds.last = t_a;
+  return seconds;
+}
+
+sim::Bytes CompiledInference::peak() const {
+  sim::Bytes peak;
+  for (const Stage& stage : stages_)
+    peak = std::max(peak, stage.summary.peak);
+  return peak;
+}
+
+const sim::RankResult& CompiledInference::summary(int64_t stage) const {
+  return stages_[stage].summary;
+}
+
+const OverheadParts& CompiledInference::overheads(int64_t stage) const {
+  return stages_[stage].overheads;
+}
+
+int64_t CompiledInference::rank_parameters(int64_t stage, int64_t tp_rank) const {
+  const std::vector<sim::OpId>& ops = stages_[stage].ops;
+  const auto params = rank_params(*graph_, ops, sim::model_dims(plan_.model, 1, 1),
+                                  plan_.parallel.tp, tp_rank, has_embedding(*graph_, ops));
+  return owned_parameters(params, DataParallelism{}, 0);
+}
+
+}  // namespace memsim::evaluation

@@ -1,0 +1,64 @@
+#pragma once
+/// Simulates every rank of a plan, training or inference, and gathers the report: per-rank
+/// peaks and breakdowns, the largest peak, whether everything fits.
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "evaluation/compiled_inference.h"
+#include "evaluation/compiled_plan.h"
+#include "sim/simulator.h"
+
+namespace memsim::evaluation {
+
+using namespace strategies;  // the plan and the strategies' terms
+
+struct RankReport {
+  RankPlacement placement;
+  int64_t parameters = 0;  ///< the rank's share (CompiledPlan::rank_parameters)
+  sim::RankResult memory;
+  OverheadParts overheads;
+  sim::Bytes cpu_bytes;  ///< offloaded to host memory
+  bool fits = false;     ///< the GPU holds the peak
+};
+
+/// What inference adds to the memory walk. Times are estimates of the time model.
+struct InferenceFacts {
+  sim::Bytes usable;              ///< memory_utilization × capacity: the peak must stay under
+  sim::Bytes kv_bytes_per_token;  ///< one sequence's token, every layer, before TP sharding
+  double prefill_s = 0.0;         ///< the prompt through every stage (time to first token)
+  double last_decode_step_s = 0.0;
+  double generate_s = 0.0;           ///< every decode step
+  double decode_tokens_per_s = 0.0;  ///< tokens the replicas generate per second
+  // (TrainingReport::tokens_per_s counts prompt and generated tokens: a request's throughput.)
+};
+
+struct TrainingReport {
+  int64_t parameters = 0;  ///< the model's exact count
+  int64_t world_size = 0;
+  int64_t microbatches = 0;
+  sim::Bytes capacity;
+  sim::Bytes peak;    ///< the largest rank's
+  bool fits = false;  ///< every GPU and every node's host memory hold what they must
+  double bubble_fraction = 0.0;
+  double step_time_s = 0.0;  ///< estimated: the slowest rank's
+  double tokens_per_s = 0.0;
+  double model_flops_utilization = 0.0;  ///< model FLOPs / (step time × GPUs × peak)
+  sim::Bytes cpu_bytes_per_node;         ///< the fullest node's
+  sim::Bytes cpu_capacity_per_node;
+  bool cpu_fits = true;
+  std::vector<RankReport> ranks;            ///< every rank, in rank order
+  std::optional<InferenceFacts> inference;  ///< set in inference mode
+};
+
+/// What a rank's peak must stay under: the GPU's capacity, or in inference the share a
+/// serving engine may use.
+sim::Bytes usable_memory(const TrainingPlan& plan);
+
+TrainingReport evaluate(const CompiledPlan& compiled);
+TrainingReport evaluate(const CompiledInference& compiled);
+/// Training or inference, as the plan's mode says.
+TrainingReport evaluate(const TrainingPlan& plan);
+
+}  // namespace memsim::evaluation

@@ -1,0 +1,515 @@
+#include "evaluation/fast_evaluator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <unordered_map>
+
+#include "evaluation/chunk_times.h"
+#include "evaluation/compiled_plan.h"
+#include "evaluation/evaluate.h"
+#include "evaluation/fast_tables.h"
+#include "evaluation/stage_sizes.h"
+#include "evaluation/step_summary.h"
+#include "sim/check.h"
+#include "strategies/strategy_pass.h"
+
+namespace memsim::evaluation {
+
+using namespace fast;  // NOLINT(google-build-using-namespace): this file's own tables
+
+namespace {
+
+ChunkEntry make_chunk(const ChunkKey& key) {
+  ChunkEntry entry;
+  entry.profile = profile_chunk(*key.model->graph, *key.model->index, key.form);
+  return entry;
+}
+
+ParamGroups make_params(const ParamKey& key) {
+  return param_groups(*key.model->graph, key.tp, key.embedding_here);
+}
+
+const PassProfile& pass_of(const ChunkProfile& profile, int kind) {
+  switch (kind) {
+    case kForwardPass:
+      return profile.forward;
+    case kBackwardPass:
+      return profile.backward;
+    case kFirstBackwardPass:
+      return profile.first_backward;
+    case kHostForwardPass:
+      return profile.host_forward;
+    default:
+      return profile.host_backward;
+  }
+}
+
+/// The passes of `profile` worth evaluating: host memory's only when it offloads.
+int passes_of(const ChunkProfile& profile) {
+  return profile.offloads ? kProfilePasses : kHostForwardPass;
+}
+
+/// The fullest a chunk pass gets: the largest candidate (per-sample context sums times the
+/// micro-batch, plus fixed ones and the stage's), never below the start.
+int64_t fullest(int64_t scale, const PassValues& context, const PassValues& fixed,
+                const PassValues& stage) {
+  int64_t best = 0;
+  const size_t n = context.peaks.size();
+  if (fixed.peaks.empty()) {
+    for (size_t i = 0; i < n; ++i)
+      best = std::max(best, scale * context.peaks[i] + stage.peaks[i]);
+  } else {
+    for (size_t i = 0; i < n; ++i) {
+      best = std::max(best, scale * context.peaks[i] + fixed.peaks[i] + stage.peaks[i]);
+    }
+  }
+  return best;
+}
+
+/// Where a chunk pass ends, from the same parts.
+int64_t net(int64_t scale, const PassValues& context, const PassValues& fixed,
+            const PassValues& stage) {
+  return scale * context.net + fixed.net + stage.net;
+}
+
+void evaluate_stage_pass(const PassProfile& pass, const std::vector<int64_t>& quantities,
+                         PassValues& out) {
+  pass.stage_peaks.evaluate(quantities, out.peaks);
+  out.net = pass.stage_net.evaluate(quantities);
+}
+
+/// The context terms on per-sample quantities, and (when any) on the fixed ones.
+void evaluate_context_pass(const PassProfile& pass, const std::vector<int64_t>& per_sample,
+                           const std::vector<int64_t>* fixed, PassValues& out,
+                           PassValues& out_fixed) {
+  if (fixed == nullptr) {
+    pass.context_peaks.evaluate(per_sample, out.peaks);
+    out.net = pass.context_net.evaluate(per_sample);
+    out_fixed.peaks.clear();
+    out_fixed.net = 0;
+    return;
+  }
+  pass.context_peaks.evaluate(per_sample, *fixed, out.peaks, out_fixed.peaks);
+  std::tie(out.net, out_fixed.net) = pass.context_net.evaluate(per_sample, *fixed);
+}
+
+/// Inference walks a prefill and one decode step per stage: cheap enough to walk as is.
+FastResult inference_result(const TrainingPlan& plan) {
+  const TrainingReport report = evaluation::evaluate(plan);
+  FastResult result;
+  result.peak = report.peak;
+  for (int64_t rank = 0; rank < report.world_size;
+       rank += plan.parallel.tp.degree * plan.parallel.dp.degree)
+    result.stage_peaks.push_back(report.ranks[rank].memory.peak);
+  result.fits = report.fits;
+  result.step_time_s = report.step_time_s;
+  result.tokens_per_s = report.tokens_per_s;
+  return result;
+}
+
+/// What one evaluation found it shares with earlier ones.
+struct Lookup {
+  const TrainingPlan& plan;
+  const ModelEntry& model;
+  ContextEntry& context;
+  uint64_t context_id;
+  const StageLayout& layout;
+  ScheduleEntry& schedule;
+  const RecipeSettings& settings;  ///< what the profiles were looked up by
+  KindProfiles& profiles;          ///< per kind, per chunk; empty kinds not looked up yet
+  const FactsInputs& facts_inputs;
+  uint64_t facts_inputs_id;  ///< the id they are kept under
+  bool context_priced = false;
+};
+
+}  // namespace
+
+struct FastEvaluator::Caches {
+  std::vector<std::unique_ptr<ModelEntry>> models;
+  Table<ChunkKey, ChunkEntry> chunks{make_chunk};
+  sim::LastFew<ProfilesKey, KindProfiles, 8> kind_profiles;
+  Table<ScheduleKey, ScheduleEntry> schedules{schedule_entry};
+  Table<ParamKey, ParamGroups> params{make_params};
+  Table<LayoutKey, StageLayout> layouts{stage_layout};
+  sim::RecentCache<ContextKey, ContextEntry> contexts;
+  std::vector<std::vector<int>> fixed_sets;  ///< the distinct ContextEntry::fixed
+  sim::RecentCache<FactsInputs, FactsInputs, 4> interned_facts_inputs;
+  sim::Interned<Cluster> clusters;
+  sim::Interned<OptimizerSettings> optimizers;
+  sim::RecentCache<FactsKey, StageFacts, 32> facts;
+  std::string last_schedule_name;
+  const ScheduleInfo* last_schedule = nullptr;
+  // Scratch reused between evaluations.
+  std::vector<int64_t> quantities;         ///< the stage's
+  std::vector<sim::Bytes> stage_sizes;     ///< the same, as priced
+  std::vector<int64_t> sample_quantities;  ///< the context's, per sample
+  std::vector<int64_t> fixed_quantities;   ///< the context's that do not grow
+  std::vector<KindNumbers> kinds;
+  std::vector<std::vector<ChunkTimes>> stage_times;
+  std::vector<double> timing_scratch;
+  std::vector<sim::ChunkSpan> spans;
+  std::vector<sim::Bytes> stage_cpu;
+  TimingKey timing_key;
+  /// Timings by schedule and stage times: the first 65,536 kept for the whole sweep (later
+  /// ones only while they are among a schedule's recent ones).
+  std::unordered_map<TimingKey, TimingValue, sim::DerivedHash> timings;
+  static constexpr size_t kMostTimings = size_t{1} << 16;
+
+  const ModelEntry& model(const sim::ModelSpec& spec, const sim::GraphOptions& options) {
+    for (const auto& entry : models) {
+      if (entry->spec == spec && entry->options == options) return *entry;
+    }
+    auto entry = std::make_unique<ModelEntry>();
+    entry->spec = spec;
+    entry->options = options;
+    entry->graph = std::make_unique<sim::LayerGraph>(spec, options);
+    entry->index = std::make_unique<sim::QuantityIndex>(*entry->graph);
+    models.push_back(std::move(entry));
+    return *models.back();
+  }
+
+  ScheduleEntry& schedule(const PipelineParallelism& pp, int64_t microbatches) {
+    if (pp.schedule != last_schedule_name) {
+      last_schedule = find_schedule(pp.schedule);
+      MEMSIM_CHECK(last_schedule != nullptr);
+      last_schedule_name = pp.schedule;
+    }
+    return schedules.get({last_schedule, pp.stages, pp.virtual_stages, microbatches});
+  }
+
+  /// The plan's context, related to the context of one sample per microbatch.
+  sim::RecentCache<ContextKey, ContextEntry>::Found context(const TrainingPlan& plan,
+                                                            const ModelEntry& model) {
+    const sim::QuantityIndex& index = *model.index;
+    auto make = [&](const ContextKey& key) {
+      return [&] {
+        return ContextEntry(PlanContext(key.inputs, *model.graph, index.classes()), index);
+      };
+    };
+    const ContextKey key{&model, context_inputs(plan, *clusters.get(plan.cluster))};
+    const auto found = contexts.get(key, make(key));
+    ContextEntry& entry = *found.value;
+    if (!entry.related) {
+      entry.related = true;
+      entry.sample_id = found.id;
+      const int64_t b = key.inputs.micro_batch;
+      if (b > 1) {
+        ContextKey one = key;
+        one.inputs.micro_batch = 1;
+        const auto sample = contexts.get(one, make(one));
+        relate(entry, *sample.value, sample.id, b, index);
+      }
+    }
+    return found;
+  }
+
+  /// Relates `entry` (micro-batch `b`) to `sample` (micro-batch 1) when each quantity is b
+  /// times the sample's or equal to it.
+  void relate(ContextEntry& entry, const ContextEntry& sample, uint64_t sample_id, int64_t b,
+              const sim::QuantityIndex& index) {
+    std::vector<int> fixed;
+    for (int q = 0; q < index.context_count(); ++q) {
+      const int64_t mine = entry.sizes[q].value();
+      const int64_t one = sample.sizes[q].value();
+      if (mine == b * one) continue;
+      if (mine != one) return;
+      fixed.push_back(q);
+    }
+    auto known = std::find(fixed_sets.begin(), fixed_sets.end(), fixed);
+    if (known == fixed_sets.end()) known = fixed_sets.insert(fixed_sets.end(), fixed);
+    entry.sample_id = sample_id;
+    entry.scale = b;
+    entry.fixed = std::move(fixed);
+    entry.fixed_id = static_cast<uint64_t>(known - fixed_sets.begin());
+  }
+
+  /// The facts of a stage of `shapes`.
+  sim::RecentCache<FactsKey, StageFacts, 32>::Found stage(const Lookup& at,
+                                                          const std::vector<ChunkShape>& shapes) {
+    const StageExtent extent = stage_extent(shapes);
+    const ParamGroups& groups = params.get({&at.model, at.plan.parallel.tp, extent.embedding});
+    return facts.get({at.facts_inputs_id, &groups, extent},
+                     [&] { return stage_facts(at.facts_inputs, *at.model.graph, extent, groups); });
+  }
+
+  /// Each chunk of kind `k`'s stages: the entry of its form.
+  void find_profiles(Lookup& at, size_t k) {
+    std::vector<ChunkEntry*>& entries = at.profiles[k];
+    if (!entries.empty()) return;
+    for (const ChunkShape& shape : at.layout.shapes[at.layout.representative[k]]) {
+      const ChunkForm form{shape.layers, shape.embedding, shape.head, at.settings};
+      entries.push_back(&chunks.get({&at.model, form}));
+    }
+  }
+
+  void price_context_part(Lookup& at, ChunkEntry& entry, PartValues& part);
+  void price_stage_part(Lookup& at, ChunkEntry& entry, const StageFacts& facts, PartValues& part);
+  void price_kind(Lookup& at, size_t k);
+  sim::Bytes fullest_stages(Lookup& at, StagePeaks detail, FastResult& result);
+  void time_steps(Lookup& at, FastResult& result);
+};
+
+/// A chunk's candidate sums on the context's quantities, per sample and fixed.
+void FastEvaluator::Caches::price_context_part(Lookup& at, ChunkEntry& entry, PartValues& part) {
+  const sim::QuantityIndex& index = *at.model.index;
+  const int64_t scale = at.context.scale;
+  if (!at.context_priced) {
+    sample_quantities.assign(index.count(), 0);
+    fixed_quantities.assign(index.count(), 0);
+    for (int q = 0; q < index.context_count(); ++q)
+      sample_quantities[q] = at.context.sizes[q].value() / scale;
+    for (const int q : at.context.fixed) {  // as they are: not a multiple of the scale
+      fixed_quantities[q] = at.context.sizes[q].value();
+      sample_quantities[q] = 0;
+    }
+    at.context_priced = true;
+  }
+  const std::vector<int64_t>* fixed = at.context.fixed.empty() ? nullptr : &fixed_quantities;
+  for (int kind = 0; kind < passes_of(entry.profile); ++kind) {
+    evaluate_context_pass(pass_of(entry.profile, kind), sample_quantities, fixed, part.passes[kind],
+                          part.fixed[kind]);
+  }
+}
+
+/// A chunk's candidate sums on the stage's quantities.
+void FastEvaluator::Caches::price_stage_part(Lookup& at, ChunkEntry& entry, const StageFacts& facts,
+                                             PartValues& part) {
+  const sim::QuantityIndex& index = *at.model.index;
+  price_stage(facts, index, stage_sizes);
+  quantities.assign(index.count(), 0);
+  for (int q = index.context_count(); q < index.count(); ++q)
+    quantities[q] = stage_sizes[q].value();
+  // Without gradients made on demand the first backward is like the others.
+  for (int kind = 0; kind < passes_of(entry.profile); ++kind) {
+    if (kind != kFirstBackwardPass || facts.gradients_on_demand)
+      evaluate_stage_pass(pass_of(entry.profile, kind), quantities, part.passes[kind]);
+  }
+}
+
+/// Kind `k`'s facts, and its chunks re-sized from their profiles' context part (shared by
+/// every stage state) and stage part (shared by every context).
+void FastEvaluator::Caches::price_kind(Lookup& at, size_t k) {
+  const std::vector<ChunkShape>& shapes = at.layout.shapes[at.layout.representative[k]];
+  KindNumbers& numbers = kinds[k];
+  const auto [facts, facts_id] = stage(at, shapes);
+  numbers.facts = facts;
+  numbers.resident = facts->resident.total();
+  numbers.chunks.assign(shapes.size(), {});
+  numbers.host_chunks.assign(shapes.size(), {});
+  numbers.times.assign(shapes.size(), {});
+  numbers.offloads = false;
+  const bool on_demand = facts->gradients_on_demand;
+  find_profiles(at, k);
+  const std::vector<ChunkEntry*>& entries = at.profiles[k];
+  const int64_t scale = at.context.scale;
+  for (size_t c = 0; c < shapes.size(); ++c) {
+    // Chunks of one form (an interleaved stage's middle ones) come to the same.
+    const auto same =
+        std::find(entries.begin(), entries.begin() + static_cast<ptrdiff_t>(c), entries[c]);
+    if (same != entries.begin() + static_cast<ptrdiff_t>(c)) {
+      numbers.chunks[c] = numbers.chunks[same - entries.begin()];
+      numbers.host_chunks[c] = numbers.host_chunks[same - entries.begin()];
+      numbers.times[c] = numbers.times[same - entries.begin()];
+      continue;
+    }
+    ChunkEntry& entry = *entries[c];
+    auto [context_part, context_new] =
+        entry.context_parts.get({at.context.sample_id, at.context.fixed_id});
+    if (context_new) price_context_part(at, entry, *context_part);
+    auto [times, times_new] = entry.times.get(at.context_id);
+    if (times_new) *times = chunk_times(entry.profile.runs, at.context.context);
+    auto [stage_part, stage_new] = entry.stage_parts.get(facts_id);
+    if (stage_new) price_stage_part(at, entry, *facts, *stage_part);
+
+    const PartValues& from_context = *context_part;
+    const PartValues& from_stage = *stage_part;
+    auto peak = [&](int kind) {
+      return fullest(scale, from_context.passes[kind], from_context.fixed[kind],
+                     from_stage.passes[kind]);
+    };
+    auto end = [&](int kind) {
+      return net(scale, from_context.passes[kind], from_context.fixed[kind],
+                 from_stage.passes[kind]);
+    };
+    ChunkNumbers& chunk = numbers.chunks[c];
+    chunk.saved = end(kForwardPass);
+    chunk.peaks[kForwardPass] = peak(kForwardPass);
+    chunk.peaks[kBackwardPass] = peak(kBackwardPass);
+    chunk.peaks[kFirstBackwardPass] =
+        on_demand ? peak(kFirstBackwardPass) : chunk.peaks[kBackwardPass];
+    chunk.gradients = on_demand ? end(kFirstBackwardPass) - end(kBackwardPass) : 0;
+    if (entry.profile.offloads) {
+      numbers.offloads = true;
+      ChunkNumbers& host = numbers.host_chunks[c];
+      host.saved = end(kHostForwardPass);
+      host.peaks[kForwardPass] = peak(kHostForwardPass);
+      host.peaks[kBackwardPass] = host.peaks[kFirstBackwardPass] = peak(kHostBackwardPass);
+    }
+    numbers.times[c] = *times;
+  }
+  // The gradient reduction can hide behind the last microbatch's backward compute.
+  double window = 0.0;
+  for (const ChunkTimes& t : numbers.times)
+    window += t.backward_s;
+  const TrainingPlan& plan = at.plan;
+  numbers.after_steps_s =
+      facts->sync_s(plan.parallel.dp.overlap_communication, window) + facts->optimizer_s;
+  spans.assign(plan.parallel.dp.zero == 3 ? shapes.size() : 0, {});
+  add_gather_time(plan, *facts, spans, numbers.times);
+}
+
+/// The fullest moment of each stage's schedule (or of each kind's stages together).
+sim::Bytes FastEvaluator::Caches::fullest_stages(Lookup& at, StagePeaks detail,
+                                                 FastResult& result) {
+  const StageLayout& layout = at.layout;
+  const size_t kind_count = layout.representative.size();
+  auto stage_peak = [&](const KindNumbers& numbers, int64_t dynamic) {
+    return numbers.resident + sim::Bytes(dynamic) + allocator_reserve(at.plan, sim::Bytes(dynamic));
+  };
+  sim::Bytes peak;
+  if (detail == StagePeaks::kEvery) {
+    const auto stages = static_cast<int64_t>(layout.kind.size());
+    result.stage_peaks.resize(stages);
+    for (int64_t s = 0; s < stages; ++s) {
+      const KindNumbers& numbers = kinds[layout.kind[s]];
+      result.stage_peaks[s] =
+          stage_peak(numbers, fullest_moment(at.schedule.flat[s], numbers.chunks));
+      peak = std::max(peak, result.stage_peaks[s]);
+    }
+    return peak;
+  }
+  auto [by_kind, by_kind_new] = at.schedule.kind_moments.get(&layout);
+  if (by_kind_new) {
+    std::vector<std::vector<Moment>> merged(kind_count);
+    std::vector<std::vector<int32_t>> representatives(kind_count);
+    for (size_t s = 0; s < layout.kind.size(); ++s) {
+      const int32_t k = layout.kind[s];
+      for (const Moment& m :
+           by_class(at.schedule.moments[s], layout.shapes[s], representatives[k])) {
+        add_undominated(merged[k], m);
+      }
+    }
+    by_kind->clear();
+    for (size_t k = 0; k < kind_count; ++k)
+      by_kind->push_back(flatten(merged[k], representatives[k]));
+  }
+  for (size_t k = 0; k < kind_count; ++k) {
+    const KindNumbers& numbers = kinds[k];
+    peak = std::max(peak, stage_peak(numbers, fullest_moment((*by_kind)[k], numbers.chunks)));
+  }
+  return peak;
+}
+
+/// The same list scheduling as the walk, once per distinct set of stage times up to a
+/// power-of-two scale; then each stage's synchronisation and optimizer step. Stages of a
+/// kind synchronise and step alike: the last to finish its steps ends last.
+///
+/// List scheduling adds and takes maxima of times, which scaling every time by 2^k changes
+/// only by 2^k, exactly in floating point; and a micro-batch 2^k times larger scales every
+/// compute and communication time by exactly 2^k. So times are kept scaled to a largest
+/// one in [0.5, 1), and a sweep over micro-batches times each schedule once.
+void FastEvaluator::Caches::time_steps(Lookup& at, FastResult& result) {
+  const StageLayout& layout = at.layout;
+  const size_t kind_count = layout.representative.size();
+  TimingKey& key = timing_key;
+  key.schedule = &at.schedule;
+  key.layout = &layout;
+  key.transfer_s = pipeline_transfer_s(at.plan, at.context.context);
+  key.times.clear();
+  for (size_t k = 0; k < kind_count; ++k) {
+    for (const ChunkTimes& t : kinds[k].times) {
+      key.times.push_back(t.forward_s);
+      key.times.push_back(t.backward_s);
+    }
+  }
+  const double longest =
+      std::max(key.transfer_s, *std::max_element(key.times.begin(), key.times.end()));
+  int exponent = 0;
+  if (longest > 0.0) std::frexp(longest, &exponent);
+  const double down = std::ldexp(1.0, -exponent);  // a power of two: exact products
+  for (double& t : key.times)
+    t *= down;
+  key.transfer_s *= down;
+  auto [timed, timed_new] = at.schedule.recent_timings.get(key);
+  if (timed_new) {
+    if (const auto kept = timings.find(key); kept != timings.end()) {
+      *timed = kept->second;
+      timed_new = false;
+    }
+  }
+  if (timed_new) {
+    const auto stages = static_cast<int64_t>(layout.kind.size());
+    stage_times.resize(stages);
+    for (int64_t s = 0; s < stages; ++s) {
+      stage_times[s] = kinds[layout.kind[s]].times;
+      for (ChunkTimes& t : stage_times[s]) {
+        t.forward_s *= down;
+        t.backward_s *= down;
+      }
+    }
+    const PipelineTiming timing =
+        time_order(at.schedule.order, stage_times, key.transfer_s, nullptr, &timing_scratch);
+    timed->last_end_s.assign(kind_count, 0.0);
+    for (int64_t s = 0; s < stages; ++s) {
+      double& last = timed->last_end_s[layout.kind[s]];
+      last = std::max(last, timing.end_s[s]);
+    }
+    timed->bubble_fraction = timing.bubble_fraction;
+    if (timings.size() < kMostTimings) timings.emplace(key, *timed);
+  }
+  result.bubble_fraction = timed->bubble_fraction;
+  for (size_t k = 0; k < kind_count; ++k) {
+    result.step_time_s =
+        std::max(result.step_time_s, timed->last_end_s[k] / down + kinds[k].after_steps_s);
+  }
+}
+
+FastEvaluator::FastEvaluator() : caches_(std::make_unique<Caches>()) {}
+FastEvaluator::~FastEvaluator() = default;
+
+FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) {
+  if (plan.mode == Mode::kInference) return inference_result(plan);
+  Caches& caches = *caches_;
+  const ModelEntry& model = caches.model(plan.model, graph_options(plan));
+  const PipelineParallelism& pp = plan.parallel.pp;
+  const auto [context, context_id] = caches.context(plan, model);
+  const StageLayout& layout = caches.layouts.get({plan.model.layers, pp});
+  const RecipeSettings settings = recipe_settings(plan);
+  auto [profiles, profiles_new] = caches.kind_profiles.get({&layout, &model, settings});
+  const size_t kind_count = layout.representative.size();
+  if (profiles_new) profiles->assign(kind_count, {});
+  const FactsInputs facts_in = facts_inputs(plan, *caches.optimizers.get(plan.training.optimizer),
+                                            *caches.clusters.get(plan.cluster));
+  const auto interned = caches.interned_facts_inputs.get(facts_in, [&] { return facts_in; });
+  Lookup at{plan,       model,     *context,
+            context_id, layout,    caches.schedule(pp, plan.microbatches()),
+            settings,   *profiles, *interned.value,
+            interned.id};
+
+  caches.kinds.resize(std::max(caches.kinds.size(), kind_count));
+  for (size_t k = 0; k < kind_count; ++k)
+    caches.price_kind(at, k);
+  FastResult result;
+  result.peak = caches.fullest_stages(at, detail, result);
+  caches.time_steps(at, result);
+
+  // Host memory: offloaded states, and activations at each stage's fullest moment.
+  caches.stage_cpu.resize(pp.stages);
+  for (int64_t s = 0; s < pp.stages; ++s) {
+    const KindNumbers& numbers = caches.kinds[layout.kind[s]];
+    caches.stage_cpu[s] = numbers.facts->states.cpu;
+    if (numbers.offloads) {
+      caches.stage_cpu[s] += sim::Bytes(fullest_moment(at.schedule.flat[s], numbers.host_chunks));
+    }
+  }
+  result.cpu_bytes_per_node = fullest_node_cpu_bytes(plan, caches.stage_cpu);
+  result.fits = step_fits(plan, result.peak, result.cpu_bytes_per_node);
+  const Throughput throughput =
+      step_throughput(plan, result.step_time_s, model_flops_per_step(plan, at.context.context));
+  result.tokens_per_s = throughput.tokens_per_s;
+  result.model_flops_utilization = throughput.model_flops_utilization;
+  return result;
+}
+
+}  // namespace memsim::evaluation

@@ -1,0 +1,55 @@
+#pragma once
+/// Evaluates training plans without walking their events, for sweeps of millions of
+/// points. Equal to the walk (tests compare them on thousands of random plans):
+/// - each chunk's recipe is compiled once per shape (model, layers, embedding/head,
+///   checkpointing, prefetch) with its sizes left open (ChunkProfile), then re-sized per plan;
+/// - a stage's peak is its resident state plus the fullest of its schedule's moments: the
+///   activations of the microbatches in flight before a step plus that step's fullest
+///   prefix; the schedule's candidate moments are derived once per (schedule, p, v, m, stage);
+/// - stage facts (model states, overheads) come from one layer's parameters counted per
+///   layer, and the schedule is timed by the same list scheduling as the walk.
+/// Not thread-safe: one evaluator per thread.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/units.h"
+#include "strategies/training_plan.h"
+
+namespace memsim::evaluation {
+
+using namespace strategies;  // the plan and the strategies' terms
+
+/// Whether to report each stage's peak or only the largest (which still weighs every
+/// stage: each kind of stage's fullest moment over all its stages' schedules).
+enum class StagePeaks { kEvery, kLargestOnly };
+
+struct FastResult {
+  std::vector<sim::Bytes> stage_peaks;  ///< each stage's ranks' peak (kEvery only)
+  sim::Bytes peak;                      ///< the largest
+  bool fits = false;                    ///< GPU and host memory
+  sim::Bytes cpu_bytes_per_node;
+  double step_time_s = 0.0;
+  double bubble_fraction = 0.0;
+  double tokens_per_s = 0.0;
+  double model_flops_utilization = 0.0;
+};
+
+class FastEvaluator {
+ public:
+  FastEvaluator();
+  ~FastEvaluator();
+  FastEvaluator(const FastEvaluator&) = delete;
+  FastEvaluator& operator=(const FastEvaluator&) = delete;
+
+  FastResult evaluate(const TrainingPlan& plan, StagePeaks detail = StagePeaks::kEvery);
+
+ private:
+  struct Caches;
+  std::unique_ptr<Caches> caches_;
+};
+
+}  // namespace memsim::evaluation

@@ -1,0 +1,49 @@
+#include "evaluation/fast_tables.h"
+
+#include <numeric>
+
+#include "evaluation/stage_sizes.h"
+#include "sim/check.h"
+
+namespace memsim::evaluation::fast {
+
+StageLayout stage_layout(const LayoutKey& key) {
+  StageLayout layout;
+  const int64_t stages = key.pp.stages;
+  const std::vector<int64_t> per_chunk = chunk_layers(key.layers, key.pp);
+  auto same = [](const std::vector<ChunkShape>& a, const std::vector<ChunkShape>& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), alike);
+  };
+  for (int64_t s = 0; s < stages; ++s) {
+    layout.shapes.push_back(stage_shapes(per_chunk, s, stages));
+    size_t kind = 0;
+    while (kind < layout.representative.size() &&
+           !same(layout.shapes[layout.representative[kind]], layout.shapes.back())) {
+      ++kind;
+    }
+    if (kind == layout.representative.size()) layout.representative.push_back(s);
+    layout.kind.push_back(static_cast<int32_t>(kind));
+  }
+  return layout;
+}
+
+ScheduleEntry schedule_entry(const ScheduleKey& key) {
+  ScheduleEntry entry;
+  const auto steps =
+      every_stage_steps(*key.schedule, key.stages, key.virtual_stages, key.microbatches);
+  for (const auto& stage_steps : steps) {
+    entry.moments.push_back(moments_of(stage_steps, key.virtual_stages));
+    std::vector<int32_t> every_chunk(key.virtual_stages);
+    std::iota(every_chunk.begin(), every_chunk.end(), 0);
+    entry.flat.push_back(flatten(entry.moments.back(), std::move(every_chunk)));
+  }
+  entry.order = order_schedule(steps, key.virtual_stages);
+  return entry;
+}
+
+ContextEntry::ContextEntry(PlanContext made, const sim::QuantityIndex& index)
+    : context(std::move(made)) {
+  price_context(context, index, sizes);
+}
+
+}  // namespace memsim::evaluation::fast

@@ -1,0 +1,336 @@
+#include "evaluation/pipeline_timing.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "sim/check.h"
+
+namespace memsim::evaluation {
+
+namespace {
+
+using Entry = ScheduleOrder::Entry;
+
+/// The steps of every stage as one graph, in an order where each step comes after the one
+/// it waits for, with the time each would start if forwards took 1 and backwards 2.
+struct StepGraph {
+  std::vector<Entry> nodes;    ///< wait_for: a node id
+  std::vector<int64_t> start;  ///< per node, in unit time
+};
+
+StepGraph step_graph(const std::vector<std::vector<sim::ScheduledStep>>& steps,
+                     int64_t chunks_per_stage) {
+  const auto p = static_cast<int64_t>(steps.size());
+  const int64_t chunks = p * chunks_per_stage;
+  int64_t microbatches = 0;
+  std::vector<int32_t> first(p + 1, 0);  // each stage's first node id
+  for (int64_t s = 0; s < p; ++s) {
+    for (const auto& step : steps[s]) {
+      microbatches = std::max<int64_t>(microbatches, step.microbatch + 1);
+    }
+    first[s + 1] = first[s] + static_cast<int32_t>(steps[s].size());
+  }
+  // The node of each (direction, microbatch, model chunk).
+  std::vector<int32_t> node_of(2 * microbatches * chunks, -1);
+  auto key = [&](sim::StepKind kind, int64_t mb, int64_t g) {
+    return (static_cast<int64_t>(kind) * microbatches + mb) * chunks + g;
+  };
+  for (int64_t s = 0; s < p; ++s) {
+    for (size_t i = 0; i < steps[s].size(); ++i) {
+      const auto& step = steps[s][i];
+      node_of[key(step.kind, step.microbatch, step.chunk * p + s)] =
+          first[s] + static_cast<int32_t>(i);
+    }
+  }
+  StepGraph graph;
+  graph.nodes.resize(first[p]);
+  for (int64_t s = 0; s < p; ++s) {
+    for (size_t i = 0; i < steps[s].size(); ++i) {
+      const auto& step = steps[s][i];
+      const int64_t g = step.chunk * p + s;
+      const bool forward = step.kind == sim::StepKind::kForward;
+      // A forward waits for the previous chunk's, a backward for the next chunk's, both on
+      // another stage. The last chunk's backward follows its own forward, which its stage
+      // has already run, so it never waits for it.
+      int32_t wait = -1;
+      if (forward && g > 0) wait = node_of[key(sim::StepKind::kForward, step.microbatch, g - 1)];
+      if (!forward && g < chunks - 1) {
+        wait = node_of[key(sim::StepKind::kBackward, step.microbatch, g + 1)];
+      }
+      graph.nodes[first[s] + i] = {static_cast<int32_t>(s), step.chunk, forward, wait,
+                                   static_cast<int32_t>(i)};
+    }
+  }
+  // Unit-time list scheduling: repeatedly run every stage as far as its waits allow.
+  graph.start.assign(graph.nodes.size(), -1);
+  std::vector<int64_t> ended(graph.nodes.size(), -1);
+  std::vector<int64_t> free_at(p, 0);
+  std::vector<size_t> next(p, 0);
+  size_t remaining = graph.nodes.size();
+  while (remaining > 0) {
+    bool progressed = false;
+    for (int64_t s = 0; s < p; ++s) {
+      for (; next[s] < steps[s].size(); ++next[s]) {
+        const int32_t id = first[s] + static_cast<int32_t>(next[s]);
+        const Entry& node = graph.nodes[id];
+        if (node.wait_for >= 0 && ended[node.wait_for] < 0) break;
+        graph.start[id] = std::max(free_at[s], node.wait_for >= 0 ? ended[node.wait_for] : 0);
+        free_at[s] = ended[id] = graph.start[id] + (node.forward ? 1 : 2);
+        --remaining;
+        progressed = true;
+      }
+    }
+    MEMSIM_CHECK(progressed);  // a schedule whose stages wait on each other forever
+  }
+  return graph;
+}
+
+/// Whether entry k + period is entry k shifted by a period.
+bool shifted(const std::vector<Entry>& entries, int64_t k, int64_t period) {
+  const Entry& a = entries[k];
+  const Entry& b = entries[k + period];
+  if (a.stage != b.stage || a.chunk != b.chunk || a.forward != b.forward) return false;
+  if (a.wait_for < 0 || b.wait_for < 0) return a.wait_for == b.wait_for;
+  return b.wait_for == a.wait_for + period;
+}
+
+/// The runs of shifted periods in `entries` (see ScheduleOrder). A period starting at i ends
+/// where the same step of the next microbatch(es) starts; each run is at least 4 periods.
+std::vector<ScheduleOrder::Run> find_runs(const std::vector<Entry>& entries, int64_t stages) {
+  const auto n = static_cast<int64_t>(entries.size());
+  std::vector<ScheduleOrder::Run> runs;
+  for (int64_t i = 0; i < n;) {
+    bool found = false;
+    int64_t tries = 0;
+    // Interleaved schedules repeat after a group of p microbatches: try that many periods.
+    for (int64_t j = i + 1; j < n && tries <= stages + 1 && !found; ++j) {
+      const Entry& a = entries[i];
+      const Entry& b = entries[j];
+      if (a.stage != b.stage || a.chunk != b.chunk || a.forward != b.forward) continue;
+      ++tries;
+      const int64_t period = j - i;
+      if (i + 4 * period > n) break;
+      int64_t k = i;
+      while (k + period < n && shifted(entries, k, period))
+        ++k;
+      if (k - i >= 3 * period) {
+        runs.push_back({i, k + period, period, 0});
+        i = k + period;
+        found = true;
+      }
+    }
+    if (!found) i += stages;  // no run starts here: look a little further on
+  }
+  // How many periods back a run's steps, and the steps after it, wait.
+  for (ScheduleOrder::Run& run : runs) {
+    for (int64_t k = run.begin; k < n; ++k) {
+      const int32_t w = entries[k].wait_for;
+      if (w < run.begin || w >= run.end) continue;
+      const int64_t from = std::min(k, run.end);
+      run.recall = std::max(run.recall, (from - w + run.period - 1) / run.period);
+    }
+  }
+  return runs;
+}
+
+}  // namespace
+
+ScheduleOrder order_schedule(const std::vector<std::vector<sim::ScheduledStep>>& steps,
+                             int64_t chunks_per_stage) {
+  const StepGraph graph = step_graph(steps, chunks_per_stage);
+  // By unit start time, then stage: node ids run stage by stage, so a counting sort by start
+  // that keeps id order within a start does both.
+  const int64_t latest =
+      graph.start.empty() ? 0 : *std::max_element(graph.start.begin(), graph.start.end());
+  std::vector<int32_t> first_at(latest + 2, 0);
+  for (const int64_t start : graph.start)
+    ++first_at[start + 1];
+  std::partial_sum(first_at.begin(), first_at.end(), first_at.begin());
+  std::vector<int32_t> order(graph.nodes.size());
+  for (size_t id = 0; id < graph.nodes.size(); ++id)
+    order[first_at[graph.start[id]]++] = static_cast<int32_t>(id);
+  std::vector<int32_t> position(order.size());
+  for (size_t i = 0; i < order.size(); ++i)
+    position[order[i]] = static_cast<int32_t>(i);
+  ScheduleOrder result;
+  result.stages = static_cast<int64_t>(steps.size());
+  result.chunks_per_stage = chunks_per_stage;
+  result.microbatches = static_cast<int64_t>(order.size()) / (2 * result.stages * chunks_per_stage);
+  for (const int32_t id : order) {
+    Entry entry = graph.nodes[id];
+    if (entry.wait_for >= 0) entry.wait_for = position[entry.wait_for];
+    result.entries.push_back(entry);
+  }
+  result.runs = find_runs(result.entries, result.stages);
+  return result;
+}
+
+namespace {
+
+/// Times entries one by one, and jumps over steady periods of runs.
+class Timer {
+ public:
+  Timer(const ScheduleOrder& order, const std::vector<std::vector<ChunkTimes>>& times,
+        double transfer_s, std::vector<double>& ended, std::vector<std::vector<double>>* starts)
+      : order_(order), transfer_s_(transfer_s), ended_(ended), starts_(starts) {
+    const int64_t v = order.chunks_per_stage;
+    durations_.resize(2 * order.stages * v);
+    for (int64_t s = 0; s < order.stages; ++s) {
+      for (int64_t c = 0; c < v; ++c) {
+        durations_[2 * (s * v + c)] = times[s][c].forward_s;
+        durations_[2 * (s * v + c) + 1] = times[s][c].backward_s;
+      }
+    }
+    end_.assign(order.stages, 0.0);
+    // Every position read is written first (skipped ones are never read), so no clearing.
+    if (ended_.size() < order.entries.size()) ended_.resize(order.entries.size());
+  }
+
+  void run(bool jump) {
+    int64_t k = 0;
+    if (jump) {
+      for (const ScheduleOrder::Run& run : order_.runs) {
+        for (; k < run.begin; ++k)
+          step(k);
+        k = time_run(run, k);
+      }
+    }
+    for (; k < static_cast<int64_t>(order_.entries.size()); ++k)
+      step(k);
+  }
+
+  const std::vector<double>& end() const { return end_; }
+
+ private:
+  void step(int64_t k) {
+    const Entry& e = order_.entries[k];
+    const double ready = e.wait_for >= 0 ? ended_[e.wait_for] + transfer_s_ : 0.0;
+    const double start = std::max(end_[e.stage], ready);
+    if (starts_ != nullptr) (*starts_)[e.stage][e.index] = start;
+    end_[e.stage] =
+        start + durations_[2 * (e.stage * order_.chunks_per_stage + e.chunk) + (e.forward ? 0 : 1)];
+    ended_[k] = end_[e.stage];
+  }
+
+  /// Times `run` from entry k (inside it) to its end, period by period; once a period ends
+  /// exactly λ after the one before, for every stage and every step the rest waits for, the
+  /// remaining whole periods are the last one shifted by λ each.
+  int64_t time_run(const ScheduleOrder::Run& run, int64_t k) {
+    const int64_t period = run.period;
+    // Periods needed before comparing: the recall window, and one before it.
+    const int64_t settled = run.begin + (run.recall + 2) * period;
+    for (; k + period <= run.end; k += period) {
+      if (k >= settled) {
+        if (const double lambda = steady_shift(run, k); lambda >= 0.0) {
+          const int64_t periods = (run.end - k) / period;
+          skip(run, k, periods, lambda);
+          k += periods * period;
+          break;
+        }
+      }
+      previous_end_.assign(end_.begin(), end_.end());
+      for (int64_t x = k; x < k + period; ++x)
+        step(x);
+    }
+    for (; k < run.end; ++k)
+      step(k);
+    return k;
+  }
+
+  /// λ when the period ending at entry k is the one before shifted by λ (within rounding),
+  /// else -1.
+  double steady_shift(const ScheduleOrder::Run& run, int64_t k) const {
+    const int64_t period = run.period;
+    const double lambda = ended_[k - 1] - ended_[k - 1 - period];
+    const double tolerance = 1e-13 * std::abs(ended_[k - 1]);
+    auto same = [&](double shift) { return std::abs(shift - lambda) <= tolerance; };
+    for (int64_t x = k - run.recall * period; x < k; ++x) {
+      if (!same(ended_[x] - ended_[x - period])) return -1.0;
+    }
+    // Every stage of the run moved on by λ too.
+    for (int64_t x = k - period; x < k; ++x) {
+      const int32_t s = order_.entries[x].stage;
+      if (!same(end_[s] - previous_end_[s])) return -1.0;
+    }
+    return lambda;
+  }
+
+  /// Jumps `periods` periods from entry k: stage ends move on by λ each; the steps that later
+  /// steps wait for (the last `recall` periods) and, for a timeline, every start, are the
+  /// last timed period's shifted.
+  void skip(const ScheduleOrder::Run& run, int64_t k, int64_t periods, double lambda) {
+    const int64_t period = run.period;
+    const int64_t to = k + periods * period;
+    std::vector<bool> moved(order_.stages, false);
+    for (int64_t x = k - period; x < k; ++x)
+      moved[order_.entries[x].stage] = true;
+    for (int64_t s = 0; s < order_.stages; ++s) {
+      if (moved[s]) end_[s] += static_cast<double>(periods) * lambda;
+    }
+    for (int64_t x = std::max(k, to - run.recall * period); x < to; ++x) {
+      const int64_t shift = (x - k) / period + 1;
+      ended_[x] = ended_[x - shift * period] + static_cast<double>(shift) * lambda;
+    }
+    if (starts_ != nullptr) {
+      for (int64_t x = k; x < to; ++x) {
+        const int64_t shift = (x - k) / period + 1;
+        const Entry& e = order_.entries[x];
+        const Entry& like = order_.entries[x - shift * period];
+        (*starts_)[e.stage][e.index] =
+            (*starts_)[like.stage][like.index] + static_cast<double>(shift) * lambda;
+      }
+    }
+  }
+
+  const ScheduleOrder& order_;
+  double transfer_s_;
+  std::vector<double>& ended_;
+  std::vector<std::vector<double>>* starts_;
+  std::vector<double> durations_;
+  std::vector<double> end_;
+  std::vector<double> previous_end_;  ///< at the start of the last period timed
+};
+
+}  // namespace
+
+PipelineTiming time_order(const ScheduleOrder& order,
+                          const std::vector<std::vector<ChunkTimes>>& times, double transfer_s,
+                          std::vector<std::vector<double>>* starts, std::vector<double>* scratch,
+                          bool jump) {
+  std::vector<double> own;
+  Timer timer(order, times, transfer_s, scratch != nullptr ? *scratch : own, starts);
+  timer.run(jump);
+  PipelineTiming timing;
+  timing.end_s = timer.end();
+  // Every stage runs each of its chunks forward and backward once per microbatch.
+  const auto microbatches = static_cast<double>(order.microbatches);
+  timing.busy_s.assign(order.stages, 0.0);
+  for (int64_t s = 0; s < order.stages; ++s) {
+    for (const ChunkTimes& t : times[s])
+      timing.busy_s[s] += t.forward_s + t.backward_s;
+    timing.busy_s[s] *= microbatches;
+  }
+  timing.makespan_s = *std::max_element(timing.end_s.begin(), timing.end_s.end());
+  if (timing.makespan_s > 0.0) {
+    for (int64_t s = 0; s < order.stages; ++s) {
+      timing.bubble_fraction = std::max(timing.bubble_fraction,
+                                        (timing.makespan_s - timing.busy_s[s]) / timing.makespan_s);
+    }
+  }
+  return timing;
+}
+
+PipelineTiming time_schedule(const std::vector<std::vector<sim::ScheduledStep>>& steps,
+                             const std::vector<std::vector<ChunkTimes>>& times, double transfer_s,
+                             std::vector<std::vector<double>>* starts) {
+  if (starts != nullptr) {
+    starts->assign(steps.size(), {});
+    for (size_t s = 0; s < steps.size(); ++s)
+      (*starts)[s].assign(steps[s].size(), 0.0);
+  }
+  const auto chunks_per_stage = static_cast<int64_t>(times.front().size());
+  return time_order(order_schedule(steps, chunks_per_stage), times, transfer_s, starts);
+}
+
+}  // namespace memsim::evaluation

@@ -1,0 +1,81 @@
+#pragma once
+/// Times a pipeline schedule: every stage runs its steps in order; a step starts once its
+/// stage is free and the step it depends on has ended and its activations (or gradients)
+/// have arrived: a forward waits for the same microbatch's forward through the previous
+/// chunk, a backward for its backward through the next chunk (the last chunk's backward
+/// follows its own forward).
+
+#include <cstdint>
+#include <vector>
+
+#include "sim/rank_program.h"
+
+namespace memsim::evaluation {
+
+struct ChunkTimes {
+  double forward_s = 0.0;
+  double backward_s = 0.0;  ///< recomputation included
+};
+
+struct PipelineTiming {
+  std::vector<double> busy_s;  ///< per stage: time in steps
+  std::vector<double> end_s;   ///< per stage: when its last step ends
+  double makespan_s = 0.0;     ///< when the last stage finishes its last step
+  /// The idle share of the makespan on the stage that idles most.
+  double bubble_fraction = 0.0;
+};
+
+/// The order in which the steps of a schedule can be timed: each step after its stage's
+/// previous step and after the step it waits for. It depends only on the schedule, so it can
+/// be derived once and reused for any step times.
+///
+/// Steps are ordered by when they would start with unit times, so the steady middle of a
+/// schedule is a run of identical periods, each the one before shifted by some
+/// microbatches. Timing such a run reaches a steady state in which every period ends the
+/// same time λ after the one before (max-plus algebra: the step ends are a max-plus linear
+/// recurrence, eventually periodic); from there on the timing jumps to the run's end
+/// instead of stepping through it, which makes timing O(p²) rather than O(p·m).
+struct ScheduleOrder {
+  struct Entry {
+    int32_t stage;
+    int32_t chunk;  ///< local to the stage
+    bool forward;
+    /// Position (in entries) of the step on another stage it waits for (plus a transfer),
+    /// or -1.
+    int32_t wait_for;
+    int32_t index;  ///< its place in its stage's steps
+  };
+  /// Entries [begin, end) where entry k + period is entry k shifted; each waits for a step at
+  /// most `recall` periods back in the run, or an earlier step of its own stage.
+  struct Run {
+    int64_t begin = 0;
+    int64_t end = 0;
+    int64_t period = 0;
+    int64_t recall = 0;
+  };
+  std::vector<Entry> entries;
+  std::vector<Run> runs;
+  int64_t stages = 0;
+  int64_t chunks_per_stage = 1;
+  int64_t microbatches = 0;
+};
+
+ScheduleOrder order_schedule(const std::vector<std::vector<sim::ScheduledStep>>& steps,
+                             int64_t chunks_per_stage);
+
+/// Times a schedule in `order` (see time_schedule). `scratch`, when given, is reused for
+/// the steps' end times instead of allocating. `jump`: skip steady periods (see
+/// ScheduleOrder); off, every step is timed one by one (the plain list scheduling).
+PipelineTiming time_order(const ScheduleOrder& order,
+                          const std::vector<std::vector<ChunkTimes>>& times, double transfer_s,
+                          std::vector<std::vector<double>>* starts = nullptr,
+                          std::vector<double>* scratch = nullptr, bool jump = true);
+
+/// Times `steps` (per stage, in order); `times[stage][chunk]` are per local chunk, chunk c
+/// of stage s being model chunk c·p + s; `transfer_s` is the point-to-point time between
+/// stages. With `starts`, each step's start time is written there.
+PipelineTiming time_schedule(const std::vector<std::vector<sim::ScheduledStep>>& steps,
+                             const std::vector<std::vector<ChunkTimes>>& times, double transfer_s,
+                             std::vector<std::vector<double>>* starts = nullptr);
+
+}  // namespace memsim::evaluation

@@ -1,0 +1,60 @@
+#include "evaluation/plan_context.h"
+
+#include "evaluation/time_model.h"
+#include "strategies/tensor_parallel.h"
+
+namespace memsim::evaluation {
+
+ContextInputs context_inputs(const TrainingPlan& plan, const Cluster& cluster) {
+  return {plan.training.seq_len, plan.training.micro_batch, plan.parallel.tp, plan.precision,
+          &cluster};
+}
+
+PlanContext::PlanContext(const ContextInputs& inputs, const sim::LayerGraph& graph,
+                         const sim::TensorClasses& classes)
+    : classes_(&classes) {
+  const TensorParallelism& tp = inputs.tp;
+  full_ = graph.dims(inputs.seq_len, inputs.micro_batch);
+  dims_ = strategies::rank_dims(full_, tp);
+  TensorParallelism unsplit = tp;
+  unsplit.sequence_parallel = false;
+  for (int k = 0; k < classes.count(); ++k) {
+    const sim::TensorSpec& spec = classes.spec(k);
+    const int64_t bytes = inputs.precision.bytes(spec.dtype);
+    class_bytes_.push_back(sim::bytes_of(rank_activation_elements(spec.shape, dims_, tp), bytes));
+    class_whole_.push_back(
+        sim::bytes_of(rank_activation_elements(spec.shape, dims_, unsplit), bytes));
+  }
+  boundary_ = sim::bytes_of(
+      rank_activation_elements({sim::Dim::kSeq, sim::Dim::kBatch, sim::Dim::kHidden}, dims_, tp),
+      inputs.precision.activation_bytes());
+
+  // Every transformer layer's ops cost what layer 0's do.
+  double layer = 0.0;
+  for (sim::OpId op : graph.first_layer_ops())
+    layer += forward_flops(graph.op(op), full_);
+  for (sim::OpId op : graph.embedding_ops())
+    model_forward_flops_ += forward_flops(graph.op(op), full_);
+  model_forward_flops_ += layer * static_cast<double>(graph.model().layers);
+  for (sim::OpId op : graph.head_ops())
+    model_forward_flops_ += forward_flops(graph.op(op), full_);
+
+  const Cluster& cluster = *inputs.cluster;
+  const double tp_bandwidth = group_bandwidth(cluster, 1, tp.degree);
+  const auto whole = [&](sim::TensorId t) { return class_whole_[classes.of(t)]; };
+  twin_times_.resize(graph.twins().size());
+  twin_buffers_.resize(graph.twins().size());
+  for (sim::OpId op : graph.twins()) {
+    const int slot = graph.twin_slot(op);
+    twin_buffers_[slot] = sequence_parallel_buffer(graph, graph.op(op), whole, tp);
+    sim::OpTimes& times = twin_times_[slot];
+    times.forward_s = compute_seconds(forward_flops(graph.op(op), dims_), cluster.gpu,
+                                      cluster.compute_efficiency);
+    times.backward_s = 2.0 * times.forward_s;
+    const OpSeconds comm = tensor_parallel_seconds(graph, op, whole, tp, tp_bandwidth);
+    times.forward_s += comm.forward_s;
+    times.backward_s += comm.backward_s;
+  }
+}
+
+}  // namespace memsim::evaluation

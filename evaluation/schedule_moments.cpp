@@ -1,0 +1,139 @@
+#include "evaluation/schedule_moments.h"
+
+#include <algorithm>
+
+#include "sim/schedule_walk.h"
+
+namespace memsim::evaluation {
+
+namespace {
+
+bool dominated(const Moment& a, const Moment& by) {
+  if (a.kind != by.kind || a.chunk != by.chunk || a.first_backward != by.first_backward)
+    return false;
+  for (size_t c = 0; c < a.in_flight.size(); ++c) {
+    if (a.in_flight[c] > by.in_flight[c] || a.gradients_made[c] > by.gradients_made[c])
+      return false;
+  }
+  return true;
+}
+
+/// Whether moment b lies on the segment from a to c (same step): its counts are a
+/// weighted mean of theirs, so what it holds never exceeds the larger of the two.
+bool between(const Moment& a, const Moment& b, const Moment& c) {
+  if (a.kind != c.kind || a.chunk != c.chunk || a.first_backward != c.first_backward ||
+      b.kind != c.kind || b.chunk != c.chunk || b.first_backward != c.first_backward) {
+    return false;
+  }
+  std::vector<int64_t> u;  // b − a, then c − b
+  std::vector<int64_t> w;
+  for (size_t i = 0; i < a.in_flight.size(); ++i) {
+    u.push_back(b.in_flight[i] - a.in_flight[i]);
+    u.push_back(b.gradients_made[i] - a.gradients_made[i]);
+    w.push_back(c.in_flight[i] - b.in_flight[i]);
+    w.push_back(c.gradients_made[i] - b.gradients_made[i]);
+  }
+  size_t k = 0;
+  while (k < u.size() && u[k] == 0)
+    ++k;
+  if (k == u.size()) return true;
+  if (w[k] == 0 || (w[k] > 0) != (u[k] > 0)) return false;
+  for (size_t i = 0; i < u.size(); ++i) {
+    if (u[i] * w[k] != w[i] * u[k]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void add_undominated(std::vector<Moment>& moments, const Moment& m) {
+  if (std::any_of(moments.begin(), moments.end(),
+                  [&](const Moment& e) { return dominated(m, e); })) {
+    return;
+  }
+  std::erase_if(moments, [&](const Moment& e) { return dominated(e, m); });
+  auto same_step = [&](const Moment& e) {
+    return e.kind == m.kind && e.chunk == m.chunk && e.first_backward == m.first_backward;
+  };
+  const auto last = std::find_if(moments.rbegin(), moments.rend(), same_step);
+  if (last != moments.rend()) {
+    const auto before = std::find_if(std::next(last), moments.rend(), same_step);
+    if (before != moments.rend() && between(*before, *last, m)) {
+      moments.erase(std::next(last).base());
+    }
+  }
+  moments.push_back(m);
+}
+
+std::vector<Moment> moments_of(const std::vector<sim::ScheduledStep>& steps, int64_t chunks) {
+  std::vector<Moment> moments;
+  sim::walk_steps(steps, chunks, [&](const sim::StepState& at) {
+    add_undominated(moments, {at.step.kind,
+                              at.step.chunk,
+                              at.first_backward,
+                              {at.in_flight.begin(), at.in_flight.end()},
+                              {at.backward_done.begin(), at.backward_done.end()}});
+  });
+  return moments;
+}
+
+std::vector<Moment> by_class(const std::vector<Moment>& moments,
+                             const std::vector<ChunkShape>& shapes,
+                             std::vector<int32_t>& representatives) {
+  std::vector<size_t> class_of(shapes.size());
+  representatives.clear();
+  for (size_t c = 0; c < shapes.size(); ++c) {
+    size_t j = 0;
+    while (j < representatives.size() && !alike(shapes[representatives[j]], shapes[c])) {
+      ++j;
+    }
+    if (j == representatives.size()) representatives.push_back(static_cast<int32_t>(c));
+    class_of[c] = j;
+  }
+  std::vector<Moment> projected;
+  for (const Moment& m : moments) {
+    Moment p{m.kind, representatives[class_of[m.chunk]], m.first_backward,
+             std::vector<int64_t>(representatives.size(), 0),
+             std::vector<int64_t>(representatives.size(), 0)};
+    for (size_t c = 0; c < shapes.size(); ++c) {
+      p.in_flight[class_of[c]] += m.in_flight[c];
+      p.gradients_made[class_of[c]] += m.gradients_made[c];
+    }
+    add_undominated(projected, p);
+  }
+  return projected;
+}
+
+StageMoments flatten(const std::vector<Moment>& moments, std::vector<int32_t> chunks) {
+  StageMoments flat;
+  flat.chunks = std::move(chunks);
+  flat.count = static_cast<int64_t>(moments.size());
+  for (const Moment& m : moments) {
+    flat.data.push_back(m.chunk);
+    flat.data.push_back(m.kind == sim::StepKind::kForward
+                            ? kForwardPass
+                            : (m.first_backward ? kFirstBackwardPass : kBackwardPass));
+    for (int64_t n : m.in_flight)
+      flat.data.push_back(static_cast<int32_t>(n));
+    for (int64_t n : m.gradients_made)
+      flat.data.push_back(static_cast<int32_t>(n));
+  }
+  return flat;
+}
+
+int64_t fullest_moment(const StageMoments& moments, const std::vector<ChunkNumbers>& chunks) {
+  const auto classes = static_cast<int64_t>(moments.chunks.size());
+  const int32_t* m = moments.data.data();
+  int64_t dynamic = 0;
+  for (int64_t i = 0; i < moments.count; ++i, m += 2 + 2 * classes) {
+    int64_t held = chunks[m[0]].peaks[m[1]];
+    for (int64_t j = 0; j < classes; ++j) {
+      const ChunkNumbers& chunk = chunks[moments.chunks[j]];
+      held += m[2 + j] * chunk.saved + m[2 + classes + j] * chunk.gradients;
+    }
+    dynamic = std::max(dynamic, held);
+  }
+  return dynamic;
+}
+
+}  // namespace memsim::evaluation

@@ -1,0 +1,69 @@
+#pragma once
+/// Where in a stage's schedule it may be fullest. Between steps a stage holds the saved
+/// activations of the microbatches in flight of each of its chunks and, when gradients are
+/// made on demand, those of the chunks whose backward has run; a step then adds its pass's
+/// fullest prefix. Of the moments before each step only those that no other moment
+/// dominates (at least as many in flight of every chunk, the same step) can be fullest,
+/// whatever the sizes, so a schedule of thousands of steps comes down to a few moments,
+/// derived once per (schedule, p, v, m, stage).
+
+#include <cstdint>
+#include <vector>
+
+#include "sim/rank_program.h"
+#include "strategies/pipeline.h"
+
+namespace memsim::evaluation {
+
+using namespace strategies;  // the plan and the strategies' terms
+
+/// A moment of a stage's schedule where it may be fullest: before a step, with some
+/// microbatches of each chunk in flight and some chunks' gradients made.
+struct Moment {
+  sim::StepKind kind;
+  int32_t chunk;
+  bool first_backward;
+  std::vector<int64_t> in_flight;       ///< per local chunk
+  std::vector<int64_t> gradients_made;  ///< per local chunk, 0 or 1: its backward has run
+};
+
+/// Adds `m` to `moments` unless one of them dominates it; drops those it dominates, and the
+/// last moment of the same step if it lies between the one before it and `m`.
+void add_undominated(std::vector<Moment>& moments, const Moment& m);
+
+/// The undominated moments of a stage running `steps` over `chunks` local chunks.
+std::vector<Moment> moments_of(const std::vector<sim::ScheduledStep>& steps, int64_t chunks);
+
+/// Which peak of a chunk a moment's step reaches.
+enum PassKind : int32_t { kForwardPass, kBackwardPass, kFirstBackwardPass };
+
+/// A stage's undominated moments, flattened: per moment the chunk, the pass, then the
+/// in-flight count and the gradients-made flag of each class of its chunks. Chunks of one
+/// shape hold the same (same profile, same stage), so moments may count them together: a
+/// class stands for its chunks, `chunks[j]` being one of them.
+struct StageMoments {
+  std::vector<int32_t> data;
+  int64_t count = 0;
+  std::vector<int32_t> chunks;  ///< per class, a chunk of it
+};
+
+/// `moments` with the chunks of each class of `shapes` (alike chunks) counted together;
+/// `representatives` receives a chunk of each class.
+std::vector<Moment> by_class(const std::vector<Moment>& moments,
+                             const std::vector<ChunkShape>& shapes,
+                             std::vector<int32_t>& representatives);
+
+/// `moments` flattened, `chunks` being the chunk each class stands for.
+StageMoments flatten(const std::vector<Moment>& moments, std::vector<int32_t> chunks);
+
+/// One chunk's figures for a configuration.
+struct ChunkNumbers {
+  int64_t saved = 0;
+  int64_t gradients = 0;         ///< parameter gradients its first backward leaves behind
+  int64_t peaks[3] = {0, 0, 0};  ///< by PassKind
+};
+
+/// The most a stage holds above its resident state at any of `moments`.
+int64_t fullest_moment(const StageMoments& moments, const std::vector<ChunkNumbers>& chunks);
+
+}  // namespace memsim::evaluation

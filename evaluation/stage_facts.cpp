@@ -1,0 +1,141 @@
+#include "evaluation/stage_facts.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "evaluation/compiled_plan.h"
+#include "evaluation/plan_context.h"
+#include "evaluation/time_model.h"
+#include "strategies/communication.h"
+#include "strategies/model_states.h"
+
+namespace memsim::evaluation {
+
+namespace {
+
+using sim::Category;
+
+}  // namespace
+
+FactsInputs facts_inputs(const TrainingPlan& plan, const OptimizerSettings& optimizer,
+                         const Cluster& cluster) {
+  return {plan.parallel, plan.precision, &optimizer, plan.training.gradient_buffers,
+          &cluster,      plan.overheads};
+}
+
+StageExtent stage_extent(const std::vector<ChunkShape>& shapes) {
+  StageExtent extent;
+  for (const ChunkShape& shape : shapes) {
+    extent.layers += shape.layers;
+    extent.embedding = extent.embedding || shape.embedding;
+    extent.head = extent.head || shape.head;
+  }
+  return extent;
+}
+
+ParamGroups param_groups(const sim::LayerGraph& graph, const TensorParallelism& tp,
+                         bool embedding_here) {
+  const sim::DimSizes full = sim::model_dims(graph.model(), 1, 1);
+  auto of = [&](std::span<const sim::OpId> ops) {
+    return rank_params(graph, {ops.begin(), ops.end()}, full, tp, 0, embedding_here);
+  };
+  return {of(graph.embedding_ops()), of(graph.first_layer_ops()), of(graph.head_ops())};
+}
+
+StageFacts stage_facts(const FactsInputs& inputs, const sim::LayerGraph& graph,
+                       const StageExtent& extent, const ParamGroups& groups) {
+  const DataParallelism& dp = inputs.parallel.dp;
+  const Cluster& cluster = *inputs.cluster;
+  const Precision& precision = inputs.precision;
+  // The embedding's and head's parameters once, layer 0's once per transformer layer.
+  std::vector<RankParam> params;
+  if (extent.embedding) params = groups.embedding;
+  if (extent.layers > 0) {
+    for (RankParam p : groups.layer) {
+      p.count = extent.layers;
+      params.push_back(p);
+    }
+  }
+  if (extent.head) params.insert(params.end(), groups.head.begin(), groups.head.end());
+  StageFacts facts;
+  facts.states = shard_states(params, graph, dp, precision, *inputs.optimizer);
+  facts.gradients_on_demand = inputs.gradient_buffers == GradientBuffers::kOnDemand &&
+                              facts.states.gradients_resident_in_full;
+  facts.resident = facts.states.gpu;
+  if (facts.gradients_on_demand) facts.resident[Category::kGradients] = sim::Bytes{};
+  if (extent.embedding) facts.gathered += facts.states.gathered.embedding;
+  facts.gathered += facts.states.gathered.layer * extent.layers;
+  if (extent.head) facts.gathered += facts.states.gathered.head;
+
+  // Gradient synchronisation after the last backward: an all-reduce, or ZeRO's
+  // reduce-scatter then all-gather of the updated parameters; the reduction overlaps the
+  // last microbatch's backward (added by the caller, who knows its length). Offload adds
+  // the shards' trips over PCIe.
+  int64_t held = 0;
+  for (const RankParam& p : params) {
+    if (!p.tied) held += p.elements() * p.count;
+  }
+  const double dp_bandwidth = group_bandwidth(cluster, inputs.parallel.tp.degree, dp.degree);
+  const sim::Bytes gradient_bytes = sim::bytes_of({held}, precision.gradient_bytes());
+  const sim::Bytes weight_bytes = sim::bytes_of({held}, precision.weight_bytes());
+  if (dp.zero == 0) {
+    facts.reduce_s = all_reduce_s(gradient_bytes, dp.degree, dp_bandwidth);
+  } else if (dp.zero < 3) {
+    facts.reduce_s = all_gather_s(gradient_bytes, dp.degree, dp_bandwidth);
+    facts.gather_after_s = all_gather_s(weight_bytes, dp.degree, dp_bandwidth);
+  }
+  // The optimizer reads and writes the states it holds, bound by memory bandwidth.
+  facts.optimizer_s = 2.0 * static_cast<double>(facts.resident.total().value()) /
+                      cluster.gpu.memory_bandwidth_bytes_per_s;
+  facts.overheads.cuda_context = inputs.overheads.cuda_context;
+  facts.overheads.process_groups = process_groups(inputs.parallel);
+  facts.overheads.communication = inputs.overheads.nccl_per_group * facts.overheads.process_groups;
+  facts.resident[Category::kOverhead] =
+      facts.overheads.cuda_context + facts.overheads.communication;
+  if (dp.offload != Offload::kNone) {
+    const double shard = static_cast<double>(sim::ceil_div(gradient_bytes.value(), dp.degree));
+    facts.offload_s = 2.0 * shard / cluster.gpu.host_link_bytes_per_s;
+  }
+  return facts;
+}
+
+double StageFacts::sync_s(bool overlap, double window) const {
+  return (overlap ? std::max(0.0, reduce_s - window) : reduce_s) + gather_after_s + offload_s;
+}
+
+void add_gather_time(const TrainingPlan& plan, const StageFacts& facts,
+                     std::vector<sim::ChunkSpan>& chunks, std::vector<ChunkTimes>& times) {
+  const DataParallelism& dp = plan.parallel.dp;
+  if (dp.zero != 3) return;
+  const double bandwidth = group_bandwidth(plan.cluster, plan.parallel.tp.degree, dp.degree);
+  const double gather =
+      all_gather_s(facts.gathered, dp.degree, bandwidth) / static_cast<double>(times.size());
+  const bool overlap = dp.overlap_communication;
+  for (size_t c = 0; c < times.size(); ++c) {
+    ChunkTimes& t = times[c];
+    chunks[c].forward_wait_s = overlap ? std::max(0.0, gather - t.forward_s) : gather;
+    chunks[c].backward_wait_s = overlap ? std::max(0.0, 2 * gather - t.backward_s) : 2 * gather;
+    t.forward_s += chunks[c].forward_wait_s;
+    t.backward_s += chunks[c].backward_wait_s;
+  }
+}
+
+double pipeline_transfer_s(const TrainingPlan& plan, const PlanContext& context) {
+  const Parallelism& parallel = plan.parallel;
+  if (parallel.pp.stages <= 1) return 0.0;
+  const double bandwidth =
+      group_bandwidth(plan.cluster, parallel.tp.degree * parallel.dp.degree, parallel.pp.stages);
+  return static_cast<double>(context.boundary_bytes().value()) / bandwidth;
+}
+
+double model_flops_per_step(const TrainingPlan& plan, const PlanContext& context) {
+  return 3.0 * context.model_forward_flops() *
+         static_cast<double>(plan.microbatches() * plan.parallel.dp.degree);
+}
+
+sim::Bytes allocator_reserve(const TrainingPlan& plan, sim::Bytes dynamic) {
+  return sim::Bytes(static_cast<int64_t>(
+      std::ceil(plan.overheads.allocator_reserve * static_cast<double>(dynamic.value()))));
+}
+
+}  // namespace memsim::evaluation

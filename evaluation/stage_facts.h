@@ -1,0 +1,102 @@
+#pragma once
+/// What one pipeline stage holds and spends that does not depend on its ops one by one:
+/// its model states after ZeRO and offload, its overheads, and the time of its gradient
+/// synchronisation and optimizer step. Computed from one layer's parameters counted once
+/// per layer, so a stage of 80 layers costs what a stage of one does.
+
+#include <cstdint>
+#include <vector>
+
+#include "evaluation/pipeline_timing.h"
+#include "sim/layer_graph.h"
+#include "sim/memory_event.h"
+#include "strategies/data_parallel.h"
+#include "strategies/pipeline.h"
+#include "strategies/training_plan.h"
+
+namespace memsim::evaluation {
+
+using namespace strategies;  // the plan and the strategies' terms
+
+/// What the `overhead` category of a rank is made of.
+struct OverheadParts {
+  sim::Bytes cuda_context;
+  sim::Bytes communication;  ///< NCCL buffers of the rank's process groups
+  int64_t process_groups = 0;
+  sim::Bytes allocator_reserve;
+};
+
+struct StageFacts {
+  ShardedStates states;
+  bool gradients_on_demand = false;
+  sim::CategoryBytes resident;  ///< states and overheads, the allocator reserve not yet
+  OverheadParts overheads;      ///< the allocator reserve not yet
+  sim::Bytes gathered;          ///< ZeRO-3: bytes the stage gathers in one pass
+  double reduce_s = 0.0;        ///< gradient reduction after the last backward
+  double gather_after_s = 0.0;  ///< ZeRO-1/2: all-gather of the updated parameters
+  double offload_s = 0.0;       ///< offload: the shards' trips over PCIe
+  double optimizer_s = 0.0;
+
+  /// Synchronisation exposed after the steps; the reduction overlaps `window` seconds of
+  /// the last microbatch's backward when communication overlaps compute.
+  double sync_s(bool overlap, double window) const;
+};
+
+/// Everything a stage's facts read besides its parameters and extent: equal for every
+/// stage of a plan, and with them the facts' cache key. The optimizer's settings and the
+/// cluster are held by address (see ContextInputs).
+struct FactsInputs {
+  Parallelism parallel;
+  Precision precision;
+  const OptimizerSettings* optimizer = nullptr;
+  GradientBuffers gradient_buffers = GradientBuffers::kPersistent;
+  const Cluster* cluster = nullptr;
+  Overheads overheads;
+  bool operator==(const FactsInputs&) const = default;
+};
+/// The inputs of `plan`'s stage facts, with `optimizer` and `cluster` (the plan's, or equal).
+FactsInputs facts_inputs(const TrainingPlan& plan, const OptimizerSettings& optimizer,
+                         const Cluster& cluster);
+
+/// What a stage carries: its transformer layers, and whether the embedding or the head.
+struct StageExtent {
+  int64_t layers = 0;
+  bool embedding = false;
+  bool head = false;
+  bool operator==(const StageExtent&) const = default;
+};
+StageExtent stage_extent(const std::vector<ChunkShape>& shapes);
+
+/// One TP rank's parameters of the embedding's ops, of one transformer layer's and of the
+/// head's. Without the embedding on the stage, a tied LM head holds a replica.
+struct ParamGroups {
+  std::vector<RankParam> embedding;
+  std::vector<RankParam> layer;
+  std::vector<RankParam> head;
+};
+ParamGroups param_groups(const sim::LayerGraph& graph, const TensorParallelism& tp,
+                         bool embedding_here);
+
+StageFacts stage_facts(const FactsInputs& inputs, const sim::LayerGraph& graph,
+                       const StageExtent& extent, const ParamGroups& groups);
+
+/// ZeRO-3 gathers a chunk's parameters in forward and again in backward (and reduce-scatters
+/// its gradients); what prefetching does not hide behind compute the step waits for. Sets
+/// each chunk's waits and adds them to its times.
+void add_gather_time(const TrainingPlan& plan, const StageFacts& facts,
+                     std::vector<sim::ChunkSpan>& chunks, std::vector<ChunkTimes>& times);
+
+class PlanContext;
+
+/// Seconds for one activation to cross between pipeline stages.
+double pipeline_transfer_s(const TrainingPlan& plan, const PlanContext& context);
+
+/// FLOPs of one step that the model needs: forward and backward (3 × forward) of every op,
+/// whole, for every microbatch of every data-parallel replica; no recomputation.
+double model_flops_per_step(const TrainingPlan& plan, const PlanContext& context);
+
+/// The memory-allocator reserve for a stage whose walk peaks `dynamic` above its resident
+/// state: a share of it, rounded up.
+sim::Bytes allocator_reserve(const TrainingPlan& plan, sim::Bytes dynamic);
+
+}  // namespace memsim::evaluation

@@ -1,0 +1,49 @@
+#include "evaluation/stage_sizes.h"
+
+#include "sim/check.h"
+
+namespace memsim::evaluation {
+
+void price_context(const PlanContext& context, const sim::QuantityIndex& index,
+                   std::vector<sim::Bytes>& sizes) {
+  sizes.resize(index.count());
+  const int classes = index.classes().count();
+  for (int k = 0; k < classes; ++k)
+    sizes[k] = context.class_bytes(k);
+  for (int slot = 0; slot < index.context_count() - classes; ++slot) {
+    sizes[index.buffer(slot)] = context.twin_buffer(slot);
+  }
+}
+
+void price_stage(const StageFacts& facts, const sim::QuantityIndex& index,
+                 std::vector<sim::Bytes>& sizes) {
+  sizes.resize(index.count());
+  const ShardedStates& states = facts.states;
+  const auto twins = static_cast<int>(states.gradients_per_twin.size());
+  MEMSIM_CHECK(index.parameter_gradients(twins) == index.gathered_of_kind(0));
+  // Parameter gradients exist apart from the resident state only when each backward makes
+  // its own (on demand); otherwise they are resident and its backward allocates nothing.
+  for (int slot = 0; slot < twins; ++slot) {
+    sizes[index.parameter_gradients(slot)] =
+        facts.gradients_on_demand ? states.gradients_per_twin[slot] : sim::Bytes{};
+  }
+  const sim::Bytes gathered[] = {states.gathered.embedding, states.gathered.layer,
+                                 states.gathered.head};
+  const sim::Bytes gradients[] = {states.gradients.embedding, states.gradients.layer,
+                                  states.gradients.head};
+  for (int kind = 0; kind < 3; ++kind) {
+    sizes[index.gathered_of_kind(kind)] = gathered[kind];
+    sizes[index.layer_gradients_of_kind(kind)] = gradients[kind];
+  }
+  sizes[index.bucket()] = states.reduce_bucket;
+}
+
+std::vector<sim::Bytes> stage_sizes(const PlanContext& context, const StageFacts& facts,
+                                    const sim::QuantityIndex& index) {
+  std::vector<sim::Bytes> sizes(index.count());
+  price_context(context, index, sizes);
+  price_stage(facts, index, sizes);
+  return sizes;
+}
+
+}  // namespace memsim::evaluation

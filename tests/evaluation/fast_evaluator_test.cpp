@@ -1,0 +1,221 @@
+// The fast path equals the walk: on thousands of random plans, every stage's peak, whether
+// it fits, the host memory, the step time and the bubble agree.
+
+#include "evaluation/fast_evaluator.h"
+
+#include <functional>
+#include <random>
+
+#include <doctest/doctest.h>
+
+#include "hardware/gpu_catalog.h"
+#include "evaluation/evaluate.h"
+#include "strategies/schedules.h"
+#include "support/test_support.h"
+
+namespace {
+
+using memsim::strategies::TrainingPlan;
+
+class PlanGenerator {
+ public:
+  explicit PlanGenerator(uint32_t seed) : rng_(seed) {}
+
+  TrainingPlan next() {
+    TrainingPlan plan;
+    memsim::sim::ModelSpec& m = plan.model;
+    m.name = "random";
+    m.layers = pick({1, 2, 3, 4, 5, 6, 8});
+    m.heads = pick({2, 4, 8});
+    m.hidden = m.heads * pick({8, 16, 32});
+    m.kv_heads = pick_divisor(m.heads);
+    m.ffn = pick({64, 128, 192, 256});
+    m.vocab = pick({100, 257, 1000});
+    m.ffn_type = coin() ? memsim::sim::FfnType::kGelu : memsim::sim::FfnType::kSwiGlu;
+    m.norm = coin() ? memsim::sim::NormType::kLayerNorm : memsim::sim::NormType::kRmsNorm;
+    m.bias = coin();
+    m.qkv_bias = coin();
+    m.tied_embeddings = coin();
+    m.positions = coin() ? memsim::sim::PositionType::kRope : memsim::sim::PositionType::kLearned;
+    m.max_positions = 256;
+    m.attention = coin() ? memsim::sim::AttentionImpl::kEager : memsim::sim::AttentionImpl::kFlash;
+    m.dropout = coin() ? 0.0 : 0.1;
+
+    auto& tp = plan.parallel.tp;
+    tp.degree = pick({1, 1, 2, 4});
+    while (m.heads % tp.degree != 0 || m.ffn % tp.degree != 0 ||
+           (m.kv_heads % tp.degree != 0 && tp.degree % m.kv_heads != 0)) {
+      tp.degree /= 2;
+    }
+    plan.training.seq_len = pick({8, 16, 24, 64});
+    tp.sequence_parallel = tp.degree > 1 && plan.training.seq_len % tp.degree == 0 && coin();
+    tp.vocab_multiple = pick({1, 8, 128});
+
+    auto& pp = plan.parallel.pp;
+    pp.stages = std::min<int64_t>(pick({1, 1, 2, 3, 4}), m.layers);
+    const auto& schedules = memsim::strategies::schedules();
+    const auto& schedule = schedules[rng_() % schedules.size()];
+    pp.schedule = schedule.name;
+    pp.virtual_stages =
+        schedule.interleaved ? std::max<int64_t>(1, m.layers / pp.stages / pick({1, 2})) : 1;
+    pp.virtual_stages = std::min<int64_t>(pp.virtual_stages, 3);
+    pp.embedding_as_layer = coin() && coin();
+    pp.loss_as_layer = coin() && coin();
+    const auto layers = memsim::strategies::chunk_layers(m.layers, pp);
+    for (size_t g = 1; g + 1 < layers.size(); ++g) {
+      if (layers[g] <= 0) pp.embedding_as_layer = pp.loss_as_layer = false;
+    }
+
+    auto& dp = plan.parallel.dp;
+    dp.degree = pick({1, 2, 3, 4});
+    dp.zero = static_cast<int>(rng_() % 4);
+    dp.offload = memsim::strategies::Offload::kNone;
+    if (dp.zero >= 1 && coin()) dp.offload = memsim::strategies::Offload::kOptimizer;
+    if (dp.zero == 3 && coin()) dp.offload = memsim::strategies::Offload::kOptimizerAndParams;
+    dp.reduce_bucket_elements = pick({1000, 100'000, 500'000'000});
+    dp.prefetch_layers = pick({0, 1, 2});
+    dp.persistence_threshold = pick({0, 300, 100'000});
+    dp.overlap_communication = coin();
+
+    plan.training.micro_batch = pick({1, 2, 3});
+    int64_t m_batches = pick({1, 2, 3, 4, 6, 8});
+    if (schedule.interleaved) m_batches = pp.stages * pick({1, 2});
+    plan.training.global_batch = m_batches * plan.training.micro_batch * dp.degree;
+    plan.training.optimizer.name =
+        pick_name({"adamw", "adam", "sgd", "lion", "adam8bit", "adafactor"});
+    plan.training.gradient_buffers = coin() ? memsim::strategies::GradientBuffers::kPersistent
+                                            : memsim::strategies::GradientBuffers::kOnDemand;
+    plan.precision.recipe = static_cast<memsim::strategies::PrecisionRecipe>(rng_() % 4);
+    if (coin() && coin()) plan.precision.gradients = memsim::strategies::Dtype::kFp32;
+    switch (rng_() % 5) {
+      case 0:
+        plan.checkpointing = memsim::strategies::NoCheckpointing{};
+        break;
+      case 1:
+        plan.checkpointing = memsim::strategies::SelectiveCheckpointing{};
+        break;
+      case 2:
+        plan.checkpointing = memsim::strategies::SqrtCheckpointing{};
+        break;
+      default:
+        plan.checkpointing = memsim::strategies::FullCheckpointing{pick({1, 2, 3})};
+    }
+    const auto& gpus = memsim::hardware::gpus();
+    plan.cluster.gpu = gpus[rng_() % gpus.size()];
+    const int64_t world = tp.degree * pp.stages * dp.degree;
+    plan.cluster.gpus_per_node = pick_divisor(world);
+    plan.cluster.nodes = world / plan.cluster.gpus_per_node;
+    // Small models: a capacity near their peaks makes "fits" go both ways.
+    plan.cluster.gpu.capacity = memsim::sim::Bytes(pick({1, 2, 4, 8, 64}) << 20);
+    if (coin()) plan.cluster.cpu_memory_override = memsim::sim::Bytes(pick({1, 1 << 20, 1 << 30}));
+    plan.overheads.allocator_reserve = pick({0, 15, 50}) / 100.0;
+    plan.overheads.cuda_context = memsim::sim::Bytes(pick({0, 1000}));
+    plan.overheads.nccl_per_group = memsim::sim::Bytes(pick({0, 100'000}));
+    plan.training.loss_chunks = pick({1, 1, 2, 4});  // every seq_len picked is a multiple of 4
+    plan.training.chunk_passes.activation_offload = {
+        pick({0, 0, 1, 2, memsim::strategies::kEveryLayer}), pick({0, 1, 2})};
+    return plan;
+  }
+
+ private:
+  int64_t pick(std::initializer_list<int64_t> values) {
+    return *(values.begin() + rng_() % values.size());
+  }
+  std::string pick_name(std::initializer_list<const char*> values) {
+    return *(values.begin() + rng_() % values.size());
+  }
+  int64_t pick_divisor(int64_t n) {
+    std::vector<int64_t> divisors;
+    for (int64_t d = 1; d <= n; ++d) {
+      if (n % d == 0) divisors.push_back(d);
+    }
+    return divisors[rng_() % divisors.size()];
+  }
+  bool coin() { return rng_() % 2 == 0; }
+
+  std::mt19937 rng_;
+};
+
+}  // namespace
+
+TEST_CASE("the fast path equals the walk on 10,000 random plans") {
+  PlanGenerator generator(20261128);
+  memsim::evaluation::FastEvaluator fast;
+  int fitting = 0;
+  for (int i = 0; i < 10'000; ++i) {
+    const TrainingPlan plan = generator.next();
+    CAPTURE(i);
+    const auto walked = memsim::evaluation::evaluate(plan);
+    const auto quick = fast.evaluate(plan);
+    const int64_t per_stage = plan.parallel.tp.degree * plan.parallel.dp.degree;
+    REQUIRE(quick.stage_peaks.size() == static_cast<size_t>(plan.parallel.pp.stages));
+    for (const auto& rank : walked.ranks) {
+      CHECK(quick.stage_peaks[rank.placement.rank / per_stage] == rank.memory.peak);
+    }
+    CHECK(quick.peak == walked.peak);
+    CHECK(quick.fits == walked.fits);
+    CHECK(quick.cpu_bytes_per_node == walked.cpu_bytes_per_node);
+    CHECK(quick.step_time_s == doctest::Approx(walked.step_time_s).epsilon(1e-9));
+    CHECK(quick.bubble_fraction == doctest::Approx(walked.bubble_fraction).epsilon(1e-9));
+    CHECK(quick.model_flops_utilization ==
+          doctest::Approx(walked.model_flops_utilization).epsilon(1e-9));
+    // Sweeps ask only for the largest peak, found from each kind of stage's moments.
+    const auto largest = fast.evaluate(plan, memsim::evaluation::StagePeaks::kLargestOnly);
+    CHECK(largest.stage_peaks.empty());
+    CHECK(largest.peak == walked.peak);
+    CHECK(largest.fits == walked.fits);
+    CHECK(largest.step_time_s == quick.step_time_s);
+    fitting += walked.fits ? 1 : 0;
+  }
+  // Both outcomes are exercised.
+  CHECK(fitting > 1000);
+  CHECK(fitting < 9000);
+}
+
+TEST_CASE("one evaluator follows a sweep that changes one setting at a time") {
+  // A sweep varies a key or two between points: every table the evaluator keeps must see
+  // each setting its value depends on, or the next point reads a stale value.
+  auto base = memsim::testing::one_gpu_plan(memsim::testing::preset("llama2-7b"), 1024, 2);
+  base.model.layers = 6;
+  base.parallel.pp.stages = 2;
+  base.parallel.dp.degree = 2;
+  base.cluster.gpus_per_node = 4;
+  base.training.global_batch = 16;
+  std::vector<std::function<void(TrainingPlan&)>> changes = {
+      [](TrainingPlan& p) {
+        p.training.chunk_passes.activation_offload = {2, 1};
+      },
+      [](TrainingPlan& p) {
+        p.training.chunk_passes.activation_offload = {2, 0};
+      },
+      [](TrainingPlan& p) { p.training.loss_chunks = 4; },
+      [](TrainingPlan& p) { p.checkpointing = memsim::strategies::FullCheckpointing{2}; },
+      [](TrainingPlan& p) {
+        p.parallel.dp.zero = 3;
+        p.parallel.dp.prefetch_layers = 2;
+      },
+      [](TrainingPlan& p) { p.training.micro_batch = 4; },
+      [](TrainingPlan& p) {
+        p.training.gradient_buffers = memsim::strategies::GradientBuffers::kOnDemand;
+      },
+      [](TrainingPlan& p) { p.parallel.dp.offload = memsim::strategies::Offload::kOptimizer; },
+      [](TrainingPlan& p) { p.parallel.pp.schedule = "gpipe"; },
+  };
+  memsim::evaluation::FastEvaluator fast;
+  TrainingPlan plan = base;
+  for (size_t i = 0; i < changes.size(); ++i) {
+    CAPTURE(i);
+    // The base, then the base with one change, then with every change so far.
+    for (const bool cumulative : {false, true}) {
+      TrainingPlan point = cumulative ? plan : base;
+      changes[i](point);
+      const auto walked = memsim::evaluation::evaluate(point);
+      const auto quick = fast.evaluate(point);
+      CHECK(quick.peak == walked.peak);
+      CHECK(quick.cpu_bytes_per_node == walked.cpu_bytes_per_node);
+      CHECK(quick.step_time_s == doctest::Approx(walked.step_time_s).epsilon(1e-9));
+      if (cumulative) plan = point;
+      CHECK(fast.evaluate(base).peak == memsim::evaluation::evaluate(base).peak);
+    }
+  }
+}

@@ -1,0 +1,136 @@
+// Timing pipeline schedules: jumping over steady periods gives the plain list scheduling's
+// answer, and the jump does happen where m ≫ p.
+
+#include "evaluation/pipeline_timing.h"
+
+#include <cmath>
+#include <random>
+#include <tuple>
+
+#include <doctest/doctest.h>
+
+#include "strategies/schedules.h"
+
+namespace {
+
+using memsim::evaluation::ChunkTimes;
+using memsim::evaluation::PipelineTiming;
+using memsim::evaluation::ScheduleOrder;
+
+ScheduleOrder order_of(const std::string& schedule, int64_t p, int64_t v, int64_t m) {
+  const auto* info = memsim::strategies::find_schedule(schedule);
+  REQUIRE(info != nullptr);
+  return memsim::evaluation::order_schedule(memsim::strategies::every_stage_steps(*info, p, v, m),
+                                            v);
+}
+
+bool close(double a, double b) {
+  return std::abs(a - b) <= 1e-9 * std::max(1.0, std::abs(b));
+}
+
+}  // namespace
+
+TEST_CASE("jumping over steady periods equals timing every step, on random stage times") {
+  std::mt19937 rng(20261128);
+  std::uniform_real_distribution<double> time(0.01, 1.0);
+  struct Case {
+    const char* schedule;
+    int64_t p, v, m;
+  };
+  const Case cases[] = {{"1f1b", 1, 1, 64},        {"1f1b", 2, 1, 200},
+                        {"1f1b", 4, 1, 32},        {"1f1b", 8, 1, 256},
+                        {"1f1b", 16, 1, 96},       {"gpipe", 4, 1, 64},
+                        {"gpipe", 8, 1, 17},       {"interleaved", 2, 3, 40},
+                        {"interleaved", 4, 5, 64}, {"interleaved", 8, 2, 128}};
+  for (const Case& c : cases) {
+    CAPTURE(c.schedule);
+    CAPTURE(c.p);
+    CAPTURE(c.v);
+    CAPTURE(c.m);
+    const ScheduleOrder order = order_of(c.schedule, c.p, c.v, c.m);
+    for (int trial = 0; trial < 20; ++trial) {
+      // Random times per stage and chunk; a third of the trials with equal middle stages,
+      // as real pipelines have (only the first and last stage differ).
+      std::vector<std::vector<ChunkTimes>> times(c.p, std::vector<ChunkTimes>(c.v));
+      for (int64_t s = 0; s < c.p; ++s) {
+        for (auto& t : times[s]) {
+          const bool middle = trial % 3 == 0 && s > 0 && s + 1 < c.p && s > 1;
+          t = middle ? times[1][&t - times[s].data()] : ChunkTimes{time(rng), 2.0 * time(rng)};
+        }
+      }
+      const double transfer = trial % 2 == 0 ? 0.0 : 0.1 * time(rng);
+      std::vector<std::vector<double>> starts(c.p), exact_starts(c.p);
+      for (int64_t s = 0; s < c.p; ++s) {
+        starts[s].assign(2 * c.v * c.m, 0.0);
+        exact_starts[s].assign(2 * c.v * c.m, 0.0);
+      }
+      const PipelineTiming fast = time_order(order, times, transfer, &starts, nullptr, true);
+      const PipelineTiming exact =
+          time_order(order, times, transfer, &exact_starts, nullptr, false);
+      CHECK(close(fast.makespan_s, exact.makespan_s));
+      CHECK(close(fast.bubble_fraction, exact.bubble_fraction));
+      for (int64_t s = 0; s < c.p; ++s) {
+        CHECK(close(fast.end_s[s], exact.end_s[s]));
+        for (size_t i = 0; i < starts[s].size(); ++i) {
+          if (!close(starts[s][i], exact_starts[s][i])) {
+            FAIL_CHECK("stage " << s << " step " << i << " starts at " << starts[s][i]
+                                << " instead of " << exact_starts[s][i]);
+            break;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("the steady middle of 1F1B, GPipe and interleaved schedules is found as runs") {
+  // Steps per stage: 2·v·m; the runs must cover all but a transient of O(p) microbatches.
+  for (const auto& [schedule, p, v, m] :
+       {std::tuple{"1f1b", 8, 1, 256}, std::tuple{"gpipe", 8, 1, 256},
+        std::tuple{"interleaved", 4, 2, 256}}) {
+    CAPTURE(schedule);
+    const ScheduleOrder order = order_of(schedule, p, v, m);
+    int64_t covered = 0;
+    for (const auto& run : order.runs)
+      covered += run.end - run.begin;
+    const auto total = static_cast<int64_t>(order.entries.size());
+    CHECK(total == 2 * p * v * m);
+    CHECK(covered > total * 8 / 10);
+  }
+}
+
+TEST_CASE("scaling every time by a power of two scales the timing exactly, bit for bit") {
+  // The fast evaluation keeps timings up to a power-of-two scale (a micro-batch 2^k larger
+  // times every step 2^k longer): that is only sound if list scheduling, with its jumps over
+  // steady periods, commutes exactly with such a scale.
+  std::mt19937 rng(20261201);
+  std::uniform_real_distribution<double> time(0.001, 3.0);
+  for (const auto& [schedule, p, v, m] :
+       {std::tuple{"1f1b", 4, 1, 96}, std::tuple{"gpipe", 3, 1, 40},
+        std::tuple{"interleaved", 4, 3, 64}, std::tuple{"1f1b", 16, 1, 512}}) {
+    CAPTURE(schedule);
+    const ScheduleOrder order = order_of(schedule, p, v, m);
+    std::vector<std::vector<ChunkTimes>> times(p, std::vector<ChunkTimes>(v));
+    for (auto& stage : times) {
+      for (ChunkTimes& t : stage)
+        t = {time(rng), 2.0 * time(rng)};
+    }
+    const double transfer = 0.05 * time(rng);
+    const PipelineTiming base = time_order(order, times, transfer);
+    for (const int exponent : {-7, 1, 5, 30}) {
+      CAPTURE(exponent);
+      auto scaled = times;
+      for (auto& stage : scaled) {
+        for (ChunkTimes& t : stage) {
+          t.forward_s = std::ldexp(t.forward_s, exponent);
+          t.backward_s = std::ldexp(t.backward_s, exponent);
+        }
+      }
+      const PipelineTiming timing = time_order(order, scaled, std::ldexp(transfer, exponent));
+      CHECK(timing.makespan_s == std::ldexp(base.makespan_s, exponent));
+      CHECK(timing.bubble_fraction == base.bubble_fraction);
+      for (int64_t s = 0; s < p; ++s)
+        CHECK(timing.end_s[s] == std::ldexp(base.end_s[s], exponent));
+    }
+  }
+}
