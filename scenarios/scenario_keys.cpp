@@ -32,7 +32,7 @@ using strategies::size_row;
     return p.field;         \
   }
 
-std::vector<ScenarioKey> make_table() {
+std::vector<ScenarioKey> top_level_rows() {
   return {
       setting_row("name", "a title for the scenario"),
       field_row("mode", "training (the default) | inference", MEMSIM_FIELD(mode)),
@@ -53,7 +53,11 @@ std::vector<ScenarioKey> make_table() {
       setting_row("sweep", "dotted keys mapped to lists of values: every combination is a point"),
       setting_row("where",
                   "constraints a sweep point must meet, e.g. 'parallel.tp * parallel.pp <= 16'"),
+  };
+}
 
+std::vector<ScenarioKey> model_rows() {
+  return {
       field_row("model.preset", "start from a built-in model", MEMSIM_FIELD(model)),
       field_row("model.hf_config",
                 "start from a Hugging Face config.json (relative to the scenario)",
@@ -83,7 +87,11 @@ std::vector<ScenarioKey> make_table() {
                 MEMSIM_FIELD(model.attention)),
       numeric_row("model.dropout", "dropout probability (0 = no dropout masks)",
                   MEMSIM_FIELD(model.dropout)),
+  };
+}
 
+std::vector<ScenarioKey> hardware_rows() {
+  return {
       field_row("hardware.gpu", "a GPU profile name (memsim hardware)", MEMSIM_FIELD(cluster.gpu)),
       integer_row("hardware.nodes", "number of nodes", MEMSIM_FIELD(cluster.nodes), 1, kMostGpus),
       integer_row("hardware.gpus_per_node", "GPUs per node", MEMSIM_FIELD(cluster.gpus_per_node), 1,
@@ -111,7 +119,11 @@ std::vector<ScenarioKey> make_table() {
                  return static_cast<double>(p.cluster.cpu_memory_per_node().value());
                },
            .set_size = [](TrainingPlan& p, sim::Bytes v) { p.cluster.cpu_memory_override = v; }}),
+  };
+}
 
+std::vector<ScenarioKey> training_rows() {
+  return {
       integer_row("training.seq_len", "tokens per sequence", MEMSIM_FIELD(training.seq_len), 1,
                   kMostTokens),
       integer_row("training.micro_batch", "sequences per microbatch",
@@ -124,7 +136,11 @@ std::vector<ScenarioKey> make_table() {
       field_row("training.gradient_buffers",
                 "persistent (Megatron, DeepSpeed) | on_demand (PyTorch)",
                 MEMSIM_FIELD(training.gradient_buffers)),
+  };
+}
 
+std::vector<ScenarioKey> inference_rows() {
+  return {
       integer_row("inference.batch", "concurrent sequences per model replica",
                   MEMSIM_FIELD(inference.batch), 1, kMostBatch),
       integer_row("inference.prompt_len", "prompt tokens per sequence, prefilled",
@@ -152,14 +168,22 @@ std::vector<ScenarioKey> make_table() {
                 MEMSIM_FIELD(inference.all_logits)),
       field_row("inference.activations", "activation dtype: fp32 | bf16 | fp16",
                 MEMSIM_FIELD(inference.activations)),
+  };
+}
 
+std::vector<ScenarioKey> precision_rows() {
+  return {
       field_row("precision.recipe", "fp32 | bf16-mixed | fp16-mixed | bf16",
                 MEMSIM_FIELD(precision.recipe)),
       field_row("precision.gradients", "gradient dtype override: fp32 | bf16 | fp16",
                 MEMSIM_FIELD(precision.gradients)),
       field_row("precision.activations", "activation dtype override: fp32 | bf16 | fp16",
                 MEMSIM_FIELD(precision.activations)),
+  };
+}
 
+std::vector<ScenarioKey> parallel_rows() {
+  return {
       integer_row("parallel.tp", "tensor parallel degree", MEMSIM_FIELD(parallel.tp.degree), 1,
                   kMostGpus),
       integer_row("parallel.pp", "pipeline stages", MEMSIM_FIELD(parallel.pp.stages), 1, kMostGpus),
@@ -196,7 +220,11 @@ std::vector<ScenarioKey> make_table() {
       flag_row("parallel.overlap_communication",
                "overlap gradient reduction and gathers with compute",
                MEMSIM_FIELD(parallel.dp.overlap_communication)),
+  };
+}
 
+std::vector<ScenarioKey> overhead_rows() {
+  return {
       size_row("overhead.cuda_context", "CUDA context and kernels per GPU (1343 MiB)",
                MEMSIM_FIELD(overheads.cuda_context)),
       size_row("overhead.nccl_per_group", "NCCL buffers per process group (688 MB)",
@@ -205,6 +233,17 @@ std::vector<ScenarioKey> make_table() {
                  "fragmentation reserve, share of the step's allocations (0.15)",
                  MEMSIM_FIELD(overheads.allocator_reserve), 0.0, 1.0),
   };
+}
+
+/// The core's rows, section by section.
+std::vector<ScenarioKey> make_table() {
+  std::vector<ScenarioKey> table;
+  for (auto* rows : {top_level_rows, model_rows, hardware_rows, training_rows, inference_rows,
+                     precision_rows, parallel_rows, overhead_rows}) {
+    std::vector<ScenarioKey> section = rows();
+    table.insert(table.end(), section.begin(), section.end());
+  }
+  return table;
 }
 
 #undef MEMSIM_FIELD

@@ -78,17 +78,38 @@ std::string layout_text(const VariantOutcome& v, std::string_view separator) {
 
 }  // namespace
 
-TextTable summary_table(const ScenarioOutcome& outcome, UnitSystem units) {
-  std::vector<std::string> header = {""};
-  for (const VariantOutcome& v : outcome.variants)
-    header.push_back(v.variant->name);
-  TextTable table(header);
-  auto row = [&](const std::string& label, auto cell) {
+namespace {
+
+/// A row of the summary: a label, then a cell per variant.
+class SummaryRows {
+ public:
+  SummaryRows(const ScenarioOutcome& outcome, TextTable& table)
+      : outcome_(outcome),
+        table_(table),
+        any_serving_(std::any_of(outcome.variants.begin(), outcome.variants.end(), serving)),
+        any_training_(!std::all_of(outcome.variants.begin(), outcome.variants.end(), serving)) {}
+
+  template <class Cell>
+  void operator()(const std::string& label, Cell cell) {
     std::vector<std::string> cells = {label};
-    for (const VariantOutcome& v : outcome.variants)
+    for (const VariantOutcome& v : outcome_.variants)
       cells.push_back(cell(v));
-    table.add_row(std::move(cells));
-  };
+    table_.add_row(std::move(cells));
+  }
+  const ScenarioOutcome& outcome() const { return outcome_; }
+  bool any_serving() const { return any_serving_; }
+  bool any_training() const { return any_training_; }
+
+ private:
+  const ScenarioOutcome& outcome_;
+  TextTable& table_;
+  bool any_serving_;
+  bool any_training_;
+};
+
+/// What each variant runs: model, GPUs, layout, precision, batch.
+void setup_rows(SummaryRows& row) {
+  const bool any_training = row.any_training();
   row("model", [](const VariantOutcome& v) {
     return fmt::format("{} ({} params)", v.variant->plan.model.name,
                        format_count(v.report.parameters));
@@ -97,8 +118,6 @@ TextTable summary_table(const ScenarioOutcome& outcome, UnitSystem units) {
     return fmt::format("{} × {}", v.report.world_size, v.variant->plan.cluster.gpu.name);
   });
   row("layout", [](const VariantOutcome& v) { return layout_text(v, ", "); });
-  const bool any_serving = std::any_of(outcome.variants.begin(), outcome.variants.end(), serving);
-  const bool any_training = !std::all_of(outcome.variants.begin(), outcome.variants.end(), serving);
   row("precision, optimizer", [](const VariantOutcome& v) {
     const auto& plan = v.variant->plan;
     if (!serving(v)) {
@@ -126,6 +145,13 @@ TextTable summary_table(const ScenarioOutcome& outcome, UnitSystem units) {
     return fmt::format("{} × {} tokens, {} microbatches", t.micro_batch, t.seq_len,
                        v.report.microbatches);
   });
+}
+
+/// Its memory: the peak and its breakdown, what fits, host memory, overheads.
+void memory_rows(SummaryRows& row, UnitSystem units) {
+  const ScenarioOutcome& outcome = row.outcome();
+  const bool any_serving = row.any_serving();
+  const bool any_training = row.any_training();
   row("peak per GPU", [&](const VariantOutcome& v) {
     return fmt::format("{} (rank {})", format_bytes(v.report.peak, units),
                        peak_rank(v.report).placement.rank);
@@ -173,6 +199,12 @@ TextTable summary_table(const ScenarioOutcome& outcome, UnitSystem units) {
       return format_bytes(peak_rank(v.report).memory.activations_per_microbatch, units);
     });
   }
+}
+
+/// Its speed, and for serving how far it could grow.
+void speed_rows(SummaryRows& row) {
+  const bool any_serving = row.any_serving();
+  const bool any_training = row.any_training();
   row("step time (estimate)", [](const VariantOutcome& v) {
     if (!serving(v)) return fmt::format("{:.2f} s", v.report.step_time_s);
     const auto& f = *v.report.inference;
@@ -205,6 +237,19 @@ TextTable summary_table(const ScenarioOutcome& outcome, UnitSystem units) {
                          v.variant->plan.inference.batch);
     });
   }
+}
+
+}  // namespace
+
+TextTable summary_table(const ScenarioOutcome& outcome, UnitSystem units) {
+  std::vector<std::string> header = {""};
+  for (const VariantOutcome& v : outcome.variants)
+    header.push_back(v.variant->name);
+  TextTable table(header);
+  SummaryRows row(outcome, table);
+  setup_rows(row);
+  memory_rows(row, units);
+  speed_rows(row);
   return table;
 }
 
