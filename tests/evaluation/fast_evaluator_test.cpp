@@ -8,9 +8,10 @@
 
 #include <doctest/doctest.h>
 
-#include "hardware/gpu_catalog.h"
 #include "evaluation/evaluate.h"
+#include "hardware/gpu_catalog.h"
 #include "strategies/schedules.h"
+#include "strategies/strategy_pass.h"
 #include "support/test_support.h"
 
 namespace {
@@ -111,13 +112,35 @@ class PlanGenerator {
     plan.overheads.allocator_reserve = pick({0, 15, 50}) / 100.0;
     plan.overheads.cuda_context = memsim::sim::Bytes(pick({0, 1000}));
     plan.overheads.nccl_per_group = memsim::sim::Bytes(pick({0, 100'000}));
-    plan.training.loss_chunks = pick({1, 1, 2, 4});  // every seq_len picked is a multiple of 4
-    plan.training.chunk_passes.activation_offload = {
-        pick({0, 0, 1, 2, memsim::strategies::kEveryLayer}), pick({0, 1, 2})};
+    draw_pass_settings(plan);
     return plan;
   }
 
  private:
+  /// Every registered strategy pass's integer keys, each half the time, from its smallest
+  /// values and its words: a new pass is drawn here without editing this test. A pass that
+  /// refuses the result gets its defaults back.
+  void draw_pass_settings(TrainingPlan& plan) {
+    const TrainingPlan defaults;
+    for (const auto& pass : memsim::strategies::strategy_passes()) {
+      for (const auto& key : pass.keys) {
+        if (key.read != memsim::strategies::SettingKey::Read::kInteger || coin()) continue;
+        std::vector<int64_t> values;
+        for (auto v = static_cast<int64_t>(key.least); v <= key.most && v <= key.least + 3; ++v)
+          values.push_back(v);
+        for (const auto& word : key.words)
+          values.push_back(word.value);
+        key.set_integer(plan, values[rng_() % values.size()]);
+      }
+      for (const auto& check : pass.checks) {
+        if (!check.fails(plan)) continue;
+        for (const auto& key : pass.keys) {
+          if (key.copy != nullptr) key.copy(plan, defaults);
+        }
+      }
+    }
+  }
+
   int64_t pick(std::initializer_list<int64_t> values) {
     return *(values.begin() + rng_() % values.size());
   }
