@@ -5,6 +5,7 @@
 #include "evaluation/plan_context.h"
 #include "evaluation/time_model.h"
 #include "sim/check.h"
+#include "sim/microbatch_recipe.h"
 #include "strategies/communication.h"
 #include "strategies/data_parallel.h"
 #include "strategies/model_states.h"
@@ -18,42 +19,53 @@ using sim::Category;
 using sim::Dim;
 using sim::OpKind;
 
+namespace {
+
+/// How a pass sizes a tensor: by the tokens it processes, by the positions it samples (the
+/// logits), or not at all (the labels: only the loss reads them, and serving runs none).
+/// Grouped apart, no tensor class mixes them, though the labels share the token ids' shape
+/// and dtype, and the fp32 logits the loss's log-probabilities'.
+enum PassPricing : int { kByTokens, kByLogits, kUnfed };
+
+std::vector<int> pass_pricing(const sim::LayerGraph& graph) {
+  std::vector<int> pricing(graph.tensor_count(), kByTokens);
+  for (sim::TensorId t = 0; t < graph.tensor_count(); ++t) {
+    const auto readers = graph.consumers(t);
+    const OpKind maker = graph.op(graph.tensor(t).producer).kind;
+    const bool loss_only =
+        !readers.empty() && std::all_of(readers.begin(), readers.end(), [&](sim::OpId r) {
+          return graph.op(r).kind == OpKind::kCrossEntropy;
+        });
+    if (maker == OpKind::kInput && loss_only) pricing[t] = kUnfed;
+    if (maker == OpKind::kLmHead || maker == OpKind::kUpcastLogits) pricing[t] = kByLogits;
+  }
+  return pricing;
+}
+
+}  // namespace
+
 struct CompiledInference::Stage {
-  int first = 0;
-  int last = 0;
+  sim::RankProgram program;  ///< the stage's ops without gradients, and its resident state
   std::vector<sim::OpId> ops;
-  std::vector<int64_t> twin_ops;  ///< per twin slot: the stage's ops priced like it
+  std::vector<int64_t> twin_ops;  ///< per twin slot: the ops a pass runs priced like it
   sim::RankResult summary;        ///< the walk of the prefill and the last decode step
   int64_t layers = 0;
-  sim::CategoryBytes resident;
   OverheadParts overheads;
 };
 
 CompiledInference::~CompiledInference() = default;
 
 CompiledInference::CompiledInference(TrainingPlan plan)
-    : plan_(std::move(plan)), graph_([&] {
+    : plan_(std::move(plan)),
+      graph_([&] {
         sim::ModelSpec model = plan_.model;
         model.dropout = 0.0;  // eval mode: dropout is the identity
         return std::make_unique<sim::LayerGraph>(model);
-      }()) {
+      }()),
+      index_(std::make_unique<sim::QuantityIndex>(*graph_, pass_pricing(*graph_))) {
   const sim::LayerGraph& graph = *graph_;
   const PipelineParallelism& pp = plan_.parallel.pp;
   MEMSIM_CHECK(pp.virtual_stages == 1 && !plan_.parallel.tp.sequence_parallel);
-  skipped_.assign(graph.op_count(), false);
-  for (sim::OpId op = 0; op < graph.op_count(); ++op)
-    skipped_[op] = graph.op(op).kind == OpKind::kCrossEntropy;
-  unmade_.assign(graph.tensor_count(), false);
-  logits_.assign(graph.tensor_count(), false);
-  for (sim::TensorId t = 0; t < graph.tensor_count(); ++t) {
-    // The labels only the loss reads are not fed; the logits it would read go to sampling.
-    const auto readers = graph.consumers(t);
-    const OpKind maker = graph.op(graph.tensor(t).producer).kind;
-    unmade_[t] =
-        maker == OpKind::kInput && !readers.empty() &&
-        std::all_of(readers.begin(), readers.end(), [&](sim::OpId r) { return skipped_[r]; });
-    logits_[t] = maker == OpKind::kLmHead || maker == OpKind::kUpcastLogits;
-  }
   for (sim::OpId op : graph.twins())
     op_weights_.push_back(op_weight_bytes(plan_, graph.op(op), true));
 
@@ -61,19 +73,21 @@ CompiledInference::CompiledInference(TrainingPlan plan)
   for (int64_t s = 0; s < pp.stages; ++s) {
     Stage& stage = stages_.emplace_back();
     const std::vector<sim::ChunkSpan> spans = stage_chunks(graph, layers, s, pp.stages);
-    stage.first = spans.front().first;
-    stage.last = spans.back().last;
+    sim::RankProgram& program = stage.program;
+    program.graph = &graph;
+    program.index = index_.get();
+    program.chunks = {{spans.front().first, spans.back().last}};
+    program.no_grad = true;
     stage.ops = ops_in(graph, spans);
     stage.layers = layers[s];
     stage.twin_ops.assign(graph.twins().size(), 0);
-    for (sim::OpId op : stage.ops) {
-      if (!skipped_[op]) ++stage.twin_ops[graph.twin_slot(op)];
-    }
+    for (const sim::RecipeOp& op : sim::compile_recipe(program, 0).forward)
+      ++stage.twin_ops[graph.twin_slot(op.op)];
     stage.overheads.cuda_context = plan_.overheads.cuda_context;
     stage.overheads.process_groups = inference_process_groups(plan_.parallel);
     stage.overheads.communication = plan_.overheads.nccl_per_group * stage.overheads.process_groups;
-    stage.resident[Category::kWeights] = inference_weight_bytes(plan_, graph, stage.ops);
-    stage.resident[Category::kOverhead] =
+    program.resident[Category::kWeights] = inference_weight_bytes(plan_, graph, stage.ops);
+    program.resident[Category::kOverhead] =
         stage.overheads.cuda_context + stage.overheads.communication;
     // The allocator's reserve grows with the transient working set (the KV cache is one
     // preallocated pool), so it needs one walk without it. Held from the start, it raises
@@ -82,7 +96,7 @@ CompiledInference::CompiledInference(TrainingPlan plan)
     const sim::Bytes reserve =
         allocator_reserve(plan_, stage.summary.max_by_category[Category::kTemporary]);
     stage.overheads.allocator_reserve = reserve;
-    stage.resident[Category::kOverhead] += reserve;
+    program.resident[Category::kOverhead] += reserve;
     stage.summary.peak += reserve;
     stage.summary.at_peak[Category::kOverhead] += reserve;
     stage.summary.max_by_category[Category::kOverhead] += reserve;
@@ -101,15 +115,23 @@ CompiledInference::PassDims CompiledInference::pass_dims(const PassShape& shape)
   return dims;
 }
 
-sim::Bytes CompiledInference::tensor_bytes(sim::TensorId t, const PassDims& dims) const {
-  if (unmade_[t]) return {};
-  const sim::TensorSpec& spec = graph_->tensor(t).spec;
-  return sim::bytes_of(
-      rank_activation_elements(spec.shape, logits_[t] ? dims.logits : dims.body, plan_.parallel.tp),
-      dims.precision.bytes(spec.dtype));
+std::vector<sim::Bytes> CompiledInference::pass_sizes(const PassDims& dims) const {
+  // Only tensors cost anything: a serving rank gathers no weights and, without sequence
+  // parallelism, needs no communication buffers.
+  std::vector<sim::Bytes> sizes(index_->count());
+  const sim::TensorClasses& classes = index_->classes();
+  for (int k = 0; k < classes.count(); ++k) {
+    if (classes.group(k) == kUnfed) continue;
+    const sim::TensorSpec& spec = classes.spec(k);
+    const sim::DimSizes& at = classes.group(k) == kByLogits ? dims.logits : dims.body;
+    sizes[k] = sim::bytes_of(rank_activation_elements(spec.shape, at, plan_.parallel.tp),
+                             dims.precision.bytes(spec.dtype));
+  }
+  return sizes;
 }
 
-std::vector<double> CompiledInference::twin_seconds(const PassShape& shape) const {
+std::vector<double> CompiledInference::twin_seconds(const PassShape& shape,
+                                                    const std::vector<sim::Bytes>& sizes) const {
   const sim::LayerGraph& graph = *graph_;
   const PassDims dims = pass_dims(shape);
   const Cluster& cluster = plan_.cluster;
@@ -117,7 +139,7 @@ std::vector<double> CompiledInference::twin_seconds(const PassShape& shape) cons
   const double tp_bandwidth = group_bandwidth(cluster, 1, tp.degree);
   const sim::Bytes kv_layer =
       sim::Bytes(kv_bytes_per_token(plan_, 1).value() * shape.cached_after * plan_.inference.batch);
-  const auto bytes = [&](sim::TensorId t) { return tensor_bytes(t, dims); };
+  const auto bytes = [&](sim::TensorId t) { return sizes[index_->tensor(t)]; };
   std::vector<double> seconds;
   for (sim::OpId id : graph.twins()) {
     const sim::OpNode& op = graph.op(id);
@@ -140,39 +162,35 @@ std::vector<double> CompiledInference::twin_seconds(const PassShape& shape) cons
   return seconds;
 }
 
-sim::InferencePass CompiledInference::price(const PassShape& shape) const {
+sim::ServingPass CompiledInference::price(const PassShape& shape) const {
   const sim::LayerGraph& graph = *graph_;
-  const PassDims dims = pass_dims(shape);
-  sim::InferencePass pass;
+  sim::ServingPass pass;
   pass.index = shape.index;
-  pass.tensor_bytes.reserve(graph.tensor_count());
-  for (sim::TensorId t = 0; t < graph.tensor_count(); ++t)
-    pass.tensor_bytes.push_back(tensor_bytes(t, dims));
+  pass.sizes = pass_sizes(pass_dims(shape));
   // Every layer's ops cost what their twin in layer 0 costs.
-  const std::vector<double> twin_s = twin_seconds(shape);
-  pass.op_s.reserve(graph.op_count());
+  const std::vector<double> twin_s = twin_seconds(shape, pass.sizes);
+  pass.op_times.reserve(graph.op_count());
   for (sim::OpId op = 0; op < graph.op_count(); ++op)
-    pass.op_s.push_back(twin_s[graph.twin_slot(op)]);
+    pass.op_times.push_back({twin_s[graph.twin_slot(op)], 0.0});
   return pass;
 }
 
 sim::RankResult CompiledInference::walk(int64_t s, int64_t decode_stride,
                                         sim::EventSink* sink) const {
   const Stage& stage = stages_[s];
-  sim::InferenceWalker walker(*graph_, stage.first, stage.last, skipped_, sink);
-  walker.hold(stage.resident);
   const sim::Bytes per_token =
       sim::Bytes(kv_bytes_per_token(plan_, stage.layers).value() * plan_.inference.batch);
-  for (const PassShape& shape : inference_passes(plan_.inference, decode_stride)) {
-    sim::InferencePass pass = price(shape);
-    pass.kv_growth = per_token * (shape.cached_after - shape.cached_before);
-    walker.run(pass);
-  }
-  return walker.result();
+  const std::vector<PassShape> shapes = inference_passes(plan_.inference, decode_stride);
+  const auto pass = [&](size_t i) {
+    sim::ServingPass priced = price(shapes[i]);
+    priced.kv_growth = per_token * (shapes[i].cached_after - shapes[i].cached_before);
+    return priced;
+  };
+  return sim::simulate_serving(stage.program, shapes.size(), pass, sink);
 }
 
 double CompiledInference::pass_seconds(const PassShape& shape) const {
-  const std::vector<double> twin_s = twin_seconds(shape);
+  const std::vector<double> twin_s = twin_seconds(shape, pass_sizes(pass_dims(shape)));
   double seconds = 0.0;
   for (const Stage& stage : stages_) {
     for (size_t slot = 0; slot < twin_s.size(); ++slot)

@@ -10,8 +10,9 @@
 #include <vector>
 
 #include "evaluation/stage_facts.h"
-#include "sim/inference_walk.h"
 #include "sim/layer_graph.h"
+#include "sim/quantity_index.h"
+#include "sim/simulator.h"
 #include "strategies/serving.h"
 #include "strategies/training_plan.h"
 
@@ -57,19 +58,19 @@ class CompiledInference {
     Precision precision;
   };
   PassDims pass_dims(const PassShape& shape) const;
-  sim::Bytes tensor_bytes(sim::TensorId t, const PassDims& dims) const;
-  /// Seconds of each twin op (LayerGraph::twins) in a pass.
-  std::vector<double> twin_seconds(const PassShape& shape) const;
-  sim::InferencePass price(const PassShape& shape) const;
+  /// Bytes of each quantity of `index_` in a pass.
+  std::vector<sim::Bytes> pass_sizes(const PassDims& dims) const;
+  /// Seconds of each twin op (LayerGraph::twins) in a pass of these sizes.
+  std::vector<double> twin_seconds(const PassShape& shape,
+                                   const std::vector<sim::Bytes>& sizes) const;
+  sim::ServingPass price(const PassShape& shape) const;
   /// Seconds of one pass through every stage.
   double pass_seconds(const PassShape& shape) const;
 
   TrainingPlan plan_;
   std::unique_ptr<sim::LayerGraph> graph_;
-  std::vector<bool> skipped_;           ///< per OpId: the loss
-  std::vector<bool> unmade_;            ///< per TensorId: the labels
-  std::vector<bool> logits_;            ///< per TensorId: made per sampled position
-  std::vector<sim::Bytes> op_weights_;  ///< per twin slot: weight bytes the op reads
+  std::unique_ptr<sim::QuantityIndex> index_;  ///< tensor classes grouped as a pass prices them
+  std::vector<sim::Bytes> op_weights_;         ///< per twin slot: weight bytes the op reads
   std::vector<Stage> stages_;
 };
 

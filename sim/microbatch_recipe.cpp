@@ -20,6 +20,21 @@ std::vector<TensorId> made_in_forward(const LayerGraph& graph, const OpNode& nod
   return made;
 }
 
+/// The ops a chunk of `program` runs: without autograd, none of the loss, which only
+/// training scores (unchunked, it ends the forward order).
+ChunkSpan running_span(const RankProgram& program, ChunkSpan chunk) {
+  if (!program.no_grad) return chunk;
+  const LayerGraph& graph = *program.graph;
+  const auto loss = [&](int pos) {
+    return graph.op(graph.forward_order()[pos]).kind == OpKind::kCrossEntropy;
+  };
+  while (chunk.last > chunk.first && loss(chunk.last))
+    --chunk.last;
+  for (int pos = chunk.first; pos <= chunk.last; ++pos)
+    MEMSIM_CHECK(!loss(pos));
+  return chunk;
+}
+
 /// Tensor lifetimes of one chunk of a program, and the symbolic walk that turns them into
 /// deltas.
 class RecipeCompiler {
@@ -40,6 +55,8 @@ class RecipeCompiler {
         region_of_(order_.size(), kNoRegion) {
     MEMSIM_CHECK(0 <= chunk.first && chunk.first <= chunk.last &&
                  chunk.last < static_cast<int>(order_.size()));
+    MEMSIM_CHECK(!program.no_grad || (program.recompute.empty() && !program.host_moves));
+    chunk_ = running_span(program, chunk);
     for (size_t i = 0; i < program.recompute.size(); ++i) {
       const RecomputeSpan& span = program.recompute[i];
       MEMSIM_CHECK(span.first <= span.last);
@@ -58,11 +75,13 @@ class RecipeCompiler {
     for (int pos = chunk_.first; pos <= chunk_.last; ++pos) {
       run_forward(pos, recipe_.forward, Phase::kForward, retained_, last_use_, nullptr);
     }
-    for (int pos = chunk_.last; pos >= chunk_.first; --pos) {
-      reloading_ = reload_at_[pos - chunk_.first];
-      const int region = region_of_[pos];
-      if (region != kNoRegion && program_.recompute[region].last == pos) recompute(region);
-      backward(pos);
+    if (!program_.no_grad) {
+      for (int pos = chunk_.last; pos >= chunk_.first; --pos) {
+        reloading_ = reload_at_[pos - chunk_.first];
+        const int region = region_of_[pos];
+        if (region != kNoRegion && program_.recompute[region].last == pos) recompute(region);
+        backward(pos);
+      }
     }
     for (TensorId t = 0; t < graph_.tensor_count(); ++t) {
       MEMSIM_CHECK(!alive_[t] && !grad_alive_[t]);  // every microbatch frees what it made
@@ -82,10 +101,11 @@ class RecipeCompiler {
   // A tensor is kept from forward to backward if an op outside any recompute region saves
   // it, or if a region reads it from outside (the region's checkpointed input). It is
   // released by the backward of the earliest op that saves it or reads it as such an input.
+  // Without autograd nothing is saved: every tensor dies with its last reader.
   void find_lifetimes() {
     for (int pos = chunk_.first; pos <= chunk_.last; ++pos) {
       const OpNode& node = op_at(pos);
-      for (TensorId t : node.saved) {
+      for (TensorId t : program_.no_grad ? std::span<const TensorId>{} : node.saved) {
         if (region_of_[pos] == kNoRegion) retained_[t] = true;
         release_[t] = std::min(release_[t], pos);
         first_need_[t] = std::max(first_need_[t], pos);

@@ -2,7 +2,9 @@
 /// A rank's forward and backward of one microbatch through one model chunk, compiled into
 /// allocation and free deltas per op from the graph's tensor lifetimes: a tensor lives from
 /// the op that makes it (or, if it comes from another chunk, from the chunk's start) to its
-/// last reader, or, if saved, until the backward of the earliest op saving it.
+/// last reader, or, if saved, until the backward of the earliest op saving it. Without
+/// autograd (RankProgram::no_grad, serving's passes) the recipe is the forward alone, and
+/// nothing is saved.
 
 #include <cstdint>
 #include <vector>

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "sim/check.h"
+
 namespace memsim::sim {
 
 namespace {
@@ -13,20 +15,25 @@ bool same_spec(const TensorSpec& a, const TensorSpec& b) {
 
 }  // namespace
 
-TensorClasses::TensorClasses(const LayerGraph& graph) {
+TensorClasses::TensorClasses(const LayerGraph& graph, std::span<const int> groups) {
+  MEMSIM_CHECK(groups.empty() || static_cast<int>(groups.size()) == graph.tensor_count());
   class_of_.reserve(graph.tensor_count());
   for (TensorId t = 0; t < graph.tensor_count(); ++t) {
     const TensorSpec& spec = graph.tensor(t).spec;
+    const int group = groups.empty() ? 0 : groups[t];
     int k = 0;
-    while (k < count() && !same_spec(specs_[k], spec))
+    while (k < count() && !(same_spec(specs_[k], spec) && groups_[k] == group))
       ++k;
-    if (k == count()) specs_.push_back(spec);
+    if (k == count()) {
+      specs_.push_back(spec);
+      groups_.push_back(group);
+    }
     class_of_.push_back(k);
   }
 }
 
-QuantityIndex::QuantityIndex(const LayerGraph& graph)
-    : classes_(graph),
+QuantityIndex::QuantityIndex(const LayerGraph& graph, std::span<const int> groups)
+    : classes_(graph, groups),
       twins_(static_cast<int>(graph.twins().size())),
       layers_(graph.model().layers) {
   total_ = bucket() + 1;

@@ -7,23 +7,28 @@
 /// the byte walk (sizes looked up as it goes) and the symbolic profile (sums of quantities)
 /// alike, and pricing a configuration is filling in one vector.
 
+#include <span>
 #include <vector>
 
 #include "sim/layer_graph.h"
 
 namespace memsim::sim {
 
-/// The distinct (shape, dtype class) pairs of a graph's tensors.
+/// The distinct (shape, dtype class) pairs of a graph's tensors. A caller that sizes some
+/// tensors apart from others of their shape passes a group per TensorId: tensors of
+/// different groups never share a class (none given: one group).
 class TensorClasses {
  public:
-  explicit TensorClasses(const LayerGraph& graph);
+  explicit TensorClasses(const LayerGraph& graph, std::span<const int> groups = {});
   int of(TensorId tensor) const { return class_of_[tensor]; }
   int count() const { return static_cast<int>(specs_.size()); }
   const TensorSpec& spec(int k) const { return specs_[k]; }
+  int group(int k) const { return groups_[k]; }
 
  private:
   std::vector<int> class_of_;
   std::vector<TensorSpec> specs_;
+  std::vector<int> groups_;
 };
 
 using QuantityId = int32_t;
@@ -33,7 +38,8 @@ using QuantityId = int32_t;
 /// embedding, a transformer layer and the head, then the gradient bucket.
 class QuantityIndex {
  public:
-  explicit QuantityIndex(const LayerGraph& graph);
+  /// `groups`: as TensorClasses takes them.
+  explicit QuantityIndex(const LayerGraph& graph, std::span<const int> groups = {});
 
   const TensorClasses& classes() const { return classes_; }
   int count() const { return total_; }

@@ -24,8 +24,9 @@ void PeakTracker::apply(const MemoryEvent& event) {
 
 namespace {
 
-/// A recipe with one program's sizes and times filled in, deltas of no bytes left out: what
-/// the walk replays, step after step, without looking anything up.
+/// A recipe with sizes and times filled in (a training program's, or a serving pass's),
+/// deltas of no bytes left out: what the walk replays, step after step, without looking
+/// anything up.
 struct SizedRecipe {
   struct Delta {
     Bytes bytes;
@@ -42,62 +43,61 @@ struct SizedRecipe {
   std::vector<Delta> deltas;
   Bytes saved;
 
-  SizedRecipe(const MicrobatchRecipe& recipe, const RankProgram& program)
-      : saved(recipe.saved_bytes(program.sizes)) {
-    add(recipe.forward, recipe, program, forward);
-    add(recipe.backward, recipe, program, backward);
-  }
-
- private:
-  void add(const std::vector<RecipeOp>& ops, const MicrobatchRecipe& recipe,
-           const RankProgram& program, std::vector<Op>& out) {
-    auto copy = [&](uint32_t from, uint32_t to) {
+  /// `sizes` per quantity of the program's index, `op_times` per OpId.
+  SizedRecipe(const MicrobatchRecipe& recipe, const RankProgram& program,
+              const std::vector<Bytes>& sizes, const std::vector<OpTimes>& op_times)
+      : saved(recipe.saved_bytes(sizes)) {
+    MEMSIM_CHECK(static_cast<int>(sizes.size()) == program.index->count());
+    MEMSIM_CHECK(static_cast<int>(op_times.size()) == program.graph->op_count());
+    const auto copy = [&](uint32_t from, uint32_t to) {
       for (uint32_t i = from; i < to; ++i) {
         const RecipeDelta& d = recipe.deltas[i];
-        const Bytes bytes = delta_bytes(d, program.sizes);
+        const Bytes bytes = delta_bytes(d, sizes);
         if (bytes.value() != 0) deltas.push_back({bytes, d.category, d.host});
       }
       return static_cast<uint32_t>(deltas.size());
     };
-    for (const RecipeOp& op : ops) {
-      const bool backward = op.phase == Phase::kBackward;
-      const OpTimes& times = program.op_times[op.op];
-      Op& sized = out.emplace_back(Op{op, backward ? times.backward_s : times.forward_s, {}});
-      if (backward) {
-        sized.parameter_gradients =
-            program.size(program.index->parameter_gradients(program.graph->twin_slot(op.op)));
+    const auto add = [&](const std::vector<RecipeOp>& ops, std::vector<Op>& out) {
+      for (const RecipeOp& op : ops) {
+        const bool backward = op.phase == Phase::kBackward;
+        const OpTimes& times = op_times[op.op];
+        Op& sized = out.emplace_back(Op{op, backward ? times.backward_s : times.forward_s, {}});
+        if (backward) {
+          sized.parameter_gradients =
+              sizes[program.index->parameter_gradients(program.graph->twin_slot(op.op))];
+        }
+        sized.op.begin = static_cast<uint32_t>(deltas.size());
+        sized.op.split = copy(op.begin, op.split);
+        sized.op.end = copy(op.split, op.end);
       }
-      sized.op.begin = static_cast<uint32_t>(deltas.size());
-      sized.op.split = copy(op.begin, op.split);
-      sized.op.end = copy(op.split, op.end);
-    }
+    };
+    add(recipe.forward, forward);
+    add(recipe.backward, backward);
   }
 };
 
 class Walker {
  public:
   Walker(const RankProgram& program, EventSink* sink) : program_(program), sink_(sink) {
-    MEMSIM_CHECK(program.index != nullptr &&
-                 static_cast<int>(program.sizes.size()) == program.index->count());
-    MEMSIM_CHECK(static_cast<int>(program.op_times.size()) == program.graph->op_count());
-    for (size_t c = 0; c < program.chunks.size(); ++c) {
-      recipes_.emplace_back(compile_recipe(program, c), program);
-    }
+    MEMSIM_CHECK(program.graph != nullptr && program.index != nullptr);
   }
 
+  /// The training step: the schedule's steps with the program's sizes and times.
   RankResult run() {
-    for (Category category : kAllCategories) {
-      emit(program_.resident[category], category, Phase::kIdle, kNoIndex, kNoIndex);
+    std::vector<SizedRecipe> recipes;
+    for (size_t c = 0; c < program_.chunks.size(); ++c) {
+      recipes.emplace_back(compile_recipe(program_, c), program_, program_.sizes,
+                           program_.op_times);
     }
-    Bytes gradients_made;
+    hold();
     double busy = 0.0;
-    walk_steps(program_.steps, static_cast<int64_t>(recipes_.size()), [&](const StepState& at) {
+    walk_steps(program_.steps, static_cast<int64_t>(recipes.size()), [&](const StepState& at) {
       const ScheduledStep& step = at.step;
       if (step.start_s > now_) {
         span(now_, step.start_s, Phase::kIdle, kNoIndex, kNoIndex);
         now_ = step.start_s;
       }
-      const SizedRecipe& recipe = recipes_[step.chunk];
+      const SizedRecipe& recipe = recipes[step.chunk];
       const double start = now_;
       const ChunkSpan& chunk = program_.chunks[step.chunk];
       const bool forward = step.kind == StepKind::kForward;
@@ -106,7 +106,7 @@ class Walker {
         span(now_, now_ + wait, Phase::kCommunication, step.microbatch, step.chunk);
         now_ += wait;
       }
-      replay(forward ? recipe.forward : recipe.backward, step, at.first_backward, gradients_made);
+      replay(recipe, forward ? recipe.forward : recipe.backward, step, at.first_backward);
       span(start, now_, forward ? Phase::kForward : Phase::kBackward, step.microbatch, step.chunk);
       busy += now_ - start;
     });
@@ -119,10 +119,10 @@ class Walker {
     now_ += program_.optimizer_s;
     if (program_.gradients_on_demand) {
       // zero_grad(set_to_none=True): gradients are released after the step.
-      emit(-gradients_made, Category::kGradients, Phase::kOptimizer, kNoIndex, kNoIndex);
+      emit(-gradients_made_, Category::kGradients, Phase::kOptimizer, kNoIndex, kNoIndex);
     }
     RankResult result = tracker_.result();
-    for (const SizedRecipe& recipe : recipes_)
+    for (const SizedRecipe& recipe : recipes)
       result.activations_per_microbatch += recipe.saved;
     result.step_time_s = now_;
     result.host_peak = host_peak_;
@@ -131,7 +131,34 @@ class Walker {
     return result;
   }
 
+  /// Serving: the one chunk's recipe, compiled once, replayed pass after pass with each
+  /// pass's sizes and times, the KV cache growing as each starts.
+  RankResult serve(size_t count, const std::function<ServingPass(size_t)>& pass) {
+    MEMSIM_CHECK(program_.no_grad && program_.chunks.size() == 1);
+    const MicrobatchRecipe recipe = compile_recipe(program_, 0);
+    hold();
+    for (size_t i = 0; i < count; ++i) {
+      const ServingPass priced = pass(i);
+      const SizedRecipe sized(recipe, program_, priced.sizes, priced.op_times);
+      const double start = now_;
+      emit(priced.kv_growth, Category::kKvCache, Phase::kForward, priced.index, kNoIndex);
+      replay(sized, sized.forward, {StepKind::kForward, priced.index, 0, 0.0}, false);
+      span(start, now_, Phase::kForward, priced.index, 0);
+    }
+    RankResult result = tracker_.result();
+    result.step_time_s = now_;
+    result.busy_s = now_;
+    result.last_step_end_s = now_;
+    return result;
+  }
+
  private:
+  /// What the rank holds throughout, from time 0.
+  void hold() {
+    for (Category category : kAllCategories) {
+      emit(program_.resident[category], category, Phase::kIdle, kNoIndex, kNoIndex);
+    }
+  }
   void emit(Bytes delta, Category category, Phase phase, int32_t microbatch, int32_t layer) {
     if (delta.value() == 0) return;
     const MemoryEvent event{now_, delta, category, phase, microbatch, layer};
@@ -142,9 +169,9 @@ class Walker {
     if (sink_ != nullptr && end > start) sink_->span({start, end, phase, microbatch, chunk});
   }
 
-  void replay(const std::vector<SizedRecipe::Op>& ops, const ScheduledStep& step,
-              bool first_backward, Bytes& gradients_made) {
-    const std::vector<SizedRecipe::Delta>& deltas = recipes_[step.chunk].deltas;
+  void replay(const SizedRecipe& recipe, const std::vector<SizedRecipe::Op>& ops,
+              const ScheduledStep& step, bool first_backward) {
+    const std::vector<SizedRecipe::Delta>& deltas = recipe.deltas;
     double recompute_start = -1.0;
     for (const SizedRecipe::Op& sized : ops) {
       const RecipeOp& op = sized.op;
@@ -155,7 +182,7 @@ class Walker {
       }
       if (first_backward && program_.gradients_on_demand) {
         emit(sized.parameter_gradients, Category::kGradients, op.phase, step.microbatch, op.layer);
-        gradients_made += sized.parameter_gradients;
+        gradients_made_ += sized.parameter_gradients;
       }
       for (uint32_t i = op.begin; i < op.split; ++i)
         apply(deltas[i], op, step);
@@ -175,9 +202,9 @@ class Walker {
   }
 
   const RankProgram& program_;
-  std::vector<SizedRecipe> recipes_;
   EventSink* sink_;
   PeakTracker tracker_;
+  Bytes gradients_made_;  ///< on demand, in the step's first backward
   Bytes host_live_;
   Bytes host_peak_;
   double now_ = 0.0;
@@ -187,6 +214,11 @@ class Walker {
 
 RankResult simulate(const RankProgram& program, EventSink* sink) {
   return Walker(program, sink).run();
+}
+
+RankResult simulate_serving(const RankProgram& program, size_t count,
+                            const std::function<ServingPass(size_t)>& pass, EventSink* sink) {
+  return Walker(program, sink).serve(count, pass);
 }
 
 }  // namespace memsim::sim

@@ -1,10 +1,13 @@
 #pragma once
 /// Walks one rank's training step: resident state first, then its schedule's steps (each a
 /// chunk's forward or backward of one microbatch, at the schedule's times, idle between),
-/// then gradient synchronisation and the optimizer step. Tracks live memory per category
-/// and the peak; optionally hands every event and span to a sink (a timeline recorder).
+/// then gradient synchronisation and the optimizer step; or its serving passes, alike.
+/// Tracks live memory per category and the peak; optionally hands every event and span to
+/// a sink (a timeline recorder).
 
 #include <cstdint>
+#include <functional>
+#include <vector>
 
 #include "sim/memory_event.h"
 #include "sim/rank_program.h"
@@ -63,5 +66,21 @@ class PeakTracker {
 };
 
 RankResult simulate(const RankProgram& program, EventSink* sink = nullptr);
+
+/// One serving pass (a prefill chunk or a decode step) of a no-grad program's one chunk,
+/// with its own sizes and op times.
+struct ServingPass {
+  int32_t index = 0;              ///< reported as the pass's microbatch: 0, 1, ... in the order run
+  Bytes kv_growth;                ///< cache allocated when the pass starts
+  std::vector<Bytes> sizes;       ///< per quantity of the program's index
+  std::vector<OpTimes> op_times;  ///< per OpId
+};
+
+/// Walks a rank's serving: its resident state, then `count` passes one after another, the
+/// i-th as `pass(i)` prices it (priced as they run: a timeline walks thousands). The step,
+/// busy and last step's end times are all when the last pass ends.
+RankResult simulate_serving(const RankProgram& program, size_t count,
+                            const std::function<ServingPass(size_t)>& pass,
+                            EventSink* sink = nullptr);
 
 }  // namespace memsim::sim

@@ -1,8 +1,11 @@
 #include "sim/microbatch_recipe.h"
 
+#include <algorithm>
+
 #include <doctest/doctest.h>
 
 #include "sim/simulator.h"
+#include "sim/timeline.h"
 #include "support/test_support.h"
 
 namespace {
@@ -19,6 +22,26 @@ int64_t sum_deltas(const memsim::sim::MicrobatchRecipe& r,
   for (const auto& d : r.deltas)
     sum += memsim::sim::delta_bytes(d, sizes).value();
   return sum;
+}
+
+/// The whole model without autograd, as one serving chunk: the loss included in its span.
+memsim::sim::RankProgram no_grad_program(const memsim::sim::LayerGraph& graph,
+                                         const memsim::sim::QuantityIndex& index) {
+  memsim::sim::RankProgram program;
+  program.graph = &graph;
+  program.index = &index;
+  program.chunks = {{0, graph.op_count() - 1}};
+  program.no_grad = true;
+  return program;
+}
+
+/// One byte per tensor, nothing for buffers, gathered weights or gradients.
+std::vector<memsim::sim::Bytes> byte_per_tensor(const memsim::sim::QuantityIndex& index,
+                                                int64_t bytes = 1) {
+  std::vector<memsim::sim::Bytes> sizes(index.count());
+  for (int k = 0; k < index.classes().count(); ++k)
+    sizes[k] = memsim::sim::Bytes(bytes);
+  return sizes;
 }
 
 }  // namespace
@@ -113,4 +136,78 @@ TEST_CASE("the timeline's largest live total is the reported peak") {
   for (auto c : memsim::sim::kAllCategories)
     sum[c] = w.result.at_peak[c];
   CHECK(sum.total() == w.result.peak);
+}
+
+TEST_CASE("without autograd a recipe is the forward less the loss, and keeps nothing") {
+  using namespace memsim::sim;
+  const LayerGraph graph(small_llama());
+  const QuantityIndex index(graph);
+  const MicrobatchRecipe recipe = compile_recipe(no_grad_program(graph, index), 0);
+  CHECK(recipe.backward.empty());
+  // The loss ends the forward order; every other op runs once, in order.
+  const auto order = graph.forward_order();
+  REQUIRE(graph.op(order.back()).kind == OpKind::kCrossEntropy);
+  REQUIRE(recipe.forward.size() + 1 == order.size());
+  // After each op exactly the tensors a later op (the loss aside) reads are live: own
+  // tensors and workspace die with their op, every other tensor with its last reader.
+  const std::vector<Bytes> sizes = byte_per_tensor(index);
+  const int loss = static_cast<int>(order.size()) - 1;
+  int64_t live = 0;
+  for (int pos = 0; pos < loss; ++pos) {
+    CAPTURE(graph.op(order[pos]).name);
+    const RecipeOp& op = recipe.forward[pos];
+    CHECK(op.op == order[pos]);
+    for (uint32_t i = op.begin; i < op.end; ++i) {
+      CHECK(recipe.deltas[i].category != Category::kActivations);
+      live += delta_bytes(recipe.deltas[i], sizes).value();
+    }
+    int64_t read_later = 0;
+    for (TensorId t = 0; t < graph.tensor_count(); ++t) {
+      const auto readers = graph.consumers(t);
+      read_later += graph.position(graph.tensor(t).producer) <= pos &&
+                    std::any_of(readers.begin(), readers.end(), [&](OpId r) {
+                      return pos < graph.position(r) && graph.position(r) < loss;
+                    });
+    }
+    CHECK(live == read_later);
+  }
+  CHECK(recipe.saved_bytes(sizes) == Bytes(0));
+}
+
+TEST_CASE("serving replays one recipe pass after pass, each with its own sizes and times") {
+  using namespace memsim::sim;
+  const LayerGraph graph(small_llama());
+  const QuantityIndex index(graph);
+  RankProgram program = no_grad_program(graph, index);
+  program.resident[Category::kWeights] = Bytes(1000);
+  const auto pass = [&](size_t i) {
+    const auto scale = static_cast<int64_t>(i + 1);
+    return ServingPass{static_cast<int32_t>(i), Bytes(10 * scale), byte_per_tensor(index, scale),
+                       std::vector<OpTimes>(graph.op_count(), {0.5 * scale, 0.0})};
+  };
+  Timeline timeline;
+  const RankResult result = simulate_serving(program, 2, pass, &timeline);
+  // Every op but the loss runs in each pass: 0.5 s each in the first, 1 s in the second.
+  const double end = 1.5 * static_cast<double>(graph.op_count() - 1);
+  CHECK(result.step_time_s == doctest::Approx(end));
+  CHECK(result.busy_s == result.step_time_s);
+  CHECK(result.last_step_end_s == result.step_time_s);
+  CHECK(result.max_by_category[Category::kKvCache] == Bytes(30));
+  CHECK(result.max_by_category[Category::kActivations] == Bytes(0));
+  // The second pass's tensors are twice the first's, and each pass frees its own.
+  const auto live = timeline.live_by_category();
+  const auto column = static_cast<Eigen::Index>(Category::kTemporary);
+  int64_t most[2] = {0, 0};
+  for (size_t i = 0; i < timeline.events().size(); ++i) {
+    const MemoryEvent& event = timeline.events()[i];
+    if (event.microbatch < 0) continue;
+    CHECK(event.phase == Phase::kForward);
+    most[event.microbatch] =
+        std::max<int64_t>(most[event.microbatch], live(static_cast<Eigen::Index>(i), column));
+  }
+  CHECK(most[0] > 0);
+  CHECK(most[1] == 2 * most[0]);
+  CHECK(live(live.rows() - 1, column) == 0);
+  REQUIRE(timeline.spans().size() == 2);
+  CHECK(timeline.spans()[1].microbatch == 1);
 }
