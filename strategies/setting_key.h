@@ -37,15 +37,15 @@ struct SettingKey {
     void (*set)(TrainingPlan& plan) = nullptr;
   };
 
-  std::string key;      ///< dotted, e.g. "parallel.tp"; a section's own name at the top level
-  std::string section;  ///< all but the last part; "" for the top level
-  std::string name;     ///< the last part, e.g. "tp"
+  std::string key{};      ///< dotted, e.g. "parallel.tp"; a section's own name at the top level
+  std::string section{};  ///< all but the last part; "" for the top level
+  std::string name{};     ///< the last part, e.g. "tp"
   const char* meaning = "";
   Read read = Read::kBySection;
   double least = 0.0;
   double most = 0.0;
-  std::vector<Word> words;
-  std::vector<Shorthand> shorthands;
+  std::vector<Word> words{};
+  std::vector<Shorthand> shorthands{};
   /// Copies the key's field(s) from `from` into `to`; nullptr for keys that set no plan field
   /// (a scenario's name, its variants, its sweep).
   void (*copy)(TrainingPlan& to, const TrainingPlan& from) = nullptr;

@@ -26,8 +26,8 @@ struct PassCheck {
 
 struct StrategyPass {
   const char* name = "";
-  std::vector<SettingKey> keys;  ///< the scenario keys it reads (its schema)
-  std::vector<PassCheck> checks;
+  std::vector<SettingKey> keys{};  ///< the scenario keys it reads (its schema)
+  std::vector<PassCheck> checks{};
   /// Shapes the training graph: how the framework builds the model's ops.
   void (*shape_graph)(const TrainingPlan& plan, sim::GraphOptions& options) = nullptr;
   /// Shapes each chunk's program: what it keeps, recomputes or moves. It reads only
