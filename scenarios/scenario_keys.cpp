@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "scenarios/diagnostics.h"
 #include "scenarios/section_reader.h"
 #include "sim/limits.h"
 #include "strategies/strategy_pass.h"
@@ -300,12 +301,15 @@ void read_mapping(SectionReader& reader, const ScenarioKey& k, TrainingPlan& pla
     }
   }
   if (!node->is_map()) {
-    std::string words;
+    std::vector<std::string> words;
     for (const ScenarioKey::Shorthand& s : k.shorthands)
-      words += fmt::format("{}, ", s.word);
+      words.emplace_back(s.word);
+    const std::string hint = node->is_scalar() ? nearest_spelling(node->scalar, words) : "";
     reader.diagnostics().error(
-        node->where, fmt::format("{} = {}: expected {}or {{{}}}", k.key, node->describe(), words,
-                                 fmt::join(keys_of(k.key), ", ")));
+        node->where, fmt::format("{} = {}: expected {}{}or {{{}}}{}", k.key, node->describe(),
+                                 fmt::join(words, ", "), words.empty() ? "" : ", ",
+                                 fmt::join(keys_of(k.key), ", "),
+                                 hint.empty() ? "" : fmt::format("; did you mean '{}'?", hint)));
     return;
   }
   SectionReader inner(*node, k.key, keys_of(k.key), reader.diagnostics());

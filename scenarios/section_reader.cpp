@@ -132,7 +132,13 @@ std::optional<int64_t> SectionReader::integer(const std::string& key, int64_t mi
     or_words += fmt::format(" or {}", w.word);
   const auto parsed = parse_integer(value->scalar);
   if (!parsed) {
-    error(*value, key, "a whole number" + or_words);
+    std::vector<std::string> names;
+    for (const Word& w : words)
+      names.emplace_back(w.word);
+    const std::string hint = nearest_spelling(value->scalar, names);
+    error(*value, key,
+          "a whole number" + or_words +
+              (hint.empty() ? "" : fmt::format("; did you mean '{}'?", hint)));
     return std::nullopt;
   }
   if (*parsed < min || *parsed > max) {
