@@ -202,16 +202,9 @@ void FormChain::evaluate(const std::vector<int64_t>& first, const std::vector<in
   }
 }
 
-void apply_recipe_settings(const RecipeSettings& settings, const sim::LayerGraph& graph,
-                           const std::vector<ChunkShape>& shapes, sim::RankProgram& program) {
-  program.recompute.clear();
-  for (const ChunkShape& shape : shapes) {
-    const auto spans =
-        recompute_spans(graph, settings.checkpointing, static_cast<int32_t>(shape.first_layer),
-                        static_cast<int32_t>(shape.first_layer + shape.layers - 1));
-    program.recompute.insert(program.recompute.end(), spans.begin(), spans.end());
-  }
+void apply_recipe_settings(const RecipeSettings& settings, sim::RankProgram& program) {
   program.prefetch = settings.prefetch;
+  program.recompute.clear();
   program.host_moves = {};
   shape_chunks(settings.passes, program);
 }
@@ -230,7 +223,7 @@ ChunkProfile profile_chunk(const sim::LayerGraph& graph, const sim::QuantityInde
   program.sizes.assign(index.count(), sim::Bytes{});
   program.op_times.assign(graph.op_count(), {});
   program.chunks = {chunk_span(graph, shape)};
-  apply_recipe_settings(form.settings, graph, {shape}, program);
+  apply_recipe_settings(form.settings, program);
   const sim::MicrobatchRecipe recipe = sim::compile_recipe(program, 0);
   ChunkProfile profile;
   profile.forward = profile_pass(recipe.forward, recipe, program, false);

@@ -15,7 +15,6 @@
 #include "sim/layer_graph.h"
 #include "sim/quantity_index.h"
 #include "sim/rank_program.h"
-#include "strategies/checkpointing.h"
 #include "strategies/data_parallel.h"
 #include "strategies/pipeline.h"
 
@@ -77,10 +76,9 @@ struct ChunkProfile {
   std::vector<OpRuns> runs;  ///< what the chunk's compute time is made of
 };
 
-/// The plan's settings that shape a chunk's recipe beyond its ops: what is recomputed, what
-/// ZeRO-3 gathers ahead, and the strategy passes' (what moves to host memory).
+/// The plan's settings that shape a chunk's recipe beyond its ops: what ZeRO-3 gathers
+/// ahead, and the strategy passes' (what is recomputed, what moves to host memory).
 struct RecipeSettings {
-  CheckpointPolicy checkpointing;
   int prefetch = 0;  ///< ZeRO-3: layers gathered ahead of the running one
   ChunkPassSettings passes;
   bool operator==(const RecipeSettings&) const = default;
@@ -88,13 +86,12 @@ struct RecipeSettings {
 
 /// `plan`'s recipe settings, for the walk's programs and the fast evaluation's chunks alike.
 inline RecipeSettings recipe_settings(const TrainingPlan& plan) {
-  return {plan.checkpointing, gathered_ahead(plan.parallel.dp), plan.training.chunk_passes};
+  return {gathered_ahead(plan.parallel.dp), plan.training.chunk_passes};
 }
 
-/// Writes `settings` into `program`, whose chunks have `shapes`: each chunk's recompute
-/// spans, the layers gathered ahead, and what each strategy pass does to it.
-void apply_recipe_settings(const RecipeSettings& settings, const sim::LayerGraph& graph,
-                           const std::vector<ChunkShape>& shapes, sim::RankProgram& program);
+/// Writes `settings` into `program`: the layers gathered ahead, and what each strategy pass
+/// does to its chunks.
+void apply_recipe_settings(const RecipeSettings& settings, sim::RankProgram& program);
 
 /// All a chunk's profile depends on besides the model: chunks of equal forms share one.
 struct ChunkForm {

@@ -22,8 +22,7 @@ struct CompiledPlan::Stage {
 
 sim::RankProgram stage_program(const TrainingPlan& plan, const sim::LayerGraph& graph,
                                const sim::QuantityIndex& index, const PlanContext& context,
-                               const StageFacts& facts, const std::vector<ChunkShape>& shapes,
-                               int64_t stage) {
+                               const StageFacts& facts, int64_t stage) {
   const PipelineParallelism& pp = plan.parallel.pp;
   sim::RankProgram program;
   program.graph = &graph;
@@ -32,7 +31,7 @@ sim::RankProgram stage_program(const TrainingPlan& plan, const sim::LayerGraph& 
   program.chunks = stage_chunks(graph, chunk_layers(plan.model.layers, pp), stage, pp.stages);
   program.resident = facts.resident;
   program.gradients_on_demand = facts.gradients_on_demand;
-  apply_recipe_settings(recipe_settings(plan), graph, shapes, program);
+  apply_recipe_settings(recipe_settings(plan), program);
   program.op_times.resize(graph.op_count());
   for (sim::OpId op : ops_in(graph, program.chunks)) {
     program.op_times[op] = context.twin_times(graph.twin_slot(op));
@@ -67,7 +66,7 @@ CompiledPlan::CompiledPlan(TrainingPlan plan)
     const StageFacts facts = stage_facts(facts_in, graph, extent,
                                          param_groups(graph, plan_.parallel.tp, extent.embedding));
     Stage& stage = stages_.emplace_back();
-    stage.program = stage_program(plan_, graph, *index_, context, facts, shapes, s);
+    stage.program = stage_program(plan_, graph, *index_, context, facts, s);
     stage.ops = ops_in(graph, stage.program.chunks);
     stage.cpu = facts.states.cpu;
     stage.overheads = facts.overheads;

@@ -44,8 +44,7 @@ class PlanContext;
 /// stage's times) or its allocator reserve (which needs a walk).
 sim::RankProgram stage_program(const TrainingPlan& plan, const sim::LayerGraph& graph,
                                const sim::QuantityIndex& index, const PlanContext& context,
-                               const StageFacts& facts, const std::vector<ChunkShape>& shapes,
-                               int64_t stage);
+                               const StageFacts& facts, int64_t stage);
 
 class CompiledPlan {
  public:

@@ -166,46 +166,6 @@ void check_inference_layout(const ConfigNode& config, const TrainingPlan& plan,
   reject(parallel.pp.virtual_stages != 1, "virtual_stages", "a request passes each stage once");
 }
 
-void read_checkpointing(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics) {
-  const std::vector<std::string> policies = {"none", "selective", "full", "sqrt"};
-  if (node.is_scalar()) {
-    static const std::vector<std::pair<std::string, strategies::CheckpointPolicy>> kPolicies = {
-        {"none", strategies::NoCheckpointing{}},
-        {"selective", strategies::SelectiveCheckpointing{}},
-        {"full", strategies::FullCheckpointing{1}},
-        {"sqrt", strategies::SqrtCheckpointing{}},
-    };
-    for (const auto& [name, policy] : kPolicies) {
-      if (node.scalar == name) {
-        plan.checkpointing = policy;
-        return;
-      }
-    }
-    const std::string hint = nearest_spelling(node.scalar, policies);
-    diagnostics.error(
-        node.where,
-        fmt::format("checkpointing = {}: expected none, selective, full, sqrt or "
-                    "{{full: {{every: k}}}}{}",
-                    node.scalar, hint.empty() ? "" : fmt::format("; did you mean '{}'?", hint)));
-    return;
-  }
-  SectionReader reader(node, "checkpointing", {"full"}, diagnostics);
-  if (!reader.valid()) return;
-  const ConfigNode* full = reader.node("full");
-  if (full == nullptr) {
-    diagnostics.error(node.where, "checkpointing: expected {full: {every: k}}");
-    return;
-  }
-  if (full->is_null()) {
-    plan.checkpointing = strategies::FullCheckpointing{1};
-    return;
-  }
-  SectionReader every(*full, "checkpointing.full", {"every"}, diagnostics);
-  if (!every.valid()) return;
-  if (auto v = every.integer("every", 1, 1 << 20))
-    plan.checkpointing = strategies::FullCheckpointing{*v};
-}
-
 void read_parallel(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics,
                    bool& dp_auto) {
   SectionReader reader(node, "parallel", keys_of("parallel"), diagnostics);
@@ -337,7 +297,7 @@ std::optional<TrainingPlan> read_plan(const ConfigNode& config, const std::strin
     read_inference(*node, plan, local);
   if (const ConfigNode* node = config.get("precision")) read_precision(*node, plan, local);
   if (const ConfigNode* node = config.get("parallel")) read_parallel(*node, plan, local, dp_auto);
-  if (const ConfigNode* node = config.get("checkpointing")) read_checkpointing(*node, plan, local);
+  read_top_level_keys(config, plan, local);
   if (const ConfigNode* node = config.get("overhead")) read_overhead(*node, plan, local);
   if (!local.empty()) {
     local.forward_to(diagnostics);

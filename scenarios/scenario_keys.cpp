@@ -47,8 +47,6 @@ std::vector<ScenarioKey> top_level_rows() {
       field_row("precision", "recipe name, or {recipe, gradients, activations}",
                 MEMSIM_FIELD(precision)),
       field_row("parallel", "tensor, sequence and data parallel layout", MEMSIM_FIELD(parallel)),
-      field_row("checkpointing", "none | selective | full | sqrt | {full: {every: k}}",
-                MEMSIM_FIELD(checkpointing)),
       field_row("overhead", "memory taken before the first tensor", MEMSIM_FIELD(overheads)),
       setting_row("compare", "named variants, each a partial override of the base"),
       setting_row("sweep", "dotted keys mapped to lists of values: every combination is a point"),
@@ -288,31 +286,50 @@ const ScenarioKey* find_sweep_key(const std::string& key) {
 
 namespace {
 
-/// A mapping key: one of its shorthand words, or a mapping of its own keys.
-void read_mapping(SectionReader& reader, const ScenarioKey& k, TrainingPlan& plan) {
-  const ConfigNode* node = reader.node(k.name);
-  if (node == nullptr) return;
-  if (node->is_scalar()) {
+/// A mapping's keys as written, those that are mappings with theirs: "{full: {every}}".
+std::string mapping_shape(const std::string& dotted) {
+  std::vector<std::string> parts;
+  for (const ScenarioKey& k : scenario_keys()) {
+    if (k.section != dotted) continue;
+    parts.push_back(k.read == Read::kMapping ? k.name + ": " + mapping_shape(k.key) : k.name);
+  }
+  return fmt::format("{{{}}}", fmt::join(parts, ", "));
+}
+
+/// A mapping key's value `node`: one of its shorthand words, or a mapping of its own keys.
+void read_mapping(const ConfigNode& node, const ScenarioKey& k, TrainingPlan& plan,
+                  Diagnostics& diagnostics) {
+  if (node.is_scalar()) {
     for (const ScenarioKey::Shorthand& s : k.shorthands) {
-      if (node->scalar == s.word) {
+      if (node.scalar == s.word) {
         s.set(plan);
         return;
       }
     }
   }
-  if (!node->is_map()) {
+  if (node.is_null() && k.select != nullptr) {
+    k.select(plan);
+    return;
+  }
+  if (!node.is_map()) {
     std::vector<std::string> words;
     for (const ScenarioKey::Shorthand& s : k.shorthands)
       words.emplace_back(s.word);
-    const std::string hint = node->is_scalar() ? nearest_spelling(node->scalar, words) : "";
-    reader.diagnostics().error(
-        node->where, fmt::format("{} = {}: expected {}{}or {{{}}}{}", k.key, node->describe(),
-                                 fmt::join(words, ", "), words.empty() ? "" : ", ",
-                                 fmt::join(keys_of(k.key), ", "),
-                                 hint.empty() ? "" : fmt::format("; did you mean '{}'?", hint)));
+    const std::string hint = node.is_scalar() ? nearest_spelling(node.scalar, words) : "";
+    diagnostics.error(
+        node.where,
+        fmt::format("{} = {}: expected {}{}{}{}", k.key, node.describe(), fmt::join(words, ", "),
+                    words.empty() ? "" : ", or ", mapping_shape(k.key),
+                    hint.empty() ? "" : fmt::format("; did you mean '{}'?", hint)));
     return;
   }
-  SectionReader inner(*node, k.key, keys_of(k.key), reader.diagnostics());
+  if (node.entries.empty() && k.select == nullptr) {
+    diagnostics.error(node.where,
+                      fmt::format("{} = {{}}: expected {}", k.key, mapping_shape(k.key)));
+    return;
+  }
+  if (k.select != nullptr) k.select(plan);
+  SectionReader inner(node, k.key, keys_of(k.key), diagnostics);
   read_table_keys(inner, k.key, plan);
 }
 
@@ -340,9 +357,18 @@ void read_table_keys(SectionReader& reader, std::string_view section, TrainingPl
         if (auto v = reader.size(k.name)) k.set_size(plan, *v);
         break;
       case Read::kMapping:
-        read_mapping(reader, k, plan);
+        if (const ConfigNode* node = reader.node(k.name)) {
+          read_mapping(*node, k, plan, reader.diagnostics());
+        }
         break;
     }
+  }
+}
+
+void read_top_level_keys(const ConfigNode& root, TrainingPlan& plan, Diagnostics& diagnostics) {
+  for (const ScenarioKey& k : scenario_keys()) {
+    if (!k.section.empty() || k.read != Read::kMapping) continue;
+    if (const ConfigNode* node = root.get(k.name)) read_mapping(*node, k, plan, diagnostics);
   }
 }
 

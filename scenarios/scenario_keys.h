@@ -15,6 +15,8 @@
 namespace memsim::scenarios {
 
 class SectionReader;
+class ConfigNode;
+class Diagnostics;
 
 using ScenarioKey = strategies::SettingKey;
 
@@ -31,5 +33,10 @@ const ScenarioKey* find_sweep_key(const std::string& key);
 /// into `plan`, and the keys of each mapping among them.
 void read_table_keys(SectionReader& reader, std::string_view section,
                      strategies::TrainingPlan& plan);
+
+/// Reads the top-level keys the table reads (a strategy pass's mappings, such as
+/// `checkpointing`) from the scenario's `root`.
+void read_top_level_keys(const ConfigNode& root, strategies::TrainingPlan& plan,
+                         Diagnostics& diagnostics);
 
 }  // namespace memsim::scenarios

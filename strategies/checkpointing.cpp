@@ -1,10 +1,12 @@
 #include "strategies/checkpointing.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
 
 #include "sim/check.h"
+#include "strategies/strategy_pass.h"
 
 namespace memsim::strategies {
 
@@ -81,6 +83,74 @@ std::vector<sim::RecomputeSpan> recompute_spans(const sim::LayerGraph& graph,
     }
   };
   return std::visit(Visitor{graph, first_layer, last_layer}, policy);
+}
+
+namespace {
+
+constexpr auto kPolicy = [](auto& p) -> auto& {
+  return p.training.chunk_passes.checkpointing;
+};
+
+void select_full(TrainingPlan& plan) {
+  kPolicy(plan) = FullCheckpointing{1};
+}
+
+/// Each chunk's recompute spans, over the transformer layers it holds.
+void recompute_chunks(const ChunkPassSettings& settings, sim::RankProgram& program) {
+  const sim::LayerGraph& graph = *program.graph;
+  const auto layers = static_cast<int32_t>(graph.model().layers);
+  for (const sim::ChunkSpan& chunk : program.chunks) {
+    int32_t first = layers;
+    int32_t last = -1;
+    for (int pos = chunk.first; pos <= chunk.last; ++pos) {
+      const int32_t layer = graph.op(graph.forward_order()[pos]).layer;
+      if (layer < 0 || layer >= layers) continue;  // the embedding or the head
+      first = std::min(first, layer);
+      last = std::max(last, layer);
+    }
+    const auto spans = recompute_spans(graph, settings.checkpointing, first, last);
+    program.recompute.insert(program.recompute.end(), spans.begin(), spans.end());
+  }
+}
+
+/// checkpointing.full.every: the group size of full checkpointing, which it selects.
+SettingKey every_row() {
+  return setting_row(
+      "checkpointing.full.every", "layers per recomputed group (1)",
+      {.read = SettingKey::Read::kInteger,
+       .least = 1,
+       .most = 1 << 20,
+       .copy = [](TrainingPlan& to, const TrainingPlan& from) { kPolicy(to) = kPolicy(from); },
+       .number =
+           [](const TrainingPlan& p) {
+             const auto* full = std::get_if<FullCheckpointing>(&kPolicy(p));
+             return full == nullptr ? 0.0 : static_cast<double>(full->every);
+           },
+       .set_integer = [](TrainingPlan& p,
+                         int64_t every) { kPolicy(p) = FullCheckpointing{every}; }});
+}
+
+}  // namespace
+
+StrategyPass checkpointing_pass() {
+  return {
+      .name = "activation checkpointing",
+      .keys = {mapping_row(
+                   "checkpointing",
+                   "none | selective | full | sqrt | {full: {every: k}}: what the "
+                   "backward recomputes",
+                   kPolicy,
+                   {{"none", [](TrainingPlan& p) { kPolicy(p) = NoCheckpointing{}; }},
+                    {"selective", [](TrainingPlan& p) { kPolicy(p) = SelectiveCheckpointing{}; }},
+                    {"full", select_full},
+                    {"sqrt", [](TrainingPlan& p) { kPolicy(p) = SqrtCheckpointing{}; }}}),
+               mapping_row("checkpointing.full",
+                           "keep the input of every group of layers, recompute the rest in its "
+                           "backward",
+                           kPolicy, {}, select_full),
+               every_row()},
+      .shape_chunks = recompute_chunks,
+  };
 }
 
 }  // namespace memsim::strategies

@@ -46,6 +46,9 @@ struct SettingKey {
   double most = 0.0;
   std::vector<Word> words{};
   std::vector<Shorthand> shorthands{};
+  /// For a mapping that stands for one alternative of a setting (`full:` of checkpointing):
+  /// what giving it sets, before its own keys are read; also what it means left empty.
+  void (*select)(TrainingPlan& plan) = nullptr;
   /// Copies the key's field(s) from `from` into `to`; nullptr for keys that set no plan field
   /// (a scenario's name, its variants, its sweep).
   void (*copy)(TrainingPlan& to, const TrainingPlan& from) = nullptr;
@@ -139,13 +142,16 @@ SettingKey size_row(const char* dotted, const char* meaning, Field field) {
   return k;
 }
 
-/// A mapping of the keys whose section is `dotted`, or one of `shorthands`.
+/// A mapping of the keys whose section is `dotted`, or one of `shorthands`; `select`: see
+/// SettingKey::select.
 template <class Field>
 SettingKey mapping_row(const char* dotted, const char* meaning, Field field,
-                       std::vector<SettingKey::Shorthand> shorthands) {
+                       std::vector<SettingKey::Shorthand> shorthands,
+                       void (*select)(TrainingPlan& plan) = nullptr) {
   SettingKey k = field_row(dotted, meaning, field);
   k.read = SettingKey::Read::kMapping;
   k.shorthands = std::move(shorthands);
+  k.select = select;
   return k;
 }
 

@@ -3,11 +3,13 @@
 namespace memsim::strategies {
 
 // The registry: each pass's file defines its function; a new strategy adds a line to each list.
+StrategyPass checkpointing_pass();
 StrategyPass activation_offload_pass();
 StrategyPass chunked_loss_pass();
 
 const std::vector<StrategyPass>& strategy_passes() {
   static const std::vector<StrategyPass> passes = {
+      checkpointing_pass(),
       activation_offload_pass(),
       chunked_loss_pass(),
   };

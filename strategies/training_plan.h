@@ -56,6 +56,7 @@ inline constexpr int64_t kEveryLayer = int64_t{1} << 40;
 /// (StrategyPass::shape_chunks): the fast evaluation's chunk profiles are keyed by it, so a
 /// setting added here is keyed.
 struct ChunkPassSettings {
+  CheckpointPolicy checkpointing = NoCheckpointing{};  ///< strategies/checkpointing.cpp
   ActivationOffload activation_offload;
   bool operator==(const ChunkPassSettings&) const = default;
 };
@@ -166,7 +167,6 @@ struct TrainingPlan {
   Training training;
   Precision precision;
   Parallelism parallel;
-  CheckpointPolicy checkpointing = NoCheckpointing{};
   Inference inference;  ///< read when mode is inference
   Overheads overheads;
 

@@ -132,7 +132,7 @@ void setup_rows(SummaryRows& row) {
   });
   if (any_training) {
     row("checkpointing", [](const VariantOutcome& v) {
-      return serving(v) ? std::string("-") : strategies::describe(v.variant->plan.checkpointing);
+      return serving(v) ? std::string("-") : strategies::describe(v.variant->plan.training.chunk_passes.checkpointing);
     });
   }
   row("batch", [](const VariantOutcome& v) {

@@ -90,16 +90,16 @@ class PlanGenerator {
     if (coin() && coin()) plan.precision.gradients = memsim::strategies::Dtype::kFp32;
     switch (rng_() % 5) {
       case 0:
-        plan.checkpointing = memsim::strategies::NoCheckpointing{};
+        plan.training.chunk_passes.checkpointing = memsim::strategies::NoCheckpointing{};
         break;
       case 1:
-        plan.checkpointing = memsim::strategies::SelectiveCheckpointing{};
+        plan.training.chunk_passes.checkpointing = memsim::strategies::SelectiveCheckpointing{};
         break;
       case 2:
-        plan.checkpointing = memsim::strategies::SqrtCheckpointing{};
+        plan.training.chunk_passes.checkpointing = memsim::strategies::SqrtCheckpointing{};
         break;
       default:
-        plan.checkpointing = memsim::strategies::FullCheckpointing{pick({1, 2, 3})};
+        plan.training.chunk_passes.checkpointing = memsim::strategies::FullCheckpointing{pick({1, 2, 3})};
     }
     const auto& gpus = memsim::hardware::gpus();
     plan.cluster.gpu = gpus[rng_() % gpus.size()];
@@ -212,7 +212,7 @@ TEST_CASE("one evaluator follows a sweep that changes one setting at a time") {
         p.training.chunk_passes.activation_offload = {2, 0};
       },
       [](TrainingPlan& p) { p.training.loss_chunks = 4; },
-      [](TrainingPlan& p) { p.checkpointing = memsim::strategies::FullCheckpointing{2}; },
+      [](TrainingPlan& p) { p.training.chunk_passes.checkpointing = memsim::strategies::FullCheckpointing{2}; },
       [](TrainingPlan& p) {
         p.parallel.dp.zero = 3;
         p.parallel.dp.prefetch_layers = 2;

@@ -46,7 +46,7 @@ compare:
   CHECK(cheap.training.seq_len == 4096);  // inherited
 
   const auto* full =
-      std::get_if<memsim::strategies::FullCheckpointing>(&scenario.variants[3].plan.checkpointing);
+      std::get_if<memsim::strategies::FullCheckpointing>(&scenario.variants[3].plan.training.chunk_passes.checkpointing);
   REQUIRE(full != nullptr);
   CHECK(full->every == 4);
 }
@@ -63,7 +63,7 @@ training: {seq_len: 4096}
   CHECK(plan.model.attention == memsim::sim::AttentionImpl::kFlash);
   CHECK(plan.model.layers == 32);
   CHECK(plan.cluster.gpu.capacity.value() == 40LL << 30);
-  CHECK(std::get<memsim::strategies::FullCheckpointing>(plan.checkpointing).every == 2);
+  CHECK(std::get<memsim::strategies::FullCheckpointing>(plan.training.chunk_passes.checkpointing).every == 2);
 }
 
 TEST_CASE("a model from a Hugging Face config.json, relative to the scenario") {

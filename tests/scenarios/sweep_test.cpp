@@ -74,7 +74,7 @@ TEST_CASE("a point's plan is the base with each swept value, and dp: auto resolv
   CHECK(plan.parallel.tp.degree == 4);
   CHECK(plan.parallel.dp.degree == 2);  // 8 GPUs / tp 4
   CHECK(plan.model.name == "llama2-7b");
-  CHECK(std::holds_alternative<memsim::strategies::FullCheckpointing>(plan.checkpointing));
+  CHECK(std::holds_alternative<memsim::strategies::FullCheckpointing>(plan.training.chunk_passes.checkpointing));
   // Back to an earlier point: every swept field, and the resolved dp, follow.
   CHECK(sweep.prepare(1, plan).empty());
   CHECK(plan.parallel.tp.degree == 2);

@@ -77,7 +77,7 @@ TEST_CASE("every field of a plan's parts reaches the hash") {
            derived_hash(other.cluster) != derived_hash(plan.cluster) ||
            derived_hash(other.training) != derived_hash(plan.training) ||
            derived_hash(other.precision) != derived_hash(plan.precision) ||
-           derived_hash(other.checkpointing) != derived_hash(plan.checkpointing);
+           derived_hash(other.training.chunk_passes.checkpointing) != derived_hash(plan.training.chunk_passes.checkpointing);
   };
   using memsim::strategies::TrainingPlan;
   CHECK(differs([](TrainingPlan& p) { p.parallel.dp.prefetch_layers = 2; }));
@@ -89,5 +89,5 @@ TEST_CASE("every field of a plan's parts reaches the hash") {
   CHECK(differs([](TrainingPlan& p) { p.training.optimizer.values["beta1"] = 0.8; }));
   CHECK(differs([](TrainingPlan& p) { p.precision.gradients = memsim::strategies::Dtype::kFp32; }));
   CHECK(
-      differs([](TrainingPlan& p) { p.checkpointing = memsim::strategies::FullCheckpointing{2}; }));
+      differs([](TrainingPlan& p) { p.training.chunk_passes.checkpointing = memsim::strategies::FullCheckpointing{2}; }));
 }

@@ -55,7 +55,7 @@ TEST_CASE("a microbatch frees everything it allocates, under every checkpointing
         memsim::strategies::CheckpointPolicy{memsim::strategies::SqrtCheckpointing{}}}) {
     CAPTURE(memsim::strategies::describe(policy));
     auto plan = memsim::testing::one_gpu_plan(small_llama(), 512);
-    plan.checkpointing = policy;
+    plan.training.chunk_passes.checkpointing = policy;
     const memsim::evaluation::CompiledPlan compiled(plan);
     const auto& program = compiled.program(0);
     const auto recipe = memsim::sim::compile_recipe(program, 0);
@@ -83,9 +83,9 @@ TEST_CASE("a microbatch frees everything it allocates, under every checkpointing
 TEST_CASE("checkpointing trades activations for recomputation time") {
   auto plan = memsim::testing::one_gpu_plan(small_llama(), 2048);
   const auto none = memsim::testing::walk(plan).result;
-  plan.checkpointing = memsim::strategies::FullCheckpointing{1};
+  plan.training.chunk_passes.checkpointing = memsim::strategies::FullCheckpointing{1};
   const auto full = memsim::testing::walk(plan).result;
-  plan.checkpointing = memsim::strategies::FullCheckpointing{2};
+  plan.training.chunk_passes.checkpointing = memsim::strategies::FullCheckpointing{2};
   const auto every2 = memsim::testing::walk(plan).result;
   // Groups of two keep half the layer inputs of full checkpointing but rebuild two layers
   // at once in backward.
@@ -128,7 +128,7 @@ TEST_CASE("more microbatches do not raise a single stage's peak (gradient accumu
 
 TEST_CASE("the timeline's largest live total is the reported peak") {
   auto plan = memsim::testing::one_gpu_plan(small_llama(), 1024);
-  plan.checkpointing = memsim::strategies::SelectiveCheckpointing{};
+  plan.training.chunk_passes.checkpointing = memsim::strategies::SelectiveCheckpointing{};
   const auto w = memsim::testing::walk(plan);
   const auto live = w.timeline.live_by_category();
   CHECK(live.rowwise().sum().maxCoeff() == w.result.peak.value());

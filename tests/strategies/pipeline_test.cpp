@@ -183,7 +183,7 @@ TEST_CASE("a tied LM head on the last stage keeps a replica of the embedding") {
 
 TEST_CASE("every rank's timeline maximum is its peak") {
   auto plan = pipelined(gpt_like(8), 4, 8, "interleaved", 2);
-  plan.checkpointing = memsim::strategies::FullCheckpointing{1};
+  plan.training.chunk_passes.checkpointing = memsim::strategies::FullCheckpointing{1};
   for (int64_t rank = 0; rank < 4; ++rank) {
     const auto w = memsim::testing::walk(plan, rank);
     CHECK(w.timeline.live_by_category().rowwise().sum().maxCoeff() == w.result.peak.value());

@@ -9,6 +9,7 @@
 #include "scenarios/scenario_keys.h"
 #include "strategies/layout.h"
 #include "strategies/strategy_pass.h"
+#include "support/test_support.h"
 
 TEST_CASE("every pass is named once and its keys are the scenario's") {
   std::set<std::string> names;
@@ -43,11 +44,23 @@ TEST_CASE("the passes' checks follow the core's layout problems, within the prob
 }
 
 TEST_CASE("a chunk's program is shaped by the passes its settings turn on, and only those") {
-  memsim::sim::RankProgram program;
+  auto model = memsim::testing::preset("llama2-7b");
+  model.layers = 4;
+  const memsim::sim::LayerGraph graph(model);
+  auto shaped = [&](const memsim::strategies::ChunkPassSettings& settings) {
+    memsim::sim::RankProgram program;
+    program.graph = &graph;
+    program.chunks = {{0, static_cast<int>(graph.op_count()) - 1}};
+    memsim::strategies::shape_chunks(settings, program);
+    return program;
+  };
   memsim::strategies::ChunkPassSettings settings;
-  memsim::strategies::shape_chunks(settings, program);
-  CHECK(!program.host_moves);
+  const auto plain = shaped(settings);
+  CHECK(!plain.host_moves);
+  CHECK(plain.recompute.empty());
   settings.activation_offload.layers = 2;
-  memsim::strategies::shape_chunks(settings, program);
-  CHECK(program.host_moves);
+  CHECK(shaped(settings).host_moves);
+  CHECK(shaped(settings).recompute.empty());
+  settings.checkpointing = memsim::strategies::FullCheckpointing{2};
+  CHECK(shaped(settings).recompute.size() == 2);  // two groups of two layers
 }

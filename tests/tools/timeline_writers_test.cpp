@@ -22,7 +22,7 @@ memsim::tools::TimelineSet pipeline_set(
   plan.parallel.pp.stages = 4;
   plan.parallel.tp.degree = 2;
   plan.training.global_batch = 8;
-  plan.checkpointing = memsim::strategies::SelectiveCheckpointing{};
+  plan.training.chunk_passes.checkpointing = memsim::strategies::SelectiveCheckpointing{};
   static const memsim::evaluation::CompiledPlan compiled(plan);
   return memsim::tools::build_timelines(compiled, {0, 1, 2, 7}, "test \"pipeline\"", tracks);
 }

@@ -21,7 +21,7 @@ constexpr int64_t kNormStatistics = 16 * s * b;
 
 int64_t layer_bytes(memsim::strategies::CheckpointPolicy policy) {
   auto plan = memsim::testing::one_gpu_plan(memsim::testing::preset("gpt3-175b"), s, b);
-  plan.checkpointing = policy;
+  plan.training.chunk_passes.checkpointing = policy;
   const auto w = memsim::testing::walk(plan);
   const int64_t middle = memsim::testing::forward_activation_bytes(w.timeline, 47);
   // Every layer saves the same.
@@ -59,7 +59,7 @@ TEST_CASE("full recomputation rebuilds one layer's activations during its backwa
   // The recomputed layer lives during its backward: the peak of activations is the kept
   // layer inputs plus one whole layer's saved tensors (no more: one region at a time).
   auto plan = memsim::testing::one_gpu_plan(memsim::testing::preset("gpt3-175b"), s, b);
-  plan.checkpointing = memsim::strategies::FullCheckpointing{1};
+  plan.training.chunk_passes.checkpointing = memsim::strategies::FullCheckpointing{1};
   const auto w = memsim::testing::walk(plan);
   int64_t recomputed_layer_47 = 0;
   for (const auto& e : w.timeline.events()) {

@@ -75,7 +75,7 @@ TrainingPlan plan_at_limits(int64_t layers, int64_t microbatches, int64_t stages
   plan.parallel.pp.schedule = "interleaved";
   plan.parallel.pp.virtual_stages = 4;
   plan.parallel.dp.degree = 1;
-  plan.checkpointing = memsim::strategies::FullCheckpointing{1};
+  plan.training.chunk_passes.checkpointing = memsim::strategies::FullCheckpointing{1};
   if (memsim::strategies::layout_errors(memsim::strategies::resolve_layout(plan)).any()) {
     throw std::logic_error("the plan at memsim's limits is not a valid layout");
   }
