@@ -99,7 +99,8 @@ class PlanGenerator {
         plan.training.chunk_passes.checkpointing = memsim::strategies::SqrtCheckpointing{};
         break;
       default:
-        plan.training.chunk_passes.checkpointing = memsim::strategies::FullCheckpointing{pick({1, 2, 3})};
+        plan.training.chunk_passes.checkpointing =
+            memsim::strategies::FullCheckpointing{pick({1, 2, 3})};
     }
     const auto& gpus = memsim::hardware::gpus();
     plan.cluster.gpu = gpus[rng_() % gpus.size()];
@@ -117,14 +118,20 @@ class PlanGenerator {
   }
 
  private:
-  /// Every registered strategy pass's integer keys, each half the time, from its smallest
-  /// values and its words: a new pass is drawn here without editing this test. A pass that
-  /// refuses the result gets its defaults back.
+  /// Every registered strategy pass's settings, drawn from its own schema: a third of the
+  /// time left as drawn above, a third one of its shorthand words (`all`, `sqrt`), a third
+  /// its integer keys from their smallest values and words. A new pass is drawn here without
+  /// editing this test; a pass that refuses the result gets its defaults back.
   void draw_pass_settings(TrainingPlan& plan) {
+    using Read = memsim::strategies::SettingKey::Read;
     const TrainingPlan defaults;
     for (const auto& pass : memsim::strategies::strategy_passes()) {
+      const auto way = rng_() % 3;
       for (const auto& key : pass.keys) {
-        if (key.read != memsim::strategies::SettingKey::Read::kInteger || coin()) continue;
+        if (way == 1 && key.read == Read::kMapping && !key.shorthands.empty()) {
+          key.shorthands[rng_() % key.shorthands.size()].set(plan);
+        }
+        if (way != 2 || key.read != Read::kInteger || coin()) continue;
         std::vector<int64_t> values;
         for (auto v = static_cast<int64_t>(key.least); v <= key.most && v <= key.least + 3; ++v)
           values.push_back(v);
@@ -212,7 +219,9 @@ TEST_CASE("one evaluator follows a sweep that changes one setting at a time") {
         p.training.chunk_passes.activation_offload = {2, 0};
       },
       [](TrainingPlan& p) { p.training.loss_chunks = 4; },
-      [](TrainingPlan& p) { p.training.chunk_passes.checkpointing = memsim::strategies::FullCheckpointing{2}; },
+      [](TrainingPlan& p) {
+        p.training.chunk_passes.checkpointing = memsim::strategies::FullCheckpointing{2};
+      },
       [](TrainingPlan& p) {
         p.parallel.dp.zero = 3;
         p.parallel.dp.prefetch_layers = 2;
