@@ -64,8 +64,10 @@ void Diagnostics::throw_if_any() const {
   if (list_.empty()) return;
   std::vector<Diagnostic> all = list_;
   if (uncounted_ > 0) {
-    all.push_back({{list_.back().where.file, 0, 0},
-                   fmt::format("and {} more problems, not shown", uncounted_)});
+    Diagnostic more;
+    more.where.file = list_.back().where.file;
+    more.message = fmt::format("and {} more problems, not shown", uncounted_);
+    all.push_back(std::move(more));
   }
   throw InputError(std::move(all));
 }
