@@ -52,7 +52,7 @@ struct LayerGraph::Impl {
     MEMSIM_CHECK(static_cast<int>(inputs.size()) == info.inputs);
     const auto id = static_cast<OpId>(ops.size());
     MEMSIM_CHECK(static_cast<OpId>(boost::add_vertex(graph)) == id);
-    OpNode node{kind, layer, prefix + info.name, std::move(inputs), {}, {}, {}, {}, {}};
+    OpNode node{kind, layer, prefix + info.name, std::move(inputs), {}, {}, {}, {}, {}, {}};
     for (TensorId input : node.inputs) {
       boost::add_edge(tensors[input].producer, id, EdgeProperties{input}, graph);
       consumers[input].push_back(id);

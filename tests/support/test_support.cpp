@@ -184,7 +184,10 @@ sweep:
 
 std::string wait_for_temporary_file(const std::string& target, uintmax_t bytes) {
   const std::filesystem::path path(target);
-  const std::string prefix = "." + path.filename().string() + ".memsim-";
+  // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) on a chain of + here.
+  std::string prefix = ".";
+  prefix += path.filename().string();
+  prefix += ".memsim-";
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < give_up) {
     std::error_code error;
