@@ -1,5 +1,6 @@
 #include "sim/layer_graph.h"
 
+#include <algorithm>
 #include <functional>
 #include <queue>
 #include <string>
@@ -295,6 +296,18 @@ std::span<const OpId> LayerGraph::first_layer_ops() const {
 std::span<const OpId> LayerGraph::head_ops() const {
   return impl_->head_ops;
 }
+LayerGraph::LayerRange LayerGraph::transformer_layers(int first, int last) const {
+  const auto layers = static_cast<int32_t>(impl_->model.layers);
+  LayerRange range{layers, -1};
+  for (int pos = first; pos <= last; ++pos) {
+    const int32_t layer = op(forward_order()[pos]).layer;
+    if (layer < 0 || layer >= layers) continue;  // the embedding or the head
+    range.first = std::min(range.first, layer);
+    range.last = std::max(range.last, layer);
+  }
+  return range;
+}
+
 std::span<const OpId> LayerGraph::twins() const {
   return impl_->twins;
 }

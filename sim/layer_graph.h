@@ -96,6 +96,14 @@ class LayerGraph {
   std::span<const OpId> consumers(TensorId tensor) const;
   /// The model's exact parameter count (a tied LM head shares the embedding).
   int64_t parameter_count() const;
+  /// The first and last transformer layer among the ops at forward positions [first, last]
+  /// (the embedding and head left out); last < first when there is none.
+  struct LayerRange {
+    int32_t first = 0;
+    int32_t last = -1;
+    bool has(int32_t layer) const { return first <= layer && layer <= last; }
+  };
+  LayerRange transformer_layers(int first, int last) const;
   /// The same op in layer 0 for an op of a transformer layer (they are all built alike),
   /// the op itself otherwise.
   OpId layer_twin(OpId op) const;

@@ -26,13 +26,8 @@ std::vector<sim::HostMove> plan_moves(const ActivationOffload& offload,
                                       const sim::LayerGraph& graph, sim::ChunkSpan chunk,
                                       const std::vector<sim::KeptTensor>& kept) {
   const auto order = graph.forward_order();
-  const int64_t model_layers = graph.model().layers;
   auto layer_at = [&](int pos) { return graph.op(order[pos]).layer; };
-  auto is_transformer = [&](int32_t layer) { return layer >= 0 && layer < model_layers; };
-  int32_t first_layer = -1;
-  for (int pos = chunk.first; pos <= chunk.last && first_layer < 0; ++pos) {
-    if (is_transformer(layer_at(pos))) first_layer = layer_at(pos);
-  }
+  const sim::LayerGraph::LayerRange layers = graph.transformer_layers(chunk.first, chunk.last);
   auto last_of_layer = [&](int pos) {
     while (pos < chunk.last && layer_at(pos + 1) == layer_at(pos))
       ++pos;
@@ -41,9 +36,7 @@ std::vector<sim::HostMove> plan_moves(const ActivationOffload& offload,
   std::vector<sim::HostMove> moves;
   for (const sim::KeptTensor& k : kept) {
     const int32_t owner = layer_at(k.first_need);
-    if (first_layer < 0 || !is_transformer(owner) || owner - first_layer >= offload.layers) {
-      continue;
-    }
+    if (!layers.has(owner) || owner - layers.first >= offload.layers) continue;
     // The backward reaches layer owner + prefetch at its last op in forward order.
     int back = chunk.last;
     for (int pos = chunk.last; pos >= chunk.first; --pos) {

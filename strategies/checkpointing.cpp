@@ -98,16 +98,8 @@ void select_full(TrainingPlan& plan) {
 /// Each chunk's recompute spans, over the transformer layers it holds.
 void recompute_chunks(const ChunkPassSettings& settings, sim::RankProgram& program) {
   const sim::LayerGraph& graph = *program.graph;
-  const auto layers = static_cast<int32_t>(graph.model().layers);
   for (const sim::ChunkSpan& chunk : program.chunks) {
-    int32_t first = layers;
-    int32_t last = -1;
-    for (int pos = chunk.first; pos <= chunk.last; ++pos) {
-      const int32_t layer = graph.op(graph.forward_order()[pos]).layer;
-      if (layer < 0 || layer >= layers) continue;  // the embedding or the head
-      first = std::min(first, layer);
-      last = std::max(last, layer);
-    }
+    const auto [first, last] = graph.transformer_layers(chunk.first, chunk.last);
     const auto spans = recompute_spans(graph, settings.checkpointing, first, last);
     program.recompute.insert(program.recompute.end(), spans.begin(), spans.end());
   }

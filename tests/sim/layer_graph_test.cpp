@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "scenarios/model_presets.h"
+#include "support/test_support.h"
 
 TEST_CASE("smoke: llama2-7b parameter count") {
   const auto* preset = memsim::scenarios::find_preset("llama2-7b");
@@ -31,4 +32,20 @@ TEST_CASE("topological order: every op after the producers of its inputs") {
       CHECK(graph.position(graph.tensor(t).producer) < graph.position(op));
     }
   }
+}
+
+TEST_CASE("the transformer layers of a run of ops leave the embedding and head out") {
+  auto model = memsim::testing::preset("llama2-7b");
+  model.layers = 4;
+  const memsim::sim::LayerGraph graph(model);
+  const int last = static_cast<int>(graph.op_count()) - 1;
+  const auto all = graph.transformer_layers(0, last);
+  CHECK(all.first == 0);
+  CHECK(all.last == 3);
+  CHECK(!all.has(-1));
+  CHECK(!all.has(4));
+  // The embedding's ops alone hold no transformer layer.
+  const int embedding_end = graph.position(graph.embedding_ops().back());
+  const auto none = graph.transformer_layers(0, embedding_end);
+  CHECK(none.last < none.first);
 }
