@@ -211,18 +211,12 @@ void apply_recipe_settings(const RecipeSettings& settings, sim::RankProgram& pro
 
 ChunkProfile profile_chunk(const sim::LayerGraph& graph, const sim::QuantityIndex& index,
                            const ChunkForm& form) {
-  const int64_t model_layers = graph.model().layers;
-  ChunkShape shape{0, form.layers, form.embedding, form.head};
-  if (!form.embedding) {
-    shape.first_layer =
-        form.head ? model_layers - form.layers : std::min<int64_t>(1, model_layers - form.layers);
-  }
   sim::RankProgram program;  // sizes and times are not read: zeros
   program.graph = &graph;
   program.index = &index;
   program.sizes.assign(index.count(), sim::Bytes{});
   program.op_times.assign(graph.op_count(), {});
-  program.chunks = {chunk_span(graph, shape)};
+  program.chunks = {chunk_span(graph, form.shape)};
   apply_recipe_settings(form.settings, program);
   const sim::MicrobatchRecipe recipe = sim::compile_recipe(program, 0);
   ChunkProfile profile;

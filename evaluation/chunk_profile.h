@@ -94,17 +94,14 @@ inline RecipeSettings recipe_settings(const TrainingPlan& plan) {
 void apply_recipe_settings(const RecipeSettings& settings, sim::RankProgram& program);
 
 /// All a chunk's profile depends on besides the model: chunks of equal forms share one.
+/// Its shape is canonical (canonical_shape): alike chunks have one form wherever they are.
 struct ChunkForm {
-  int64_t layers = 0;
-  bool embedding = false;
-  bool head = false;
+  ChunkShape shape;
   RecipeSettings settings;
   bool operator==(const ChunkForm&) const = default;
 };
 
-/// The profile of a chunk of `form`. Every transformer layer is built alike, so which
-/// layers the chunk holds does not matter: it is profiled at a place in the model where a
-/// chunk of its form can be.
+/// The profile of a chunk of `form`.
 ChunkProfile profile_chunk(const sim::LayerGraph& graph, const sim::QuantityIndex& index,
                            const ChunkForm& form);
 

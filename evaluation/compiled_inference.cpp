@@ -110,7 +110,9 @@ CompiledInference::PassDims CompiledInference::pass_dims(const PassShape& shape)
   sim::DimSizes logits_full = full;
   logits_full[Dim::kSeq] = shape.logits;
   logits_full[Dim::kHeadSeq] = shape.logits;
-  PassDims dims{rank_dims(full, tp), rank_dims(logits_full, tp), {}};
+  PassDims dims{{}, rank_dims(logits_full, tp), {}};
+  for (int kind = 0; kind < graph_->kind_count(); ++kind)
+    dims.body.push_back(rank_dims(graph_->kind_dims(full, kind), tp));
   dims.precision.activations = plan_.inference.activation_dtype();
   return dims;
 }
@@ -123,7 +125,8 @@ std::vector<sim::Bytes> CompiledInference::pass_sizes(const PassDims& dims) cons
   for (int k = 0; k < classes.count(); ++k) {
     if (classes.group(k) == kUnfed) continue;
     const sim::TensorSpec& spec = classes.spec(k);
-    const sim::DimSizes& at = classes.group(k) == kByLogits ? dims.logits : dims.body;
+    const sim::DimSizes& at =
+        classes.group(k) == kByLogits ? dims.logits : dims.body[classes.kind(k)];
     sizes[k] = sim::bytes_of(rank_activation_elements(spec.shape, at, plan_.parallel.tp),
                              dims.precision.bytes(spec.dtype));
   }
@@ -144,8 +147,9 @@ std::vector<double> CompiledInference::twin_seconds(const PassShape& shape,
   for (sim::OpId id : graph.twins()) {
     const sim::OpNode& op = graph.op(id);
     const bool head = op.kind == OpKind::kLmHead;
-    const double compute = compute_seconds(forward_flops(op, head ? dims.logits : dims.body),
-                                           cluster.gpu, cluster.compute_efficiency);
+    const sim::DimSizes& at = head ? dims.logits : dims.body[graph.op_kind(id)];
+    const double compute =
+        compute_seconds(forward_flops(op, at), cluster.gpu, cluster.compute_efficiency);
     // Memory-bound steps (decode) take the time to read their weights, the cache they
     // attend to and their tensors from HBM.
     sim::Bytes read = op_weights_[graph.twin_slot(id)];
@@ -167,7 +171,7 @@ sim::ServingPass CompiledInference::price(const PassShape& shape) const {
   sim::ServingPass pass;
   pass.index = shape.index;
   pass.sizes = pass_sizes(pass_dims(shape));
-  // Every layer's ops cost what their twin in layer 0 costs.
+  // Every layer's ops cost what their twin in the first layer of its kind costs.
   const std::vector<double> twin_s = twin_seconds(shape, pass.sizes);
   pass.op_times.reserve(graph.op_count());
   for (sim::OpId op = 0; op < graph.op_count(); ++op)

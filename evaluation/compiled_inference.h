@@ -53,7 +53,7 @@ class CompiledInference {
   struct Stage;
   /// The dimensions one rank sees in a pass: of the body, and of the sampled logits.
   struct PassDims {
-    sim::DimSizes body;
+    std::vector<sim::DimSizes> body;  ///< per kind of layer
     sim::DimSizes logits;
     Precision precision;
   };

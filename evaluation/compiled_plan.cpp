@@ -62,7 +62,7 @@ CompiledPlan::CompiledPlan(TrainingPlan plan)
   for (int64_t s = 0; s < pp.stages; ++s) {
     // 4-6. Model states, ZeRO and offload, checkpointing.
     const std::vector<ChunkShape> shapes = stage_shapes(chunk_layers_, s, pp.stages);
-    const StageExtent extent = stage_extent(shapes);
+    const StageExtent extent = stage_extent(graph, shapes);
     const StageFacts facts = stage_facts(facts_in, graph, extent,
                                          param_groups(graph, plan_.parallel.tp, extent.embedding));
     Stage& stage = stages_.emplace_back();

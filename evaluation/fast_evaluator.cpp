@@ -227,7 +227,7 @@ struct FastEvaluator::Caches {
   /// The facts of a stage of `shapes`.
   sim::RecentCache<FactsKey, StageFacts, 32>::Found stage(const Lookup& at,
                                                           const std::vector<ChunkShape>& shapes) {
-    const StageExtent extent = stage_extent(shapes);
+    const StageExtent extent = stage_extent(*at.model.graph, shapes);
     const ParamGroups& groups = params.get({&at.model, at.plan.parallel.tp, extent.embedding});
     return facts.get({at.facts_inputs_id, &groups, extent},
                      [&] { return stage_facts(at.facts_inputs, *at.model.graph, extent, groups); });
@@ -238,7 +238,7 @@ struct FastEvaluator::Caches {
     std::vector<ChunkEntry*>& entries = at.profiles[k];
     if (!entries.empty()) return;
     for (const ChunkShape& shape : at.layout.shapes[at.layout.representative[k]]) {
-      const ChunkForm form{shape.layers, shape.embedding, shape.head, at.settings};
+      const ChunkForm form{shape, at.settings};
       entries.push_back(&chunks.get({&at.model, form}));
     }
   }
@@ -474,7 +474,7 @@ FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) 
   const ModelEntry& model = caches.model(plan.model, graph_options(plan));
   const PipelineParallelism& pp = plan.parallel.pp;
   const auto [context, context_id] = caches.context(plan, model);
-  const StageLayout& layout = caches.layouts.get({plan.model.layers, pp});
+  const StageLayout& layout = caches.layouts.get({&model, pp});
   const RecipeSettings settings = recipe_settings(plan);
   auto [profiles, profiles_new] = caches.kind_profiles.get({&layout, &model, settings});
   const size_t kind_count = layout.representative.size();

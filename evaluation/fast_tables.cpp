@@ -10,15 +10,16 @@ namespace memsim::evaluation::fast {
 StageLayout stage_layout(const LayoutKey& key) {
   StageLayout layout;
   const int64_t stages = key.pp.stages;
-  const std::vector<int64_t> per_chunk = chunk_layers(key.layers, key.pp);
-  auto same = [](const std::vector<ChunkShape>& a, const std::vector<ChunkShape>& b) {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end(), alike);
-  };
+  const sim::LayerGraph& graph = *key.model->graph;
+  const std::vector<int64_t> per_chunk = chunk_layers(graph.model().layers, key.pp);
   for (int64_t s = 0; s < stages; ++s) {
-    layout.shapes.push_back(stage_shapes(per_chunk, s, stages));
+    std::vector<ChunkShape> shapes = stage_shapes(per_chunk, s, stages);
+    for (ChunkShape& shape : shapes)
+      shape = canonical_shape(graph, shape);
+    layout.shapes.push_back(std::move(shapes));
     size_t kind = 0;
     while (kind < layout.representative.size() &&
-           !same(layout.shapes[layout.representative[kind]], layout.shapes.back())) {
+           layout.shapes[layout.representative[kind]] != layout.shapes.back()) {
       ++kind;
     }
     if (kind == layout.representative.size()) layout.representative.push_back(s);

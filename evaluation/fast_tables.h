@@ -30,15 +30,16 @@ struct ModelEntry {
   std::unique_ptr<sim::QuantityIndex> index;
 };
 
-/// The chunk shapes of every stage, with stages of alike chunks sharing a kind: they hold
-/// and spend the same (only the first and last stage usually differ).
+/// The chunk shapes of every stage, canonical (canonical_shape), with stages of alike
+/// chunks sharing a kind: they hold and spend the same (only the first and last stage
+/// usually differ).
 struct StageLayout {
   std::vector<std::vector<ChunkShape>> shapes;  ///< per stage
   std::vector<int32_t> kind;                    ///< per stage
   std::vector<int64_t> representative;          ///< per kind: its first stage
 };
 struct LayoutKey {
-  int64_t layers = 0;
+  const ModelEntry* model = nullptr;
   PipelineParallelism pp;
   bool operator==(const LayoutKey&) const = default;
 };

@@ -14,30 +14,38 @@ PlanContext::PlanContext(const ContextInputs& inputs, const sim::LayerGraph& gra
                          const sim::TensorClasses& classes)
     : classes_(&classes) {
   const TensorParallelism& tp = inputs.tp;
-  full_ = graph.dims(inputs.seq_len, inputs.micro_batch);
-  dims_ = strategies::rank_dims(full_, tp);
   TensorParallelism unsplit = tp;
   unsplit.sequence_parallel = false;
+  // The dimensions of each kind of layer, whole and on one rank.
+  std::vector<sim::DimSizes> full;
+  std::vector<sim::DimSizes> rank;
+  for (int kind = 0; kind < graph.kind_count(); ++kind) {
+    full.push_back(graph.kind_dims(graph.dims(inputs.seq_len, inputs.micro_batch), kind));
+    rank.push_back(strategies::rank_dims(full.back(), tp));
+  }
   for (int k = 0; k < classes.count(); ++k) {
     const sim::TensorSpec& spec = classes.spec(k);
+    const sim::DimSizes& dims = rank[classes.kind(k)];
     const int64_t bytes = inputs.precision.bytes(spec.dtype);
-    class_bytes_.push_back(sim::bytes_of(rank_activation_elements(spec.shape, dims_, tp), bytes));
+    class_bytes_.push_back(sim::bytes_of(rank_activation_elements(spec.shape, dims, tp), bytes));
     class_whole_.push_back(
-        sim::bytes_of(rank_activation_elements(spec.shape, dims_, unsplit), bytes));
+        sim::bytes_of(rank_activation_elements(spec.shape, dims, unsplit), bytes));
   }
   boundary_ = sim::bytes_of(
-      rank_activation_elements({sim::Dim::kSeq, sim::Dim::kBatch, sim::Dim::kHidden}, dims_, tp),
+      rank_activation_elements({sim::Dim::kSeq, sim::Dim::kBatch, sim::Dim::kHidden}, rank[0], tp),
       inputs.precision.activation_bytes());
 
-  // Every transformer layer's ops cost what layer 0's do.
-  double layer = 0.0;
-  for (sim::OpId op : graph.first_layer_ops())
-    layer += forward_flops(graph.op(op), full_);
+  // Every transformer layer's ops cost what the first layer of its kind's do.
   for (sim::OpId op : graph.embedding_ops())
-    model_forward_flops_ += forward_flops(graph.op(op), full_);
-  model_forward_flops_ += layer * static_cast<double>(graph.model().layers);
+    model_forward_flops_ += forward_flops(graph.op(op), full[0]);
+  for (int kind = 0; kind < graph.kind_count(); ++kind) {
+    double layer = 0.0;
+    for (sim::OpId op : graph.kind_ops(kind))
+      layer += forward_flops(graph.op(op), full[kind]);
+    model_forward_flops_ += layer * static_cast<double>(graph.kind_layers(kind));
+  }
   for (sim::OpId op : graph.head_ops())
-    model_forward_flops_ += forward_flops(graph.op(op), full_);
+    model_forward_flops_ += forward_flops(graph.op(op), full[0]);
 
   const Cluster& cluster = *inputs.cluster;
   const double tp_bandwidth = group_bandwidth(cluster, 1, tp.degree);
@@ -48,8 +56,8 @@ PlanContext::PlanContext(const ContextInputs& inputs, const sim::LayerGraph& gra
     const int slot = graph.twin_slot(op);
     twin_buffers_[slot] = sequence_parallel_buffer(graph, graph.op(op), whole, tp);
     sim::OpTimes& times = twin_times_[slot];
-    times.forward_s = compute_seconds(forward_flops(graph.op(op), dims_), cluster.gpu,
-                                      cluster.compute_efficiency);
+    times.forward_s = compute_seconds(forward_flops(graph.op(op), rank[graph.op_kind(op)]),
+                                      cluster.gpu, cluster.compute_efficiency);
     times.backward_s = 2.0 * times.forward_s;
     const OpSeconds comm = tensor_parallel_seconds(graph, op, whole, tp, tp_bandwidth);
     times.forward_s += comm.forward_s;

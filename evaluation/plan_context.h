@@ -1,8 +1,9 @@
 #pragma once
 /// Sizes and costs that every pipeline stage of a plan shares: the dimensions one rank sees,
 /// the bytes of each kind of tensor, and what each op costs in communication buffers and
-/// seconds. Ops of every transformer layer cost what their twin in layer 0 costs, so only
-/// the embedding's, layer 0's and the head's ops are priced.
+/// seconds. Ops of every transformer layer cost what their twin in the first layer of its
+/// kind costs, so only the twins (the embedding's, each kind's first layer's and the
+/// head's ops) are priced.
 
 #include <cstdint>
 #include <vector>
@@ -36,8 +37,6 @@ class PlanContext {
   PlanContext(const ContextInputs& inputs, const sim::LayerGraph& graph,
               const sim::TensorClasses& classes);
 
-  const sim::DimSizes& full_dims() const { return full_; }
-  const sim::DimSizes& rank_dims() const { return dims_; }
   /// Bytes of tensor class `k` on one rank, and before any sequence-parallel split.
   sim::Bytes class_bytes(int k) const { return class_bytes_[k]; }
   sim::Bytes class_whole_sequence(int k) const { return class_whole_[k]; }
@@ -53,8 +52,6 @@ class PlanContext {
 
  private:
   const sim::TensorClasses* classes_;
-  sim::DimSizes full_;
-  sim::DimSizes dims_;
   std::vector<sim::Bytes> class_bytes_;
   std::vector<sim::Bytes> class_whole_;
   std::vector<sim::OpTimes> twin_times_;  ///< per twin slot

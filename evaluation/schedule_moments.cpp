@@ -84,7 +84,7 @@ std::vector<Moment> by_class(const std::vector<Moment>& moments,
   representatives.clear();
   for (size_t c = 0; c < shapes.size(); ++c) {
     size_t j = 0;
-    while (j < representatives.size() && !alike(shapes[representatives[j]], shapes[c])) {
+    while (j < representatives.size() && shapes[representatives[j]] != shapes[c]) {
       ++j;
     }
     if (j == representatives.size()) representatives.push_back(static_cast<int32_t>(c));

@@ -47,7 +47,8 @@ struct StageMoments {
   std::vector<int32_t> chunks;  ///< per class, a chunk of it
 };
 
-/// `moments` with the chunks of each class of `shapes` (alike chunks) counted together;
+/// `moments` with the chunks of each class of `shapes` (canonical: equal shapes are alike
+/// chunks) counted together;
 /// `representatives` receives a chunk of each class.
 std::vector<Moment> by_class(const std::vector<Moment>& moments,
                              const std::vector<ChunkShape>& shapes,

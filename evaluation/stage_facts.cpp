@@ -23,10 +23,14 @@ FactsInputs facts_inputs(const TrainingPlan& plan, const OptimizerSettings& opti
           &cluster,      plan.overheads};
 }
 
-StageExtent stage_extent(const std::vector<ChunkShape>& shapes) {
+StageExtent stage_extent(const sim::LayerGraph& graph, const std::vector<ChunkShape>& shapes) {
   StageExtent extent;
+  extent.layers.assign(graph.kind_count(), 0);
   for (const ChunkShape& shape : shapes) {
-    extent.layers += shape.layers;
+    for (int kind = 0; kind < graph.kind_count(); ++kind) {
+      extent.layers[kind] +=
+          graph.kind_layers(kind, shape.first_layer, shape.first_layer + shape.layers - 1);
+    }
     extent.embedding = extent.embedding || shape.embedding;
     extent.head = extent.head || shape.head;
   }
@@ -39,7 +43,10 @@ ParamGroups param_groups(const sim::LayerGraph& graph, const TensorParallelism& 
   auto of = [&](std::span<const sim::OpId> ops) {
     return rank_params(graph, {ops.begin(), ops.end()}, full, tp, 0, embedding_here);
   };
-  return {of(graph.embedding_ops()), of(graph.first_layer_ops()), of(graph.head_ops())};
+  ParamGroups groups{of(graph.embedding_ops()), {}, of(graph.head_ops())};
+  for (int kind = 0; kind < graph.kind_count(); ++kind)
+    groups.layer.push_back(of(graph.kind_ops(kind)));
+  return groups;
 }
 
 StageFacts stage_facts(const FactsInputs& inputs, const sim::LayerGraph& graph,
@@ -47,12 +54,14 @@ StageFacts stage_facts(const FactsInputs& inputs, const sim::LayerGraph& graph,
   const DataParallelism& dp = inputs.parallel.dp;
   const Cluster& cluster = *inputs.cluster;
   const Precision& precision = inputs.precision;
-  // The embedding's and head's parameters once, layer 0's once per transformer layer.
+  // The embedding's and head's parameters once, each kind's first layer's once per layer
+  // of the kind.
   std::vector<RankParam> params;
   if (extent.embedding) params = groups.embedding;
-  if (extent.layers > 0) {
-    for (RankParam p : groups.layer) {
-      p.count = extent.layers;
+  for (size_t kind = 0; kind < extent.layers.size(); ++kind) {
+    if (extent.layers[kind] == 0) continue;
+    for (RankParam p : groups.layer[kind]) {
+      p.count = extent.layers[kind];
       params.push_back(p);
     }
   }
@@ -63,9 +72,11 @@ StageFacts stage_facts(const FactsInputs& inputs, const sim::LayerGraph& graph,
                               facts.states.gradients_resident_in_full;
   facts.resident = facts.states.gpu;
   if (facts.gradients_on_demand) facts.resident[Category::kGradients] = sim::Bytes{};
-  if (extent.embedding) facts.gathered += facts.states.gathered.embedding;
-  facts.gathered += facts.states.gathered.layer * extent.layers;
-  if (extent.head) facts.gathered += facts.states.gathered.head;
+  const PerLayerSlot& gathered = facts.states.gathered;
+  if (extent.embedding) facts.gathered += gathered.front();
+  for (size_t kind = 0; kind < extent.layers.size(); ++kind)
+    facts.gathered += gathered[1 + kind] * extent.layers[kind];
+  if (extent.head) facts.gathered += gathered.back();
 
   // Gradient synchronisation after the last backward: an all-reduce, or ZeRO's
   // reduce-scatter then all-gather of the updated parameters; the reduction overlaps the

@@ -58,20 +58,21 @@ struct FactsInputs {
 FactsInputs facts_inputs(const TrainingPlan& plan, const OptimizerSettings& optimizer,
                          const Cluster& cluster);
 
-/// What a stage carries: its transformer layers, and whether the embedding or the head.
+/// What a stage carries: its transformer layers of each kind, and whether the embedding or
+/// the head.
 struct StageExtent {
-  int64_t layers = 0;
+  std::vector<int64_t> layers;  ///< per kind (sim::LayerGraph::kind_count)
   bool embedding = false;
   bool head = false;
   bool operator==(const StageExtent&) const = default;
 };
-StageExtent stage_extent(const std::vector<ChunkShape>& shapes);
+StageExtent stage_extent(const sim::LayerGraph& graph, const std::vector<ChunkShape>& shapes);
 
-/// One TP rank's parameters of the embedding's ops, of one transformer layer's and of the
-/// head's. Without the embedding on the stage, a tied LM head holds a replica.
+/// One TP rank's parameters of the embedding's ops, of one transformer layer's of each kind
+/// and of the head's. Without the embedding on the stage, a tied LM head holds a replica.
 struct ParamGroups {
   std::vector<RankParam> embedding;
-  std::vector<RankParam> layer;
+  std::vector<std::vector<RankParam>> layer;  ///< per kind
   std::vector<RankParam> head;
 };
 ParamGroups param_groups(const sim::LayerGraph& graph, const TensorParallelism& tp,

@@ -20,20 +20,16 @@ void price_stage(const StageFacts& facts, const sim::QuantityIndex& index,
   sizes.resize(index.count());
   const ShardedStates& states = facts.states;
   const auto twins = static_cast<int>(states.gradients_per_twin.size());
-  MEMSIM_CHECK(index.parameter_gradients(twins) == index.gathered_of_kind(0));
+  MEMSIM_CHECK(index.parameter_gradients(twins) == index.gathered_of_slot(0));
   // Parameter gradients exist apart from the resident state only when each backward makes
   // its own (on demand); otherwise they are resident and its backward allocates nothing.
   for (int slot = 0; slot < twins; ++slot) {
     sizes[index.parameter_gradients(slot)] =
         facts.gradients_on_demand ? states.gradients_per_twin[slot] : sim::Bytes{};
   }
-  const sim::Bytes gathered[] = {states.gathered.embedding, states.gathered.layer,
-                                 states.gathered.head};
-  const sim::Bytes gradients[] = {states.gradients.embedding, states.gradients.layer,
-                                  states.gradients.head};
-  for (int kind = 0; kind < 3; ++kind) {
-    sizes[index.gathered_of_kind(kind)] = gathered[kind];
-    sizes[index.layer_gradients_of_kind(kind)] = gradients[kind];
+  for (size_t slot = 0; slot < states.gathered.size(); ++slot) {
+    sizes[index.gathered_of_slot(static_cast<int>(slot))] = states.gathered[slot];
+    sizes[index.layer_gradients_of_slot(static_cast<int>(slot))] = states.gradients[slot];
   }
   sizes[index.bucket()] = states.reduce_bucket;
 }

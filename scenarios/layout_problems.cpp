@@ -106,7 +106,8 @@ std::string layout_shape_message(R reason, const TrainingPlan& plan) {
       return fmt::format("parallel.tp = {} and kv_heads = {}: one must divide the other", tp,
                          model.kv_heads);
     case R::kFfn:
-      return fmt::format("parallel.tp = {} does not divide the MLP size ({})", tp, model.ffn);
+      return fmt::format("parallel.tp = {} does not divide the MLP size ({})", tp,
+                         model.ffn_not_divided_by(tp));
     case R::kSequenceParallel:
       return fmt::format("sequence parallelism needs tp = {} to divide seq_len ({})", tp,
                          plan.training.seq_len);

@@ -75,6 +75,51 @@ void read_enum(SectionReader& reader, const std::string& key,
   }
 }
 
+/// A layer or an inclusive range of layers: `3` or `0-2`.
+std::optional<std::pair<int64_t, int64_t>> layer_range(const ConfigNode& value) {
+  if (!value.is_scalar()) return std::nullopt;
+  const std::string& text = value.scalar;
+  const size_t dash = text.find('-', 1);
+  const auto first = parse_integer(text.substr(0, dash));
+  const auto last = dash == std::string::npos ? first : parse_integer(text.substr(dash + 1));
+  if (!first || !last) return std::nullopt;
+  return std::pair{*first, *last};
+}
+
+/// `layer_kinds`: a list of `{layers: 0-2, ffn: 18432}`, layers with their own MLP width.
+void read_layer_kinds(SectionReader& reader, sim::ModelSpec& spec) {
+  const ConfigNode* list = reader.node("layer_kinds");
+  if (list == nullptr) return;
+  Diagnostics& diagnostics = reader.diagnostics();
+  if (!list->is_sequence()) {
+    diagnostics.error(list->where,
+                      "model.layer_kinds: expected a list of {layers: first-last, "
+                      "ffn: width}");
+    return;
+  }
+  spec.layer_kinds.clear();
+  for (const ConfigNode& item : list->items) {
+    if (!item.is_map()) {
+      diagnostics.error(item.where, fmt::format("model.layer_kinds: {} is not a mapping of "
+                                                "layers and ffn",
+                                                item.describe()));
+      continue;
+    }
+    SectionReader kind(item, "model.layer_kinds", {"layers", "ffn"}, diagnostics);
+    const ConfigNode* layers = kind.node("layers");
+    const auto range = layers != nullptr ? layer_range(*layers) : std::nullopt;
+    if (!range) {
+      diagnostics.error(layers != nullptr ? layers->where : item.where,
+                        "model.layer_kinds: layers must be a layer or a range such as 0-2");
+    }
+    const auto ffn = kind.integer("ffn", 1, kMaxDimension);
+    if (!ffn && !kind.has("ffn")) {
+      diagnostics.error(item.where, "model.layer_kinds: ffn (the layers' MLP width) is missing");
+    }
+    if (range && ffn) spec.layer_kinds.push_back({range->first, range->second, *ffn});
+  }
+}
+
 }  // namespace
 
 std::optional<sim::ModelSpec> read_model(const ConfigNode& node, const std::string& scenario_dir,
@@ -119,6 +164,7 @@ std::optional<sim::ModelSpec> read_model(const ConfigNode& node, const std::stri
   if (auto v = reader.boolean("bias")) spec.bias = *v;
   if (auto v = reader.boolean("qkv_bias")) spec.qkv_bias = *v;
   if (auto v = reader.number("dropout", 0.0, 0.99)) spec.dropout = *v;
+  read_layer_kinds(reader, spec);
   if (spec.name.empty()) spec.name = "custom";
 
   // Consistency, once every value read is valid: point at the key at fault, or the model.

@@ -86,6 +86,9 @@ std::vector<ScenarioKey> model_rows() {
                 MEMSIM_FIELD(model.attention)),
       numeric_row("model.dropout", "dropout probability (0 = no dropout masks)",
                   MEMSIM_FIELD(model.dropout)),
+      field_row("model.layer_kinds",
+                "layers with their own MLP width: a list of {layers: first-last, ffn: width}",
+                MEMSIM_FIELD(model.layer_kinds)),
   };
 }
 

@@ -32,7 +32,7 @@ std::vector<int64_t> automatic_values(const std::string& key, const TrainingPlan
   std::vector<int64_t> values;
   for (int64_t d = 1; d <= world; ++d) {
     if (world % d != 0) continue;
-    if (key == "parallel.tp" && m.heads % d == 0 && m.ffn % d == 0 &&
+    if (key == "parallel.tp" && m.heads % d == 0 && m.ffn_not_divided_by(d) == 0 &&
         (m.kv_heads % d == 0 || d % m.kv_heads == 0)) {
       values.push_back(d);
     }

@@ -32,12 +32,37 @@ struct LayerGraph::Impl {
   std::vector<std::vector<OpId>> consumers;
   std::vector<OpId> forward_order;
   std::vector<int> position;
-  std::vector<OpId> embedding_ops, first_layer_ops, head_ops, twins;
-  std::vector<int> twin_slot;  ///< per OpId: the slot of its twin
-  OpId layer_stride = 0;       ///< ops per transformer layer
+  std::vector<OpId> embedding_ops, head_ops, twins;
+  std::vector<std::vector<OpId>> kind_ops;  ///< per kind: its first layer's ops
+  std::vector<int> twin_slot;               ///< per OpId: the slot of its twin
+  std::vector<int32_t> kind_of_layer;       ///< per transformer layer
+  std::vector<int64_t> kind_ffn;            ///< per kind: its MLP width
+  std::vector<int32_t> first_of_kind;       ///< per kind: its first layer (-1: none)
+  std::vector<int64_t> layers_of_kind;
+  std::vector<OpId> layer_first_op;  ///< per transformer layer: its first op's id
 
   Impl(ModelSpec spec, const GraphOptions& graph_options)
-      : model(std::move(spec)), options(graph_options) {}
+      : model(std::move(spec)), options(graph_options) {
+    assign_kinds();
+  }
+
+  /// Kind 0 has the model's own width; each other width met, in layer order, is a kind.
+  void assign_kinds() {
+    kind_ffn = {model.ffn};
+    for (int64_t layer = 0; layer < model.layers; ++layer) {
+      const int64_t ffn = model.ffn_of_layer(layer);
+      const auto found = std::find(kind_ffn.begin(), kind_ffn.end(), ffn);
+      kind_of_layer.push_back(static_cast<int32_t>(found - kind_ffn.begin()));
+      if (found == kind_ffn.end()) kind_ffn.push_back(ffn);
+    }
+    first_of_kind.assign(kind_ffn.size(), -1);
+    layers_of_kind.assign(kind_ffn.size(), 0);
+    for (int32_t layer = 0; layer < model.layers; ++layer) {
+      const int32_t kind = kind_of_layer[layer];
+      if (first_of_kind[kind] < 0) first_of_kind[kind] = layer;
+      ++layers_of_kind[kind];
+    }
+  }
 
   TensorId add_tensor(std::string name, const TensorSpec& spec, OpId producer, TensorRole role,
                       bool requires_grad) {
@@ -117,6 +142,7 @@ struct LayerGraph::Impl {
     const OpKind attention = model.attention == AttentionImpl::kEager ? OpKind::kAttentionEager
                                                                       : OpKind::kAttentionFlash;
     for (int32_t layer = 0; layer < model.layers; ++layer) {
+      layer_first_op.push_back(static_cast<OpId>(ops.size()));
       const std::string p = fmt::format("layers.{}.", layer);
       const TensorId h1 = add_op1(OpKind::kNorm, layer, p + "attention_", {x});
       const TensorId q = add_op1(OpKind::kQProj, layer, p, {h1});
@@ -193,27 +219,31 @@ struct LayerGraph::Impl {
     position.resize(n);
     for (size_t i = 0; i < n; ++i)
       position[forward_order[i]] = static_cast<int>(i);
+    kind_ops.resize(kind_ffn.size());
     for (OpId op : forward_order) {
       const int32_t layer = ops[op].layer;
       if (layer < 0) embedding_ops.push_back(op);
-      if (layer == 0) first_layer_ops.push_back(op);
       if (layer >= model.layers) head_ops.push_back(op);
+      if (layer >= 0 && layer < model.layers && first_of_kind[kind_of_layer[layer]] == layer)
+        kind_ops[kind_of_layer[layer]].push_back(op);
     }
-    layer_stride = static_cast<OpId>(first_layer_ops.size());
     twins = embedding_ops;
-    twins.insert(twins.end(), first_layer_ops.begin(), first_layer_ops.end());
+    for (const std::vector<OpId>& layer_ops : kind_ops)
+      twins.insert(twins.end(), layer_ops.begin(), layer_ops.end());
     twins.insert(twins.end(), head_ops.begin(), head_ops.end());
     std::vector<int> slot_of_twin(n, -1);
     for (size_t i = 0; i < twins.size(); ++i)
       slot_of_twin[twins[i]] = static_cast<int>(i);
     twin_slot.resize(n);
-    for (size_t op = 0; op < n; ++op) {
-      const int32_t layer = ops[op].layer;
-      const OpId twin = layer <= 0 || layer >= model.layers
-                            ? static_cast<OpId>(op)
-                            : static_cast<OpId>(op) - layer * layer_stride;
-      twin_slot[op] = slot_of_twin[twin];
-    }
+    for (size_t op = 0; op < n; ++op)
+      twin_slot[op] = slot_of_twin[twin_of(static_cast<OpId>(op))];
+  }
+
+  OpId twin_of(OpId op) const {
+    const int32_t layer = ops[op].layer;
+    if (layer < 0 || layer >= model.layers) return op;
+    const int32_t first = first_of_kind[kind_of_layer[layer]];
+    return op - layer_first_op[layer] + layer_first_op[first];
   }
 };
 
@@ -281,17 +311,42 @@ std::span<const OpId> LayerGraph::consumers(TensorId tensor) const {
   return impl_->consumers.at(tensor);
 }
 
+int LayerGraph::kind_count() const {
+  return static_cast<int>(impl_->kind_ffn.size());
+}
+int LayerGraph::layer_kind(int32_t layer) const {
+  if (layer < 0 || layer >= impl_->model.layers) return 0;
+  return impl_->kind_of_layer[layer];
+}
+int64_t LayerGraph::kind_layers(int kind) const {
+  return impl_->layers_of_kind.at(kind);
+}
+int64_t LayerGraph::kind_layers(int kind, int64_t first, int64_t last) const {
+  int64_t count = 0;
+  for (int64_t layer = std::max<int64_t>(first, 0); layer <= last && layer < impl_->model.layers;
+       ++layer)
+    count += impl_->kind_of_layer[layer] == kind ? 1 : 0;
+  return count;
+}
+DimSizes LayerGraph::kind_dims(DimSizes dims, int kind) const {
+  dims[Dim::kFfn] = impl_->kind_ffn.at(kind);
+  return dims;
+}
+int LayerGraph::layer_slot(int32_t layer) const {
+  if (layer < 0) return 0;
+  return layer >= impl_->model.layers ? kind_count() + 1 : 1 + impl_->kind_of_layer[layer];
+}
+
 OpId LayerGraph::layer_twin(OpId op) const {
-  const int32_t layer = impl_->ops.at(op).layer;
-  if (layer <= 0 || layer >= impl_->model.layers) return op;
-  return op - layer * impl_->layer_stride;
+  MEMSIM_CHECK(op >= 0 && op < op_count());
+  return impl_->twin_of(op);
 }
 
 std::span<const OpId> LayerGraph::embedding_ops() const {
   return impl_->embedding_ops;
 }
-std::span<const OpId> LayerGraph::first_layer_ops() const {
-  return impl_->first_layer_ops;
+std::span<const OpId> LayerGraph::kind_ops(int kind) const {
+  return impl_->kind_ops.at(kind);
 }
 std::span<const OpId> LayerGraph::head_ops() const {
   return impl_->head_ops;
@@ -316,9 +371,10 @@ int LayerGraph::twin_slot(OpId op) const {
 }
 
 int64_t LayerGraph::parameter_count() const {
-  const DimSizes dims = model_dims(impl_->model, 1, 1);
+  const DimSizes model = model_dims(impl_->model, 1, 1);
   int64_t total = 0;
   for (const OpNode& node : impl_->ops) {
+    const DimSizes dims = kind_dims(model, layer_kind(node.layer));
     for (const ParamSpec& param : node.params) {
       if (!param.tied) total = checked_add(total, element_count(param.shape, dims).count);
     }

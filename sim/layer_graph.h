@@ -104,15 +104,32 @@ class LayerGraph {
     bool has(int32_t layer) const { return first <= layer && layer <= last; }
   };
   LayerRange transformer_layers(int first, int last) const;
-  /// The same op in layer 0 for an op of a transformer layer (they are all built alike),
-  /// the op itself otherwise.
+  /// Kinds of transformer layer: layers of equal dimensions are one kind. Kind 0 has the
+  /// model's own dimensions (ModelSpec::layer_kinds sets others), which the embedding's and
+  /// the head's ops also use; it may have no layers.
+  int kind_count() const;
+  /// The kind of transformer layer `layer`; 0 for the embedding and the head.
+  int layer_kind(int32_t layer) const;
+  int op_kind(OpId id) const { return layer_kind(op(id).layer); }
+  /// How many transformer layers are of `kind`, and among layers [first, last].
+  int64_t kind_layers(int kind) const;
+  int64_t kind_layers(int kind, int64_t first, int64_t last) const;
+  /// `dims` with the dimensions of layers of `kind`.
+  DimSizes kind_dims(DimSizes dims, int kind) const;
+  /// Per-layer quantities come in slots: 0 the embedding, 1 + kind a transformer layer of
+  /// that kind, kind_count() + 1 the head.
+  int layer_slots() const { return kind_count() + 2; }
+  int layer_slot(int32_t layer) const;
+  /// The same op in the first layer of its kind for an op of a transformer layer (layers of
+  /// a kind are built alike), the op itself otherwise.
   OpId layer_twin(OpId op) const;
-  /// Ops of the embedding (layer -1), of transformer layer 0, and of the head (layer L).
+  /// Ops of the embedding (layer -1), of the first transformer layer of `kind`, and of the
+  /// head (layer L).
   std::span<const OpId> embedding_ops() const;
-  std::span<const OpId> first_layer_ops() const;
+  std::span<const OpId> kind_ops(int kind) const;
   std::span<const OpId> head_ops() const;
-  /// The twins (the embedding's, layer 0's and the head's ops, in that order), and where an
-  /// op's twin stands among them.
+  /// The twins (the embedding's, each kind's first layer's and the head's ops, in that
+  /// order), and where an op's twin stands among them.
   std::span<const OpId> twins() const;
   int twin_slot(OpId op) const;
 

@@ -18,7 +18,48 @@ void check_size(std::vector<SpecProblem>& problems, const std::string& key, int6
   }
 }
 
+/// The ranges of `layer_kinds` inside the model, each with a valid width, none overlapping.
+void check_layer_kinds(std::vector<SpecProblem>& problems, const ModelSpec& spec) {
+  std::vector<bool> taken(static_cast<size_t>(spec.layers), false);
+  for (const LayerRange& range : spec.layer_kinds) {
+    if (range.first < 0 || range.last < range.first || range.last >= spec.layers) {
+      problems.push_back({"layer_kinds", fmt::format("layer_kinds: layers {}-{} are not a range of "
+                                                     "the model's layers (0-{})",
+                                                     range.first, range.last, spec.layers - 1)});
+      continue;
+    }
+    if (range.ffn <= 0 || range.ffn > kMostFfn) {
+      problems.push_back({"layer_kinds", fmt::format("layer_kinds: ffn = {} must be from 1 to {}",
+                                                     range.ffn, kMostFfn)});
+    }
+    for (int64_t layer = range.first; layer <= range.last; ++layer) {
+      if (taken[static_cast<size_t>(layer)]) {
+        problems.push_back(
+            {"layer_kinds", fmt::format("layer_kinds: layer {} is in two ranges", layer)});
+        break;
+      }
+      taken[static_cast<size_t>(layer)] = true;
+    }
+  }
+}
+
 }  // namespace
+
+int64_t ModelSpec::ffn_of_layer(int64_t layer) const {
+  for (const LayerRange& range : layer_kinds) {
+    if (range.first <= layer && layer <= range.last) return range.ffn;
+  }
+  return ffn;
+}
+
+int64_t ModelSpec::ffn_not_divided_by(int64_t d) const {
+  int64_t covered = 0;  // layers of other widths (the ranges do not overlap)
+  for (const LayerRange& range : layer_kinds) {
+    if (range.ffn % d != 0) return range.ffn;
+    covered += range.last - range.first + 1;
+  }
+  return covered < layers && ffn % d != 0 ? ffn : 0;
+}
 
 std::vector<SpecProblem> find_problems(const ModelSpec& spec) {
   std::vector<SpecProblem> problems;
@@ -39,6 +80,7 @@ std::vector<SpecProblem> find_problems(const ModelSpec& spec) {
     problems.push_back({"dropout", fmt::format("dropout = {} must be in [0, 1)", spec.dropout)});
   }
   if (!problems.empty()) return problems;
+  check_layer_kinds(problems, spec);
 
   if (spec.head_dim == 0 && spec.hidden % spec.heads != 0) {
     problems.push_back(

@@ -14,6 +14,17 @@ enum class NormType { kLayerNorm, kRmsNorm };
 enum class PositionType { kRope, kLearned, kNone };
 enum class AttentionImpl { kEager, kFlash };
 
+/// Transformer layers `first`..`last` (inclusive) built with their own MLP width: models
+/// whose layers are not all alike (dense layers before expert layers, pruned or searched
+/// architectures). Layers of equal dimensions are one kind of layer, whichever range they
+/// come from.
+struct LayerRange {
+  int64_t first = 0;
+  int64_t last = 0;
+  int64_t ffn = 0;
+  bool operator==(const LayerRange&) const = default;
+};
+
 struct ModelSpec {
   std::string name;
   int64_t layers = 0;
@@ -35,11 +46,17 @@ struct ModelSpec {
   /// Sliding-window attention over this many tokens (0: none). Not simulated: a scenario
   /// whose sequences are longer than the window is refused.
   int64_t attention_window = 0;
+  /// Layers that differ from the dimensions above (none: every layer is alike).
+  std::vector<LayerRange> layer_kinds;
 
   int64_t effective_head_dim() const { return head_dim > 0 ? head_dim : hidden / heads; }
   bool operator==(const ModelSpec&) const = default;
   bool has_qkv_bias() const { return bias || qkv_bias; }
   bool grouped_kv() const { return kv_heads != heads; }
+  /// The MLP width of transformer layer `layer`.
+  int64_t ffn_of_layer(int64_t layer) const;
+  /// The first MLP width of any layer that `d` does not divide; 0 if it divides them all.
+  int64_t ffn_not_divided_by(int64_t d) const;
 };
 
 /// One thing wrong with a ModelSpec: the offending key (as spelled in a scenario's

@@ -21,12 +21,14 @@ TensorClasses::TensorClasses(const LayerGraph& graph, std::span<const int> group
   for (TensorId t = 0; t < graph.tensor_count(); ++t) {
     const TensorSpec& spec = graph.tensor(t).spec;
     const int group = groups.empty() ? 0 : groups[t];
+    const int kind = graph.op_kind(graph.tensor(t).producer);
     int k = 0;
-    while (k < count() && !(same_spec(specs_[k], spec) && groups_[k] == group))
+    while (k < count() && !(same_spec(specs_[k], spec) && groups_[k] == group && kinds_[k] == kind))
       ++k;
     if (k == count()) {
       specs_.push_back(spec);
       groups_.push_back(group);
+      kinds_.push_back(kind);
     }
     class_of_.push_back(k);
   }
@@ -35,13 +37,11 @@ TensorClasses::TensorClasses(const LayerGraph& graph, std::span<const int> group
 QuantityIndex::QuantityIndex(const LayerGraph& graph, std::span<const int> groups)
     : classes_(graph, groups),
       twins_(static_cast<int>(graph.twins().size())),
-      layers_(graph.model().layers) {
+      slots_(graph.layer_slots()) {
+  const auto layers = static_cast<int32_t>(graph.model().layers);
+  for (int32_t layer = kEmbeddingLayer; layer <= layers; ++layer)
+    slot_of_layer_.push_back(graph.layer_slot(layer));
   total_ = bucket() + 1;
-}
-
-int QuantityIndex::layer_kind(int32_t layer) const {
-  if (layer < 0) return 0;
-  return layer >= layers_ ? 2 : 1;
 }
 
 }  // namespace memsim::sim

@@ -14,9 +14,10 @@
 
 namespace memsim::sim {
 
-/// The distinct (shape, dtype class) pairs of a graph's tensors. A caller that sizes some
-/// tensors apart from others of their shape passes a group per TensorId: tensors of
-/// different groups never share a class (none given: one group).
+/// The distinct (shape, dtype class, layer kind) of a graph's tensors: tensors of layers of
+/// different kinds are sized with different dimensions. A caller that sizes some tensors
+/// apart from others of their shape passes a group per TensorId: tensors of different groups
+/// never share a class (none given: one group).
 class TensorClasses {
  public:
   explicit TensorClasses(const LayerGraph& graph, std::span<const int> groups = {});
@@ -24,18 +25,22 @@ class TensorClasses {
   int count() const { return static_cast<int>(specs_.size()); }
   const TensorSpec& spec(int k) const { return specs_[k]; }
   int group(int k) const { return groups_[k]; }
+  /// The kind of layer (LayerGraph::layer_kind) whose dimensions size class `k`.
+  int kind(int k) const { return kinds_[k]; }
 
  private:
   std::vector<int> class_of_;
   std::vector<TensorSpec> specs_;
   std::vector<int> groups_;
+  std::vector<int> kinds_;
 };
 
 using QuantityId = int32_t;
 
 /// Where the quantities of a graph live: the tensor classes, then each twin op's buffer,
-/// then its parameter gradients, then the gathered parameters and full gradients of the
-/// embedding, a transformer layer and the head, then the gradient bucket.
+/// then its parameter gradients, then the gathered parameters and full gradients of each
+/// layer slot (LayerGraph::layer_slot: the embedding, each kind of transformer layer, the
+/// head), then the gradient bucket.
 class QuantityIndex {
  public:
   /// `groups`: as TensorClasses takes them.
@@ -51,22 +56,23 @@ class QuantityIndex {
   /// By twin slot (LayerGraph::twin_slot).
   QuantityId buffer(int slot) const { return classes_.count() + slot; }
   QuantityId parameter_gradients(int slot) const { return classes_.count() + twins_ + slot; }
-  /// By layer kind: 0 embedding, 1 transformer layer, 2 head.
-  QuantityId gathered_of_kind(int kind) const { return classes_.count() + 2 * twins_ + kind; }
-  QuantityId layer_gradients_of_kind(int kind) const { return gathered_of_kind(3) + kind; }
-  QuantityId bucket() const { return gathered_of_kind(6); }
+  /// By layer slot (LayerGraph::layer_slot).
+  QuantityId gathered_of_slot(int slot) const { return classes_.count() + 2 * twins_ + slot; }
+  QuantityId layer_gradients_of_slot(int slot) const { return gathered_of_slot(slots_) + slot; }
+  QuantityId bucket() const { return gathered_of_slot(2 * slots_); }
   /// By layer index (kEmbeddingLayer, a transformer layer, or `layers` for the head).
-  QuantityId gathered(int32_t layer) const { return gathered_of_kind(layer_kind(layer)); }
+  QuantityId gathered(int32_t layer) const { return gathered_of_slot(slot_of(layer)); }
   QuantityId layer_gradients(int32_t layer) const {
-    return layer_gradients_of_kind(layer_kind(layer));
+    return layer_gradients_of_slot(slot_of(layer));
   }
 
  private:
-  int layer_kind(int32_t layer) const;
+  int slot_of(int32_t layer) const { return slot_of_layer_[layer + 1]; }
 
   TensorClasses classes_;
   int twins_;
-  int64_t layers_;
+  int slots_;
+  std::vector<int> slot_of_layer_;  ///< from the embedding (-1) to the head (L)
   int total_;
 };
 

@@ -19,11 +19,6 @@ Bytes shard(Bytes total, int64_t dp) {
 
 }  // namespace
 
-sim::Bytes& PerLayerKind::of(int32_t layer_index, int64_t layers) {
-  if (layer_index < 0) return embedding;
-  return layer_index >= layers ? head : layer;
-}
-
 ShardedStates shard_states(const std::vector<RankParam>& params, const sim::LayerGraph& graph,
                            const DataParallelism& dp, const Precision& precision,
                            const OptimizerSettings& optimizer) {
@@ -31,8 +26,9 @@ ShardedStates shard_states(const std::vector<RankParam>& params, const sim::Laye
   const sim::CategoryBytes full = unsharded_states(params, precision, optimizer);
   const bool offload = dp.offload != Offload::kNone;
   ShardedStates out;
-  const int64_t layers = graph.model().layers;
   out.gradients_per_twin.assign(graph.twins().size(), Bytes{});
+  out.gathered.assign(graph.layer_slots(), Bytes{});
+  out.gradients.assign(graph.layer_slots(), Bytes{});
 
   // Per layer kind, what one layer gathers and reduces (not times `count`: that is how many
   // layers there are); over the rank, everything times `count`.
@@ -41,7 +37,7 @@ ShardedStates shard_states(const std::vector<RankParam>& params, const sim::Laye
   for (const RankParam& p : params) {
     const Bytes weight = sim::bytes_of({p.elements()}, precision.weight_bytes());
     const Bytes gradient = sim::bytes_of({p.elements()}, precision.gradient_bytes());
-    out.gradients.of(p.layer, layers) += gradient;
+    out.gradients[graph.layer_slot(p.layer)] += gradient;
     if (!p.tied) {
       elements += p.elements() * p.count;
       out.gradients_per_twin[graph.twin_slot(p.op)] += gradient;
@@ -50,7 +46,7 @@ ShardedStates shard_states(const std::vector<RankParam>& params, const sim::Laye
       if (p.elements() < dp.persistence_threshold) {
         if (!p.tied) persistent += p.elements() * p.count;
       } else {
-        out.gathered.of(p.layer, layers) += weight;
+        out.gathered[graph.layer_slot(p.layer)] += weight;
       }
     }
   }
@@ -82,7 +78,8 @@ ShardedStates shard_states(const std::vector<RankParam>& params, const sim::Laye
     out.gpu[Category::kGradients] = gradients;
   }
   out.gradients_resident_in_full = dp.zero < 2 && !offload;
-  if (out.gradients_resident_in_full) out.gradients = {};
+  if (out.gradients_resident_in_full)
+    std::fill(out.gradients.begin(), out.gradients.end(), Bytes{});
   if (dp.zero >= 1 || offload) {
     out.reduce_bucket =
         sim::bytes_of({std::min(dp.reduce_bucket_elements, elements)}, precision.gradient_bytes());

@@ -16,23 +16,18 @@
 
 namespace memsim::strategies {
 
-/// Bytes for each kind of layer: the embedding (layer -1), a transformer layer (all alike)
-/// and the head with the loss (layer L).
-struct PerLayerKind {
-  sim::Bytes embedding;
-  sim::Bytes layer;
-  sim::Bytes head;
-  sim::Bytes& of(int32_t layer_index, int64_t layers);
-};
+/// Bytes for one layer of each layer slot (sim::LayerGraph::layer_slot): the embedding
+/// (layer -1), each kind of transformer layer, the head with the loss (layer L).
+using PerLayerSlot = std::vector<sim::Bytes>;
 
 struct ShardedStates {
   sim::CategoryBytes gpu;  ///< resident on the GPU for the whole step
   sim::Bytes cpu;          ///< in host memory (offload), this rank's share
   /// ZeRO-3: bytes all-gathered around each layer's runs.
-  PerLayerKind gathered;
+  PerLayerSlot gathered;
   /// Gradients a layer's backward makes in full before they are reduced to this rank's
   /// shard (ZeRO-2/3, or any offload).
-  PerLayerKind gradients;
+  PerLayerSlot gradients;
   /// Gradients each op's backward makes when they are allocated on demand (per twin slot).
   std::vector<sim::Bytes> gradients_per_twin;
   sim::Bytes reduce_bucket;                ///< held through each backward

@@ -92,7 +92,7 @@ LayoutProblems resolve_layout(TrainingPlan& plan) {
   check_pipeline(plan, problems);
   if (model.heads % tp != 0) flag(R::kHeads);
   if (model.kv_heads % tp != 0 && tp % model.kv_heads != 0) flag(R::kKvHeads);
-  if (model.ffn % tp != 0) flag(R::kFfn);
+  if (model.ffn_not_divided_by(tp) != 0) flag(R::kFfn);
   if (plan.parallel.tp.sequence_parallel && plan.training.seq_len % tp != 0) {
     flag(R::kSequenceParallel);
   }

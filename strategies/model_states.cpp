@@ -17,19 +17,28 @@ bool has_embedding(const sim::LayerGraph& graph, const std::vector<sim::OpId>& o
 std::vector<RankParam> rank_params(const sim::LayerGraph& graph, const std::vector<sim::OpId>& ops,
                                    const sim::DimSizes& full, const TensorParallelism& tp,
                                    int64_t tp_rank, bool embedding_here, int64_t count) {
-  const sim::DimSizes dims = rank_dims(full, tp);
+  // The dimensions of each kind of layer, whole and on this rank.
+  std::vector<sim::DimSizes> kind_full;
+  std::vector<sim::DimSizes> kind_rank;
+  for (int kind = 0; kind < graph.kind_count(); ++kind) {
+    kind_full.push_back(graph.kind_dims(full, kind));
+    kind_rank.push_back(rank_dims(kind_full.back(), tp));
+  }
   std::vector<RankParam> params;
   for (sim::OpId id : ops) {
     const sim::OpNode& node = graph.op(id);
+    const int kind = graph.op_kind(id);
     for (const sim::ParamSpec& param : node.params) {
-      const sim::DimSizes& sizes = param.shard == sim::ShardKind::kReplicated ? full : dims;
+      const sim::DimSizes& sizes =
+          param.shard == sim::ShardKind::kReplicated ? kind_full[kind] : kind_rank[kind];
       const int64_t elements = sim::element_count(param.shape, sizes).count;
       // As a matrix (first dimension × the rest) or a vector, for factored optimizers.
       ParamTensor shape{elements, 0};
       if (param.shape.rank() >= 2) {
         shape = {sizes[param.shape[0]], elements / sizes[param.shape[0]]};
       }
-      params.push_back({id, node.layer, shape, owned_param_elements(param, full, tp, tp_rank),
+      params.push_back({id, node.layer, shape,
+                        owned_param_elements(param, kind_full[kind], tp, tp_rank),
                         param.tied && embedding_here, count});
     }
   }

@@ -1,5 +1,7 @@
 #include "strategies/pipeline.h"
 
+#include <algorithm>
+
 #include "sim/check.h"
 
 namespace memsim::strategies {
@@ -34,6 +36,25 @@ std::vector<ChunkShape> stage_shapes(const std::vector<int64_t>& layers_per_chun
     shapes.push_back({starts[g], layers_per_chunk[g], g == 0, g == chunks - 1});
   }
   return shapes;
+}
+
+ChunkShape canonical_shape(const sim::LayerGraph& graph, const ChunkShape& shape) {
+  const int64_t layers = graph.model().layers;
+  ChunkShape canonical = shape;
+  if (shape.embedding || shape.head) return canonical;  // at the model's start or end
+  auto same_kinds_at = [&](int64_t first) {
+    for (int64_t i = 0; i < shape.layers; ++i) {
+      const auto at = static_cast<int32_t>(first + i);
+      if (graph.layer_kind(at) != graph.layer_kind(static_cast<int32_t>(shape.first_layer + i)))
+        return false;
+    }
+    return true;
+  };
+  // Not at layer 0 when it fits elsewhere, as a middle chunk usually is.
+  canonical.first_layer = std::min<int64_t>(1, layers - shape.layers);
+  while (!same_kinds_at(canonical.first_layer))
+    ++canonical.first_layer;
+  return canonical;
 }
 
 sim::ChunkSpan chunk_span(const sim::LayerGraph& graph, const ChunkShape& shape) {

@@ -44,11 +44,11 @@ struct ChunkShape {
   bool operator==(const ChunkShape&) const = default;
 };
 
-/// Whether two chunks run the same ops up to which transformer layers they are: as many
-/// layers, and the embedding and head alike.
-inline bool alike(const ChunkShape& a, const ChunkShape& b) {
-  return a.layers == b.layers && a.embedding == b.embedding && a.head == b.head;
-}
+/// The chunk that runs the same ops as `shape` up to which transformer layers they are (as
+/// many layers, of the same kinds in the same order, and the embedding and head alike) at
+/// the first place in the model where such a chunk can be: chunks are alike when their
+/// canonical shapes are equal.
+ChunkShape canonical_shape(const sim::LayerGraph& graph, const ChunkShape& shape);
 
 /// The op positions of a chunk of `shape`, in forward order.
 sim::ChunkSpan chunk_span(const sim::LayerGraph& graph, const ChunkShape& shape);

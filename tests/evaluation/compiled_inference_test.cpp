@@ -95,6 +95,18 @@ TEST_CASE("int4 weights with groups of 128 take the bytes counted by hand (llama
         Bytes(int8_layers + 2 * 32000 * 4096 * 2 + 4096 * 2));
 }
 
+TEST_CASE("served layers of another kind hold the weights of their own width") {
+  // llama2-7b with layers 0-9 of MLP width 5504 (half of 11008): each keeps 3 × 4096 × 5504
+  // fewer bf16 weights, and the rank holds exactly 2 bytes per parameter of the model.
+  TrainingPlan plan = serving_plan("llama2-7b", 1, 16, 0);
+  const auto whole = memsim::evaluation::evaluate(plan);
+  plan.model.layer_kinds = {{0, 9, 5504}};
+  const auto narrow = memsim::evaluation::evaluate(plan);
+  CHECK(whole.parameters - narrow.parameters == 10 * 3 * 4096 * 5504);
+  CHECK(narrow.ranks[0].memory.max_by_category[Category::kWeights] ==
+        Bytes(2 * narrow.parameters));
+}
+
 TEST_CASE("walking every decode step peaks where the prefill and the last step do") {
   struct Case {
     const char* name;

@@ -60,6 +60,23 @@ TEST_CASE("every rank's parameters add up, over the TP group and ZeRO shards, to
   }
 }
 
+TEST_CASE("with layers of other kinds, each stage holds its own layers' parameters") {
+  // Llama 2 7B's first two of four layers twice as wide, on two pipeline stages.
+  TrainingPlan plan = layout("llama2-7b", 2, 1, 0);
+  plan.model.layer_kinds = {{0, 1, 2 * plan.model.ffn}};
+  plan.cluster.gpus_per_node = 4;
+  plan.parallel.pp.stages = 2;
+  const memsim::evaluation::CompiledPlan compiled(plan);
+  const int64_t h = plan.model.hidden;
+  const auto layer = [&](int64_t ffn) { return 4 * h * h + 3 * h * ffn + 2 * h; };
+  // The vocabulary (32,000) is padded to a multiple of 128 × tp: 32,000 already is.
+  const int64_t embedding = plan.model.vocab * h;
+  CHECK(compiled.rank_parameters(0) + compiled.rank_parameters(1) ==
+        embedding + 2 * layer(2 * plan.model.ffn));
+  CHECK(compiled.rank_parameters(2) + compiled.rank_parameters(3) ==
+        2 * layer(plan.model.ffn) + h + embedding);
+}
+
 TEST_CASE("all ranks of a data-parallel group report the same peak") {
   for (int zero : {0, 1, 2, 3}) {
     CAPTURE(zero);

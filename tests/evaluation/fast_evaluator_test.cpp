@@ -22,6 +22,17 @@ class PlanGenerator {
  public:
   explicit PlanGenerator(uint32_t seed) : rng_(seed) {}
 
+  /// Mixed kinds of layer: one or two ranges of layers with widths of their own (possibly
+  /// the model's own, which is no new kind).
+  void add_layer_kinds(memsim::sim::ModelSpec& m) {
+    int64_t first = static_cast<int64_t>(rng_() % m.layers);
+    for (int range = 0; range < 2 && first < m.layers; ++range) {
+      const int64_t last = first + static_cast<int64_t>(rng_() % (m.layers - first));
+      m.layer_kinds.push_back({first, last, pick({64, 96, 128, 256, 320})});
+      first = last + 1 + static_cast<int64_t>(rng_() % 2);
+    }
+  }
+
   TrainingPlan next() {
     TrainingPlan plan;
     memsim::sim::ModelSpec& m = plan.model;
@@ -41,10 +52,11 @@ class PlanGenerator {
     m.max_positions = 256;
     m.attention = coin() ? memsim::sim::AttentionImpl::kEager : memsim::sim::AttentionImpl::kFlash;
     m.dropout = coin() ? 0.0 : 0.1;
+    if (coin()) add_layer_kinds(m);
 
     auto& tp = plan.parallel.tp;
     tp.degree = pick({1, 1, 2, 4});
-    while (m.heads % tp.degree != 0 || m.ffn % tp.degree != 0 ||
+    while (m.heads % tp.degree != 0 || m.ffn_not_divided_by(tp.degree) != 0 ||
            (m.kv_heads % tp.degree != 0 && tp.degree % m.kv_heads != 0)) {
       tp.degree /= 2;
     }

@@ -45,8 +45,8 @@ compare:
   CHECK(cheap.training.optimizer.values.at("block_size") == 2048);
   CHECK(cheap.training.seq_len == 4096);  // inherited
 
-  const auto* full =
-      std::get_if<memsim::strategies::FullCheckpointing>(&scenario.variants[3].plan.training.chunk_passes.checkpointing);
+  const auto* full = std::get_if<memsim::strategies::FullCheckpointing>(
+      &scenario.variants[3].plan.training.chunk_passes.checkpointing);
   REQUIRE(full != nullptr);
   CHECK(full->every == 4);
 }
@@ -63,7 +63,8 @@ training: {seq_len: 4096}
   CHECK(plan.model.attention == memsim::sim::AttentionImpl::kFlash);
   CHECK(plan.model.layers == 32);
   CHECK(plan.cluster.gpu.capacity.value() == 40LL << 30);
-  CHECK(std::get<memsim::strategies::FullCheckpointing>(plan.training.chunk_passes.checkpointing).every == 2);
+  CHECK(std::get<memsim::strategies::FullCheckpointing>(plan.training.chunk_passes.checkpointing)
+            .every == 2);
 }
 
 TEST_CASE("a model from a Hugging Face config.json, relative to the scenario") {
@@ -104,4 +105,23 @@ compare:
   // Without it, the variant's own value stands.
   CHECK(memsim::testing::scenario_from_text(text, "s.yaml").variants[1].plan.training.seq_len ==
         2048);
+}
+
+TEST_CASE("model.layer_kinds: layers, or ranges of them, with their own MLP width") {
+  const char* text = R"(model:
+  preset: llama3-8b
+  layer_kinds:
+    - {layers: 0-2, ffn: 28672}
+    - {layers: 7, ffn: 7168}
+hardware: {gpu: a100-80gb}
+training: {seq_len: 128}
+)";
+  const auto scenario = memsim::testing::scenario_from_text(text, "s.yaml");
+  const memsim::sim::ModelSpec& model = scenario.variants[0].plan.model;
+  REQUIRE(model.layer_kinds.size() == 2);
+  CHECK(model.layer_kinds[0] == memsim::sim::LayerRange{0, 2, 28672});
+  CHECK(model.layer_kinds[1] == memsim::sim::LayerRange{7, 7, 7168});
+  CHECK(model.ffn_of_layer(1) == 28672);
+  CHECK(model.ffn_of_layer(3) == 14336);
+  CHECK(model.ffn_of_layer(7) == 7168);
 }

@@ -20,8 +20,7 @@ TEST_CASE("ops of every transformer layer have a twin in layer 0 of the same kin
     const int32_t layer = graph.op(op).layer;
     CHECK(graph.op(twin).layer == (layer >= 0 && layer < 12 ? 0 : layer));
   }
-  CHECK(graph.embedding_ops().size() + 12 * graph.first_layer_ops().size() +
-            graph.head_ops().size() ==
+  CHECK(graph.embedding_ops().size() + 12 * graph.kind_ops(0).size() + graph.head_ops().size() ==
         static_cast<size_t>(graph.op_count()));
 }
 
@@ -48,4 +47,56 @@ TEST_CASE("the transformer layers of a run of ops leave the embedding and head o
   const int embedding_end = graph.position(graph.embedding_ops().back());
   const auto none = graph.transformer_layers(0, embedding_end);
   CHECK(none.last < none.first);
+}
+
+TEST_CASE("layers of other kinds: each kind's first layer is the twin of the kind's layers") {
+  auto model = memsim::testing::preset("llama2-7b");
+  model.layers = 5;
+  model.layer_kinds = {{1, 2, 2 * model.ffn}, {4, 4, model.ffn}};  // 4: the model's own width
+  const memsim::sim::LayerGraph graph(model);
+  CHECK(graph.kind_count() == 2);
+  CHECK(graph.layer_kind(0) == 0);
+  CHECK(graph.layer_kind(1) == 1);
+  CHECK(graph.layer_kind(2) == 1);
+  CHECK(graph.layer_kind(4) == 0);
+  CHECK(graph.kind_layers(0) == 3);
+  CHECK(graph.kind_layers(1, 0, 1) == 1);
+  CHECK(graph.layer_slot(memsim::sim::kEmbeddingLayer) == 0);
+  CHECK(graph.layer_slot(2) == 2);
+  CHECK(graph.layer_slot(5) == 3);
+  CHECK(graph.kind_dims(graph.dims(8, 1), 1)[memsim::sim::Dim::kFfn] == 2 * model.ffn);
+  for (memsim::sim::OpId op = 0; op < graph.op_count(); ++op) {
+    const int32_t layer = graph.op(op).layer;
+    const memsim::sim::OpNode& twin = graph.op(graph.layer_twin(op));
+    CHECK(twin.kind == graph.op(op).kind);
+    if (layer == 2) CHECK(twin.layer == 1);
+    if (layer == 3 || layer == 4) CHECK(twin.layer == 0);
+  }
+  CHECK(graph.twins().size() ==
+        graph.embedding_ops().size() + 2 * graph.kind_ops(0).size() + graph.head_ops().size());
+
+  // Llama 2 7B's counts by hand: attention 4·h², SwiGLU 3·h·ffn, two RMSNorms per layer;
+  // embedding, final norm and head.
+  const int64_t h = model.hidden;
+  const auto layer = [&](int64_t ffn) { return 4 * h * h + 3 * h * ffn + 2 * h; };
+  CHECK(graph.parameter_count() ==
+        2 * model.vocab * h + h + 3 * layer(model.ffn) + 2 * layer(2 * model.ffn));
+}
+
+TEST_CASE("layer_kinds outside the model or overlapping are problems of the spec") {
+  auto model = memsim::testing::preset("llama2-7b");
+  model.layers = 4;
+  model.layer_kinds = {{0, 1, 64}, {1, 3, 64}};
+  REQUIRE(memsim::sim::find_problems(model).size() == 1);
+  CHECK(memsim::sim::find_problems(model)[0].message == "layer_kinds: layer 1 is in two ranges");
+  model.layer_kinds = {{2, 4, 64}};
+  CHECK(memsim::sim::find_problems(model)[0].message ==
+        "layer_kinds: layers 2-4 are not a range of the model's layers (0-3)");
+  model.layer_kinds = {{2, 3, 0}};
+  CHECK(memsim::sim::find_problems(model)[0].key == "layer_kinds");
+  model.layer_kinds = {{2, 3, 64}};
+  CHECK(memsim::sim::find_problems(model).empty());
+  CHECK(model.ffn_not_divided_by(3) == 64);
+  model.layer_kinds = {{0, 3, 66}};  // the model's own width is not in use
+  CHECK(model.ffn_not_divided_by(3) == 0);
 }
