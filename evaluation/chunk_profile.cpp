@@ -203,7 +203,7 @@ void FormChain::evaluate(const std::vector<int64_t>& first, const std::vector<in
 }
 
 void apply_recipe_settings(const RecipeSettings& settings, sim::RankProgram& program) {
-  program.prefetch = settings.prefetch;
+  program.held = held_buffers(settings.prefetch);
   program.recompute.clear();
   program.host_moves = {};
   shape_chunks(settings.passes, program);

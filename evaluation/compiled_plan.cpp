@@ -45,7 +45,8 @@ CompiledPlan::~CompiledPlan() = default;
 CompiledPlan::CompiledPlan(TrainingPlan plan)
     : plan_(std::move(plan)),
       graph_(std::make_unique<sim::LayerGraph>(plan_.model, graph_options(plan_))),
-      index_(std::make_unique<sim::QuantityIndex>(*graph_)) {
+      index_(
+          std::make_unique<sim::QuantityIndex>(*graph_, std::span<const int>{}, kHeldQuantities)) {
   const PipelineParallelism& pp = plan_.parallel.pp;
   const sim::LayerGraph& graph = *graph_;
   MEMSIM_CHECK(plan_.parallel.tp.degree * pp.stages * plan_.parallel.dp.degree == world_size());

@@ -164,7 +164,8 @@ struct FastEvaluator::Caches {
     entry->spec = spec;
     entry->options = options;
     entry->graph = std::make_unique<sim::LayerGraph>(spec, options);
-    entry->index = std::make_unique<sim::QuantityIndex>(*entry->graph);
+    entry->index = std::make_unique<sim::QuantityIndex>(*entry->graph, std::span<const int>{},
+                                                        kHeldQuantities);
     models.push_back(std::move(entry));
     return *models.back();
   }

@@ -20,7 +20,7 @@ void price_stage(const StageFacts& facts, const sim::QuantityIndex& index,
   sizes.resize(index.count());
   const ShardedStates& states = facts.states;
   const auto twins = static_cast<int>(states.gradients_per_twin.size());
-  MEMSIM_CHECK(index.parameter_gradients(twins) == index.gathered_of_slot(0));
+  MEMSIM_CHECK(index.parameter_gradients(twins) == index.held_of_slot(0, 0));
   // Parameter gradients exist apart from the resident state only when each backward makes
   // its own (on demand); otherwise they are resident and its backward allocates nothing.
   for (int slot = 0; slot < twins; ++slot) {
@@ -28,10 +28,11 @@ void price_stage(const StageFacts& facts, const sim::QuantityIndex& index,
         facts.gradients_on_demand ? states.gradients_per_twin[slot] : sim::Bytes{};
   }
   for (size_t slot = 0; slot < states.gathered.size(); ++slot) {
-    sizes[index.gathered_of_slot(static_cast<int>(slot))] = states.gathered[slot];
-    sizes[index.layer_gradients_of_slot(static_cast<int>(slot))] = states.gradients[slot];
+    const auto s = static_cast<int>(slot);
+    sizes[index.held_of_slot(kGatheredParameters, s)] = states.gathered[slot];
+    sizes[index.held_of_slot(kLayerGradients, s)] = states.gradients[slot];
   }
-  sizes[index.bucket()] = states.reduce_bucket;
+  sizes[index.held_single(kGradientBucket)] = states.reduce_bucket;
 }
 
 std::vector<sim::Bytes> stage_sizes(const PlanContext& context, const StageFacts& facts,

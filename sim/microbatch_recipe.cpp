@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "sim/check.h"
+#include "sim/held_weaver.h"
 
 namespace memsim::sim {
 
@@ -323,86 +324,6 @@ class RecipeCompiler {
   MicrobatchRecipe recipe_;
 };
 
-/// Adds what is held around runs of one layer's ops (gathered weights, full gradients) and
-/// through the whole backward (the gradient bucket) to one pass of a recipe.
-class ResidencyWeaver {
- public:
-  ResidencyWeaver(const RankProgram& program, const std::vector<RecipeDelta>& deltas)
-      : index_(*program.index), prefetch_(program.prefetch), deltas_(deltas) {}
-
-  std::vector<RecipeOp> weave(const std::vector<RecipeOp>& ops, bool backward,
-                              std::vector<RecipeDelta>& out) {
-    out_ = &out;
-    std::vector<size_t> run_start;  // index of each run's first op
-    for (size_t i = 0; i < ops.size(); ++i) {
-      if (i == 0 || ops[i].layer != ops[i - 1].layer) run_start.push_back(i);
-    }
-    std::vector<RecipeOp> woven;
-    size_t run = 0;
-    bool gradients_made = false;
-    for (size_t i = 0; i < ops.size(); ++i) {
-      const RecipeOp& op = ops[i];
-      const bool first_of_run = run < run_start.size() && run_start[run] == i;
-      const bool last_of_run = i + 1 == ops.size() || ops[i + 1].layer != op.layer;
-      RecipeOp& w = woven.emplace_back(op);
-      w.begin = mark();
-      if (backward && i == 0) push(index_.bucket(), 1, Category::kTemporary);
-      if (first_of_run) {
-        gradients_made = false;
-        for (size_t ahead = run; ahead < run_start.size() && ahead <= run + prefetch_; ++ahead) {
-          gather(ops[run_start[ahead]].layer);
-        }
-      }
-      if (backward && op.phase == Phase::kBackward && !gradients_made) {
-        push(index_.layer_gradients(op.layer), 1, Category::kGradients);
-        gradients_made = true;
-      }
-      copy(op.begin, op.split);
-      w.split = mark();
-      copy(op.split, op.end);
-      if (last_of_run) {
-        if (gradients_made) push(index_.layer_gradients(op.layer), -1, Category::kGradients);
-        bool needed_soon = false;
-        for (size_t ahead = run + 1; ahead < run_start.size() && ahead <= run + prefetch_;
-             ++ahead) {
-          needed_soon = needed_soon || ops[run_start[ahead]].layer == op.layer;
-        }
-        if (!needed_soon) release(op.layer);
-        ++run;
-      }
-      if (backward && i + 1 == ops.size()) push(index_.bucket(), -1, Category::kTemporary);
-      w.end = mark();
-    }
-    return woven;
-  }
-
- private:
-  uint32_t mark() const { return static_cast<uint32_t>(out_->size()); }
-  void push(QuantityId quantity, int8_t sign, Category category) {
-    out_->push_back({quantity, sign, category});
-  }
-  void copy(uint32_t begin, uint32_t end) {
-    out_->insert(out_->end(), deltas_.begin() + begin, deltas_.begin() + end);
-  }
-  void gather(int32_t layer) {
-    if (std::find(gathered_.begin(), gathered_.end(), layer) != gathered_.end()) return;
-    gathered_.push_back(layer);
-    push(index_.gathered(layer), 1, Category::kWeights);
-  }
-  void release(int32_t layer) {
-    const auto it = std::find(gathered_.begin(), gathered_.end(), layer);
-    if (it == gathered_.end()) return;
-    gathered_.erase(it);
-    push(index_.gathered(layer), -1, Category::kWeights);
-  }
-
-  const QuantityIndex& index_;
-  size_t prefetch_;
-  const std::vector<RecipeDelta>& deltas_;
-  std::vector<RecipeDelta>* out_ = nullptr;
-  std::vector<int32_t> gathered_;
-};
-
 }  // namespace
 
 Bytes MicrobatchRecipe::saved_bytes(const std::vector<Bytes>& sizes) const {
@@ -420,7 +341,7 @@ MicrobatchRecipe compile_recipe(const RankProgram& program, size_t chunk) {
   MEMSIM_CHECK(chunk < program.chunks.size());
   MicrobatchRecipe recipe = RecipeCompiler(program, program.chunks[chunk]).compile();
   MicrobatchRecipe woven;
-  ResidencyWeaver weaver(program, recipe.deltas);
+  HeldWeaver weaver(program, recipe.deltas);
   woven.forward = weaver.weave(recipe.forward, false, woven.deltas);
   woven.backward = weaver.weave(recipe.backward, true, woven.deltas);
   return woven;

@@ -47,7 +47,7 @@ struct ModelSpec {
   /// whose sequences are longer than the window is refused.
   int64_t attention_window = 0;
   /// Layers that differ from the dimensions above (none: every layer is alike).
-  std::vector<LayerRange> layer_kinds;
+  std::vector<LayerRange> layer_kinds{};
 
   int64_t effective_head_dim() const { return head_dim > 0 ? head_dim : hidden / heads; }
   bool operator==(const ModelSpec&) const = default;

@@ -34,14 +34,16 @@ TensorClasses::TensorClasses(const LayerGraph& graph, std::span<const int> group
   }
 }
 
-QuantityIndex::QuantityIndex(const LayerGraph& graph, std::span<const int> groups)
+QuantityIndex::QuantityIndex(const LayerGraph& graph, std::span<const int> groups,
+                             HeldQuantities held)
     : classes_(graph, groups),
       twins_(static_cast<int>(graph.twins().size())),
-      slots_(graph.layer_slots()) {
+      slots_(graph.layer_slots()),
+      held_(held) {
   const auto layers = static_cast<int32_t>(graph.model().layers);
   for (int32_t layer = kEmbeddingLayer; layer <= layers; ++layer)
     slot_of_layer_.push_back(graph.layer_slot(layer));
-  total_ = bucket() + 1;
+  total_ = held_single(held.single);
 }
 
 }  // namespace memsim::sim

@@ -37,14 +37,22 @@ class TensorClasses {
 
 using QuantityId = int32_t;
 
+/// The quantities an index keeps for buffers strategies hold around a rank's ops
+/// (HeldBuffer): families of one quantity per layer slot, and single quantities.
+struct HeldQuantities {
+  int per_slot = 0;
+  int single = 0;
+};
+
 /// Where the quantities of a graph live: the tensor classes, then each twin op's buffer,
-/// then its parameter gradients, then the gathered parameters and full gradients of each
-/// layer slot (LayerGraph::layer_slot: the embedding, each kind of transformer layer, the
-/// head), then the gradient bucket.
+/// then its parameter gradients, then the held families, each with one quantity per layer
+/// slot (LayerGraph::layer_slot: the embedding, each kind of transformer layer, the head),
+/// then the single held quantities.
 class QuantityIndex {
  public:
-  /// `groups`: as TensorClasses takes them.
-  explicit QuantityIndex(const LayerGraph& graph, std::span<const int> groups = {});
+  /// `groups`: as TensorClasses takes them; `held`: what the strategies hold.
+  explicit QuantityIndex(const LayerGraph& graph, std::span<const int> groups = {},
+                         HeldQuantities held = {});
 
   const TensorClasses& classes() const { return classes_; }
   int count() const { return total_; }
@@ -56,22 +64,21 @@ class QuantityIndex {
   /// By twin slot (LayerGraph::twin_slot).
   QuantityId buffer(int slot) const { return classes_.count() + slot; }
   QuantityId parameter_gradients(int slot) const { return classes_.count() + twins_ + slot; }
-  /// By layer slot (LayerGraph::layer_slot).
-  QuantityId gathered_of_slot(int slot) const { return classes_.count() + 2 * twins_ + slot; }
-  QuantityId layer_gradients_of_slot(int slot) const { return gathered_of_slot(slots_) + slot; }
-  QuantityId bucket() const { return gathered_of_slot(2 * slots_); }
-  /// By layer index (kEmbeddingLayer, a transformer layer, or `layers` for the head).
-  QuantityId gathered(int32_t layer) const { return gathered_of_slot(slot_of(layer)); }
-  QuantityId layer_gradients(int32_t layer) const {
-    return layer_gradients_of_slot(slot_of(layer));
+  /// Held family `family`'s quantity for layer slot `slot` (LayerGraph::layer_slot), or
+  /// for layer `layer` (kEmbeddingLayer, a transformer layer, or `layers` for the head).
+  QuantityId held_of_slot(int family, int slot) const {
+    return classes_.count() + 2 * twins_ + family * slots_ + slot;
   }
+  QuantityId held_of_layer(int family, int32_t layer) const {
+    return held_of_slot(family, slot_of_layer_[layer + 1]);
+  }
+  QuantityId held_single(int n) const { return held_of_slot(held_.per_slot, 0) + n; }
 
  private:
-  int slot_of(int32_t layer) const { return slot_of_layer_[layer + 1]; }
-
   TensorClasses classes_;
   int twins_;
   int slots_;
+  HeldQuantities held_;
   std::vector<int> slot_of_layer_;  ///< from the embedding (-1) to the head (L)
   int total_;
 };

@@ -62,6 +62,29 @@ struct HostMove {
 using HostMovePlanner = std::function<std::vector<HostMove>(
     const LayerGraph& graph, ChunkSpan chunk, const std::vector<KeptTensor>& kept)>;
 
+/// Where a buffer that a strategy holds around a rank's ops is live.
+enum class HeldSpan : uint8_t {
+  kBackwardPass,  ///< each backward pass of a chunk, from its first op to its last
+  /// Each run of one layer's ops (consecutive ops of the layer in a pass), from `ahead` runs
+  /// before it; still held when a run within `ahead` after it is of the same layer.
+  kLayerRuns,
+  /// Each run of one layer's ops in backward, from its first backward (not recomputed) op.
+  kBackwardRuns,
+};
+
+/// A buffer a strategy holds around the ops a rank runs, sized by one of the quantities
+/// the index holds for strategies (QuantityIndex::held_of_layer for the run spans, one per
+/// layer slot; held_single for a backward pass). Data parallelism registers three
+/// (strategies/data_parallel.h): ZeRO-3's gathered parameters, ZeRO-2/3's full gradients of
+/// a layer before they are reduced, and the gradient bucket.
+struct HeldBuffer {
+  HeldSpan span = HeldSpan::kBackwardPass;
+  Category category = Category::kTemporary;
+  int quantity = 0;  ///< the family (run spans) or single quantity (a pass) of the index
+  int ahead = 0;     ///< kLayerRuns: following runs held ahead of the running one
+  bool operator==(const HeldBuffer&) const = default;
+};
+
 enum class StepKind : uint8_t { kForward, kBackward };
 
 /// One step of the rank's schedule: a chunk's forward or backward of one microbatch, not
@@ -73,11 +96,9 @@ struct ScheduledStep {
   double start_s = 0.0;
 };
 
-/// Sizes come from `sizes`, per quantity of `index`: what each tensor, buffer and layer's
-/// gathered parameters or full gradients take on this rank. Around each run of a layer's
-/// ops (consecutive ops of one layer in a pass) the layer's gathered parameters are held
-/// (ZeRO-3) and, in backward, its full gradients before they are reduced away (ZeRO-2/3);
-/// the gradient bucket is held through each backward.
+/// Sizes come from `sizes`, per quantity of `index`: what each tensor, op buffer and held
+/// buffer takes on this rank. The held buffers (`held`) are live around the ops as their
+/// spans say.
 struct RankProgram {
   const LayerGraph* graph = nullptr;
   const QuantityIndex* index = nullptr;
@@ -86,7 +107,7 @@ struct RankProgram {
   std::vector<OpTimes> op_times;         ///< per OpId
   std::vector<RecomputeSpan> recompute;  ///< disjoint, in forward order
   CategoryBytes resident;                ///< held for the whole step: model states, overheads
-  int prefetch = 0;                      ///< gather the weights of this many following runs ahead
+  std::vector<HeldBuffer> held;          ///< what strategies hold around the ops
   HostMovePlanner host_moves;            ///< none: everything kept stays on the GPU
   bool gradients_on_demand = false;      ///< made in the first backward, freed after the step
   std::vector<ScheduledStep> steps;      ///< in the order the rank runs them

@@ -19,6 +19,13 @@ Bytes shard(Bytes total, int64_t dp) {
 
 }  // namespace
 
+std::vector<sim::HeldBuffer> held_buffers(int prefetch) {
+  using sim::HeldSpan;
+  return {{HeldSpan::kBackwardPass, Category::kTemporary, kGradientBucket, 0},
+          {HeldSpan::kLayerRuns, Category::kWeights, kGatheredParameters, prefetch},
+          {HeldSpan::kBackwardRuns, Category::kGradients, kLayerGradients, 0}};
+}
+
 ShardedStates shard_states(const std::vector<RankParam>& params, const sim::LayerGraph& graph,
                            const DataParallelism& dp, const Precision& precision,
                            const OptimizerSettings& optimizer) {

@@ -34,6 +34,18 @@ struct ShardedStates {
   bool gradients_resident_in_full = true;  ///< the rank keeps every gradient (ZeRO-0/1)
 };
 
+/// What data parallelism holds around a rank's ops (sim::HeldBuffer), as quantities of the
+/// program's index: per layer slot, ZeRO-3's gathered parameters and ZeRO-2/3's full
+/// gradients of a layer before they are reduced; once, the gradient bucket.
+enum HeldFamily : int { kGatheredParameters, kLayerGradients };
+enum HeldSingle : int { kGradientBucket };
+inline constexpr sim::HeldQuantities kHeldQuantities{2, 1};
+
+/// The buffers: the bucket through each backward pass; a layer's gathered parameters
+/// around its runs, `prefetch` runs ahead; its full gradients from its backward's first op
+/// to the run's end. Sizes of zero (no ZeRO-3, ZeRO-0/1) hold nothing.
+std::vector<sim::HeldBuffer> held_buffers(int prefetch);
+
 /// Layers whose gathered parameters a rank holds ahead of the running one: ZeRO-3's
 /// prefetch (FSDP's backward prefetch, DeepSpeed's stage3_prefetch_bucket_size); other
 /// stages gather nothing.
