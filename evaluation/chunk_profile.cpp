@@ -203,10 +203,10 @@ void FormChain::evaluate(const std::vector<int64_t>& first, const std::vector<in
 }
 
 void apply_recipe_settings(const RecipeSettings& settings, sim::RankProgram& program) {
-  program.held = held_buffers(settings.prefetch);
+  program.held.clear();
   program.recompute.clear();
   program.host_moves = {};
-  shape_chunks(settings.passes, program);
+  shape_chunks(settings, program);
 }
 
 ChunkProfile profile_chunk(const sim::LayerGraph& graph, const sim::QuantityIndex& index,

@@ -17,6 +17,7 @@
 #include "sim/rank_program.h"
 #include "strategies/data_parallel.h"
 #include "strategies/pipeline.h"
+#include "strategies/strategy_pass.h"
 
 namespace memsim::evaluation {
 
@@ -76,21 +77,7 @@ struct ChunkProfile {
   std::vector<OpRuns> runs;  ///< what the chunk's compute time is made of
 };
 
-/// The plan's settings that shape a chunk's recipe beyond its ops: what ZeRO-3 gathers
-/// ahead, and the strategy passes' (what is recomputed, what moves to host memory).
-struct RecipeSettings {
-  int prefetch = 0;  ///< ZeRO-3: layers gathered ahead of the running one
-  ChunkPassSettings passes;
-  bool operator==(const RecipeSettings&) const = default;
-};
-
-/// `plan`'s recipe settings, for the walk's programs and the fast evaluation's chunks alike.
-inline RecipeSettings recipe_settings(const TrainingPlan& plan) {
-  return {gathered_ahead(plan.parallel.dp), plan.training.chunk_passes};
-}
-
-/// Writes `settings` into `program`: the layers gathered ahead, and what each strategy pass
-/// does to its chunks.
+/// Writes `settings` into `program`: what each strategy pass does to its chunks.
 void apply_recipe_settings(const RecipeSettings& settings, sim::RankProgram& program);
 
 /// All a chunk's profile depends on besides the model: chunks of equal forms share one.

@@ -36,8 +36,6 @@ constexpr ReasonInfo kReasons[strategies::kCoreLayoutReasons] = {
     {"parallel.layers_per_stage parallel.pp parallel.virtual_stages model.layers",
      "layers_per_stage does not match pp and the layers"},
     {"parallel.pp parallel.virtual_stages model.layers", "a pipeline chunk has no layers"},
-    {"parallel.offload parallel.zero", "offload needs ZeRO"},
-    {"parallel.offload parallel.zero", "parameter offload needs ZeRO-3"},
     {"training.global_batch training.micro_batch parallel.dp hardware.nodes "
      "hardware.gpus_per_node",
      "global batch not divisible by micro_batch × dp"},
@@ -131,12 +129,6 @@ std::string layout_shape_message(R reason, const TrainingPlan& plan) {
           "parallel.pp = {} × virtual_stages = {} makes {} pipeline chunks for {} layers: a "
           "chunk would have no layers",
           pp, plan.parallel.pp.virtual_stages, plan.parallel.pp.chunks(), model.layers);
-    case R::kOffloadNeedsZero:
-      return "parallel.offload needs ZeRO (zero: 1, 2 or 3), which offloads the optimizer's "
-             "partition";
-    case R::kOffloadParamsNeedsZero3:
-      return "parallel.offload = optimizer+params needs zero: 3 (parameters are partitioned "
-             "only by ZeRO-3)";
     default:
       return "";
   }

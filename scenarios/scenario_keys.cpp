@@ -208,20 +208,6 @@ std::vector<ScenarioKey> parallel_rows() {
                   MEMSIM_FIELD(parallel.tp.vocab_multiple), 1, 1 << 20),
       integer_by_section_row("parallel.dp", "data parallel degree, or auto (world / (tp × pp))",
                              MEMSIM_FIELD(parallel.dp.degree)),
-      integer_row("parallel.zero", "ZeRO stage: 0 (plain data parallel), 1, 2 or 3",
-                  MEMSIM_FIELD(parallel.dp.zero), 0, 3),
-      field_row("parallel.offload", "none | optimizer | optimizer+params (to host memory)",
-                MEMSIM_FIELD(parallel.dp.offload)),
-      integer_row("parallel.reduce_bucket", "ZeRO gradient bucket, in elements (5e8)",
-                  MEMSIM_FIELD(parallel.dp.reduce_bucket_elements), 1, int64_t{1} << 40),
-      integer_row("parallel.prefetch_layers", "ZeRO-3 layers gathered ahead of the running one (1)",
-                  MEMSIM_FIELD(parallel.dp.prefetch_layers), 0, 1 << 20),
-      integer_row("parallel.persistence_threshold",
-                  "ZeRO-3 tensors smaller than this stay whole (1e5)",
-                  MEMSIM_FIELD(parallel.dp.persistence_threshold), 0, int64_t{1} << 40),
-      flag_row("parallel.overlap_communication",
-               "overlap gradient reduction and gathers with compute",
-               MEMSIM_FIELD(parallel.dp.overlap_communication)),
   };
 }
 

@@ -50,8 +50,8 @@ std::vector<sim::HostMove> plan_moves(const ActivationOffload& offload,
   return moves;
 }
 
-void offload_kept_activations(const ChunkPassSettings& settings, sim::RankProgram& program) {
-  const ActivationOffload offload = settings.activation_offload;
+void offload_kept_activations(const RecipeSettings& settings, sim::RankProgram& program) {
+  const ActivationOffload offload = settings.passes.activation_offload;
   if (offload.layers == 0) return;
   program.host_moves = [offload](const sim::LayerGraph& graph, sim::ChunkSpan chunk,
                                  const std::vector<sim::KeptTensor>& kept) {

@@ -96,11 +96,11 @@ void select_full(TrainingPlan& plan) {
 }
 
 /// Each chunk's recompute spans, over the transformer layers it holds.
-void recompute_chunks(const ChunkPassSettings& settings, sim::RankProgram& program) {
+void recompute_chunks(const RecipeSettings& settings, sim::RankProgram& program) {
   const sim::LayerGraph& graph = *program.graph;
   for (const sim::ChunkSpan& chunk : program.chunks) {
     const auto [first, last] = graph.transformer_layers(chunk.first, chunk.last);
-    const auto spans = recompute_spans(graph, settings.checkpointing, first, last);
+    const auto spans = recompute_spans(graph, settings.passes.checkpointing, first, last);
     program.recompute.insert(program.recompute.end(), spans.begin(), spans.end());
   }
 }

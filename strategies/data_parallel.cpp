@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "strategies/strategy_pass.h"
+
 namespace memsim::strategies {
 
 namespace {
@@ -102,6 +104,75 @@ int64_t owned_parameters(const std::vector<RankParam>& params, const DataParalle
   if (dp.zero < 3) return owned;
   const int64_t part = shard(owned, dp.degree);
   return std::clamp<int64_t>(owned - dp_rank * part, 0, part);
+}
+
+namespace {
+
+// The plan's fields the pass reads.
+constexpr auto kZero = [](auto& p) -> auto& {
+  return p.parallel.dp.zero;
+};
+constexpr auto kOffload = [](auto& p) -> auto& {
+  return p.parallel.dp.offload;
+};
+constexpr auto kBucket = [](auto& p) -> auto& {
+  return p.parallel.dp.reduce_bucket_elements;
+};
+constexpr auto kPrefetch = [](auto& p) -> auto& {
+  return p.parallel.dp.prefetch_layers;
+};
+constexpr auto kPersistence = [](auto& p) -> auto& {
+  return p.parallel.dp.persistence_threshold;
+};
+constexpr auto kOverlap = [](auto& p) -> auto& {
+  return p.parallel.dp.overlap_communication;
+};
+
+/// ZeRO-Offload moves the optimizer's partition (DeepSpeed's offload_optimizer needs ZeRO
+/// 1-3); parameters are partitioned, and so offloadable, only by ZeRO-3 (offload_param).
+bool offload_without_zero(const TrainingPlan& plan) {
+  return plan.parallel.dp.offload != Offload::kNone && plan.parallel.dp.zero == 0;
+}
+bool param_offload_without_zero3(const TrainingPlan& plan) {
+  return plan.parallel.dp.offload == Offload::kOptimizerAndParams && plan.parallel.dp.zero != 3;
+}
+
+void hold_buffers(const RecipeSettings& settings, sim::RankProgram& program) {
+  program.held = held_buffers(settings.gathered_ahead);
+}
+
+}  // namespace
+
+StrategyPass data_parallel_pass() {
+  return {
+      .name = "data parallelism",
+      .keys = {integer_row("parallel.zero", "ZeRO stage: 0 (plain data parallel), 1, 2 or 3", kZero,
+                           0, 3),
+               field_row("parallel.offload", "none | optimizer | optimizer+params (to host memory)",
+                         kOffload),
+               integer_row("parallel.reduce_bucket", "ZeRO gradient bucket, in elements (5e8)",
+                           kBucket, 1, int64_t{1} << 40),
+               integer_row("parallel.prefetch_layers",
+                           "ZeRO-3 layers gathered ahead of the running one (1)", kPrefetch, 0,
+                           1 << 20),
+               integer_row("parallel.persistence_threshold",
+                           "ZeRO-3 tensors smaller than this stay whole (1e5)", kPersistence, 0,
+                           int64_t{1} << 40),
+               flag_row("parallel.overlap_communication",
+                        "overlap gradient reduction and gathers with compute", kOverlap)},
+      .checks = {{"parallel.offload parallel.zero", "offload needs ZeRO", offload_without_zero,
+                  [](const TrainingPlan&) -> std::string {
+                    return "parallel.offload needs ZeRO (zero: 1, 2 or 3), which offloads the "
+                           "optimizer's partition";
+                  }},
+                 {"parallel.offload parallel.zero", "parameter offload needs ZeRO-3",
+                  param_offload_without_zero3,
+                  [](const TrainingPlan&) -> std::string {
+                    return "parallel.offload = optimizer+params needs zero: 3 (parameters are "
+                           "partitioned only by ZeRO-3)";
+                  }}},
+      .shape_chunks = hold_buffers,
+  };
 }
 
 }  // namespace memsim::strategies

@@ -98,10 +98,6 @@ LayoutProblems resolve_layout(TrainingPlan& plan) {
   }
   // With offload, ZeRO on one GPU is how the states leave it (ZeRO-Offload's use case).
   if (data.zero > 0 && dp == 1 && data.offload == Offload::kNone) flag(R::kZeroWithoutDp);
-  if (data.offload != Offload::kNone && data.zero == 0) flag(R::kOffloadNeedsZero);
-  if (data.offload == Offload::kOptimizerAndParams && data.zero != 3) {
-    flag(R::kOffloadParamsNeedsZero3);
-  }
   // Sliding-window attention is not simulated: sequences that would use it are refused.
   if (model.attention_window > 0 && sequence_tokens(plan) > model.attention_window) {
     flag(R::kAttentionWindow);

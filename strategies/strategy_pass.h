@@ -24,15 +24,26 @@ struct PassCheck {
   std::string (*message)(const TrainingPlan& plan) = nullptr;
 };
 
+/// What shapes a chunk's program beyond its ops: the layers ZeRO-3 gathers ahead (from the
+/// plan's data parallelism) and the passes' own settings. The fast evaluation's chunk
+/// profiles are keyed by it.
+struct RecipeSettings {
+  int gathered_ahead = 0;
+  ChunkPassSettings passes;
+  bool operator==(const RecipeSettings&) const = default;
+};
+/// `plan`'s recipe settings, for the walk's programs and the fast evaluation's chunks alike.
+RecipeSettings recipe_settings(const TrainingPlan& plan);
+
 struct StrategyPass {
   const char* name = "";
   std::vector<SettingKey> keys{};  ///< the scenario keys it reads (its schema)
   std::vector<PassCheck> checks{};
   /// Shapes the training graph: how the framework builds the model's ops.
   void (*shape_graph)(const TrainingPlan& plan, sim::GraphOptions& options) = nullptr;
-  /// Shapes each chunk's program: what it keeps, recomputes or moves. It reads only
+  /// Shapes each chunk's program: what it keeps, recomputes, moves or holds. It reads only
   /// `settings`, which key the fast evaluation's chunk profiles.
-  void (*shape_chunks)(const ChunkPassSettings& settings, sim::RankProgram& program) = nullptr;
+  void (*shape_chunks)(const RecipeSettings& settings, sim::RankProgram& program) = nullptr;
 };
 
 /// Every registered pass, in the order they apply.
@@ -45,6 +56,6 @@ const std::vector<PassCheck>& pass_checks();
 sim::GraphOptions graph_options(const TrainingPlan& plan);
 
 /// Applies every pass's chunk hook to `program`.
-void shape_chunks(const ChunkPassSettings& settings, sim::RankProgram& program);
+void shape_chunks(const RecipeSettings& settings, sim::RankProgram& program);
 
 }  // namespace memsim::strategies

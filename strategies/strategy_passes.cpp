@@ -1,14 +1,17 @@
+#include "strategies/data_parallel.h"
 #include "strategies/strategy_pass.h"
 
 namespace memsim::strategies {
 
 // The registry: each pass's file defines its function; a new strategy adds a line to each list.
+StrategyPass data_parallel_pass();
 StrategyPass checkpointing_pass();
 StrategyPass activation_offload_pass();
 StrategyPass chunked_loss_pass();
 
 const std::vector<StrategyPass>& strategy_passes() {
   static const std::vector<StrategyPass> passes = {
+      data_parallel_pass(),
       checkpointing_pass(),
       activation_offload_pass(),
       chunked_loss_pass(),
@@ -35,7 +38,11 @@ sim::GraphOptions graph_options(const TrainingPlan& plan) {
   return options;
 }
 
-void shape_chunks(const ChunkPassSettings& settings, sim::RankProgram& program) {
+RecipeSettings recipe_settings(const TrainingPlan& plan) {
+  return {gathered_ahead(plan.parallel.dp), plan.training.chunk_passes};
+}
+
+void shape_chunks(const RecipeSettings& settings, sim::RankProgram& program) {
   for (const StrategyPass& pass : strategy_passes()) {
     if (pass.shape_chunks != nullptr) pass.shape_chunks(settings, program);
   }

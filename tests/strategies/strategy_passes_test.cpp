@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include "scenarios/scenario_keys.h"
+#include "strategies/data_parallel.h"
 #include "strategies/layout.h"
 #include "strategies/strategy_pass.h"
 #include "support/test_support.h"
@@ -47,20 +48,42 @@ TEST_CASE("a chunk's program is shaped by the passes its settings turn on, and o
   auto model = memsim::testing::preset("llama2-7b");
   model.layers = 4;
   const memsim::sim::LayerGraph graph(model);
-  auto shaped = [&](const memsim::strategies::ChunkPassSettings& settings) {
+  auto shaped = [&](const memsim::strategies::RecipeSettings& settings) {
     memsim::sim::RankProgram program;
     program.graph = &graph;
     program.chunks = {{0, static_cast<int>(graph.op_count()) - 1}};
     memsim::strategies::shape_chunks(settings, program);
     return program;
   };
-  memsim::strategies::ChunkPassSettings settings;
+  memsim::strategies::RecipeSettings settings;
   const auto plain = shaped(settings);
   CHECK(!plain.host_moves);
   CHECK(plain.recompute.empty());
-  settings.activation_offload.layers = 2;
+  settings.passes.activation_offload.layers = 2;
   CHECK(shaped(settings).host_moves);
   CHECK(shaped(settings).recompute.empty());
-  settings.checkpointing = memsim::strategies::FullCheckpointing{2};
+  settings.passes.checkpointing = memsim::strategies::FullCheckpointing{2};
   CHECK(shaped(settings).recompute.size() == 2);  // two groups of two layers
+}
+
+TEST_CASE("data parallelism holds its buffers around every chunk, ZeRO-3's gathers ahead") {
+  auto model = memsim::testing::preset("llama2-7b");
+  model.layers = 2;
+  const memsim::sim::LayerGraph graph(model);
+  memsim::sim::RankProgram program;
+  program.graph = &graph;
+  memsim::strategies::RecipeSettings settings;
+  settings.gathered_ahead = 2;
+  memsim::strategies::shape_chunks(settings, program);
+  CHECK(program.held == memsim::strategies::held_buffers(2));
+  REQUIRE(program.held.size() == 3);
+  CHECK(program.held[1].span == memsim::sim::HeldSpan::kLayerRuns);
+  CHECK(program.held[1].ahead == 2);
+  // The plan's ZeRO-3 prefetch reaches the settings; other stages gather nothing ahead.
+  auto plan = memsim::testing::one_gpu_plan(model, 64);
+  plan.parallel.dp.zero = 3;
+  plan.parallel.dp.prefetch_layers = 2;
+  CHECK(memsim::strategies::recipe_settings(plan).gathered_ahead == 2);
+  plan.parallel.dp.zero = 2;
+  CHECK(memsim::strategies::recipe_settings(plan).gathered_ahead == 0);
 }
