@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -104,16 +105,18 @@ class RowWriter {
       out.push_back('{');
       if (with_variant_) out.append(labels.json_variant);
       for (size_t a = 0; a < coordinates_.size(); ++a) {
+        out.append(labels.json_keys[a]);
+        out.push_back(':');
         if (labels.auto_dp[a]) {
-          fmt::format_to(std::back_inserter(out), "{}:{},", labels.json_keys[a], row.dp);
+          fmt::format_to(fmt::appender(out), FMT_COMPILE("{},"), row.dp);
         } else {
-          fmt::format_to(std::back_inserter(out), "{}:{},", labels.json_keys[a],
-                         labels.json[a][coordinates_[a]]);
+          append_with_comma(labels.json[a][coordinates_[a]], out);
         }
       }
-      fmt::format_to(std::back_inserter(out),
-                     "\"fits\":{},\"peak_bytes\":{},\"step_time_s\":{},\"bubble_fraction\":{},"
-                     "\"tokens_per_s\":{},\"mfu\":{},\"cpu_bytes_per_node\":{}}}\n",
+      fmt::format_to(fmt::appender(out),
+                     FMT_COMPILE("\"fits\":{},\"peak_bytes\":{},\"step_time_s\":{},"
+                                 "\"bubble_fraction\":{},\"tokens_per_s\":{},\"mfu\":{},"
+                                 "\"cpu_bytes_per_node\":{}}}\n"),
                      r.fits, r.peak.value(), r.step_time_s, r.bubble_fraction, r.tokens_per_s,
                      r.model_flops_utilization, r.cpu_bytes_per_node.value());
       return;
@@ -121,14 +124,14 @@ class RowWriter {
     if (with_variant_) out.append(labels.csv_variant);
     for (size_t a = 0; a < coordinates_.size(); ++a) {
       if (labels.auto_dp[a]) {
-        fmt::format_to(std::back_inserter(out), "{},", row.dp);
+        fmt::format_to(fmt::appender(out), FMT_COMPILE("{},"), row.dp);
       } else {
-        fmt::format_to(std::back_inserter(out), "{},", labels.csv[a][coordinates_[a]]);
+        append_with_comma(labels.csv[a][coordinates_[a]], out);
       }
     }
-    fmt::format_to(std::back_inserter(out), "{},{},{},{},{},{},{}\n", r.fits, r.peak.value(),
-                   r.step_time_s, r.bubble_fraction, r.tokens_per_s, r.model_flops_utilization,
-                   r.cpu_bytes_per_node.value());
+    fmt::format_to(fmt::appender(out), FMT_COMPILE("{},{},{},{},{},{},{}\n"), r.fits,
+                   r.peak.value(), r.step_time_s, r.bubble_fraction, r.tokens_per_s,
+                   r.model_flops_utilization, r.cpu_bytes_per_node.value());
   }
 
   std::vector<std::string> cells(const Row& row) {
@@ -152,6 +155,11 @@ class RowWriter {
   }
 
  private:
+  static void append_with_comma(const std::string& text, fmt::memory_buffer& out) {
+    out.append(text);
+    out.push_back(',');
+  }
+
   /// Each value of each axis, formatted once.
   struct Labels {
     std::vector<bool> auto_dp;  ///< the axis is `parallel.dp: auto`: show the resolved value
@@ -266,6 +274,7 @@ class Runner {
     std::vector<strategies::TrainingPlan> plans;
     for (const scenarios::VariantSweep& v : sweeps_)
       plans.push_back(v.sweep.base());
+    RowWriter writer(sweeps_, options_.format, options_.units);
     while (!stop_) {
       const uint64_t chunk = next_chunk_++;
       if (chunk >= chunks_) break;
@@ -278,7 +287,6 @@ class Runner {
         if (finished_ || stop_) break;
       }
       ChunkResult result;
-      RowWriter writer(sweeps_, options_.format, options_.units);
       const uint64_t first = chunk * kChunk;
       const uint64_t end = std::min(points_, first + kChunk);
       size_t variant = static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end(), first) -
