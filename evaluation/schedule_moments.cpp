@@ -1,6 +1,7 @@
 #include "evaluation/schedule_moments.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "sim/schedule_walk.h"
 
@@ -16,6 +17,19 @@ bool dominated(const Moment& a, const Moment& by) {
       return false;
   }
   return true;
+}
+
+/// Whether a moment of `moments` dominates the state `at`, as add_undominated would find
+/// once it is a Moment: most states of a long schedule are, and are then never made one.
+bool dominated(const sim::StepState& at, const std::vector<Moment>& moments) {
+  return std::any_of(moments.begin(), moments.end(), [&](const Moment& by) {
+    return at.step.kind == by.kind && at.step.chunk == by.chunk &&
+           at.first_backward == by.first_backward &&
+           std::equal(at.in_flight.begin(), at.in_flight.end(), by.in_flight.begin(),
+                      std::less_equal<>()) &&
+           std::equal(at.backward_done.begin(), at.backward_done.end(), by.gradients_made.begin(),
+                      std::less_equal<>());
+  });
 }
 
 /// Whether moment b lies on the segment from a to c (same step): its counts are a
@@ -68,6 +82,7 @@ void add_undominated(std::vector<Moment>& moments, const Moment& m) {
 std::vector<Moment> moments_of(const std::vector<sim::ScheduledStep>& steps, int64_t chunks) {
   std::vector<Moment> moments;
   sim::walk_steps(steps, chunks, [&](const sim::StepState& at) {
+    if (dominated(at, moments)) return;
     add_undominated(moments, {at.step.kind,
                               at.step.chunk,
                               at.first_backward,
