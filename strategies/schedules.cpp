@@ -19,6 +19,7 @@ ScheduledStep backward(int64_t microbatch, int64_t chunk = 0) {
 // GPipe (Huang et al. 2019): every microbatch's forward, then every backward.
 std::vector<ScheduledStep> gpipe(int64_t, int64_t, int64_t, int64_t m) {
   std::vector<ScheduledStep> steps;
+  steps.reserve(2 * m);
   for (int64_t i = 0; i < m; ++i)
     steps.push_back(forward(i));
   for (int64_t i = 0; i < m; ++i)
@@ -32,6 +33,7 @@ std::vector<ScheduledStep> gpipe(int64_t, int64_t, int64_t, int64_t m) {
 std::vector<ScheduledStep> one_f_one_b(int64_t stage, int64_t p, int64_t, int64_t m) {
   const int64_t warmup = std::min(p - stage - 1, m);
   std::vector<ScheduledStep> steps;
+  steps.reserve(2 * m);
   for (int64_t i = 0; i < warmup; ++i)
     steps.push_back(forward(i));
   for (int64_t i = 0; i < m - warmup; ++i) {
@@ -54,6 +56,7 @@ std::vector<ScheduledStep> interleaved(int64_t stage, int64_t p, int64_t v, int6
   auto forward_k = [&](int64_t k) { return forward(microbatch(k), (k / p) % v); };
   auto backward_k = [&](int64_t k) { return backward(microbatch(k), v - 1 - (k / p) % v); };
   std::vector<ScheduledStep> steps;
+  steps.reserve(2 * total);
   for (int64_t k = 0; k < warmup; ++k)
     steps.push_back(forward_k(k));
   for (int64_t i = 0; i < total - warmup; ++i) {
@@ -91,6 +94,7 @@ std::vector<std::vector<ScheduledStep>> every_stage_steps(const ScheduleInfo& sc
                                                           int64_t stages, int64_t chunks,
                                                           int64_t microbatches) {
   std::vector<std::vector<ScheduledStep>> steps;
+  steps.reserve(stages);
   for (int64_t s = 0; s < stages; ++s)
     steps.push_back(schedule.steps(s, stages, chunks, microbatches));
   return steps;
