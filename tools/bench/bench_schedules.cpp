@@ -1,0 +1,48 @@
+// Benchmarks of a sweep's per-schedule work: building a schedule's entry (its steps, the
+// moments each stage may be fullest at, the timing order) and timing it.
+
+#include <benchmark/benchmark.h>
+
+#include "evaluation/fast_tables.h"
+#include "evaluation/pipeline_timing.h"
+#include "strategies/schedules.h"
+
+namespace {
+
+namespace evaluation = memsim::evaluation;
+
+// A schedule's entry as a sweep builds it once per (schedule, p, v, m): args p, v, m.
+void BM_Schedule_Entry(benchmark::State& state) {
+  const evaluation::fast::ScheduleKey key{
+      memsim::strategies::find_schedule(state.range(1) > 1 ? "interleaved" : "1f1b"),
+      state.range(0), state.range(1), state.range(2)};
+  for (auto _ : state)
+    benchmark::DoNotOptimize(evaluation::fast::schedule_entry(key));
+  state.counters["steps/s"] = benchmark::Counter(
+      static_cast<double>(2 * key.stages * key.virtual_stages * key.microbatches),
+      benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_Schedule_Entry)
+    ->Args({64, 1, 4096})
+    ->Args({8, 1, 512})
+    ->Args({16, 4, 1024})
+    ->Unit(benchmark::kMillisecond);
+
+// Timing a 1F1B order of p stages and m microbatches, the first and last stages slower (an
+// embedding, a head), as a sweep does once per distinct set of stage times: args p, m.
+void BM_Schedule_Time(benchmark::State& state) {
+  const int64_t p = state.range(0);
+  const auto order = evaluation::order_schedule(
+      memsim::strategies::every_stage_steps(*memsim::strategies::find_schedule("1f1b"), p, 1,
+                                            state.range(1)),
+      1);
+  std::vector<std::vector<evaluation::ChunkTimes>> times(p, {{0.25, 0.5}});
+  times.front() = {{0.3, 0.55}};
+  times.back() = {{0.35, 0.7}};
+  std::vector<double> scratch;
+  for (auto _ : state)
+    benchmark::DoNotOptimize(evaluation::time_order(order, times, 0.01, nullptr, &scratch));
+}
+BENCHMARK(BM_Schedule_Time)->Args({64, 4096})->Args({8, 512})->Unit(benchmark::kMicrosecond);
+
+}  // namespace
