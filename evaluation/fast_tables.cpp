@@ -38,7 +38,7 @@ ScheduleEntry schedule_entry(const ScheduleKey& key) {
     std::iota(every_chunk.begin(), every_chunk.end(), 0);
     entry.flat.push_back(flatten(entry.moments.back(), std::move(every_chunk)));
   }
-  entry.order = order_schedule(steps, key.virtual_stages);
+  entry.order = order_of(*key.schedule, key.stages, key.virtual_stages, key.microbatches);
   return entry;
 }
 

@@ -168,6 +168,73 @@ ScheduleOrder order_schedule(const std::vector<std::vector<sim::ScheduledStep>>&
 
 namespace {
 
+/// `e` moved on by `groups` groups of microbatches: the step it waits for is as many blocks
+/// of `block` entries later, and it is `per_stage` places later on its stage per group.
+Entry moved_on(Entry e, int64_t groups, int64_t block, int64_t per_stage) {
+  if (e.wait_for >= 0) e.wait_for += static_cast<int32_t>(groups * block);
+  e.index += static_cast<int32_t>(groups * per_stage);
+  return e;
+}
+
+bool same(const Entry& a, const Entry& b) {
+  return a.stage == b.stage && a.chunk == b.chunk && a.forward == b.forward &&
+         a.wait_for == b.wait_for && a.index == b.index;
+}
+
+/// Where `longer` (one group of microbatches more) is `shorter` with a block repeated: the
+/// first entry x from which on each entry is `shorter`'s one block before, moved on a group,
+/// the entries before x being `shorter`'s own; -1 if there is none.
+int64_t repeats_from(const std::vector<Entry>& shorter, const std::vector<Entry>& longer,
+                     int64_t per_stage) {
+  const auto block = static_cast<int64_t>(longer.size() - shorter.size());
+  auto x = static_cast<int64_t>(longer.size());
+  while (x > block && same(longer[x - 1], moved_on(shorter[x - 1 - block], 1, block, per_stage)))
+    --x;
+  for (int64_t i = 0; i < x; ++i) {
+    if (i >= static_cast<int64_t>(shorter.size()) || !same(shorter[i], longer[i])) return -1;
+  }
+  return x;
+}
+
+}  // namespace
+
+ScheduleOrder order_of(const strategies::ScheduleInfo& schedule, int64_t stages, int64_t chunks,
+                       int64_t microbatches) {
+  auto direct = [&](int64_t m) {
+    return order_schedule(strategies::every_stage_steps(schedule, stages, chunks, m), chunks);
+  };
+  // Past a warm-up of a few groups every group of microbatches is run alike.
+  const int64_t group = schedule.interleaved ? stages : 1;
+  const int64_t shortest = microbatches % group + group * (2 * stages / group + 2);
+  const int64_t groups = (microbatches - shortest) / group;
+  if (groups < 4) return direct(microbatches);
+  const ScheduleOrder first = direct(shortest);
+  const ScheduleOrder second = direct(shortest + group);
+  const ScheduleOrder third = direct(shortest + 2 * group);
+  // Each stage runs each chunk forward and backward once per microbatch.
+  const int64_t per_stage = 2 * chunks * group;
+  const int64_t x = repeats_from(first.entries, second.entries, per_stage);
+  if (x < 0 || repeats_from(second.entries, third.entries, per_stage) != x) {
+    return direct(microbatches);
+  }
+  const auto block = static_cast<int64_t>(second.entries.size() - first.entries.size());
+  ScheduleOrder result;
+  result.stages = stages;
+  result.chunks_per_stage = chunks;
+  result.microbatches = microbatches;
+  result.entries.reserve(first.entries.size() + groups * block);
+  result.entries.assign(first.entries.begin(), first.entries.begin() + x);
+  const int64_t n = static_cast<int64_t>(first.entries.size()) + groups * block;
+  for (int64_t j = x; j < n; ++j) {
+    const int64_t moves = std::min(groups, (j - x + block) / block);
+    result.entries.push_back(moved_on(first.entries[j - moves * block], moves, block, per_stage));
+  }
+  result.runs = find_runs(result.entries, stages);
+  return result;
+}
+
+namespace {
+
 /// Times entries one by one, and jumps over steady periods of runs.
 class Timer {
  public:

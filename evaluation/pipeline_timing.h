@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sim/rank_program.h"
+#include "strategies/schedules.h"
 
 namespace memsim::evaluation {
 
@@ -62,6 +63,14 @@ struct ScheduleOrder {
 
 ScheduleOrder order_schedule(const std::vector<std::vector<sim::ScheduledStep>>& steps,
                              int64_t chunks_per_stage);
+
+/// The order of `schedule` on `stages` stages of `chunks` chunks with `microbatches`, equal
+/// to order_schedule of its steps. A long one is extended from shorter ones: when the orders
+/// of m₀, m₀ + g and m₀ + 2g microbatches (g = 1, or p for groups of p) are each the one
+/// before with the same block of entries repeated (its waits and stage places moved on),
+/// further groups repeat it again, in O(p·m) copies instead of ordering O(p·m) steps.
+ScheduleOrder order_of(const strategies::ScheduleInfo& schedule, int64_t stages, int64_t chunks,
+                       int64_t microbatches);
 
 /// Times a schedule in `order` (see time_schedule). `scratch`, when given, is reused for
 /// the steps' end times instead of allocating. `jump`: skip steady periods (see

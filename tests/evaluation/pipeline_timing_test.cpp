@@ -99,6 +99,59 @@ TEST_CASE("the steady middle of 1F1B, GPipe and interleaved schedules is found a
   }
 }
 
+TEST_CASE("an order extended from shorter ones is the order of every step") {
+  // order_of repeats the steady block of shorter orders; ordering every step must agree,
+  // entry for entry and run for run, on every schedule, depth and microbatch count.
+  auto check = [](const std::string& schedule, int64_t p, int64_t v, int64_t m) {
+    CAPTURE(schedule);
+    CAPTURE(p);
+    CAPTURE(v);
+    CAPTURE(m);
+    const ScheduleOrder full = order_of(schedule, p, v, m);
+    const ScheduleOrder extended =
+        memsim::evaluation::order_of(*memsim::strategies::find_schedule(schedule), p, v, m);
+    CHECK(extended.stages == full.stages);
+    CHECK(extended.chunks_per_stage == full.chunks_per_stage);
+    CHECK(extended.microbatches == full.microbatches);
+    REQUIRE(extended.entries.size() == full.entries.size());
+    for (size_t k = 0; k < full.entries.size(); ++k) {
+      const auto& a = extended.entries[k];
+      const auto& b = full.entries[k];
+      if (a.stage != b.stage || a.chunk != b.chunk || a.forward != b.forward ||
+          a.wait_for != b.wait_for || a.index != b.index) {
+        FAIL_CHECK("entry " << k << " differs");
+        break;
+      }
+    }
+    REQUIRE(extended.runs.size() == full.runs.size());
+    for (size_t r = 0; r < full.runs.size(); ++r) {
+      CHECK(extended.runs[r].begin == full.runs[r].begin);
+      CHECK(extended.runs[r].end == full.runs[r].end);
+      CHECK(extended.runs[r].period == full.runs[r].period);
+      CHECK(extended.runs[r].recall == full.runs[r].recall);
+    }
+  };
+  for (int64_t p = 1; p <= 12; ++p) {
+    for (int64_t m = 1; m <= 8 * p + 24; ++m) {
+      check("1f1b", p, 1, m);
+      check("gpipe", p, 1, m);
+    }
+    for (const int64_t m : {257, 1000})
+      check("1f1b", p, 1, m);
+    if (p == 1) continue;
+    for (int64_t v = 2; v <= 4; ++v) {
+      for (int64_t m = p; m <= 14 * p; m += p)
+        check("interleaved", p, v, m);
+    }
+  }
+  for (const auto& [schedule, p, v, m] :
+       {std::tuple{"1f1b", 32, 1, 4096}, std::tuple{"1f1b", 64, 1, 1024},
+        std::tuple{"gpipe", 24, 1, 1000}, std::tuple{"interleaved", 16, 4, 512},
+        std::tuple{"interleaved", 7, 3, 700}}) {
+    check(schedule, p, v, m);
+  }
+}
+
 TEST_CASE("scaling every time by a power of two scales the timing exactly, bit for bit") {
   // The fast evaluation keeps timings up to a power-of-two scale (a micro-batch 2^k larger
   // times every step 2^k longer): that is only sound if list scheduling, with its jumps over
