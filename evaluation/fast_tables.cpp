@@ -30,13 +30,12 @@ StageLayout stage_layout(const LayoutKey& key) {
 
 ScheduleEntry schedule_entry(const ScheduleKey& key) {
   ScheduleEntry entry;
-  const auto steps =
-      every_stage_steps(*key.schedule, key.stages, key.virtual_stages, key.microbatches);
-  for (const auto& stage_steps : steps) {
-    entry.moments.push_back(moments_of(stage_steps, key.virtual_stages));
+  entry.moments =
+      every_stage_moments(*key.schedule, key.stages, key.virtual_stages, key.microbatches);
+  for (const auto& stage_moments : entry.moments) {
     std::vector<int32_t> every_chunk(key.virtual_stages);
     std::iota(every_chunk.begin(), every_chunk.end(), 0);
-    entry.flat.push_back(flatten(entry.moments.back(), std::move(every_chunk)));
+    entry.flat.push_back(flatten(stage_moments, std::move(every_chunk)));
   }
   entry.order = order_of(*key.schedule, key.stages, key.virtual_stages, key.microbatches);
   return entry;

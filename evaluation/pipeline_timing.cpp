@@ -203,11 +203,12 @@ ScheduleOrder order_of(const strategies::ScheduleInfo& schedule, int64_t stages,
   auto direct = [&](int64_t m) {
     return order_schedule(strategies::every_stage_steps(schedule, stages, chunks, m), chunks);
   };
-  // Past a warm-up of a few groups every group of microbatches is run alike.
-  const int64_t group = schedule.interleaved ? stages : 1;
+  // Orders settle within 2p microbatches (4 groups of p for interleaved schedules); deriving
+  // from three short ones pays for several times as many.
+  const int64_t group = strategies::microbatch_group(schedule, stages);
   const int64_t shortest = microbatches % group + group * (2 * stages / group + 2);
+  if (microbatches < 3 * (shortest + 2 * group)) return direct(microbatches);
   const int64_t groups = (microbatches - shortest) / group;
-  if (groups < 4) return direct(microbatches);
   const ScheduleOrder first = direct(shortest);
   const ScheduleOrder second = direct(shortest + group);
   const ScheduleOrder third = direct(shortest + 2 * group);

@@ -92,6 +92,27 @@ std::vector<Moment> moments_of(const std::vector<sim::ScheduledStep>& steps, int
   return moments;
 }
 
+std::vector<std::vector<Moment>> every_stage_moments(const ScheduleInfo& schedule, int64_t stages,
+                                                     int64_t chunks, int64_t microbatches) {
+  auto direct = [&](int64_t m) {
+    std::vector<std::vector<Moment>> moments;
+    for (const auto& steps : every_stage_steps(schedule, stages, chunks, m))
+      moments.push_back(moments_of(steps, chunks));
+    return moments;
+  };
+  // The moments settle within p + 1 microbatches (p/2 + 2 groups of p for interleaved
+  // schedules); from twice that on, three short schedules cost less than a long one.
+  const int64_t group = microbatch_group(schedule, stages);
+  const int64_t settled = schedule.interleaved ? stages + 4 : 2 * stages + 2;
+  const int64_t shortest = microbatches % group + group * settled;
+  if (microbatches < 3 * (shortest + 2 * group)) return direct(microbatches);
+  auto moments = direct(shortest);
+  if (moments == direct(shortest + group) && moments == direct(shortest + 2 * group)) {
+    return moments;
+  }
+  return direct(microbatches);
+}
+
 std::vector<Moment> by_class(const std::vector<Moment>& moments,
                              const std::vector<ChunkShape>& shapes,
                              std::vector<int32_t>& representatives) {

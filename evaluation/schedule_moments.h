@@ -12,6 +12,7 @@
 
 #include "sim/rank_program.h"
 #include "strategies/pipeline.h"
+#include "strategies/schedules.h"
 
 namespace memsim::evaluation {
 
@@ -25,6 +26,7 @@ struct Moment {
   bool first_backward;
   std::vector<int64_t> in_flight;       ///< per local chunk
   std::vector<int64_t> gradients_made;  ///< per local chunk, 0 or 1: its backward has run
+  bool operator==(const Moment&) const = default;
 };
 
 /// Adds `m` to `moments` unless one of them dominates it; drops those it dominates, and the
@@ -33,6 +35,12 @@ void add_undominated(std::vector<Moment>& moments, const Moment& m);
 
 /// The undominated moments of a stage running `steps` over `chunks` local chunks.
 std::vector<Moment> moments_of(const std::vector<sim::ScheduledStep>& steps, int64_t chunks);
+
+/// The undominated moments of every stage of `schedule`. A long schedule's are those of
+/// shorter ones when the moments of m₀, m₀ + g and m₀ + 2g microbatches (g: see
+/// microbatch_group) are the same: its steady groups only repeat states already seen.
+std::vector<std::vector<Moment>> every_stage_moments(const ScheduleInfo& schedule, int64_t stages,
+                                                     int64_t chunks, int64_t microbatches);
 
 /// Which peak of a chunk a moment's step reaches.
 enum PassKind : int32_t { kForwardPass, kBackwardPass, kFirstBackwardPass };

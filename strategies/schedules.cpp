@@ -90,6 +90,10 @@ const ScheduleInfo* find_schedule(const std::string& name) {
   return nullptr;
 }
 
+int64_t microbatch_group(const ScheduleInfo& schedule, int64_t stages) {
+  return schedule.interleaved ? stages : 1;
+}
+
 std::vector<std::vector<ScheduledStep>> every_stage_steps(const ScheduleInfo& schedule,
                                                           int64_t stages, int64_t chunks,
                                                           int64_t microbatches) {

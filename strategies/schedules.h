@@ -24,6 +24,10 @@ struct ScheduleInfo {
 const std::vector<ScheduleInfo>& schedules();
 const ScheduleInfo* find_schedule(const std::string& name);
 
+/// How many microbatches a schedule runs alike once past its warm-up: p for interleaved ones
+/// (a group goes through the chunks together), else 1.
+int64_t microbatch_group(const ScheduleInfo& schedule, int64_t stages);
+
 /// The steps of every stage of `schedule`, stage by stage.
 std::vector<std::vector<sim::ScheduledStep>> every_stage_steps(const ScheduleInfo& schedule,
                                                                int64_t stages, int64_t chunks,

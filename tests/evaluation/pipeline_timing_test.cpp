@@ -132,7 +132,7 @@ TEST_CASE("an order extended from shorter ones is the order of every step") {
     }
   };
   for (int64_t p = 1; p <= 12; ++p) {
-    for (int64_t m = 1; m <= 8 * p + 24; ++m) {
+    for (int64_t m = 1; m <= 8 * p + 40; ++m) {
       check("1f1b", p, 1, m);
       check("gpipe", p, 1, m);
     }
@@ -140,7 +140,7 @@ TEST_CASE("an order extended from shorter ones is the order of every step") {
       check("1f1b", p, 1, m);
     if (p == 1) continue;
     for (int64_t v = 2; v <= 4; ++v) {
-      for (int64_t m = p; m <= 14 * p; m += p)
+      for (int64_t m = p; m <= 24 * p; m += p)
         check("interleaved", p, v, m);
     }
   }
