@@ -134,6 +134,18 @@ std::vector<ScheduleOrder::Run> find_runs(const std::vector<Entry>& entries, int
   return runs;
 }
 
+/// Each entry as timing reads it (see ScheduleOrder::Timed).
+std::vector<ScheduleOrder::Timed> timed(const std::vector<Entry>& entries, int64_t chunks) {
+  std::vector<ScheduleOrder::Timed> packed;
+  packed.reserve(entries.size());
+  for (const Entry& e : entries) {
+    packed.push_back(
+        {e.wait_for, e.stage,
+         static_cast<int32_t>(2 * (e.stage * chunks + e.chunk) + (e.forward ? 0 : 1))});
+  }
+  return packed;
+}
+
 }  // namespace
 
 ScheduleOrder order_schedule(const std::vector<std::vector<sim::ScheduledStep>>& steps,
@@ -157,11 +169,13 @@ ScheduleOrder order_schedule(const std::vector<std::vector<sim::ScheduledStep>>&
   result.stages = static_cast<int64_t>(steps.size());
   result.chunks_per_stage = chunks_per_stage;
   result.microbatches = static_cast<int64_t>(order.size()) / (2 * result.stages * chunks_per_stage);
+  result.entries.reserve(order.size());
   for (const int32_t id : order) {
     Entry entry = graph.nodes[id];
     if (entry.wait_for >= 0) entry.wait_for = position[entry.wait_for];
     result.entries.push_back(entry);
   }
+  result.timed = timed(result.entries, chunks_per_stage);
   result.runs = find_runs(result.entries, result.stages);
   return result;
 }
@@ -230,6 +244,7 @@ ScheduleOrder order_of(const strategies::ScheduleInfo& schedule, int64_t stages,
     const int64_t moves = std::min(groups, (j - x + block) / block);
     result.entries.push_back(moved_on(first.entries[j - moves * block], moves, block, per_stage));
   }
+  result.timed = timed(result.entries, chunks);
   result.runs = find_runs(result.entries, stages);
   return result;
 }
@@ -272,12 +287,11 @@ class Timer {
 
  private:
   void step(int64_t k) {
-    const Entry& e = order_.entries[k];
+    const ScheduleOrder::Timed& e = order_.timed[k];
     const double ready = e.wait_for >= 0 ? ended_[e.wait_for] + transfer_s_ : 0.0;
     const double start = std::max(end_[e.stage], ready);
-    if (starts_ != nullptr) (*starts_)[e.stage][e.index] = start;
-    end_[e.stage] =
-        start + durations_[2 * (e.stage * order_.chunks_per_stage + e.chunk) + (e.forward ? 0 : 1)];
+    if (starts_ != nullptr) (*starts_)[e.stage][order_.entries[k].index] = start;
+    end_[e.stage] = start + durations_[e.slot];
     ended_[k] = end_[e.stage];
   }
 

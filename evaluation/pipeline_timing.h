@@ -54,7 +54,15 @@ struct ScheduleOrder {
     int64_t period = 0;
     int64_t recall = 0;
   };
+  /// What timing reads of an entry, packed to be read fast: the step it waits for, its
+  /// stage, and where its duration is (2·(stage·chunks_per_stage + chunk) + backward).
+  struct Timed {
+    int32_t wait_for;
+    int32_t stage;
+    int32_t slot;
+  };
   std::vector<Entry> entries;
+  std::vector<Timed> timed;  ///< per entry
   std::vector<Run> runs;
   int64_t stages = 0;
   int64_t chunks_per_stage = 1;
