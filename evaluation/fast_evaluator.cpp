@@ -147,7 +147,7 @@ struct FastEvaluator::Caches {
   std::vector<int64_t> fixed_quantities;   ///< the context's that do not grow
   std::vector<KindNumbers> kinds;
   std::vector<std::vector<ChunkTimes>> stage_times;
-  std::vector<double> timing_scratch;
+  TimingScratch timing_scratch;
   std::vector<sim::ChunkSpan> spans;
   std::vector<sim::Bytes> stage_cpu;
   TimingKey timing_key;

@@ -246,6 +246,8 @@ ScheduleOrder order_of(const strategies::ScheduleInfo& schedule, int64_t stages,
   }
   result.timed = timed(result.entries, chunks);
   result.runs = find_runs(result.entries, stages);
+  result.lineage = {&schedule, stages, chunks, microbatches % group};
+  result.shared = x + groups * block;
   return result;
 }
 
@@ -255,8 +257,12 @@ namespace {
 class Timer {
  public:
   Timer(const ScheduleOrder& order, const std::vector<std::vector<ChunkTimes>>& times,
-        double transfer_s, std::vector<double>& ended, std::vector<std::vector<double>>* starts)
-      : order_(order), transfer_s_(transfer_s), ended_(ended), starts_(starts) {
+        double transfer_s, TimingScratch& scratch, std::vector<std::vector<double>>* starts)
+      : order_(order),
+        transfer_s_(transfer_s),
+        ended_(scratch.ended),
+        kept_(scratch.kept),
+        starts_(starts) {
     const int64_t v = order.chunks_per_stage;
     durations_.resize(2 * order.stages * v);
     for (int64_t s = 0; s < order.stages; ++s) {
@@ -271,12 +277,22 @@ class Timer {
   }
 
   void run(bool jump) {
+    const bool keeps = jump && starts_ == nullptr && order_.lineage.schedule != nullptr;
+    const bool resumes = keeps && !order_.runs.empty() && resumes_in(order_.runs.front());
+    // Otherwise the end times kept are overwritten.
+    if (!resumes) kept_.at = -1;
     int64_t k = 0;
     if (jump) {
       for (const ScheduleOrder::Run& run : order_.runs) {
+        const bool first = &run == &order_.runs.front();
+        if (first && resumes) {
+          k = kept_.at;
+          end_ = kept_.end;
+          previous_end_ = kept_.previous_end;
+        }
         for (; k < run.begin; ++k)
           step(k);
-        k = time_run(run, k);
+        k = time_run(run, k, first && keeps);
       }
     }
     for (; k < static_cast<int64_t>(order_.entries.size()); ++k)
@@ -298,11 +314,14 @@ class Timer {
   /// Times `run` from entry k (inside it) to its end, period by period; once a period ends
   /// exactly λ after the one before, for every stage and every step the rest waits for, the
   /// remaining whole periods are the last one shifted by λ each.
-  int64_t time_run(const ScheduleOrder::Run& run, int64_t k) {
+  int64_t time_run(const ScheduleOrder::Run& run, int64_t k, bool keeps) {
     const int64_t period = run.period;
     // Periods needed before comparing: the recall window, and one before it.
     const int64_t settled = run.begin + (run.recall + 2) * period;
+    // The last period's start among the entries longer orders share.
+    const int64_t keep_at = run.begin + (order_.shared - run.begin) / period * period;
     for (; k + period <= run.end; k += period) {
+      if (keeps && order_.shared >= run.begin && k == keep_at && k > kept_.at) keep(run, k);
       if (k >= settled) {
         if (const double lambda = steady_shift(run, k); lambda >= 0.0) {
           const int64_t periods = (run.end - k) / period;
@@ -318,6 +337,26 @@ class Timer {
     for (; k < run.end; ++k)
       step(k);
     return k;
+  }
+
+  /// Whether the timing kept is of an order of this one's lineage with the same times, at a
+  /// period of this first run within the entries they share: then every step before it
+  /// ended as it did there (the same steps, the same times, no jump yet).
+  bool resumes_in(const ScheduleOrder::Run& run) const {
+    return kept_.at >= 0 && kept_.lineage == order_.lineage && kept_.run.begin == run.begin &&
+           kept_.run.period == run.period && kept_.run.recall == run.recall &&
+           kept_.at <= order_.shared && kept_.at + run.period <= run.end &&
+           kept_.transfer_s == transfer_s_ && kept_.durations == durations_;
+  }
+
+  void keep(const ScheduleOrder::Run& run, int64_t k) {
+    kept_.lineage = order_.lineage;
+    kept_.run = run;
+    kept_.durations = durations_;
+    kept_.transfer_s = transfer_s_;
+    kept_.at = k;
+    kept_.end = end_;
+    kept_.previous_end = previous_end_;
   }
 
   /// λ when the period ending at entry k is the one before shifted by λ (within rounding),
@@ -368,6 +407,7 @@ class Timer {
   const ScheduleOrder& order_;
   double transfer_s_;
   std::vector<double>& ended_;
+  TimingScratch::Kept& kept_;
   std::vector<std::vector<double>>* starts_;
   std::vector<double> durations_;
   std::vector<double> end_;
@@ -378,9 +418,9 @@ class Timer {
 
 PipelineTiming time_order(const ScheduleOrder& order,
                           const std::vector<std::vector<ChunkTimes>>& times, double transfer_s,
-                          std::vector<std::vector<double>>* starts, std::vector<double>* scratch,
+                          std::vector<std::vector<double>>* starts, TimingScratch* scratch,
                           bool jump) {
-  std::vector<double> own;
+  TimingScratch own;
   Timer timer(order, times, transfer_s, scratch != nullptr ? *scratch : own, starts);
   timer.run(jump);
   PipelineTiming timing;

@@ -152,6 +152,41 @@ TEST_CASE("an order extended from shorter ones is the order of every step") {
   }
 }
 
+TEST_CASE("timing goes on from a shorter order's timing with the same times, bit for bit") {
+  // A sweep times the same stages for ever more microbatches; the scratch keeps where the
+  // last timing stood. Under 1F1B, uneven stages (half of them twice as slow) never settle,
+  // so every step is timed and the timing kept; even ones jump.
+  using memsim::evaluation::TimingScratch;
+  for (const auto& [schedule, p, v, counts] :
+       {std::tuple{"1f1b", 8, 1, std::vector<int64_t>{64, 128, 256, 96, 512, 512, 2048}},
+        std::tuple{"1f1b", 5, 1, std::vector<int64_t>{100, 300, 200, 1000}},
+        std::tuple{"interleaved", 4, 2, std::vector<int64_t>{80, 160, 640, 320, 1280}}}) {
+    CAPTURE(schedule);
+    const auto* info = memsim::strategies::find_schedule(schedule);
+    for (const bool uneven : {true, false}) {
+      std::vector<std::vector<ChunkTimes>> times(p, std::vector<ChunkTimes>(v, {0.25, 0.5}));
+      for (int64_t s = 0; s < p / 2 && uneven; ++s)
+        times[s].assign(v, {0.5, 1.0});
+      times.back().assign(v, {0.35, 0.7});
+      auto other = times;
+      other.front().assign(v, {0.3, 0.6});
+      TimingScratch scratch;
+      for (const int64_t m : counts) {
+        CAPTURE(m);
+        const ScheduleOrder order = memsim::evaluation::order_of(*info, p, v, m);
+        for (const auto* t : {&times, &other, &times}) {
+          const PipelineTiming kept = time_order(order, *t, 0.01, nullptr, &scratch);
+          const PipelineTiming fresh = time_order(order, *t, 0.01);
+          CHECK(kept.makespan_s == fresh.makespan_s);
+          CHECK(kept.bubble_fraction == fresh.bubble_fraction);
+          CHECK(kept.end_s == fresh.end_s);
+        }
+        if (uneven && v == 1) CHECK(scratch.kept.at > 0);  // 1F1B's never settle
+      }
+    }
+  }
+}
+
 TEST_CASE("scaling every time by a power of two scales the timing exactly, bit for bit") {
   // The fast evaluation keeps timings up to a power-of-two scale (a micro-batch 2^k larger
   // times every step 2^k longer): that is only sound if list scheduling, with its jumps over
