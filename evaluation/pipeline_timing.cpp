@@ -190,7 +190,7 @@ Entry moved_on(Entry e, int64_t groups, int64_t block, int64_t per_stage) {
   return e;
 }
 
-bool same(const Entry& a, const Entry& b) {
+bool same_entry(const Entry& a, const Entry& b) {
   return a.stage == b.stage && a.chunk == b.chunk && a.forward == b.forward &&
          a.wait_for == b.wait_for && a.index == b.index;
 }
@@ -202,12 +202,31 @@ int64_t repeats_from(const std::vector<Entry>& shorter, const std::vector<Entry>
                      int64_t per_stage) {
   const auto block = static_cast<int64_t>(longer.size() - shorter.size());
   auto x = static_cast<int64_t>(longer.size());
-  while (x > block && same(longer[x - 1], moved_on(shorter[x - 1 - block], 1, block, per_stage)))
+  while (x > block &&
+         same_entry(longer[x - 1], moved_on(shorter[x - 1 - block], 1, block, per_stage)))
     --x;
   for (int64_t i = 0; i < x; ++i) {
-    if (i >= static_cast<int64_t>(shorter.size()) || !same(shorter[i], longer[i])) return -1;
+    if (i >= static_cast<int64_t>(shorter.size()) || !same_entry(shorter[i], longer[i])) return -1;
   }
   return x;
+}
+
+/// The runs of an order `groups` groups longer, its entries the same before `same` and
+/// repeated blocks from x on (see repeats_from): a run across both grows by as many blocks,
+/// a run after them moves on.
+std::vector<ScheduleOrder::Run> runs_moved_on(std::vector<ScheduleOrder::Run> runs, int64_t same,
+                                              int64_t x, int64_t groups, int64_t block) {
+  for (ScheduleOrder::Run& run : runs) {
+    if (run.begin >= same) run.begin += groups * block;
+    if (run.end > x) run.end += groups * block;
+  }
+  return runs;
+}
+
+bool same_runs(const std::vector<ScheduleOrder::Run>& a, const std::vector<ScheduleOrder::Run>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& r, const auto& q) {
+    return r.begin == q.begin && r.end == q.end && r.period == q.period && r.recall == q.recall;
+  });
 }
 
 }  // namespace
@@ -245,7 +264,16 @@ ScheduleOrder order_of(const strategies::ScheduleInfo& schedule, int64_t stages,
     result.entries.push_back(moved_on(first.entries[j - moves * block], moves, block, per_stage));
   }
   result.timed = timed(result.entries, chunks);
-  result.runs = find_runs(result.entries, stages);
+  // Runs are found alike in orders a group apart, as their entries are.
+  const auto same = static_cast<int64_t>(
+      std::mismatch(first.entries.begin(), first.entries.end(), second.entries.begin(), same_entry)
+          .first -
+      first.entries.begin());
+  result.runs = runs_moved_on(first.runs, same, x, groups, block);
+  if (!same_runs(runs_moved_on(first.runs, same, x, 1, block), second.runs) ||
+      !same_runs(runs_moved_on(second.runs, same, x, 1, block), third.runs)) {
+    result.runs = find_runs(result.entries, stages);
+  }
   result.lineage = {&schedule, stages, chunks, microbatches % group};
   result.shared = x + groups * block;
   return result;
