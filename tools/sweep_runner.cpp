@@ -24,6 +24,9 @@ namespace memsim::tools {
 namespace {
 
 constexpr uint64_t kChunk = 2048;  // points a worker evaluates at a time
+// A row's results, formatted on the stack and appended at once: two integers of at most
+// 20 characters, four doubles of at most 24, a boolean, the JSON keys and separators.
+constexpr size_t kMostResultChars = 256;
 
 using Clock = std::chrono::steady_clock;
 
@@ -113,12 +116,15 @@ class RowWriter {
           append_with_comma(labels.json[a][coordinates_[a]], out);
         }
       }
-      fmt::format_to(fmt::appender(out),
-                     FMT_COMPILE("\"fits\":{},\"peak_bytes\":{},\"step_time_s\":{},"
-                                 "\"bubble_fraction\":{},\"tokens_per_s\":{},\"mfu\":{},"
-                                 "\"cpu_bytes_per_node\":{}}}\n"),
-                     r.fits, r.peak.value(), r.step_time_s, r.bubble_fraction, r.tokens_per_s,
-                     r.model_flops_utilization, r.cpu_bytes_per_node.value());
+      char text[kMostResultChars];
+      const char* end =
+          fmt::format_to(text,
+                         FMT_COMPILE("\"fits\":{},\"peak_bytes\":{},\"step_time_s\":{},"
+                                     "\"bubble_fraction\":{},\"tokens_per_s\":{},\"mfu\":{},"
+                                     "\"cpu_bytes_per_node\":{}}}\n"),
+                         r.fits, r.peak.value(), r.step_time_s, r.bubble_fraction, r.tokens_per_s,
+                         r.model_flops_utilization, r.cpu_bytes_per_node.value());
+      out.append(text, end);
       return;
     }
     if (with_variant_) out.append(labels.csv_variant);
@@ -129,9 +135,11 @@ class RowWriter {
         append_with_comma(labels.csv[a][coordinates_[a]], out);
       }
     }
-    fmt::format_to(fmt::appender(out), FMT_COMPILE("{},{},{},{},{},{},{}\n"), r.fits,
-                   r.peak.value(), r.step_time_s, r.bubble_fraction, r.tokens_per_s,
-                   r.model_flops_utilization, r.cpu_bytes_per_node.value());
+    char text[kMostResultChars];
+    const char* end = fmt::format_to(
+        text, FMT_COMPILE("{},{},{},{},{},{},{}\n"), r.fits, r.peak.value(), r.step_time_s,
+        r.bubble_fraction, r.tokens_per_s, r.model_flops_utilization, r.cpu_bytes_per_node.value());
+    out.append(text, end);
   }
 
   std::vector<std::string> cells(const Row& row) {
