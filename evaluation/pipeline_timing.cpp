@@ -399,7 +399,7 @@ class Timer {
     }
     // Every stage of the run moved on by λ too.
     for (int64_t x = k - period; x < k; ++x) {
-      const int32_t s = order_.entries[x].stage;
+      const int32_t s = order_.timed[x].stage;
       if (!same(end_[s] - previous_end_[s])) return -1.0;
     }
     return lambda;
@@ -413,7 +413,7 @@ class Timer {
     const int64_t to = k + periods * period;
     std::vector<bool> moved(order_.stages, false);
     for (int64_t x = k - period; x < k; ++x)
-      moved[order_.entries[x].stage] = true;
+      moved[order_.timed[x].stage] = true;
     for (int64_t s = 0; s < order_.stages; ++s) {
       if (moved[s]) end_[s] += static_cast<double>(periods) * lambda;
     }
