@@ -225,10 +225,9 @@ struct FastEvaluator::Caches {
     entry.fixed_id = static_cast<uint64_t>(known - fixed_sets.begin());
   }
 
-  /// The facts of a stage of `shapes`.
-  sim::RecentCache<FactsKey, StageFacts, 32>::Found stage(const Lookup& at,
-                                                          const std::vector<ChunkShape>& shapes) {
-    const StageExtent extent = stage_extent(*at.model.graph, shapes);
+  /// The facts of the stages of kind `k`.
+  sim::RecentCache<FactsKey, StageFacts, 32>::Found stage(const Lookup& at, size_t k) {
+    const StageExtent& extent = at.layout.extent[k];
     const ParamGroups& groups = params.get({&at.model, at.plan.parallel.tp, extent.embedding});
     return facts.get({at.facts_inputs_id, &groups, extent},
                      [&] { return stage_facts(at.facts_inputs, *at.model.graph, extent, groups); });
@@ -293,7 +292,7 @@ void FastEvaluator::Caches::price_stage_part(Lookup& at, ChunkEntry& entry, cons
 void FastEvaluator::Caches::price_kind(Lookup& at, size_t k) {
   const std::vector<ChunkShape>& shapes = at.layout.shapes[at.layout.representative[k]];
   KindNumbers& numbers = kinds[k];
-  const auto [facts, facts_id] = stage(at, shapes);
+  const auto [facts, facts_id] = stage(at, k);
   numbers.facts = facts;
   numbers.resident = facts->resident.total();
   numbers.chunks.assign(shapes.size(), {});

@@ -22,7 +22,10 @@ StageLayout stage_layout(const LayoutKey& key) {
            layout.shapes[layout.representative[kind]] != layout.shapes.back()) {
       ++kind;
     }
-    if (kind == layout.representative.size()) layout.representative.push_back(s);
+    if (kind == layout.representative.size()) {
+      layout.representative.push_back(s);
+      layout.extent.push_back(stage_extent(graph, layout.shapes.back()));
+    }
     layout.kind.push_back(static_cast<int32_t>(kind));
   }
   return layout;

@@ -37,6 +37,7 @@ struct StageLayout {
   std::vector<std::vector<ChunkShape>> shapes;  ///< per stage
   std::vector<int32_t> kind;                    ///< per stage
   std::vector<int64_t> representative;          ///< per kind: its first stage
+  std::vector<StageExtent> extent;              ///< per kind
 };
 struct LayoutKey {
   const ModelEntry* model = nullptr;
