@@ -140,6 +140,54 @@ void read_variant(const ConfigNode& entry, size_t index, const ConfigNode& base,
   configs.emplace_back(*name, std::move(merged));
 }
 
+/// The variants of `compare:`, each the base with its changes, after the base in `configs`.
+void read_compare(const ConfigNode& root, const ConfigNode& base, const std::string& only,
+                  std::vector<std::string>& names,
+                  std::vector<std::pair<std::string, ConfigNode>>& configs,
+                  Diagnostics& diagnostics) {
+  const ConfigNode* compare = root.get("compare");
+  if (compare == nullptr) return;
+  if (!compare->is_sequence()) {
+    diagnostics.error(compare->where, "compare must be a list of variants");
+  } else if (compare->items.size() > kMostVariants) {
+    diagnostics.error(compare->where,
+                      fmt::format("compare: {} variants, more than memsim compares ({}); a "
+                                  "sweep: prices many more",
+                                  compare->items.size(), kMostVariants));
+  } else {
+    for (size_t i = 0; i < compare->items.size(); ++i)
+      read_variant(compare->items[i], i, base, only, names, configs, diagnostics);
+  }
+}
+
+/// A --set wins over what a variant sets: it applies again on top of each variant.
+void reapply_overrides(std::vector<std::pair<std::string, ConfigNode>>& configs,
+                       const std::vector<std::string>& overrides, Diagnostics& diagnostics) {
+  for (size_t i = 1; i < configs.size(); ++i) {
+    for (const std::string& text : overrides) {
+      const std::string key = text.substr(0, text.find('='));
+      const std::string section = key.substr(0, key.find('.'));
+      if (section == "compare" || section == "sweep" || section == "where" || section == "name") {
+        continue;
+      }
+      apply_override(configs[i].second, text, diagnostics);
+    }
+    expand_shorthands(configs[i].second);
+  }
+}
+
+/// Variants share most of their configuration: each warning once.
+std::vector<Diagnostic> distinct(std::vector<Diagnostic> all) {
+  std::vector<Diagnostic> warnings;
+  for (Diagnostic& w : all) {
+    const bool seen = std::any_of(warnings.begin(), warnings.end(), [&](const Diagnostic& d) {
+      return format_diagnostic(d) == format_diagnostic(w);
+    });
+    if (!seen) warnings.push_back(std::move(w));
+  }
+  return warnings;
+}
+
 }  // namespace
 
 Scenario read_scenario(ConfigNode root, const std::string& path,
@@ -174,32 +222,8 @@ Scenario read_scenario(ConfigNode root, const std::string& path,
     base.erase(key);
   std::vector<std::pair<std::string, ConfigNode>> configs = {{"base", base}};
   std::vector<std::string> names = {"base"};
-  if (const ConfigNode* compare = root.get("compare")) {
-    if (!compare->is_sequence()) {
-      diagnostics.error(compare->where, "compare must be a list of variants");
-    } else if (compare->items.size() > kMostVariants) {
-      diagnostics.error(compare->where,
-                        fmt::format("compare: {} variants, more than memsim compares ({}); a "
-                                    "sweep: prices many more",
-                                    compare->items.size(), kMostVariants));
-    } else {
-      for (size_t i = 0; i < compare->items.size(); ++i) {
-        read_variant(compare->items[i], i, base, only, names, configs, diagnostics);
-      }
-    }
-  }
-  // A --set wins over what a variant sets: it applies again on top of each variant.
-  for (size_t i = 1; i < configs.size(); ++i) {
-    for (const std::string& text : overrides) {
-      const std::string key = text.substr(0, text.find('='));
-      const std::string section = key.substr(0, key.find('.'));
-      if (section == "compare" || section == "sweep" || section == "where" || section == "name") {
-        continue;
-      }
-      apply_override(configs[i].second, text, diagnostics);
-    }
-    expand_shorthands(configs[i].second);
-  }
+  read_compare(root, base, only, names, configs, diagnostics);
+  reapply_overrides(configs, overrides, diagnostics);
   if (!only.empty() && std::find(names.begin(), names.end(), only) == names.end()) {
     const std::string hint = nearest_spelling(only, names);
     diagnostics.error({"--variant " + only, 0, 0},
@@ -216,15 +240,7 @@ Scenario read_scenario(ConfigNode root, const std::string& path,
     }
   }
   diagnostics.throw_if_any();
-  // Variants share most of their configuration: say each warning once.
-  std::vector<Diagnostic> warnings;
-  for (Diagnostic& w : scenario.warnings) {
-    const bool seen = std::any_of(warnings.begin(), warnings.end(), [&](const Diagnostic& d) {
-      return format_diagnostic(d) == format_diagnostic(w);
-    });
-    if (!seen) warnings.push_back(std::move(w));
-  }
-  scenario.warnings = std::move(warnings);
+  scenario.warnings = distinct(std::move(scenario.warnings));
   return scenario;
 }
 
