@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 
 #include "strategies/schedules.h"
+#include "support/test_support.h"
 
 namespace {
 
@@ -131,19 +132,7 @@ TEST_CASE("an order extended from shorter ones is the order of every step") {
       CHECK(extended.runs[r].recall == full.runs[r].recall);
     }
   };
-  for (int64_t p = 1; p <= 12; ++p) {
-    for (int64_t m = 1; m <= 8 * p + 40; ++m) {
-      check("1f1b", p, 1, m);
-      check("gpipe", p, 1, m);
-    }
-    for (const int64_t m : {257, 1000})
-      check("1f1b", p, 1, m);
-    if (p == 1) continue;
-    for (int64_t v = 2; v <= 4; ++v) {
-      for (int64_t m = p; m <= 24 * p; m += p)
-        check("interleaved", p, v, m);
-    }
-  }
+  memsim::testing::for_each_schedule_shape(check, 4, [](int64_t p) { return 24 * p; });
   for (const auto& [schedule, p, v, m] :
        {std::tuple{"1f1b", 32, 1, 4096}, std::tuple{"1f1b", 64, 1, 1024},
         std::tuple{"gpipe", 24, 1, 1000}, std::tuple{"interleaved", 16, 4, 512},

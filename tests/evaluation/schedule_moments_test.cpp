@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include "strategies/schedules.h"
+#include "support/test_support.h"
 
 namespace {
 
@@ -34,19 +35,8 @@ void check(const std::string& name, int64_t p, int64_t v, int64_t m) {
 }  // namespace
 
 TEST_CASE("every stage's moments, derived from shorter schedules, are those of every step") {
-  for (int64_t p = 1; p <= 12; ++p) {
-    for (int64_t m = 1; m <= 8 * p + 40; ++m) {
-      check("1f1b", p, 1, m);
-      check("gpipe", p, 1, m);
-    }
-    for (const int64_t m : {257, 1000})
-      check("1f1b", p, 1, m);
-    if (p == 1) continue;
-    for (int64_t v = 2; v <= 3; ++v) {
-      for (int64_t m = p; m <= 3 * p * (p + 6) + 4 * p; m += p)
-        check("interleaved", p, v, m);
-    }
-  }
+  memsim::testing::for_each_schedule_shape(check, 3,
+                                           [](int64_t p) { return 3 * p * (p + 6) + 4 * p; });
   check("1f1b", 64, 1, 2048);
   check("interleaved", 16, 4, 2048);
   check("interleaved", 7, 3, 700);

@@ -235,4 +235,22 @@ bool has_diagnostic(const std::vector<scenarios::Diagnostic>& diagnostics, int l
   return false;
 }
 
+void for_each_schedule_shape(
+    const std::function<void(const std::string&, int64_t, int64_t, int64_t)>& check, int64_t most_v,
+    const std::function<int64_t(int64_t)>& most_m) {
+  for (int64_t p = 1; p <= 12; ++p) {
+    for (int64_t m = 1; m <= 8 * p + 40; ++m) {
+      check("1f1b", p, 1, m);
+      check("gpipe", p, 1, m);
+    }
+    for (const int64_t m : {257, 1000})
+      check("1f1b", p, 1, m);
+    if (p == 1) continue;
+    for (int64_t v = 2; v <= most_v; ++v) {
+      for (int64_t m = p; m <= most_m(p); m += p)
+        check("interleaved", p, v, m);
+    }
+  }
+}
+
 }  // namespace memsim::testing

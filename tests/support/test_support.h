@@ -9,9 +9,9 @@
 
 #include <doctest/doctest.h>
 
+#include "evaluation/compiled_plan.h"
 #include "scenarios/scenario.h"
 #include "sim/timeline.h"
-#include "evaluation/compiled_plan.h"
 #include "strategies/training_plan.h"
 
 namespace memsim::testing {
@@ -24,6 +24,14 @@ strategies::TrainingPlan one_gpu_plan(const sim::ModelSpec& model, int64_t seq_l
 /// `generate` decode steps; bf16 weights and cache.
 strategies::TrainingPlan serving_plan(const std::string& model, int64_t batch, int64_t prompt,
                                       int64_t generate);
+
+/// Calls `check(schedule, p, v, m)` on the schedule shapes that derivations from shorter
+/// schedules must reproduce: 1F1B and GPipe on 1 to 12 stages at every microbatch count up
+/// to 8p + 40 and at 257 and 1,000 (1F1B), and interleaved with 2 to `most_v` chunks per
+/// stage at multiples of p up to `most_m(p)`.
+void for_each_schedule_shape(
+    const std::function<void(const std::string&, int64_t, int64_t, int64_t)>& check, int64_t most_v,
+    const std::function<int64_t(int64_t)>& most_m);
 
 /// A preset's spec (REQUIREd to exist).
 sim::ModelSpec preset(const std::string& name);
