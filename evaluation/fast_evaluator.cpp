@@ -132,7 +132,10 @@ struct FastEvaluator::Caches {
   Table<ScheduleKey, ScheduleEntry> schedules{schedule_entry};
   Table<ParamKey, ParamGroups> params{make_params};
   Table<LayoutKey, StageLayout> layouts{stage_layout};
-  sim::RecentCache<ContextKey, ContextEntry> contexts;
+  /// Enough contexts for a sweep's inner keys to come round again (a grid of 8 micro-batches
+  /// by 8 sequence lengths meets 64 per layout, and their one-sample contexts).
+  using Contexts = sim::RecentCache<ContextKey, ContextEntry, 128>;
+  Contexts contexts;
   std::vector<std::vector<int>> fixed_sets;  ///< the distinct ContextEntry::fixed
   sim::RecentCache<FactsInputs, FactsInputs, 4> interned_facts_inputs;
   sim::Interned<Cluster> clusters;
@@ -180,8 +183,7 @@ struct FastEvaluator::Caches {
   }
 
   /// The plan's context, related to the context of one sample per microbatch.
-  sim::RecentCache<ContextKey, ContextEntry>::Found context(const TrainingPlan& plan,
-                                                            const ModelEntry& model) {
+  Contexts::Found context(const TrainingPlan& plan, const ModelEntry& model) {
     const sim::QuantityIndex& index = *model.index;
     auto make = [&](const ContextKey& key) {
       return [&] {
