@@ -190,11 +190,6 @@ Entry moved_on(Entry e, int64_t groups, int64_t block, int64_t per_stage) {
   return e;
 }
 
-bool same_entry(const Entry& a, const Entry& b) {
-  return a.stage == b.stage && a.chunk == b.chunk && a.forward == b.forward &&
-         a.wait_for == b.wait_for && a.index == b.index;
-}
-
 /// Where `longer` (one group of microbatches more) is `shorter` with a block repeated: the
 /// first entry x from which on each entry is `shorter`'s one block before, moved on a group,
 /// the entries before x being `shorter`'s own; -1 if there is none.
@@ -202,11 +197,10 @@ int64_t repeats_from(const std::vector<Entry>& shorter, const std::vector<Entry>
                      int64_t per_stage) {
   const auto block = static_cast<int64_t>(longer.size() - shorter.size());
   auto x = static_cast<int64_t>(longer.size());
-  while (x > block &&
-         same_entry(longer[x - 1], moved_on(shorter[x - 1 - block], 1, block, per_stage)))
+  while (x > block && longer[x - 1] == moved_on(shorter[x - 1 - block], 1, block, per_stage))
     --x;
   for (int64_t i = 0; i < x; ++i) {
-    if (i >= static_cast<int64_t>(shorter.size()) || !same_entry(shorter[i], longer[i])) return -1;
+    if (i >= static_cast<int64_t>(shorter.size()) || shorter[i] != longer[i]) return -1;
   }
   return x;
 }
@@ -221,12 +215,6 @@ std::vector<ScheduleOrder::Run> runs_moved_on(std::vector<ScheduleOrder::Run> ru
     if (run.end > x) run.end += groups * block;
   }
   return runs;
-}
-
-bool same_runs(const std::vector<ScheduleOrder::Run>& a, const std::vector<ScheduleOrder::Run>& b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& r, const auto& q) {
-    return r.begin == q.begin && r.end == q.end && r.period == q.period && r.recall == q.recall;
-  });
 }
 
 }  // namespace
@@ -265,13 +253,13 @@ ScheduleOrder order_of(const strategies::ScheduleInfo& schedule, int64_t stages,
   }
   result.timed = timed(result.entries, chunks);
   // Runs are found alike in orders a group apart, as their entries are.
-  const auto same = static_cast<int64_t>(
-      std::mismatch(first.entries.begin(), first.entries.end(), second.entries.begin(), same_entry)
-          .first -
-      first.entries.begin());
+  const auto same = static_cast<int64_t>(std::mismatch(first.entries.begin(), first.entries.end(),
+                                                       second.entries.begin(), second.entries.end())
+                                             .first -
+                                         first.entries.begin());
   result.runs = runs_moved_on(first.runs, same, x, groups, block);
-  if (!same_runs(runs_moved_on(first.runs, same, x, 1, block), second.runs) ||
-      !same_runs(runs_moved_on(second.runs, same, x, 1, block), third.runs)) {
+  if (runs_moved_on(first.runs, same, x, 1, block) != second.runs ||
+      runs_moved_on(second.runs, same, x, 1, block) != third.runs) {
     result.runs = find_runs(result.entries, stages);
   }
   result.lineage = {&schedule, stages, chunks, microbatches % group};

@@ -45,6 +45,7 @@ struct ScheduleOrder {
     /// or -1.
     int32_t wait_for;
     int32_t index;  ///< its place in its stage's steps
+    bool operator==(const Entry&) const = default;
   };
   /// Entries [begin, end) where entry k + period is entry k shifted; each waits for a step at
   /// most `recall` periods back in the run, or an earlier step of its own stage.
@@ -53,6 +54,7 @@ struct ScheduleOrder {
     int64_t end = 0;
     int64_t period = 0;
     int64_t recall = 0;
+    bool operator==(const Run&) const = default;
   };
   /// What timing reads of an entry, packed to be read fast: the step it waits for, its
   /// stage, and where its duration is (2·(stage·chunks_per_stage + chunk) + backward).
@@ -64,7 +66,7 @@ struct ScheduleOrder {
   /// The orders order_of extends from the same short ones: a schedule on as many stages and
   /// chunks with as many microbatches left over from whole groups.
   struct Lineage {
-    const void* schedule = nullptr;  ///< none: not extended
+    const strategies::ScheduleInfo* schedule = nullptr;  ///< none: not extended
     int64_t stages = 0;
     int64_t chunks = 0;
     int64_t leftover = 0;
