@@ -263,6 +263,11 @@ DimSizes model_dims(const ModelSpec& spec, int64_t seq, int64_t batch) {
   return dims;
 }
 
+DimSizes with_layer_dims(const ModelSpec& spec, DimSizes dims, int32_t layer) {
+  dims[Dim::kFfn] = spec.ffn_of_layer(layer);
+  return dims;
+}
+
 Elements element_count(const Shape& shape, const DimSizes& dims) {
   int64_t count = 1;
   for (Dim dim : shape)
@@ -329,8 +334,7 @@ int64_t LayerGraph::kind_layers(int kind, int64_t first, int64_t last) const {
   return count;
 }
 DimSizes LayerGraph::kind_dims(DimSizes dims, int kind) const {
-  dims[Dim::kFfn] = impl_->kind_ffn.at(kind);
-  return dims;
+  return with_layer_dims(impl_->model, dims, impl_->first_of_kind.at(kind));
 }
 int LayerGraph::layer_slot(int32_t layer) const {
   if (layer < 0) return 0;

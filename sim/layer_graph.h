@@ -33,6 +33,10 @@ struct DimSizes {
 /// The model's dimensions with `seq` tokens per sequence and `batch` sequences.
 DimSizes model_dims(const ModelSpec& spec, int64_t seq, int64_t batch);
 
+/// `dims` with the dimensions of transformer layer `layer` where ModelSpec::layer_kinds sets
+/// its own; the embedding's and the head's are the model's.
+DimSizes with_layer_dims(const ModelSpec& spec, DimSizes dims, int32_t layer);
+
 /// Elements of `shape` with every dimension whole (no parallel sharding).
 Elements element_count(const Shape& shape, const DimSizes& dims);
 

@@ -47,8 +47,8 @@ sim::Bytes param_bytes(const sim::ParamSpec& param, OpKind kind, const sim::DimS
 }  // namespace
 
 sim::Bytes op_weight_bytes(const TrainingPlan& plan, const sim::OpNode& op, bool views) {
-  sim::DimSizes full = sim::model_dims(plan.model, 1, 1);
-  full[Dim::kFfn] = plan.model.ffn_of_layer(op.layer);  // the width of its layer's kind
+  const sim::DimSizes full =
+      sim::with_layer_dims(plan.model, sim::model_dims(plan.model, 1, 1), op.layer);
   const sim::DimSizes dims = rank_dims(full, plan.parallel.tp);
   sim::Bytes bytes;
   for (const sim::ParamSpec& param : op.params) {
