@@ -128,8 +128,10 @@ constexpr auto kOverlap = [](auto& p) -> auto& {
   return p.parallel.dp.overlap_communication;
 };
 
-/// ZeRO-Offload moves the optimizer's partition (DeepSpeed's offload_optimizer needs ZeRO
-/// 1-3); parameters are partitioned, and so offloadable, only by ZeRO-3 (offload_param).
+/// ZeRO-Offload moves the optimizer's partition, and parameters are partitioned, and so
+/// offloadable, only by ZeRO-3: DeepSpeed's docs/_pages/config-json.md (v0.14) gives
+/// `offload_optimizer` as "available only with ZeRO stage 1, 2 and 3" and `offload_param`
+/// as "available only with ZeRO stage 3".
 bool offload_without_zero(const TrainingPlan& plan) {
   return plan.parallel.dp.offload != Offload::kNone && plan.parallel.dp.zero == 0;
 }
