@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include "sim/check.h"
 
@@ -262,8 +263,6 @@ ScheduleOrder order_of(const strategies::ScheduleInfo& schedule, int64_t stages,
       runs_moved_on(second.runs, same, x, 1, block) != third.runs) {
     result.runs = find_runs(result.entries, stages);
   }
-  result.lineage = {&schedule, stages, chunks, microbatches % group};
-  result.shared = x + groups * block;
   return result;
 }
 
@@ -274,11 +273,7 @@ class Timer {
  public:
   Timer(const ScheduleOrder& order, const std::vector<std::vector<ChunkTimes>>& times,
         double transfer_s, TimingScratch& scratch, std::vector<std::vector<double>>* starts)
-      : order_(order),
-        transfer_s_(transfer_s),
-        ended_(scratch.ended),
-        kept_(scratch.kept),
-        starts_(starts) {
+      : order_(order), transfer_s_(transfer_s), ended_(scratch.ended), starts_(starts) {
     const int64_t v = order.chunks_per_stage;
     durations_.resize(2 * order.stages * v);
     for (int64_t s = 0; s < order.stages; ++s) {
@@ -293,22 +288,12 @@ class Timer {
   }
 
   void run(bool jump) {
-    const bool keeps = jump && starts_ == nullptr && order_.lineage.schedule != nullptr;
-    const bool resumes = keeps && !order_.runs.empty() && resumes_in(order_.runs.front());
-    // Otherwise the end times kept are overwritten.
-    if (!resumes) kept_.at = -1;
     int64_t k = 0;
     if (jump) {
       for (const ScheduleOrder::Run& run : order_.runs) {
-        const bool first = &run == &order_.runs.front();
-        if (first && resumes) {
-          k = kept_.at;
-          end_ = kept_.end;
-          previous_end_ = kept_.previous_end;
-        }
         for (; k < run.begin; ++k)
           step(k);
-        k = time_run(run, k, first && keeps);
+        k = time_run(run, k);
       }
     }
     for (; k < static_cast<int64_t>(order_.entries.size()); ++k)
@@ -316,6 +301,7 @@ class Timer {
   }
 
   const std::vector<double>& end() const { return end_; }
+  int64_t jumped() const { return jumped_; }
 
  private:
   void step(int64_t k) {
@@ -327,22 +313,18 @@ class Timer {
     ended_[k] = end_[e.stage];
   }
 
-  /// Times `run` from entry k (inside it) to its end, period by period; once a period ends
-  /// exactly λ after the one before, for every stage and every step the rest waits for, the
-  /// remaining whole periods are the last one shifted by λ each.
-  int64_t time_run(const ScheduleOrder::Run& run, int64_t k, bool keeps) {
+  /// Times `run` from entry k (inside it) to its end, period by period; once the run is
+  /// steady (steady_cycle), the remaining whole cycles are the last one shifted by λ each.
+  int64_t time_run(const ScheduleOrder::Run& run, int64_t k) {
     const int64_t period = run.period;
     // Periods needed before comparing: the recall window, and one before it.
     const int64_t settled = run.begin + (run.recall + 2) * period;
-    // The last period's start among the entries longer orders share.
-    const int64_t keep_at = run.begin + (order_.shared - run.begin) / period * period;
     for (; k + period <= run.end; k += period) {
-      if (keeps && order_.shared >= run.begin && k == keep_at && k > kept_.at) keep(run, k);
       if (k >= settled) {
-        if (const double lambda = steady_shift(run, k); lambda >= 0.0) {
-          const int64_t periods = (run.end - k) / period;
-          skip(run, k, periods, lambda);
-          k += periods * period;
+        if (const std::optional<Steady> steady = steady_cycle(run, k)) {
+          const int64_t cycles = (run.end - k) / steady->cycle.period;
+          skip(steady->cycle, k, cycles, steady->lambda);
+          k += cycles * steady->cycle.period;
           break;
         }
       }
@@ -355,24 +337,39 @@ class Timer {
     return k;
   }
 
-  /// Whether the timing kept is of an order of this one's lineage with the same times, at a
-  /// period of this first run within the entries they share: then every step before it
-  /// ended as it did there (the same steps, the same times, no jump yet).
-  bool resumes_in(const ScheduleOrder::Run& run) const {
-    return kept_.at >= 0 && kept_.lineage == order_.lineage && kept_.run.begin == run.begin &&
-           kept_.run.period == run.period && kept_.run.recall == run.recall &&
-           kept_.at <= order_.shared && kept_.at + run.period <= run.end &&
-           kept_.transfer_s == transfer_s_ && kept_.durations == durations_;
-  }
+  /// A run seen as repeating every `cycle.period` entries (some whole periods), and how much
+  /// later each cycle ends than the one before.
+  struct Steady {
+    ScheduleOrder::Run cycle;
+    double lambda;
+  };
 
-  void keep(const ScheduleOrder::Run& run, int64_t k) {
-    kept_.lineage = order_.lineage;
-    kept_.run = run;
-    kept_.durations = durations_;
-    kept_.transfer_s = transfer_s_;
-    kept_.at = k;
-    kept_.end = end_;
-    kept_.previous_end = previous_end_;
+  /// Whether `run` is steady at entry k: its last period the one before shifted by λ, or
+  /// else its last c periods the c before shifted by λ for the fewest c up to the number of
+  /// chunks (uneven stages can settle into a cycle of several periods: a pipeline of 16
+  /// slower stages and 16 faster ones does, every 16 periods).
+  std::optional<Steady> steady_cycle(const ScheduleOrder::Run& run, int64_t k) const {
+    if (const double lambda = steady_shift(run, k); lambda >= 0.0) return Steady{run, lambda};
+    const double tolerance = 1e-13 * std::abs(ended_[k - 1]);
+    const int64_t most = order_.stages * order_.chunks_per_stage;
+    for (int64_t c = 2; c <= most; ++c) {
+      ScheduleOrder::Run cycle = run;
+      cycle.period = c * run.period;
+      // The window later steps read, and at least the last period (every stage's end).
+      cycle.recall = std::max<int64_t>(1, (run.recall + c - 1) / c);
+      if (k < run.begin + (cycle.recall + 2) * cycle.period) break;  // too few cycles yet
+      const double lambda = ended_[k - 1] - ended_[k - 1 - cycle.period];
+      auto same = [&](int64_t x) {
+        return std::abs(ended_[x] - ended_[x - cycle.period] - lambda) <= tolerance;
+      };
+      // One step a period before first: most c fail there.
+      if (!same(k - 1 - run.period)) continue;
+      int64_t x = k - cycle.recall * cycle.period;
+      while (x < k && same(x))
+        ++x;
+      if (x == k) return Steady{cycle, lambda};
+    }
+    return std::nullopt;
   }
 
   /// λ when the period ending at entry k is the one before shifted by λ (within rounding),
@@ -405,6 +402,7 @@ class Timer {
     for (int64_t s = 0; s < order_.stages; ++s) {
       if (moved[s]) end_[s] += static_cast<double>(periods) * lambda;
     }
+    jumped_ += to - k;
     for (int64_t x = std::max(k, to - run.recall * period); x < to; ++x) {
       const int64_t shift = (x - k) / period + 1;
       ended_[x] = ended_[x - shift * period] + static_cast<double>(shift) * lambda;
@@ -423,11 +421,11 @@ class Timer {
   const ScheduleOrder& order_;
   double transfer_s_;
   std::vector<double>& ended_;
-  TimingScratch::Kept& kept_;
   std::vector<std::vector<double>>* starts_;
   std::vector<double> durations_;
   std::vector<double> end_;
   std::vector<double> previous_end_;  ///< at the start of the last period timed
+  int64_t jumped_ = 0;                ///< entries jumped over
 };
 
 }  // namespace
@@ -441,6 +439,7 @@ PipelineTiming time_order(const ScheduleOrder& order,
   timer.run(jump);
   PipelineTiming timing;
   timing.end_s = timer.end();
+  timing.steps_timed = static_cast<int64_t>(order.entries.size()) - timer.jumped();
   // Every stage runs each of its chunks forward and backward once per microbatch.
   const auto microbatches = static_cast<double>(order.microbatches);
   timing.busy_s.assign(order.stages, 0.0);

