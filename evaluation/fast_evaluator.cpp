@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -108,19 +109,34 @@ FastResult inference_result(const TrainingPlan& plan) {
   return result;
 }
 
-/// What one evaluation found it shares with earlier ones.
+/// What pricing a plan's stages found it shares with earlier plans.
 struct Lookup {
   const TrainingPlan& plan;
   const ModelEntry& model;
   ContextEntry& context;
   uint64_t context_id;
   const StageLayout& layout;
-  ScheduleEntry& schedule;
   const RecipeSettings& settings;  ///< what the profiles were looked up by
   KindProfiles& profiles;          ///< per kind, per chunk; empty kinds not looked up yet
   const FactsInputs& facts_inputs;
   uint64_t facts_inputs_id;  ///< the id they are kept under
   bool context_priced = false;
+};
+
+/// A plan's stages as last priced (Caches::kinds holds their numbers), for the plan without
+/// its batch count: a sweep's innermost axis, the global batch, changes only the schedule.
+struct PricedStages {
+  TrainingPlan plan;  ///< with no global batch, so pricing cannot depend on it
+  const ContextEntry* context = nullptr;
+  const StageLayout* layout = nullptr;
+};
+
+/// What a step's schedule needs of the plan and its priced stages.
+struct StepLookup {
+  const TrainingPlan& plan;
+  const ContextEntry& context;
+  const StageLayout& layout;
+  ScheduleEntry& schedule;
 };
 
 }  // namespace
@@ -141,6 +157,7 @@ struct FastEvaluator::Caches {
   sim::Interned<Cluster> clusters;
   sim::Interned<OptimizerSettings> optimizers;
   sim::RecentCache<FactsKey, StageFacts, 32> facts;
+  std::optional<PricedStages> priced;
   std::string last_schedule_name;
   const ScheduleInfo* last_schedule = nullptr;
   // Scratch reused between evaluations.
@@ -248,8 +265,9 @@ struct FastEvaluator::Caches {
   void price_context_part(Lookup& at, ChunkEntry& entry, PartValues& part);
   void price_stage_part(Lookup& at, ChunkEntry& entry, const StageFacts& facts, PartValues& part);
   void price_kind(Lookup& at, size_t k);
-  sim::Bytes fullest_stages(Lookup& at, StagePeaks detail, FastResult& result);
-  void time_steps(Lookup& at, FastResult& result);
+  const PricedStages& price_stages(const TrainingPlan& plan);
+  sim::Bytes fullest_stages(const StepLookup& at, StagePeaks detail, FastResult& result);
+  void time_steps(const StepLookup& at, FastResult& result);
 };
 
 /// A chunk's candidate sums on the context's quantities, per sample and fixed.
@@ -362,7 +380,7 @@ void FastEvaluator::Caches::price_kind(Lookup& at, size_t k) {
 }
 
 /// The fullest moment of each stage's schedule (or of each kind's stages together).
-sim::Bytes FastEvaluator::Caches::fullest_stages(Lookup& at, StagePeaks detail,
+sim::Bytes FastEvaluator::Caches::fullest_stages(const StepLookup& at, StagePeaks detail,
                                                  FastResult& result) {
   const StageLayout& layout = at.layout;
   const size_t kind_count = layout.representative.size();
@@ -411,7 +429,7 @@ sim::Bytes FastEvaluator::Caches::fullest_stages(Lookup& at, StagePeaks detail,
 /// only by 2^k, exactly in floating point; and a micro-batch 2^k times larger scales every
 /// compute and communication time by exactly 2^k. So times are kept scaled to a largest
 /// one in [0.5, 1), and a sweep over micro-batches times each schedule once.
-void FastEvaluator::Caches::time_steps(Lookup& at, FastResult& result) {
+void FastEvaluator::Caches::time_steps(const StepLookup& at, FastResult& result) {
   const StageLayout& layout = at.layout;
   const size_t kind_count = layout.representative.size();
   TimingKey& key = timing_key;
@@ -470,28 +488,47 @@ void FastEvaluator::Caches::time_steps(Lookup& at, FastResult& result) {
 FastEvaluator::FastEvaluator() : caches_(std::make_unique<Caches>()) {}
 FastEvaluator::~FastEvaluator() = default;
 
+/// The plan's stages priced, or as last priced when the plan differs from that one only in
+/// its global batch.
+const PricedStages& FastEvaluator::Caches::price_stages(const TrainingPlan& plan) {
+  if (priced) {
+    TrainingPlan& last = priced->plan;
+    last.training.global_batch = plan.training.global_batch;
+    const bool same = last == plan;
+    last.training.global_batch = 0;
+    if (same) return *priced;
+  }
+  priced.reset();  // until priced whole
+  PricedStages next{plan};
+  next.plan.training.global_batch = 0;
+  const TrainingPlan& priced_plan = next.plan;
+  const ModelEntry& entry = model(priced_plan.model, graph_options(priced_plan));
+  const auto [found, context_id] = context(priced_plan, entry);
+  const StageLayout& layout = layouts.get({&entry, priced_plan.parallel.pp});
+  const RecipeSettings settings = recipe_settings(priced_plan);
+  auto [profiles, profiles_new] = kind_profiles.get({&layout, &entry, settings});
+  const size_t kind_count = layout.representative.size();
+  if (profiles_new) profiles->assign(kind_count, {});
+  const FactsInputs facts_in = facts_inputs(priced_plan, *optimizers.get(plan.training.optimizer),
+                                            *clusters.get(plan.cluster));
+  const auto interned = interned_facts_inputs.get(facts_in, [&] { return facts_in; });
+  Lookup at{priced_plan, entry,     *found,          context_id, layout,
+            settings,    *profiles, *interned.value, interned.id};
+  kinds.resize(std::max(kinds.size(), kind_count));
+  for (size_t k = 0; k < kind_count; ++k)
+    price_kind(at, k);
+  next.context = found;
+  next.layout = &layout;
+  return priced.emplace(std::move(next));
+}
+
 FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) {
   if (plan.mode == Mode::kInference) return inference_result(plan);
   Caches& caches = *caches_;
-  const ModelEntry& model = caches.model(plan.model, graph_options(plan));
+  const PricedStages& priced = caches.price_stages(plan);
   const PipelineParallelism& pp = plan.parallel.pp;
-  const auto [context, context_id] = caches.context(plan, model);
-  const StageLayout& layout = caches.layouts.get({&model, pp});
-  const RecipeSettings settings = recipe_settings(plan);
-  auto [profiles, profiles_new] = caches.kind_profiles.get({&layout, &model, settings});
-  const size_t kind_count = layout.representative.size();
-  if (profiles_new) profiles->assign(kind_count, {});
-  const FactsInputs facts_in = facts_inputs(plan, *caches.optimizers.get(plan.training.optimizer),
-                                            *caches.clusters.get(plan.cluster));
-  const auto interned = caches.interned_facts_inputs.get(facts_in, [&] { return facts_in; });
-  Lookup at{plan,       model,     *context,
-            context_id, layout,    caches.schedule(pp, plan.microbatches()),
-            settings,   *profiles, *interned.value,
-            interned.id};
-
-  caches.kinds.resize(std::max(caches.kinds.size(), kind_count));
-  for (size_t k = 0; k < kind_count; ++k)
-    caches.price_kind(at, k);
+  const StageLayout& layout = *priced.layout;
+  const StepLookup at{plan, *priced.context, layout, caches.schedule(pp, plan.microbatches())};
   FastResult result;
   result.peak = caches.fullest_stages(at, detail, result);
   caches.time_steps(at, result);

@@ -158,6 +158,7 @@ struct Inference {
   Dtype activation_dtype() const {
     return activations.value_or(weights == WeightFormat::kFp32 ? Dtype::kFp32 : Dtype::kBf16);
   }
+  bool operator==(const Inference&) const = default;
 };
 
 struct TrainingPlan {
@@ -174,6 +175,7 @@ struct TrainingPlan {
   int64_t microbatches() const {
     return training.global_batch / (training.micro_batch * parallel.dp.degree);
   }
+  bool operator==(const TrainingPlan&) const = default;
 };
 
 }  // namespace memsim::strategies

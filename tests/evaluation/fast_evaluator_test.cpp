@@ -208,6 +208,17 @@ TEST_CASE("the fast path equals the walk on 10,000 random plans") {
     CHECK(largest.fits == walked.fits);
     CHECK(largest.step_time_s == quick.step_time_s);
     fitting += walked.fits ? 1 : 0;
+    // A sweep's innermost axis: the same plan with another global batch, priced from the
+    // stages just priced.
+    if (i % 2 == 0) {
+      TrainingPlan more = plan;
+      more.training.global_batch *= 2 + (i / 2) % 2;
+      const auto walked_more = memsim::evaluation::evaluate(more);
+      const auto quick_more = fast.evaluate(more, memsim::evaluation::StagePeaks::kLargestOnly);
+      CHECK(quick_more.peak == walked_more.peak);
+      CHECK(quick_more.cpu_bytes_per_node == walked_more.cpu_bytes_per_node);
+      CHECK(quick_more.step_time_s == doctest::Approx(walked_more.step_time_s).epsilon(1e-9));
+    }
   }
   // Both outcomes are exercised.
   CHECK(fitting > 1000);
@@ -239,6 +250,7 @@ TEST_CASE("one evaluator follows a sweep that changes one setting at a time") {
         p.parallel.dp.prefetch_layers = 2;
       },
       [](TrainingPlan& p) { p.training.micro_batch = 4; },
+      [](TrainingPlan& p) { p.training.global_batch = 48; },
       [](TrainingPlan& p) {
         p.training.gradient_buffers = memsim::strategies::GradientBuffers::kOnDemand;
       },
