@@ -81,7 +81,7 @@ CompiledPlan::CompiledPlan(TrainingPlan plan)
     for (const ChunkTimes& t : chunk)
       window += t.backward_s;
     add_gather_time(plan_, facts, stage.program.chunks, chunk);
-    stage.program.sync_s = facts.sync_s(plan_.parallel.dp.overlap_communication, window);
+    stage.program.sync_s = facts.states.sync_s(plan_.parallel.dp.overlap_communication, window);
     times.push_back(chunk);
   }
 

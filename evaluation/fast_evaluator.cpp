@@ -374,7 +374,7 @@ void FastEvaluator::Caches::price_kind(Lookup& at, size_t k) {
     window += t.backward_s;
   const TrainingPlan& plan = at.plan;
   numbers.after_steps_s =
-      facts->sync_s(plan.parallel.dp.overlap_communication, window) + facts->optimizer_s;
+      facts->states.sync_s(plan.parallel.dp.overlap_communication, window) + facts->optimizer_s;
   spans.assign(plan.parallel.dp.zero == 3 ? shapes.size() : 0, {});
   add_gather_time(plan, *facts, spans, numbers.times);
 }

@@ -8,6 +8,7 @@
 #include "evaluation/time_model.h"
 #include "strategies/communication.h"
 #include "strategies/model_states.h"
+#include "strategies/strategy_pass.h"
 
 namespace memsim::evaluation {
 
@@ -51,9 +52,6 @@ ParamGroups param_groups(const sim::LayerGraph& graph, const TensorParallelism& 
 
 StageFacts stage_facts(const FactsInputs& inputs, const sim::LayerGraph& graph,
                        const StageExtent& extent, const ParamGroups& groups) {
-  const DataParallelism& dp = inputs.parallel.dp;
-  const Cluster& cluster = *inputs.cluster;
-  const Precision& precision = inputs.precision;
   // The embedding's and head's parameters once, each kind's first layer's once per layer
   // of the kind.
   std::vector<RankParam> params;
@@ -67,7 +65,8 @@ StageFacts stage_facts(const FactsInputs& inputs, const sim::LayerGraph& graph,
   }
   if (extent.head) params.insert(params.end(), groups.head.begin(), groups.head.end());
   StageFacts facts;
-  facts.states = shard_states(params, graph, dp, precision, *inputs.optimizer);
+  facts.states = stage_states(
+      {params, graph, inputs.parallel, inputs.precision, *inputs.optimizer, *inputs.cluster});
   facts.gradients_on_demand = inputs.gradient_buffers == GradientBuffers::kOnDemand &&
                               facts.states.gradients_resident_in_full;
   facts.resident = facts.states.gpu;
@@ -77,41 +76,15 @@ StageFacts stage_facts(const FactsInputs& inputs, const sim::LayerGraph& graph,
   for (size_t kind = 0; kind < extent.layers.size(); ++kind)
     facts.gathered += gathered[1 + kind] * extent.layers[kind];
   if (extent.head) facts.gathered += gathered.back();
-
-  // Gradient synchronisation after the last backward: an all-reduce, or ZeRO's
-  // reduce-scatter then all-gather of the updated parameters; the reduction overlaps the
-  // last microbatch's backward (added by the caller, who knows its length). Offload adds
-  // the shards' trips over PCIe.
-  int64_t held = 0;
-  for (const RankParam& p : params) {
-    if (!p.tied) held += p.elements() * p.count;
-  }
-  const double dp_bandwidth = group_bandwidth(cluster, inputs.parallel.tp.degree, dp.degree);
-  const sim::Bytes gradient_bytes = sim::bytes_of({held}, precision.gradient_bytes());
-  const sim::Bytes weight_bytes = sim::bytes_of({held}, precision.weight_bytes());
-  if (dp.zero == 0) {
-    facts.reduce_s = all_reduce_s(gradient_bytes, dp.degree, dp_bandwidth);
-  } else if (dp.zero < 3) {
-    facts.reduce_s = all_gather_s(gradient_bytes, dp.degree, dp_bandwidth);
-    facts.gather_after_s = all_gather_s(weight_bytes, dp.degree, dp_bandwidth);
-  }
   // The optimizer reads and writes the states it holds, bound by memory bandwidth.
   facts.optimizer_s = 2.0 * static_cast<double>(facts.resident.total().value()) /
-                      cluster.gpu.memory_bandwidth_bytes_per_s;
+                      inputs.cluster->gpu.memory_bandwidth_bytes_per_s;
   facts.overheads.cuda_context = inputs.overheads.cuda_context;
   facts.overheads.process_groups = process_groups(inputs.parallel);
   facts.overheads.communication = inputs.overheads.nccl_per_group * facts.overheads.process_groups;
   facts.resident[Category::kOverhead] =
       facts.overheads.cuda_context + facts.overheads.communication;
-  if (dp.offload != Offload::kNone) {
-    const double shard = static_cast<double>(sim::ceil_div(gradient_bytes.value(), dp.degree));
-    facts.offload_s = 2.0 * shard / cluster.gpu.host_link_bytes_per_s;
-  }
   return facts;
-}
-
-double StageFacts::sync_s(bool overlap, double window) const {
-  return (overlap ? std::max(0.0, reduce_s - window) : reduce_s) + gather_after_s + offload_s;
 }
 
 void add_gather_time(const TrainingPlan& plan, const StageFacts& facts,

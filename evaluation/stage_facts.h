@@ -1,7 +1,7 @@
 #pragma once
 /// What one pipeline stage holds and spends that does not depend on its ops one by one:
-/// its model states after ZeRO and offload, its overheads, and the time of its gradient
-/// synchronisation and optimizer step. Computed from one layer's parameters counted once
+/// its model states as the strategy passes shape them (strategies::stage_states: ZeRO,
+/// offload, gradient synchronisation), its overheads and its optimizer step's time. Computed from one layer's parameters counted once
 /// per layer, so a stage of 80 layers costs what a stage of one does.
 
 #include <cstdint>
@@ -27,19 +27,12 @@ struct OverheadParts {
 };
 
 struct StageFacts {
-  ShardedStates states;
+  StageStates states;
   bool gradients_on_demand = false;
   sim::CategoryBytes resident;  ///< states and overheads, the allocator reserve not yet
   OverheadParts overheads;      ///< the allocator reserve not yet
   sim::Bytes gathered;          ///< ZeRO-3: bytes the stage gathers in one pass
-  double reduce_s = 0.0;        ///< gradient reduction after the last backward
-  double gather_after_s = 0.0;  ///< ZeRO-1/2: all-gather of the updated parameters
-  double offload_s = 0.0;       ///< offload: the shards' trips over PCIe
   double optimizer_s = 0.0;
-
-  /// Synchronisation exposed after the steps; the reduction overlaps `window` seconds of
-  /// the last microbatch's backward when communication overlaps compute.
-  double sync_s(bool overlap, double window) const;
 };
 
 /// Everything a stage's facts read besides its parameters and extent: equal for every

@@ -18,7 +18,7 @@ void price_context(const PlanContext& context, const sim::QuantityIndex& index,
 void price_stage(const StageFacts& facts, const sim::QuantityIndex& index,
                  std::vector<sim::Bytes>& sizes) {
   sizes.resize(index.count());
-  const ShardedStates& states = facts.states;
+  const StageStates& states = facts.states;
   const auto twins = static_cast<int>(states.gradients_per_twin.size());
   MEMSIM_CHECK(index.parameter_gradients(twins) == index.held_of_slot(0, 0));
   // Parameter gradients exist apart from the resident state only when each backward makes

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "strategies/communication.h"
 #include "strategies/strategy_pass.h"
 
 namespace memsim::strategies {
@@ -28,34 +29,32 @@ std::vector<sim::HeldBuffer> held_buffers(int prefetch) {
           {HeldSpan::kBackwardRuns, Category::kGradients, kLayerGradients, 0}};
 }
 
-ShardedStates shard_states(const std::vector<RankParam>& params, const sim::LayerGraph& graph,
-                           const DataParallelism& dp, const Precision& precision,
-                           const OptimizerSettings& optimizer) {
+namespace {
+
+/// Shards the whole states in `states`: ZeRO-1 the optimizer states and master weights,
+/// ZeRO-2 the gradients, ZeRO-3 the weights (small tensors kept whole); offload moves the
+/// optimizer's partition (and ZeRO-3's parameters) to host memory.
+void shard_states(const StageInputs& in, StageStates& states) {
+  const DataParallelism& dp = in.parallel.dp;
+  const Precision& precision = in.precision;
   const int64_t n = dp.degree;
-  const sim::CategoryBytes full = unsharded_states(params, precision, optimizer);
+  const sim::CategoryBytes full = states.gpu;
   const bool offload = dp.offload != Offload::kNone;
-  ShardedStates out;
-  out.gradients_per_twin.assign(graph.twins().size(), Bytes{});
-  out.gathered.assign(graph.layer_slots(), Bytes{});
-  out.gradients.assign(graph.layer_slots(), Bytes{});
 
   // Per layer kind, what one layer gathers and reduces (not times `count`: that is how many
   // layers there are); over the rank, everything times `count`.
   int64_t elements = 0;
   int64_t persistent = 0;  // ZeRO-3: small tensors kept whole
-  for (const RankParam& p : params) {
+  for (const RankParam& p : in.params) {
     const Bytes weight = sim::bytes_of({p.elements()}, precision.weight_bytes());
-    const Bytes gradient = sim::bytes_of({p.elements()}, precision.gradient_bytes());
-    out.gradients[graph.layer_slot(p.layer)] += gradient;
-    if (!p.tied) {
-      elements += p.elements() * p.count;
-      out.gradients_per_twin[graph.twin_slot(p.op)] += gradient;
-    }
+    states.gradients[in.graph.layer_slot(p.layer)] +=
+        sim::bytes_of({p.elements()}, precision.gradient_bytes());
+    if (!p.tied) elements += p.elements() * p.count;
     if (dp.zero == 3) {
       if (p.elements() < dp.persistence_threshold) {
         if (!p.tied) persistent += p.elements() * p.count;
       } else {
-        out.gathered[graph.layer_slot(p.layer)] += weight;
+        states.gathered[in.graph.layer_slot(p.layer)] += weight;
       }
     }
   }
@@ -63,7 +62,7 @@ ShardedStates shard_states(const std::vector<RankParam>& params, const sim::Laye
   // Optimizer states and fp32 master weights: sharded from ZeRO-1 on.
   const Bytes master =
       dp.zero >= 1 ? shard(full[Category::kMasterWeights], n) : full[Category::kMasterWeights];
-  const Bytes states =
+  const Bytes optimizer =
       dp.zero >= 1 ? shard(full[Category::kOptimizer], n) : full[Category::kOptimizer];
   // Gradients: whole under ZeRO-0/1, this rank's shard from ZeRO-2 on. With offload the
   // optimizer steps on the CPU from fp32 gradients kept there (ZeRO-Offload).
@@ -74,27 +73,59 @@ ShardedStates shard_states(const std::vector<RankParam>& params, const sim::Laye
                                                      precision.weight_bytes())
                                      : full[Category::kWeights];
 
-  out.gpu[Category::kWeights] = weights;
+  states.gpu = {};
+  states.gpu[Category::kWeights] = weights;
   if (offload) {
-    out.cpu = master + states + sim::bytes_of({shard(elements, n)}, 4);
+    states.cpu = master + optimizer + sim::bytes_of({shard(elements, n)}, 4);
     if (dp.offload == Offload::kOptimizerAndParams) {
-      out.gpu[Category::kWeights] = sim::bytes_of({persistent}, precision.weight_bytes());
-      out.cpu += weights - out.gpu[Category::kWeights];
+      states.gpu[Category::kWeights] = sim::bytes_of({persistent}, precision.weight_bytes());
+      states.cpu += weights - states.gpu[Category::kWeights];
     }
   } else {
-    out.gpu[Category::kMasterWeights] = master;
-    out.gpu[Category::kOptimizer] = states;
-    out.gpu[Category::kGradients] = gradients;
+    states.gpu[Category::kMasterWeights] = master;
+    states.gpu[Category::kOptimizer] = optimizer;
+    states.gpu[Category::kGradients] = gradients;
   }
-  out.gradients_resident_in_full = dp.zero < 2 && !offload;
-  if (out.gradients_resident_in_full)
-    std::fill(out.gradients.begin(), out.gradients.end(), Bytes{});
+  states.gradients_resident_in_full = dp.zero < 2 && !offload;
+  if (states.gradients_resident_in_full)
+    std::fill(states.gradients.begin(), states.gradients.end(), Bytes{});
   if (dp.zero >= 1 || offload) {
-    out.reduce_bucket =
+    states.reduce_bucket =
         sim::bytes_of({std::min(dp.reduce_bucket_elements, elements)}, precision.gradient_bytes());
   }
-  return out;
 }
+
+/// Gradient synchronisation after the last backward: an all-reduce, or ZeRO's
+/// reduce-scatter then all-gather of the updated parameters (ZeRO-3 reduces layer by layer
+/// in backward instead); the reduction overlaps the last microbatch's backward (added by
+/// the evaluation, which knows its length). Offload adds the shards' trips over PCIe.
+void synchronise(const StageInputs& in, StageStates& states) {
+  const DataParallelism& dp = in.parallel.dp;
+  int64_t held = 0;
+  for (const RankParam& p : in.params) {
+    if (!p.tied) held += p.elements() * p.count;
+  }
+  const double bandwidth = group_bandwidth(in.cluster, in.parallel.tp.degree, dp.degree);
+  const Bytes gradient_bytes = sim::bytes_of({held}, in.precision.gradient_bytes());
+  const Bytes weight_bytes = sim::bytes_of({held}, in.precision.weight_bytes());
+  if (dp.zero == 0) {
+    states.reduce_s = all_reduce_s(gradient_bytes, dp.degree, bandwidth);
+  } else if (dp.zero < 3) {
+    states.reduce_s = all_gather_s(gradient_bytes, dp.degree, bandwidth);
+    states.gather_after_s = all_gather_s(weight_bytes, dp.degree, bandwidth);
+  }
+  if (dp.offload != Offload::kNone) {
+    const double part = static_cast<double>(sim::ceil_div(gradient_bytes.value(), dp.degree));
+    states.offload_s = 2.0 * part / in.cluster.gpu.host_link_bytes_per_s;
+  }
+}
+
+void shard_stage(const StageInputs& in, StageStates& states) {
+  shard_states(in, states);
+  synchronise(in, states);
+}
+
+}  // namespace
 
 int64_t owned_parameters(const std::vector<RankParam>& params, const DataParallelism& dp,
                          int64_t dp_rank) {
@@ -174,6 +205,7 @@ StrategyPass data_parallel_pass() {
                            "partitioned only by ZeRO-3)";
                   }}},
       .shape_chunks = hold_buffers,
+      .shape_stage = shard_stage,
   };
 }
 

@@ -16,24 +16,6 @@
 
 namespace memsim::strategies {
 
-/// Bytes for one layer of each layer slot (sim::LayerGraph::layer_slot): the embedding
-/// (layer -1), each kind of transformer layer, the head with the loss (layer L).
-using PerLayerSlot = std::vector<sim::Bytes>;
-
-struct ShardedStates {
-  sim::CategoryBytes gpu;  ///< resident on the GPU for the whole step
-  sim::Bytes cpu;          ///< in host memory (offload), this rank's share
-  /// ZeRO-3: bytes all-gathered around each layer's runs.
-  PerLayerSlot gathered;
-  /// Gradients a layer's backward makes in full before they are reduced to this rank's
-  /// shard (ZeRO-2/3, or any offload).
-  PerLayerSlot gradients;
-  /// Gradients each op's backward makes when they are allocated on demand (per twin slot).
-  std::vector<sim::Bytes> gradients_per_twin;
-  sim::Bytes reduce_bucket;                ///< held through each backward
-  bool gradients_resident_in_full = true;  ///< the rank keeps every gradient (ZeRO-0/1)
-};
-
 /// What data parallelism holds around a rank's ops (sim::HeldBuffer), as quantities of the
 /// program's index: per layer slot, ZeRO-3's gathered parameters and ZeRO-2/3's full
 /// gradients of a layer before they are reduced; once, the gradient bucket.
@@ -52,11 +34,6 @@ std::vector<sim::HeldBuffer> held_buffers(int prefetch);
 inline int gathered_ahead(const DataParallelism& dp) {
   return static_cast<int>(dp.zero == 3 ? dp.prefetch_layers : 0);
 }
-
-/// Shards the states of `params` (one TP rank's, of a model with `layers` transformer layers).
-ShardedStates shard_states(const std::vector<RankParam>& params, const sim::LayerGraph& graph,
-                           const DataParallelism& dp, const Precision& precision,
-                           const OptimizerSettings& optimizer);
 
 /// The rank's share of the model's parameters: under ZeRO-3 its part of the flat buffer of
 /// what its TP rank owns (padding excluded), otherwise all that its TP rank owns.

@@ -67,4 +67,24 @@ sim::CategoryBytes unsharded_states(const std::vector<RankParam>& params,
   return states;
 }
 
+StageStates whole_states(const std::vector<RankParam>& params, const sim::LayerGraph& graph,
+                         const Precision& precision, const OptimizerSettings& optimizer) {
+  StageStates states;
+  states.gpu = unsharded_states(params, precision, optimizer);
+  states.gathered.assign(graph.layer_slots(), sim::Bytes{});
+  states.gradients.assign(graph.layer_slots(), sim::Bytes{});
+  states.gradients_per_twin.assign(graph.twins().size(), sim::Bytes{});
+  for (const RankParam& p : params) {
+    if (!p.tied) {
+      states.gradients_per_twin[graph.twin_slot(p.op)] +=
+          sim::bytes_of({p.elements()}, precision.gradient_bytes());
+    }
+  }
+  return states;
+}
+
+double StageStates::sync_s(bool overlap, double window) const {
+  return (overlap ? std::max(0.0, reduce_s - window) : reduce_s) + gather_after_s + offload_s;
+}
+
 }  // namespace memsim::strategies

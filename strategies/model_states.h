@@ -40,4 +40,37 @@ bool has_embedding(const sim::LayerGraph& graph, const std::vector<sim::OpId>& o
 sim::CategoryBytes unsharded_states(const std::vector<RankParam>& params,
                                     const Precision& precision, const OptimizerSettings& optimizer);
 
+/// Bytes for one layer of each layer slot (sim::LayerGraph::layer_slot): the embedding
+/// (layer -1), each kind of transformer layer, the head with the loss (layer L).
+using PerLayerSlot = std::vector<sim::Bytes>;
+
+/// What one rank of a pipeline stage holds of its parameters' model states through the
+/// step, what it holds around its layers, and what its gradients cost after the last
+/// backward. Strategies shape it (StrategyPass::shape_stage) from whole_states.
+struct StageStates {
+  sim::CategoryBytes gpu;  ///< resident on the GPU for the whole step
+  sim::Bytes cpu;          ///< in host memory (offload), this rank's share
+  /// Bytes gathered around each layer's runs (ZeRO-3).
+  PerLayerSlot gathered;
+  /// Gradients a layer's backward makes in full before they are reduced to this rank's
+  /// share (ZeRO-2/3, or any offload).
+  PerLayerSlot gradients;
+  /// Gradients each op's backward makes when they are allocated on demand (per twin slot).
+  std::vector<sim::Bytes> gradients_per_twin;
+  sim::Bytes reduce_bucket;                ///< held through each backward
+  bool gradients_resident_in_full = true;  ///< the rank keeps every gradient whole
+  double reduce_s = 0.0;                   ///< gradient reduction after the last backward
+  double gather_after_s = 0.0;             ///< all-gather of the updated parameters
+  double offload_s = 0.0;                  ///< the shards' trips over PCIe
+
+  /// Synchronisation exposed after the steps; the reduction overlaps `window` seconds of
+  /// the last microbatch's backward when communication overlaps compute.
+  double sync_s(bool overlap, double window) const;
+};
+
+/// The states of `params` with no strategy applied: the rank holds them all on the GPU,
+/// every gradient whole from the step's start, nothing gathered or synchronised.
+StageStates whole_states(const std::vector<RankParam>& params, const sim::LayerGraph& graph,
+                         const Precision& precision, const OptimizerSettings& optimizer);
+
 }  // namespace memsim::strategies

@@ -10,6 +10,7 @@
 
 #include "sim/layer_graph.h"
 #include "sim/rank_program.h"
+#include "strategies/model_states.h"
 #include "strategies/setting_key.h"
 #include "strategies/training_plan.h"
 
@@ -35,6 +36,19 @@ struct RecipeSettings {
 /// `plan`'s recipe settings, for the walk's programs and the fast evaluation's chunks alike.
 RecipeSettings recipe_settings(const TrainingPlan& plan);
 
+/// What shapes a pipeline stage's model states: its rank's parameters (one TP rank's, each
+/// kind of layer's counted once per layer) and the plan's settings they are held under.
+struct StageInputs {
+  const std::vector<RankParam>& params;
+  const sim::LayerGraph& graph;
+  const Parallelism& parallel;
+  const Precision& precision;
+  const OptimizerSettings& optimizer;
+  const Cluster& cluster;
+};
+/// A stage's states: whole_states, then every pass's stage hook in registry order.
+StageStates stage_states(const StageInputs& inputs);
+
 struct StrategyPass {
   const char* name = "";
   std::vector<SettingKey> keys{};  ///< the scenario keys it reads (its schema)
@@ -44,6 +58,9 @@ struct StrategyPass {
   /// Shapes each chunk's program: what it keeps, recomputes, moves or holds. It reads only
   /// `settings`, which key the fast evaluation's chunk profiles.
   void (*shape_chunks)(const RecipeSettings& settings, sim::RankProgram& program) = nullptr;
+  /// Shapes each stage's model states: what it shards, moves to host memory or holds
+  /// around its layers, and what it synchronises after the steps.
+  void (*shape_stage)(const StageInputs& inputs, StageStates& states) = nullptr;
 };
 
 /// Every registered pass, in the order they apply.

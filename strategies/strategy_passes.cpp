@@ -42,6 +42,15 @@ RecipeSettings recipe_settings(const TrainingPlan& plan) {
   return {gathered_ahead(plan.parallel.dp), plan.training.chunk_passes};
 }
 
+StageStates stage_states(const StageInputs& inputs) {
+  StageStates states =
+      whole_states(inputs.params, inputs.graph, inputs.precision, inputs.optimizer);
+  for (const StrategyPass& pass : strategy_passes()) {
+    if (pass.shape_stage != nullptr) pass.shape_stage(inputs, states);
+  }
+  return states;
+}
+
 void shape_chunks(const RecipeSettings& settings, sim::RankProgram& program) {
   for (const StrategyPass& pass : strategy_passes()) {
     if (pass.shape_chunks != nullptr) pass.shape_chunks(settings, program);

@@ -1,0 +1,126 @@
+// Data parallelism's stage hook, through the registry (strategies::stage_states): ZeRO's
+// partitioning of the model states, offload to host memory, and the synchronisation after
+// the last backward.
+
+#include "strategies/data_parallel.h"
+
+#include <doctest/doctest.h>
+
+#include "hardware/gpu_catalog.h"
+#include "sim/layer_graph.h"
+#include "strategies/communication.h"
+#include "strategies/strategy_pass.h"
+#include "support/test_support.h"
+
+namespace {
+
+using memsim::sim::Bytes;
+using memsim::sim::Category;
+using memsim::strategies::Offload;
+using memsim::strategies::StageStates;
+
+/// One stage holding the whole of Llama 2 7B under bf16 mixed precision and AdamW.
+struct WholeModelStage {
+  memsim::sim::ModelSpec model = memsim::testing::preset("llama2-7b");
+  memsim::sim::LayerGraph graph{model};
+  std::vector<memsim::strategies::RankParam> params;
+  memsim::strategies::Parallelism parallel;
+  memsim::strategies::Precision precision{memsim::strategies::PrecisionRecipe::kBf16Mixed};
+  memsim::strategies::OptimizerSettings optimizer;
+  memsim::strategies::Cluster cluster;
+  int64_t psi = graph.parameter_count();
+
+  explicit WholeModelStage(int zero, int64_t dp = 64) {
+    const auto order = graph.forward_order();
+    params = memsim::strategies::rank_params(graph, {order.begin(), order.end()},
+                                             memsim::sim::model_dims(model, 1, 1), {}, 0, true);
+    parallel.dp.degree = dp;
+    parallel.dp.zero = zero;
+    parallel.dp.persistence_threshold = 0;  // every tensor partitioned
+    optimizer.name = "adamw";
+    cluster.gpu = memsim::hardware::gpus().front();
+    cluster.gpus_per_node = 8;
+    cluster.nodes = dp / 8;
+  }
+  StageStates states() const {
+    return memsim::strategies::stage_states(
+        {params, graph, parallel, precision, optimizer, cluster});
+  }
+};
+
+int64_t part(int64_t bytes, int64_t n) {
+  return (bytes + n - 1) / n;
+}
+
+}  // namespace
+
+TEST_CASE("ZeRO-1, 2 and 3 partition 12, 14 and 16 of the 16 bytes per parameter") {
+  // Rajbhandari et al. 2020, §5 and Figure 1: with mixed-precision Adam a rank keeps
+  // 2Ψ + 2Ψ + 12Ψ/N (ZeRO-1), 2Ψ + 14Ψ/N (ZeRO-2) and 16Ψ/N (ZeRO-3), each partition
+  // padded to a whole share.
+  const int64_t n = 64;
+  const WholeModelStage plain(0, n);
+  const int64_t psi = plain.psi;
+  CHECK(plain.states().gpu.total().value() == 16 * psi);
+  const StageStates zero1 = WholeModelStage(1, n).states();
+  CHECK(zero1.gpu[Category::kWeights].value() == 2 * psi);
+  CHECK(zero1.gpu[Category::kGradients].value() == 2 * psi);
+  CHECK(zero1.gpu[Category::kMasterWeights].value() == part(4 * psi, n));
+  CHECK(zero1.gpu[Category::kOptimizer].value() == part(8 * psi, n));
+  const StageStates zero2 = WholeModelStage(2, n).states();
+  CHECK(zero2.gpu[Category::kGradients].value() == part(2 * psi, n));
+  CHECK(zero2.gpu[Category::kWeights].value() == 2 * psi);
+  const StageStates zero3 = WholeModelStage(3, n).states();
+  CHECK(zero3.gpu[Category::kWeights].value() == 2 * part(psi, n));
+  // Only ZeRO-0/1 keep every gradient whole; from ZeRO-2 a layer's gradients are made in
+  // full and reduced, and ZeRO-3 gathers a layer's weights around its runs.
+  CHECK(plain.states().gradients_resident_in_full);
+  CHECK(zero1.gradients_resident_in_full);
+  CHECK_FALSE(zero2.gradients_resident_in_full);
+  Bytes gathered;
+  for (const Bytes b : zero3.gathered)
+    gathered += b;
+  CHECK(gathered > Bytes{});
+  for (const Bytes b : zero2.gathered)
+    CHECK(b == Bytes{});
+}
+
+TEST_CASE("offload keeps the optimizer's partition and fp32 gradients in host memory") {
+  // ZeRO-Offload (Ren et al. 2021): the fp32 master weights, Adam's moments and the fp32
+  // gradients of the rank's partition live in host memory; with ZeRO-3 the parameters too.
+  const int64_t n = 8;
+  WholeModelStage stage(2, n);
+  stage.parallel.dp.offload = Offload::kOptimizer;
+  const StageStates states = stage.states();
+  const int64_t psi = stage.psi;
+  CHECK(states.gpu[Category::kMasterWeights] == Bytes{});
+  CHECK(states.gpu[Category::kOptimizer] == Bytes{});
+  CHECK(states.cpu.value() == part(4 * psi, n) + part(8 * psi, n) + 4 * part(psi, n));
+  CHECK(states.offload_s > 0.0);
+  WholeModelStage params_too(3, n);
+  params_too.parallel.dp.offload = Offload::kOptimizerAndParams;
+  CHECK(params_too.states().gpu[Category::kWeights] == Bytes{});
+  CHECK(params_too.states().cpu.value() == states.cpu.value() + 2 * part(psi, n));
+}
+
+TEST_CASE("synchronisation after the last backward: all-reduce, or reduce-scatter and gather") {
+  // Plain data parallelism all-reduces the gradients; ZeRO-1/2 reduce-scatter them and
+  // all-gather the updated parameters; ZeRO-3 reduces layer by layer during backward.
+  const int64_t n = 16;
+  const WholeModelStage plain(0, n);
+  const double bandwidth = memsim::strategies::group_bandwidth(plain.cluster, 1, n);
+  const Bytes gradients = Bytes(2 * plain.psi);
+  CHECK(plain.states().reduce_s ==
+        doctest::Approx(memsim::strategies::all_reduce_s(gradients, n, bandwidth)));
+  CHECK(plain.states().gather_after_s == 0.0);
+  const StageStates zero1 = WholeModelStage(1, n).states();
+  CHECK(zero1.reduce_s ==
+        doctest::Approx(memsim::strategies::all_gather_s(gradients, n, bandwidth)));
+  CHECK(zero1.gather_after_s > 0.0);
+  const StageStates zero3 = WholeModelStage(3, n).states();
+  CHECK(zero3.reduce_s == 0.0);
+  CHECK(zero3.gather_after_s == 0.0);
+  // The reduction hides behind the last backward when communication overlaps compute.
+  CHECK(plain.states().sync_s(true, plain.states().reduce_s) == 0.0);
+  CHECK(plain.states().sync_s(false, 1.0) == plain.states().reduce_s);
+}
