@@ -80,8 +80,8 @@ CompiledPlan::CompiledPlan(TrainingPlan plan)
     double window = 0.0;
     for (const ChunkTimes& t : chunk)
       window += t.backward_s;
-    add_gather_time(plan_, facts, stage.program.chunks, chunk);
-    stage.program.sync_s = facts.states.sync_s(plan_.parallel.dp.overlap_communication, window);
+    add_layer_communication(facts.states, stage.program.chunks, chunk);
+    stage.program.sync_s = facts.states.sync_s(window);
     times.push_back(chunk);
   }
 

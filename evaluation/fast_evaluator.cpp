@@ -373,10 +373,9 @@ void FastEvaluator::Caches::price_kind(Lookup& at, size_t k) {
   for (const ChunkTimes& t : numbers.times)
     window += t.backward_s;
   const TrainingPlan& plan = at.plan;
-  numbers.after_steps_s =
-      facts->states.sync_s(plan.parallel.dp.overlap_communication, window) + facts->optimizer_s;
-  spans.assign(plan.parallel.dp.zero == 3 ? shapes.size() : 0, {});
-  add_gather_time(plan, *facts, spans, numbers.times);
+  numbers.after_steps_s = facts->states.sync_s(window) + facts->optimizer_s;
+  spans.assign(shapes.size(), {});
+  add_layer_communication(facts->states, spans, numbers.times);
 }
 
 /// The fullest moment of each stage's schedule (or of each kind's stages together).

@@ -71,11 +71,6 @@ StageFacts stage_facts(const FactsInputs& inputs, const sim::LayerGraph& graph,
                               facts.states.gradients_resident_in_full;
   facts.resident = facts.states.gpu;
   if (facts.gradients_on_demand) facts.resident[Category::kGradients] = sim::Bytes{};
-  const PerLayerSlot& gathered = facts.states.gathered;
-  if (extent.embedding) facts.gathered += gathered.front();
-  for (size_t kind = 0; kind < extent.layers.size(); ++kind)
-    facts.gathered += gathered[1 + kind] * extent.layers[kind];
-  if (extent.head) facts.gathered += gathered.back();
   // The optimizer reads and writes the states it holds, bound by memory bandwidth.
   facts.optimizer_s = 2.0 * static_cast<double>(facts.resident.total().value()) /
                       inputs.cluster->gpu.memory_bandwidth_bytes_per_s;
@@ -87,18 +82,17 @@ StageFacts stage_facts(const FactsInputs& inputs, const sim::LayerGraph& graph,
   return facts;
 }
 
-void add_gather_time(const TrainingPlan& plan, const StageFacts& facts,
-                     std::vector<sim::ChunkSpan>& chunks, std::vector<ChunkTimes>& times) {
-  const DataParallelism& dp = plan.parallel.dp;
-  if (dp.zero != 3) return;
-  const double bandwidth = group_bandwidth(plan.cluster, plan.parallel.tp.degree, dp.degree);
-  const double gather =
-      all_gather_s(facts.gathered, dp.degree, bandwidth) / static_cast<double>(times.size());
-  const bool overlap = dp.overlap_communication;
+void add_layer_communication(const StageStates& states, std::vector<sim::ChunkSpan>& chunks,
+                             std::vector<ChunkTimes>& times) {
+  if (states.forward_communication_s == 0.0 && states.backward_communication_s == 0.0) return;
+  const auto count = static_cast<double>(times.size());
+  const double forward = states.forward_communication_s / count;
+  const double backward = states.backward_communication_s / count;
+  const bool overlap = states.overlaps_compute;
   for (size_t c = 0; c < times.size(); ++c) {
     ChunkTimes& t = times[c];
-    chunks[c].forward_wait_s = overlap ? std::max(0.0, gather - t.forward_s) : gather;
-    chunks[c].backward_wait_s = overlap ? std::max(0.0, 2 * gather - t.backward_s) : 2 * gather;
+    chunks[c].forward_wait_s = overlap ? std::max(0.0, forward - t.forward_s) : forward;
+    chunks[c].backward_wait_s = overlap ? std::max(0.0, backward - t.backward_s) : backward;
     t.forward_s += chunks[c].forward_wait_s;
     t.backward_s += chunks[c].backward_wait_s;
   }

@@ -1,8 +1,9 @@
 #pragma once
 /// What one pipeline stage holds and spends that does not depend on its ops one by one:
 /// its model states as the strategy passes shape them (strategies::stage_states: ZeRO,
-/// offload, gradient synchronisation), its overheads and its optimizer step's time. Computed from one layer's parameters counted once
-/// per layer, so a stage of 80 layers costs what a stage of one does.
+/// offload, gradient synchronisation), its overheads and its optimizer step's time. Computed from
+/// one layer's parameters counted once per layer, so a stage of 80 layers costs what a stage of one
+/// does.
 
 #include <cstdint>
 #include <vector>
@@ -31,7 +32,6 @@ struct StageFacts {
   bool gradients_on_demand = false;
   sim::CategoryBytes resident;  ///< states and overheads, the allocator reserve not yet
   OverheadParts overheads;      ///< the allocator reserve not yet
-  sim::Bytes gathered;          ///< ZeRO-3: bytes the stage gathers in one pass
   double optimizer_s = 0.0;
 };
 
@@ -74,11 +74,11 @@ ParamGroups param_groups(const sim::LayerGraph& graph, const TensorParallelism& 
 StageFacts stage_facts(const FactsInputs& inputs, const sim::LayerGraph& graph,
                        const StageExtent& extent, const ParamGroups& groups);
 
-/// ZeRO-3 gathers a chunk's parameters in forward and again in backward (and reduce-scatters
-/// its gradients); what prefetching does not hide behind compute the step waits for. Sets
-/// each chunk's waits and adds them to its times.
-void add_gather_time(const TrainingPlan& plan, const StageFacts& facts,
-                     std::vector<sim::ChunkSpan>& chunks, std::vector<ChunkTimes>& times);
+/// The stage's communication around its layers (StageStates::forward_communication_s and
+/// backward_communication_s), shared evenly by its chunks; what overlapping does not hide
+/// behind a chunk's compute it waits for. Sets each chunk's waits and adds them to its times.
+void add_layer_communication(const StageStates& states, std::vector<sim::ChunkSpan>& chunks,
+                             std::vector<ChunkTimes>& times);
 
 class PlanContext;
 

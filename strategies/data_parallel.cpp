@@ -96,23 +96,31 @@ void shard_states(const StageInputs& in, StageStates& states) {
 }
 
 /// Gradient synchronisation after the last backward: an all-reduce, or ZeRO's
-/// reduce-scatter then all-gather of the updated parameters (ZeRO-3 reduces layer by layer
-/// in backward instead); the reduction overlaps the last microbatch's backward (added by
-/// the evaluation, which knows its length). Offload adds the shards' trips over PCIe.
+/// reduce-scatter then all-gather of the updated parameters; ZeRO-3 instead gathers each
+/// layer's parameters in forward and again in backward, and reduce-scatters its gradients
+/// there. The reduction overlaps the last microbatch's backward (added by the evaluation,
+/// which knows its length). Offload adds the shards' trips over PCIe.
 void synchronise(const StageInputs& in, StageStates& states) {
   const DataParallelism& dp = in.parallel.dp;
   int64_t held = 0;
+  Bytes gathered;
   for (const RankParam& p : in.params) {
     if (!p.tied) held += p.elements() * p.count;
+    if (dp.zero == 3 && p.elements() >= dp.persistence_threshold)
+      gathered += sim::bytes_of({p.elements()}, in.precision.weight_bytes()) * p.count;
   }
   const double bandwidth = group_bandwidth(in.cluster, in.parallel.tp.degree, dp.degree);
   const Bytes gradient_bytes = sim::bytes_of({held}, in.precision.gradient_bytes());
   const Bytes weight_bytes = sim::bytes_of({held}, in.precision.weight_bytes());
+  states.overlaps_compute = dp.overlap_communication;
   if (dp.zero == 0) {
     states.reduce_s = all_reduce_s(gradient_bytes, dp.degree, bandwidth);
   } else if (dp.zero < 3) {
     states.reduce_s = all_gather_s(gradient_bytes, dp.degree, bandwidth);
     states.gather_after_s = all_gather_s(weight_bytes, dp.degree, bandwidth);
+  } else {
+    states.forward_communication_s = all_gather_s(gathered, dp.degree, bandwidth);
+    states.backward_communication_s = 2 * states.forward_communication_s;
   }
   if (dp.offload != Offload::kNone) {
     const double part = static_cast<double>(sim::ceil_div(gradient_bytes.value(), dp.degree));

@@ -83,8 +83,9 @@ StageStates whole_states(const std::vector<RankParam>& params, const sim::LayerG
   return states;
 }
 
-double StageStates::sync_s(bool overlap, double window) const {
-  return (overlap ? std::max(0.0, reduce_s - window) : reduce_s) + gather_after_s + offload_s;
+double StageStates::sync_s(double window) const {
+  return (overlaps_compute ? std::max(0.0, reduce_s - window) : reduce_s) + gather_after_s +
+         offload_s;
 }
 
 }  // namespace memsim::strategies

@@ -62,10 +62,16 @@ struct StageStates {
   double reduce_s = 0.0;                   ///< gradient reduction after the last backward
   double gather_after_s = 0.0;             ///< all-gather of the updated parameters
   double offload_s = 0.0;                  ///< the shards' trips over PCIe
+  /// Communication around the stage's layers in one forward and one backward of a
+  /// microbatch (ZeRO-3's gathers, and its reduce-scatters in backward), which the
+  /// stage's chunks share evenly.
+  double forward_communication_s = 0.0;
+  double backward_communication_s = 0.0;
+  bool overlaps_compute = false;  ///< communication runs beside compute where it can
 
   /// Synchronisation exposed after the steps; the reduction overlaps `window` seconds of
   /// the last microbatch's backward when communication overlaps compute.
-  double sync_s(bool overlap, double window) const;
+  double sync_s(double window) const;
 };
 
 /// The states of `params` with no strategy applied: the rank holds them all on the GPU,

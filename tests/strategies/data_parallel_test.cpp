@@ -120,7 +120,19 @@ TEST_CASE("synchronisation after the last backward: all-reduce, or reduce-scatte
   const StageStates zero3 = WholeModelStage(3, n).states();
   CHECK(zero3.reduce_s == 0.0);
   CHECK(zero3.gather_after_s == 0.0);
+  // ZeRO-3 gathers every partitioned weight in forward, and again in backward beside the
+  // reduce-scatter of its gradients.
+  const Bytes weights = Bytes(2 * plain.psi);
+  CHECK(zero3.forward_communication_s ==
+        doctest::Approx(memsim::strategies::all_gather_s(weights, n, bandwidth)));
+  CHECK(zero3.backward_communication_s == 2 * zero3.forward_communication_s);
+  CHECK(zero1.forward_communication_s == 0.0);
   // The reduction hides behind the last backward when communication overlaps compute.
-  CHECK(plain.states().sync_s(true, plain.states().reduce_s) == 0.0);
-  CHECK(plain.states().sync_s(false, 1.0) == plain.states().reduce_s);
+  WholeModelStage overlapping(0, n);
+  overlapping.parallel.dp.overlap_communication = true;
+  const StageStates overlapped = overlapping.states();
+  CHECK(overlapped.sync_s(overlapped.reduce_s) == 0.0);
+  WholeModelStage exposed(0, n);
+  exposed.parallel.dp.overlap_communication = false;
+  CHECK(exposed.states().sync_s(1.0) == exposed.states().reduce_s);
 }
