@@ -40,7 +40,8 @@ ScheduleEntry schedule_entry(const ScheduleKey& key) {
     std::iota(every_chunk.begin(), every_chunk.end(), 0);
     entry.flat.push_back(flatten(stage_moments, std::move(every_chunk)));
   }
-  entry.order = order_of(*key.schedule, key.stages, key.virtual_stages, key.microbatches);
+  entry.order = order_of(*key.schedule, key.stages, key.virtual_stages, key.microbatches,
+                         OrderDetail::kTimingOnly);
   return entry;
 }
 

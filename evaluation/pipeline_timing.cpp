@@ -221,7 +221,7 @@ std::vector<ScheduleOrder::Run> runs_moved_on(std::vector<ScheduleOrder::Run> ru
 }  // namespace
 
 ScheduleOrder order_of(const strategies::ScheduleInfo& schedule, int64_t stages, int64_t chunks,
-                       int64_t microbatches) {
+                       int64_t microbatches, OrderDetail detail) {
   auto direct = [&](int64_t m) {
     return order_schedule(strategies::every_stage_steps(schedule, stages, chunks, m), chunks);
   };
@@ -245,14 +245,24 @@ ScheduleOrder order_of(const strategies::ScheduleInfo& schedule, int64_t stages,
   result.stages = stages;
   result.chunks_per_stage = chunks;
   result.microbatches = microbatches;
-  result.entries.reserve(first.entries.size() + groups * block);
-  result.entries.assign(first.entries.begin(), first.entries.begin() + x);
   const int64_t n = static_cast<int64_t>(first.entries.size()) + groups * block;
+  auto list_entries = [&] {
+    result.entries.reserve(n);
+    result.entries.assign(first.entries.begin(), first.entries.begin() + x);
+    for (int64_t j = x; j < n; ++j) {
+      const int64_t moves = std::min(groups, (j - x + block) / block);
+      result.entries.push_back(moved_on(first.entries[j - moves * block], moves, block, per_stage));
+    }
+  };
+  // What timing reads moves on like the entries: the step waited for a block later.
+  result.timed.reserve(n);
+  result.timed.assign(first.timed.begin(), first.timed.begin() + x);
   for (int64_t j = x; j < n; ++j) {
     const int64_t moves = std::min(groups, (j - x + block) / block);
-    result.entries.push_back(moved_on(first.entries[j - moves * block], moves, block, per_stage));
+    ScheduleOrder::Timed t = first.timed[j - moves * block];
+    if (t.wait_for >= 0) t.wait_for += static_cast<int32_t>(moves * block);
+    result.timed.push_back(t);
   }
-  result.timed = timed(result.entries, chunks);
   // Runs are found alike in orders a group apart, as their entries are.
   const auto same = static_cast<int64_t>(std::mismatch(first.entries.begin(), first.entries.end(),
                                                        second.entries.begin(), second.entries.end())
@@ -261,8 +271,11 @@ ScheduleOrder order_of(const strategies::ScheduleInfo& schedule, int64_t stages,
   result.runs = runs_moved_on(first.runs, same, x, groups, block);
   if (runs_moved_on(first.runs, same, x, 1, block) != second.runs ||
       runs_moved_on(second.runs, same, x, 1, block) != third.runs) {
+    list_entries();
     result.runs = find_runs(result.entries, stages);
+    if (detail == OrderDetail::kTimingOnly) result.entries = {};
   }
+  if (detail == OrderDetail::kEntries && result.entries.empty()) list_entries();
   return result;
 }
 
@@ -284,7 +297,7 @@ class Timer {
     }
     end_.assign(order.stages, 0.0);
     // Every position read is written first (skipped ones are never read), so no clearing.
-    if (ended_.size() < order.entries.size()) ended_.resize(order.entries.size());
+    if (ended_.size() < order.timed.size()) ended_.resize(order.timed.size());
   }
 
   void run(bool jump) {
@@ -296,7 +309,7 @@ class Timer {
         k = time_run(run, k);
       }
     }
-    for (; k < static_cast<int64_t>(order_.entries.size()); ++k)
+    for (; k < static_cast<int64_t>(order_.timed.size()); ++k)
       step(k);
   }
 
@@ -435,11 +448,12 @@ PipelineTiming time_order(const ScheduleOrder& order,
                           std::vector<std::vector<double>>* starts, TimingScratch* scratch,
                           bool jump) {
   TimingScratch own;
+  MEMSIM_CHECK(starts == nullptr || order.entries.size() == order.timed.size());
   Timer timer(order, times, transfer_s, scratch != nullptr ? *scratch : own, starts);
   timer.run(jump);
   PipelineTiming timing;
   timing.end_s = timer.end();
-  timing.steps_timed = static_cast<int64_t>(order.entries.size()) - timer.jumped();
+  timing.steps_timed = static_cast<int64_t>(order.timed.size()) - timer.jumped();
   // Every stage runs each of its chunks forward and backward once per microbatch.
   const auto microbatches = static_cast<double>(order.microbatches);
   timing.busy_s.assign(order.stages, 0.0);

@@ -85,11 +85,15 @@ ScheduleOrder order_schedule(const std::vector<std::vector<sim::ScheduledStep>>&
 /// of m₀, m₀ + g and m₀ + 2g microbatches (g = 1, or p for groups of p) are each the one
 /// before with the same block of entries repeated (its waits and stage places moved on),
 /// further groups repeat it again, in O(p·m) copies instead of ordering O(p·m) steps.
+/// `kTimingOnly` leaves a long order's `entries` out (timing reads `timed` and `runs`; a
+/// timeline's starts need the entries): three fifths less memory for sweeps.
+enum class OrderDetail { kEntries, kTimingOnly };
 ScheduleOrder order_of(const strategies::ScheduleInfo& schedule, int64_t stages, int64_t chunks,
-                       int64_t microbatches);
+                       int64_t microbatches, OrderDetail detail = OrderDetail::kEntries);
 
 /// Times a schedule in `order` (see time_schedule). `scratch`, when given, is reused for
-/// the steps' end times instead of allocating. `jump`: skip steady periods (see ScheduleOrder);
+/// the steps' end times instead of allocating; asking for `starts` needs the order's
+/// entries. `jump`: skip steady periods (see ScheduleOrder);
 /// off, every step is timed one by one (the plain list scheduling).
 PipelineTiming time_order(const ScheduleOrder& order,
                           const std::vector<std::vector<ChunkTimes>>& times, double transfer_s,
