@@ -24,13 +24,21 @@ class PassBuilder {
   PassBuilder(int quantities, int context_quantities)
       : running_(quantities, 0), context_quantities_(context_quantities) {}
 
-  void add(int quantity, int64_t sign) { running_[quantity] += sign; }
+  void add(int quantity, int64_t sign) {
+    running_[quantity] += sign;
+    running_total_ += sign;
+  }
   void candidate(int64_t group) {
+    // Holding at least as much of every quantity needs at least as much in all: the totals
+    // rule most pairs out at once.
     for (const size_t i : alive_) {
-      if (dominates(candidates_[i].counts, running_)) return;
+      const Candidate& c = candidates_[i];
+      if (c.total >= running_total_ && dominates(c.counts, running_)) return;
     }
-    std::erase_if(alive_,
-                  [&](size_t i) { return dominates(running_, candidates_[i].counts) && drop(i); });
+    std::erase_if(alive_, [&](size_t i) {
+      const Candidate& c = candidates_[i];
+      return running_total_ >= c.total && dominates(running_, c.counts) && drop(i);
+    });
     // Members whose storage was dropped (and maybe taken since) are gone.
     std::vector<Member>& members = groups_[group];
     std::erase_if(members, [&](const Member& m) {
@@ -51,7 +59,7 @@ class PassBuilder {
       slot = free_.back();
       free_.pop_back();
     }
-    candidates_[slot] = {running_, true, order_};
+    candidates_[slot] = {running_, running_total_, true, order_};
     members.push_back({slot, order_++});
     alive_.push_back(slot);
   }
@@ -78,6 +86,7 @@ class PassBuilder {
  private:
   struct Candidate {
     std::vector<int64_t> counts;
+    int64_t total = 0;  ///< of counts
     bool alive = false;
     int64_t order = 0;  ///< its place in the pass
   };
@@ -121,6 +130,7 @@ class PassBuilder {
   }
 
   std::vector<int64_t> running_;
+  int64_t running_total_ = 0;
   int context_quantities_;
   std::vector<Candidate> candidates_;
   std::vector<size_t> alive_;  ///< indices into candidates_
