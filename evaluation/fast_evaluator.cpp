@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -129,6 +128,7 @@ struct PricedStages {
   TrainingPlan plan;  ///< with no global batch, so pricing cannot depend on it
   const ContextEntry* context = nullptr;
   const StageLayout* layout = nullptr;
+  bool whole = false;  ///< priced to the end (else being priced, or never)
 };
 
 /// What a step's schedule needs of the plan and its priced stages.
@@ -157,7 +157,7 @@ struct FastEvaluator::Caches {
   sim::Interned<Cluster> clusters;
   sim::Interned<OptimizerSettings> optimizers;
   sim::RecentCache<FactsKey, StageFacts, 32> facts;
-  std::optional<PricedStages> priced;
+  PricedStages priced;  ///< assigned over, reusing its storage
   std::string last_schedule_name;
   const ScheduleInfo* last_schedule = nullptr;
   // Scratch reused between evaluations.
@@ -490,35 +490,38 @@ FastEvaluator::~FastEvaluator() = default;
 /// The plan's stages priced, or as last priced when the plan differs from that one only in
 /// its global batch.
 const PricedStages& FastEvaluator::Caches::price_stages(const TrainingPlan& plan) {
-  if (priced) {
-    TrainingPlan& last = priced->plan;
+  TrainingPlan& last = priced.plan;
+  // Sweeps vary the layout and the checkpointing most: comparing those first turns most
+  // other plans away at once (the whole plan is compared below).
+  if (priced.whole && last.parallel == plan.parallel &&
+      last.training.chunk_passes == plan.training.chunk_passes) {
     last.training.global_batch = plan.training.global_batch;
     const bool same = last == plan;
     last.training.global_batch = 0;
-    if (same) return *priced;
+    if (same) return priced;
   }
-  priced.reset();  // until priced whole
-  PricedStages next{plan};
-  next.plan.training.global_batch = 0;
-  const TrainingPlan& priced_plan = next.plan;
-  const ModelEntry& entry = model(priced_plan.model, graph_options(priced_plan));
-  const auto [found, context_id] = context(priced_plan, entry);
-  const StageLayout& layout = layouts.get({&entry, priced_plan.parallel.pp});
-  const RecipeSettings settings = recipe_settings(priced_plan);
+  priced.whole = false;
+  last = plan;
+  last.training.global_batch = 0;
+  const ModelEntry& entry = model(last.model, graph_options(last));
+  const auto [found, context_id] = context(last, entry);
+  const StageLayout& layout = layouts.get({&entry, last.parallel.pp});
+  const RecipeSettings settings = recipe_settings(last);
   auto [profiles, profiles_new] = kind_profiles.get({&layout, &entry, settings});
   const size_t kind_count = layout.representative.size();
   if (profiles_new) profiles->assign(kind_count, {});
-  const FactsInputs facts_in = facts_inputs(priced_plan, *optimizers.get(plan.training.optimizer),
-                                            *clusters.get(plan.cluster));
+  const FactsInputs facts_in =
+      facts_inputs(last, *optimizers.get(last.training.optimizer), *clusters.get(last.cluster));
   const auto interned = interned_facts_inputs.get(facts_in, [&] { return facts_in; });
-  Lookup at{priced_plan, entry,     *found,          context_id, layout,
-            settings,    *profiles, *interned.value, interned.id};
+  Lookup at{last,     entry,     *found,          context_id, layout,
+            settings, *profiles, *interned.value, interned.id};
   kinds.resize(std::max(kinds.size(), kind_count));
   for (size_t k = 0; k < kind_count; ++k)
     price_kind(at, k);
-  next.context = found;
-  next.layout = &layout;
-  return priced.emplace(std::move(next));
+  priced.context = found;
+  priced.layout = &layout;
+  priced.whole = true;
+  return priced;
 }
 
 FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) {
