@@ -372,7 +372,6 @@ void FastEvaluator::Caches::price_kind(Lookup& at, size_t k) {
   double window = 0.0;
   for (const ChunkTimes& t : numbers.times)
     window += t.backward_s;
-  const TrainingPlan& plan = at.plan;
   numbers.after_steps_s = facts->states.sync_s(window) + facts->optimizer_s;
   spans.assign(shapes.size(), {});
   add_layer_communication(facts->states, spans, numbers.times);

@@ -81,10 +81,17 @@ void Diagnostics::forward_to(Diagnostics& other) const {
 std::string nearest_spelling(const std::string& word, const std::vector<std::string>& candidates) {
   std::string best;
   size_t best_distance = std::max<size_t>(2, word.size() / 3) + 1;
+  size_t best_prefix = 0;
   for (const std::string& candidate : candidates) {
     const size_t distance = edit_distance(word, candidate);
-    if (distance < best_distance) {
+    // Among equally near ones, the one that shares the longest start: slips come late.
+    const size_t prefix = static_cast<size_t>(
+        std::mismatch(word.begin(), word.end(), candidate.begin(), candidate.end()).first -
+        word.begin());
+    if (distance < best_distance ||
+        (distance == best_distance && !best.empty() && prefix > best_prefix)) {
       best_distance = distance;
+      best_prefix = prefix;
       best = candidate;
     }
   }

@@ -59,7 +59,8 @@ class Diagnostics {
   size_t uncounted_ = 0;                  ///< problems past kMostKept
 };
 
-/// The candidate closest to `word` by edit distance, or "" when none is close.
+/// The candidate closest to `word` by edit distance (of equally close ones, the one that
+/// starts with more of `word`), or "" when none is close.
 std::string nearest_spelling(const std::string& word, const std::vector<std::string>& candidates);
 
 }  // namespace memsim::scenarios

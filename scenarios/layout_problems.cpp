@@ -26,11 +26,6 @@ constexpr ReasonInfo kReasons[strategies::kCoreLayoutReasons] = {
      "tp × pp does not divide the GPUs"},
     {"parallel.dp parallel.tp parallel.pp hardware.nodes hardware.gpus_per_node",
      "tp × pp × dp is not the number of GPUs"},
-    {"parallel.tp model.heads", "tp does not divide the attention heads"},
-    {"parallel.tp model.kv_heads", "tp and kv_heads: neither divides the other"},
-    {"parallel.tp model.ffn", "tp does not divide the MLP size"},
-    {"parallel.sequence_parallel parallel.tp training.seq_len",
-     "sequence parallelism needs tp to divide seq_len"},
     {"parallel.virtual_stages parallel.schedule", "virtual stages need the interleaved schedule"},
     {"parallel.schedule parallel.pp", "interleaved needs pp ≥ 2"},
     {"parallel.layers_per_stage parallel.pp parallel.virtual_stages model.layers",
@@ -98,17 +93,6 @@ std::string layout_shape_message(R reason, const TrainingPlan& plan) {
           "parallel.tp × pp × dp = {} × {} × {} = {} but the cluster has {} GPUs "
           "(hardware.nodes × gpus_per_node)",
           tp, pp, dp, tp * pp * dp, plan.cluster.world_size());
-    case R::kHeads:
-      return fmt::format("parallel.tp = {} does not divide attention heads ({})", tp, model.heads);
-    case R::kKvHeads:
-      return fmt::format("parallel.tp = {} and kv_heads = {}: one must divide the other", tp,
-                         model.kv_heads);
-    case R::kFfn:
-      return fmt::format("parallel.tp = {} does not divide the MLP size ({})", tp,
-                         model.ffn_not_divided_by(tp));
-    case R::kSequenceParallel:
-      return fmt::format("sequence parallelism needs tp = {} to divide seq_len ({})", tp,
-                         plan.training.seq_len);
     case R::kVirtualStages:
       return fmt::format("parallel.virtual_stages = {} needs schedule: interleaved",
                          plan.parallel.pp.virtual_stages);

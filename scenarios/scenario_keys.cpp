@@ -186,8 +186,6 @@ std::vector<ScenarioKey> precision_rows() {
 
 std::vector<ScenarioKey> parallel_rows() {
   return {
-      integer_row("parallel.tp", "tensor parallel degree", MEMSIM_FIELD(parallel.tp.degree), 1,
-                  kMostGpus),
       integer_row("parallel.pp", "pipeline stages", MEMSIM_FIELD(parallel.pp.stages), 1, kMostGpus),
       field_row("parallel.schedule", "gpipe | 1f1b | interleaved",
                 MEMSIM_FIELD(parallel.pp.schedule)),
@@ -200,12 +198,6 @@ std::vector<ScenarioKey> parallel_rows() {
       field_row("parallel.layers_per_stage",
                 "layers of each stage (or chunk), overriding the balance",
                 MEMSIM_FIELD(parallel.pp.layers_per_stage)),
-      flag_row("parallel.sequence_parallel",
-               "shard norms and dropout along the sequence (needs tp)",
-               MEMSIM_FIELD(parallel.tp.sequence_parallel)),
-      integer_row("parallel.vocab_multiple",
-                  "pad the vocabulary to a multiple of this times tp (128)",
-                  MEMSIM_FIELD(parallel.tp.vocab_multiple), 1, 1 << 20),
       integer_by_section_row("parallel.dp", "data parallel degree, or auto (world / (tp × pp))",
                              MEMSIM_FIELD(parallel.dp.degree)),
   };

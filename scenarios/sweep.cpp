@@ -12,6 +12,7 @@
 #include "scenarios/plan_reader.h"
 #include "scenarios/section_reader.h"
 #include "strategies/layout.h"
+#include "strategies/tensor_parallel.h"
 
 namespace memsim::scenarios {
 
@@ -32,10 +33,7 @@ std::vector<int64_t> automatic_values(const std::string& key, const TrainingPlan
   std::vector<int64_t> values;
   for (int64_t d = 1; d <= world; ++d) {
     if (world % d != 0) continue;
-    if (key == "parallel.tp" && m.heads % d == 0 && m.ffn_not_divided_by(d) == 0 &&
-        (m.kv_heads % d == 0 || d % m.kv_heads == 0)) {
-      values.push_back(d);
-    }
+    if (key == "parallel.tp" && strategies::splits_model(m, d)) values.push_back(d);
     if (key == "parallel.pp" && d <= m.layers) values.push_back(d);
   }
   return values;

@@ -90,12 +90,6 @@ LayoutProblems resolve_layout(TrainingPlan& plan) {
   const int64_t dp = data.degree;
   if (tp * stages * dp != world) flag(R::kGpusMismatch);
   check_pipeline(plan, problems);
-  if (model.heads % tp != 0) flag(R::kHeads);
-  if (model.kv_heads % tp != 0 && tp % model.kv_heads != 0) flag(R::kKvHeads);
-  if (model.ffn_not_divided_by(tp) != 0) flag(R::kFfn);
-  if (plan.parallel.tp.sequence_parallel && plan.training.seq_len % tp != 0) {
-    flag(R::kSequenceParallel);
-  }
   // With offload, ZeRO on one GPU is how the states leave it (ZeRO-Offload's use case).
   if (data.zero > 0 && dp == 1 && data.offload == Offload::kNone) flag(R::kZeroWithoutDp);
   // Sliding-window attention is not simulated: sequences that would use it are refused.

@@ -16,10 +16,6 @@ namespace memsim::strategies {
 enum class LayoutReason : uint8_t {
   kGpusNotDivisible,         ///< tp × pp does not divide the GPUs (dp auto)
   kGpusMismatch,             ///< tp × pp × dp is not the number of GPUs
-  kHeads,                    ///< tp does not divide the attention heads
-  kKvHeads,                  ///< tp and kv_heads: neither divides the other
-  kFfn,                      ///< tp does not divide the MLP size
-  kSequenceParallel,         ///< tp does not divide seq_len under sequence parallelism
   kVirtualStages,            ///< virtual stages without the interleaved schedule
   kInterleavedOneStage,      ///< the interleaved schedule with pp = 1
   kLayersPerStage,           ///< layers_per_stage has the wrong length or sum
@@ -35,7 +31,7 @@ enum class LayoutReason : uint8_t {
   kAttentionWindow,          ///< sequences longer than a sliding window, not simulated
 };
 /// The core's reasons; each strategy pass's checks follow them (strategy_pass.h).
-inline constexpr size_t kCoreLayoutReasons = 19;
+inline constexpr size_t kCoreLayoutReasons = 15;
 using LayoutProblems = std::bitset<64>;
 /// The core's reasons and the passes' checks: the problems resolve_layout may find.
 size_t layout_reason_count();

@@ -2,9 +2,27 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
+#include "sim/limits.h"
+#include "strategies/strategy_pass.h"
+
 namespace memsim::strategies {
 
 using sim::Dim;
+
+bool splits_heads(const sim::ModelSpec& model, int64_t t) {
+  return model.heads % t == 0;
+}
+bool splits_kv_heads(const sim::ModelSpec& model, int64_t t) {
+  return model.kv_heads % t == 0 || t % model.kv_heads == 0;
+}
+bool splits_ffn(const sim::ModelSpec& model, int64_t t) {
+  return model.ffn_not_divided_by(t) == 0;
+}
+bool splits_model(const sim::ModelSpec& model, int64_t t) {
+  return splits_heads(model, t) && splits_kv_heads(model, t) && splits_ffn(model, t);
+}
 
 int64_t padded_vocab(int64_t vocab, const TensorParallelism& tp) {
   if (tp.degree == 1) return vocab;
@@ -91,6 +109,74 @@ sim::Bytes sequence_parallel_buffer(const sim::LayerGraph& graph, const sim::OpN
     }
   }
   return buffer;
+}
+
+namespace {
+
+// The plan's fields the pass reads.
+constexpr auto kDegree = [](auto& p) -> auto& {
+  return p.parallel.tp.degree;
+};
+constexpr auto kSequenceParallel = [](auto& p) -> auto& {
+  return p.parallel.tp.sequence_parallel;
+};
+constexpr auto kVocabMultiple = [](auto& p) -> auto& {
+  return p.parallel.tp.vocab_multiple;
+};
+
+int64_t degree(const TrainingPlan& plan) {
+  return plan.parallel.tp.degree;
+}
+
+/// Megatron-LM splits whole attention heads and MLP columns across the group
+/// (megatron/core/transformer/attention.py and mlp.py: num_attention_heads and
+/// ffn_hidden_size divided by the tensor-parallel size, with `divide` asserting each is
+/// exact); sequence parallelism splits the sequence the same way.
+std::vector<PassCheck> checks() {
+  return {
+      {"parallel.tp model.heads", "tp does not divide the attention heads",
+       [](const TrainingPlan& p) { return !splits_heads(p.model, degree(p)); },
+       [](const TrainingPlan& p) {
+         return fmt::format("parallel.tp = {} does not divide attention heads ({})", degree(p),
+                            p.model.heads);
+       }},
+      {"parallel.tp model.kv_heads", "tp and kv_heads: neither divides the other",
+       [](const TrainingPlan& p) { return !splits_kv_heads(p.model, degree(p)); },
+       [](const TrainingPlan& p) {
+         return fmt::format("parallel.tp = {} and kv_heads = {}: one must divide the other",
+                            degree(p), p.model.kv_heads);
+       }},
+      {"parallel.tp model.ffn", "tp does not divide the MLP size",
+       [](const TrainingPlan& p) { return !splits_ffn(p.model, degree(p)); },
+       [](const TrainingPlan& p) {
+         return fmt::format("parallel.tp = {} does not divide the MLP size ({})", degree(p),
+                            p.model.ffn_not_divided_by(degree(p)));
+       }},
+      {"parallel.sequence_parallel parallel.tp training.seq_len",
+       "sequence parallelism needs tp to divide seq_len",
+       [](const TrainingPlan& p) {
+         return p.parallel.tp.sequence_parallel && p.training.seq_len % degree(p) != 0;
+       },
+       [](const TrainingPlan& p) {
+         return fmt::format("sequence parallelism needs tp = {} to divide seq_len ({})", degree(p),
+                            p.training.seq_len);
+       }},
+  };
+}
+
+}  // namespace
+
+StrategyPass tensor_parallel_pass() {
+  return {
+      .name = "tensor parallelism",
+      .keys = {integer_row("parallel.tp", "tensor parallel degree", kDegree, 1, sim::kMostGpus),
+               flag_row("parallel.sequence_parallel",
+                        "shard norms and dropout along the sequence (needs tp)", kSequenceParallel),
+               integer_row("parallel.vocab_multiple",
+                           "pad the vocabulary to a multiple of this times tp (128)",
+                           kVocabMultiple, 1, 1 << 20)},
+      .checks = checks(),
+  };
 }
 
 }  // namespace memsim::strategies

@@ -22,6 +22,15 @@ struct TensorParallelism {
   bool operator==(const TensorParallelism&) const = default;
 };
 
+/// Whether t ways split the model: its attention heads, its KV heads (or t is a multiple of
+/// them, each rank keeping a replica of one) and every layer's MLP width. The layouts
+/// tensor parallelism refuses otherwise (its pass's checks) and `parallel.tp: auto` in
+/// sweeps both ask this.
+bool splits_heads(const sim::ModelSpec& model, int64_t t);
+bool splits_kv_heads(const sim::ModelSpec& model, int64_t t);
+bool splits_ffn(const sim::ModelSpec& model, int64_t t);
+bool splits_model(const sim::ModelSpec& model, int64_t t);
+
 /// The vocabulary as the embedding and LM head allocate it under `tp`.
 int64_t padded_vocab(int64_t vocab, const TensorParallelism& tp);
 

@@ -114,6 +114,8 @@ class PlanGenerator {
         plan.training.chunk_passes.checkpointing =
             memsim::strategies::FullCheckpointing{pick({1, 2, 3})};
     }
+    // Before the cluster: a pass may set the layout (tensor parallelism's degree).
+    draw_pass_settings(plan);
     const auto& gpus = memsim::hardware::gpus();
     plan.cluster.gpu = gpus[rng_() % gpus.size()];
     const int64_t world = tp.degree * pp.stages * dp.degree;
@@ -125,7 +127,6 @@ class PlanGenerator {
     plan.overheads.allocator_reserve = pick({0, 15, 50}) / 100.0;
     plan.overheads.cuda_context = memsim::sim::Bytes(pick({0, 1000}));
     plan.overheads.nccl_per_group = memsim::sim::Bytes(pick({0, 100'000}));
-    draw_pass_settings(plan);
     return plan;
   }
 
