@@ -27,27 +27,22 @@ using strategies::numeric_row;
 using strategies::setting_row;
 using strategies::size_row;
 
-/// A plan's field, for the row builders.
-#define MEMSIM_FIELD(field) \
-  [](auto& p) -> auto& {    \
-    return p.field;         \
-  }
-
 std::vector<ScenarioKey> top_level_rows() {
   return {
       setting_row("name", "a title for the scenario"),
-      field_row("mode", "training (the default) | inference", MEMSIM_FIELD(mode)),
+      field_row("mode", "training (the default) | inference", MEMSIM_PLAN_FIELD(mode)),
       field_row("model", "a preset name, a mapping of dimensions, or {hf_config: path}",
-                MEMSIM_FIELD(model)),
-      field_row("hardware", "the GPU profile and how many", MEMSIM_FIELD(cluster)),
+                MEMSIM_PLAN_FIELD(model)),
+      field_row("hardware", "the GPU profile and how many", MEMSIM_PLAN_FIELD(cluster)),
       field_row("training", "sequence, batch and optimizer (training mode)",
-                MEMSIM_FIELD(training)),
+                MEMSIM_PLAN_FIELD(training)),
       field_row("inference", "batch, lengths, weight and KV cache formats (inference mode)",
-                MEMSIM_FIELD(inference)),
+                MEMSIM_PLAN_FIELD(inference)),
       field_row("precision", "recipe name, or {recipe, gradients, activations}",
-                MEMSIM_FIELD(precision)),
-      field_row("parallel", "tensor, sequence and data parallel layout", MEMSIM_FIELD(parallel)),
-      field_row("overhead", "memory taken before the first tensor", MEMSIM_FIELD(overheads)),
+                MEMSIM_PLAN_FIELD(precision)),
+      field_row("parallel", "tensor, sequence and data parallel layout",
+                MEMSIM_PLAN_FIELD(parallel)),
+      field_row("overhead", "memory taken before the first tensor", MEMSIM_PLAN_FIELD(overheads)),
       setting_row("compare", "named variants, each a partial override of the base"),
       setting_row("sweep", "dotted keys mapped to lists of values: every combination is a point"),
       setting_row("where",
@@ -57,47 +52,50 @@ std::vector<ScenarioKey> top_level_rows() {
 
 std::vector<ScenarioKey> model_rows() {
   return {
-      field_row("model.preset", "start from a built-in model", MEMSIM_FIELD(model)),
+      field_row("model.preset", "start from a built-in model", MEMSIM_PLAN_FIELD(model)),
       field_row("model.hf_config",
                 "start from a Hugging Face config.json (relative to the scenario)",
-                MEMSIM_FIELD(model)),
-      field_row("model.name", "a display name", MEMSIM_FIELD(model.name)),
-      integer_by_section_row("model.layers", "transformer layers", MEMSIM_FIELD(model.layers)),
-      integer_by_section_row("model.hidden", "hidden size", MEMSIM_FIELD(model.hidden)),
-      integer_by_section_row("model.heads", "attention (query) heads", MEMSIM_FIELD(model.heads)),
+                MEMSIM_PLAN_FIELD(model)),
+      field_row("model.name", "a display name", MEMSIM_PLAN_FIELD(model.name)),
+      integer_by_section_row("model.layers", "transformer layers", MEMSIM_PLAN_FIELD(model.layers)),
+      integer_by_section_row("model.hidden", "hidden size", MEMSIM_PLAN_FIELD(model.hidden)),
+      integer_by_section_row("model.heads", "attention (query) heads",
+                             MEMSIM_PLAN_FIELD(model.heads)),
       integer_by_section_row("model.kv_heads",
                              "key/value heads; fewer than heads is grouped-query attention",
-                             MEMSIM_FIELD(model.kv_heads)),
+                             MEMSIM_PLAN_FIELD(model.kv_heads)),
       integer_by_section_row("model.head_dim", "size of one head (default hidden / heads)",
-                             MEMSIM_FIELD(model.head_dim)),
-      integer_by_section_row("model.ffn", "MLP inner size", MEMSIM_FIELD(model.ffn)),
+                             MEMSIM_PLAN_FIELD(model.head_dim)),
+      integer_by_section_row("model.ffn", "MLP inner size", MEMSIM_PLAN_FIELD(model.ffn)),
       field_row("model.ffn_type", "gelu (two matrices) | swiglu (three)",
-                MEMSIM_FIELD(model.ffn_type)),
-      integer_by_section_row("model.vocab", "vocabulary size", MEMSIM_FIELD(model.vocab)),
+                MEMSIM_PLAN_FIELD(model.ffn_type)),
+      integer_by_section_row("model.vocab", "vocabulary size", MEMSIM_PLAN_FIELD(model.vocab)),
       numeric_row("model.tied_embeddings", "LM head shares the embedding matrix",
-                  MEMSIM_FIELD(model.tied_embeddings)),
-      field_row("model.norm", "layernorm | rmsnorm", MEMSIM_FIELD(model.norm)),
-      numeric_row("model.bias", "biases on every linear layer", MEMSIM_FIELD(model.bias)),
-      numeric_row("model.qkv_bias", "biases on q, k and v only", MEMSIM_FIELD(model.qkv_bias)),
-      field_row("model.positions", "rope | learned | none", MEMSIM_FIELD(model.positions)),
+                  MEMSIM_PLAN_FIELD(model.tied_embeddings)),
+      field_row("model.norm", "layernorm | rmsnorm", MEMSIM_PLAN_FIELD(model.norm)),
+      numeric_row("model.bias", "biases on every linear layer", MEMSIM_PLAN_FIELD(model.bias)),
+      numeric_row("model.qkv_bias", "biases on q, k and v only", MEMSIM_PLAN_FIELD(model.qkv_bias)),
+      field_row("model.positions", "rope | learned | none", MEMSIM_PLAN_FIELD(model.positions)),
       integer_by_section_row("model.max_positions", "rows of the learned position table",
-                             MEMSIM_FIELD(model.max_positions)),
+                             MEMSIM_PLAN_FIELD(model.max_positions)),
       field_row("model.attention", "eager (scores materialised) | flash",
-                MEMSIM_FIELD(model.attention)),
+                MEMSIM_PLAN_FIELD(model.attention)),
       numeric_row("model.dropout", "dropout probability (0 = no dropout masks)",
-                  MEMSIM_FIELD(model.dropout)),
+                  MEMSIM_PLAN_FIELD(model.dropout)),
       field_row("model.layer_kinds",
                 "layers with their own MLP width: a list of {layers: first-last, ffn: width}",
-                MEMSIM_FIELD(model.layer_kinds)),
+                MEMSIM_PLAN_FIELD(model.layer_kinds)),
   };
 }
 
 std::vector<ScenarioKey> hardware_rows() {
   return {
-      field_row("hardware.gpu", "a GPU profile name (memsim hardware)", MEMSIM_FIELD(cluster.gpu)),
-      integer_row("hardware.nodes", "number of nodes", MEMSIM_FIELD(cluster.nodes), 1, kMostGpus),
-      integer_row("hardware.gpus_per_node", "GPUs per node", MEMSIM_FIELD(cluster.gpus_per_node), 1,
+      field_row("hardware.gpu", "a GPU profile name (memsim hardware)",
+                MEMSIM_PLAN_FIELD(cluster.gpu)),
+      integer_row("hardware.nodes", "number of nodes", MEMSIM_PLAN_FIELD(cluster.nodes), 1,
                   kMostGpus),
+      integer_row("hardware.gpus_per_node", "GPUs per node",
+                  MEMSIM_PLAN_FIELD(cluster.gpus_per_node), 1, kMostGpus),
       setting_row("hardware.capacity", "override the profile's memory per GPU, e.g. '80 GiB'",
                   {.copy =
                        [](TrainingPlan& to, const TrainingPlan& from) {
@@ -108,7 +106,7 @@ std::vector<ScenarioKey> hardware_rows() {
                          return static_cast<double>(p.cluster.gpu.capacity.value());
                        }}),
       number_row("hardware.compute_efficiency", "share of peak FLOP/s reached by matmuls (0.5)",
-                 MEMSIM_FIELD(cluster.compute_efficiency), 0.01, 1.0),
+                 MEMSIM_PLAN_FIELD(cluster.compute_efficiency), 0.01, 1.0),
       setting_row(
           "hardware.cpu_memory_per_node", "override the profile's host memory per node",
           {.read = Read::kSize,
@@ -126,92 +124,94 @@ std::vector<ScenarioKey> hardware_rows() {
 
 std::vector<ScenarioKey> training_rows() {
   return {
-      integer_row("training.seq_len", "tokens per sequence", MEMSIM_FIELD(training.seq_len), 1,
+      integer_row("training.seq_len", "tokens per sequence", MEMSIM_PLAN_FIELD(training.seq_len), 1,
                   kMostTokens),
       integer_row("training.micro_batch", "sequences per microbatch",
-                  MEMSIM_FIELD(training.micro_batch), 1, kMostBatch),
+                  MEMSIM_PLAN_FIELD(training.micro_batch), 1, kMostBatch),
       integer_row("training.global_batch",
                   "sequences per optimizer step (default: micro_batch × dp)",
-                  MEMSIM_FIELD(training.global_batch), 1, kMostBatch),
+                  MEMSIM_PLAN_FIELD(training.global_batch), 1, kMostBatch),
       field_row("training.optimizer", "an optimizer name, or {name, its parameters}",
-                MEMSIM_FIELD(training.optimizer)),
+                MEMSIM_PLAN_FIELD(training.optimizer)),
       field_row("training.gradient_buffers",
                 "persistent (Megatron, DeepSpeed) | on_demand (PyTorch)",
-                MEMSIM_FIELD(training.gradient_buffers)),
+                MEMSIM_PLAN_FIELD(training.gradient_buffers)),
   };
 }
 
 std::vector<ScenarioKey> inference_rows() {
   return {
       integer_row("inference.batch", "concurrent sequences per model replica",
-                  MEMSIM_FIELD(inference.batch), 1, kMostBatch),
+                  MEMSIM_PLAN_FIELD(inference.batch), 1, kMostBatch),
       integer_row("inference.prompt_len", "prompt tokens per sequence, prefilled",
-                  MEMSIM_FIELD(inference.prompt_len), 1, kMostTokens),
+                  MEMSIM_PLAN_FIELD(inference.prompt_len), 1, kMostTokens),
       integer_row("inference.generate_len", "tokens generated per sequence, one decode step each",
-                  MEMSIM_FIELD(inference.generate_len), 0, kMostTokens),
+                  MEMSIM_PLAN_FIELD(inference.generate_len), 0, kMostTokens),
       field_row("inference.weights", "fp32 | bf16 | fp16 | fp8 | int8 | int4",
-                MEMSIM_FIELD(inference.weights)),
+                MEMSIM_PLAN_FIELD(inference.weights)),
       field_row("inference.embedding_weights",
                 "the embedding and LM head's format (default: the weights', bf16 if those "
                 "are 8-bit or less)",
-                MEMSIM_FIELD(inference.embedding_weights)),
+                MEMSIM_PLAN_FIELD(inference.embedding_weights)),
       integer_row("inference.group_size", "input features per int8/int4 scale and zero point (128)",
-                  MEMSIM_FIELD(inference.group_size), 1, int64_t{1} << 20),
-      field_row("inference.kv_cache", "bf16 | fp16 | fp8 | int8", MEMSIM_FIELD(inference.kv_cache)),
+                  MEMSIM_PLAN_FIELD(inference.group_size), 1, int64_t{1} << 20),
+      field_row("inference.kv_cache", "bf16 | fp16 | fp8 | int8",
+                MEMSIM_PLAN_FIELD(inference.kv_cache)),
       integer_row("inference.kv_block", "paged KV cache block in tokens; 0 = contiguous",
-                  MEMSIM_FIELD(inference.kv_block), 0, int64_t{1} << 20),
+                  MEMSIM_PLAN_FIELD(inference.kv_block), 0, int64_t{1} << 20),
       number_row("inference.memory_utilization",
                  "share of GPU memory a serving engine may use (0.9)",
-                 MEMSIM_FIELD(inference.memory_utilization), 0.01, 1.0),
+                 MEMSIM_PLAN_FIELD(inference.memory_utilization), 0.01, 1.0),
       integer_row("inference.prefill_chunk", "prompt tokens per prefill pass; 0 = the whole prompt",
-                  MEMSIM_FIELD(inference.prefill_chunk), 0, kMostTokens),
+                  MEMSIM_PLAN_FIELD(inference.prefill_chunk), 0, kMostTokens),
       field_row("inference.logits",
                 "last (only the sampled position) | all (every prompt position)",
-                MEMSIM_FIELD(inference.all_logits)),
+                MEMSIM_PLAN_FIELD(inference.all_logits)),
       field_row("inference.activations", "activation dtype: fp32 | bf16 | fp16",
-                MEMSIM_FIELD(inference.activations)),
+                MEMSIM_PLAN_FIELD(inference.activations)),
   };
 }
 
 std::vector<ScenarioKey> precision_rows() {
   return {
       field_row("precision.recipe", "fp32 | bf16-mixed | fp16-mixed | bf16",
-                MEMSIM_FIELD(precision.recipe)),
+                MEMSIM_PLAN_FIELD(precision.recipe)),
       field_row("precision.gradients", "gradient dtype override: fp32 | bf16 | fp16",
-                MEMSIM_FIELD(precision.gradients)),
+                MEMSIM_PLAN_FIELD(precision.gradients)),
       field_row("precision.activations", "activation dtype override: fp32 | bf16 | fp16",
-                MEMSIM_FIELD(precision.activations)),
+                MEMSIM_PLAN_FIELD(precision.activations)),
   };
 }
 
 std::vector<ScenarioKey> parallel_rows() {
   return {
-      integer_row("parallel.pp", "pipeline stages", MEMSIM_FIELD(parallel.pp.stages), 1, kMostGpus),
+      integer_row("parallel.pp", "pipeline stages", MEMSIM_PLAN_FIELD(parallel.pp.stages), 1,
+                  kMostGpus),
       field_row("parallel.schedule", "gpipe | 1f1b | interleaved",
-                MEMSIM_FIELD(parallel.pp.schedule)),
+                MEMSIM_PLAN_FIELD(parallel.pp.schedule)),
       integer_row("parallel.virtual_stages", "model chunks per stage, for interleaved",
-                  MEMSIM_FIELD(parallel.pp.virtual_stages), 1, 1 << 16),
+                  MEMSIM_PLAN_FIELD(parallel.pp.virtual_stages), 1, 1 << 16),
       flag_row("parallel.embedding_as_layer", "count the embedding as a layer when balancing",
-               MEMSIM_FIELD(parallel.pp.embedding_as_layer)),
+               MEMSIM_PLAN_FIELD(parallel.pp.embedding_as_layer)),
       flag_row("parallel.loss_as_layer", "count the LM head and loss as a layer when balancing",
-               MEMSIM_FIELD(parallel.pp.loss_as_layer)),
+               MEMSIM_PLAN_FIELD(parallel.pp.loss_as_layer)),
       field_row("parallel.layers_per_stage",
                 "layers of each stage (or chunk), overriding the balance",
-                MEMSIM_FIELD(parallel.pp.layers_per_stage)),
+                MEMSIM_PLAN_FIELD(parallel.pp.layers_per_stage)),
       integer_by_section_row("parallel.dp", "data parallel degree, or auto (world / (tp × pp))",
-                             MEMSIM_FIELD(parallel.dp.degree)),
+                             MEMSIM_PLAN_FIELD(parallel.dp.degree)),
   };
 }
 
 std::vector<ScenarioKey> overhead_rows() {
   return {
       size_row("overhead.cuda_context", "CUDA context and kernels per GPU (1343 MiB)",
-               MEMSIM_FIELD(overheads.cuda_context)),
+               MEMSIM_PLAN_FIELD(overheads.cuda_context)),
       size_row("overhead.nccl_per_group", "NCCL buffers per process group (688 MB)",
-               MEMSIM_FIELD(overheads.nccl_per_group)),
+               MEMSIM_PLAN_FIELD(overheads.nccl_per_group)),
       number_row("overhead.allocator_reserve",
                  "fragmentation reserve, share of the step's allocations (0.15)",
-                 MEMSIM_FIELD(overheads.allocator_reserve), 0.0, 1.0),
+                 MEMSIM_PLAN_FIELD(overheads.allocator_reserve), 0.0, 1.0),
   };
 }
 
@@ -225,8 +225,6 @@ std::vector<ScenarioKey> make_table() {
   }
   return table;
 }
-
-#undef MEMSIM_FIELD
 
 }  // namespace
 

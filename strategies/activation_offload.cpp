@@ -60,9 +60,7 @@ void offload_kept_activations(const RecipeSettings& settings, sim::RankProgram& 
 }
 
 // The plan's fields the pass reads.
-constexpr auto kOffload = [](auto& p) -> auto& {
-  return p.training.chunk_passes.activation_offload;
-};
+constexpr auto kOffload = MEMSIM_PLAN_FIELD(training.chunk_passes.activation_offload);
 constexpr auto kLayers = [](auto& p) -> auto& {
   return kOffload(p).layers;
 };

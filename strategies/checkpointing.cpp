@@ -87,9 +87,7 @@ std::vector<sim::RecomputeSpan> recompute_spans(const sim::LayerGraph& graph,
 
 namespace {
 
-constexpr auto kPolicy = [](auto& p) -> auto& {
-  return p.training.chunk_passes.checkpointing;
-};
+constexpr auto kPolicy = MEMSIM_PLAN_FIELD(training.chunk_passes.checkpointing);
 
 void select_full(TrainingPlan& plan) {
   kPolicy(plan) = FullCheckpointing{1};

@@ -13,9 +13,7 @@ namespace memsim::strategies {
 
 namespace {
 
-constexpr auto kLossChunks = [](auto& p) -> auto& {
-  return p.training.loss_chunks;
-};
+constexpr auto kLossChunks = MEMSIM_PLAN_FIELD(training.loss_chunks);
 
 void chunk_the_head(const TrainingPlan& plan, sim::GraphOptions& options) {
   options.loss_chunks = plan.training.loss_chunks;

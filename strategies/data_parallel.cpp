@@ -148,24 +148,12 @@ int64_t owned_parameters(const std::vector<RankParam>& params, const DataParalle
 namespace {
 
 // The plan's fields the pass reads.
-constexpr auto kZero = [](auto& p) -> auto& {
-  return p.parallel.dp.zero;
-};
-constexpr auto kOffload = [](auto& p) -> auto& {
-  return p.parallel.dp.offload;
-};
-constexpr auto kBucket = [](auto& p) -> auto& {
-  return p.parallel.dp.reduce_bucket_elements;
-};
-constexpr auto kPrefetch = [](auto& p) -> auto& {
-  return p.parallel.dp.prefetch_layers;
-};
-constexpr auto kPersistence = [](auto& p) -> auto& {
-  return p.parallel.dp.persistence_threshold;
-};
-constexpr auto kOverlap = [](auto& p) -> auto& {
-  return p.parallel.dp.overlap_communication;
-};
+constexpr auto kZero = MEMSIM_PLAN_FIELD(parallel.dp.zero);
+constexpr auto kOffload = MEMSIM_PLAN_FIELD(parallel.dp.offload);
+constexpr auto kBucket = MEMSIM_PLAN_FIELD(parallel.dp.reduce_bucket_elements);
+constexpr auto kPrefetch = MEMSIM_PLAN_FIELD(parallel.dp.prefetch_layers);
+constexpr auto kPersistence = MEMSIM_PLAN_FIELD(parallel.dp.persistence_threshold);
+constexpr auto kOverlap = MEMSIM_PLAN_FIELD(parallel.dp.overlap_communication);
 
 /// ZeRO-Offload moves the optimizer's partition, and parameters are partitioned, and so
 /// offloadable, only by ZeRO-3: DeepSpeed's docs/_pages/config-json.md (v0.14) gives

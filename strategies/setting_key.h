@@ -15,6 +15,13 @@
 #include "sim/units.h"
 #include "strategies/training_plan.h"
 
+/// A plan's field, for the row builders and the passes: MEMSIM_PLAN_FIELD(parallel.dp.zero)
+/// reads and sets `plan.parallel.dp.zero`.
+#define MEMSIM_PLAN_FIELD(field) \
+  [](auto& p) -> auto& {         \
+    return p.field;              \
+  }
+
 namespace memsim::strategies {
 
 struct SettingKey {

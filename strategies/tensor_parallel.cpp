@@ -114,15 +114,9 @@ sim::Bytes sequence_parallel_buffer(const sim::LayerGraph& graph, const sim::OpN
 namespace {
 
 // The plan's fields the pass reads.
-constexpr auto kDegree = [](auto& p) -> auto& {
-  return p.parallel.tp.degree;
-};
-constexpr auto kSequenceParallel = [](auto& p) -> auto& {
-  return p.parallel.tp.sequence_parallel;
-};
-constexpr auto kVocabMultiple = [](auto& p) -> auto& {
-  return p.parallel.tp.vocab_multiple;
-};
+constexpr auto kDegree = MEMSIM_PLAN_FIELD(parallel.tp.degree);
+constexpr auto kSequenceParallel = MEMSIM_PLAN_FIELD(parallel.tp.sequence_parallel);
+constexpr auto kVocabMultiple = MEMSIM_PLAN_FIELD(parallel.tp.vocab_multiple);
 
 int64_t degree(const TrainingPlan& plan) {
   return plan.parallel.tp.degree;
