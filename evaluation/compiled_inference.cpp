@@ -55,7 +55,7 @@ struct CompiledInference::Stage {
 
 CompiledInference::~CompiledInference() = default;
 
-CompiledInference::CompiledInference(TrainingPlan plan)
+CompiledInference::CompiledInference(ServingPlan plan)
     : plan_(std::move(plan)),
       graph_([&] {
         sim::ModelSpec model = plan_.model;

@@ -14,7 +14,7 @@
 #include "sim/quantity_index.h"
 #include "sim/simulator.h"
 #include "strategies/serving.h"
-#include "strategies/training_plan.h"
+#include "strategies/plan.h"
 
 namespace memsim::evaluation {
 
@@ -22,10 +22,10 @@ using namespace strategies;  // the plan and the strategies' terms
 
 class CompiledInference {
  public:
-  explicit CompiledInference(TrainingPlan plan);
+  explicit CompiledInference(ServingPlan plan);
   ~CompiledInference();
 
-  const TrainingPlan& plan() const { return plan_; }
+  const ServingPlan& plan() const { return plan_; }
   const sim::LayerGraph& graph() const { return *graph_; }
   int64_t stages() const { return plan_.parallel.pp.stages; }
   /// Walks stage `stage`'s ranks: resident state, then the passes.
@@ -67,7 +67,7 @@ class CompiledInference {
   /// Seconds of one pass through every stage.
   double pass_seconds(const PassShape& shape) const;
 
-  TrainingPlan plan_;
+  ServingPlan plan_;
   std::unique_ptr<sim::LayerGraph> graph_;
   std::unique_ptr<sim::QuantityIndex> index_;  ///< tensor classes grouped as a pass prices them
   std::vector<sim::Bytes> op_weights_;         ///< per twin slot: weight bytes the op reads

@@ -21,7 +21,7 @@
 #include "sim/layer_graph.h"
 #include "sim/quantity_index.h"
 #include "sim/rank_program.h"
-#include "strategies/training_plan.h"
+#include "strategies/plan.h"
 
 namespace memsim::evaluation {
 

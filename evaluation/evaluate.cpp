@@ -7,11 +7,18 @@
 
 namespace memsim::evaluation {
 
-sim::Bytes usable_memory(const TrainingPlan& plan) {
-  const sim::Bytes capacity = plan.cluster.gpu.capacity;
-  if (plan.mode == Mode::kTraining) return capacity;
+sim::Bytes usable_memory(const ServingPlan& plan) {
   return sim::Bytes(static_cast<int64_t>(plan.inference.memory_utilization *
-                                         static_cast<double>(capacity.value())));
+                                         static_cast<double>(plan.cluster.gpu.capacity.value())));
+}
+
+sim::Bytes usable_memory(const TrainingPlan& plan) {
+  return plan.cluster.gpu.capacity;
+}
+
+sim::Bytes usable_memory(const Plan& plan) {
+  if (plan.mode == Mode::kTraining) return usable_memory(static_cast<const TrainingPlan&>(plan));
+  return usable_memory(serving_plan(plan));
 }
 
 TrainingReport evaluate(const CompiledPlan& compiled) {
@@ -61,7 +68,7 @@ TrainingReport evaluate(const CompiledPlan& compiled) {
 }
 
 TrainingReport evaluate(const CompiledInference& compiled) {
-  const TrainingPlan& plan = compiled.plan();
+  const ServingPlan& plan = compiled.plan();
   const Inference& inference = plan.inference;
   TrainingReport report;
   report.parameters = compiled.graph().parameter_count();
@@ -70,7 +77,7 @@ TrainingReport evaluate(const CompiledInference& compiled) {
   report.capacity = plan.cluster.gpu.capacity;
   InferenceFacts facts;
   facts.usable = usable_memory(plan);
-  TrainingPlan unsharded = plan;  // the cache of one token, before tensor parallelism
+  ServingPlan unsharded = plan;  // the cache of one token, before tensor parallelism
   unsharded.parallel.tp.degree = 1;
   facts.kv_bytes_per_token = kv_bytes_per_token(unsharded, plan.model.layers);
 
@@ -114,8 +121,8 @@ TrainingReport evaluate(const CompiledInference& compiled) {
   return report;
 }
 
-TrainingReport evaluate(const TrainingPlan& plan) {
-  if (plan.mode == Mode::kInference) return evaluate(CompiledInference(plan));
+TrainingReport evaluate(const Plan& plan) {
+  if (plan.mode == Mode::kInference) return evaluate(CompiledInference(serving_plan(plan)));
   return evaluate(CompiledPlan(plan));
 }
 

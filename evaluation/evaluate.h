@@ -52,13 +52,16 @@ struct TrainingReport {
   std::optional<InferenceFacts> inference;  ///< set in inference mode
 };
 
-/// What a rank's peak must stay under: the GPU's capacity, or in inference the share a
-/// serving engine may use.
+/// What a training step may use of each GPU: all of it.
 sim::Bytes usable_memory(const TrainingPlan& plan);
+/// What a serving engine may use of each GPU: its share of the capacity.
+sim::Bytes usable_memory(const ServingPlan& plan);
+/// What a rank's peak must stay under: the GPU's capacity, or in serving the engine's share.
+sim::Bytes usable_memory(const Plan& plan);
 
 TrainingReport evaluate(const CompiledPlan& compiled);
 TrainingReport evaluate(const CompiledInference& compiled);
 /// Training or inference, as the plan's mode says.
-TrainingReport evaluate(const TrainingPlan& plan);
+TrainingReport evaluate(const Plan& plan);
 
 }  // namespace memsim::evaluation

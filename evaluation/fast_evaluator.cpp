@@ -95,7 +95,7 @@ void evaluate_context_pass(const PassProfile& pass, const std::vector<int64_t>& 
 }
 
 /// Inference walks a prefill and one decode step per stage: cheap enough to walk as is.
-FastResult inference_result(const TrainingPlan& plan) {
+FastResult inference_result(const Plan& plan) {
   const TrainingReport report = evaluation::evaluate(plan);
   FastResult result;
   result.peak = report.peak;
@@ -523,8 +523,9 @@ const PricedStages& FastEvaluator::Caches::price_stages(const TrainingPlan& plan
   return priced;
 }
 
-FastResult FastEvaluator::evaluate(const TrainingPlan& plan, StagePeaks detail) {
-  if (plan.mode == Mode::kInference) return inference_result(plan);
+FastResult FastEvaluator::evaluate(const Plan& scenario, StagePeaks detail) {
+  if (scenario.mode == Mode::kInference) return inference_result(scenario);
+  const TrainingPlan& plan = scenario;
   Caches& caches = *caches_;
   const PricedStages& priced = caches.price_stages(plan);
   const PipelineParallelism& pp = plan.parallel.pp;

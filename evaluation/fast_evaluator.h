@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "sim/units.h"
-#include "strategies/training_plan.h"
+#include "strategies/plan.h"
 
 namespace memsim::evaluation {
 
@@ -45,7 +45,8 @@ class FastEvaluator {
   FastEvaluator(const FastEvaluator&) = delete;
   FastEvaluator& operator=(const FastEvaluator&) = delete;
 
-  FastResult evaluate(const TrainingPlan& plan, StagePeaks detail = StagePeaks::kEvery);
+  /// A scenario's plan: training evaluated here, serving walked.
+  FastResult evaluate(const Plan& scenario, StagePeaks detail = StagePeaks::kEvery);
 
  private:
   struct Caches;

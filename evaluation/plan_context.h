@@ -12,7 +12,7 @@
 #include "sim/quantity_index.h"
 #include "sim/rank_program.h"
 #include "strategies/communication.h"
-#include "strategies/training_plan.h"
+#include "strategies/plan.h"
 
 namespace memsim::evaluation {
 

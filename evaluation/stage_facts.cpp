@@ -111,7 +111,7 @@ double model_flops_per_step(const TrainingPlan& plan, const PlanContext& context
          static_cast<double>(plan.microbatches() * plan.parallel.dp.degree);
 }
 
-sim::Bytes allocator_reserve(const TrainingPlan& plan, sim::Bytes dynamic) {
+sim::Bytes allocator_reserve(const PlanCore& plan, sim::Bytes dynamic) {
   return sim::Bytes(static_cast<int64_t>(
       std::ceil(plan.overheads.allocator_reserve * static_cast<double>(dynamic.value()))));
 }

@@ -13,7 +13,7 @@
 #include "sim/memory_event.h"
 #include "strategies/data_parallel.h"
 #include "strategies/pipeline.h"
-#include "strategies/training_plan.h"
+#include "strategies/plan.h"
 
 namespace memsim::evaluation {
 
@@ -91,6 +91,6 @@ double model_flops_per_step(const TrainingPlan& plan, const PlanContext& context
 
 /// The memory-allocator reserve for a stage whose walk peaks `dynamic` above its resident
 /// state: a share of it, rounded up.
-sim::Bytes allocator_reserve(const TrainingPlan& plan, sim::Bytes dynamic);
+sim::Bytes allocator_reserve(const PlanCore& plan, sim::Bytes dynamic);
 
 }  // namespace memsim::evaluation

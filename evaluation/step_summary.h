@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "sim/units.h"
-#include "strategies/training_plan.h"
+#include "strategies/plan.h"
 
 namespace memsim::evaluation {
 

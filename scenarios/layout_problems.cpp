@@ -14,7 +14,7 @@ namespace memsim::scenarios {
 namespace {
 
 using R = strategies::LayoutReason;
-using strategies::TrainingPlan;
+using strategies::Plan;
 
 struct ReasonInfo {
   const char* keys;  ///< the dotted keys whose values decide it, the one at fault first
@@ -79,7 +79,7 @@ namespace {
 
 /// The message for a problem of the parallel layout against the model and cluster, or ""
 /// for another kind of problem.
-std::string layout_shape_message(R reason, const TrainingPlan& plan) {
+std::string layout_shape_message(R reason, const Plan& plan) {
   const int64_t tp = plan.parallel.tp.degree;
   const int64_t pp = plan.parallel.pp.stages;
   const int64_t dp = plan.parallel.dp.degree;
@@ -119,7 +119,7 @@ std::string layout_shape_message(R reason, const TrainingPlan& plan) {
 }
 
 /// The message for a problem of the batch, the work it makes or a setting's range.
-std::string batch_message(R reason, const TrainingPlan& plan) {
+std::string batch_message(R reason, const Plan& plan) {
   const int64_t pp = plan.parallel.pp.stages;
   const int64_t dp = plan.parallel.dp.degree;
   switch (reason) {
@@ -175,7 +175,7 @@ std::string batch_message(R reason, const TrainingPlan& plan) {
 
 }  // namespace
 
-std::string layout_message(R reason, const TrainingPlan& plan) {
+std::string layout_message(R reason, const Plan& plan) {
   if (const auto r = static_cast<size_t>(reason); r >= strategies::kCoreLayoutReasons) {
     return strategies::pass_checks().at(r - strategies::kCoreLayoutReasons).message(plan);
   }

@@ -15,6 +15,6 @@ std::vector<std::string> layout_keys(strategies::LayoutReason reason);
 /// A short phrase, for counting skipped sweep points.
 const char* layout_summary(strategies::LayoutReason reason);
 /// The full message for `plan`.
-std::string layout_message(strategies::LayoutReason reason, const strategies::TrainingPlan& plan);
+std::string layout_message(strategies::LayoutReason reason, const strategies::Plan& plan);
 
 }  // namespace memsim::scenarios

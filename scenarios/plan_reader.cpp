@@ -17,7 +17,7 @@ namespace memsim::scenarios {
 
 namespace {
 
-using strategies::TrainingPlan;
+using strategies::Plan;
 
 using sim::kMostGpus;
 
@@ -29,7 +29,7 @@ const ConfigNode* required(const ConfigNode& config, const std::string& key,
   return node;
 }
 
-void read_hardware(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics) {
+void read_hardware(const ConfigNode& node, Plan& plan, Diagnostics& diagnostics) {
   SectionReader reader(node, "hardware", keys_of("hardware"), diagnostics);
   if (!reader.valid()) return;
   if (!reader.has("gpu")) diagnostics.error(node.where, "hardware.gpu is missing");
@@ -57,7 +57,7 @@ void read_hardware(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diag
   }
 }
 
-void read_optimizer(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics) {
+void read_optimizer(const ConfigNode& node, Plan& plan, Diagnostics& diagnostics) {
   std::vector<std::string> names;
   for (const auto& info : strategies::optimizers())
     names.emplace_back(info.name);
@@ -85,7 +85,7 @@ void read_optimizer(const ConfigNode& node, TrainingPlan& plan, Diagnostics& dia
   }
 }
 
-void read_training(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics) {
+void read_training(const ConfigNode& node, Plan& plan, Diagnostics& diagnostics) {
   SectionReader reader(node, "training", keys_of("training"), diagnostics);
   if (!reader.valid()) return;
   if (!reader.has("seq_len")) diagnostics.error(node.where, "training.seq_len is missing");
@@ -110,7 +110,7 @@ std::optional<strategies::Dtype> read_dtype(SectionReader& reader, const std::st
   return *name == "bf16" ? strategies::Dtype::kBf16 : strategies::Dtype::kFp16;
 }
 
-void read_precision(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics) {
+void read_precision(const ConfigNode& node, Plan& plan, Diagnostics& diagnostics) {
   SectionReader reader(node, "precision", keys_of("precision"), diagnostics);
   if (!reader.valid()) return;
   std::vector<std::string> recipes;
@@ -131,7 +131,7 @@ std::vector<std::string> format_names(const Formats& formats) {
   return names;
 }
 
-void read_inference(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics) {
+void read_inference(const ConfigNode& node, Plan& plan, Diagnostics& diagnostics) {
   SectionReader reader(node, "inference", keys_of("inference"), diagnostics);
   if (!reader.valid()) return;
   strategies::Inference& inference = plan.inference;
@@ -150,7 +150,7 @@ void read_inference(const ConfigNode& node, TrainingPlan& plan, Diagnostics& dia
 }
 
 /// Training keys that have no meaning when serving, reported where they are written.
-void check_inference_layout(const ConfigNode& config, const TrainingPlan& plan,
+void check_inference_layout(const ConfigNode& config, const Plan& plan,
                             Diagnostics& diagnostics) {
   const auto reject = [&](bool set, const std::string& key, const std::string& why) {
     if (set) {
@@ -166,7 +166,7 @@ void check_inference_layout(const ConfigNode& config, const TrainingPlan& plan,
   reject(parallel.pp.virtual_stages != 1, "virtual_stages", "a request passes each stage once");
 }
 
-void read_parallel(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics,
+void read_parallel(const ConfigNode& node, Plan& plan, Diagnostics& diagnostics,
                    bool& dp_auto) {
   SectionReader reader(node, "parallel", keys_of("parallel"), diagnostics);
   if (!reader.valid()) return;
@@ -210,7 +210,7 @@ void read_parallel(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diag
   }
 }
 
-void read_overhead(const ConfigNode& node, TrainingPlan& plan, Diagnostics& diagnostics) {
+void read_overhead(const ConfigNode& node, Plan& plan, Diagnostics& diagnostics) {
   SectionReader reader(node, "overhead", keys_of("overhead"), diagnostics);
   if (!reader.valid()) return;
   read_table_keys(reader, "overhead", plan);
@@ -249,7 +249,7 @@ Location layout_problem_location(const ConfigNode& config, const std::vector<std
 
 /// Cross-section consistency: the parallel layout against the model and the cluster,
 /// each problem reported at the key at fault.
-void check_layout(const ConfigNode& config, TrainingPlan& plan, Diagnostics& diagnostics,
+void check_layout(const ConfigNode& config, Plan& plan, Diagnostics& diagnostics,
                   std::vector<Diagnostic>& warnings) {
   const strategies::LayoutProblems problems = strategies::resolve_layout(plan);
   for (size_t r = 0; r < strategies::layout_reason_count(); ++r) {
@@ -267,10 +267,10 @@ void check_layout(const ConfigNode& config, TrainingPlan& plan, Diagnostics& dia
 
 }  // namespace
 
-std::optional<TrainingPlan> read_plan(const ConfigNode& config, const std::string& scenario_dir,
+std::optional<Plan> read_plan(const ConfigNode& config, const std::string& scenario_dir,
                                       Diagnostics& diagnostics, std::vector<Diagnostic>& warnings,
                                       bool resolve) {
-  TrainingPlan plan;
+  Plan plan;
   bool dp_auto = true;
   Diagnostics local;
   if (const ConfigNode* mode = config.get("mode")) {

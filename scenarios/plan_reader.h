@@ -9,7 +9,7 @@
 #include "scenarios/config_tree.h"
 #include "scenarios/diagnostics.h"
 #include "sim/model_spec.h"
-#include "strategies/training_plan.h"
+#include "strategies/plan.h"
 
 namespace memsim::scenarios {
 
@@ -22,7 +22,7 @@ std::optional<sim::ModelSpec> read_model(const ConfigNode& node, const std::stri
 /// A whole configuration (the top-level mapping without `compare:`). Without `resolve`,
 /// `dp: auto` stays 0, an unset global batch stays 0 and the layout is not checked (sweeps
 /// resolve and check each point).
-std::optional<strategies::TrainingPlan> read_plan(const ConfigNode& config,
+std::optional<strategies::Plan> read_plan(const ConfigNode& config,
                                                   const std::string& scenario_dir,
                                                   Diagnostics& diagnostics,
                                                   std::vector<Diagnostic>& warnings,

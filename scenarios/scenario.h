@@ -1,19 +1,19 @@
 #pragma once
 /// A scenario file: a base configuration and named `compare:` variants, each read into a
-/// validated TrainingPlan. `--set key=value` overrides apply before anything is read.
+/// validated Plan. `--set key=value` overrides apply before anything is read.
 
 #include <string>
 #include <vector>
 
 #include "scenarios/config_tree.h"
 #include "scenarios/diagnostics.h"
-#include "strategies/training_plan.h"
+#include "strategies/plan.h"
 
 namespace memsim::scenarios {
 
 struct Variant {
   std::string name;  ///< "base" for the scenario's own configuration
-  strategies::TrainingPlan plan;
+  strategies::Plan plan;
 };
 
 struct Scenario {

@@ -16,7 +16,7 @@ using Read = ScenarioKey::Read;
 using sim::kMostBatch;
 using sim::kMostGpus;
 using sim::kMostTokens;
-using strategies::TrainingPlan;
+using strategies::Plan;
 // The row builders (strategies/setting_key.h).
 using strategies::field_row;
 using strategies::flag_row;
@@ -98,11 +98,11 @@ std::vector<ScenarioKey> hardware_rows() {
                   MEMSIM_PLAN_FIELD(cluster.gpus_per_node), 1, kMostGpus),
       setting_row("hardware.capacity", "override the profile's memory per GPU, e.g. '80 GiB'",
                   {.copy =
-                       [](TrainingPlan& to, const TrainingPlan& from) {
+                       [](Plan& to, const Plan& from) {
                          to.cluster.gpu.capacity = from.cluster.gpu.capacity;
                        },
                    .number =
-                       [](const TrainingPlan& p) {
+                       [](const Plan& p) {
                          return static_cast<double>(p.cluster.gpu.capacity.value());
                        }}),
       number_row("hardware.compute_efficiency", "share of peak FLOP/s reached by matmuls (0.5)",
@@ -111,14 +111,14 @@ std::vector<ScenarioKey> hardware_rows() {
           "hardware.cpu_memory_per_node", "override the profile's host memory per node",
           {.read = Read::kSize,
            .copy =
-               [](TrainingPlan& to, const TrainingPlan& from) {
+               [](Plan& to, const Plan& from) {
                  to.cluster.cpu_memory_override = from.cluster.cpu_memory_override;
                },
            .number =
-               [](const TrainingPlan& p) {
+               [](const Plan& p) {
                  return static_cast<double>(p.cluster.cpu_memory_per_node().value());
                },
-           .set_size = [](TrainingPlan& p, sim::Bytes v) { p.cluster.cpu_memory_override = v; }}),
+           .set_size = [](Plan& p, sim::Bytes v) { p.cluster.cpu_memory_override = v; }}),
   };
 }
 
@@ -276,7 +276,7 @@ std::string mapping_shape(const std::string& dotted) {
 }
 
 /// A mapping key's value `node`: one of its shorthand words, or a mapping of its own keys.
-void read_mapping(const ConfigNode& node, const ScenarioKey& k, TrainingPlan& plan,
+void read_mapping(const ConfigNode& node, const ScenarioKey& k, Plan& plan,
                   Diagnostics& diagnostics) {
   if (node.is_scalar()) {
     for (const ScenarioKey::Shorthand& s : k.shorthands) {
@@ -314,7 +314,7 @@ void read_mapping(const ConfigNode& node, const ScenarioKey& k, TrainingPlan& pl
 
 }  // namespace
 
-void read_table_keys(SectionReader& reader, std::string_view section, TrainingPlan& plan) {
+void read_table_keys(SectionReader& reader, std::string_view section, Plan& plan) {
   for (const ScenarioKey& k : scenario_keys()) {
     if (k.section != section) continue;
     switch (k.read) {
@@ -344,7 +344,7 @@ void read_table_keys(SectionReader& reader, std::string_view section, TrainingPl
   }
 }
 
-void read_top_level_keys(const ConfigNode& root, TrainingPlan& plan, Diagnostics& diagnostics) {
+void read_top_level_keys(const ConfigNode& root, Plan& plan, Diagnostics& diagnostics) {
   for (const ScenarioKey& k : scenario_keys()) {
     if (!k.section.empty() || k.read != Read::kMapping) continue;
     if (const ConfigNode* node = root.get(k.name)) read_mapping(*node, k, plan, diagnostics);

@@ -18,7 +18,7 @@ namespace memsim::scenarios {
 
 namespace {
 
-using strategies::TrainingPlan;
+using strategies::Plan;
 
 bool is_number(const std::string& text) {
   double value = 0.0;
@@ -27,7 +27,7 @@ bool is_number(const std::string& text) {
 }
 
 /// `auto` for tp or pp: every value the model and cluster allow.
-std::vector<int64_t> automatic_values(const std::string& key, const TrainingPlan& base) {
+std::vector<int64_t> automatic_values(const std::string& key, const Plan& base) {
   const int64_t world = base.cluster.world_size();
   const sim::ModelSpec& m = base.model;
   std::vector<int64_t> values;
@@ -137,7 +137,7 @@ Constraint Constraint::parse(const std::string& text, const Location& where,
   return c;
 }
 
-double Constraint::side(const std::vector<Product>& sum, const TrainingPlan& plan) const {
+double Constraint::side(const std::vector<Product>& sum, const Plan& plan) const {
   double total = 0.0;
   for (const Product& product : sum) {
     double value = product.factor;
@@ -148,7 +148,7 @@ double Constraint::side(const std::vector<Product>& sum, const TrainingPlan& pla
   return total;
 }
 
-bool Constraint::holds(const TrainingPlan& plan) const {
+bool Constraint::holds(const Plan& plan) const {
   const double a = side(left_, plan);
   const double b = side(right_, plan);
   if (op_ == "<") return a < b;
@@ -159,7 +159,7 @@ bool Constraint::holds(const TrainingPlan& plan) const {
   return a > b;
 }
 
-Sweep::Sweep(TrainingPlan base, std::vector<SweepAxis> axes, std::vector<Constraint> where)
+Sweep::Sweep(Plan base, std::vector<SweepAxis> axes, std::vector<Constraint> where)
     : base_(std::move(base)), axes_(std::move(axes)), where_(std::move(where)) {
   for (const SweepAxis& axis : axes_) {
     points_ = static_cast<uint64_t>(
@@ -176,7 +176,7 @@ void Sweep::coordinates(uint64_t index, std::vector<size_t>& out) const {
   }
 }
 
-void Sweep::apply(uint64_t index, TrainingPlan& plan) const {
+void Sweep::apply(uint64_t index, Plan& plan) const {
   // Fields that resolving a point fills in start again from the base.
   plan.parallel.dp.degree = base_.parallel.dp.degree;
   plan.training.global_batch = base_.training.global_batch;
@@ -187,7 +187,7 @@ void Sweep::apply(uint64_t index, TrainingPlan& plan) const {
   }
 }
 
-std::string_view Sweep::prepare(uint64_t index, TrainingPlan& plan) const {
+std::string_view Sweep::prepare(uint64_t index, Plan& plan) const {
   apply(index, plan);
   const strategies::LayoutProblems problems =
       strategies::layout_errors(strategies::resolve_layout(plan));
@@ -206,7 +206,7 @@ std::string_view Sweep::prepare(uint64_t index, TrainingPlan& plan) const {
 Sweep read_sweep(const ConfigNode& sweep, const ConfigNode& where, const ConfigNode& config,
                  const std::string& scenario_dir, Diagnostics& diagnostics) {
   std::vector<Diagnostic> warnings;
-  std::optional<TrainingPlan> base = read_plan(config, scenario_dir, diagnostics, warnings, false);
+  std::optional<Plan> base = read_plan(config, scenario_dir, diagnostics, warnings, false);
   std::vector<SweepAxis> axes;
   if (!sweep.is_map()) {
     diagnostics.error(sweep.where, "sweep must map dotted keys to lists of values");

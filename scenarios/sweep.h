@@ -13,7 +13,7 @@
 #include "scenarios/diagnostics.h"
 #include "scenarios/scenario.h"
 #include "scenarios/scenario_keys.h"
-#include "strategies/training_plan.h"
+#include "strategies/plan.h"
 
 namespace memsim::scenarios {
 
@@ -22,7 +22,7 @@ struct SweepAxis {
   const ScenarioKey* setter = nullptr;
   std::vector<std::string> labels;              ///< each value as written
   std::vector<bool> numeric;                    ///< whether a label is a number (for JSON)
-  std::vector<strategies::TrainingPlan> plans;  ///< the base with each value, unresolved
+  std::vector<strategies::Plan> plans;  ///< the base with each value, unresolved
 };
 
 /// `a.b * c.d <= 64`: two sums of products of keys and numbers, compared.
@@ -30,7 +30,7 @@ class Constraint {
  public:
   /// Parses `text`; problems go to `diagnostics` at `where`.
   static Constraint parse(const std::string& text, const Location& where, Diagnostics& diagnostics);
-  bool holds(const strategies::TrainingPlan& plan) const;
+  bool holds(const strategies::Plan& plan) const;
   const std::string& text() const { return text_; }
   /// "where: TEXT", why a point that breaks it is skipped.
   const std::string& reason() const { return reason_; }
@@ -40,7 +40,7 @@ class Constraint {
     double factor = 1.0;
     std::vector<const ScenarioKey*> keys;
   };
-  double side(const std::vector<Product>& sum, const strategies::TrainingPlan& plan) const;
+  double side(const std::vector<Product>& sum, const strategies::Plan& plan) const;
 
   std::string text_;
   std::string reason_;
@@ -51,23 +51,23 @@ class Constraint {
 
 class Sweep {
  public:
-  Sweep(strategies::TrainingPlan base, std::vector<SweepAxis> axes, std::vector<Constraint> where);
+  Sweep(strategies::Plan base, std::vector<SweepAxis> axes, std::vector<Constraint> where);
 
   const std::vector<SweepAxis>& axes() const { return axes_; }
   const std::vector<Constraint>& where() const { return where_; }
   uint64_t points() const { return points_; }
-  const strategies::TrainingPlan& base() const { return base_; }
+  const strategies::Plan& base() const { return base_; }
   /// The value index of each axis at point `index`.
   void coordinates(uint64_t index, std::vector<size_t>& out) const;
   /// Makes `plan` point `index`: `plan` must start as a copy of base() and only ever be
   /// given to this function (only the swept fields and the resolved ones are reset).
-  void apply(uint64_t index, strategies::TrainingPlan& plan) const;
+  void apply(uint64_t index, strategies::Plan& plan) const;
   /// apply(), then resolves the plan (dp: auto, the global batch) and checks it: returns
   /// why the point is skipped (a layout problem, a broken `where:`), or "" when it is valid.
-  std::string_view prepare(uint64_t index, strategies::TrainingPlan& plan) const;
+  std::string_view prepare(uint64_t index, strategies::Plan& plan) const;
 
  private:
-  strategies::TrainingPlan base_;
+  strategies::Plan base_;
   std::vector<SweepAxis> axes_;
   std::vector<Constraint> where_;
   uint64_t points_ = 1;

@@ -76,9 +76,9 @@ StrategyPass activation_offload_pass() {
       .keys = {mapping_row("training.activation_offload",
                            "none | all | {layers, prefetch}: saved activations to host memory",
                            kOffload,
-                           {{"none", [](TrainingPlan& p) { kOffload(p) = {}; }},
+                           {{"none", [](Plan& p) { kOffload(p) = {}; }},
                             {"all",
-                             [](TrainingPlan& p) {
+                             [](Plan& p) {
                                kOffload(p) = {kEveryLayer, 1};
                              }}}),
                integer_row("training.activation_offload.layers",

@@ -89,7 +89,7 @@ namespace {
 
 constexpr auto kPolicy = MEMSIM_PLAN_FIELD(training.chunk_passes.checkpointing);
 
-void select_full(TrainingPlan& plan) {
+void select_full(Plan& plan) {
   kPolicy(plan) = FullCheckpointing{1};
 }
 
@@ -110,13 +110,13 @@ SettingKey every_row() {
       {.read = SettingKey::Read::kInteger,
        .least = 1,
        .most = 1 << 20,
-       .copy = [](TrainingPlan& to, const TrainingPlan& from) { kPolicy(to) = kPolicy(from); },
+       .copy = [](Plan& to, const Plan& from) { kPolicy(to) = kPolicy(from); },
        .number =
-           [](const TrainingPlan& p) {
+           [](const Plan& p) {
              const auto* full = std::get_if<FullCheckpointing>(&kPolicy(p));
              return full == nullptr ? 0.0 : static_cast<double>(full->every);
            },
-       .set_integer = [](TrainingPlan& p,
+       .set_integer = [](Plan& p,
                          int64_t every) { kPolicy(p) = FullCheckpointing{every}; }});
 }
 
@@ -130,10 +130,10 @@ StrategyPass checkpointing_pass() {
                    "none | selective | full | sqrt | {full: {every: k}}: what the "
                    "backward recomputes",
                    kPolicy,
-                   {{"none", [](TrainingPlan& p) { kPolicy(p) = NoCheckpointing{}; }},
-                    {"selective", [](TrainingPlan& p) { kPolicy(p) = SelectiveCheckpointing{}; }},
+                   {{"none", [](Plan& p) { kPolicy(p) = NoCheckpointing{}; }},
+                    {"selective", [](Plan& p) { kPolicy(p) = SelectiveCheckpointing{}; }},
                     {"full", select_full},
-                    {"sqrt", [](TrainingPlan& p) { kPolicy(p) = SqrtCheckpointing{}; }}}),
+                    {"sqrt", [](Plan& p) { kPolicy(p) = SqrtCheckpointing{}; }}}),
                mapping_row("checkpointing.full",
                            "keep the input of every group of layers, recompute the rest in its "
                            "backward",

@@ -20,11 +20,11 @@ void chunk_the_head(const TrainingPlan& plan, sim::GraphOptions& options) {
 }
 
 /// Chunks of unequal length are not modelled (torch.chunk would make the last shorter).
-bool chunks_do_not_divide(const TrainingPlan& plan) {
+bool chunks_do_not_divide(const Plan& plan) {
   return plan.mode == Mode::kTraining && plan.training.seq_len % plan.training.loss_chunks != 0;
 }
 
-std::string chunks_message(const TrainingPlan& plan) {
+std::string chunks_message(const Plan& plan) {
   return fmt::format("training.loss_chunks = {} does not divide training.seq_len = {}",
                      plan.training.loss_chunks, plan.training.seq_len);
 }

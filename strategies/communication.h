@@ -11,7 +11,7 @@
 #include "sim/layer_graph.h"
 #include "sim/rank_program.h"
 #include "strategies/tensor_parallel.h"
-#include "strategies/training_plan.h"
+#include "strategies/plan.h"
 
 namespace memsim::strategies {
 

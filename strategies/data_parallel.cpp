@@ -159,10 +159,10 @@ constexpr auto kOverlap = MEMSIM_PLAN_FIELD(parallel.dp.overlap_communication);
 /// offloadable, only by ZeRO-3: DeepSpeed's docs/_pages/config-json.md (v0.14) gives
 /// `offload_optimizer` as "available only with ZeRO stage 1, 2 and 3" and `offload_param`
 /// as "available only with ZeRO stage 3".
-bool offload_without_zero(const TrainingPlan& plan) {
+bool offload_without_zero(const Plan& plan) {
   return plan.parallel.dp.offload != Offload::kNone && plan.parallel.dp.zero == 0;
 }
-bool param_offload_without_zero3(const TrainingPlan& plan) {
+bool param_offload_without_zero3(const Plan& plan) {
   return plan.parallel.dp.offload == Offload::kOptimizerAndParams && plan.parallel.dp.zero != 3;
 }
 
@@ -190,13 +190,13 @@ StrategyPass data_parallel_pass() {
                flag_row("parallel.overlap_communication",
                         "overlap gradient reduction and gathers with compute", kOverlap)},
       .checks = {{"parallel.offload parallel.zero", "offload needs ZeRO", offload_without_zero,
-                  [](const TrainingPlan&) -> std::string {
+                  [](const Plan&) -> std::string {
                     return "parallel.offload needs ZeRO (zero: 1, 2 or 3), which offloads the "
                            "optimizer's partition";
                   }},
                  {"parallel.offload parallel.zero", "parameter offload needs ZeRO-3",
                   param_offload_without_zero3,
-                  [](const TrainingPlan&) -> std::string {
+                  [](const Plan&) -> std::string {
                     return "parallel.offload = optimizer+params needs zero: 3 (parameters are "
                            "partitioned only by ZeRO-3)";
                   }}},

@@ -12,7 +12,7 @@
 
 #include "sim/memory_event.h"
 #include "strategies/model_states.h"
-#include "strategies/training_plan.h"
+#include "strategies/plan.h"
 
 namespace memsim::strategies {
 

@@ -13,7 +13,7 @@ namespace {
 
 using R = LayoutReason;
 
-void check_pipeline(const TrainingPlan& plan, LayoutProblems& problems) {
+void check_pipeline(const Plan& plan, LayoutProblems& problems) {
   const PipelineParallelism& pp = plan.parallel.pp;
   const bool interleaved = find_schedule(pp.schedule)->interleaved;
   if (pp.virtual_stages > 1 && !interleaved) problems.set(static_cast<size_t>(R::kVirtualStages));
@@ -42,7 +42,7 @@ void check_pipeline(const TrainingPlan& plan, LayoutProblems& problems) {
 }
 
 /// The walk's work within sim/limits.h.
-void check_work(const TrainingPlan& plan, LayoutProblems& problems) {
+void check_work(const Plan& plan, LayoutProblems& problems) {
   const PipelineParallelism& pp = plan.parallel.pp;
   if (pp.stages * plan.model.layers > sim::kMostStageLayers) {
     problems.set(static_cast<size_t>(R::kTooManyStageLayers));
@@ -67,12 +67,12 @@ size_t layout_reason_count() {
   return count;
 }
 
-int64_t sequence_tokens(const TrainingPlan& plan) {
+int64_t sequence_tokens(const Plan& plan) {
   if (plan.mode == Mode::kInference) return plan.inference.context();
   return plan.training.seq_len;
 }
 
-LayoutProblems resolve_layout(TrainingPlan& plan) {
+LayoutProblems resolve_layout(Plan& plan) {
   LayoutProblems problems;
   auto flag = [&](R reason) { problems.set(static_cast<size_t>(reason)); };
   const int64_t world = plan.cluster.world_size();
@@ -118,7 +118,7 @@ LayoutProblems resolve_layout(TrainingPlan& plan) {
   return problems;
 }
 
-int64_t layer_passes(const TrainingPlan& plan) {
+int64_t layer_passes(const Plan& plan) {
   if (plan.mode == Mode::kInference) return 0;
   return sim::checked_mul(plan.model.layers, plan.microbatches());
 }

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "strategies/training_plan.h"
+#include "strategies/plan.h"
 
 namespace memsim::strategies {
 
@@ -38,17 +38,17 @@ size_t layout_reason_count();
 
 /// Resolves `dp: auto` (degree 0: the GPUs over tp × pp) and a global batch of 0
 /// (micro_batch × dp), then lists every inconsistency.
-LayoutProblems resolve_layout(TrainingPlan& plan);
+LayoutProblems resolve_layout(Plan& plan);
 
 /// A training step's layer passes: every microbatch through every layer (0 when serving).
 /// The walk's time and memory follow it (sim/limits.h).
-int64_t layer_passes(const TrainingPlan& plan);
+int64_t layer_passes(const Plan& plan);
 
 /// Errors among `problems` (everything but warnings).
 LayoutProblems layout_errors(LayoutProblems problems);
 
 /// Tokens a sequence holds at its longest: training's seq_len, or a request's prompt and
 /// generated tokens.
-int64_t sequence_tokens(const TrainingPlan& plan);
+int64_t sequence_tokens(const Plan& plan);
 
 }  // namespace memsim::strategies

@@ -46,7 +46,7 @@ sim::Bytes param_bytes(const sim::ParamSpec& param, OpKind kind, const sim::DimS
 
 }  // namespace
 
-sim::Bytes op_weight_bytes(const TrainingPlan& plan, const sim::OpNode& op, bool views) {
+sim::Bytes op_weight_bytes(const ServingPlan& plan, const sim::OpNode& op, bool views) {
   const sim::DimSizes full =
       sim::with_layer_dims(plan.model, sim::model_dims(plan.model, 1, 1), op.layer);
   const sim::DimSizes dims = rank_dims(full, plan.parallel.tp);
@@ -69,14 +69,14 @@ int64_t cached_tokens(const Inference& inference, int64_t tokens) {
   return (tokens + inference.kv_block - 1) / inference.kv_block * inference.kv_block;
 }
 
-sim::Bytes kv_bytes_per_token(const TrainingPlan& plan, int64_t layers) {
+sim::Bytes kv_bytes_per_token(const ServingPlan& plan, int64_t layers) {
   const sim::DimSizes dims = rank_dims(sim::model_dims(plan.model, 1, 1), plan.parallel.tp);
   const int64_t per_layer =
       2 * dims[Dim::kKvHeads] * dims[Dim::kHeadDim] * kv_format_info(plan.inference.kv_cache).bytes;
   return sim::Bytes(sim::checked_mul(per_layer, layers));
 }
 
-sim::Bytes inference_weight_bytes(const TrainingPlan& plan, const sim::LayerGraph& graph,
+sim::Bytes inference_weight_bytes(const ServingPlan& plan, const sim::LayerGraph& graph,
                                   const std::vector<sim::OpId>& ops) {
   const bool embedding_here = has_embedding(graph, ops);
   sim::Bytes bytes;

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "sim/layer_graph.h"
-#include "strategies/training_plan.h"
+#include "strategies/plan.h"
 
 namespace memsim::strategies {
 
@@ -18,13 +18,13 @@ int64_t cached_tokens(const Inference& inference, int64_t tokens);
 
 /// KV cache bytes one rank keeps per cached token of one sequence over `layers` layers:
 /// keys and values of its KV heads (kv_heads / tp, one replica when tp > kv_heads).
-sim::Bytes kv_bytes_per_token(const TrainingPlan& plan, int64_t layers);
+sim::Bytes kv_bytes_per_token(const ServingPlan& plan, int64_t layers);
 
 /// Bytes of `ops`' parameters on one TP rank in the inference formats: linear weights in
 /// `weights` (integer formats with their group scales and zero points, grouped along the
 /// input features), the embedding and LM head in their own format, norms and biases in
 /// 16 bits (fp32 under fp32). A tied LM head counts when the embedding is not among `ops`.
-sim::Bytes inference_weight_bytes(const TrainingPlan& plan, const sim::LayerGraph& graph,
+sim::Bytes inference_weight_bytes(const ServingPlan& plan, const sim::LayerGraph& graph,
                                   const std::vector<sim::OpId>& ops);
 
 /// Decode steps a walk covers: every `stride`-th, counted back from the last, which is
@@ -50,7 +50,7 @@ struct PassShape {
 
 /// Bytes of `op`'s parameters on one TP rank in the inference formats; with `views`, a tied
 /// head's view of the embedding counts too (it is read, though not held twice).
-sim::Bytes op_weight_bytes(const TrainingPlan& plan, const sim::OpNode& op, bool views);
+sim::Bytes op_weight_bytes(const ServingPlan& plan, const sim::OpNode& op, bool views);
 
 /// Process groups a serving rank talks in: tensor and pipeline parallel (data-parallel
 /// replicas serve apart).

@@ -1,7 +1,7 @@
 #pragma once
 /// One key of the scenario's schema: its dotted name, what it means, how it is read (a
 /// bounded integer, a bounded number, a flag, a size, a mapping of keys of its own, or by
-/// its section's own code) and which field of a TrainingPlan it sets. The scenarios' table
+/// its section's own code) and which field of a Plan it sets. The scenarios' table
 /// (scenarios/scenario_keys.h) holds the core's keys and every strategy pass's
 /// (strategies/strategy_pass.h); unknown-key checks, suggestions, the section readers,
 /// sweeps, `where:` constraints, `fit` and the documentation test all draw on the same row.
@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "sim/units.h"
-#include "strategies/training_plan.h"
+#include "strategies/plan.h"
 
 /// A plan's field, for the row builders and the passes: MEMSIM_PLAN_FIELD(parallel.dp.zero)
 /// reads and sets `plan.parallel.dp.zero`.
@@ -41,7 +41,7 @@ struct SettingKey {
   /// A word written in place of a mapping, and what it sets (`none`, `all`).
   struct Shorthand {
     const char* word = "";
-    void (*set)(TrainingPlan& plan) = nullptr;
+    void (*set)(Plan& plan) = nullptr;
   };
 
   std::string key{};      ///< dotted, e.g. "parallel.tp"; a section's own name at the top level
@@ -55,16 +55,16 @@ struct SettingKey {
   std::vector<Shorthand> shorthands{};
   /// For a mapping that stands for one alternative of a setting (`full:` of checkpointing):
   /// what giving it sets, before its own keys are read; also what it means left empty.
-  void (*select)(TrainingPlan& plan) = nullptr;
+  void (*select)(Plan& plan) = nullptr;
   /// Copies the key's field(s) from `from` into `to`; nullptr for keys that set no plan field
   /// (a scenario's name, its variants, its sweep).
-  void (*copy)(TrainingPlan& to, const TrainingPlan& from) = nullptr;
+  void (*copy)(Plan& to, const Plan& from) = nullptr;
   /// The key's value as a number, or nullptr for keys that are not numbers.
-  double (*number)(const TrainingPlan& plan) = nullptr;
+  double (*number)(const Plan& plan) = nullptr;
   /// Sets the key to an integer, or nullptr for keys that are not integers.
-  void (*set_integer)(TrainingPlan& plan, int64_t value) = nullptr;
-  void (*set_number)(TrainingPlan& plan, double value) = nullptr;
-  void (*set_size)(TrainingPlan& plan, sim::Bytes value) = nullptr;
+  void (*set_integer)(Plan& plan, int64_t value) = nullptr;
+  void (*set_number)(Plan& plan, double value) = nullptr;
+  void (*set_size)(Plan& plan, sim::Bytes value) = nullptr;
 };
 
 /// A row named `dotted`, split at its last dot into section and name.
@@ -83,7 +83,7 @@ inline SettingKey setting_row(const char* dotted, const char* meaning, SettingKe
 /// A row its section's own code reads, whose field the table copies.
 template <class Field>
 SettingKey field_row(const char* dotted, const char* meaning, Field) {
-  return setting_row(dotted, meaning, {.copy = [](TrainingPlan& to, const TrainingPlan& from) {
+  return setting_row(dotted, meaning, {.copy = [](Plan& to, const Plan& from) {
                        Field{}(to) = Field{}(from);
                      }});
 }
@@ -97,7 +97,7 @@ SettingKey numeric_row(const char* dotted, const char* meaning, Field field,
   k.read = read;
   k.least = least;
   k.most = most;
-  k.number = [](const TrainingPlan& p) { return static_cast<double>(Field{}(p)); };
+  k.number = [](const Plan& p) { return static_cast<double>(Field{}(p)); };
   return k;
 }
 
@@ -105,7 +105,7 @@ SettingKey numeric_row(const char* dotted, const char* meaning, Field field,
 template <class Field>
 SettingKey integer_by_section_row(const char* dotted, const char* meaning, Field field) {
   SettingKey k = numeric_row(dotted, meaning, field);
-  k.set_integer = [](TrainingPlan& p, int64_t v) {
+  k.set_integer = [](Plan& p, int64_t v) {
     Field{}(p) = static_cast<std::remove_cvref_t<decltype(Field{}(p))>>(v);
   };
   return k;
@@ -128,7 +128,7 @@ template <class Field>
 SettingKey number_row(const char* dotted, const char* meaning, Field field, double least,
                       double most, SettingKey::Read read = SettingKey::Read::kNumber) {
   SettingKey k = numeric_row(dotted, meaning, field, read, least, most);
-  k.set_number = [](TrainingPlan& p, double v) {
+  k.set_number = [](Plan& p, double v) {
     Field{}(p) = static_cast<std::remove_cvref_t<decltype(Field{}(p))>>(v);
   };
   return k;
@@ -144,8 +144,8 @@ template <class Field>
 SettingKey size_row(const char* dotted, const char* meaning, Field field) {
   SettingKey k = field_row(dotted, meaning, field);
   k.read = SettingKey::Read::kSize;
-  k.number = [](const TrainingPlan& p) { return static_cast<double>(Field{}(p).value()); };
-  k.set_size = [](TrainingPlan& p, sim::Bytes v) { Field{}(p) = v; };
+  k.number = [](const Plan& p) { return static_cast<double>(Field{}(p).value()); };
+  k.set_size = [](Plan& p, sim::Bytes v) { Field{}(p) = v; };
   return k;
 }
 
@@ -154,7 +154,7 @@ SettingKey size_row(const char* dotted, const char* meaning, Field field) {
 template <class Field>
 SettingKey mapping_row(const char* dotted, const char* meaning, Field field,
                        std::vector<SettingKey::Shorthand> shorthands,
-                       void (*select)(TrainingPlan& plan) = nullptr) {
+                       void (*select)(Plan& plan) = nullptr) {
   SettingKey k = field_row(dotted, meaning, field);
   k.read = SettingKey::Read::kMapping;
   k.shorthands = std::move(shorthands);

@@ -12,7 +12,7 @@
 #include "sim/rank_program.h"
 #include "strategies/model_states.h"
 #include "strategies/setting_key.h"
-#include "strategies/training_plan.h"
+#include "strategies/plan.h"
 
 namespace memsim::strategies {
 
@@ -21,8 +21,8 @@ namespace memsim::strategies {
 struct PassCheck {
   const char* keys = "";
   const char* summary = "";
-  bool (*fails)(const TrainingPlan& plan) = nullptr;
-  std::string (*message)(const TrainingPlan& plan) = nullptr;
+  bool (*fails)(const Plan& plan) = nullptr;
+  std::string (*message)(const Plan& plan) = nullptr;
 };
 
 /// What shapes a chunk's program beyond its ops: the layers ZeRO-3 gathers ahead (from the
@@ -69,7 +69,8 @@ const std::vector<StrategyPass>& strategy_passes();
 /// Every pass's checks, in registry order: the layout problems after the core's.
 const std::vector<PassCheck>& pass_checks();
 
-/// How the plan's framework builds the model's graph (inference: as defined).
+/// How the training plan's framework builds the model's graph (serving builds it as
+/// defined).
 sim::GraphOptions graph_options(const TrainingPlan& plan);
 
 /// Applies every pass's chunk hook to `program`.

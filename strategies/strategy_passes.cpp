@@ -30,7 +30,6 @@ const std::vector<PassCheck>& pass_checks() {
 
 sim::GraphOptions graph_options(const TrainingPlan& plan) {
   sim::GraphOptions options;
-  if (plan.mode != Mode::kTraining) return options;
   for (const StrategyPass& pass : strategy_passes()) {
     if (pass.shape_graph != nullptr) pass.shape_graph(plan, options);
   }

@@ -118,7 +118,7 @@ constexpr auto kDegree = MEMSIM_PLAN_FIELD(parallel.tp.degree);
 constexpr auto kSequenceParallel = MEMSIM_PLAN_FIELD(parallel.tp.sequence_parallel);
 constexpr auto kVocabMultiple = MEMSIM_PLAN_FIELD(parallel.tp.vocab_multiple);
 
-int64_t degree(const TrainingPlan& plan) {
+int64_t degree(const Plan& plan) {
   return plan.parallel.tp.degree;
 }
 
@@ -129,29 +129,29 @@ int64_t degree(const TrainingPlan& plan) {
 std::vector<PassCheck> checks() {
   return {
       {"parallel.tp model.heads", "tp does not divide the attention heads",
-       [](const TrainingPlan& p) { return !splits_heads(p.model, degree(p)); },
-       [](const TrainingPlan& p) {
+       [](const Plan& p) { return !splits_heads(p.model, degree(p)); },
+       [](const Plan& p) {
          return fmt::format("parallel.tp = {} does not divide attention heads ({})", degree(p),
                             p.model.heads);
        }},
       {"parallel.tp model.kv_heads", "tp and kv_heads: neither divides the other",
-       [](const TrainingPlan& p) { return !splits_kv_heads(p.model, degree(p)); },
-       [](const TrainingPlan& p) {
+       [](const Plan& p) { return !splits_kv_heads(p.model, degree(p)); },
+       [](const Plan& p) {
          return fmt::format("parallel.tp = {} and kv_heads = {}: one must divide the other",
                             degree(p), p.model.kv_heads);
        }},
       {"parallel.tp model.ffn", "tp does not divide the MLP size",
-       [](const TrainingPlan& p) { return !splits_ffn(p.model, degree(p)); },
-       [](const TrainingPlan& p) {
+       [](const Plan& p) { return !splits_ffn(p.model, degree(p)); },
+       [](const Plan& p) {
          return fmt::format("parallel.tp = {} does not divide the MLP size ({})", degree(p),
                             p.model.ffn_not_divided_by(degree(p)));
        }},
       {"parallel.sequence_parallel parallel.tp training.seq_len",
        "sequence parallelism needs tp to divide seq_len",
-       [](const TrainingPlan& p) {
+       [](const Plan& p) {
          return p.parallel.tp.sequence_parallel && p.training.seq_len % degree(p) != 0;
        },
-       [](const TrainingPlan& p) {
+       [](const Plan& p) {
          return fmt::format("sequence parallelism needs tp = {} to divide seq_len ({})", degree(p),
                             p.training.seq_len);
        }},

@@ -5,8 +5,8 @@
 
 #include <fmt/format.h>
 
-#include "scenarios/section_reader.h"
 #include "evaluation/compiled_plan.h"
+#include "scenarios/section_reader.h"
 #include "tools/commands.h"
 #include "tools/output_file.h"
 #include "tools/timeline_writers.h"
@@ -89,11 +89,7 @@ int run_timeline(const CommandOptions& options) {
   // By default one track per class of identical ranks; named ranks (or all) one each.
   const TrackPerRank tracks = options.ranks.empty() ? TrackPerRank::kClass : TrackPerRank::kRank;
   std::optional<Progress> progress(std::in_place, "timeline", "ranks", ranks.size());
-  TimelineSet set = variant.plan.mode == strategies::Mode::kInference
-                        ? build_timelines(evaluation::CompiledInference(variant.plan), ranks, title,
-                                          tracks, &*progress)
-                        : build_timelines(evaluation::CompiledPlan(variant.plan), ranks, title,
-                                          tracks, &*progress);
+  TimelineSet set = build_timelines(variant.plan, ranks, title, tracks, &*progress);
   progress.reset();
   set.units = options.unit_system();
   set.style = options.style == "stacked" ? TimelineStyle::kStacked : TimelineStyle::kLines;

@@ -10,7 +10,7 @@
 namespace memsim::tools {
 
 using evaluation::FastResult;
-using strategies::TrainingPlan;
+using strategies::Plan;
 
 namespace {
 
@@ -40,14 +40,14 @@ struct Candidates {
   int64_t at(int64_t i) const { return list.empty() ? step * (i + 1) : list[i]; }
 };
 
-bool valid(const TrainingPlan& base, const scenarios::ScenarioKey& key, int64_t value,
+bool valid(const Plan& base, const scenarios::ScenarioKey& key, int64_t value,
            GlobalBatch mode) {
   return plan_with(base, key, value, mode).has_value();
 }
 
 /// micro_batch under a global batch that stays: the divisors of the batch per data-parallel
 /// rank that make a valid layout.
-Candidates divisors(const TrainingPlan& base, const scenarios::ScenarioKey& key) {
+Candidates divisors(const Plan& base, const scenarios::ScenarioKey& key) {
   Candidates out;
   const int64_t dp = base.parallel.dp.degree;
   if (dp <= 0 || base.training.global_batch % dp != 0) return out;
@@ -65,7 +65,7 @@ Candidates divisors(const TrainingPlan& base, const scenarios::ScenarioKey& key)
 
 /// Any other key: the multiples of its smallest valid value, up to the last valid one
 /// (valid values end at a limit, and past it none is valid again).
-Candidates multiples(const TrainingPlan& base, const scenarios::ScenarioKey& key,
+Candidates multiples(const Plan& base, const scenarios::ScenarioKey& key,
                      GlobalBatch mode) {
   Candidates out;
   for (int64_t v = 1; v <= kMostSkipped && out.count == 0; ++v) {
@@ -83,7 +83,7 @@ Candidates multiples(const TrainingPlan& base, const scenarios::ScenarioKey& key
   return out;
 }
 
-Candidates candidates(const TrainingPlan& base, const scenarios::ScenarioKey& key,
+Candidates candidates(const Plan& base, const scenarios::ScenarioKey& key,
                       GlobalBatch mode) {
   const bool keeps_global_batch = std::string_view(key.key) == "training.micro_batch" &&
                                   mode == GlobalBatch::kKeep && !base.training.global_batch_auto;
@@ -92,9 +92,9 @@ Candidates candidates(const TrainingPlan& base, const scenarios::ScenarioKey& ke
 
 }  // namespace
 
-std::optional<TrainingPlan> plan_with(const TrainingPlan& base, const scenarios::ScenarioKey& key,
+std::optional<Plan> plan_with(const Plan& base, const scenarios::ScenarioKey& key,
                                       int64_t value, GlobalBatch global_batch, std::string* why) {
-  const auto invalid = [&](std::string reason) -> std::optional<TrainingPlan> {
+  const auto invalid = [&](std::string reason) -> std::optional<Plan> {
     if (why != nullptr) *why = std::move(reason);
     return std::nullopt;
   };
@@ -103,7 +103,7 @@ std::optional<TrainingPlan> plan_with(const TrainingPlan& base, const scenarios:
     return invalid(std::string(key.key) + " = " + std::to_string(value) +
                    " is more than memsim simulates");
   }
-  TrainingPlan plan = base;
+  Plan plan = base;
   key.set_integer(plan, value);
   if (std::string_view(key.key) == "training.micro_batch") {
     if (base.training.global_batch_auto) {
@@ -129,7 +129,7 @@ std::optional<TrainingPlan> plan_with(const TrainingPlan& base, const scenarios:
   return plan;
 }
 
-FitAnswer maximize(const TrainingPlan& base, const scenarios::ScenarioKey& key,
+FitAnswer maximize(const Plan& base, const scenarios::ScenarioKey& key,
                    evaluation::FastEvaluator& evaluator, GlobalBatch global_batch) {
   FitAnswer answer;
   const Candidates values = candidates(base, key, global_batch);
@@ -192,7 +192,7 @@ FitAnswer maximize(const TrainingPlan& base, const scenarios::ScenarioKey& key,
   return answer;
 }
 
-InferenceCapacity inference_capacity(const TrainingPlan& plan,
+InferenceCapacity inference_capacity(const Plan& plan,
                                      evaluation::FastEvaluator& evaluator) {
   const auto largest = [&](const char* key) {
     return maximize(plan, *scenarios::find_sweep_key(key), evaluator).value;

@@ -14,7 +14,7 @@
 #include "scenarios/scenario_keys.h"
 #include "sim/units.h"
 #include "evaluation/fast_evaluator.h"
-#include "strategies/training_plan.h"
+#include "strategies/plan.h"
 
 namespace memsim::tools {
 
@@ -38,12 +38,12 @@ struct FitAnswer {
 
 /// `base` with `key` set to `value`, resolved; nullopt (with why, when asked) when that is
 /// not a valid scenario: the layout, memsim's limits.
-std::optional<strategies::TrainingPlan> plan_with(const strategies::TrainingPlan& base,
+std::optional<strategies::Plan> plan_with(const strategies::Plan& base,
                                                   const scenarios::ScenarioKey& key, int64_t value,
                                                   GlobalBatch global_batch = GlobalBatch::kKeep,
                                                   std::string* why = nullptr);
 
-FitAnswer maximize(const strategies::TrainingPlan& base, const scenarios::ScenarioKey& key,
+FitAnswer maximize(const strategies::Plan& base, const scenarios::ScenarioKey& key,
                    evaluation::FastEvaluator& evaluator,
                    GlobalBatch global_batch = GlobalBatch::kKeep);
 
@@ -54,7 +54,7 @@ struct InferenceCapacity {
   int64_t max_batch = 0;
   int64_t max_prompt_len = 0;
 };
-InferenceCapacity inference_capacity(const strategies::TrainingPlan& plan,
+InferenceCapacity inference_capacity(const strategies::Plan& plan,
                                      evaluation::FastEvaluator& evaluator);
 
 }  // namespace memsim::tools

@@ -8,15 +8,15 @@ namespace memsim::tools {
 namespace {
 
 using strategies::Mode;
-using strategies::TrainingPlan;
+using strategies::Plan;
 
 /// GPUs per node the search assumes: eight, as in DGX/HGX servers, or fewer when that is all.
 constexpr int64_t kGpusPerNode = 8;
 
 /// `scenario` on `gpu` × `gpus` split tp × pp × dp, or nullopt when that is not a valid layout.
-std::optional<TrainingPlan> laid_out(const TrainingPlan& scenario, const hardware::GpuProfile& gpu,
+std::optional<Plan> laid_out(const Plan& scenario, const hardware::GpuProfile& gpu,
                                      int64_t gpus, int64_t tp, int64_t pp) {
-  TrainingPlan plan = scenario;
+  Plan plan = scenario;
   plan.cluster.gpu = gpu;
   plan.cluster.gpus_per_node = std::min(gpus, kGpusPerNode);
   plan.cluster.nodes = gpus / plan.cluster.gpus_per_node;
@@ -41,7 +41,7 @@ double HardwareOption::seconds_for(double tokens) const {
   return result.tokens_per_s > 0.0 ? tokens / result.tokens_per_s : 0.0;
 }
 
-std::vector<HardwareOption> hardware_options(const TrainingPlan& scenario,
+std::vector<HardwareOption> hardware_options(const Plan& scenario,
                                              const std::vector<hardware::GpuProfile>& gpus,
                                              evaluation::FastEvaluator& evaluator,
                                              Progress* progress) {

@@ -12,7 +12,7 @@
 
 #include "hardware/gpu_profile.h"
 #include "evaluation/fast_evaluator.h"
-#include "strategies/training_plan.h"
+#include "strategies/plan.h"
 #include "tools/progress.h"
 
 namespace memsim::tools {
@@ -24,7 +24,7 @@ struct HardwareOption {
   hardware::GpuProfile gpu;
   /// The scenario on the fewest GPUs that fit, with the layout found; nullopt when even
   /// kMostGpusTried do not fit.
-  std::optional<strategies::TrainingPlan> plan;
+  std::optional<strategies::Plan> plan;
   evaluation::FastResult result;
   sim::Bytes limit;  ///< what the peak must stay under on this GPU
 
@@ -37,7 +37,7 @@ struct HardwareOption {
 
 /// One option per profile of `gpus`, in their order; `progress` (when given) counts the
 /// profiles done.
-std::vector<HardwareOption> hardware_options(const strategies::TrainingPlan& scenario,
+std::vector<HardwareOption> hardware_options(const strategies::Plan& scenario,
                                              const std::vector<hardware::GpuProfile>& gpus,
                                              evaluation::FastEvaluator& evaluator,
                                              Progress* progress = nullptr);

@@ -27,16 +27,13 @@ svg { max-width: 100%; height: auto; }
 
 /// Every rank class's memory over the variant's step, as `memsim timeline --format svg`.
 std::string timeline_svg(const VariantOutcome& v, UnitSystem units) {
-  const strategies::TrainingPlan& plan = v.variant->plan;
+  const strategies::Plan& plan = v.variant->plan;
   std::vector<int64_t> ranks(static_cast<size_t>(plan.cluster.world_size()));
   for (size_t r = 0; r < ranks.size(); ++r)
     ranks[r] = static_cast<int64_t>(r);
   const std::string title =
       fmt::format("{} ({} × {})", v.variant->name, ranks.size(), plan.cluster.gpu.name);
-  TimelineSet set =
-      plan.mode == strategies::Mode::kInference
-          ? build_timelines(evaluation::CompiledInference(plan), ranks, title, TrackPerRank::kClass)
-          : build_timelines(evaluation::CompiledPlan(plan), ranks, title, TrackPerRank::kClass);
+  TimelineSet set = build_timelines(plan, ranks, title, TrackPerRank::kClass);
   set.units = units;
   std::ostringstream svg;
   write_timeline_svg(set, svg);

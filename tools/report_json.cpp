@@ -102,7 +102,7 @@ ordered_json suggestions_json(const VariantOutcome& v) {
 }  // namespace
 
 ordered_json variant_summary(const VariantOutcome& v) {
-  const strategies::TrainingPlan& plan = v.variant->plan;
+  const strategies::Plan& plan = v.variant->plan;
   const evaluation::TrainingReport& r = v.report;
   const evaluation::RankReport* fullest = &r.ranks.front();
   for (const auto& rank : r.ranks) {

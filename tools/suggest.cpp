@@ -159,7 +159,7 @@ std::vector<std::string> suggestion_keys() {
 }
 
 std::vector<Suggestion> suggest(const ConfigNode& config, const std::string& dir,
-                                const strategies::TrainingPlan& plan,
+                                const strategies::Plan& plan,
                                 const SuggestOptions& options) {
   const bool serving = plan.mode == strategies::Mode::kInference;
   std::vector<AxisSpec> specs = serving ? kServingAxes : kTrainingAxes;
@@ -182,7 +182,7 @@ std::vector<Suggestion> suggest(const ConfigNode& config, const std::string& dir
 
   evaluation::FastEvaluator evaluator;
   std::map<uint32_t, Best> best;
-  strategies::TrainingPlan point_plan = sweep.base();
+  strategies::Plan point_plan = sweep.base();
   std::vector<size_t> at;
   for (uint64_t point = 0; point < sweep.points(); ++point) {
     if (!sweep.prepare(point, point_plan).empty()) continue;

@@ -14,7 +14,7 @@
 
 #include "scenarios/config_tree.h"
 #include "sim/units.h"
-#include "strategies/training_plan.h"
+#include "strategies/plan.h"
 
 namespace memsim::tools {
 
@@ -47,7 +47,7 @@ std::vector<std::string> suggestion_keys();
 /// The changes that make the variant configured by `config` (its scenario in `dir`), whose
 /// plan is `plan`, fit, fastest first; none when it fits already or nothing makes it fit.
 std::vector<Suggestion> suggest(const scenarios::ConfigNode& config, const std::string& dir,
-                                const strategies::TrainingPlan& plan,
+                                const strategies::Plan& plan,
                                 const SuggestOptions& options);
 
 }  // namespace memsim::tools

@@ -279,7 +279,7 @@ class Runner {
 
   void work(std::vector<Row>& top) {
     evaluation::FastEvaluator evaluator;
-    std::vector<strategies::TrainingPlan> plans;
+    std::vector<strategies::Plan> plans;
     for (const scenarios::VariantSweep& v : sweeps_)
       plans.push_back(v.sweep.base());
     RowWriter writer(sweeps_, options_.format, options_.units);
@@ -308,7 +308,7 @@ class Runner {
         while (variant + 1 < starts_.size() && index >= starts_[variant + 1])
           ++variant;
         const scenarios::Sweep& sweep = sweeps_[variant].sweep;
-        strategies::TrainingPlan& plan = plans[variant];
+        strategies::Plan& plan = plans[variant];
         const uint64_t point = index - starts_[variant];
         ++result.points;
         if (const std::string_view skip = sweep.prepare(point, plan); !skip.empty()) {

@@ -49,7 +49,7 @@ TimelineSet build_timelines(const evaluation::CompiledPlan& compiled,
 TimelineSet build_timelines(const evaluation::CompiledInference& compiled,
                             const std::vector<int64_t>& ranks, std::string title, TrackPerRank mode,
                             Progress* progress) {
-  const strategies::TrainingPlan& plan = compiled.plan();
+  const strategies::ServingPlan& plan = compiled.plan();
   TimelineSet set;
   set.title = std::move(title);
   set.capacity = plan.cluster.gpu.capacity;
@@ -73,6 +73,15 @@ TimelineSet build_timelines(const evaluation::CompiledInference& compiled,
     add_to_track(set, mode, static_cast<size_t>(slot[where.pp_stage]), where, class_track);
   }
   return set;
+}
+
+TimelineSet build_timelines(const strategies::Plan& plan, const std::vector<int64_t>& ranks,
+                            std::string title, TrackPerRank tracks, Progress* progress) {
+  if (plan.mode == strategies::Mode::kInference) {
+    return build_timelines(evaluation::CompiledInference(strategies::serving_plan(plan)), ranks,
+                           std::move(title), tracks, progress);
+  }
+  return build_timelines(evaluation::CompiledPlan(plan), ranks, std::move(title), tracks, progress);
 }
 
 std::string rank_ranges(const std::vector<evaluation::RankPlacement>& ranks,

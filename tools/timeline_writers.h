@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "evaluation/compiled_inference.h"
+#include "evaluation/compiled_plan.h"
 #include "sim/simulator.h"
 #include "sim/timeline.h"
-#include "evaluation/compiled_plan.h"
-#include "evaluation/compiled_inference.h"
 #include "tools/progress.h"
 #include "tools/timeline_rows.h"
 #include "tools/units_format.h"
@@ -68,6 +68,11 @@ inline constexpr int64_t kTimelineDecodeSteps = 256;
 TimelineSet build_timelines(const evaluation::CompiledInference& compiled,
                             const std::vector<int64_t>& ranks, std::string title,
                             TrackPerRank tracks = TrackPerRank::kRank,
+                            Progress* progress = nullptr);
+
+/// A scenario's plan's timelines: training or serving, as its mode says.
+TimelineSet build_timelines(const strategies::Plan& plan, const std::vector<int64_t>& ranks,
+                            std::string title, TrackPerRank tracks = TrackPerRank::kRank,
                             Progress* progress = nullptr);
 
 /// Sorted ranks as ranges: "0-7 64-71" (`range` "-", `separator` " "), "0–7, 64–71".

@@ -14,7 +14,7 @@ using memsim::sim::Bytes;
 using memsim::sim::Category;
 using memsim::evaluation::CompiledInference;
 using memsim::strategies::Mode;
-using memsim::strategies::TrainingPlan;
+using memsim::strategies::Plan;
 using memsim::strategies::WeightFormat;
 
 using memsim::testing::serving_plan;
@@ -23,14 +23,14 @@ using memsim::testing::serving_plan;
 
 TEST_CASE("the KV cache of qwen2.5-32b is 256 KiB per token in bf16") {
   // formulas.md §5: 2 (K and V) · 64 layers · 8 KV heads · 128 · 2 bytes = 262,144.
-  TrainingPlan plan = serving_plan("qwen2.5-32b", 1, 1, 0);
-  CHECK(memsim::strategies::kv_bytes_per_token(plan, 64) == Bytes(262'144));
+  Plan plan = serving_plan("qwen2.5-32b", 1, 1, 0);
+  CHECK(memsim::strategies::kv_bytes_per_token(memsim::strategies::serving_plan(plan), 64) == Bytes(262'144));
   plan.inference.kv_cache = memsim::strategies::KvFormat::kFp8;
-  CHECK(memsim::strategies::kv_bytes_per_token(plan, 64) == Bytes(131'072));
+  CHECK(memsim::strategies::kv_bytes_per_token(memsim::strategies::serving_plan(plan), 64) == Bytes(131'072));
   // Tensor parallelism splits the KV heads: 8 / 2 = 4 per rank.
   plan.inference.kv_cache = memsim::strategies::KvFormat::kBf16;
   plan.parallel.tp.degree = 2;
-  CHECK(memsim::strategies::kv_bytes_per_token(plan, 64) == Bytes(131'072));
+  CHECK(memsim::strategies::kv_bytes_per_token(memsim::strategies::serving_plan(plan), 64) == Bytes(131'072));
 
   // The walk holds it all: 8 sequences × (2048 + 512) tokens at the last decode step.
   plan = serving_plan("qwen2.5-32b", 8, 2048, 512);
@@ -44,17 +44,17 @@ TEST_CASE("the KV cache of qwen2.5-32b is 256 KiB per token in bf16") {
 TEST_CASE("more tensor-parallel ranks than KV heads replicate one head per rank") {
   // llama3-70b: 8 KV heads of 128; tp = 16 leaves each rank one head (a replica):
   // 2 · 80 layers · 1 · 128 · 2 bytes = 40,960 per token.
-  TrainingPlan plan = serving_plan("llama3-70b", 1, 1, 0);
+  Plan plan = serving_plan("llama3-70b", 1, 1, 0);
   plan.parallel.tp.degree = 16;
-  CHECK(memsim::strategies::kv_bytes_per_token(plan, 80) == Bytes(40'960));
+  CHECK(memsim::strategies::kv_bytes_per_token(memsim::strategies::serving_plan(plan), 80) == Bytes(40'960));
   plan.parallel.tp.degree = 8;
-  CHECK(memsim::strategies::kv_bytes_per_token(plan, 80) == Bytes(40'960));
+  CHECK(memsim::strategies::kv_bytes_per_token(memsim::strategies::serving_plan(plan), 80) == Bytes(40'960));
   plan.parallel.tp.degree = 4;
-  CHECK(memsim::strategies::kv_bytes_per_token(plan, 80) == Bytes(81'920));
+  CHECK(memsim::strategies::kv_bytes_per_token(memsim::strategies::serving_plan(plan), 80) == Bytes(81'920));
 }
 
 TEST_CASE("a paged cache rounds each sequence up to whole blocks") {
-  TrainingPlan plan = serving_plan("llama2-7b", 3, 100, 0);
+  Plan plan = serving_plan("llama2-7b", 3, 100, 0);
   plan.inference.kv_block = 16;
   CHECK(memsim::strategies::cached_tokens(plan.inference, 100) == 112);
   CHECK(memsim::strategies::cached_tokens(plan.inference, 112) == 112);
@@ -77,7 +77,7 @@ TEST_CASE("int4 weights with groups of 128 take the bytes counted by hand (llama
   const int64_t expected = layers + 2 * 32000 * 4096 * 2 + 4096 * 2;
   CHECK(expected == 3'965'198'336);
 
-  TrainingPlan plan = serving_plan("llama2-7b", 1, 16, 0);
+  Plan plan = serving_plan("llama2-7b", 1, 16, 0);
   plan.inference.weights = WeightFormat::kInt4;
   const auto report = memsim::evaluation::evaluate(plan);
   CHECK(report.ranks[0].memory.max_by_category[Category::kWeights] == Bytes(expected));
@@ -98,7 +98,7 @@ TEST_CASE("int4 weights with groups of 128 take the bytes counted by hand (llama
 TEST_CASE("served layers of another kind hold the weights of their own width") {
   // llama2-7b with layers 0-9 of MLP width 5504 (half of 11008): each keeps 3 × 4096 × 5504
   // fewer bf16 weights, and the rank holds exactly 2 bytes per parameter of the model.
-  TrainingPlan plan = serving_plan("llama2-7b", 1, 16, 0);
+  Plan plan = serving_plan("llama2-7b", 1, 16, 0);
   const auto whole = memsim::evaluation::evaluate(plan);
   plan.model.layer_kinds = {{0, 9, 5504}};
   const auto narrow = memsim::evaluation::evaluate(plan);
@@ -116,7 +116,7 @@ TEST_CASE("walking every decode step peaks where the prefill and the last step d
   for (const Case c : {Case{"plain", 1, 1, 0, 0, false}, Case{"flash", 1, 1, 0, 16, true},
                        Case{"chunked", 1, 1, 48, 0, false}, Case{"tp2 pp2", 2, 2, 0, 32, true}}) {
     CAPTURE(c.name);
-    TrainingPlan plan = serving_plan("llama3-8b", 2, 130, 40);
+    Plan plan = serving_plan("llama3-8b", 2, 130, 40);
     plan.model.layers = 4;
     plan.model.attention =
         c.flash ? memsim::sim::AttentionImpl::kFlash : memsim::sim::AttentionImpl::kEager;
@@ -125,7 +125,7 @@ TEST_CASE("walking every decode step peaks where the prefill and the last step d
     plan.cluster.gpus_per_node = c.tp * c.pp;
     plan.inference.prefill_chunk = c.chunk;
     plan.inference.kv_block = c.block;
-    const CompiledInference compiled(plan);
+    const CompiledInference compiled(memsim::strategies::serving_plan(plan));
     for (int64_t stage = 0; stage < c.pp; ++stage) {
       const auto every = compiled.walk(stage, memsim::strategies::kEveryStep);
       const auto last = compiled.walk(stage, memsim::strategies::kLastStepOnly);
@@ -150,7 +150,7 @@ TEST_CASE("a decode step's working memory, tensor by tensor (eager attention)") 
                                .vocab = 1000,
                                .ffn_type = memsim::sim::FfnType::kSwiGlu,
                                .norm = memsim::sim::NormType::kRmsNorm};
-  TrainingPlan plan = memsim::testing::one_gpu_plan(model, 1);
+  Plan plan = memsim::testing::one_gpu_plan(model, 1);
   plan.mode = Mode::kInference;
   plan.inference.batch = 2;
   plan.inference.prompt_len = 8191;
@@ -159,7 +159,7 @@ TEST_CASE("a decode step's working memory, tensor by tensor (eager attention)") 
   const int64_t expected = 5 * b * 256 * 2 + 2 * b * 4 * 8192 * 2;  // 267,264
 
   memsim::sim::Timeline timeline;
-  CompiledInference(plan).walk(0, memsim::strategies::kEveryStep, &timeline);
+  CompiledInference(memsim::strategies::serving_plan(plan)).walk(0, memsim::strategies::kEveryStep, &timeline);
   const auto live = timeline.live_by_category();
   const auto column = static_cast<Eigen::Index>(Category::kTemporary);
   int64_t decode_peak = 0;
@@ -176,7 +176,7 @@ TEST_CASE("decode steps read the weights and the cache: the step time is memory-
   // qwen2.5-32b, bf16, one sequence at 4096 tokens: each step reads 65.5 GB of weights and
   // 1 GiB of cache over 2,039 GB/s of HBM: about 32.7 ms. Its 65 GFLOP take 0.4 ms at half of
   // 312 TFLOP/s.
-  TrainingPlan plan = serving_plan("qwen2.5-32b", 1, 4095, 1);
+  Plan plan = serving_plan("qwen2.5-32b", 1, 4095, 1);
   const auto report = memsim::evaluation::evaluate(plan);
   const double weights = 2.0 * static_cast<double>(report.parameters);
   const double expected = (weights + 262'144.0 * 4096) / 2039e9;
@@ -184,7 +184,7 @@ TEST_CASE("decode steps read the weights and the cache: the step time is memory-
 }
 
 TEST_CASE("the logits of every prompt position cost their vocabulary-wide tensors") {
-  TrainingPlan plan = serving_plan("llama2-7b", 1, 512, 0);
+  Plan plan = serving_plan("llama2-7b", 1, 512, 0);
   plan.model.attention = memsim::sim::AttentionImpl::kFlash;
   const auto last = memsim::evaluation::evaluate(plan);
   plan.inference.all_logits = true;
@@ -202,7 +202,7 @@ TEST_CASE("above 1,024 decode steps the steps between timed ones are interpolate
   // included) and interpolate the rest. Decode steps grow linearly with the cache here
   // (memory-bound: weights plus a cache that grows by a token a step), so the interpolated
   // sum is the exact sum of 1,024 steps plus the last.
-  TrainingPlan plan = serving_plan("llama2-7b", 8, 512, 1024);
+  Plan plan = serving_plan("llama2-7b", 8, 512, 1024);
   const auto exact = memsim::evaluation::evaluate(plan).inference.value();
   plan.inference.generate_len = 1025;
   const auto interpolated = memsim::evaluation::evaluate(plan).inference.value();
@@ -216,9 +216,9 @@ TEST_CASE("above 1,024 decode steps the steps between timed ones are interpolate
 }
 
 TEST_CASE("a timeline of many decode steps walks every k-th, and still reaches the peak") {
-  TrainingPlan plan = serving_plan("llama3-8b", 2, 64, 1000);
+  Plan plan = serving_plan("llama3-8b", 2, 64, 1000);
   plan.model.layers = 2;
-  const CompiledInference compiled(plan);
+  const CompiledInference compiled(memsim::strategies::serving_plan(plan));
   memsim::sim::Timeline timeline;
   const auto every_fourth = compiled.walk(0, 4, &timeline);
   CHECK(every_fourth.peak == compiled.summary(0).peak);
@@ -237,7 +237,7 @@ TEST_CASE("a timeline of many decode steps walks every k-th, and still reaches t
 TEST_CASE("pipeline stages hold the cache of their own layers") {
   // llama3-8b cut to 6 layers over 2 stages (3 + 3) and then 3 stages (2 + 2 + 2): each
   // stage caches 2 · layers · 8 KV heads · 128 · 2 bytes per token of 4 × 300 tokens.
-  TrainingPlan plan = serving_plan("llama3-8b", 4, 300, 0);
+  Plan plan = serving_plan("llama3-8b", 4, 300, 0);
   plan.model.layers = 6;
   for (const int64_t stages : {2, 3}) {
     plan.parallel.pp.stages = stages;

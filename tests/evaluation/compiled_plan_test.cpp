@@ -9,9 +9,9 @@
 
 namespace {
 
-using memsim::strategies::TrainingPlan;
+using memsim::strategies::Plan;
 
-TrainingPlan layout(const std::string& model, int64_t tp, int64_t dp, int zero, bool sp = false) {
+Plan layout(const std::string& model, int64_t tp, int64_t dp, int zero, bool sp = false) {
   auto plan = memsim::testing::one_gpu_plan(memsim::testing::preset(model), 256);
   plan.model.layers = std::min<int64_t>(plan.model.layers, 4);
   plan.cluster.gpus_per_node = tp * dp;
@@ -62,7 +62,7 @@ TEST_CASE("every rank's parameters add up, over the TP group and ZeRO shards, to
 
 TEST_CASE("with layers of other kinds, each stage holds its own layers' parameters") {
   // Llama 2 7B's first two of four layers twice as wide, on two pipeline stages.
-  TrainingPlan plan = layout("llama2-7b", 2, 1, 0);
+  Plan plan = layout("llama2-7b", 2, 1, 0);
   plan.model.layer_kinds = {{0, 1, 2 * plan.model.ffn}};
   plan.cluster.gpus_per_node = 4;
   plan.parallel.pp.stages = 2;

@@ -16,7 +16,7 @@
 
 namespace {
 
-using memsim::strategies::TrainingPlan;
+using memsim::strategies::Plan;
 
 class PlanGenerator {
  public:
@@ -33,8 +33,8 @@ class PlanGenerator {
     }
   }
 
-  TrainingPlan next() {
-    TrainingPlan plan;
+  Plan next() {
+    Plan plan;
     memsim::sim::ModelSpec& m = plan.model;
     m.name = "random";
     m.layers = pick({1, 2, 3, 4, 5, 6, 8});
@@ -135,9 +135,9 @@ class PlanGenerator {
   /// time left as drawn above, a third one of its shorthand words (`all`, `sqrt`), a third
   /// its integer keys from their smallest values and words. A new pass is drawn here without
   /// editing this test; a pass that refuses the result gets its defaults back.
-  void draw_pass_settings(TrainingPlan& plan) {
+  void draw_pass_settings(Plan& plan) {
     using Read = memsim::strategies::SettingKey::Read;
-    const TrainingPlan defaults;
+    const Plan defaults;
     for (const auto& pass : memsim::strategies::strategy_passes()) {
       const auto way = rng_() % 3;
       for (const auto& key : pass.keys) {
@@ -186,7 +186,7 @@ TEST_CASE("the fast path equals the walk on 10,000 random plans") {
   memsim::evaluation::FastEvaluator fast;
   int fitting = 0;
   for (int i = 0; i < 10'000; ++i) {
-    const TrainingPlan plan = generator.next();
+    const Plan plan = generator.next();
     CAPTURE(i);
     const auto walked = memsim::evaluation::evaluate(plan);
     const auto quick = fast.evaluate(plan);
@@ -212,7 +212,7 @@ TEST_CASE("the fast path equals the walk on 10,000 random plans") {
     // A sweep's innermost axis: the same plan with another global batch, priced from the
     // stages just priced.
     if (i % 2 == 0) {
-      TrainingPlan more = plan;
+      Plan more = plan;
       more.training.global_batch *= 2 + (i / 2) % 2;
       const auto walked_more = memsim::evaluation::evaluate(more);
       const auto quick_more = fast.evaluate(more, memsim::evaluation::StagePeaks::kLargestOnly);
@@ -235,36 +235,36 @@ TEST_CASE("one evaluator follows a sweep that changes one setting at a time") {
   base.parallel.dp.degree = 2;
   base.cluster.gpus_per_node = 4;
   base.training.global_batch = 16;
-  std::vector<std::function<void(TrainingPlan&)>> changes = {
-      [](TrainingPlan& p) {
+  std::vector<std::function<void(Plan&)>> changes = {
+      [](Plan& p) {
         p.training.chunk_passes.activation_offload = {2, 1};
       },
-      [](TrainingPlan& p) {
+      [](Plan& p) {
         p.training.chunk_passes.activation_offload = {2, 0};
       },
-      [](TrainingPlan& p) { p.training.loss_chunks = 4; },
-      [](TrainingPlan& p) {
+      [](Plan& p) { p.training.loss_chunks = 4; },
+      [](Plan& p) {
         p.training.chunk_passes.checkpointing = memsim::strategies::FullCheckpointing{2};
       },
-      [](TrainingPlan& p) {
+      [](Plan& p) {
         p.parallel.dp.zero = 3;
         p.parallel.dp.prefetch_layers = 2;
       },
-      [](TrainingPlan& p) { p.training.micro_batch = 4; },
-      [](TrainingPlan& p) { p.training.global_batch = 48; },
-      [](TrainingPlan& p) {
+      [](Plan& p) { p.training.micro_batch = 4; },
+      [](Plan& p) { p.training.global_batch = 48; },
+      [](Plan& p) {
         p.training.gradient_buffers = memsim::strategies::GradientBuffers::kOnDemand;
       },
-      [](TrainingPlan& p) { p.parallel.dp.offload = memsim::strategies::Offload::kOptimizer; },
-      [](TrainingPlan& p) { p.parallel.pp.schedule = "gpipe"; },
+      [](Plan& p) { p.parallel.dp.offload = memsim::strategies::Offload::kOptimizer; },
+      [](Plan& p) { p.parallel.pp.schedule = "gpipe"; },
   };
   memsim::evaluation::FastEvaluator fast;
-  TrainingPlan plan = base;
+  Plan plan = base;
   for (size_t i = 0; i < changes.size(); ++i) {
     CAPTURE(i);
     // The base, then the base with one change, then with every change so far.
     for (const bool cumulative : {false, true}) {
-      TrainingPlan point = cumulative ? plan : base;
+      Plan point = cumulative ? plan : base;
       changes[i](point);
       const auto walked = memsim::evaluation::evaluate(point);
       const auto quick = fast.evaluate(point);

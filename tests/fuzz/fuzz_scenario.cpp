@@ -18,7 +18,7 @@ constexpr int64_t kMostWalkedGpus = 64;
 constexpr int64_t kMostWalkedTokens = 64;
 constexpr uint64_t kMostSweepPoints = 16;
 
-bool small(const memsim::strategies::TrainingPlan& plan) {
+bool small(const memsim::strategies::Plan& plan) {
   const auto& inference = plan.inference;
   const bool serving = plan.mode == memsim::strategies::Mode::kInference;
   return plan.model.layers <= kMostWalkedLayers && plan.cluster.world_size() <= kMostWalkedGpus &&
@@ -44,7 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (scenario.sweep.is_null()) return;
     memsim::evaluation::FastEvaluator evaluator;
     for (const memsim::scenarios::VariantSweep& v : memsim::scenarios::read_sweeps(scenario)) {
-      memsim::strategies::TrainingPlan plan = v.sweep.base();
+      memsim::strategies::Plan plan = v.sweep.base();
       for (uint64_t point = 0; point < std::min(v.sweep.points(), kMostSweepPoints); ++point) {
         if (v.sweep.prepare(point, plan).empty() && small(plan)) evaluator.evaluate(plan);
       }

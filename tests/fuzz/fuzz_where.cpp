@@ -6,8 +6,8 @@
 
 namespace {
 
-const memsim::strategies::TrainingPlan& sample_plan() {
-  static const memsim::strategies::TrainingPlan plan = [] {
+const memsim::strategies::Plan& sample_plan() {
+  static const memsim::strategies::Plan plan = [] {
     const auto root = memsim::scenarios::parse_yaml(
         "model: {layers: 4, hidden: 256, heads: 8, ffn: 1024, vocab: 1000}\n"
         "hardware: {gpu: a100-80gb, gpus_per_node: 8}\ntraining: {seq_len: 256}\n",

@@ -46,7 +46,7 @@ TEST_CASE("every key the table reads sets the field its row names") {
         text = fmt::format("{}: {}", key.name, key.most);
         break;
       case ScenarioKey::Read::kFlag: {
-        const memsim::strategies::TrainingPlan defaults;
+        const memsim::strategies::Plan defaults;
         expected = key.number(defaults) == 0.0 ? 1.0 : 0.0;
         text = fmt::format("{}: {}", key.name, expected == 1.0 ? "true" : "false");
         break;
@@ -59,11 +59,11 @@ TEST_CASE("every key the table reads sets the field its row names") {
     memsim::scenarios::Diagnostics diagnostics;
     memsim::scenarios::SectionReader reader(node, key.section,
                                             memsim::scenarios::keys_of(key.section), diagnostics);
-    memsim::strategies::TrainingPlan plan;
+    memsim::strategies::Plan plan;
     memsim::scenarios::read_table_keys(reader, key.section, plan);
     CHECK(diagnostics.empty());
     CHECK(key.number(plan) == expected);
-    memsim::strategies::TrainingPlan copied;
+    memsim::strategies::Plan copied;
     key.copy(copied, plan);
     CHECK(key.number(copied) == expected);
     read.push_back(key.key);
@@ -86,7 +86,7 @@ TEST_CASE("a mapping key reads a shorthand word, its own keys, and words for int
     memsim::scenarios::Diagnostics diagnostics;
     memsim::scenarios::SectionReader reader(node, "training",
                                             memsim::scenarios::keys_of("training"), diagnostics);
-    memsim::strategies::TrainingPlan plan;
+    memsim::strategies::Plan plan;
     memsim::scenarios::read_table_keys(reader, "training", plan);
     CHECK(diagnostics.empty());
     return plan.training.chunk_passes.activation_offload;

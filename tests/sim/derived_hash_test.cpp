@@ -8,7 +8,7 @@
 
 #include <doctest/doctest.h>
 
-#include "strategies/training_plan.h"
+#include "strategies/plan.h"
 
 namespace {
 
@@ -69,9 +69,9 @@ TEST_CASE("equal keys hash alike: -0 and +0, and text, which only == tells apart
 }
 
 TEST_CASE("every field of a plan's parts reaches the hash") {
-  const memsim::strategies::TrainingPlan plan;
+  const memsim::strategies::Plan plan;
   auto differs = [&](auto change) {
-    memsim::strategies::TrainingPlan other = plan;
+    memsim::strategies::Plan other = plan;
     change(other);
     return derived_hash(other.parallel) != derived_hash(plan.parallel) ||
            derived_hash(other.cluster) != derived_hash(plan.cluster) ||
@@ -80,16 +80,16 @@ TEST_CASE("every field of a plan's parts reaches the hash") {
            derived_hash(other.training.chunk_passes.checkpointing) !=
                derived_hash(plan.training.chunk_passes.checkpointing);
   };
-  using memsim::strategies::TrainingPlan;
-  CHECK(differs([](TrainingPlan& p) { p.parallel.dp.prefetch_layers = 2; }));
-  CHECK(differs([](TrainingPlan& p) { p.parallel.dp.overlap_communication = false; }));
-  CHECK(differs([](TrainingPlan& p) { p.parallel.pp.layers_per_stage = {1, 2}; }));
-  CHECK(differs([](TrainingPlan& p) { p.parallel.tp.vocab_multiple = 64; }));
-  CHECK(differs([](TrainingPlan& p) { p.cluster.gpu.host_link_bytes_per_s = 1.0; }));
-  CHECK(differs([](TrainingPlan& p) { p.cluster.cpu_memory_override = memsim::sim::Bytes(1); }));
-  CHECK(differs([](TrainingPlan& p) { p.training.optimizer.values["beta1"] = 0.8; }));
-  CHECK(differs([](TrainingPlan& p) { p.precision.gradients = memsim::strategies::Dtype::kFp32; }));
-  CHECK(differs([](TrainingPlan& p) {
+  using memsim::strategies::Plan;
+  CHECK(differs([](Plan& p) { p.parallel.dp.prefetch_layers = 2; }));
+  CHECK(differs([](Plan& p) { p.parallel.dp.overlap_communication = false; }));
+  CHECK(differs([](Plan& p) { p.parallel.pp.layers_per_stage = {1, 2}; }));
+  CHECK(differs([](Plan& p) { p.parallel.tp.vocab_multiple = 64; }));
+  CHECK(differs([](Plan& p) { p.cluster.gpu.host_link_bytes_per_s = 1.0; }));
+  CHECK(differs([](Plan& p) { p.cluster.cpu_memory_override = memsim::sim::Bytes(1); }));
+  CHECK(differs([](Plan& p) { p.training.optimizer.values["beta1"] = 0.8; }));
+  CHECK(differs([](Plan& p) { p.precision.gradients = memsim::strategies::Dtype::kFp32; }));
+  CHECK(differs([](Plan& p) {
     p.training.chunk_passes.checkpointing = memsim::strategies::FullCheckpointing{2};
   }));
 }

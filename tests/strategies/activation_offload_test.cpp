@@ -10,7 +10,7 @@ namespace {
 using memsim::strategies::ActivationOffload;
 using memsim::strategies::kEveryLayer;
 
-memsim::strategies::TrainingPlan small_plan(ActivationOffload offload) {
+memsim::strategies::Plan small_plan(ActivationOffload offload) {
   auto model = memsim::testing::preset("llama2-7b");
   model.layers = 4;
   auto plan = memsim::testing::one_gpu_plan(model, 512);

@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include "evaluation/compiled_inference.h"
 #include "scenarios/layout_problems.h"
 #include "scenarios/sweep.h"
 #include "strategies/layout.h"
@@ -11,7 +12,7 @@
 
 namespace {
 
-memsim::strategies::TrainingPlan plan_with_chunks(int64_t chunks) {
+memsim::strategies::Plan plan_with_chunks(int64_t chunks) {
   auto model = memsim::testing::preset("llama2-7b");
   model.layers = 2;
   auto plan = memsim::testing::one_gpu_plan(model, 512);
@@ -24,8 +25,13 @@ memsim::strategies::TrainingPlan plan_with_chunks(int64_t chunks) {
 TEST_CASE("a training plan's graph takes its loss chunks; serving builds the model as defined") {
   auto plan = plan_with_chunks(4);
   CHECK(memsim::strategies::graph_options(plan).loss_chunks == 4);
+  const memsim::sim::LayerGraph as_defined(plan.model);
+  CHECK(memsim::sim::LayerGraph(plan.model, memsim::strategies::graph_options(plan)).op_count() >
+        as_defined.op_count());
+  // Serving takes only the plan's serving part, and builds the graph from the model alone.
   plan.mode = memsim::strategies::Mode::kInference;
-  CHECK(memsim::strategies::graph_options(plan).loss_chunks == 1);
+  const memsim::evaluation::CompiledInference serving(memsim::strategies::serving_plan(plan));
+  CHECK(serving.graph().op_count() == as_defined.op_count());
 }
 
 TEST_CASE("loss chunks that do not divide the sequence are a layout problem of the pass") {

@@ -37,7 +37,7 @@ memsim::sim::ModelSpec gpt_like(int64_t layers) {
   return m;
 }
 
-memsim::strategies::TrainingPlan pipelined(const memsim::sim::ModelSpec& model, int64_t p,
+memsim::strategies::Plan pipelined(const memsim::sim::ModelSpec& model, int64_t p,
                                            int64_t m, const std::string& schedule, int64_t v = 1) {
   auto plan = memsim::testing::one_gpu_plan(model, 512);
   plan.cluster.gpus_per_node = p;
@@ -117,7 +117,7 @@ TEST_CASE("1F1B: the first stage holds p microbatches of L/p layers, as much as 
   const auto single = memsim::testing::walk(memsim::testing::one_gpu_plan(model, s, b));
   const int64_t layer = memsim::testing::forward_activation_bytes(single.timeline, 3);
   const int64_t embedding = s * b * h + 8 * s * b;
-  const auto stage0 = [&](const memsim::strategies::TrainingPlan& plan) {
+  const auto stage0 = [&](const memsim::strategies::Plan& plan) {
     return memsim::testing::walk(plan, 0)
         .result.max_by_category[memsim::sim::Category::kActivations]
         .value();

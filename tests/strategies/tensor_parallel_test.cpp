@@ -13,10 +13,10 @@
 
 namespace {
 
-using memsim::strategies::TrainingPlan;
+using memsim::strategies::Plan;
 
 /// The messages of the pass checks that `plan` fails.
-std::vector<std::string> refusals(const TrainingPlan& plan) {
+std::vector<std::string> refusals(const Plan& plan) {
   std::vector<std::string> messages;
   for (const auto& check : memsim::strategies::pass_checks()) {
     if (check.fails(plan)) messages.push_back(check.message(plan));
@@ -47,7 +47,7 @@ TEST_CASE("a degree splits a model when it divides heads and MLP, and KV heads e
 }
 
 TEST_CASE("the pass refuses degrees that do not split the model or the sequence") {
-  TrainingPlan plan = memsim::testing::one_gpu_plan(memsim::testing::preset("llama3-70b"), 4096, 1);
+  Plan plan = memsim::testing::one_gpu_plan(memsim::testing::preset("llama3-70b"), 4096, 1);
   CHECK(refusals(plan).empty());
   plan.parallel.tp.degree = 3;
   const auto three = refusals(plan);

@@ -48,9 +48,9 @@ std::filesystem::path temp_dir() {
 
 }  // namespace
 
-strategies::TrainingPlan one_gpu_plan(const sim::ModelSpec& model, int64_t seq_len,
+strategies::Plan one_gpu_plan(const sim::ModelSpec& model, int64_t seq_len,
                                       int64_t micro_batch) {
-  strategies::TrainingPlan plan;
+  strategies::Plan plan;
   plan.model = model;
   plan.cluster.gpu = *hardware::find_gpu("a100-80gb");
   plan.training.seq_len = seq_len;
@@ -59,9 +59,9 @@ strategies::TrainingPlan one_gpu_plan(const sim::ModelSpec& model, int64_t seq_l
   return plan;
 }
 
-strategies::TrainingPlan serving_plan(const std::string& model, int64_t batch, int64_t prompt,
+strategies::Plan serving_plan(const std::string& model, int64_t batch, int64_t prompt,
                                       int64_t generate) {
-  strategies::TrainingPlan plan = one_gpu_plan(preset(model), 1);
+  strategies::Plan plan = one_gpu_plan(preset(model), 1);
   plan.mode = strategies::Mode::kInference;
   plan.inference.batch = batch;
   plan.inference.prompt_len = prompt;
@@ -75,7 +75,7 @@ sim::ModelSpec preset(const std::string& name) {
   return found->spec;
 }
 
-Walk walk(const strategies::TrainingPlan& plan, int64_t rank) {
+Walk walk(const strategies::Plan& plan, int64_t rank) {
   const evaluation::CompiledPlan compiled(plan);
   Walk w;
   w.result = sim::simulate(compiled.program(rank), &w.timeline);

@@ -12,17 +12,17 @@
 #include "evaluation/compiled_plan.h"
 #include "scenarios/scenario.h"
 #include "sim/timeline.h"
-#include "strategies/training_plan.h"
+#include "strategies/plan.h"
 
 namespace memsim::testing {
 
 /// A one-GPU plan for `model` on an A100-80GB: bf16-mixed AdamW, one microbatch.
-strategies::TrainingPlan one_gpu_plan(const sim::ModelSpec& model, int64_t seq_len,
+strategies::Plan one_gpu_plan(const sim::ModelSpec& model, int64_t seq_len,
                                       int64_t micro_batch = 1);
 
 /// Inference of preset `model` on one A100-80GB: `batch` sequences of `prompt` tokens, then
 /// `generate` decode steps; bf16 weights and cache.
-strategies::TrainingPlan serving_plan(const std::string& model, int64_t batch, int64_t prompt,
+strategies::Plan serving_plan(const std::string& model, int64_t batch, int64_t prompt,
                                       int64_t generate);
 
 /// Calls `check(schedule, p, v, m)` on the schedule shapes that derivations from shorter
@@ -41,7 +41,7 @@ struct Walk {
   sim::Timeline timeline;
 };
 /// Simulates rank `rank` of `plan`, recording its timeline.
-Walk walk(const strategies::TrainingPlan& plan, int64_t rank = 0);
+Walk walk(const strategies::Plan& plan, int64_t rank = 0);
 
 /// Bytes of activations saved during the first forward by the ops of `layer`.
 int64_t forward_activation_bytes(const sim::Timeline& timeline, int32_t layer);

@@ -14,7 +14,7 @@
 
 namespace {
 
-using memsim::strategies::TrainingPlan;
+using memsim::strategies::Plan;
 
 const char* kScenario = R"(name: fit
 model: {layers: 8, hidden: 1024, heads: 16, kv_heads: 4, ffn: 4096, vocab: 32000, ffn_type: swiglu}
@@ -36,7 +36,7 @@ const memsim::scenarios::ScenarioKey& key(const std::string& name) {
 }
 
 /// Whether the full walk says `plan` with `name` at `value` fits.
-bool walk_fits(const TrainingPlan& plan, const std::string& name, int64_t value) {
+bool walk_fits(const Plan& plan, const std::string& name, int64_t value) {
   const auto with = memsim::tools::plan_with(plan, key(name), value);
   return with && memsim::evaluation::evaluate(*with).fits;
 }
@@ -181,14 +181,14 @@ inference: {batch: 4, prompt_len: 1024, generate_len: 256, kv_block: 16}
 }
 
 TEST_CASE("the capacity answers are exact: one more does not fit") {
-  TrainingPlan plan = memsim::testing::serving_plan("llama2-13b", 4, 1024, 256);
+  Plan plan = memsim::testing::serving_plan("llama2-13b", 4, 1024, 256);
   plan.inference.kv_block = 16;
   memsim::evaluation::FastEvaluator evaluator;
   const auto capacity = memsim::tools::inference_capacity(plan, evaluator);
   REQUIRE(capacity.max_batch > 1);
   REQUIRE(capacity.max_prompt_len > 1);
   auto fits = [&](int64_t batch, int64_t prompt) {
-    TrainingPlan probe = plan;
+    Plan probe = plan;
     probe.inference.batch = batch;
     probe.inference.prompt_len = prompt;
     return memsim::evaluation::evaluate(probe).fits;

@@ -26,7 +26,7 @@ inference: {batch: 16, prompt_len: 2048, generate_len: 256}
 )";
 
 /// Whether any tp × pp × dp split of `gpus` GPUs fits, by the full walk.
-bool any_layout_fits(const memsim::strategies::TrainingPlan& scenario,
+bool any_layout_fits(const memsim::strategies::Plan& scenario,
                      const memsim::hardware::GpuProfile& gpu, int64_t gpus) {
   for (int64_t tp = 1; tp <= std::min<int64_t>(gpus, 8); tp *= 2) {
     for (int64_t pp = 1; tp * pp <= gpus; pp *= 2) {

@@ -137,7 +137,7 @@ TEST_CASE("an inference timeline walks the prefill and every decode step to the 
   plan.inference.batch = 3;
   plan.inference.prompt_len = 100;
   plan.inference.generate_len = 20;
-  const memsim::evaluation::CompiledInference compiled(plan);
+  const memsim::evaluation::CompiledInference compiled(memsim::strategies::serving_plan(plan));
   const auto set = memsim::tools::build_timelines(compiled, {0, 1}, "serving");
   const auto report = memsim::evaluation::evaluate(plan);
   REQUIRE(set.programs.size() == 2);

@@ -43,7 +43,7 @@ struct HeadMemory {
   Live backward_peak;
 };
 
-HeadMemory head_memory(const memsim::strategies::TrainingPlan& plan) {
+HeadMemory head_memory(const memsim::strategies::Plan& plan) {
   const memsim::evaluation::CompiledPlan compiled(plan);
   const auto& graph = compiled.graph();
   const auto& program = compiled.program(0);

@@ -30,7 +30,7 @@ nlohmann::json fixture() {
 
 /// The measured layer: bf16, hidden 64 = 4 heads × 16, 2 KV heads, SwiGLU 176, RMSNorm,
 /// eager attention, served `batch` sequences.
-memsim::strategies::TrainingPlan layer_plan(const nlohmann::json& dims, int64_t prompt,
+memsim::strategies::Plan layer_plan(const nlohmann::json& dims, int64_t prompt,
                                             int64_t generate) {
   memsim::sim::ModelSpec model;
   model.name = "llama-layer";
@@ -51,9 +51,10 @@ memsim::strategies::TrainingPlan layer_plan(const nlohmann::json& dims, int64_t 
 }
 
 /// memsim's peak of temporaries during layer 0 of pass `pass`, above the layer's start.
-int64_t layer_peak(const memsim::strategies::TrainingPlan& plan, int32_t pass) {
+int64_t layer_peak(const memsim::strategies::Plan& plan, int32_t pass) {
   memsim::sim::Timeline timeline;
-  memsim::evaluation::CompiledInference(plan).walk(0, memsim::strategies::kEveryStep, &timeline);
+  memsim::evaluation::CompiledInference(memsim::strategies::serving_plan(plan))
+      .walk(0, memsim::strategies::kEveryStep, &timeline);
   const auto live = timeline.live_by_category();
   const auto column = static_cast<Eigen::Index>(Category::kTemporary);
   int64_t before = -1;

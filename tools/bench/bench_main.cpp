@@ -22,16 +22,16 @@
 
 namespace {
 
-using memsim::strategies::TrainingPlan;
+using memsim::strategies::Plan;
 
-TrainingPlan scenario_plan(const std::string& file) {
+Plan scenario_plan(const std::string& file) {
   return memsim::scenarios::load_scenario(std::string(MEMSIM_SOURCE_DIR) + "/scenarios/" + file)
       .variants.front()
       .plan;
 }
 
-TrainingPlan llama3_70b_one_gpu() {
-  TrainingPlan plan = scenario_plan("llama3-70b-64xh100.yaml");
+Plan llama3_70b_one_gpu() {
+  Plan plan = scenario_plan("llama3-70b-64xh100.yaml");
   plan.cluster.nodes = 1;
   plan.cluster.gpus_per_node = 1;
   plan.parallel = {};
@@ -42,7 +42,7 @@ TrainingPlan llama3_70b_one_gpu() {
 // One simulated training step of llama3-70b on one GPU (one microbatch): graph build,
 // program compilation (two walks: one sizes the allocator reserve) and the final walk.
 void BM_Llama3_70b_Step_Evaluate(benchmark::State& state) {
-  const TrainingPlan plan = llama3_70b_one_gpu();
+  const Plan plan = llama3_70b_one_gpu();
   for (auto _ : state)
     benchmark::DoNotOptimize(memsim::evaluation::evaluate(plan));
 }
@@ -60,8 +60,8 @@ BENCHMARK(BM_Llama3_70b_Step_Walk)->Unit(benchmark::kMillisecond);
 // promises within seconds: a 4096-layer model through 512 microbatches (the most layer
 // passes), 32 interleaved stages of 4 chunks, full recomputation; and a 64-layer one through
 // 4096 microbatches over 16 stages of 4 chunks (the most pipeline steps).
-TrainingPlan plan_at_limits(int64_t layers, int64_t microbatches, int64_t stages) {
-  TrainingPlan plan = llama3_70b_one_gpu();
+Plan plan_at_limits(int64_t layers, int64_t microbatches, int64_t stages) {
+  Plan plan = llama3_70b_one_gpu();
   plan.model.layers = layers;
   plan.model.hidden = 1024;
   plan.model.heads = 8;
@@ -83,14 +83,14 @@ TrainingPlan plan_at_limits(int64_t layers, int64_t microbatches, int64_t stages
 }
 
 void BM_Run_AtLayerPassLimit(benchmark::State& state) {
-  const TrainingPlan plan = plan_at_limits(4096, 512, 32);
+  const Plan plan = plan_at_limits(4096, 512, 32);
   for (auto _ : state)
     benchmark::DoNotOptimize(memsim::evaluation::evaluate(plan));
 }
 BENCHMARK(BM_Run_AtLayerPassLimit)->Unit(benchmark::kSecond)->Iterations(1);
 
 void BM_Run_AtPipelineStepLimit(benchmark::State& state) {
-  const TrainingPlan plan = plan_at_limits(64, 4096, 16);
+  const Plan plan = plan_at_limits(64, 4096, 16);
   for (auto _ : state)
     benchmark::DoNotOptimize(memsim::evaluation::evaluate(plan));
 }
@@ -119,7 +119,7 @@ BENCHMARK(BM_Read_ManyUnknownKeys)->Unit(benchmark::kMillisecond);
 // Every rank's full timeline (events, spans and the live matrix) of a 405B-class model on
 // 512 GPUs: tp 8, pp 8 interleaved with 2 chunks per stage, dp 8, 64 microbatches.
 void BM_Llama3_405b_512Gpus_Timeline(benchmark::State& state) {
-  const TrainingPlan plan = scenario_plan("llama3-405b-512xh100.yaml");
+  const Plan plan = scenario_plan("llama3-405b-512xh100.yaml");
   std::vector<int64_t> ranks(plan.cluster.world_size());
   for (size_t r = 0; r < ranks.size(); ++r)
     ranks[r] = static_cast<int64_t>(r);
@@ -188,7 +188,7 @@ BENCHMARK(BM_Sweep_Llama3_70b_OneShot)
 void BM_Sweep_Llama3_70b_Steady(benchmark::State& state) {
   const auto sweeps = llama3_70b_sweeps(state.range(0));
   memsim::evaluation::FastEvaluator evaluator;
-  std::vector<memsim::strategies::TrainingPlan> plans;
+  std::vector<memsim::strategies::Plan> plans;
   for (const auto& v : sweeps)
     plans.push_back(v.sweep.base());
   int64_t points = 0;
@@ -225,8 +225,8 @@ void BM_Sweep_Grid500k(benchmark::State& state) {
 BENCHMARK(BM_Sweep_Grid500k)->UseRealTime()->Unit(benchmark::kSecond)->Iterations(1);
 
 /// The article scenario's serving base with 8 sequences of 2048 + 512 tokens.
-TrainingPlan serving_32b() {
-  TrainingPlan plan = scenario_plan("article-32b.yaml");
+Plan serving_32b() {
+  Plan plan = scenario_plan("article-32b.yaml");
   plan.inference.batch = 8;
   plan.inference.prompt_len = 2048;
   plan.inference.generate_len = 512;
@@ -236,7 +236,7 @@ TrainingPlan serving_32b() {
 // One inference report of a 32B model: compile (a walk of the prefill and the last decode
 // step), then every decode step timed.
 void BM_Serving_32b_Evaluate(benchmark::State& state) {
-  const TrainingPlan plan = serving_32b();
+  const Plan plan = serving_32b();
   for (auto _ : state)
     benchmark::DoNotOptimize(memsim::evaluation::evaluate(plan));
 }
@@ -244,7 +244,7 @@ BENCHMARK(BM_Serving_32b_Evaluate)->Unit(benchmark::kMillisecond);
 
 // The largest batch and the longest prompt that fit: two fit searches.
 void BM_Serving_32b_Capacity(benchmark::State& state) {
-  const TrainingPlan plan = serving_32b();
+  const Plan plan = serving_32b();
   memsim::evaluation::FastEvaluator evaluator;
   for (auto _ : state)
     benchmark::DoNotOptimize(memsim::tools::inference_capacity(plan, evaluator));
@@ -256,7 +256,7 @@ BENCHMARK(BM_Serving_32b_Capacity)->Unit(benchmark::kMillisecond);
 void BM_HardwareFor_32b_Training(benchmark::State& state) {
   const auto scenario = memsim::scenarios::load_scenario(std::string(MEMSIM_SOURCE_DIR) +
                                                          "/scenarios/article-32b.yaml");
-  const TrainingPlan* plan = nullptr;
+  const Plan* plan = nullptr;
   for (const auto& variant : scenario.variants) {
     if (variant.name == "train-zero3-4gpu") plan = &variant.plan;
   }

@@ -1,8 +1,9 @@
 #pragma once
-/// One validated value holding every axis of a configuration: the model, the cluster, and
-/// either a training step (batch, precision, parallel layout, checkpointing) or inference
-/// (batch, prompt and generated lengths, weight and KV cache formats), with overheads.
-/// Scenarios build it from YAML; the strategies compile it into per-rank programs.
+/// The plans: what every plan has (PlanCore: the model, the cluster, precision, parallel
+/// layout, overheads), a training step (TrainingPlan: batch, optimizer, checkpointing and
+/// the other chunk passes), serving (ServingPlan: batch, prompt and generated lengths,
+/// weight and KV cache formats), and the scenario's Plan that holds either. Scenarios build
+/// it from YAML; the strategies compile each part into per-rank programs.
 
 #include <array>
 #include <cstdint>
@@ -161,15 +162,21 @@ struct Inference {
   bool operator==(const Inference&) const = default;
 };
 
-struct TrainingPlan {
-  Mode mode = Mode::kTraining;
+/// What every plan has: the model on a cluster, at a precision, laid out in parallel, with
+/// the memory no tensor accounts for.
+struct PlanCore {
   sim::ModelSpec model;
   Cluster cluster;
-  Training training;
   Precision precision;
   Parallelism parallel;
-  Inference inference;  ///< read when mode is inference
   Overheads overheads;
+  bool operator==(const PlanCore&) const = default;
+};
+
+/// A training step: the core and the step's batch, optimizer and chunk passes. What the
+/// training evaluations (compiled plans, the fast evaluation) read.
+struct TrainingPlan : PlanCore {
+  Training training;
 
   /// Microbatches per step and data-parallel rank: global / (micro × dp).
   int64_t microbatches() const {
@@ -177,5 +184,25 @@ struct TrainingPlan {
   }
   bool operator==(const TrainingPlan&) const = default;
 };
+
+/// Serving a batch of requests: the core and the requests. What the serving evaluation reads.
+struct ServingPlan : PlanCore {
+  Inference inference;
+  bool operator==(const ServingPlan&) const = default;
+};
+
+/// What a scenario describes, training (the default) or serving as `mode` says: the key
+/// table addresses it, and each evaluation takes its own part of it (a Plan is a
+/// TrainingPlan; serving_plan() makes the ServingPlan).
+struct Plan : TrainingPlan {
+  Mode mode = Mode::kTraining;
+  Inference inference;  ///< read when mode is inference
+  bool operator==(const Plan&) const = default;
+};
+
+/// The serving part of `plan`.
+inline ServingPlan serving_plan(const Plan& plan) {
+  return {static_cast<const PlanCore&>(plan), plan.inference};
+}
 
 }  // namespace memsim::strategies
