@@ -67,13 +67,12 @@ TrainingReport evaluate(const CompiledPlan& compiled) {
   return report;
 }
 
-TrainingReport evaluate(const CompiledInference& compiled) {
+ServingReport evaluate(const CompiledInference& compiled) {
   const ServingPlan& plan = compiled.plan();
   const Inference& inference = plan.inference;
-  TrainingReport report;
+  ServingReport report;
   report.parameters = compiled.graph().parameter_count();
   report.world_size = plan.cluster.world_size();
-  report.microbatches = 1;
   report.capacity = plan.cluster.gpu.capacity;
   InferenceFacts facts;
   facts.usable = usable_memory(plan);
@@ -117,13 +116,20 @@ TrainingReport evaluate(const CompiledInference& compiled) {
       static_cast<double>(inference.batch * plan.parallel.dp.degree * inference.context()) /
       report.step_time_s;
   report.cpu_capacity_per_node = plan.cluster.cpu_memory_per_node();
-  report.inference = facts;
+  report.serving = facts;
   return report;
 }
 
-TrainingReport evaluate(const Plan& plan) {
-  if (plan.mode == Mode::kInference) return evaluate(CompiledInference(serving_plan(plan)));
-  return evaluate(CompiledPlan(plan));
+Report evaluate(const Plan& plan) {
+  Report report;
+  if (plan.mode == Mode::kInference) {
+    ServingReport serving = evaluate(CompiledInference(serving_plan(plan)));
+    report.inference = serving.serving;
+    static_cast<ReportCore&>(report) = std::move(serving);
+  } else {
+    static_cast<TrainingReport&>(report) = evaluate(CompiledPlan(plan));
+  }
+  return report;
 }
 
 }  // namespace memsim::evaluation

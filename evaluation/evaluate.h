@@ -31,24 +31,40 @@ struct InferenceFacts {
   double last_decode_step_s = 0.0;
   double generate_s = 0.0;           ///< every decode step
   double decode_tokens_per_s = 0.0;  ///< tokens the replicas generate per second
-  // (TrainingReport::tokens_per_s counts prompt and generated tokens: a request's throughput.)
+  // (ReportCore::tokens_per_s counts prompt and generated tokens: a request's throughput.)
 };
 
-struct TrainingReport {
+/// What every report has: the model's size, the cluster, every rank's walk, the largest
+/// peak and whether everything fits, and the estimated time and throughput.
+struct ReportCore {
   int64_t parameters = 0;  ///< the model's exact count
   int64_t world_size = 0;
-  int64_t microbatches = 0;
   sim::Bytes capacity;
-  sim::Bytes peak;    ///< the largest rank's
-  bool fits = false;  ///< every GPU and every node's host memory hold what they must
-  double bubble_fraction = 0.0;
+  sim::Bytes peak;           ///< the largest rank's
+  bool fits = false;         ///< every GPU and every node's host memory hold what they must
   double step_time_s = 0.0;  ///< estimated: the slowest rank's
   double tokens_per_s = 0.0;
-  double model_flops_utilization = 0.0;  ///< model FLOPs / (step time × GPUs × peak)
-  sim::Bytes cpu_bytes_per_node;         ///< the fullest node's
+  sim::Bytes cpu_bytes_per_node;  ///< the fullest node's
   sim::Bytes cpu_capacity_per_node;
   bool cpu_fits = true;
-  std::vector<RankReport> ranks;            ///< every rank, in rank order
+  std::vector<RankReport> ranks;  ///< every rank, in rank order
+};
+
+/// A training step's report: the core and the pipeline's microbatches, bubble and MFU.
+struct TrainingReport : ReportCore {
+  int64_t microbatches = 0;
+  double bubble_fraction = 0.0;
+  double model_flops_utilization = 0.0;  ///< model FLOPs / (step time × GPUs × peak)
+};
+
+/// Serving's report: the core and what serving adds.
+struct ServingReport : ReportCore {
+  InferenceFacts serving;
+};
+
+/// A scenario's report, for its plan's mode: a training report, with serving's facts in
+/// inference mode (its training fields then left at zero).
+struct Report : TrainingReport {
   std::optional<InferenceFacts> inference;  ///< set in inference mode
 };
 
@@ -60,8 +76,8 @@ sim::Bytes usable_memory(const ServingPlan& plan);
 sim::Bytes usable_memory(const Plan& plan);
 
 TrainingReport evaluate(const CompiledPlan& compiled);
-TrainingReport evaluate(const CompiledInference& compiled);
+ServingReport evaluate(const CompiledInference& compiled);
 /// Training or inference, as the plan's mode says.
-TrainingReport evaluate(const Plan& plan);
+Report evaluate(const Plan& plan);
 
 }  // namespace memsim::evaluation

@@ -96,7 +96,7 @@ void evaluate_context_pass(const PassProfile& pass, const std::vector<int64_t>& 
 
 /// Inference walks a prefill and one decode step per stage: cheap enough to walk as is.
 FastResult inference_result(const Plan& plan) {
-  const TrainingReport report = evaluation::evaluate(plan);
+  const Report report = evaluation::evaluate(plan);
   FastResult result;
   result.peak = report.peak;
   for (int64_t rank = 0; rank < report.world_size;

@@ -20,7 +20,7 @@ constexpr size_t kDefaultSuggestions = 10;
 
 struct VariantSuggestions {
   const scenarios::Variant* variant;
-  evaluation::TrainingReport report;
+  evaluation::Report report;
   std::vector<Suggestion> suggestions;
 };
 

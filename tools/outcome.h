@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "scenarios/scenario.h"
 #include "evaluation/evaluate.h"
+#include "scenarios/scenario.h"
 #include "tools/fit_search.h"
 #include "tools/suggest.h"
 
@@ -15,7 +15,7 @@ namespace memsim::tools {
 
 struct VariantOutcome {
   const scenarios::Variant* variant;
-  evaluation::TrainingReport report;
+  evaluation::Report report;
   std::optional<InferenceCapacity> capacity;  ///< inference only
   std::vector<Suggestion> suggestions;        ///< when it does not fit: how to make it fit
 };

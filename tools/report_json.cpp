@@ -103,7 +103,7 @@ ordered_json suggestions_json(const VariantOutcome& v) {
 
 ordered_json variant_summary(const VariantOutcome& v) {
   const strategies::Plan& plan = v.variant->plan;
-  const evaluation::TrainingReport& r = v.report;
+  const evaluation::Report& r = v.report;
   const evaluation::RankReport* fullest = &r.ranks.front();
   for (const auto& rank : r.ranks) {
     if (rank.memory.peak > fullest->memory.peak) fullest = &rank;

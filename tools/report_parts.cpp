@@ -44,18 +44,18 @@ bool serving(const VariantOutcome& v) {
 }
 
 /// What the peak must stay under: the capacity, or its usable share when serving.
-sim::Bytes limit(const evaluation::TrainingReport& r) {
+sim::Bytes limit(const evaluation::Report& r) {
   return r.inference ? r.inference->usable : r.capacity;
 }
 
-std::string fit_text(const evaluation::TrainingReport& r, UnitSystem units) {
+std::string fit_text(const evaluation::Report& r, UnitSystem units) {
   if (r.fits) return "yes, " + format_bytes(limit(r) - r.peak, units) + " free";
   if (r.peak <= limit(r)) return "NO, host memory too small";
   return "NO, " + format_bytes(r.peak - limit(r), units) + " over";
 }
 
 /// The rank with the largest peak (the first of them).
-const evaluation::RankReport& peak_rank(const evaluation::TrainingReport& r) {
+const evaluation::RankReport& peak_rank(const evaluation::Report& r) {
   const evaluation::RankReport* best = &r.ranks.front();
   for (const auto& rank : r.ranks) {
     if (rank.memory.peak > best->memory.peak) best = &rank;
@@ -132,7 +132,8 @@ void setup_rows(SummaryRows& row) {
   });
   if (any_training) {
     row("checkpointing", [](const VariantOutcome& v) {
-      return serving(v) ? std::string("-") : strategies::describe(v.variant->plan.training.chunk_passes.checkpointing);
+      return serving(v) ? std::string("-")
+                        : strategies::describe(v.variant->plan.training.chunk_passes.checkpointing);
     });
   }
   row("batch", [](const VariantOutcome& v) {
@@ -362,7 +363,7 @@ TextTable compact_table(const ScenarioOutcome& outcome, UnitSystem units) {
   for (size_t c : {1, 3, 4})
     table.align_left(c);
   for (const VariantOutcome& v : outcome.variants) {
-    const evaluation::TrainingReport& r = v.report;
+    const evaluation::Report& r = v.report;
     const std::string fits =
         r.fits               ? fmt::format("yes\n{} free", format_bytes(limit(r) - r.peak, units))
         : r.peak <= limit(r) ? std::string("NO\nhost memory")

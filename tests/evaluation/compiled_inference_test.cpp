@@ -10,9 +10,9 @@
 
 namespace {
 
+using memsim::evaluation::CompiledInference;
 using memsim::sim::Bytes;
 using memsim::sim::Category;
-using memsim::evaluation::CompiledInference;
 using memsim::strategies::Mode;
 using memsim::strategies::Plan;
 using memsim::strategies::WeightFormat;
@@ -24,13 +24,16 @@ using memsim::testing::serving_plan;
 TEST_CASE("the KV cache of qwen2.5-32b is 256 KiB per token in bf16") {
   // formulas.md §5: 2 (K and V) · 64 layers · 8 KV heads · 128 · 2 bytes = 262,144.
   Plan plan = serving_plan("qwen2.5-32b", 1, 1, 0);
-  CHECK(memsim::strategies::kv_bytes_per_token(memsim::strategies::serving_plan(plan), 64) == Bytes(262'144));
+  CHECK(memsim::strategies::kv_bytes_per_token(memsim::strategies::serving_plan(plan), 64) ==
+        Bytes(262'144));
   plan.inference.kv_cache = memsim::strategies::KvFormat::kFp8;
-  CHECK(memsim::strategies::kv_bytes_per_token(memsim::strategies::serving_plan(plan), 64) == Bytes(131'072));
+  CHECK(memsim::strategies::kv_bytes_per_token(memsim::strategies::serving_plan(plan), 64) ==
+        Bytes(131'072));
   // Tensor parallelism splits the KV heads: 8 / 2 = 4 per rank.
   plan.inference.kv_cache = memsim::strategies::KvFormat::kBf16;
   plan.parallel.tp.degree = 2;
-  CHECK(memsim::strategies::kv_bytes_per_token(memsim::strategies::serving_plan(plan), 64) == Bytes(131'072));
+  CHECK(memsim::strategies::kv_bytes_per_token(memsim::strategies::serving_plan(plan), 64) ==
+        Bytes(131'072));
 
   // The walk holds it all: 8 sequences × (2048 + 512) tokens at the last decode step.
   plan = serving_plan("qwen2.5-32b", 8, 2048, 512);
@@ -39,6 +42,14 @@ TEST_CASE("the KV cache of qwen2.5-32b is 256 KiB per token in bf16") {
   CHECK(report.ranks[0].memory.max_by_category[Category::kKvCache] ==
         Bytes(int64_t{262'144} * 8 * 2560));
   CHECK(report.inference->kv_bytes_per_token == Bytes(262'144));
+  // Serving's own report carries the same facts; the scenario's report leaves the training
+  // step's fields at zero.
+  const memsim::evaluation::ServingReport serving = memsim::evaluation::evaluate(
+      memsim::evaluation::CompiledInference(memsim::strategies::serving_plan(plan)));
+  CHECK(serving.serving.kv_bytes_per_token == report.inference->kv_bytes_per_token);
+  CHECK(serving.peak == report.peak);
+  CHECK(report.microbatches == 0);
+  CHECK(report.bubble_fraction == 0.0);
 }
 
 TEST_CASE("more tensor-parallel ranks than KV heads replicate one head per rank") {
@@ -46,11 +57,14 @@ TEST_CASE("more tensor-parallel ranks than KV heads replicate one head per rank"
   // 2 · 80 layers · 1 · 128 · 2 bytes = 40,960 per token.
   Plan plan = serving_plan("llama3-70b", 1, 1, 0);
   plan.parallel.tp.degree = 16;
-  CHECK(memsim::strategies::kv_bytes_per_token(memsim::strategies::serving_plan(plan), 80) == Bytes(40'960));
+  CHECK(memsim::strategies::kv_bytes_per_token(memsim::strategies::serving_plan(plan), 80) ==
+        Bytes(40'960));
   plan.parallel.tp.degree = 8;
-  CHECK(memsim::strategies::kv_bytes_per_token(memsim::strategies::serving_plan(plan), 80) == Bytes(40'960));
+  CHECK(memsim::strategies::kv_bytes_per_token(memsim::strategies::serving_plan(plan), 80) ==
+        Bytes(40'960));
   plan.parallel.tp.degree = 4;
-  CHECK(memsim::strategies::kv_bytes_per_token(memsim::strategies::serving_plan(plan), 80) == Bytes(81'920));
+  CHECK(memsim::strategies::kv_bytes_per_token(memsim::strategies::serving_plan(plan), 80) ==
+        Bytes(81'920));
 }
 
 TEST_CASE("a paged cache rounds each sequence up to whole blocks") {
@@ -103,8 +117,7 @@ TEST_CASE("served layers of another kind hold the weights of their own width") {
   plan.model.layer_kinds = {{0, 9, 5504}};
   const auto narrow = memsim::evaluation::evaluate(plan);
   CHECK(whole.parameters - narrow.parameters == 10 * 3 * 4096 * 5504);
-  CHECK(narrow.ranks[0].memory.max_by_category[Category::kWeights] ==
-        Bytes(2 * narrow.parameters));
+  CHECK(narrow.ranks[0].memory.max_by_category[Category::kWeights] == Bytes(2 * narrow.parameters));
 }
 
 TEST_CASE("walking every decode step peaks where the prefill and the last step do") {
@@ -159,7 +172,8 @@ TEST_CASE("a decode step's working memory, tensor by tensor (eager attention)") 
   const int64_t expected = 5 * b * 256 * 2 + 2 * b * 4 * 8192 * 2;  // 267,264
 
   memsim::sim::Timeline timeline;
-  CompiledInference(memsim::strategies::serving_plan(plan)).walk(0, memsim::strategies::kEveryStep, &timeline);
+  CompiledInference(memsim::strategies::serving_plan(plan))
+      .walk(0, memsim::strategies::kEveryStep, &timeline);
   const auto live = timeline.live_by_category();
   const auto column = static_cast<Eigen::Index>(Category::kTemporary);
   int64_t decode_peak = 0;
