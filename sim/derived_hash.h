@@ -134,15 +134,15 @@ class Hasher {
       if (value) add(*value);
     } else if constexpr (IsVariant<T>::value) {
       mix(value.index());
-      std::visit([this](const auto& held) { add(held); }, value);
+      std::visit([&](const auto& held) { add(held); }, value);
     } else if constexpr (Range<T>) {
       mix(value.size());
       for (const auto& element : value)
         add(element);
     } else if constexpr (TupleLike<T>) {
-      std::apply([this](const auto&... element) { (add(element), ...); }, value);
+      std::apply([&](const auto&... element) { (add(element), ...); }, value);
     } else if constexpr (std::is_aggregate_v<T>) {
-      for_each_field(value, [this](const auto& field) { add(field); });
+      for_each_field(value, [&](const auto& field) { add(field); });
     } else {
       // A wrapped number such as Bytes: its object representation is its value.
       static_assert(std::has_unique_object_representations_v<T> &&
