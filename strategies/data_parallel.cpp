@@ -31,33 +31,46 @@ std::vector<sim::HeldBuffer> held_buffers(int prefetch) {
 
 namespace {
 
+/// What the rank's parameters come to over the stage (each counted `count` times).
+struct Partition {
+  int64_t elements = 0;    ///< its own (tied views excluded)
+  int64_t persistent = 0;  ///< ZeRO-3: small tensors kept whole
+  Bytes gathered;          ///< ZeRO-3: what it all-gathers in one pass
+};
+
+/// Walks the parameters once: the stage's totals, and per layer slot (one layer of each
+/// kind, not times `count`) the full gradients and ZeRO-3's gathered weights.
+Partition partition(const StageInputs& in, StageStates& states) {
+  const DataParallelism& dp = in.parallel.dp;
+  const Precision& precision = in.precision;
+  Partition part;
+  for (const RankParam& p : in.params) {
+    const Bytes weight = sim::bytes_of({p.elements()}, precision.weight_bytes());
+    states.gradients[in.graph.layer_slot(p.layer)] +=
+        sim::bytes_of({p.elements()}, precision.gradient_bytes());
+    if (!p.tied) part.elements += p.elements() * p.count;
+    if (dp.zero != 3) continue;
+    if (p.elements() < dp.persistence_threshold) {
+      if (!p.tied) part.persistent += p.elements() * p.count;
+    } else {
+      states.gathered[in.graph.layer_slot(p.layer)] += weight;
+      part.gathered += weight * p.count;
+    }
+  }
+  return part;
+}
+
 /// Shards the whole states in `states`: ZeRO-1 the optimizer states and master weights,
 /// ZeRO-2 the gradients, ZeRO-3 the weights (small tensors kept whole); offload moves the
 /// optimizer's partition (and ZeRO-3's parameters) to host memory.
-void shard_states(const StageInputs& in, StageStates& states) {
+void shard_states(const StageInputs& in, const Partition& part, StageStates& states) {
   const DataParallelism& dp = in.parallel.dp;
   const Precision& precision = in.precision;
   const int64_t n = dp.degree;
   const sim::CategoryBytes full = states.gpu;
   const bool offload = dp.offload != Offload::kNone;
-
-  // Per layer kind, what one layer gathers and reduces (not times `count`: that is how many
-  // layers there are); over the rank, everything times `count`.
-  int64_t elements = 0;
-  int64_t persistent = 0;  // ZeRO-3: small tensors kept whole
-  for (const RankParam& p : in.params) {
-    const Bytes weight = sim::bytes_of({p.elements()}, precision.weight_bytes());
-    states.gradients[in.graph.layer_slot(p.layer)] +=
-        sim::bytes_of({p.elements()}, precision.gradient_bytes());
-    if (!p.tied) elements += p.elements() * p.count;
-    if (dp.zero == 3) {
-      if (p.elements() < dp.persistence_threshold) {
-        if (!p.tied) persistent += p.elements() * p.count;
-      } else {
-        states.gathered[in.graph.layer_slot(p.layer)] += weight;
-      }
-    }
-  }
+  const int64_t elements = part.elements;
+  const int64_t persistent = part.persistent;
 
   // Optimizer states and fp32 master weights: sharded from ZeRO-1 on.
   const Bytes master =
@@ -100,15 +113,10 @@ void shard_states(const StageInputs& in, StageStates& states) {
 /// layer's parameters in forward and again in backward, and reduce-scatters its gradients
 /// there. The reduction overlaps the last microbatch's backward (added by the evaluation,
 /// which knows its length). Offload adds the shards' trips over PCIe.
-void synchronise(const StageInputs& in, StageStates& states) {
+void synchronise(const StageInputs& in, const Partition& part, StageStates& states) {
   const DataParallelism& dp = in.parallel.dp;
-  int64_t held = 0;
-  Bytes gathered;
-  for (const RankParam& p : in.params) {
-    if (!p.tied) held += p.elements() * p.count;
-    if (dp.zero == 3 && p.elements() >= dp.persistence_threshold)
-      gathered += sim::bytes_of({p.elements()}, in.precision.weight_bytes()) * p.count;
-  }
+  const int64_t held = part.elements;
+  const Bytes gathered = part.gathered;
   const double bandwidth = group_bandwidth(in.cluster, in.parallel.tp.degree, dp.degree);
   const Bytes gradient_bytes = sim::bytes_of({held}, in.precision.gradient_bytes());
   const Bytes weight_bytes = sim::bytes_of({held}, in.precision.weight_bytes());
@@ -129,8 +137,9 @@ void synchronise(const StageInputs& in, StageStates& states) {
 }
 
 void shard_stage(const StageInputs& in, StageStates& states) {
-  shard_states(in, states);
-  synchronise(in, states);
+  const Partition part = partition(in, states);
+  shard_states(in, part, states);
+  synchronise(in, part, states);
 }
 
 }  // namespace

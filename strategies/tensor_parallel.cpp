@@ -122,10 +122,13 @@ int64_t degree(const Plan& plan) {
   return plan.parallel.tp.degree;
 }
 
-/// Megatron-LM splits whole attention heads and MLP columns across the group
-/// (megatron/core/transformer/attention.py and mlp.py: num_attention_heads and
-/// ffn_hidden_size divided by the tensor-parallel size, with `divide` asserting each is
-/// exact); sequence parallelism splits the sequence the same way.
+/// Whole attention heads and MLP columns per rank: Megatron-LM (core_r0.8.0)
+/// megatron/core/transformer/attention.py `divide(num_attention_heads, world_size)` and
+/// tensor_parallel/layers.py ColumnParallelLinear `divide(output_size, world_size)`, each
+/// asserting the division is exact; sequence parallelism splits the sequence the same way.
+/// KV heads: Megatron divides them too, while vLLM (v0.6, model_executor/layers/linear.py
+/// QKVParallelLinear) gives each rank one replicated head when tp ≥ kv_heads; memsim accepts
+/// both, as its KV-head rule (rank_dims) does.
 std::vector<PassCheck> checks() {
   return {
       {"parallel.tp model.heads", "tp does not divide the attention heads",
