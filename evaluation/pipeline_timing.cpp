@@ -139,9 +139,10 @@ std::vector<ScheduleOrder::Run> find_runs(const std::vector<Entry>& entries, int
 std::vector<ScheduleOrder::Timed> timed(const std::vector<Entry>& entries, int64_t chunks) {
   std::vector<ScheduleOrder::Timed> packed;
   packed.reserve(entries.size());
-  for (const Entry& e : entries) {
+  for (size_t k = 0; k < entries.size(); ++k) {
+    const Entry& e = entries[k];
     packed.push_back(
-        {e.wait_for, e.stage,
+        {e.wait_for >= 0 ? static_cast<int32_t>(k) - e.wait_for : 0, e.stage,
          static_cast<int32_t>(2 * (e.stage * chunks + e.chunk) + (e.forward ? 0 : 1))});
   }
   return packed;
@@ -254,15 +255,9 @@ ScheduleOrder order_of(const strategies::ScheduleInfo& schedule, int64_t stages,
       result.entries.push_back(moved_on(first.entries[j - moves * block], moves, block, per_stage));
     }
   };
-  // What timing reads moves on like the entries: the step waited for a block later.
-  result.timed.reserve(n);
-  result.timed.assign(first.timed.begin(), first.timed.begin() + x);
-  for (int64_t j = x; j < n; ++j) {
-    const int64_t moves = std::min(groups, (j - x + block) / block);
-    ScheduleOrder::Timed t = first.timed[j - moves * block];
-    if (t.wait_for >= 0) t.wait_for += static_cast<int32_t>(moves * block);
-    result.timed.push_back(t);
-  }
+  // What timing reads of a repeated entry is the same in every copy.
+  result.timed = first.timed;
+  result.repeat = {x, block, groups};
   // Runs are found alike in orders a group apart, as their entries are.
   const auto same = static_cast<int64_t>(std::mismatch(first.entries.begin(), first.entries.end(),
                                                        second.entries.begin(), second.entries.end())
@@ -297,7 +292,7 @@ class Timer {
     }
     end_.assign(order.stages, 0.0);
     // Every position read is written first (skipped ones are never read), so no clearing.
-    if (ended_.size() < order.timed.size()) ended_.resize(order.timed.size());
+    if (ended_.size() < static_cast<size_t>(order.size())) ended_.resize(order.size());
   }
 
   void run(bool jump) {
@@ -309,7 +304,7 @@ class Timer {
         k = time_run(run, k);
       }
     }
-    for (; k < static_cast<int64_t>(order_.timed.size()); ++k)
+    for (; k < order_.size(); ++k)
       step(k);
   }
 
@@ -317,9 +312,22 @@ class Timer {
   int64_t jumped() const { return jumped_; }
 
  private:
+  /// Entry k's `timed`: one on from the last asked is found without a division.
+  const ScheduleOrder::Timed& timed(int64_t k) {
+    const ScheduleOrder::Repeat& repeat = order_.repeat;
+    const int64_t source = k == next_ ? next_source_ : order_.source(k);
+    next_ = k + 1;
+    next_source_ = source + 1;
+    // Past a copy of the block, the next copy starts (while there are more).
+    if (next_source_ == repeat.at && next_ < repeat.at + repeat.copies * repeat.block) {
+      next_source_ = repeat.at - repeat.block;
+    }
+    return order_.timed[source];
+  }
+
   void step(int64_t k) {
-    const ScheduleOrder::Timed& e = order_.timed[k];
-    const double ready = e.wait_for >= 0 ? ended_[e.wait_for] + transfer_s_ : 0.0;
+    const ScheduleOrder::Timed& e = timed(k);
+    const double ready = e.wait_back > 0 ? ended_[k - e.wait_back] + transfer_s_ : 0.0;
     const double start = std::max(end_[e.stage], ready);
     if (starts_ != nullptr) (*starts_)[e.stage][order_.entries[k].index] = start;
     end_[e.stage] = start + durations_[e.slot];
@@ -397,7 +405,7 @@ class Timer {
     }
     // Every stage of the run moved on by λ too.
     for (int64_t x = k - period; x < k; ++x) {
-      const int32_t s = order_.timed[x].stage;
+      const int32_t s = order_.timed[order_.source(x)].stage;
       if (!same(end_[s] - previous_end_[s])) return -1.0;
     }
     return lambda;
@@ -411,7 +419,7 @@ class Timer {
     const int64_t to = k + periods * period;
     std::vector<bool> moved(order_.stages, false);
     for (int64_t x = k - period; x < k; ++x)
-      moved[order_.timed[x].stage] = true;
+      moved[order_.timed[order_.source(x)].stage] = true;
     for (int64_t s = 0; s < order_.stages; ++s) {
       if (moved[s]) end_[s] += static_cast<double>(periods) * lambda;
     }
@@ -439,6 +447,8 @@ class Timer {
   std::vector<double> end_;
   std::vector<double> previous_end_;  ///< at the start of the last period timed
   int64_t jumped_ = 0;                ///< entries jumped over
+  int64_t next_ = 0;                  ///< the entry after the last timed() asked for
+  int64_t next_source_ = 0;           ///< where it is in `timed`
 };
 
 }  // namespace
@@ -448,12 +458,12 @@ PipelineTiming time_order(const ScheduleOrder& order,
                           std::vector<std::vector<double>>* starts, TimingScratch* scratch,
                           bool jump) {
   TimingScratch own;
-  MEMSIM_CHECK(starts == nullptr || order.entries.size() == order.timed.size());
+  MEMSIM_CHECK(starts == nullptr || static_cast<int64_t>(order.entries.size()) == order.size());
   Timer timer(order, times, transfer_s, scratch != nullptr ? *scratch : own, starts);
   timer.run(jump);
   PipelineTiming timing;
   timing.end_s = timer.end();
-  timing.steps_timed = static_cast<int64_t>(order.timed.size()) - timer.jumped();
+  timing.steps_timed = order.size() - timer.jumped();
   // Every stage runs each of its chunks forward and backward once per microbatch.
   const auto microbatches = static_cast<double>(order.microbatches);
   timing.busy_s.assign(order.stages, 0.0);

@@ -57,19 +57,39 @@ struct ScheduleOrder {
     int64_t recall = 0;
     bool operator==(const Run&) const = default;
   };
-  /// What timing reads of an entry, packed to be read fast: the step it waits for, its
-  /// stage, and where its duration is (2·(stage·chunks_per_stage + chunk) + backward).
+  /// What timing reads of an entry, packed to be read fast: how many entries back the step
+  /// it waits for is (0: none), its stage, and where its duration is
+  /// (2·(stage·chunks_per_stage + chunk) + backward). The distance back, unlike a position,
+  /// is the same in every repeat of a steady block.
   struct Timed {
-    int32_t wait_for;
+    int32_t wait_back;
     int32_t stage;
     int32_t slot;
   };
-  std::vector<Entry> entries;
-  std::vector<Timed> timed;  ///< per entry
+  /// A long order is a short one with its steady block, the `block` entries before `at`,
+  /// repeated `copies` more times at `at`: timing reads it in place of O(p·m) entries.
+  struct Repeat {
+    int64_t at = 0;
+    int64_t block = 0;
+    int64_t copies = 0;
+  };
+  std::vector<Entry> entries;  ///< every entry (kEntries) or none
+  std::vector<Timed> timed;    ///< the short order's, `repeat` making it the whole order
+  Repeat repeat;
   std::vector<Run> runs;
   int64_t stages = 0;
   int64_t chunks_per_stage = 1;
   int64_t microbatches = 0;
+
+  /// Entries in the whole order.
+  int64_t size() const { return static_cast<int64_t>(timed.size()) + repeat.copies * repeat.block; }
+  /// Where in `timed` entry k of the whole order is.
+  int64_t source(int64_t k) const {
+    if (k < repeat.at) return k;
+    const int64_t repeated = k - repeat.at;
+    if (repeated < repeat.copies * repeat.block) return repeat.at - repeat.block + repeated % repeat.block;
+    return k - repeat.copies * repeat.block;
+  }
 };
 
 /// What time_order reuses from one call to the next: room for the steps' end times.
@@ -84,9 +104,9 @@ ScheduleOrder order_schedule(const std::vector<std::vector<sim::ScheduledStep>>&
 /// to order_schedule of its steps. A long one is extended from shorter ones: when the orders
 /// of m₀, m₀ + g and m₀ + 2g microbatches (g = 1, or p for groups of p) are each the one
 /// before with the same block of entries repeated (its waits and stage places moved on),
-/// further groups repeat it again, in O(p·m) copies instead of ordering O(p·m) steps.
+/// further groups repeat it again: `timed` stays the short order's, in O(p²) (see Repeat).
 /// `kTimingOnly` leaves a long order's `entries` out (timing reads `timed` and `runs`; a
-/// timeline's starts need the entries): three fifths less memory for sweeps.
+/// timeline's starts need the entries, listed in O(p·m) copies).
 enum class OrderDetail { kEntries, kTimingOnly };
 ScheduleOrder order_of(const strategies::ScheduleInfo& schedule, int64_t stages, int64_t chunks,
                        int64_t microbatches, OrderDetail detail = OrderDetail::kEntries);
