@@ -13,8 +13,8 @@
 #include "sim/layer_graph.h"
 #include "sim/quantity_index.h"
 #include "sim/simulator.h"
-#include "strategies/serving.h"
 #include "strategies/plan.h"
+#include "strategies/serving.h"
 
 namespace memsim::evaluation {
 

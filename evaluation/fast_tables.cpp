@@ -33,6 +33,7 @@ StageLayout stage_layout(const LayoutKey& key) {
 
 ScheduleEntry schedule_entry(const ScheduleKey& key) {
   ScheduleEntry entry;
+  entry.schedule = key.schedule;
   entry.moments =
       every_stage_moments(*key.schedule, key.stages, key.virtual_stages, key.microbatches);
   for (const auto& stage_moments : entry.moments) {

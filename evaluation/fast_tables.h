@@ -116,7 +116,8 @@ struct ParamKey {
 /// come back to the same times often (ZeRO-0, 1 and 2 time alike; so do checkpointing
 /// policies that recompute nothing), far apart in the grid.
 struct TimingKey {
-  const void* schedule = nullptr;  ///< its ScheduleEntry
+  const ScheduleInfo* schedule = nullptr;
+  OrderFamily family;  ///< of its order: a timing moves to the family's other orders
   const StageLayout* layout = nullptr;
   double transfer_s = 0.0;
   std::vector<double> times;  ///< per kind and chunk: forward, backward
@@ -126,9 +127,16 @@ struct TimingValue {
   std::vector<double> last_end_s;  ///< per kind of stage: when its last stage ends
   double bubble_fraction = 0.0;
 };
+/// A timing kept for its order's family: which order it timed and where it settled.
+struct FamilyTiming {
+  TimingValue value;
+  ScheduleOrder::Repeat repeat;
+  SettledRun settled;
+};
 
 /// A schedule's moments and timing order, with its last few timings.
 struct ScheduleEntry {
+  const ScheduleInfo* schedule = nullptr;
   std::vector<std::vector<Moment>> moments;  ///< per stage, undominated
   std::vector<StageMoments> flat;            ///< the same, flattened
   ScheduleOrder order;

@@ -230,7 +230,7 @@ ScheduleOrder order_of(const strategies::ScheduleInfo& schedule, int64_t stages,
   // from three short ones pays for several times as many.
   const int64_t group = strategies::microbatch_group(schedule, stages);
   const int64_t shortest = microbatches % group + group * (2 * stages / group + 2);
-  if (microbatches < 3 * (shortest + 2 * group)) return direct(microbatches);
+  if (microbatches < shortest + 2 * group) return direct(microbatches);
   const int64_t groups = (microbatches - shortest) / group;
   const ScheduleOrder first = direct(shortest);
   const ScheduleOrder second = direct(shortest + group);
@@ -257,7 +257,7 @@ ScheduleOrder order_of(const strategies::ScheduleInfo& schedule, int64_t stages,
   };
   // What timing reads of a repeated entry is the same in every copy.
   result.timed = first.timed;
-  result.repeat = {x, block, groups};
+  result.repeat = {x, block, groups, group};
   // Runs are found alike in orders a group apart, as their entries are.
   const auto same = static_cast<int64_t>(std::mismatch(first.entries.begin(), first.entries.end(),
                                                        second.entries.begin(), second.entries.end())
@@ -275,6 +275,14 @@ ScheduleOrder order_of(const strategies::ScheduleInfo& schedule, int64_t stages,
 }
 
 namespace {
+
+/// A stage's time in steps: each of its chunks forward and backward once per microbatch.
+double busy_s(const std::vector<ChunkTimes>& stage, int64_t microbatches) {
+  double busy = 0.0;
+  for (const ChunkTimes& t : stage)
+    busy += t.forward_s + t.backward_s;
+  return busy * static_cast<double>(microbatches);
+}
 
 /// Times entries one by one, and jumps over steady periods of runs.
 class Timer {
@@ -310,6 +318,7 @@ class Timer {
 
   const std::vector<double>& end() const { return end_; }
   int64_t jumped() const { return jumped_; }
+  const SettledRun& settled() const { return settled_; }
 
  private:
   /// Entry k's `timed`: one on from the last asked is found without a division.
@@ -344,6 +353,7 @@ class Timer {
       if (k >= settled) {
         if (const std::optional<Steady> steady = steady_cycle(run, k)) {
           const int64_t cycles = (run.end - k) / steady->cycle.period;
+          if (holds_repeat(run)) settle(run, k, *steady);
           skip(steady->cycle, k, cycles, steady->lambda);
           k += cycles * steady->cycle.period;
           break;
@@ -364,6 +374,23 @@ class Timer {
     ScheduleOrder::Run cycle;
     double lambda;
   };
+
+  /// Whether `run` holds the order's repeated block: it spans where the copies go.
+  bool holds_repeat(const ScheduleOrder::Run& run) const {
+    const ScheduleOrder::Repeat& repeat = order_.repeat;
+    return repeat.copies > 0 && run.begin <= repeat.at &&
+           repeat.at < run.end - repeat.copies * repeat.block;
+  }
+
+  /// Keeps where the run holding the repeat settled, when every stage steps in a cycle (so
+  /// that every stage's end moves on with more cycles).
+  void settle(const ScheduleOrder::Run& run, int64_t k, const Steady& steady) {
+    std::vector<bool> seen(order_.stages, false);
+    for (int64_t x = k - steady.cycle.period; x < k; ++x)
+      seen[order_.timed[order_.source(x)].stage] = true;
+    if (std::find(seen.begin(), seen.end(), false) != seen.end()) return;
+    settled_ = {k, steady.cycle.period, run.period, run.end, steady.lambda};
+  }
 
   /// Whether `run` is steady at entry k: its last period the one before shifted by λ, or
   /// else its last c periods the c before shifted by λ for the fewest c up to the number of
@@ -447,11 +474,40 @@ class Timer {
   std::vector<double> end_;
   std::vector<double> previous_end_;  ///< at the start of the last period timed
   int64_t jumped_ = 0;                ///< entries jumped over
-  int64_t next_ = 0;                  ///< the entry after the last timed() asked for
-  int64_t next_source_ = 0;           ///< where it is in `timed`
+  SettledRun settled_;
+  int64_t next_ = 0;         ///< the entry after the last timed() asked for
+  int64_t next_source_ = 0;  ///< where it is in `timed`
 };
 
 }  // namespace
+
+OrderFamily family_of(const ScheduleOrder& order) {
+  const ScheduleOrder::Repeat& repeat = order.repeat;
+  return {order.stages, order.chunks_per_stage, order.microbatches - repeat.copies * repeat.group,
+          repeat.at, repeat.block};
+}
+
+std::optional<double> family_shift(const ScheduleOrder::Repeat& timed, const SettledRun& settled,
+                                   int64_t copies) {
+  if (settled.at < 0) return std::nullopt;
+  // Both orders time the same entries up to `at`, and the other's run is long enough to be
+  // found steady there too.
+  if (settled.at > timed.at + std::min(timed.copies, copies) * timed.block) return std::nullopt;
+  const int64_t more = (copies - timed.copies) * timed.block;
+  if (settled.end + more < settled.at + settled.period) return std::nullopt;
+  // Then it jumps as many whole cycles more, and the steps after it are the same steps.
+  if (more % settled.cycle != 0) return std::nullopt;
+  return static_cast<double>(more / settled.cycle) * settled.lambda;
+}
+
+double bubble_fraction(double makespan_s, const std::vector<std::vector<ChunkTimes>>& times,
+                       int64_t microbatches) {
+  double idle = 0.0;
+  if (makespan_s <= 0.0) return idle;
+  for (const std::vector<ChunkTimes>& stage : times)
+    idle = std::max(idle, (makespan_s - busy_s(stage, microbatches)) / makespan_s);
+  return idle;
+}
 
 PipelineTiming time_order(const ScheduleOrder& order,
                           const std::vector<std::vector<ChunkTimes>>& times, double transfer_s,
@@ -464,21 +520,12 @@ PipelineTiming time_order(const ScheduleOrder& order,
   PipelineTiming timing;
   timing.end_s = timer.end();
   timing.steps_timed = order.size() - timer.jumped();
-  // Every stage runs each of its chunks forward and backward once per microbatch.
-  const auto microbatches = static_cast<double>(order.microbatches);
+  timing.settled = timer.settled();
   timing.busy_s.assign(order.stages, 0.0);
-  for (int64_t s = 0; s < order.stages; ++s) {
-    for (const ChunkTimes& t : times[s])
-      timing.busy_s[s] += t.forward_s + t.backward_s;
-    timing.busy_s[s] *= microbatches;
-  }
+  for (int64_t s = 0; s < order.stages; ++s)
+    timing.busy_s[s] = busy_s(times[s], order.microbatches);
   timing.makespan_s = *std::max_element(timing.end_s.begin(), timing.end_s.end());
-  if (timing.makespan_s > 0.0) {
-    for (int64_t s = 0; s < order.stages; ++s) {
-      timing.bubble_fraction = std::max(timing.bubble_fraction,
-                                        (timing.makespan_s - timing.busy_s[s]) / timing.makespan_s);
-    }
-  }
+  timing.bubble_fraction = bubble_fraction(timing.makespan_s, times, order.microbatches);
   return timing;
 }
 

@@ -6,6 +6,7 @@
 /// follows its own forward).
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "sim/rank_program.h"
@@ -18,6 +19,16 @@ struct ChunkTimes {
   double backward_s = 0.0;  ///< recomputation included
 };
 
+/// Where the run holding a long order's repeated block (see ScheduleOrder::Repeat) was found
+/// steady: from entry `at` on, every `cycle` entries end every stage `lambda` later.
+struct SettledRun {
+  int64_t at = -1;  ///< -1: it never was, or some stage has no step in a cycle
+  int64_t cycle = 0;
+  int64_t period = 0;  ///< the run's
+  int64_t end = 0;     ///< the run's end
+  double lambda = 0.0;
+};
+
 struct PipelineTiming {
   std::vector<double> busy_s;  ///< per stage: time in steps
   std::vector<double> end_s;   ///< per stage: when its last step ends
@@ -25,6 +36,7 @@ struct PipelineTiming {
   /// The idle share of the makespan on the stage that idles most.
   double bubble_fraction = 0.0;
   int64_t steps_timed = 0;  ///< one by one; the others were jumped over
+  SettledRun settled;
 };
 
 /// The order in which the steps of a schedule can be timed: each step after its stage's
@@ -72,6 +84,8 @@ struct ScheduleOrder {
     int64_t at = 0;
     int64_t block = 0;
     int64_t copies = 0;
+    int64_t group = 0;  ///< microbatches a copy adds
+    bool operator==(const Repeat&) const = default;
   };
   std::vector<Entry> entries;  ///< every entry (kEntries) or none
   std::vector<Timed> timed;    ///< the short order's, `repeat` making it the whole order
@@ -87,10 +101,23 @@ struct ScheduleOrder {
   int64_t source(int64_t k) const {
     if (k < repeat.at) return k;
     const int64_t repeated = k - repeat.at;
-    if (repeated < repeat.copies * repeat.block) return repeat.at - repeat.block + repeated % repeat.block;
+    if (repeated < repeat.copies * repeat.block)
+      return repeat.at - repeat.block + repeated % repeat.block;
     return k - repeat.copies * repeat.block;
   }
 };
+
+/// What orders of one family share: the same short order, its block repeated any number of
+/// times (a schedule on the same stages, microbatch counts a whole number of groups apart).
+struct OrderFamily {
+  int64_t stages = 0;
+  int64_t chunks_per_stage = 0;
+  int64_t short_microbatches = 0;
+  int64_t repeat_at = 0;
+  int64_t block = 0;
+  bool operator==(const OrderFamily&) const = default;
+};
+OrderFamily family_of(const ScheduleOrder& order);
 
 /// What time_order reuses from one call to the next: room for the steps' end times.
 struct TimingScratch {
@@ -119,6 +146,20 @@ PipelineTiming time_order(const ScheduleOrder& order,
                           const std::vector<std::vector<ChunkTimes>>& times, double transfer_s,
                           std::vector<std::vector<double>>* starts = nullptr,
                           TimingScratch* scratch = nullptr, bool jump = true);
+
+/// The seconds every stage's end moves between a timing of an order of a family (`timed`
+/// its repeat, `settled` from its timing) and the family's order with `copies` copies of the
+/// block, without timing it: once the run is steady, more copies only add whole cycles
+/// (max-plus timing is shift-invariant). None when that order would be found steady at
+/// another entry (its steps before `settled.at` differ) or would end part-way through a cycle.
+std::optional<double> family_shift(const ScheduleOrder::Repeat& timed, const SettledRun& settled,
+                                   int64_t copies);
+
+/// The idle share of `makespan_s` on the stage that idles most, each stage busy with its
+/// chunks' forwards and backwards of every microbatch (`times` per stage, or per kind of
+/// stage with equal times).
+double bubble_fraction(double makespan_s, const std::vector<std::vector<ChunkTimes>>& times,
+                       int64_t microbatches);
 
 /// Times `steps` (per stage, in order); `times[stage][chunk]` are per local chunk, chunk c
 /// of stage s being model chunk c·p + s; `transfer_s` is the point-to-point time between

@@ -224,3 +224,56 @@ TEST_CASE("scaling every time by a power of two scales the timing exactly, bit f
     }
   }
 }
+
+TEST_CASE("a settled timing moves to its family's longer orders as the walk times them") {
+  // A sweep over the global batch times orders of one family (a short order, its steady
+  // block repeated more times): family_shift moves one timing to the others by whole
+  // cycles. Wherever it answers, its answer must be what timing that order gives; and once
+  // the reference settled within its copies (always, with even middle stages), it must
+  // answer for every longer order a whole number of cycles longer.
+  std::mt19937 rng(20261202);
+  std::uniform_real_distribution<double> time(0.05, 1.0);
+  for (const auto& [schedule, p, v] :
+       {std::tuple{"1f1b", 8, 1}, std::tuple{"1f1b", 16, 1}, std::tuple{"interleaved", 4, 2}}) {
+    CAPTURE(schedule);
+    const auto* info = memsim::strategies::find_schedule(schedule);
+    for (int trial = 0; trial < 6; ++trial) {
+      CAPTURE(trial);
+      // Trials alternate even middles (the first and last stage differ) and random stages.
+      std::vector<std::vector<ChunkTimes>> times(p, std::vector<ChunkTimes>(v));
+      for (int64_t s = 0; s < p; ++s) {
+        for (int64_t c = 0; c < v; ++c) {
+          const bool middle = trial % 2 == 0 && s > 1 && s + 1 < p;
+          times[s][c] = middle ? times[1][c] : ChunkTimes{time(rng), 2.0 * time(rng)};
+        }
+      }
+      const double transfer = 0.02 * time(rng);
+      const int64_t group = memsim::strategies::microbatch_group(*info, p);
+      const int64_t base = 8 * p;
+      const ScheduleOrder reference = memsim::evaluation::order_of(*info, p, v, base);
+      const PipelineTiming timed = time_order(reference, times, transfer);
+      REQUIRE(reference.repeat.copies > 0);
+      const memsim::evaluation::SettledRun& settled = timed.settled;
+      if (trial % 2 == 0) REQUIRE(settled.at >= 0);
+      int moved = 0;
+      int whole_cycles = 0;
+      for (int64_t more = group; more <= 40 * p; more += group) {
+        const ScheduleOrder order = memsim::evaluation::order_of(*info, p, v, base + more);
+        REQUIRE(memsim::evaluation::family_of(order) == memsim::evaluation::family_of(reference));
+        if (settled.at >= 0 && (order.repeat.copies - reference.repeat.copies) *
+                                       reference.repeat.block % settled.cycle ==
+                                   0) {
+          ++whole_cycles;
+        }
+        const auto shift =
+            memsim::evaluation::family_shift(reference.repeat, timed.settled, order.repeat.copies);
+        if (!shift) continue;
+        ++moved;
+        const PipelineTiming direct = time_order(order, times, transfer);
+        for (int64_t s = 0; s < p; ++s)
+          CHECK(close(timed.end_s[s] + *shift, direct.end_s[s]));
+      }
+      CHECK(moved == whole_cycles);
+    }
+  }
+}
