@@ -101,44 +101,22 @@ class RowWriter {
   }
 
   void write(const Row& row, fmt::memory_buffer& out) {
-    sweeps_[row.variant].sweep.coordinates(row.point, coordinates_);
-    const Labels& labels = labels_[row.variant];
+    append_swept(row, out);
     const auto& r = row.result;
-    if (format_ == SweepFormat::kJsonLines) {
-      out.push_back('{');
-      if (with_variant_) out.append(labels.json_variant);
-      for (size_t a = 0; a < coordinates_.size(); ++a) {
-        out.append(labels.json_keys[a]);
-        out.push_back(':');
-        if (labels.auto_dp[a]) {
-          fmt::format_to(fmt::appender(out), FMT_COMPILE("{},"), row.dp);
-        } else {
-          append_with_comma(labels.json[a][coordinates_[a]], out);
-        }
-      }
-      char text[kMostResultChars];
-      const char* end =
-          fmt::format_to(text,
-                         FMT_COMPILE("\"fits\":{},\"peak_bytes\":{},\"step_time_s\":{},"
-                                     "\"bubble_fraction\":{},\"tokens_per_s\":{},\"mfu\":{},"
-                                     "\"cpu_bytes_per_node\":{}}}\n"),
-                         r.fits, r.peak.value(), r.step_time_s, r.bubble_fraction, r.tokens_per_s,
-                         r.model_flops_utilization, r.cpu_bytes_per_node.value());
-      out.append(text, end);
-      return;
-    }
-    if (with_variant_) out.append(labels.csv_variant);
-    for (size_t a = 0; a < coordinates_.size(); ++a) {
-      if (labels.auto_dp[a]) {
-        fmt::format_to(fmt::appender(out), FMT_COMPILE("{},"), row.dp);
-      } else {
-        append_with_comma(labels.csv[a][coordinates_[a]], out);
-      }
-    }
     char text[kMostResultChars];
-    const char* end = fmt::format_to(
-        text, FMT_COMPILE("{},{},{},{},{},{},{}\n"), r.fits, r.peak.value(), r.step_time_s,
-        r.bubble_fraction, r.tokens_per_s, r.model_flops_utilization, r.cpu_bytes_per_node.value());
+    const char* end = nullptr;
+    if (format_ == SweepFormat::kJsonLines) {
+      end = fmt::format_to(text,
+                           FMT_COMPILE("\"fits\":{},\"peak_bytes\":{},\"step_time_s\":{},"
+                                       "\"bubble_fraction\":{},\"tokens_per_s\":{},\"mfu\":{},"
+                                       "\"cpu_bytes_per_node\":{}}}\n"),
+                           r.fits, r.peak.value(), r.step_time_s, r.bubble_fraction, r.tokens_per_s,
+                           r.model_flops_utilization, r.cpu_bytes_per_node.value());
+    } else {
+      end = fmt::format_to(text, FMT_COMPILE("{},{},{},{},{},{},{}\n"), r.fits, r.peak.value(),
+                           r.step_time_s, r.bubble_fraction, r.tokens_per_s,
+                           r.model_flops_utilization, r.cpu_bytes_per_node.value());
+    }
     out.append(text, end);
   }
 
@@ -163,10 +141,50 @@ class RowWriter {
   }
 
  private:
-  static void append_with_comma(const std::string& text, fmt::memory_buffer& out) {
-    out.append(text);
+  /// The row's start: the variant and each swept value, each followed by a comma. Rows
+  /// come in runs that differ only in the last axis: the rest is formatted once per run.
+  void append_swept(const Row& row, fmt::memory_buffer& out) {
+    const auto& axes = sweeps_[row.variant].sweep.axes();
+    const uint64_t last_values = axes.empty() ? 1 : axes.back().labels.size();
+    const Run run{row.variant, row.point / last_values, row.dp};
+    if (run != run_ || prefix_.size() == 0) {
+      run_ = run;
+      prefix_.clear();
+      const bool json = format_ == SweepFormat::kJsonLines;
+      if (json) prefix_.push_back('{');
+      if (with_variant_)
+        prefix_.append(json ? labels_[row.variant].json_variant : labels_[row.variant].csv_variant);
+      sweeps_[row.variant].sweep.coordinates(row.point, coordinates_);
+      for (size_t a = 0; a + 1 < axes.size(); ++a)
+        append_value(row, a, coordinates_[a], prefix_);
+    }
+    out.append(prefix_);
+    if (!axes.empty()) append_value(row, axes.size() - 1, row.point % last_values, out);
+  }
+
+  /// Axis `a`'s value `v` (its key first in JSON Lines), and a comma.
+  void append_value(const Row& row, size_t a, size_t v, fmt::memory_buffer& out) const {
+    const Labels& labels = labels_[row.variant];
+    const bool json = format_ == SweepFormat::kJsonLines;
+    if (json) {
+      out.append(labels.json_keys[a]);
+      out.push_back(':');
+    }
+    if (labels.auto_dp[a]) {
+      fmt::format_to(fmt::appender(out), FMT_COMPILE("{},"), row.dp);
+      return;
+    }
+    out.append(json ? labels.json[a][v] : labels.csv[a][v]);
     out.push_back(',');
   }
+
+  /// Rows that start alike: the same variant, grid point but for the last axis, and dp.
+  struct Run {
+    size_t variant = 0;
+    uint64_t outer = 0;
+    int64_t dp = 0;
+    bool operator==(const Run&) const = default;
+  };
 
   /// Each value of each axis, formatted once.
   struct Labels {
@@ -183,6 +201,8 @@ class RowWriter {
   bool with_variant_;
   std::vector<Labels> labels_;
   std::vector<size_t> coordinates_;
+  Run run_;
+  fmt::memory_buffer prefix_;  ///< run_'s start
 };
 
 /// What a worker hands the writer for one chunk.
