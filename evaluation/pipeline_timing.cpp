@@ -307,13 +307,11 @@ class Timer {
     int64_t k = 0;
     if (jump) {
       for (const ScheduleOrder::Run& run : order_.runs) {
-        for (; k < run.begin; ++k)
-          step(k);
-        k = time_run(run, k);
+        steps(k, run.begin);
+        k = time_run(run, std::max(k, run.begin));
       }
     }
-    for (; k < order_.size(); ++k)
-      step(k);
+    steps(k, order_.size());
   }
 
   const std::vector<double>& end() const { return end_; }
@@ -321,26 +319,39 @@ class Timer {
   const SettledRun& settled() const { return settled_; }
 
  private:
-  /// Entry k's `timed`: one on from the last asked is found without a division.
-  const ScheduleOrder::Timed& timed(int64_t k) {
+  /// Times entries [k, end) one by one, in stretches whose entries come one after another
+  /// in `timed`: a repeated block's copy, or what comes before or after the copies.
+  void steps(int64_t k, int64_t end) {
     const ScheduleOrder::Repeat& repeat = order_.repeat;
-    const int64_t source = k == next_ ? next_source_ : order_.source(k);
-    next_ = k + 1;
-    next_source_ = source + 1;
-    // Past a copy of the block, the next copy starts (while there are more).
-    if (next_source_ == repeat.at && next_ < repeat.at + repeat.copies * repeat.block) {
-      next_source_ = repeat.at - repeat.block;
+    const int64_t copies_end = repeat.at + repeat.copies * repeat.block;
+    while (k < end) {
+      const int64_t source = order_.source(k);
+      int64_t stretch = end;
+      if (k < repeat.at && repeat.copies > 0) {
+        stretch = std::min(end, repeat.at);
+      } else if (k >= repeat.at && k < copies_end) {
+        stretch = std::min(end, k + (repeat.at - source));  // to the copy's end
+      }
+      if (starts_ != nullptr) {
+        time_stretch<true>(k, source, stretch);
+      } else {
+        time_stretch<false>(k, source, stretch);
+      }
+      k = stretch;
     }
-    return order_.timed[source];
   }
 
-  void step(int64_t k) {
-    const ScheduleOrder::Timed& e = timed(k);
-    const double ready = e.wait_back > 0 ? ended_[k - e.wait_back] + transfer_s_ : 0.0;
-    const double start = std::max(end_[e.stage], ready);
-    if (starts_ != nullptr) (*starts_)[e.stage][order_.entries[k].index] = start;
-    end_[e.stage] = start + durations_[e.slot];
-    ended_[k] = end_[e.stage];
+  /// Times entries [k, end), entry k being `timed[source]` and the rest the ones after it.
+  template <bool kStarts>
+  void time_stretch(int64_t k, int64_t source, int64_t end) {
+    for (; k < end; ++k, ++source) {
+      const ScheduleOrder::Timed& e = order_.timed[source];
+      const double ready = e.wait_back > 0 ? ended_[k - e.wait_back] + transfer_s_ : 0.0;
+      const double start = std::max(end_[e.stage], ready);
+      if constexpr (kStarts) (*starts_)[e.stage][order_.entries[k].index] = start;
+      end_[e.stage] = start + durations_[e.slot];
+      ended_[k] = end_[e.stage];
+    }
   }
 
   /// Times `run` from entry k (inside it) to its end, period by period; once the run is
@@ -360,12 +371,10 @@ class Timer {
         }
       }
       previous_end_.assign(end_.begin(), end_.end());
-      for (int64_t x = k; x < k + period; ++x)
-        step(x);
+      steps(k, k + period);
     }
-    for (; k < run.end; ++k)
-      step(k);
-    return k;
+    steps(k, run.end);
+    return std::max(k, run.end);
   }
 
   /// A run seen as repeating every `cycle.period` entries (some whole periods), and how much
@@ -475,8 +484,6 @@ class Timer {
   std::vector<double> previous_end_;  ///< at the start of the last period timed
   int64_t jumped_ = 0;                ///< entries jumped over
   SettledRun settled_;
-  int64_t next_ = 0;         ///< the entry after the last timed() asked for
-  int64_t next_source_ = 0;  ///< where it is in `timed`
 };
 
 }  // namespace

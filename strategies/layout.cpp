@@ -13,9 +13,8 @@ namespace {
 
 using R = LayoutReason;
 
-void check_pipeline(const Plan& plan, LayoutProblems& problems) {
+void check_pipeline(const Plan& plan, bool interleaved, LayoutProblems& problems) {
   const PipelineParallelism& pp = plan.parallel.pp;
-  const bool interleaved = find_schedule(pp.schedule)->interleaved;
   if (pp.virtual_stages > 1 && !interleaved) problems.set(static_cast<size_t>(R::kVirtualStages));
   if (pp.stages == 1 && interleaved) problems.set(static_cast<size_t>(R::kInterleavedOneStage));
   if (!pp.layers_per_stage.empty()) {
@@ -89,7 +88,8 @@ LayoutProblems resolve_layout(Plan& plan) {
   }
   const int64_t dp = data.degree;
   if (tp * stages * dp != world) flag(R::kGpusMismatch);
-  check_pipeline(plan, problems);
+  const bool interleaved = find_schedule(plan.parallel.pp.schedule)->interleaved;
+  check_pipeline(plan, interleaved, problems);
   // With offload, ZeRO on one GPU is how the states leave it (ZeRO-Offload's use case).
   if (data.zero > 0 && dp == 1 && data.offload == Offload::kNone) flag(R::kZeroWithoutDp);
   // Sliding-window attention is not simulated: sequences that would use it are refused.
@@ -110,8 +110,7 @@ LayoutProblems resolve_layout(Plan& plan) {
     flag(R::kGlobalBatch);
     return problems;
   }
-  if (find_schedule(plan.parallel.pp.schedule)->interleaved &&
-      (plan.training.global_batch / per_step) % stages != 0) {
+  if (interleaved && (plan.training.global_batch / per_step) % stages != 0) {
     flag(R::kInterleavedMicrobatches);
   }
   check_work(plan, problems);
