@@ -145,7 +145,16 @@ struct FastEvaluator::Caches {
   std::vector<std::unique_ptr<ModelEntry>> models;
   Table<ChunkKey, ChunkEntry> chunks{make_chunk};
   sim::LastFew<ProfilesKey, KindProfiles, 8> kind_profiles;
-  Table<ScheduleKey, ScheduleEntry> schedules{schedule_entry};
+  Table<SeedsKey, OrderSeeds> seeds{make_seeds};
+  /// A sweep over the global batch meets many microbatch counts of one schedule: their long
+  /// orders are extended from the same seeds.
+  Table<ScheduleKey, ScheduleEntry> schedules{[this](const ScheduleKey& key) {
+    if (!extends_from_seeds(*key.schedule, key.stages, key.microbatches))
+      return schedule_entry(key, nullptr);
+    const int64_t group = microbatch_group(*key.schedule, key.stages);
+    return schedule_entry(
+        key, &seeds.get({key.schedule, key.stages, key.virtual_stages, key.microbatches % group}));
+  }};
   Table<ParamKey, ParamGroups> params{make_params};
   Table<LayoutKey, StageLayout> layouts{stage_layout};
   /// Enough contexts for a sweep's inner keys to come round again (a grid of 8 micro-batches

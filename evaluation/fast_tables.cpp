@@ -31,7 +31,11 @@ StageLayout stage_layout(const LayoutKey& key) {
   return layout;
 }
 
-ScheduleEntry schedule_entry(const ScheduleKey& key) {
+OrderSeeds make_seeds(const SeedsKey& key) {
+  return order_seeds(*key.schedule, key.stages, key.virtual_stages, key.residue);
+}
+
+ScheduleEntry schedule_entry(const ScheduleKey& key, const OrderSeeds* seeds) {
   ScheduleEntry entry;
   entry.schedule = key.schedule;
   entry.moments =
@@ -41,8 +45,9 @@ ScheduleEntry schedule_entry(const ScheduleKey& key) {
     std::iota(every_chunk.begin(), every_chunk.end(), 0);
     entry.flat.push_back(flatten(stage_moments, std::move(every_chunk)));
   }
-  entry.order = order_of(*key.schedule, key.stages, key.virtual_stages, key.microbatches,
-                         OrderDetail::kTimingOnly);
+  entry.order = seeds != nullptr ? order_of(*seeds, key.microbatches, OrderDetail::kTimingOnly)
+                                 : order_of(*key.schedule, key.stages, key.virtual_stages,
+                                            key.microbatches, OrderDetail::kTimingOnly);
   return entry;
 }
 

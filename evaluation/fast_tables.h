@@ -4,6 +4,7 @@
 /// whole input, a plain struct with a defaulted `==` hashed by derived_hash.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <unordered_map>
 #include <variant>
@@ -151,7 +152,17 @@ struct ScheduleKey {
   int64_t microbatches = 1;
   bool operator==(const ScheduleKey&) const = default;
 };
-ScheduleEntry schedule_entry(const ScheduleKey& key);
+/// Which seeds a schedule's orders extend from (see OrderSeeds).
+struct SeedsKey {
+  const ScheduleInfo* schedule = nullptr;
+  int64_t stages = 1;
+  int64_t virtual_stages = 1;
+  int64_t residue = 0;  ///< microbatches modulo the schedule's group
+  bool operator==(const SeedsKey&) const = default;
+};
+OrderSeeds make_seeds(const SeedsKey& key);
+/// `seeds`: the order's, when it extends from seeds.
+ScheduleEntry schedule_entry(const ScheduleKey& key, const OrderSeeds* seeds);
 
 /// Which chunk profiles each kind of stage of a layout uses.
 struct ProfilesKey {
@@ -177,8 +188,8 @@ struct KindNumbers {
 template <typename Key, typename Value>
 class Table {
  public:
-  using Make = Value (*)(const Key&);
-  explicit Table(Make make) : make_(make) {}
+  using Make = std::function<Value(const Key&)>;
+  explicit Table(Make make) : make_(std::move(make)) {}
   Value& get(const Key& key) {
     auto [recent, fresh] = recent_.get(key);
     if (!fresh) return **recent;

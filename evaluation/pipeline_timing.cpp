@@ -184,6 +184,12 @@ ScheduleOrder order_schedule(const std::vector<std::vector<sim::ScheduledStep>>&
 
 namespace {
 
+/// The microbatches of a family's seed order: orders settle within 2p microbatches (4
+/// groups of p for interleaved schedules).
+int64_t shortest_seed(int64_t group, int64_t stages, int64_t microbatches) {
+  return microbatches % group + group * (2 * stages / group + 2);
+}
+
 /// `e` moved on by `groups` groups of microbatches: the step it waits for is as many blocks
 /// of `block` entries later, and it is `per_stage` places later on its stage per group.
 Entry moved_on(Entry e, int64_t groups, int64_t block, int64_t per_stage) {
@@ -221,30 +227,54 @@ std::vector<ScheduleOrder::Run> runs_moved_on(std::vector<ScheduleOrder::Run> ru
 
 }  // namespace
 
-ScheduleOrder order_of(const strategies::ScheduleInfo& schedule, int64_t stages, int64_t chunks,
-                       int64_t microbatches, OrderDetail detail) {
+OrderSeeds order_seeds(const strategies::ScheduleInfo& schedule, int64_t stages, int64_t chunks,
+                       int64_t microbatches) {
+  OrderSeeds seeds;
+  seeds.schedule = &schedule;
+  seeds.stages = stages;
+  seeds.chunks = chunks;
+  seeds.group = strategies::microbatch_group(schedule, stages);
+  seeds.shortest = shortest_seed(seeds.group, stages, microbatches);
   auto direct = [&](int64_t m) {
     return order_schedule(strategies::every_stage_steps(schedule, stages, chunks, m), chunks);
   };
-  // Orders settle within 2p microbatches (4 groups of p for interleaved schedules); deriving
-  // from three short ones pays for several times as many.
-  const int64_t group = strategies::microbatch_group(schedule, stages);
-  const int64_t shortest = microbatches % group + group * (2 * stages / group + 2);
-  if (microbatches < shortest + 2 * group) return direct(microbatches);
-  const int64_t groups = (microbatches - shortest) / group;
-  const ScheduleOrder first = direct(shortest);
-  const ScheduleOrder second = direct(shortest + group);
-  const ScheduleOrder third = direct(shortest + 2 * group);
+  seeds.first = direct(seeds.shortest);
+  const ScheduleOrder second = direct(seeds.shortest + seeds.group);
+  const ScheduleOrder third = direct(seeds.shortest + 2 * seeds.group);
   // Each stage runs each chunk forward and backward once per microbatch.
-  const int64_t per_stage = 2 * chunks * group;
-  const int64_t x = repeats_from(first.entries, second.entries, per_stage);
-  if (x < 0 || repeats_from(second.entries, third.entries, per_stage) != x) {
-    return direct(microbatches);
+  const int64_t per_stage = 2 * chunks * seeds.group;
+  const int64_t x = repeats_from(seeds.first.entries, second.entries, per_stage);
+  if (x < 0 || repeats_from(second.entries, third.entries, per_stage) != x) return seeds;
+  seeds.at = x;
+  seeds.block = static_cast<int64_t>(second.entries.size() - seeds.first.entries.size());
+  // Runs are found alike in orders a group apart, as their entries are.
+  const std::vector<Entry>& first = seeds.first.entries;
+  seeds.same = static_cast<int64_t>(
+      std::mismatch(first.begin(), first.end(), second.entries.begin(), second.entries.end())
+          .first -
+      first.begin());
+  seeds.runs_repeat =
+      runs_moved_on(seeds.first.runs, seeds.same, x, 1, seeds.block) == second.runs &&
+      runs_moved_on(second.runs, seeds.same, x, 1, seeds.block) == third.runs;
+  return seeds;
+}
+
+ScheduleOrder order_of(const OrderSeeds& seeds, int64_t microbatches, OrderDetail detail) {
+  const int64_t group = seeds.group;
+  MEMSIM_CHECK(microbatches % group == seeds.shortest % group);
+  if (seeds.at < 0 || microbatches < seeds.shortest + 2 * group) {
+    return order_schedule(
+        strategies::every_stage_steps(*seeds.schedule, seeds.stages, seeds.chunks, microbatches),
+        seeds.chunks);
   }
-  const auto block = static_cast<int64_t>(second.entries.size() - first.entries.size());
+  const int64_t groups = (microbatches - seeds.shortest) / group;
+  const ScheduleOrder& first = seeds.first;
+  const int64_t x = seeds.at;
+  const int64_t block = seeds.block;
+  const int64_t per_stage = 2 * seeds.chunks * group;
   ScheduleOrder result;
-  result.stages = stages;
-  result.chunks_per_stage = chunks;
+  result.stages = seeds.stages;
+  result.chunks_per_stage = seeds.chunks;
   result.microbatches = microbatches;
   const int64_t n = static_cast<int64_t>(first.entries.size()) + groups * block;
   auto list_entries = [&] {
@@ -258,20 +288,29 @@ ScheduleOrder order_of(const strategies::ScheduleInfo& schedule, int64_t stages,
   // What timing reads of a repeated entry is the same in every copy.
   result.timed = first.timed;
   result.repeat = {x, block, groups, group};
-  // Runs are found alike in orders a group apart, as their entries are.
-  const auto same = static_cast<int64_t>(std::mismatch(first.entries.begin(), first.entries.end(),
-                                                       second.entries.begin(), second.entries.end())
-                                             .first -
-                                         first.entries.begin());
-  result.runs = runs_moved_on(first.runs, same, x, groups, block);
-  if (runs_moved_on(first.runs, same, x, 1, block) != second.runs ||
-      runs_moved_on(second.runs, same, x, 1, block) != third.runs) {
+  result.runs = runs_moved_on(first.runs, seeds.same, x, groups, block);
+  if (!seeds.runs_repeat) {
     list_entries();
-    result.runs = find_runs(result.entries, stages);
+    result.runs = find_runs(result.entries, seeds.stages);
     if (detail == OrderDetail::kTimingOnly) result.entries = {};
   }
   if (detail == OrderDetail::kEntries && result.entries.empty()) list_entries();
   return result;
+}
+
+bool extends_from_seeds(const strategies::ScheduleInfo& schedule, int64_t stages,
+                        int64_t microbatches) {
+  const int64_t group = strategies::microbatch_group(schedule, stages);
+  return microbatches >= shortest_seed(group, stages, microbatches) + 2 * group;
+}
+
+ScheduleOrder order_of(const strategies::ScheduleInfo& schedule, int64_t stages, int64_t chunks,
+                       int64_t microbatches, OrderDetail detail) {
+  if (!extends_from_seeds(schedule, stages, microbatches)) {
+    return order_schedule(strategies::every_stage_steps(schedule, stages, chunks, microbatches),
+                          chunks);
+  }
+  return order_of(order_seeds(schedule, stages, chunks, microbatches), microbatches, detail);
 }
 
 namespace {

@@ -138,6 +138,33 @@ enum class OrderDetail { kEntries, kTimingOnly };
 ScheduleOrder order_of(const strategies::ScheduleInfo& schedule, int64_t stages, int64_t chunks,
                        int64_t microbatches, OrderDetail detail = OrderDetail::kEntries);
 
+/// What order_of extends a schedule's long orders from: its order of `shortest`
+/// microbatches, and where a group more repeats a block (found from the orders one and two
+/// groups longer). Every microbatch count a whole number of groups from `shortest` shares
+/// them, so a sweep makes them once per schedule and stages.
+struct OrderSeeds {
+  const strategies::ScheduleInfo* schedule = nullptr;
+  int64_t stages = 0;
+  int64_t chunks = 0;
+  int64_t group = 1;  ///< microbatches that go through the schedule alike
+  int64_t shortest = 0;
+  ScheduleOrder first;       ///< of `shortest` microbatches
+  int64_t at = -1;           ///< where the repeated block ends; -1: the orders repeat none
+  int64_t block = 0;         ///< entries a group adds
+  int64_t same = 0;          ///< entries the first two orders share before they differ
+  bool runs_repeat = false;  ///< their runs move on with the block too
+};
+/// Whether order_of makes the order of `microbatches` from seeds (else step by step: a
+/// short one).
+bool extends_from_seeds(const strategies::ScheduleInfo& schedule, int64_t stages,
+                        int64_t microbatches);
+/// The seeds of `microbatches` microbatches' order (its count modulo the group picks them).
+OrderSeeds order_seeds(const strategies::ScheduleInfo& schedule, int64_t stages, int64_t chunks,
+                       int64_t microbatches);
+/// order_of, from the seeds of `microbatches`.
+ScheduleOrder order_of(const OrderSeeds& seeds, int64_t microbatches,
+                       OrderDetail detail = OrderDetail::kEntries);
+
 /// Times a schedule in `order` (see time_schedule). `scratch`, when given, is reused for
 /// the steps' end times instead of allocating; asking for `starts` needs the order's
 /// entries. `jump`: skip steady periods (see ScheduleOrder);

@@ -277,3 +277,24 @@ TEST_CASE("a settled timing moves to its family's longer orders as the walk time
     }
   }
 }
+
+TEST_CASE("one family's seeds make every one of its long orders") {
+  // A sweep makes a schedule's seeds once and extends every microbatch count a whole
+  // number of groups apart from them: the same order as making each from its own seeds.
+  for (const auto& [schedule, p, v] :
+       {std::tuple{"1f1b", 8, 1}, std::tuple{"interleaved", 4, 3}, std::tuple{"gpipe", 4, 1}}) {
+    CAPTURE(schedule);
+    const auto* info = memsim::strategies::find_schedule(schedule);
+    const int64_t group = memsim::strategies::microbatch_group(*info, p);
+    const memsim::evaluation::OrderSeeds seeds = memsim::evaluation::order_seeds(*info, p, v, 0);
+    for (int64_t m = group; m <= 64 * p; m += group) {
+      CAPTURE(m);
+      const ScheduleOrder own = memsim::evaluation::order_of(*info, p, v, m);
+      const ScheduleOrder shared = memsim::evaluation::order_of(seeds, m);
+      REQUIRE(shared.entries.size() == own.entries.size());
+      CHECK(shared.entries == own.entries);
+      CHECK(shared.runs == own.runs);
+      CHECK(shared.repeat == own.repeat);
+    }
+  }
+}

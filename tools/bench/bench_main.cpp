@@ -6,14 +6,14 @@
 
 #include <benchmark/benchmark.h>
 
+#include "evaluation/compiled_plan.h"
+#include "evaluation/evaluate.h"
+#include "evaluation/fast_evaluator.h"
 #include "hardware/gpu_catalog.h"
 #include "scenarios/hardware_reader.h"
 #include "scenarios/scenario.h"
 #include "scenarios/sweep.h"
 #include "sim/simulator.h"
-#include "evaluation/compiled_plan.h"
-#include "evaluation/evaluate.h"
-#include "evaluation/fast_evaluator.h"
 #include "strategies/layout.h"
 #include "tools/fit_search.h"
 #include "tools/hardware_search.h"

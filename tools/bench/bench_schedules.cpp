@@ -11,13 +11,18 @@ namespace {
 
 namespace evaluation = memsim::evaluation;
 
-// A schedule's entry as a sweep builds it once per (schedule, p, v, m): args p, v, m.
+// A schedule's entry as a sweep builds it once per (schedule, p, v, m), from seeds made
+// once per (schedule, p, v): args p, v, m.
 void BM_Schedule_Entry(benchmark::State& state) {
   const evaluation::fast::ScheduleKey key{
       memsim::strategies::find_schedule(state.range(1) > 1 ? "interleaved" : "1f1b"),
       state.range(0), state.range(1), state.range(2)};
-  for (auto _ : state)
-    benchmark::DoNotOptimize(evaluation::fast::schedule_entry(key));
+  const bool extends = evaluation::extends_from_seeds(*key.schedule, key.stages, key.microbatches);
+  const evaluation::OrderSeeds seeds =
+      evaluation::order_seeds(*key.schedule, key.stages, key.virtual_stages, key.microbatches);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(evaluation::fast::schedule_entry(key, extends ? &seeds : nullptr));
+  }
   state.counters["steps/s"] = benchmark::Counter(
       static_cast<double>(2 * key.stages * key.virtual_stages * key.microbatches),
       benchmark::Counter::kIsIterationInvariantRate);
