@@ -11,6 +11,7 @@
 #include "evaluation/fast_tables.h"
 #include "evaluation/stage_sizes.h"
 #include "evaluation/step_summary.h"
+#include "evaluation/step_timer.h"
 #include "sim/check.h"
 #include "strategies/strategy_pass.h"
 
@@ -175,16 +176,9 @@ struct FastEvaluator::Caches {
   std::vector<int64_t> sample_quantities;  ///< the context's, per sample
   std::vector<int64_t> fixed_quantities;   ///< the context's that do not grow
   std::vector<KindNumbers> kinds;
-  std::vector<std::vector<ChunkTimes>> stage_times;
-  TimingScratch timing_scratch;
   std::vector<sim::ChunkSpan> spans;
   std::vector<sim::Bytes> stage_cpu;
-  TimingKey timing_key;
-  std::vector<std::vector<ChunkTimes>> kind_times;
-  /// Timings by order family and stage times: the first 65,536 kept for the whole sweep
-  /// (later ones only while they are among a schedule's recent ones).
-  std::unordered_map<TimingKey, FamilyTiming, sim::DerivedHash> timings;
-  static constexpr size_t kMostTimings = size_t{1} << 16;
+  StepTimer step_timer;
 
   const ModelEntry& model(const sim::ModelSpec& spec, const sim::GraphOptions& options) {
     for (const auto& entry : models) {
@@ -277,8 +271,6 @@ struct FastEvaluator::Caches {
   void price_kind(Lookup& at, size_t k);
   const PricedStages& price_stages(const TrainingPlan& plan);
   sim::Bytes fullest_stages(const StepLookup& at, StagePeaks detail, FastResult& result);
-  void time_steps(const StepLookup& at, FastResult& result);
-  void time_family(const StepLookup& at, const TimingKey& key, double down, TimingValue& timed);
 };
 
 /// A chunk's candidate sums on the context's quantities, per sample and fixed.
@@ -430,109 +422,6 @@ sim::Bytes FastEvaluator::Caches::fullest_stages(const StepLookup& at, StagePeak
   return peak;
 }
 
-/// The same list scheduling as the walk, once per distinct set of stage times up to a
-/// power-of-two scale and order family; then each stage's synchronisation and optimizer
-/// step. Stages of a kind synchronise and step alike: the last to finish its steps ends last.
-///
-/// List scheduling adds and takes maxima of times, which scaling every time by 2^k changes
-/// only by 2^k, exactly in floating point; and a micro-batch 2^k times larger scales every
-/// compute and communication time by exactly 2^k. So times are kept scaled to a largest
-/// one in [0.5, 1), and a sweep over micro-batches times each schedule once. A sweep over
-/// the global batch times each family of orders once (see family_shift).
-void FastEvaluator::Caches::time_steps(const StepLookup& at, FastResult& result) {
-  const StageLayout& layout = at.layout;
-  const size_t kind_count = layout.representative.size();
-  const ScheduleOrder& order = at.schedule.order;
-  TimingKey& key = timing_key;
-  key.schedule = at.schedule.schedule;
-  key.family = family_of(order);
-  key.layout = &layout;
-  key.transfer_s = pipeline_transfer_s(at.plan, at.context.context);
-  key.times.clear();
-  for (size_t k = 0; k < kind_count; ++k) {
-    for (const ChunkTimes& t : kinds[k].times) {
-      key.times.push_back(t.forward_s);
-      key.times.push_back(t.backward_s);
-    }
-  }
-  const double longest =
-      std::max(key.transfer_s, *std::max_element(key.times.begin(), key.times.end()));
-  int exponent = 0;
-  if (longest > 0.0) std::frexp(longest, &exponent);
-  const double down = std::ldexp(1.0, -exponent);  // a power of two: exact products
-  for (double& t : key.times)
-    t *= down;
-  key.transfer_s *= down;
-  auto [timed, timed_new] = at.schedule.recent_timings.get(key);
-  if (timed_new) time_family(at, key, down, *timed);
-  result.bubble_fraction = timed->bubble_fraction;
-  for (size_t k = 0; k < kind_count; ++k) {
-    result.step_time_s =
-        std::max(result.step_time_s, timed->last_end_s[k] / down + kinds[k].after_steps_s);
-  }
-}
-
-/// The timing of `at`'s order with the (scaled) times in `key`: moved from its family's kept
-/// timing when it can be, else timed and kept when the family has none.
-void FastEvaluator::Caches::time_family(const StepLookup& at, const TimingKey& key, double down,
-                                        TimingValue& timed) {
-  const StageLayout& layout = at.layout;
-  const size_t kind_count = layout.representative.size();
-  const ScheduleOrder& order = at.schedule.order;
-  const auto kept = timings.find(key);
-  if (kept != timings.end()) {
-    const FamilyTiming& family = kept->second;
-    if (family.repeat == order.repeat) {
-      timed = family.value;
-      return;
-    }
-    if (const std::optional<double> shift =
-            family_shift(family.repeat, family.settled, order.repeat.copies)) {
-      timed.last_end_s = family.value.last_end_s;
-      for (double& end : timed.last_end_s)
-        end += *shift;
-      kind_times.resize(kind_count);
-      for (size_t k = 0; k < kind_count; ++k) {
-        kind_times[k] = kinds[k].times;
-        for (ChunkTimes& t : kind_times[k]) {
-          t.forward_s *= down;
-          t.backward_s *= down;
-        }
-      }
-      const double makespan = *std::max_element(timed.last_end_s.begin(), timed.last_end_s.end());
-      timed.bubble_fraction = bubble_fraction(makespan, kind_times, order.microbatches);
-      return;
-    }
-  }
-  const auto stages = static_cast<int64_t>(layout.kind.size());
-  stage_times.resize(stages);
-  for (int64_t s = 0; s < stages; ++s) {
-    stage_times[s] = kinds[layout.kind[s]].times;
-    for (ChunkTimes& t : stage_times[s]) {
-      t.forward_s *= down;
-      t.backward_s *= down;
-    }
-  }
-  const PipelineTiming timing =
-      time_order(order, stage_times, key.transfer_s, nullptr, &timing_scratch);
-  timed.last_end_s.assign(kind_count, 0.0);
-  for (int64_t s = 0; s < stages; ++s) {
-    double& last = timed.last_end_s[layout.kind[s]];
-    last = std::max(last, timing.end_s[s]);
-  }
-  timed.bubble_fraction = timing.bubble_fraction;
-  // Kept: the family's first timing, or one that settled within the copies of its block,
-  // which moves to every order of the family with as many copies or more.
-  const SettledRun& settled = timing.settled;
-  const bool within =
-      settled.at >= 0 && settled.at <= order.repeat.at + order.repeat.copies * order.repeat.block;
-  if (kept != timings.end()) {
-    if (within) kept->second = {timed, order.repeat, settled};
-  } else if (timings.size() < kMostTimings) {
-    timings.emplace(key, FamilyTiming{timed, order.repeat, settled});
-  }
-}
-
 FastEvaluator::FastEvaluator() : caches_(std::make_unique<Caches>()) {}
 FastEvaluator::~FastEvaluator() = default;
 
@@ -583,7 +472,10 @@ FastResult FastEvaluator::evaluate(const Plan& scenario, StagePeaks detail) {
   const StepLookup at{plan, *priced.context, layout, caches.schedule(pp, plan.microbatches())};
   FastResult result;
   result.peak = caches.fullest_stages(at, detail, result);
-  caches.time_steps(at, result);
+  const StepTimes times = caches.step_timer.time(
+      {layout, at.schedule, pipeline_transfer_s(plan, at.context.context)}, caches.kinds);
+  result.step_time_s = times.step_time_s;
+  result.bubble_fraction = times.bubble_fraction;
 
   // Host memory: offloaded states, and activations at each stage's fullest moment.
   caches.stage_cpu.resize(pp.stages);

@@ -252,9 +252,7 @@ TEST_CASE("one evaluator follows a sweep that changes one setting at a time") {
       },
       [](Plan& p) { p.training.micro_batch = 4; },
       [](Plan& p) { p.training.global_batch = 48; },
-      [](Plan& p) {
-        p.training.gradient_buffers = memsim::strategies::GradientBuffers::kOnDemand;
-      },
+      [](Plan& p) { p.training.gradient_buffers = memsim::strategies::GradientBuffers::kOnDemand; },
       [](Plan& p) { p.parallel.dp.offload = memsim::strategies::Offload::kOptimizer; },
       [](Plan& p) { p.parallel.pp.schedule = "gpipe"; },
   };

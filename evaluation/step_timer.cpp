@@ -1,0 +1,116 @@
+#include "evaluation/step_timer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+
+namespace memsim::evaluation {
+
+using namespace fast;  // NOLINT(google-build-using-namespace): the fast tables' terms
+
+/// The same list scheduling as the walk, once per distinct set of stage times up to a
+/// power-of-two scale and order family; then each stage's synchronisation and optimizer
+/// step. Stages of a kind synchronise and step alike: the last to finish its steps ends last.
+///
+/// List scheduling adds and takes maxima of times, which scaling every time by 2^k changes
+/// only by 2^k, exactly in floating point; and a micro-batch 2^k times larger scales every
+/// compute and communication time by exactly 2^k. So times are kept scaled to a largest
+/// one in [0.5, 1), and a sweep over micro-batches times each schedule once. A sweep over
+/// the global batch times each family of orders once (see family_shift).
+StepTimes StepTimer::time(const StepInputs& at, const std::vector<KindNumbers>& kinds) {
+  const StageLayout& layout = at.layout;
+  const size_t kind_count = layout.representative.size();
+  const ScheduleOrder& order = at.schedule.order;
+  TimingKey& key = key_;
+  key.schedule = at.schedule.schedule;
+  key.family = family_of(order);
+  key.layout = &layout;
+  key.transfer_s = at.transfer_s;
+  key.times.clear();
+  for (size_t k = 0; k < kind_count; ++k) {
+    for (const ChunkTimes& t : kinds[k].times) {
+      key.times.push_back(t.forward_s);
+      key.times.push_back(t.backward_s);
+    }
+  }
+  const double longest =
+      std::max(key.transfer_s, *std::max_element(key.times.begin(), key.times.end()));
+  int exponent = 0;
+  if (longest > 0.0) std::frexp(longest, &exponent);
+  const double down = std::ldexp(1.0, -exponent);  // a power of two: exact products
+  for (double& t : key.times)
+    t *= down;
+  key.transfer_s *= down;
+  auto [timed, timed_new] = at.schedule.recent_timings.get(key);
+  if (timed_new) time_family(at, kinds, down, *timed);
+  StepTimes result;
+  result.bubble_fraction = timed->bubble_fraction;
+  for (size_t k = 0; k < kind_count; ++k) {
+    result.step_time_s =
+        std::max(result.step_time_s, timed->last_end_s[k] / down + kinds[k].after_steps_s);
+  }
+  return result;
+}
+
+/// The timing of `at`'s order with the (scaled) times in key_: moved from its family's kept
+/// timing when it can be, else timed and kept when the family has none.
+void StepTimer::time_family(const StepInputs& at, const std::vector<KindNumbers>& kinds,
+                            double down, TimingValue& timed) {
+  const TimingKey& key = key_;
+  const StageLayout& layout = at.layout;
+  const size_t kind_count = layout.representative.size();
+  const ScheduleOrder& order = at.schedule.order;
+  const auto kept = timings_.find(key);
+  if (kept != timings_.end()) {
+    const FamilyTiming& family = kept->second;
+    if (family.repeat == order.repeat) {
+      timed = family.value;
+      return;
+    }
+    if (const std::optional<double> shift =
+            family_shift(family.repeat, family.settled, order.repeat.copies)) {
+      timed.last_end_s = family.value.last_end_s;
+      for (double& end : timed.last_end_s)
+        end += *shift;
+      kind_times_.resize(kind_count);
+      for (size_t k = 0; k < kind_count; ++k) {
+        kind_times_[k] = kinds[k].times;
+        for (ChunkTimes& t : kind_times_[k]) {
+          t.forward_s *= down;
+          t.backward_s *= down;
+        }
+      }
+      const double makespan = *std::max_element(timed.last_end_s.begin(), timed.last_end_s.end());
+      timed.bubble_fraction = bubble_fraction(makespan, kind_times_, order.microbatches);
+      return;
+    }
+  }
+  const auto stages = static_cast<int64_t>(layout.kind.size());
+  stage_times_.resize(stages);
+  for (int64_t s = 0; s < stages; ++s) {
+    stage_times_[s] = kinds[layout.kind[s]].times;
+    for (ChunkTimes& t : stage_times_[s]) {
+      t.forward_s *= down;
+      t.backward_s *= down;
+    }
+  }
+  const PipelineTiming timing = time_order(order, stage_times_, key.transfer_s, nullptr, &scratch_);
+  timed.last_end_s.assign(kind_count, 0.0);
+  for (int64_t s = 0; s < stages; ++s) {
+    double& last = timed.last_end_s[layout.kind[s]];
+    last = std::max(last, timing.end_s[s]);
+  }
+  timed.bubble_fraction = timing.bubble_fraction;
+  // Kept: the family's first timing, or one that settled within the copies of its block,
+  // which moves to every order of the family with as many copies or more.
+  const SettledRun& settled = timing.settled;
+  const bool within =
+      settled.at >= 0 && settled.at <= order.repeat.at + order.repeat.copies * order.repeat.block;
+  if (kept != timings_.end()) {
+    if (within) kept->second = {timed, order.repeat, settled};
+  } else if (timings_.size() < kMostTimings) {
+    timings_.emplace(key, FamilyTiming{timed, order.repeat, settled});
+  }
+}
+
+}  // namespace memsim::evaluation
