@@ -477,16 +477,22 @@ FastResult FastEvaluator::evaluate(const Plan& scenario, StagePeaks detail) {
   result.step_time_s = times.step_time_s;
   result.bubble_fraction = times.bubble_fraction;
 
-  // Host memory: offloaded states, and activations at each stage's fullest moment.
-  caches.stage_cpu.resize(pp.stages);
-  for (int64_t s = 0; s < pp.stages; ++s) {
-    const KindNumbers& numbers = caches.kinds[layout.kind[s]];
-    caches.stage_cpu[s] = numbers.facts->states.cpu;
-    if (numbers.offloads) {
-      caches.stage_cpu[s] += sim::Bytes(fullest_moment(at.schedule.flat[s], numbers.host_chunks));
+  // Host memory: offloaded states, and activations at each stage's fullest moment (none
+  // when no kind of stage offloads anything).
+  const auto kinds_used = caches.kinds.begin() + static_cast<ptrdiff_t>(layout.extent.size());
+  if (std::any_of(caches.kinds.begin(), kinds_used, [](const KindNumbers& numbers) {
+        return numbers.offloads || numbers.facts->states.cpu.value() != 0;
+      })) {
+    caches.stage_cpu.resize(pp.stages);
+    for (int64_t s = 0; s < pp.stages; ++s) {
+      const KindNumbers& numbers = caches.kinds[layout.kind[s]];
+      caches.stage_cpu[s] = numbers.facts->states.cpu;
+      if (numbers.offloads) {
+        caches.stage_cpu[s] += sim::Bytes(fullest_moment(at.schedule.flat[s], numbers.host_chunks));
+      }
     }
+    result.cpu_bytes_per_node = fullest_node_cpu_bytes(plan, caches.stage_cpu);
   }
-  result.cpu_bytes_per_node = fullest_node_cpu_bytes(plan, caches.stage_cpu);
   result.fits = step_fits(plan, result.peak, result.cpu_bytes_per_node);
   const Throughput throughput =
       step_throughput(plan, result.step_time_s, model_flops_per_step(plan, at.context.context));

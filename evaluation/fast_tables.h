@@ -116,12 +116,13 @@ struct ParamKey {
 /// A schedule timed with some stage times: the same times give the same answer. Sweeps
 /// come back to the same times often (ZeRO-0, 1 and 2 time alike; so do checkpointing
 /// policies that recompute nothing), far apart in the grid.
+/// The times come first: a schedule's recent timings share its order, so they differ there.
 struct TimingKey {
-  const ScheduleInfo* schedule = nullptr;
-  OrderFamily family;  ///< of its order: a timing moves to the family's other orders
-  const StageLayout* layout = nullptr;
   double transfer_s = 0.0;
   std::vector<double> times;  ///< per kind and chunk: forward, backward
+  const StageLayout* layout = nullptr;
+  const ScheduleInfo* schedule = nullptr;
+  OrderFamily family;  ///< of its order: a timing moves to the family's other orders
   bool operator==(const TimingKey&) const = default;
 };
 struct TimingValue {
