@@ -19,13 +19,22 @@ namespace {
 /// - betweenness: the same op of successive identical layers gives candidates on a line
 ///   (a + k·step); a linear form is largest at an end of a segment, so only the first and
 ///   the last of a run are kept. Candidates are grouped by op position (`group`) for this.
+/// Counts are kept only for the quantities the pass touches (a chunk's pass touches about a
+/// third of the model's), which the rules compare for every candidate.
 class PassBuilder {
  public:
-  PassBuilder(int quantities, int context_quantities)
-      : running_(quantities, 0), context_quantities_(context_quantities) {}
+  /// `touched`: the quantities the pass adds to or takes from, in increasing order.
+  PassBuilder(int quantities, int context_quantities, std::vector<int> touched)
+      : running_(touched.size(), 0),
+        context_quantities_(context_quantities),
+        ids_(std::move(touched)),
+        place_(quantities, -1) {
+    for (size_t i = 0; i < ids_.size(); ++i)
+      place_[ids_[i]] = static_cast<int>(i);
+  }
 
   void add(int quantity, int64_t sign) {
-    running_[quantity] += sign;
+    running_[place_[quantity]] += sign;
     running_total_ += sign;
   }
   void candidate(int64_t group) {
@@ -121,17 +130,20 @@ class PassBuilder {
   /// The terms of the context's quantities, and of the stage's.
   std::pair<LinearForm, LinearForm> split(const std::vector<int64_t>& dense) const {
     std::pair<LinearForm, LinearForm> parts;
-    for (size_t q = 0; q < dense.size(); ++q) {
-      if (dense[q] == 0) continue;
-      LinearForm& part = static_cast<int>(q) < context_quantities_ ? parts.first : parts.second;
-      part.terms.emplace_back(static_cast<int32_t>(q), dense[q]);
+    for (size_t i = 0; i < dense.size(); ++i) {
+      if (dense[i] == 0) continue;
+      const int q = ids_[i];
+      LinearForm& part = q < context_quantities_ ? parts.first : parts.second;
+      part.terms.emplace_back(static_cast<int32_t>(q), dense[i]);
     }
     return parts;
   }
 
-  std::vector<int64_t> running_;
+  std::vector<int64_t> running_;  ///< per touched quantity
   int64_t running_total_ = 0;
   int context_quantities_;
+  std::vector<int> ids_;    ///< each touched quantity's id
+  std::vector<int> place_;  ///< each quantity's place among the touched (-1: untouched)
   std::vector<Candidate> candidates_;
   std::vector<size_t> alive_;  ///< indices into candidates_
   std::vector<size_t> free_;   ///< dropped candidates' indices, for reuse
@@ -143,17 +155,36 @@ class PassBuilder {
   std::map<int64_t, std::vector<Member>> groups_;  ///< candidates by op position
 };
 
+/// The quantities marked, in increasing order.
+std::vector<int> marked(const std::vector<bool>& marks) {
+  std::vector<int> ids;
+  for (size_t q = 0; q < marks.size(); ++q) {
+    if (marks[q]) ids.push_back(static_cast<int>(q));
+  }
+  return ids;
+}
+
 /// The GPU's candidate prefixes of a pass: after each op's allocations.
 PassProfile profile_pass(const std::vector<sim::RecipeOp>& ops, const sim::MicrobatchRecipe& recipe,
                          const sim::RankProgram& program, bool parameter_gradients) {
   const sim::LayerGraph& graph = *program.graph;
   const sim::QuantityIndex& index = *program.index;
-  PassBuilder builder(index.count(), index.context_count());
-  for (const sim::RecipeOp& op : ops) {
+  auto gradients = [&](const sim::RecipeOp& op) {
     // A backward (not a recomputation) makes its parameters' gradients on demand.
-    if (parameter_gradients && op.phase == sim::Phase::kBackward) {
-      builder.add(index.parameter_gradients(graph.twin_slot(op.op)), 1);
+    return parameter_gradients && op.phase == sim::Phase::kBackward
+               ? index.parameter_gradients(graph.twin_slot(op.op))
+               : -1;
+  };
+  std::vector<bool> touched(index.count(), false);
+  for (const sim::RecipeOp& op : ops) {
+    if (const int q = gradients(op); q >= 0) touched[q] = true;
+    for (uint32_t i = op.begin; i < op.end; ++i) {
+      if (!recipe.deltas[i].host) touched[recipe.deltas[i].quantity] = true;
     }
+  }
+  PassBuilder builder(index.count(), index.context_count(), marked(touched));
+  for (const sim::RecipeOp& op : ops) {
+    if (const int q = gradients(op); q >= 0) builder.add(q, 1);
     for (uint32_t i = op.begin; i < op.split; ++i) {
       const sim::RecipeDelta& d = recipe.deltas[i];
       MEMSIM_CHECK(d.sign > 0);  // an op allocates before it frees
@@ -176,7 +207,13 @@ PassProfile profile_host_pass(const std::vector<sim::RecipeOp>& ops,
                               const sim::MicrobatchRecipe& recipe,
                               const sim::RankProgram& program) {
   const sim::QuantityIndex& index = *program.index;
-  PassBuilder builder(index.count(), index.context_count());
+  std::vector<bool> touched(index.count(), false);
+  for (const sim::RecipeOp& op : ops) {
+    for (uint32_t i = op.begin; i < op.end; ++i) {
+      if (recipe.deltas[i].host) touched[recipe.deltas[i].quantity] = true;
+    }
+  }
+  PassBuilder builder(index.count(), index.context_count(), marked(touched));
   for (const sim::RecipeOp& op : ops) {
     for (uint32_t i = op.begin; i < op.end; ++i) {
       const sim::RecipeDelta& d = recipe.deltas[i];
