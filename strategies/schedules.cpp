@@ -1,6 +1,7 @@
 #include "strategies/schedules.h"
 
 #include <algorithm>
+#include <string_view>
 
 namespace memsim::strategies {
 
@@ -84,8 +85,15 @@ const std::vector<ScheduleInfo>& schedules() {
 }
 
 const ScheduleInfo* find_schedule(const std::string& name) {
-  for (const ScheduleInfo& info : schedules()) {
-    if (name == info.name) return &info;
+  // Looked up for every point of a sweep: the names' lengths are measured once.
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> all;
+    for (const ScheduleInfo& info : schedules())
+      all.emplace_back(info.name);
+    return all;
+  }();
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (name == names[i]) return &schedules()[i];
   }
   return nullptr;
 }
