@@ -27,6 +27,8 @@ constexpr uint64_t kChunk = 2048;  // points a worker evaluates at a time
 // A row's results, formatted on the stack and appended at once: two integers of at most
 // 20 characters, four doubles of at most 24, a boolean, the JSON keys and separators.
 constexpr size_t kMostResultChars = 256;
+// A typical row, for a chunk's room: a dozen short values and their separators.
+constexpr size_t kRowChars = 160;
 
 using Clock = std::chrono::steady_clock;
 
@@ -315,6 +317,7 @@ class Runner {
         if (finished_ || stop_) break;
       }
       ChunkResult result;
+      if (options_.top == 0) result.text.reserve(kChunk * kRowChars);
       const uint64_t first = chunk * kChunk;
       const uint64_t end = std::min(points_, first + kChunk);
       size_t variant = static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end(), first) -
