@@ -456,6 +456,7 @@ const PricedStages& FastEvaluator::Caches::price_stages(const TrainingPlan& plan
   kinds.resize(std::max(kinds.size(), kind_count));
   for (size_t k = 0; k < kind_count; ++k)
     price_kind(at, k);
+  step_timer.stages(layout, kinds, pipeline_transfer_s(last, found->context));
   priced.context = found;
   priced.layout = &layout;
   priced.whole = true;
@@ -472,8 +473,7 @@ FastResult FastEvaluator::evaluate(const Plan& scenario, StagePeaks detail) {
   const StepLookup at{plan, *priced.context, layout, caches.schedule(pp, plan.microbatches())};
   FastResult result;
   result.peak = caches.fullest_stages(at, detail, result);
-  const StepTimes times = caches.step_timer.time(
-      {layout, at.schedule, pipeline_transfer_s(plan, at.context.context)}, caches.kinds);
+  const StepTimes times = caches.step_timer.time(at.schedule);
   result.step_time_s = times.step_time_s;
   result.bubble_fraction = times.bubble_fraction;
 

@@ -17,17 +17,15 @@ using namespace fast;  // NOLINT(google-build-using-namespace): the fast tables'
 /// compute and communication time by exactly 2^k. So times are kept scaled to a largest
 /// one in [0.5, 1), and a sweep over micro-batches times each schedule once. A sweep over
 /// the global batch times each family of orders once (see family_shift).
-StepTimes StepTimer::time(const StepInputs& at, const std::vector<KindNumbers>& kinds) {
-  const StageLayout& layout = at.layout;
-  const size_t kind_count = layout.representative.size();
-  const ScheduleOrder& order = at.schedule.order;
+void StepTimer::stages(const StageLayout& layout, const std::vector<KindNumbers>& kinds,
+                       double transfer_s) {
+  layout_ = &layout;
+  kinds_ = &kinds;
   TimingKey& key = key_;
-  key.schedule = at.schedule.schedule;
-  key.family = family_of(order);
   key.layout = &layout;
-  key.transfer_s = at.transfer_s;
+  key.transfer_s = transfer_s;
   key.times.clear();
-  for (size_t k = 0; k < kind_count; ++k) {
+  for (size_t k = 0; k < layout.representative.size(); ++k) {
     for (const ChunkTimes& t : kinds[k].times) {
       key.times.push_back(t.forward_s);
       key.times.push_back(t.backward_s);
@@ -37,29 +35,37 @@ StepTimes StepTimer::time(const StepInputs& at, const std::vector<KindNumbers>& 
       std::max(key.transfer_s, *std::max_element(key.times.begin(), key.times.end()));
   int exponent = 0;
   if (longest > 0.0) std::frexp(longest, &exponent);
-  const double down = std::ldexp(1.0, -exponent);  // a power of two: exact products
+  down_ = std::ldexp(1.0, -exponent);  // a power of two: exact products
   for (double& t : key.times)
-    t *= down;
-  key.transfer_s *= down;
-  auto [timed, timed_new] = at.schedule.recent_timings.get(key);
-  if (timed_new) time_family(at, kinds, down, *timed);
+    t *= down_;
+  key.transfer_s *= down_;
+}
+
+StepTimes StepTimer::time(ScheduleEntry& schedule) {
+  TimingKey& key = key_;
+  key.schedule = schedule.schedule;
+  key.family = family_of(schedule.order);
+  auto [timed, timed_new] = schedule.recent_timings.get(key);
+  if (timed_new) time_family(schedule, *timed);
   StepTimes result;
   result.bubble_fraction = timed->bubble_fraction;
-  for (size_t k = 0; k < kind_count; ++k) {
+  const std::vector<KindNumbers>& kinds = *kinds_;
+  for (size_t k = 0; k < layout_->representative.size(); ++k) {
     result.step_time_s =
-        std::max(result.step_time_s, timed->last_end_s[k] / down + kinds[k].after_steps_s);
+        std::max(result.step_time_s, timed->last_end_s[k] / down_ + kinds[k].after_steps_s);
   }
   return result;
 }
 
-/// The timing of `at`'s order with the (scaled) times in key_: moved from its family's kept
-/// timing when it can be, else timed and kept when the family has none.
-void StepTimer::time_family(const StepInputs& at, const std::vector<KindNumbers>& kinds,
-                            double down, TimingValue& timed) {
+/// The timing of `schedule`'s order with the (scaled) times in key_: moved from its
+/// family's kept timing when it can be, else timed and kept when the family has none.
+void StepTimer::time_family(const ScheduleEntry& schedule, TimingValue& timed) {
   const TimingKey& key = key_;
-  const StageLayout& layout = at.layout;
+  const StageLayout& layout = *layout_;
+  const std::vector<KindNumbers>& kinds = *kinds_;
+  const double down = down_;
   const size_t kind_count = layout.representative.size();
-  const ScheduleOrder& order = at.schedule.order;
+  const ScheduleOrder& order = schedule.order;
   const auto kept = timings_.find(key);
   if (kept != timings_.end()) {
     const FamilyTiming& family = kept->second;

@@ -12,14 +12,6 @@
 
 namespace memsim::evaluation {
 
-/// What a step is timed with: the stages' layout, the schedule's entry (its order and recent
-/// timings) and the point-to-point time between stages.
-struct StepInputs {
-  const fast::StageLayout& layout;
-  fast::ScheduleEntry& schedule;
-  double transfer_s;
-};
-
 struct StepTimes {
   double step_time_s = 0.0;
   double bubble_fraction = 0.0;
@@ -27,15 +19,22 @@ struct StepTimes {
 
 class StepTimer {
  public:
-  /// The step's time and bubble with each kind of stage's `kinds` (chunk times, and the
-  /// synchronisation and optimizer step after the last microbatch).
-  StepTimes time(const StepInputs& at, const std::vector<fast::KindNumbers>& kinds);
+  /// The stages the next steps are timed with: their layout, each kind of stage's `kinds`
+  /// (chunk times, and the synchronisation and optimizer step after the last microbatch),
+  /// and the point-to-point time between stages. Kept (by reference) until the next call:
+  /// a sweep's plans that differ only in their global batch time the same stages.
+  void stages(const fast::StageLayout& layout, const std::vector<fast::KindNumbers>& kinds,
+              double transfer_s);
+  /// A step's time and bubble on those stages, in `schedule`'s order.
+  StepTimes time(fast::ScheduleEntry& schedule);
 
  private:
-  void time_family(const StepInputs& at, const std::vector<fast::KindNumbers>& kinds, double down,
-                   fast::TimingValue& timed);
+  void time_family(const fast::ScheduleEntry& schedule, fast::TimingValue& timed);
 
-  fast::TimingKey key_;  ///< reused between steps
+  const fast::StageLayout* layout_ = nullptr;
+  const std::vector<fast::KindNumbers>* kinds_ = nullptr;
+  fast::TimingKey key_;  ///< the stages' part; the schedule's is filled in per step
+  double down_ = 1.0;    ///< the power of two key_'s times are scaled by
   std::vector<std::vector<ChunkTimes>> stage_times_;
   std::vector<std::vector<ChunkTimes>> kind_times_;
   TimingScratch scratch_;

@@ -56,11 +56,12 @@ TEST_CASE("a step timer answers what timing each plan's own order gives") {
       kind.after_steps_s = 0.1 * time(rng);
     }
     const double transfer = 0.01 * time(rng);
+    timer.stages(layout, kinds, transfer);
     // Each microbatch count twice, the family's longer orders after shorter ones.
     for (int pass = 0; pass < 2; ++pass) {
       for (size_t i = 0; i < microbatches.size(); ++i) {
         CAPTURE(microbatches[i]);
-        const auto answer = timer.time({layout, entries[i], transfer}, kinds);
+        const auto answer = timer.time(entries[i]);
         std::vector<std::vector<ChunkTimes>> stage_times(p);
         for (int64_t s = 0; s < p; ++s)
           stage_times[s] = kinds[layout.kind[s]].times;
