@@ -147,14 +147,19 @@ struct FastEvaluator::Caches {
   Table<ChunkKey, ChunkEntry> chunks{make_chunk};
   sim::LastFew<ProfilesKey, KindProfiles, 8> kind_profiles;
   Table<SeedsKey, OrderSeeds> seeds{make_seeds};
+  Table<SeedsKey, MomentSeeds> moment_seeds{make_moment_seeds};
   /// A sweep over the global batch meets many microbatch counts of one schedule: their long
-  /// orders are extended from the same seeds.
+  /// orders and moments come from the same seeds.
   Table<ScheduleKey, ScheduleEntry> schedules{[this](const ScheduleKey& key) {
-    if (!extends_from_seeds(*key.schedule, key.stages, key.microbatches))
-      return schedule_entry(key, nullptr);
-    const int64_t group = microbatch_group(*key.schedule, key.stages);
-    return schedule_entry(
-        key, &seeds.get({key.schedule, key.stages, key.virtual_stages, key.microbatches % group}));
+    const SeedsKey family{key.schedule, key.stages, key.virtual_stages,
+                          key.microbatches % microbatch_group(*key.schedule, key.stages)};
+    const OrderSeeds* order = extends_from_seeds(*key.schedule, key.stages, key.microbatches)
+                                  ? &seeds.get(family)
+                                  : nullptr;
+    const MomentSeeds* moments = moments_from_seeds(*key.schedule, key.stages, key.microbatches)
+                                     ? &moment_seeds.get(family)
+                                     : nullptr;
+    return schedule_entry(key, order, moments);
   }};
   Table<ParamKey, ParamGroups> params{make_params};
   Table<LayoutKey, StageLayout> layouts{stage_layout};

@@ -35,11 +35,19 @@ OrderSeeds make_seeds(const SeedsKey& key) {
   return order_seeds(*key.schedule, key.stages, key.virtual_stages, key.residue);
 }
 
-ScheduleEntry schedule_entry(const ScheduleKey& key, const OrderSeeds* seeds) {
+MomentSeeds make_moment_seeds(const SeedsKey& key) {
+  return moment_seeds(*key.schedule, key.stages, key.virtual_stages, key.residue);
+}
+
+ScheduleEntry schedule_entry(const ScheduleKey& key, const OrderSeeds* seeds,
+                             const MomentSeeds* moment_seeds) {
   ScheduleEntry entry;
   entry.schedule = key.schedule;
   entry.moments =
-      every_stage_moments(*key.schedule, key.stages, key.virtual_stages, key.microbatches);
+      moment_seeds != nullptr
+          ? every_stage_moments(*moment_seeds, *key.schedule, key.stages, key.virtual_stages,
+                                key.microbatches)
+          : every_stage_moments(*key.schedule, key.stages, key.virtual_stages, key.microbatches);
   for (const auto& stage_moments : entry.moments) {
     std::vector<int32_t> every_chunk(key.virtual_stages);
     std::iota(every_chunk.begin(), every_chunk.end(), 0);

@@ -162,8 +162,10 @@ struct SeedsKey {
   bool operator==(const SeedsKey&) const = default;
 };
 OrderSeeds make_seeds(const SeedsKey& key);
-/// `seeds`: the order's, when it extends from seeds.
-ScheduleEntry schedule_entry(const ScheduleKey& key, const OrderSeeds* seeds);
+MomentSeeds make_moment_seeds(const SeedsKey& key);
+/// `seeds`, `moment_seeds`: the order's and the moments', when they come from seeds.
+ScheduleEntry schedule_entry(const ScheduleKey& key, const OrderSeeds* seeds,
+                             const MomentSeeds* moment_seeds);
 
 /// Which chunk profiles each kind of stage of a layout uses.
 struct ProfilesKey {

@@ -92,25 +92,60 @@ std::vector<Moment> moments_of(const std::vector<sim::ScheduledStep>& steps, int
   return moments;
 }
 
-std::vector<std::vector<Moment>> every_stage_moments(const ScheduleInfo& schedule, int64_t stages,
-                                                     int64_t chunks, int64_t microbatches) {
-  auto direct = [&](int64_t m) {
-    std::vector<std::vector<Moment>> moments;
-    for (const auto& steps : every_stage_steps(schedule, stages, chunks, m))
-      moments.push_back(moments_of(steps, chunks));
-    return moments;
-  };
-  // The moments settle within p + 1 microbatches (p/2 + 2 groups of p for interleaved
-  // schedules); from twice that on, three short schedules cost less than a long one.
+namespace {
+
+std::vector<std::vector<Moment>> direct_moments(const ScheduleInfo& schedule, int64_t stages,
+                                                int64_t chunks, int64_t microbatches) {
+  std::vector<std::vector<Moment>> moments;
+  for (const auto& steps : every_stage_steps(schedule, stages, chunks, microbatches))
+    moments.push_back(moments_of(steps, chunks));
+  return moments;
+}
+
+/// The microbatches of a family's shortest schedule: the moments settle within p + 1
+/// microbatches (p/2 + 2 groups of p for interleaved schedules).
+int64_t shortest_moments(const ScheduleInfo& schedule, int64_t stages, int64_t microbatches) {
   const int64_t group = microbatch_group(schedule, stages);
   const int64_t settled = schedule.interleaved ? stages + 4 : 2 * stages + 2;
-  const int64_t shortest = microbatches % group + group * settled;
-  if (microbatches < 3 * (shortest + 2 * group)) return direct(microbatches);
-  auto moments = direct(shortest);
-  if (moments == direct(shortest + group) && moments == direct(shortest + 2 * group)) {
-    return moments;
+  return microbatches % group + group * settled;
+}
+
+}  // namespace
+
+MomentSeeds moment_seeds(const ScheduleInfo& schedule, int64_t stages, int64_t chunks,
+                         int64_t microbatches) {
+  const int64_t group = microbatch_group(schedule, stages);
+  const int64_t shortest = shortest_moments(schedule, stages, microbatches);
+  MomentSeeds seeds;
+  // From twice that on, three short schedules cost less than a long one.
+  seeds.from = 3 * (shortest + 2 * group);
+  auto moments = direct_moments(schedule, stages, chunks, shortest);
+  if (moments == direct_moments(schedule, stages, chunks, shortest + group) &&
+      moments == direct_moments(schedule, stages, chunks, shortest + 2 * group)) {
+    seeds.moments = std::move(moments);
   }
-  return direct(microbatches);
+  return seeds;
+}
+
+bool moments_from_seeds(const ScheduleInfo& schedule, int64_t stages, int64_t microbatches) {
+  const int64_t group = microbatch_group(schedule, stages);
+  return microbatches >= 3 * (shortest_moments(schedule, stages, microbatches) + 2 * group);
+}
+
+std::vector<std::vector<Moment>> every_stage_moments(const MomentSeeds& seeds,
+                                                     const ScheduleInfo& schedule, int64_t stages,
+                                                     int64_t chunks, int64_t microbatches) {
+  if (microbatches >= seeds.from && seeds.moments) return *seeds.moments;
+  return direct_moments(schedule, stages, chunks, microbatches);
+}
+
+std::vector<std::vector<Moment>> every_stage_moments(const ScheduleInfo& schedule, int64_t stages,
+                                                     int64_t chunks, int64_t microbatches) {
+  if (!moments_from_seeds(schedule, stages, microbatches)) {
+    return direct_moments(schedule, stages, chunks, microbatches);
+  }
+  return every_stage_moments(moment_seeds(schedule, stages, chunks, microbatches), schedule, stages,
+                             chunks, microbatches);
 }
 
 std::vector<Moment> by_class(const std::vector<Moment>& moments,

@@ -8,6 +8,7 @@
 /// derived once per (schedule, p, v, m, stage).
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "sim/rank_program.h"
@@ -40,6 +41,22 @@ std::vector<Moment> moments_of(const std::vector<sim::ScheduledStep>& steps, int
 /// shorter ones when the moments of m₀, m₀ + g and m₀ + 2g microbatches (g: see
 /// microbatch_group) are the same: its steady groups only repeat states already seen.
 std::vector<std::vector<Moment>> every_stage_moments(const ScheduleInfo& schedule, int64_t stages,
+                                                     int64_t chunks, int64_t microbatches);
+
+/// What every long schedule of a family (microbatch counts a whole number of groups apart)
+/// takes its moments from: the short ones' when they agree. A sweep makes them once.
+struct MomentSeeds {
+  int64_t from = 0;  ///< the fewest microbatches that take them
+  std::optional<std::vector<std::vector<Moment>>> moments;
+};
+/// Whether every_stage_moments takes `microbatches`' moments from seeds.
+bool moments_from_seeds(const ScheduleInfo& schedule, int64_t stages, int64_t microbatches);
+/// The seeds of `microbatches`' family (its count modulo the group picks it).
+MomentSeeds moment_seeds(const ScheduleInfo& schedule, int64_t stages, int64_t chunks,
+                         int64_t microbatches);
+/// every_stage_moments, from the seeds of `microbatches`' family.
+std::vector<std::vector<Moment>> every_stage_moments(const MomentSeeds& seeds,
+                                                     const ScheduleInfo& schedule, int64_t stages,
                                                      int64_t chunks, int64_t microbatches);
 
 /// Which peak of a chunk a moment's step reaches.

@@ -4,6 +4,7 @@
 #include "evaluation/schedule_moments.h"
 
 #include <string>
+#include <tuple>
 
 #include <doctest/doctest.h>
 
@@ -51,5 +52,23 @@ TEST_CASE("a 1F1B stage holds at most p - s microbatches, however many there are
     for (const Moment& m : moments[s])
       most = std::max(most, m.in_flight[0] + (m.kind == memsim::sim::StepKind::kForward));
     CHECK(most == p - s);
+  }
+}
+
+TEST_CASE("one family's moment seeds give every long schedule of it its own moments") {
+  // A sweep makes a family's moment seeds once (from any of its microbatch counts) and
+  // takes every long schedule's moments from them: the moments of walking every step.
+  for (const auto& [name, p, v] :
+       {std::tuple{"1f1b", 6, 1}, std::tuple{"interleaved", 4, 2}, std::tuple{"gpipe", 3, 1}}) {
+    CAPTURE(name);
+    const auto* schedule = memsim::strategies::find_schedule(name);
+    const int64_t group = memsim::strategies::microbatch_group(*schedule, p);
+    const auto seeds = memsim::evaluation::moment_seeds(*schedule, p, v, group);
+    for (int64_t m = group; m <= 40 * p; m += group) {
+      CAPTURE(m);
+      if (!memsim::evaluation::moments_from_seeds(*schedule, p, m)) continue;
+      CHECK(memsim::evaluation::every_stage_moments(seeds, *schedule, p, v, m) ==
+            walked(*schedule, p, v, m));
+    }
   }
 }

@@ -46,7 +46,8 @@ TEST_CASE("a step timer answers what timing each plan's own order gives") {
     const ScheduleKey key{schedule, p, 1, m};
     const bool extends = memsim::evaluation::extends_from_seeds(*schedule, p, m);
     const auto seeds = memsim::evaluation::order_seeds(*schedule, p, 1, m);
-    entries.push_back(memsim::evaluation::fast::schedule_entry(key, extends ? &seeds : nullptr));
+    entries.push_back(
+        memsim::evaluation::fast::schedule_entry(key, extends ? &seeds : nullptr, nullptr));
   }
   for (int trial = 0; trial < 8; ++trial) {
     CAPTURE(trial);

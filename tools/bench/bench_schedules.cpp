@@ -20,8 +20,12 @@ void BM_Schedule_Entry(benchmark::State& state) {
   const bool extends = evaluation::extends_from_seeds(*key.schedule, key.stages, key.microbatches);
   const evaluation::OrderSeeds seeds =
       evaluation::order_seeds(*key.schedule, key.stages, key.virtual_stages, key.microbatches);
+  const bool settles = evaluation::moments_from_seeds(*key.schedule, key.stages, key.microbatches);
+  const evaluation::MomentSeeds moments =
+      evaluation::moment_seeds(*key.schedule, key.stages, key.virtual_stages, key.microbatches);
   for (auto _ : state) {
-    benchmark::DoNotOptimize(evaluation::fast::schedule_entry(key, extends ? &seeds : nullptr));
+    benchmark::DoNotOptimize(evaluation::fast::schedule_entry(key, extends ? &seeds : nullptr,
+                                                              settles ? &moments : nullptr));
   }
   state.counters["steps/s"] = benchmark::Counter(
       static_cast<double>(2 * key.stages * key.virtual_stages * key.microbatches),
