@@ -18,13 +18,6 @@ using memsim::evaluation::ChunkTimes;
 using memsim::evaluation::PipelineTiming;
 using memsim::evaluation::ScheduleOrder;
 
-ScheduleOrder order_of(const std::string& schedule, int64_t p, int64_t v, int64_t m) {
-  const auto* info = memsim::strategies::find_schedule(schedule);
-  REQUIRE(info != nullptr);
-  return memsim::evaluation::order_schedule(memsim::strategies::every_stage_steps(*info, p, v, m),
-                                            v);
-}
-
 bool close(double a, double b) {
   return std::abs(a - b) <= 1e-9 * std::max(1.0, std::abs(b));
 }
@@ -48,7 +41,7 @@ TEST_CASE("jumping over steady periods equals timing every step, on random stage
     CAPTURE(c.p);
     CAPTURE(c.v);
     CAPTURE(c.m);
-    const ScheduleOrder order = order_of(c.schedule, c.p, c.v, c.m);
+    const ScheduleOrder order = memsim::testing::order_every_step(c.schedule, c.p, c.v, c.m);
     for (int trial = 0; trial < 20; ++trial) {
       // Random times per stage and chunk; a third of the trials with equal middle stages,
       // as real pipelines have (only the first and last stage differ).
@@ -95,7 +88,7 @@ TEST_CASE("uneven stages settle into a cycle of several periods, and the jump ta
     for (int64_t s = 0; s < slow; ++s)
       times[s].assign(1, {0.5, 1.0});
     times.back().assign(1, {0.35, 0.7});  // the head's
-    const ScheduleOrder order = order_of("1f1b", p, 1, m);
+    const ScheduleOrder order = memsim::testing::order_every_step("1f1b", p, 1, m);
     const PipelineTiming fast = time_order(order, times, 0.01);
     const PipelineTiming exact = time_order(order, times, 0.01, nullptr, nullptr, false);
     CHECK(close(fast.makespan_s, exact.makespan_s));
@@ -117,7 +110,7 @@ TEST_CASE("scaling every time by a power of two scales the timing exactly, bit f
        {std::tuple{"1f1b", 4, 1, 96}, std::tuple{"gpipe", 3, 1, 40},
         std::tuple{"interleaved", 4, 3, 64}, std::tuple{"1f1b", 16, 1, 512}}) {
     CAPTURE(schedule);
-    const ScheduleOrder order = order_of(schedule, p, v, m);
+    const ScheduleOrder order = memsim::testing::order_every_step(schedule, p, v, m);
     std::vector<std::vector<ChunkTimes>> times(p, std::vector<ChunkTimes>(v));
     for (auto& stage : times) {
       for (ChunkTimes& t : stage)

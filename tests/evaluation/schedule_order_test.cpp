@@ -11,18 +11,7 @@
 #include "strategies/schedules.h"
 #include "support/test_support.h"
 
-namespace {
-
 using memsim::evaluation::ScheduleOrder;
-
-ScheduleOrder order_of(const std::string& schedule, int64_t p, int64_t v, int64_t m) {
-  const auto* info = memsim::strategies::find_schedule(schedule);
-  REQUIRE(info != nullptr);
-  return memsim::evaluation::order_schedule(memsim::strategies::every_stage_steps(*info, p, v, m),
-                                            v);
-}
-
-}  // namespace
 
 TEST_CASE("the steady middle of 1F1B, GPipe and interleaved schedules is found as runs") {
   // Steps per stage: 2·v·m; the runs must cover all but a transient of O(p) microbatches.
@@ -30,7 +19,7 @@ TEST_CASE("the steady middle of 1F1B, GPipe and interleaved schedules is found a
        {std::tuple{"1f1b", 8, 1, 256}, std::tuple{"gpipe", 8, 1, 256},
         std::tuple{"interleaved", 4, 2, 256}}) {
     CAPTURE(schedule);
-    const ScheduleOrder order = order_of(schedule, p, v, m);
+    const ScheduleOrder order = memsim::testing::order_every_step(schedule, p, v, m);
     int64_t covered = 0;
     for (const auto& run : order.runs)
       covered += run.end - run.begin;
@@ -48,7 +37,7 @@ TEST_CASE("an order extended from shorter ones is the order of every step") {
     CAPTURE(p);
     CAPTURE(v);
     CAPTURE(m);
-    const ScheduleOrder full = order_of(schedule, p, v, m);
+    const ScheduleOrder full = memsim::testing::order_every_step(schedule, p, v, m);
     const ScheduleOrder extended =
         memsim::evaluation::order_of(*memsim::strategies::find_schedule(schedule), p, v, m);
     CHECK(extended.stages == full.stages);

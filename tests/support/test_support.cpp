@@ -15,6 +15,7 @@
 
 #include "hardware/gpu_catalog.h"
 #include "scenarios/model_presets.h"
+#include "strategies/schedules.h"
 
 extern char** environ;
 
@@ -48,8 +49,7 @@ std::filesystem::path temp_dir() {
 
 }  // namespace
 
-strategies::Plan one_gpu_plan(const sim::ModelSpec& model, int64_t seq_len,
-                                      int64_t micro_batch) {
+strategies::Plan one_gpu_plan(const sim::ModelSpec& model, int64_t seq_len, int64_t micro_batch) {
   strategies::Plan plan;
   plan.model = model;
   plan.cluster.gpu = *hardware::find_gpu("a100-80gb");
@@ -60,7 +60,7 @@ strategies::Plan one_gpu_plan(const sim::ModelSpec& model, int64_t seq_len,
 }
 
 strategies::Plan serving_plan(const std::string& model, int64_t batch, int64_t prompt,
-                                      int64_t generate) {
+                              int64_t generate) {
   strategies::Plan plan = one_gpu_plan(preset(model), 1);
   plan.mode = strategies::Mode::kInference;
   plan.inference.batch = batch;
@@ -233,6 +233,13 @@ bool has_diagnostic(const std::vector<scenarios::Diagnostic>& diagnostics, int l
     }
   }
   return false;
+}
+
+evaluation::ScheduleOrder order_every_step(const std::string& schedule, int64_t p, int64_t v,
+                                           int64_t m) {
+  const auto* info = strategies::find_schedule(schedule);
+  REQUIRE(info != nullptr);
+  return evaluation::order_schedule(strategies::every_stage_steps(*info, p, v, m), v);
 }
 
 void for_each_schedule_shape(

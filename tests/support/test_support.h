@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 
 #include "evaluation/compiled_plan.h"
+#include "evaluation/schedule_order.h"
 #include "scenarios/scenario.h"
 #include "sim/timeline.h"
 #include "strategies/plan.h"
@@ -18,17 +19,22 @@ namespace memsim::testing {
 
 /// A one-GPU plan for `model` on an A100-80GB: bf16-mixed AdamW, one microbatch.
 strategies::Plan one_gpu_plan(const sim::ModelSpec& model, int64_t seq_len,
-                                      int64_t micro_batch = 1);
+                              int64_t micro_batch = 1);
 
 /// Inference of preset `model` on one A100-80GB: `batch` sequences of `prompt` tokens, then
 /// `generate` decode steps; bf16 weights and cache.
 strategies::Plan serving_plan(const std::string& model, int64_t batch, int64_t prompt,
-                                      int64_t generate);
+                              int64_t generate);
 
 /// Calls `check(schedule, p, v, m)` on the schedule shapes that derivations from shorter
 /// schedules must reproduce: 1F1B and GPipe on 1 to 12 stages at every microbatch count up
 /// to 8p + 40 and at 257 and 1,000 (1F1B), and interleaved with 2 to `most_v` chunks per
 /// stage at multiples of p up to `most_m(p)`.
+/// `schedule`'s order on p stages of v chunks with m microbatches, every step ordered one by
+/// one (order_of extends long ones from short ones: this is what they must equal).
+evaluation::ScheduleOrder order_every_step(const std::string& schedule, int64_t p, int64_t v,
+                                           int64_t m);
+
 void for_each_schedule_shape(
     const std::function<void(const std::string&, int64_t, int64_t, int64_t)>& check, int64_t most_v,
     const std::function<int64_t(int64_t)>& most_m);
