@@ -1,10 +1,12 @@
 #include "scenarios/sweep.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <numeric>
 
 #include <fmt/format.h>
 
@@ -161,10 +163,19 @@ bool Constraint::holds(const Plan& plan) const {
 
 Sweep::Sweep(Plan base, std::vector<SweepAxis> axes, std::vector<Constraint> where)
     : base_(std::move(base)), axes_(std::move(axes)), where_(std::move(where)) {
-  for (const SweepAxis& axis : axes_) {
-    points_ = static_cast<uint64_t>(
-        sim::checked_mul(static_cast<int64_t>(points_), static_cast<int64_t>(axis.plans.size())));
+  strides_.resize(axes_.size());
+  for (size_t a = axes_.size(); a-- > 0;) {
+    strides_[a] = points_;
+    points_ = static_cast<uint64_t>(sim::checked_mul(static_cast<int64_t>(points_),
+                                                     static_cast<int64_t>(axes_[a].plans.size())));
   }
+  // A section's axis (`precision`) copies the whole section: its keys' axes
+  // (`precision.gradients`) come after it, so that each point keeps both.
+  auto depth = [&](size_t a) { return std::count(axes_[a].key.begin(), axes_[a].key.end(), '.'); };
+  application_.resize(axes_.size());
+  std::iota(application_.begin(), application_.end(), size_t{0});
+  std::stable_sort(application_.begin(), application_.end(),
+                   [&](size_t a, size_t b) { return depth(a) < depth(b); });
 }
 
 void Sweep::coordinates(uint64_t index, std::vector<size_t>& out) const {
@@ -180,10 +191,9 @@ void Sweep::apply(uint64_t index, Plan& plan) const {
   // Fields that resolving a point fills in start again from the base.
   plan.parallel.dp.degree = base_.parallel.dp.degree;
   plan.training.global_batch = base_.training.global_batch;
-  for (size_t a = axes_.size(); a-- > 0;) {
-    const uint64_t n = axes_[a].plans.size();
-    axes_[a].setter->copy(plan, axes_[a].plans[index % n]);
-    index /= n;
+  for (const size_t a : application_) {
+    const SweepAxis& axis = axes_[a];
+    axis.setter->copy(plan, axis.plans[(index / strides_[a]) % axis.plans.size()]);
   }
 }
 

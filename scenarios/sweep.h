@@ -20,8 +20,8 @@ namespace memsim::scenarios {
 struct SweepAxis {
   std::string key;
   const ScenarioKey* setter = nullptr;
-  std::vector<std::string> labels;              ///< each value as written
-  std::vector<bool> numeric;                    ///< whether a label is a number (for JSON)
+  std::vector<std::string> labels;      ///< each value as written
+  std::vector<bool> numeric;            ///< whether a label is a number (for JSON)
   std::vector<strategies::Plan> plans;  ///< the base with each value, unresolved
 };
 
@@ -71,6 +71,8 @@ class Sweep {
   std::vector<SweepAxis> axes_;
   std::vector<Constraint> where_;
   uint64_t points_ = 1;
+  std::vector<uint64_t> strides_;    ///< per axis: points between its successive values
+  std::vector<size_t> application_;  ///< the axes in the order apply() copies them
 };
 
 /// Reads `sweep` (and `where`, possibly null) for the variant configured by `config`.

@@ -74,7 +74,8 @@ TEST_CASE("a point's plan is the base with each swept value, and dp: auto resolv
   CHECK(plan.parallel.tp.degree == 4);
   CHECK(plan.parallel.dp.degree == 2);  // 8 GPUs / tp 4
   CHECK(plan.model.name == "llama2-7b");
-  CHECK(std::holds_alternative<memsim::strategies::FullCheckpointing>(plan.training.chunk_passes.checkpointing));
+  CHECK(std::holds_alternative<memsim::strategies::FullCheckpointing>(
+      plan.training.chunk_passes.checkpointing));
   // Back to an earlier point: every swept field, and the resolved dp, follow.
   CHECK(sweep.prepare(1, plan).empty());
   CHECK(plan.parallel.tp.degree == 2);
@@ -167,5 +168,29 @@ TEST_CASE("every scenario key can be swept") {
     const std::string dotted = key.key;
     CAPTURE(dotted);
     CHECK(memsim::scenarios::find_sweep_key(dotted) != nullptr);
+  }
+}
+
+TEST_CASE("a section's axis and its keys' axes both hold at every point, in either order") {
+  // `precision` copies the whole section: swept with `precision.gradients`, each point must
+  // keep its recipe and its gradient dtype, whichever axis is written first.
+  for (const char* axes : {"  precision: [fp32, bf16]\n  precision.gradients: [fp32, bf16]\n",
+                           "  precision.gradients: [fp32, bf16]\n  precision: [fp32, bf16]\n"}) {
+    CAPTURE(axes);
+    const auto sweeps = sweeps_of(std::string(kBase) + "sweep:\n" + axes);
+    const auto& sweep = sweeps.front().sweep;
+    REQUIRE(sweep.points() == 4);
+    const bool recipe_first = sweep.axes()[0].key == "precision";
+    memsim::strategies::Plan plan = sweep.base();
+    for (uint64_t point = 0; point < 4; ++point) {
+      CAPTURE(point);
+      REQUIRE(sweep.prepare(point, plan).empty());
+      const uint64_t recipe = recipe_first ? point / 2 : point % 2;
+      const uint64_t gradients = recipe_first ? point % 2 : point / 2;
+      CHECK(plan.precision.recipe == (recipe == 0 ? memsim::strategies::PrecisionRecipe::kFp32
+                                                  : memsim::strategies::PrecisionRecipe::kBf16));
+      CHECK(plan.precision.gradients ==
+            (gradients == 0 ? memsim::strategies::Dtype::kFp32 : memsim::strategies::Dtype::kBf16));
+    }
   }
 }
