@@ -110,19 +110,6 @@ std::optional<strategies::Dtype> read_dtype(SectionReader& reader, const std::st
   return *name == "bf16" ? strategies::Dtype::kBf16 : strategies::Dtype::kFp16;
 }
 
-void read_precision(const ConfigNode& node, Plan& plan, Diagnostics& diagnostics) {
-  SectionReader reader(node, "precision", keys_of("precision"), diagnostics);
-  if (!reader.valid()) return;
-  std::vector<std::string> recipes;
-  for (const auto& r : strategies::precision_recipes())
-    recipes.emplace_back(r.name);
-  if (const auto name = reader.choice("recipe", recipes)) {
-    plan.precision.recipe = strategies::find_recipe(*name)->recipe;
-  }
-  plan.precision.gradients = read_dtype(reader, "gradients");
-  plan.precision.activations = read_dtype(reader, "activations");
-}
-
 template <typename Info, typename Formats>
 std::vector<std::string> format_names(const Formats& formats) {
   std::vector<std::string> names;
@@ -150,8 +137,7 @@ void read_inference(const ConfigNode& node, Plan& plan, Diagnostics& diagnostics
 }
 
 /// Training keys that have no meaning when serving, reported where they are written.
-void check_inference_layout(const ConfigNode& config, const Plan& plan,
-                            Diagnostics& diagnostics) {
+void check_inference_layout(const ConfigNode& config, const Plan& plan, Diagnostics& diagnostics) {
   const auto reject = [&](bool set, const std::string& key, const std::string& why) {
     if (set) {
       diagnostics.error(where_is(config, "parallel", key),
@@ -166,8 +152,7 @@ void check_inference_layout(const ConfigNode& config, const Plan& plan,
   reject(parallel.pp.virtual_stages != 1, "virtual_stages", "a request passes each stage once");
 }
 
-void read_parallel(const ConfigNode& node, Plan& plan, Diagnostics& diagnostics,
-                   bool& dp_auto) {
+void read_parallel(const ConfigNode& node, Plan& plan, Diagnostics& diagnostics, bool& dp_auto) {
   SectionReader reader(node, "parallel", keys_of("parallel"), diagnostics);
   if (!reader.valid()) return;
   read_table_keys(reader, "parallel", plan);
@@ -268,8 +253,8 @@ void check_layout(const ConfigNode& config, Plan& plan, Diagnostics& diagnostics
 }  // namespace
 
 std::optional<Plan> read_plan(const ConfigNode& config, const std::string& scenario_dir,
-                                      Diagnostics& diagnostics, std::vector<Diagnostic>& warnings,
-                                      bool resolve) {
+                              Diagnostics& diagnostics, std::vector<Diagnostic>& warnings,
+                              bool resolve) {
   Plan plan;
   bool dp_auto = true;
   Diagnostics local;
@@ -295,7 +280,6 @@ std::optional<Plan> read_plan(const ConfigNode& config, const std::string& scena
   if (const ConfigNode* node =
           inference ? required(config, "inference", local) : config.get("inference"))
     read_inference(*node, plan, local);
-  if (const ConfigNode* node = config.get("precision")) read_precision(*node, plan, local);
   if (const ConfigNode* node = config.get("parallel")) read_parallel(*node, plan, local, dp_auto);
   read_top_level_keys(config, plan, local);
   if (const ConfigNode* node = config.get("overhead")) read_overhead(*node, plan, local);

@@ -1,5 +1,7 @@
 #include "scenarios/scenario_keys.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -38,8 +40,6 @@ std::vector<ScenarioKey> top_level_rows() {
                 MEMSIM_PLAN_FIELD(training)),
       field_row("inference", "batch, lengths, weight and KV cache formats (inference mode)",
                 MEMSIM_PLAN_FIELD(inference)),
-      field_row("precision", "recipe name, or {recipe, gradients, activations}",
-                MEMSIM_PLAN_FIELD(precision)),
       field_row("parallel", "tensor, sequence and data parallel layout",
                 MEMSIM_PLAN_FIELD(parallel)),
       field_row("overhead", "memory taken before the first tensor", MEMSIM_PLAN_FIELD(overheads)),
@@ -96,29 +96,25 @@ std::vector<ScenarioKey> hardware_rows() {
                   kMostGpus),
       integer_row("hardware.gpus_per_node", "GPUs per node",
                   MEMSIM_PLAN_FIELD(cluster.gpus_per_node), 1, kMostGpus),
-      setting_row("hardware.capacity", "override the profile's memory per GPU, e.g. '80 GiB'",
-                  {.copy =
+      setting_row(
+          "hardware.capacity", "override the profile's memory per GPU, e.g. '80 GiB'",
+          {.copy = [](Plan& to,
+                      const Plan& from) { to.cluster.gpu.capacity = from.cluster.gpu.capacity; },
+           .number =
+               [](const Plan& p) { return static_cast<double>(p.cluster.gpu.capacity.value()); }}),
+      number_row("hardware.compute_efficiency", "share of peak FLOP/s reached by matmuls (0.5)",
+                 MEMSIM_PLAN_FIELD(cluster.compute_efficiency), 0.01, 1.0),
+      setting_row("hardware.cpu_memory_per_node", "override the profile's host memory per node",
+                  {.read = Read::kSize,
+                   .copy =
                        [](Plan& to, const Plan& from) {
-                         to.cluster.gpu.capacity = from.cluster.gpu.capacity;
+                         to.cluster.cpu_memory_override = from.cluster.cpu_memory_override;
                        },
                    .number =
                        [](const Plan& p) {
-                         return static_cast<double>(p.cluster.gpu.capacity.value());
-                       }}),
-      number_row("hardware.compute_efficiency", "share of peak FLOP/s reached by matmuls (0.5)",
-                 MEMSIM_PLAN_FIELD(cluster.compute_efficiency), 0.01, 1.0),
-      setting_row(
-          "hardware.cpu_memory_per_node", "override the profile's host memory per node",
-          {.read = Read::kSize,
-           .copy =
-               [](Plan& to, const Plan& from) {
-                 to.cluster.cpu_memory_override = from.cluster.cpu_memory_override;
-               },
-           .number =
-               [](const Plan& p) {
-                 return static_cast<double>(p.cluster.cpu_memory_per_node().value());
-               },
-           .set_size = [](Plan& p, sim::Bytes v) { p.cluster.cpu_memory_override = v; }}),
+                         return static_cast<double>(p.cluster.cpu_memory_per_node().value());
+                       },
+                   .set_size = [](Plan& p, sim::Bytes v) { p.cluster.cpu_memory_override = v; }}),
   };
 }
 
@@ -172,17 +168,6 @@ std::vector<ScenarioKey> inference_rows() {
   };
 }
 
-std::vector<ScenarioKey> precision_rows() {
-  return {
-      field_row("precision.recipe", "fp32 | bf16-mixed | fp16-mixed | bf16",
-                MEMSIM_PLAN_FIELD(precision.recipe)),
-      field_row("precision.gradients", "gradient dtype override: fp32 | bf16 | fp16",
-                MEMSIM_PLAN_FIELD(precision.gradients)),
-      field_row("precision.activations", "activation dtype override: fp32 | bf16 | fp16",
-                MEMSIM_PLAN_FIELD(precision.activations)),
-  };
-}
-
 std::vector<ScenarioKey> parallel_rows() {
   return {
       integer_row("parallel.pp", "pipeline stages", MEMSIM_PLAN_FIELD(parallel.pp.stages), 1,
@@ -219,7 +204,7 @@ std::vector<ScenarioKey> overhead_rows() {
 std::vector<ScenarioKey> make_table() {
   std::vector<ScenarioKey> table;
   for (auto* rows : {top_level_rows, model_rows, hardware_rows, training_rows, inference_rows,
-                     precision_rows, parallel_rows, overhead_rows}) {
+                     parallel_rows, overhead_rows}) {
     std::vector<ScenarioKey> section = rows();
     table.insert(table.end(), section.begin(), section.end());
   }
@@ -312,6 +297,17 @@ void read_mapping(const ConfigNode& node, const ScenarioKey& k, Plan& plan,
   read_table_keys(inner, k.key, plan);
 }
 
+/// A choice row's word, and the value it sets.
+void read_choice(SectionReader& reader, const ScenarioKey& k, Plan& plan) {
+  std::vector<std::string> words;
+  for (const ScenarioKey::Word& w : k.words)
+    words.emplace_back(w.word);
+  if (const auto word = reader.choice(k.name, words)) {
+    const auto chosen = std::find(words.begin(), words.end(), *word) - words.begin();
+    k.set_integer(plan, k.words[static_cast<size_t>(chosen)].value);
+  }
+}
+
 }  // namespace
 
 void read_table_keys(SectionReader& reader, std::string_view section, Plan& plan) {
@@ -339,6 +335,9 @@ void read_table_keys(SectionReader& reader, std::string_view section, Plan& plan
         if (const ConfigNode* node = reader.node(k.name)) {
           read_mapping(*node, k, plan, reader.diagnostics());
         }
+        break;
+      case Read::kChoice:
+        read_choice(reader, k, plan);
         break;
     }
   }

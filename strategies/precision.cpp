@@ -1,6 +1,7 @@
 #include "strategies/precision.h"
 
 #include "sim/check.h"
+#include "strategies/strategy_pass.h"
 
 namespace memsim::strategies {
 
@@ -61,6 +62,40 @@ int64_t Precision::bytes(sim::DtypeClass dtype) const {
       return 8;
   }
   MEMSIM_CHECK(false);
+}
+
+namespace {
+
+std::vector<SettingKey::Word> recipe_words() {
+  std::vector<SettingKey::Word> words;
+  for (const RecipeInfo& info : precision_recipes())
+    words.push_back({info.name, static_cast<int64_t>(info.recipe)});
+  return words;
+}
+
+std::vector<SettingKey::Word> dtype_words() {
+  return {{"fp32", static_cast<int64_t>(Dtype::kFp32)},
+          {"bf16", static_cast<int64_t>(Dtype::kBf16)},
+          {"fp16", static_cast<int64_t>(Dtype::kFp16)}};
+}
+
+}  // namespace
+
+StrategyPass precision_pass() {
+  return {
+      .name = "mixed precision",
+      .keys = {mapping_row("precision", "recipe name, or {recipe, gradients, activations}",
+                           MEMSIM_PLAN_FIELD(precision), {}),
+               choice_row<PrecisionRecipe>("precision.recipe",
+                                           "fp32 | bf16-mixed | fp16-mixed | bf16",
+                                           MEMSIM_PLAN_FIELD(precision.recipe), recipe_words()),
+               choice_row<Dtype>("precision.gradients",
+                                 "gradient dtype override: fp32 | bf16 | fp16",
+                                 MEMSIM_PLAN_FIELD(precision.gradients), dtype_words()),
+               choice_row<Dtype>("precision.activations",
+                                 "activation dtype override: fp32 | bf16 | fp16",
+                                 MEMSIM_PLAN_FIELD(precision.activations), dtype_words())},
+  };
 }
 
 }  // namespace memsim::strategies

@@ -1,8 +1,8 @@
 #pragma once
 /// One key of the scenario's schema: its dotted name, what it means, how it is read (a
-/// bounded integer, a bounded number, a flag, a size, a mapping of keys of its own, or by
-/// its section's own code) and which field of a Plan it sets. The scenarios' table
-/// (scenarios/scenario_keys.h) holds the core's keys and every strategy pass's
+/// bounded integer, a bounded number, a flag, a size, a mapping of keys of its own, one of
+/// some words, or by its section's own code) and which field of a Plan it sets. The scenarios'
+/// table (scenarios/scenario_keys.h) holds the core's keys and every strategy pass's
 /// (strategies/strategy_pass.h); unknown-key checks, suggestions, the section readers,
 /// sweeps, `where:` constraints, `fit` and the documentation test all draw on the same row.
 
@@ -32,6 +32,7 @@ struct SettingKey {
     kFlag,       ///< true or false, set by set_number (1 or 0)
     kSize,       ///< a size such as '80 GiB', set by set_size
     kMapping,    ///< a mapping of the keys whose section is this key, or one of `shorthands`
+    kChoice,     ///< one of `words`, whose value set_integer sets
   };
   /// A word written in place of a value: for an integer, a value past its bounds (`all`).
   struct Word {
@@ -83,9 +84,8 @@ inline SettingKey setting_row(const char* dotted, const char* meaning, SettingKe
 /// A row its section's own code reads, whose field the table copies.
 template <class Field>
 SettingKey field_row(const char* dotted, const char* meaning, Field) {
-  return setting_row(dotted, meaning, {.copy = [](Plan& to, const Plan& from) {
-                       Field{}(to) = Field{}(from);
-                     }});
+  return setting_row(dotted, meaning,
+                     {.copy = [](Plan& to, const Plan& from) { Field{}(to) = Field{}(from); }});
 }
 
 /// A row whose value is a number; `read` says how the table reads it, if it does.
@@ -146,6 +146,17 @@ SettingKey size_row(const char* dotted, const char* meaning, Field field) {
   k.read = SettingKey::Read::kSize;
   k.number = [](const Plan& p) { return static_cast<double>(Field{}(p).value()); };
   k.set_size = [](Plan& p, sim::Bytes v) { Field{}(p) = v; };
+  return k;
+}
+
+/// One of `words`, each setting the field to its value as a `Value` (an enumerator).
+template <class Value, class Field>
+SettingKey choice_row(const char* dotted, const char* meaning, Field field,
+                      std::vector<SettingKey::Word> words) {
+  SettingKey k = field_row(dotted, meaning, field);
+  k.read = SettingKey::Read::kChoice;
+  k.words = std::move(words);
+  k.set_integer = [](Plan& p, int64_t v) { Field{}(p) = static_cast<Value>(v); };
   return k;
 }
 

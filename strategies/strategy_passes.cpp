@@ -5,6 +5,7 @@ namespace memsim::strategies {
 
 // The registry: each pass's file defines its function; a new strategy adds a line to each list.
 StrategyPass tensor_parallel_pass();
+StrategyPass precision_pass();
 StrategyPass data_parallel_pass();
 StrategyPass checkpointing_pass();
 StrategyPass activation_offload_pass();
@@ -12,8 +13,8 @@ StrategyPass chunked_loss_pass();
 
 const std::vector<StrategyPass>& strategy_passes() {
   static const std::vector<StrategyPass> passes = {
-      tensor_parallel_pass(),    data_parallel_pass(), checkpointing_pass(),
-      activation_offload_pass(), chunked_loss_pass(),
+      tensor_parallel_pass(), precision_pass(),          data_parallel_pass(),
+      checkpointing_pass(),   activation_offload_pass(), chunked_loss_pass(),
   };
   return passes;
 }
