@@ -22,10 +22,8 @@ std::optional<sim::ModelSpec> read_model(const ConfigNode& node, const std::stri
 /// A whole configuration (the top-level mapping without `compare:`). Without `resolve`,
 /// `dp: auto` stays 0, an unset global batch stays 0 and the layout is not checked (sweeps
 /// resolve and check each point).
-std::optional<strategies::Plan> read_plan(const ConfigNode& config,
-                                                  const std::string& scenario_dir,
-                                                  Diagnostics& diagnostics,
-                                                  std::vector<Diagnostic>& warnings,
-                                                  bool resolve = true);
+std::optional<strategies::Plan> read_plan(const ConfigNode& config, const std::string& scenario_dir,
+                                          Diagnostics& diagnostics,
+                                          std::vector<Diagnostic>& warnings, bool resolve = true);
 
 }  // namespace memsim::scenarios

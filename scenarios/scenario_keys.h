@@ -31,12 +31,10 @@ const ScenarioKey* find_sweep_key(const std::string& key);
 
 /// Reads every key of `section` that the table reads (all but kBySection) from `reader`
 /// into `plan`, and the keys of each mapping among them.
-void read_table_keys(SectionReader& reader, std::string_view section,
-                     strategies::Plan& plan);
+void read_table_keys(SectionReader& reader, std::string_view section, strategies::Plan& plan);
 
 /// Reads the top-level keys the table reads (a strategy pass's mappings, such as
 /// `checkpointing`) from the scenario's `root`.
-void read_top_level_keys(const ConfigNode& root, strategies::Plan& plan,
-                         Diagnostics& diagnostics);
+void read_top_level_keys(const ConfigNode& root, strategies::Plan& plan, Diagnostics& diagnostics);
 
 }  // namespace memsim::scenarios

@@ -116,8 +116,7 @@ SettingKey every_row() {
              const auto* full = std::get_if<FullCheckpointing>(&kPolicy(p));
              return full == nullptr ? 0.0 : static_cast<double>(full->every);
            },
-       .set_integer = [](Plan& p,
-                         int64_t every) { kPolicy(p) = FullCheckpointing{every}; }});
+       .set_integer = [](Plan& p, int64_t every) { kPolicy(p) = FullCheckpointing{every}; }});
 }
 
 }  // namespace
@@ -125,15 +124,14 @@ SettingKey every_row() {
 StrategyPass checkpointing_pass() {
   return {
       .name = "activation checkpointing",
-      .keys = {mapping_row(
-                   "checkpointing",
-                   "none | selective | full | sqrt | {full: {every: k}}: what the "
-                   "backward recomputes",
-                   kPolicy,
-                   {{"none", [](Plan& p) { kPolicy(p) = NoCheckpointing{}; }},
-                    {"selective", [](Plan& p) { kPolicy(p) = SelectiveCheckpointing{}; }},
-                    {"full", select_full},
-                    {"sqrt", [](Plan& p) { kPolicy(p) = SqrtCheckpointing{}; }}}),
+      .keys = {mapping_row("checkpointing",
+                           "none | selective | full | sqrt | {full: {every: k}}: what the "
+                           "backward recomputes",
+                           kPolicy,
+                           {{"none", [](Plan& p) { kPolicy(p) = NoCheckpointing{}; }},
+                            {"selective", [](Plan& p) { kPolicy(p) = SelectiveCheckpointing{}; }},
+                            {"full", select_full},
+                            {"sqrt", [](Plan& p) { kPolicy(p) = SqrtCheckpointing{}; }}}),
                mapping_row("checkpointing.full",
                            "keep the input of every group of layers, recompute the rest in its "
                            "backward",

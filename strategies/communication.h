@@ -10,8 +10,8 @@
 
 #include "sim/layer_graph.h"
 #include "sim/rank_program.h"
-#include "strategies/tensor_parallel.h"
 #include "strategies/plan.h"
+#include "strategies/tensor_parallel.h"
 
 namespace memsim::strategies {
 

@@ -11,8 +11,8 @@
 #include "sim/layer_graph.h"
 #include "sim/rank_program.h"
 #include "strategies/model_states.h"
-#include "strategies/setting_key.h"
 #include "strategies/plan.h"
+#include "strategies/setting_key.h"
 
 namespace memsim::strategies {
 

@@ -63,8 +63,9 @@ TEST_CASE("an unknown key names the nearest known key") {
   CHECK(errors[0].message.find("did you mean 'parallel.tp'") != std::string::npos);
 }
 
-TEST_CASE("GPU and model names are case-insensitive, take common short names, and list "
-          "the candidates of an ambiguous one") {
+TEST_CASE(
+    "GPU and model names are case-insensitive, take common short names, and list "
+    "the candidates of an ambiguous one") {
   const auto gpu_of = [](const std::string& name) {
     return memsim::testing::scenario_from_text(std::string(kValid), "s.yaml",
                                                {"hardware.gpu=" + name})
