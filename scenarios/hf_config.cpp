@@ -7,6 +7,7 @@
 
 #include "scenarios/hf_config_keys.h"
 #include "scenarios/input_text.h"
+#include "sim/limits.h"
 
 namespace memsim::scenarios {
 
@@ -196,7 +197,10 @@ sim::ModelSpec read_gpt2(const ConfigFile& config, const std::string& /*type*/) 
   spec.hidden = config.integer("n_embd");
   spec.heads = config.integer("n_head");
   spec.kv_heads = spec.heads;
-  spec.ffn = config.integer_or("n_inner", 4 * spec.hidden);
+  // n_inner defaults to 4 × n_embd (GPT2MLP); an n_embd past memsim's limits is refused
+  // with the model's other sizes, and must not overflow here first.
+  const bool sized = spec.hidden > 0 && spec.hidden <= sim::kMostHidden;
+  spec.ffn = config.integer_or("n_inner", sized ? 4 * spec.hidden : spec.hidden);
   spec.vocab = config.integer("vocab_size");
   spec.max_positions = config.integer("n_positions");
   spec.tied_embeddings = config.boolean_or("tie_word_embeddings", true);

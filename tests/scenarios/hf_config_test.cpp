@@ -66,3 +66,19 @@ TEST_CASE("bad config.json files are input errors that point into the file") {
   CHECK_THROWS_AS(memsim::scenarios::read_hf_config(family), InputError);
   CHECK_THROWS_AS(memsim::scenarios::read_hf_config("/no/such/config.json"), InputError);
 }
+
+TEST_CASE("sizes past memsim's limits are refused at their key, before any default is derived") {
+  // GPT-2's n_inner defaults to 4 × n_embd: an n_embd near 2^63 must be an error at
+  // n_embd, not an overflow (found by fuzzing).
+  const std::string huge = memsim::testing::write_temp_file(
+      "huge.json",
+      "{\"model_type\": \"gpt2\",\n \"n_embd\": 7682222222222222222, \"n_head\": 12,\n"
+      " \"n_layer\": 34, \"n_positions\": 1024, \"vocab_size\": 7}\n");
+  try {
+    memsim::scenarios::read_hf_config(huge);
+    FAIL("expected an InputError");
+  } catch (const memsim::scenarios::InputError& e) {
+    CHECK(e.diagnostics()[0].where.line == 2);
+    CHECK(e.diagnostics()[0].message.find("n_embd") != std::string::npos);
+  }
+}
