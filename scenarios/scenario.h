@@ -31,6 +31,11 @@ struct Scenario {
 /// (`--set training={...}` sets training.seq_len), or nullptr.
 const std::string* override_touching(const Scenario& scenario, const std::string& key);
 
+/// Turns the shorthand scalars of `config` (`model: NAME`, `precision: NAME`,
+/// `training.optimizer: NAME`) into their mapping forms, so that one key inside them can be
+/// changed alone (by a variant, a --set or a sweep).
+void expand_shorthands(ConfigNode& config);
+
 /// Reads and validates `path` with `overrides` ("dotted.key=value", YAML values) applied.
 /// With `only`, reads that variant alone (problems of the others do not count), and a name
 /// that is no variant is an error. `sweeping`: the scenario is read for its sweep, so an

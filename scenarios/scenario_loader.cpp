@@ -29,14 +29,6 @@ void expand_shorthand(ConfigNode& parent, const std::string& key, const std::str
   *node = std::move(map);
 }
 
-void expand_shorthands(ConfigNode& config) {
-  expand_shorthand(config, "model", "preset");
-  expand_shorthand(config, "precision", "recipe");
-  if (ConfigNode* training = config.get("training")) {
-    expand_shorthand(*training, "optimizer", "name");
-  }
-}
-
 /// Every part of a --set value is where the --set is: a column inside the value says less
 /// than the flag itself.
 void relocate(ConfigNode& node, const Location& where) {
@@ -189,6 +181,14 @@ std::vector<Diagnostic> distinct(std::vector<Diagnostic> all) {
 }
 
 }  // namespace
+
+void expand_shorthands(ConfigNode& config) {
+  expand_shorthand(config, "model", "preset");
+  expand_shorthand(config, "precision", "recipe");
+  if (ConfigNode* training = config.get("training")) {
+    expand_shorthand(*training, "optimizer", "name");
+  }
+}
 
 Scenario read_scenario(ConfigNode root, const std::string& path,
                        const std::vector<std::string>& overrides, const std::string& only,

@@ -46,17 +46,8 @@ void add_value(SweepAxis& axis, const ConfigNode& config, const ConfigNode& valu
                const std::string& dir, Diagnostics& diagnostics) {
   ConfigNode with_value = config;
   set_dotted(with_value, axis.key, value);
-  // `model: NAME` and `precision: NAME` keep their shorthand meaning inside a sweep.
-  for (const auto& [section, key] : {std::pair{"model", "preset"}, {"precision", "recipe"}}) {
-    ConfigNode* node = with_value.get(section);
-    if (node != nullptr && node->is_scalar()) {
-      ConfigNode map;
-      map.kind = ConfigNode::Kind::kMap;
-      map.where = node->where;
-      map.entries.push_back({key, node->where, *node});
-      *node = std::move(map);
-    }
-  }
+  expand_shorthands(with_value);  // `model: NAME` and the like keep their meaning
+
   std::vector<Diagnostic> warnings;
   if (auto plan = read_plan(with_value, dir, diagnostics, warnings, false)) {
     axis.labels.push_back(flow_text(value));

@@ -194,3 +194,13 @@ TEST_CASE("a section's axis and its keys' axes both hold at every point, in eith
     }
   }
 }
+
+TEST_CASE("a sweep's values keep the shorthands a scenario's keys have") {
+  // `training.optimizer: sgd` is `{name: sgd}`, as `model: NAME` is `{preset: NAME}`.
+  const auto sweeps =
+      sweeps_of(std::string(kBase) + "sweep:\n  training.optimizer: [adamw, sgd]\n");
+  const auto& axis = sweeps.front().sweep.axes().front();
+  REQUIRE(axis.plans.size() == 2);
+  CHECK(axis.plans[0].training.optimizer.name == "adamw");
+  CHECK(axis.plans[1].training.optimizer.name == "sgd");
+}
