@@ -39,6 +39,14 @@ void StepTimer::stages(const StageLayout& layout, const std::vector<KindNumbers>
   for (double& t : key.times)
     t *= down_;
   key.transfer_s *= down_;
+  kind_times_.resize(layout.representative.size());
+  for (size_t k = 0; k < kind_times_.size(); ++k) {
+    kind_times_[k] = kinds[k].times;
+    for (ChunkTimes& t : kind_times_[k]) {
+      t.forward_s *= down_;
+      t.backward_s *= down_;
+    }
+  }
 }
 
 StepTimes StepTimer::time(ScheduleEntry& schedule) {
@@ -62,8 +70,6 @@ StepTimes StepTimer::time(ScheduleEntry& schedule) {
 void StepTimer::time_family(const ScheduleEntry& schedule, TimingValue& timed) {
   const TimingKey& key = key_;
   const StageLayout& layout = *layout_;
-  const std::vector<KindNumbers>& kinds = *kinds_;
-  const double down = down_;
   const size_t kind_count = layout.representative.size();
   const ScheduleOrder& order = schedule.order;
   const auto kept = timings_.find(key);
@@ -78,14 +84,6 @@ void StepTimer::time_family(const ScheduleEntry& schedule, TimingValue& timed) {
       timed.last_end_s = family.value.last_end_s;
       for (double& end : timed.last_end_s)
         end += *shift;
-      kind_times_.resize(kind_count);
-      for (size_t k = 0; k < kind_count; ++k) {
-        kind_times_[k] = kinds[k].times;
-        for (ChunkTimes& t : kind_times_[k]) {
-          t.forward_s *= down;
-          t.backward_s *= down;
-        }
-      }
       const double makespan = *std::max_element(timed.last_end_s.begin(), timed.last_end_s.end());
       timed.bubble_fraction = bubble_fraction(makespan, kind_times_, order.microbatches);
       return;
@@ -93,13 +91,8 @@ void StepTimer::time_family(const ScheduleEntry& schedule, TimingValue& timed) {
   }
   const auto stages = static_cast<int64_t>(layout.kind.size());
   stage_times_.resize(stages);
-  for (int64_t s = 0; s < stages; ++s) {
-    stage_times_[s] = kinds[layout.kind[s]].times;
-    for (ChunkTimes& t : stage_times_[s]) {
-      t.forward_s *= down;
-      t.backward_s *= down;
-    }
-  }
+  for (int64_t s = 0; s < stages; ++s)
+    stage_times_[s] = kind_times_[layout.kind[s]];
   const PipelineTiming timing = time_order(order, stage_times_, key.transfer_s, nullptr, &scratch_);
   timed.last_end_s.assign(kind_count, 0.0);
   for (int64_t s = 0; s < stages; ++s) {

@@ -35,8 +35,8 @@ class StepTimer {
   const std::vector<fast::KindNumbers>* kinds_ = nullptr;
   fast::TimingKey key_;  ///< the stages' part; the schedule's is filled in per step
   double down_ = 1.0;    ///< the power of two key_'s times are scaled by
+  std::vector<std::vector<ChunkTimes>> kind_times_;  ///< each kind's, scaled as key_'s
   std::vector<std::vector<ChunkTimes>> stage_times_;
-  std::vector<std::vector<ChunkTimes>> kind_times_;
   TimingScratch scratch_;
   /// Timings by order family and stage times: the first 65,536 kept for the whole sweep
   /// (later ones only while they are among a schedule's recent ones).
