@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <iostream>
 #include <mutex>
 #include <optional>
 #include <queue>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -17,6 +19,7 @@
 #include "evaluation/fast_evaluator.h"
 #include "tools/csv.h"
 #include "tools/progress.h"
+#include "tools/shortest_double.h"
 #include "tools/text_table.h"
 
 namespace memsim::tools {
@@ -25,8 +28,34 @@ namespace {
 
 constexpr uint64_t kChunk = 2048;  // points a worker evaluates at a time
 // A row's results, formatted on the stack and appended at once: two integers of at most
-// 20 characters, four doubles of at most 24, a boolean, the JSON keys and separators.
-constexpr size_t kMostResultChars = 256;
+// 20 characters, four doubles of at most kMostShortestChars, a boolean, the JSON keys and
+// separators, and a whole Piece's slack after the last.
+constexpr size_t kMostResultChars = 320;
+/// A row's fixed text, copied whole.
+struct Piece {
+  char text[24];
+  size_t size;
+};
+constexpr Piece piece(std::string_view text) {
+  Piece p{};
+  for (size_t i = 0; i < text.size(); ++i)
+    p.text[i] = text[i];
+  p.size = text.size();
+  return p;
+}
+/// Each result after its separator (in JSON Lines, its key), the last one after the last.
+constexpr Piece kCsvSeparators[] = {piece(""),  piece(","), piece(","), piece(","),
+                                    piece(","), piece(","), piece(","), piece("\n")};
+constexpr Piece kJsonSeparators[] = {piece("\"fits\":"),
+                                     piece(",\"peak_bytes\":"),
+                                     piece(",\"step_time_s\":"),
+                                     piece(",\"bubble_fraction\":"),
+                                     piece(",\"tokens_per_s\":"),
+                                     piece(",\"mfu\":"),
+                                     piece(",\"cpu_bytes_per_node\":"),
+                                     piece("}\n")};
+constexpr Piece kTrue = piece("true");
+constexpr Piece kFalse = piece("false");
 // A typical row, for a chunk's room: a dozen short values and their separators.
 constexpr size_t kRowChars = 160;
 
@@ -105,20 +134,26 @@ class RowWriter {
   void write(const Row& row, fmt::memory_buffer& out) {
     append_swept(row, out);
     const auto& r = row.result;
+    const Piece* separator = format_ == SweepFormat::kJsonLines ? kJsonSeparators : kCsvSeparators;
     char text[kMostResultChars];
-    const char* end = nullptr;
-    if (format_ == SweepFormat::kJsonLines) {
-      end = fmt::format_to(text,
-                           FMT_COMPILE("\"fits\":{},\"peak_bytes\":{},\"step_time_s\":{},"
-                                       "\"bubble_fraction\":{},\"tokens_per_s\":{},\"mfu\":{},"
-                                       "\"cpu_bytes_per_node\":{}}}\n"),
-                           r.fits, r.peak.value(), r.step_time_s, r.bubble_fraction, r.tokens_per_s,
-                           r.model_flops_utilization, r.cpu_bytes_per_node.value());
-    } else {
-      end = fmt::format_to(text, FMT_COMPILE("{},{},{},{},{},{},{}\n"), r.fits, r.peak.value(),
-                           r.step_time_s, r.bubble_fraction, r.tokens_per_s,
-                           r.model_flops_utilization, r.cpu_bytes_per_node.value());
+    char* end = text;
+    // Whole pieces are copied (a fixed size copies fastest), the next write going over the slack.
+    auto put = [&](const Piece& piece) {
+      std::memcpy(end, piece.text, sizeof piece.text);
+      end += piece.size;
+    };
+    put(*separator++);
+    put(r.fits ? kTrue : kFalse);
+    put(*separator++);
+    end = fmt::format_to(end, FMT_COMPILE("{}"), r.peak.value());
+    for (const double value :
+         {r.step_time_s, r.bubble_fraction, r.tokens_per_s, r.model_flops_utilization}) {
+      put(*separator++);
+      end = write_shortest(end, value);
     }
+    put(*separator++);
+    end = fmt::format_to(end, FMT_COMPILE("{}"), r.cpu_bytes_per_node.value());
+    put(*separator);
     out.append(text, end);
   }
 

@@ -1,0 +1,80 @@
+// Shortest doubles: the same text as fmt's "{}" for every kind of value.
+
+#include "tools/shortest_double.h"
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+namespace {
+
+std::string shortest(double value) {
+  char text[memsim::tools::kMostShortestChars];
+  return {text, memsim::tools::write_shortest(text, value)};
+}
+
+}  // namespace
+
+TEST_CASE("write_shortest writes what fmt writes for values of every notation") {
+  const double examples[] = {0.0,
+                             -0.0,
+                             1.0,
+                             -1.0,
+                             0.1,
+                             0.0001,
+                             0.00001,
+                             1234.5,
+                             1e15,
+                             1e16,
+                             9.5e15,
+                             1e16 + 2,
+                             123e-7,
+                             5e-324,
+                             1e-310,
+                             1e300,
+                             1e100,
+                             1e99,
+                             1.5e-100,
+                             0.03376696325991941,
+                             6.452471944868135,
+                             40626.9104677769,
+                             1e21,
+                             123456789012345678.0,
+                             std::numeric_limits<double>::max(),
+                             std::numeric_limits<double>::min(),
+                             std::numeric_limits<double>::infinity(),
+                             -std::numeric_limits<double>::infinity(),
+                             std::numeric_limits<double>::quiet_NaN()};
+  for (const double x : examples) {
+    CAPTURE(x);
+    CHECK(shortest(x) == fmt::format("{}", x));
+  }
+  CHECK(shortest(0.0001) == "0.0001");
+  CHECK(shortest(1e16) == "1e+16");
+  CHECK(shortest(1234.5) == "1234.5");
+  CHECK(shortest(123e-7) == "1.23e-05");
+}
+
+TEST_CASE("write_shortest writes what fmt writes for random bit patterns and magnitudes") {
+  std::mt19937_64 random(12345);
+  std::uniform_real_distribution<double> mantissa(1.0, 10.0);
+  std::uniform_int_distribution<int> power(-30, 30);
+  int mismatches = 0;
+  for (int i = 0; i < 200000; ++i) {
+    const double any = std::bit_cast<double>(random());
+    const double typical = mantissa(random) * std::pow(10.0, power(random));
+    for (const double x : {any, typical, std::round(typical)}) {
+      if (shortest(x) != fmt::format("{}", x) && ++mismatches <= 5) {
+        CAPTURE(x);
+        CHECK(shortest(x) == fmt::format("{}", x));
+      }
+    }
+  }
+  CHECK(mismatches == 0);
+}

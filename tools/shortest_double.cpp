@@ -1,0 +1,124 @@
+#include "tools/shortest_double.h"
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace memsim::tools {
+
+namespace {
+
+/// "00" to "99": two digits at a time.
+constexpr char kPairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+constexpr uint64_t kPowersOf10[] = {1,
+                                    10,
+                                    100,
+                                    1000,
+                                    10000,
+                                    100000,
+                                    1000000,
+                                    10000000,
+                                    100000000,
+                                    1000000000,
+                                    10000000000,
+                                    100000000000,
+                                    1000000000000,
+                                    10000000000000,
+                                    100000000000000,
+                                    1000000000000000,
+                                    10000000000000000,
+                                    100000000000000000,
+                                    1000000000000000000,
+                                    10000000000000000000u};
+
+/// The digits of n > 0: from its bit width, log10(2) ≈ 1233 / 4096 gives it or one less.
+int digit_count(uint64_t n) {
+  const int guess = (std::bit_width(n) * 1233) >> 12;
+  return guess + (n >= kPowersOf10[guess] ? 1 : 0);
+}
+
+/// Writes the `count` digits of `n` (< 10^9) ending just before `end`, two at a time.
+void write_small(char* end, uint32_t n, int count) {
+  for (; count >= 2; count -= 2) {
+    end -= 2;
+    std::memcpy(end, kPairs + 2 * (n % 100), 2);
+    n /= 100;
+  }
+  if (count == 1) *--end = static_cast<char>('0' + n);
+}
+
+/// Writes the `count` digits of `n` ending just before `end`: the last eight and the
+/// rest apart, in 32-bit arithmetic.
+void write_digits(char* end, uint64_t n, int count) {
+  constexpr uint64_t kEight = 100000000;
+  if (count > 8) {
+    write_small(end, static_cast<uint32_t>(n % kEight), 8);
+    write_small(end - 8, static_cast<uint32_t>(n / kEight), count - 8);
+  } else {
+    write_small(end, static_cast<uint32_t>(n), count);
+  }
+}
+
+/// "e+05", "e-300": the sign and at least two digits, as fmt writes exponents.
+char* write_exponent(char* out, int exponent) {
+  *out++ = 'e';
+  *out++ = exponent < 0 ? '-' : '+';
+  const auto magnitude = static_cast<uint32_t>(exponent < 0 ? -exponent : exponent);
+  const int count = magnitude >= 100 ? 3 : 2;
+  write_small(out + count, magnitude, count);
+  return out + count;
+}
+
+}  // namespace
+
+char* write_shortest(char* out, double value) {
+  if (!std::isfinite(value)) return fmt::format_to(out, "{}", value);
+  if (std::signbit(value)) {
+    *out++ = '-';
+    value = -value;
+  }
+  if (value == 0.0) {
+    *out = '0';
+    return out + 1;
+  }
+  // fmt's own shortest-digits conversion (a declared, exported function of the library).
+  const auto decimal = fmt::detail::dragonbox::to_decimal(value);
+  const uint64_t digits = decimal.significand;
+  const int count = digit_count(digits);
+  const int exponent = decimal.exponent;  // value = digits × 10^exponent
+  const int leading = exponent + count;   // digits before the point
+  if (leading - 1 < -4 || leading - 1 >= 16) {
+    // d[.ddd]e±XX
+    write_digits(out + count + 1, digits, count);
+    out[0] = out[1];
+    if (count == 1) return write_exponent(out + 1, leading - 1);
+    out[1] = '.';
+    return write_exponent(out + count + 1, leading - 1);
+  }
+  if (exponent >= 0) {  // 1234e2 -> 123400
+    write_digits(out + count, digits, count);
+    for (int i = 0; i < exponent; ++i)
+      out[count + i] = '0';
+    return out + count + exponent;
+  }
+  if (leading > 0) {  // 1234e-2 -> 12.34: the digits, then the leading ones moved left
+    write_digits(out + count + 1, digits, count);
+    for (int i = 0; i < leading; ++i)
+      out[i] = out[i + 1];
+    out[leading] = '.';
+    return out + count + 1;
+  }
+  // 1234e-6 -> 0.001234 (at most three zeros after the point)
+  std::memcpy(out, "0.000", 5);
+  write_digits(out + 2 - leading + count, digits, count);
+  return out + 2 - leading + count;
+}
+
+}  // namespace memsim::tools
