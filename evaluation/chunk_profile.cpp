@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <tuple>
+#include <utility>
 
 #include "sim/check.h"
 #include "sim/microbatch_recipe.h"
@@ -174,6 +175,67 @@ std::vector<int> marked(const std::vector<bool>& marks) {
   return ids;
 }
 
+/// Whether each op of a pass offers a candidate. A pass runs layer after layer; where a
+/// block of layers repeats unchanged (the same ops, allocating and freeing the same
+/// quantities), each repeat starts where the one before started plus the same counts, so
+/// an op's candidates in successive repeats lie on a line, and a linear form is largest at
+/// an end of it: only the first and last repeats offer theirs. `key` gives what an op does
+/// to the counts; ops of one layer in a row make a block, and repeats of up to kMostPeriod
+/// blocks are looked for (full checkpointing every two layers repeats every two layers, and
+/// its backward every three blocks: two recomputations with one backward, then one).
+template <typename OpKey>
+std::vector<bool> offering_ops(const std::vector<sim::RecipeOp>& ops, const OpKey& key) {
+  constexpr size_t kMostPeriod = 4;
+  std::vector<size_t> starts;  // each block's first op
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (i == 0 || ops[i].layer != ops[i - 1].layer || ops[i].layer == sim::kNoIndex)
+      starts.push_back(i);
+  }
+  const size_t blocks = starts.size();
+  starts.push_back(ops.size());
+  // Each block's keys, one after another.
+  std::vector<int64_t> keys;
+  std::vector<size_t> key_starts;
+  for (size_t b = 0; b < blocks; ++b) {
+    key_starts.push_back(keys.size());
+    for (size_t i = starts[b]; i < starts[b + 1]; ++i)
+      key(ops[i], keys);
+  }
+  key_starts.push_back(keys.size());
+  auto same_blocks = [&](size_t a, size_t b) {
+    return std::equal(keys.begin() + key_starts[a], keys.begin() + key_starts[a + 1],
+                      keys.begin() + key_starts[b], keys.begin() + key_starts[b + 1]);
+  };
+  std::vector<bool> offers(ops.size(), true);
+  auto repeats = [&](size_t at, size_t period) {
+    size_t count = 1;
+    auto repeat_again = [&] {
+      for (size_t q = 0; q < period; ++q) {
+        if (!same_blocks(at + q, at + count * period + q)) return false;
+      }
+      return true;
+    };
+    while (at + (count + 1) * period <= blocks && repeat_again())
+      ++count;
+    return count;
+  };
+  for (size_t at = 0; at < blocks;) {
+    size_t period = 0;
+    size_t count = 0;
+    for (size_t p = 1; p <= kMostPeriod && count < 3; ++p) {
+      if (const size_t c = repeats(at, p); c >= 3) std::tie(period, count) = std::pair(p, c);
+    }
+    if (count < 3) {
+      ++at;
+      continue;
+    }
+    std::fill(offers.begin() + starts[at + period],
+              offers.begin() + starts[at + (count - 1) * period], false);
+    at += count * period;
+  }
+  return offers;
+}
+
 /// The GPU's candidate prefixes of a pass: after each op's allocations.
 PassProfile profile_pass(const std::vector<sim::RecipeOp>& ops, const sim::MicrobatchRecipe& recipe,
                          const sim::RankProgram& program, bool parameter_gradients) {
@@ -192,16 +254,29 @@ PassProfile profile_pass(const std::vector<sim::RecipeOp>& ops, const sim::Micro
       if (!recipe.deltas[i].host) touched[recipe.deltas[i].quantity] = true;
     }
   }
+  auto group = [&](const sim::RecipeOp& op) {
+    return 8 * static_cast<int64_t>(graph.twin_slot(op.op)) + static_cast<int64_t>(op.phase);
+  };
+  const std::vector<bool> offers =
+      offering_ops(ops, [&](const sim::RecipeOp& op, std::vector<int64_t>& signature) {
+        signature.push_back(group(op));
+        signature.push_back(gradients(op));
+        signature.push_back(op.split - op.begin);
+        for (uint32_t i = op.begin; i < op.end; ++i) {
+          const sim::RecipeDelta& d = recipe.deltas[i];
+          if (!d.host) signature.push_back(d.sign * (int64_t{d.quantity} + 1));
+        }
+      });
   PassBuilder builder(index.count(), index.context_count(), marked(touched));
-  for (const sim::RecipeOp& op : ops) {
+  for (size_t o = 0; o < ops.size(); ++o) {
+    const sim::RecipeOp& op = ops[o];
     if (const int q = gradients(op); q >= 0) builder.add(q, 1);
     for (uint32_t i = op.begin; i < op.split; ++i) {
       const sim::RecipeDelta& d = recipe.deltas[i];
       MEMSIM_CHECK(d.sign > 0);  // an op allocates before it frees
       if (!d.host) builder.add(d.quantity, 1);
     }
-    builder.candidate(8 * static_cast<int64_t>(graph.twin_slot(op.op)) +
-                      static_cast<int64_t>(op.phase));
+    if (offers[o]) builder.candidate(group(op));
     for (uint32_t i = op.split; i < op.end; ++i) {
       const sim::RecipeDelta& d = recipe.deltas[i];
       if (d.host) continue;

@@ -37,7 +37,7 @@ class PlanGenerator {
     Plan plan;
     memsim::sim::ModelSpec& m = plan.model;
     m.name = "random";
-    m.layers = pick({1, 2, 3, 4, 5, 6, 8});
+    m.layers = pick({1, 2, 3, 4, 5, 6, 8, 16});
     m.heads = pick({2, 4, 8});
     m.hidden = m.heads * pick({8, 16, 32});
     m.kv_heads = pick_divisor(m.heads);
