@@ -149,7 +149,7 @@ std::vector<double> CompiledInference::twin_seconds(const PassShape& shape,
     const bool head = op.kind == OpKind::kLmHead;
     const sim::DimSizes& at = head ? dims.logits : dims.body[graph.op_kind(id)];
     const double compute =
-        compute_seconds(forward_flops(op, at), cluster.gpu, cluster.compute_efficiency);
+        compute_seconds(forward_flops(op, at), *cluster.gpu, cluster.compute_efficiency);
     // Memory-bound steps (decode) take the time to read their weights, the cache they
     // attend to and their tensors from HBM.
     sim::Bytes read = op_weights_[graph.twin_slot(id)];
@@ -159,7 +159,7 @@ std::vector<double> CompiledInference::twin_seconds(const PassShape& shape,
     for (sim::TensorId t : op.outputs)
       read += bytes(t);
     const double memory =
-        static_cast<double>(read.value()) / cluster.gpu.memory_bandwidth_bytes_per_s;
+        static_cast<double>(read.value()) / cluster.gpu->memory_bandwidth_bytes_per_s;
     seconds.push_back(std::max(compute, memory) +
                       tensor_parallel_seconds(graph, id, bytes, tp, tp_bandwidth).forward_s);
   }

@@ -9,11 +9,11 @@ namespace memsim::evaluation {
 
 sim::Bytes usable_memory(const ServingPlan& plan) {
   return sim::Bytes(static_cast<int64_t>(plan.inference.memory_utilization *
-                                         static_cast<double>(plan.cluster.gpu.capacity.value())));
+                                         static_cast<double>(plan.cluster.gpu->capacity.value())));
 }
 
 sim::Bytes usable_memory(const TrainingPlan& plan) {
-  return plan.cluster.gpu.capacity;
+  return plan.cluster.gpu->capacity;
 }
 
 sim::Bytes usable_memory(const Plan& plan) {
@@ -27,7 +27,7 @@ TrainingReport evaluate(const CompiledPlan& compiled) {
   report.parameters = compiled.graph().parameter_count();
   report.world_size = compiled.world_size();
   report.microbatches = plan.microbatches();
-  report.capacity = plan.cluster.gpu.capacity;
+  report.capacity = plan.cluster.gpu->capacity;
 
   std::vector<sim::RankResult> results;
   results.reserve(compiled.program_count());
@@ -73,7 +73,7 @@ ServingReport evaluate(const CompiledInference& compiled) {
   ServingReport report;
   report.parameters = compiled.graph().parameter_count();
   report.world_size = plan.cluster.world_size();
-  report.capacity = plan.cluster.gpu.capacity;
+  report.capacity = plan.cluster.gpu->capacity;
   InferenceFacts facts;
   facts.usable = usable_memory(plan);
   ServingPlan unsharded = plan;  // the cache of one token, before tensor parallelism

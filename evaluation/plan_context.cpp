@@ -57,7 +57,7 @@ PlanContext::PlanContext(const ContextInputs& inputs, const sim::LayerGraph& gra
     twin_buffers_[slot] = sequence_parallel_buffer(graph, graph.op(op), whole, tp);
     sim::OpTimes& times = twin_times_[slot];
     times.forward_s = compute_seconds(forward_flops(graph.op(op), rank[graph.op_kind(op)]),
-                                      cluster.gpu, cluster.compute_efficiency);
+                                      *cluster.gpu, cluster.compute_efficiency);
     times.backward_s = 2.0 * times.forward_s;
     const OpSeconds comm = tensor_parallel_seconds(graph, op, whole, tp, tp_bandwidth);
     times.forward_s += comm.forward_s;

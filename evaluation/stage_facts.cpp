@@ -73,7 +73,7 @@ StageFacts stage_facts(const FactsInputs& inputs, const sim::LayerGraph& graph,
   if (facts.gradients_on_demand) facts.resident[Category::kGradients] = sim::Bytes{};
   // The optimizer reads and writes the states it holds, bound by memory bandwidth.
   facts.optimizer_s = 2.0 * static_cast<double>(facts.resident.total().value()) /
-                      inputs.cluster->gpu.memory_bandwidth_bytes_per_s;
+                      inputs.cluster->gpu->memory_bandwidth_bytes_per_s;
   facts.overheads.cuda_context = inputs.overheads.cuda_context;
   facts.overheads.process_groups = process_groups(inputs.parallel);
   facts.overheads.communication = inputs.overheads.nccl_per_group * facts.overheads.process_groups;

@@ -27,7 +27,7 @@ sim::Bytes fullest_node_cpu_bytes(const TrainingPlan& plan,
 }
 
 bool step_fits(const TrainingPlan& plan, sim::Bytes peak, sim::Bytes cpu_bytes_per_node) {
-  return peak <= plan.cluster.gpu.capacity &&
+  return peak <= plan.cluster.gpu->capacity &&
          cpu_bytes_per_node <= plan.cluster.cpu_memory_per_node();
 }
 
@@ -38,7 +38,7 @@ Throughput step_throughput(const TrainingPlan& plan, double step_time_s, double 
       static_cast<double>(plan.training.global_batch * plan.training.seq_len) / step_time_s;
   throughput.model_flops_utilization =
       model_flops / (step_time_s * static_cast<double>(plan.cluster.world_size()) *
-                     plan.cluster.gpu.peak_16bit_flop_per_s);
+                     plan.cluster.gpu->peak_16bit_flop_per_s);
   return throughput;
 }
 

@@ -45,7 +45,7 @@ void read_hardware(const ConfigNode& node, Plan& plan, Diagnostics& diagnostics)
     if (v->value() <= 0) {
       diagnostics.error(reader.node("capacity")->where, "hardware.capacity must be positive");
     } else {
-      plan.cluster.gpu.capacity = *v;
+      plan.cluster.gpu.edit().capacity = *v;
     }
   }
   if (plan.cluster.world_size() > kMostGpus) {

@@ -98,10 +98,12 @@ std::vector<ScenarioKey> hardware_rows() {
                   MEMSIM_PLAN_FIELD(cluster.gpus_per_node), 1, kMostGpus),
       setting_row(
           "hardware.capacity", "override the profile's memory per GPU, e.g. '80 GiB'",
-          {.copy = [](Plan& to,
-                      const Plan& from) { to.cluster.gpu.capacity = from.cluster.gpu.capacity; },
+          {.copy =
+               [](Plan& to, const Plan& from) {
+                 to.cluster.gpu.edit().capacity = from.cluster.gpu->capacity;
+               },
            .number =
-               [](const Plan& p) { return static_cast<double>(p.cluster.gpu.capacity.value()); }}),
+               [](const Plan& p) { return static_cast<double>(p.cluster.gpu->capacity.value()); }}),
       number_row("hardware.compute_efficiency", "share of peak FLOP/s reached by matmuls (0.5)",
                  MEMSIM_PLAN_FIELD(cluster.compute_efficiency), 0.01, 1.0),
       setting_row("hardware.cpu_memory_per_node", "override the profile's host memory per node",

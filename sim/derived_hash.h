@@ -3,9 +3,9 @@
 /// defaulted `==` and nothing listed by hand: a field added to a key is compared (by `==`)
 /// and hashed (here) without anyone remembering to. Aggregates are hashed field by field
 /// (found by structured bindings), ranges element by element, optionals, variants, pairs and
-/// tuples by what they hold, numbers, enums and pointers by value. Strings are hashed by
-/// their length only: equal keys still hash alike, and `==` tells apart the rare keys that
-/// differ only in text (a GPU's description), at no cost to the hot path.
+/// tuples and shared values by what they hold, numbers, enums and pointers by value. Strings are
+/// hashed by their length only: equal keys still hash alike, and `==` tells apart the rare keys
+/// that differ only in text (a GPU's description), at no cost to the hot path.
 
 #include <bit>
 #include <cstdint>
@@ -17,6 +17,8 @@
 #include <type_traits>
 #include <utility>
 #include <variant>
+
+#include "sim/shared_value.h"
 
 namespace memsim::sim {
 
@@ -112,6 +114,10 @@ struct IsVariant : std::false_type {};
 template <typename... T>
 struct IsVariant<std::variant<T...>> : std::true_type {};
 template <typename T>
+struct IsSharedValue : std::false_type {};
+template <typename T>
+struct IsSharedValue<SharedValue<T>> : std::true_type {};
+template <typename T>
 concept TupleLike = requires {
   std::tuple_size<T>::value;
 };
@@ -129,6 +135,8 @@ class Hasher {
       mix(reinterpret_cast<uintptr_t>(value));
     } else if constexpr (StringLike<T>) {
       mix(std::string_view(value).size());
+    } else if constexpr (IsSharedValue<T>::value) {
+      add(*value);
     } else if constexpr (IsOptional<T>::value) {
       mix(value.has_value());
       if (value) add(*value);

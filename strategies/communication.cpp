@@ -22,7 +22,7 @@ bool unsplit_activation(const sim::TensorSpec& spec) {
 
 double group_bandwidth(const Cluster& cluster, int64_t stride, int64_t size) {
   const bool one_node = stride * size <= cluster.gpus_per_node;
-  return one_node ? cluster.gpu.intra_node_bytes_per_s : cluster.gpu.inter_node_bytes_per_s;
+  return one_node ? cluster.gpu->intra_node_bytes_per_s : cluster.gpu->inter_node_bytes_per_s;
 }
 
 double all_reduce_s(sim::Bytes bytes, int64_t ranks, double bytes_per_s) {

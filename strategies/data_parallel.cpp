@@ -132,7 +132,7 @@ void synchronise(const StageInputs& in, const Partition& part, StageStates& stat
   }
   if (dp.offload != Offload::kNone) {
     const double part = static_cast<double>(sim::ceil_div(gradient_bytes.value(), dp.degree));
-    states.offload_s = 2.0 * part / in.cluster.gpu.host_link_bytes_per_s;
+    states.offload_s = 2.0 * part / in.cluster.gpu->host_link_bytes_per_s;
   }
 }
 

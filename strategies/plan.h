@@ -11,6 +11,7 @@
 
 #include "hardware/gpu_profile.h"
 #include "sim/model_spec.h"
+#include "sim/shared_value.h"
 #include "sim/units.h"
 #include "strategies/checkpointing.h"
 #include "strategies/optimizer.h"
@@ -28,12 +29,12 @@ enum class GradientBuffers {
 };
 
 struct Cluster {
-  hardware::GpuProfile gpu;
+  sim::SharedValue<hardware::GpuProfile> gpu;  ///< shared: sweeps compare plans at every point
   int64_t nodes = 1;
   int64_t gpus_per_node = 1;
   std::optional<sim::Bytes> cpu_memory_override;  ///< host memory per node, if not the profile's
   sim::Bytes cpu_memory_per_node() const {
-    return cpu_memory_override.value_or(gpu.cpu_memory_per_node);
+    return cpu_memory_override.value_or(gpu->cpu_memory_per_node);
   }
   /// Share of the GPU's peak 16-bit FLOP/s that matrix multiplies reach. 0.5: Megatron-LM
   /// trains GPT models at 52% of peak per A100 (Narayanan et al. 2021, abstract).

@@ -4,8 +4,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "scenarios/scenario_keys.h"
 #include "evaluation/evaluate.h"
+#include "scenarios/scenario_keys.h"
 #include "tools/commands.h"
 #include "tools/csv.h"
 #include "tools/fit_search.h"
@@ -66,7 +66,7 @@ void write_json(const std::string& key, const std::vector<VariantFit>& fits, std
          {"smallest_value", or_null(a.smallest)},
          {"why", a.value > 0 ? nlohmann::ordered_json(nullptr)
                              : nlohmann::ordered_json(why_none(f, UnitSystem::kBinary))},
-         {"capacity_bytes", f.variant->plan.cluster.gpu.capacity.value()},
+         {"capacity_bytes", f.variant->plan.cluster.gpu->capacity.value()},
          {"usable_bytes", evaluation::usable_memory(f.variant->plan).value()}});
   }
   out << nlohmann::ordered_json{{"key", key}, {"variants", variants}}.dump(2) << '\n';
@@ -84,7 +84,7 @@ void write_csv(const std::string& key, const std::vector<VariantFit>& fits, std:
         "{},{},{},{},{},{},{},{},{}\n", csv_field(f.variant->name), csv_field(key), a.value,
         a.peak.value(), cell(a.microbatches > 0 ? std::optional(a.microbatches) : std::nullopt),
         cell(a.next), cell(a.next ? std::optional(a.next_peak.value()) : std::nullopt),
-        f.variant->plan.cluster.gpu.capacity.value(),
+        f.variant->plan.cluster.gpu->capacity.value(),
         evaluation::usable_memory(f.variant->plan).value());
   }
 }

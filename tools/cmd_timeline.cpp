@@ -84,7 +84,7 @@ int run_timeline(const CommandOptions& options) {
   }
   const int64_t world = variant.plan.cluster.world_size();
   const std::string title = fmt::format("{}: {} ({} × {})", scenario.name, variant.name, world,
-                                        variant.plan.cluster.gpu.name);
+                                        variant.plan.cluster.gpu->name);
   const std::vector<int64_t> ranks = parse_ranks(options.ranks, world);
   // By default one track per class of identical ranks; named ranks (or all) one each.
   const TrackPerRank tracks = options.ranks.empty() ? TrackPerRank::kClass : TrackPerRank::kRank;

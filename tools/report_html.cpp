@@ -32,7 +32,7 @@ std::string timeline_svg(const VariantOutcome& v, UnitSystem units) {
   for (size_t r = 0; r < ranks.size(); ++r)
     ranks[r] = static_cast<int64_t>(r);
   const std::string title =
-      fmt::format("{} ({} × {})", v.variant->name, ranks.size(), plan.cluster.gpu.name);
+      fmt::format("{} ({} × {})", v.variant->name, ranks.size(), plan.cluster.gpu->name);
   TimelineSet set = build_timelines(plan, ranks, title, TrackPerRank::kClass);
   set.units = units;
   std::ostringstream svg;

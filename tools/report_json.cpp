@@ -127,7 +127,7 @@ ordered_json variant_summary(const VariantOutcome& v) {
       {"zero", plan.parallel.dp.zero},
       {"offload", offload_name(plan.parallel.dp.offload)},
       {"sequence_parallel", plan.parallel.tp.sequence_parallel},
-      {"gpu", plan.cluster.gpu.name},
+      {"gpu", plan.cluster.gpu->name},
       {"capacity_bytes", r.capacity.value()},
       {"peak_bytes", r.peak.value()},
       {"fits", r.fits},

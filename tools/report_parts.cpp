@@ -115,7 +115,7 @@ void setup_rows(SummaryRows& row) {
                        format_count(v.report.parameters));
   });
   row("GPUs", [](const VariantOutcome& v) {
-    return fmt::format("{} × {}", v.report.world_size, v.variant->plan.cluster.gpu.name);
+    return fmt::format("{} × {}", v.report.world_size, v.variant->plan.cluster.gpu->name);
   });
   row("layout", [](const VariantOutcome& v) { return layout_text(v, ", "); });
   row("precision, optimizer", [](const VariantOutcome& v) {
@@ -292,7 +292,7 @@ TextTable ranks_table(const VariantOutcome& v, UnitSystem units) {
 
 std::string verdict(const VariantOutcome& v, UnitSystem units) {
   const auto& r = v.report;
-  const std::string gpu = v.variant->plan.cluster.gpu.name;
+  const std::string gpu = v.variant->plan.cluster.gpu->name;
   if (serving(v)) {
     const std::string usable = fmt::format("the {} a serving engine may use ({:g}% of the {}'s {})",
                                            format_bytes(r.inference->usable, units),

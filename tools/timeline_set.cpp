@@ -25,7 +25,7 @@ TimelineSet build_timelines(const evaluation::CompiledPlan& compiled,
                             Progress* progress) {
   TimelineSet set;
   set.title = std::move(title);
-  set.capacity = compiled.plan().cluster.gpu.capacity;
+  set.capacity = compiled.plan().cluster.gpu->capacity;
   set.usable = evaluation::usable_memory(compiled.plan());
   std::vector<int64_t> slot(compiled.program_count(), -1);
   std::vector<int64_t> class_track(compiled.program_count(), -1);
@@ -52,7 +52,7 @@ TimelineSet build_timelines(const evaluation::CompiledInference& compiled,
   const strategies::ServingPlan& plan = compiled.plan();
   TimelineSet set;
   set.title = std::move(title);
-  set.capacity = plan.cluster.gpu.capacity;
+  set.capacity = plan.cluster.gpu->capacity;
   set.usable = evaluation::usable_memory(plan);
   std::vector<int64_t> slot(compiled.stages(), -1);
   std::vector<int64_t> class_track(compiled.stages(), -1);

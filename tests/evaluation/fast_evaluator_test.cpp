@@ -122,7 +122,7 @@ class PlanGenerator {
     plan.cluster.gpus_per_node = pick_divisor(world);
     plan.cluster.nodes = world / plan.cluster.gpus_per_node;
     // Small models: a capacity near their peaks makes "fits" go both ways.
-    plan.cluster.gpu.capacity = memsim::sim::Bytes(pick({1, 2, 4, 8, 64}) << 20);
+    plan.cluster.gpu.edit().capacity = memsim::sim::Bytes(pick({1, 2, 4, 8, 64}) << 20);
     if (coin()) plan.cluster.cpu_memory_override = memsim::sim::Bytes(pick({1, 1 << 20, 1 << 30}));
     plan.overheads.allocator_reserve = pick({0, 15, 50}) / 100.0;
     plan.overheads.cuda_context = memsim::sim::Bytes(pick({0, 1000}));

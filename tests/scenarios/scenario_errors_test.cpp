@@ -70,7 +70,7 @@ TEST_CASE(
     return memsim::testing::scenario_from_text(std::string(kValid), "s.yaml",
                                                {"hardware.gpu=" + name})
         .variants[0]
-        .plan.cluster.gpu.name;
+        .plan.cluster.gpu->name;
   };
   CHECK(gpu_of("H100-80GB") == "h100-80gb");
   CHECK(gpu_of("h100") == "h100-80gb");  // an alias in hardware/gpus.yaml: H100 means SXM

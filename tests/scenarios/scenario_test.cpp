@@ -62,7 +62,7 @@ training: {seq_len: 4096}
   CHECK(plan.training.seq_len == 1024);
   CHECK(plan.model.attention == memsim::sim::AttentionImpl::kFlash);
   CHECK(plan.model.layers == 32);
-  CHECK(plan.cluster.gpu.capacity.value() == 40LL << 30);
+  CHECK(plan.cluster.gpu->capacity.value() == 40LL << 30);
   CHECK(std::get<memsim::strategies::FullCheckpointing>(plan.training.chunk_passes.checkpointing)
             .every == 2);
 }

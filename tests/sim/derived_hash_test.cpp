@@ -85,7 +85,7 @@ TEST_CASE("every field of a plan's parts reaches the hash") {
   CHECK(differs([](Plan& p) { p.parallel.dp.overlap_communication = false; }));
   CHECK(differs([](Plan& p) { p.parallel.pp.layers_per_stage = {1, 2}; }));
   CHECK(differs([](Plan& p) { p.parallel.tp.vocab_multiple = 64; }));
-  CHECK(differs([](Plan& p) { p.cluster.gpu.host_link_bytes_per_s = 1.0; }));
+  CHECK(differs([](Plan& p) { p.cluster.gpu.edit().host_link_bytes_per_s = 1.0; }));
   CHECK(differs([](Plan& p) { p.cluster.cpu_memory_override = memsim::sim::Bytes(1); }));
   CHECK(differs([](Plan& p) { p.training.optimizer.values["beta1"] = 0.8; }));
   CHECK(differs([](Plan& p) { p.precision.gradients = memsim::strategies::Dtype::kFp32; }));

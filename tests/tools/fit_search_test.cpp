@@ -8,8 +8,8 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
-#include "scenarios/scenario.h"
 #include "evaluation/evaluate.h"
+#include "scenarios/scenario.h"
 #include "support/test_support.h"
 
 namespace {
@@ -60,7 +60,7 @@ TEST_CASE("the largest micro_batch and seq_len that fit: it fits, the next valid
         CHECK_FALSE(memsim::tools::plan_with(variant.plan, key(name), v));
       const auto at = memsim::tools::plan_with(variant.plan, key(name), answer.value);
       CHECK(answer.peak == memsim::evaluation::evaluate(*at).peak);
-      CHECK(answer.next_peak > variant.plan.cluster.gpu.capacity);
+      CHECK(answer.next_peak > variant.plan.cluster.gpu->capacity);
     }
   }
 }
@@ -105,13 +105,13 @@ TEST_CASE("fit searches only valid values: multiples of tp under sequence parall
 TEST_CASE("fit answers 0 when nothing fits, and says when a key does not limit memory") {
   memsim::evaluation::FastEvaluator evaluator;
   auto plan = scenario().variants.front().plan;
-  plan.cluster.gpu.capacity = memsim::sim::Bytes(1 << 20);
+  plan.cluster.gpu.edit().capacity = memsim::sim::Bytes(1 << 20);
   const auto none = memsim::tools::maximize(plan, key("training.micro_batch"), evaluator);
   CHECK(none.value == 0);
   CHECK(none.peak.value() == 0);
   CHECK(none.smallest == 1);
   CHECK(none.next == 1);
-  CHECK(none.next_peak > plan.cluster.gpu.capacity);
+  CHECK(none.next_peak > plan.cluster.gpu->capacity);
 
   // The global batch adds microbatches; 1F1B keeps at most pp of them in flight.
   const auto plain = scenario().variants.front().plan;
@@ -170,7 +170,7 @@ inference: {batch: 4, prompt_len: 1024, generate_len: 256, kv_block: 16}
     const auto usable = memsim::evaluation::usable_memory(variant.plan);
     CHECK(answer.peak <= usable);
     CHECK(answer.next_peak > usable);
-    CHECK(answer.next_peak < variant.plan.cluster.gpu.capacity);
+    CHECK(answer.next_peak < variant.plan.cluster.gpu->capacity);
   }
   const std::string path = memsim::testing::write_temp_file("fit/serve.yaml", serving);
   const auto result = memsim::testing::run_memsim(
