@@ -167,6 +167,11 @@ Sweep::Sweep(Plan base, std::vector<SweepAxis> axes, std::vector<Constraint> whe
   std::iota(application_.begin(), application_.end(), size_t{0});
   std::stable_sort(application_.begin(), application_.end(),
                    [&](size_t a, size_t b) { return depth(a) < depth(b); });
+  reapply_from_.assign(axes_.size(), application_.size());
+  for (size_t place = 0; place < application_.size(); ++place)
+    reapply_from_[application_[place]] = place;
+  for (size_t a = axes_.size(); a-- > 1;)
+    reapply_from_[a - 1] = std::min(reapply_from_[a - 1], reapply_from_[a]);
 }
 
 void Sweep::coordinates(uint64_t index, std::vector<size_t>& out) const {
@@ -182,14 +187,19 @@ void Sweep::apply(uint64_t index, Plan& plan) const {
   // Fields that resolving a point fills in start again from the base.
   plan.parallel.dp.degree = base_.parallel.dp.degree;
   plan.training.global_batch = base_.training.global_batch;
-  for (const size_t a : application_) {
-    const SweepAxis& axis = axes_[a];
-    axis.setter->copy(plan, axis.plans[(index / strides_[a]) % axis.plans.size()]);
+  std::vector<size_t> values;
+  coordinates(index, values);
+  apply_from(0, values, plan);
+}
+
+void Sweep::apply_from(size_t first, const std::vector<size_t>& values, Plan& plan) const {
+  for (size_t place = first; place < application_.size(); ++place) {
+    const size_t a = application_[place];
+    axes_[a].setter->copy(plan, axes_[a].plans[values[a]]);
   }
 }
 
-std::string_view Sweep::prepare(uint64_t index, Plan& plan) const {
-  apply(index, plan);
+std::string_view Sweep::resolve(Plan& plan) const {
   const strategies::LayoutProblems problems =
       strategies::layout_errors(strategies::resolve_layout(plan));
   if (problems.any()) {
@@ -202,6 +212,43 @@ std::string_view Sweep::prepare(uint64_t index, Plan& plan) const {
     if (!c.holds(plan)) return c.reason();
   }
   return {};
+}
+
+std::string_view Sweep::prepare(uint64_t index, Plan& plan) const {
+  apply(index, plan);
+  return resolve(plan);
+}
+
+SweepPlan::SweepPlan(const Sweep& sweep)
+    : sweep_(&sweep),
+      plan_(sweep.base()),
+      unresolved_dp_(sweep.base().parallel.dp.degree),
+      unresolved_global_batch_(sweep.base().training.global_batch) {}
+
+std::string_view SweepPlan::prepare(uint64_t index) {
+  const std::vector<SweepAxis>& axes = sweep_->axes_;
+  size_t first = 0;  // where applying starts again
+  if (applied_ && index == index_ + 1 && !axes.empty()) {
+    // The next point: the last axis moves on, and carries into the ones before it.
+    size_t a = axes.size() - 1;
+    while (++coordinates_[a] == axes[a].plans.size() && a > 0) {
+      coordinates_[a] = 0;
+      --a;
+    }
+    first = sweep_->reapply_from_[a];
+  } else if (!applied_ || index != index_) {
+    sweep_->coordinates(index, coordinates_);
+  } else {
+    first = sweep_->application_.size();  // the same point again
+  }
+  plan_.parallel.dp.degree = unresolved_dp_;
+  plan_.training.global_batch = unresolved_global_batch_;
+  sweep_->apply_from(first, coordinates_, plan_);
+  unresolved_dp_ = plan_.parallel.dp.degree;
+  unresolved_global_batch_ = plan_.training.global_batch;
+  index_ = index;
+  applied_ = true;
+  return sweep_->resolve(plan_);
 }
 
 Sweep read_sweep(const ConfigNode& sweep, const ConfigNode& where, const ConfigNode& config,

@@ -67,12 +67,44 @@ class Sweep {
   std::string_view prepare(uint64_t index, strategies::Plan& plan) const;
 
  private:
+  friend class SweepPlan;
+  /// Copies the fields of the axes from the `first`th in the order they apply to the end.
+  void apply_from(size_t first, const std::vector<size_t>& coordinates,
+                  strategies::Plan& plan) const;
+  /// Resolves and checks a plan the axes have made (see prepare).
+  std::string_view resolve(strategies::Plan& plan) const;
+
   strategies::Plan base_;
   std::vector<SweepAxis> axes_;
   std::vector<Constraint> where_;
   uint64_t points_ = 1;
   std::vector<uint64_t> strides_;    ///< per axis: points between its successive values
   std::vector<size_t> application_;  ///< the axes in the order apply() copies them
+  /// Per axis: the first place in application_ of it or any axis after it, where applying
+  /// starts again when it changes (the axes after it change with it).
+  std::vector<size_t> reapply_from_;
+};
+
+/// A plan taken through one sweep's points, for sweeping them in order: a point applies
+/// again only the axes that changed since the last one (and those that apply after them),
+/// and finds the next point's values by counting, not by dividing the point's index.
+/// Each point comes out as Sweep::prepare makes it.
+class SweepPlan {
+ public:
+  explicit SweepPlan(const Sweep& sweep);
+  /// Makes the plan point `index` of the sweep: why it is skipped, or "" (Sweep::prepare).
+  std::string_view prepare(uint64_t index);
+  const strategies::Plan& plan() const { return plan_; }
+
+ private:
+  const Sweep* sweep_;
+  strategies::Plan plan_;
+  /// The fields resolving fills in, as the axes left them.
+  int64_t unresolved_dp_ = 0;
+  int64_t unresolved_global_batch_ = 0;
+  uint64_t index_ = 0;               ///< the point the plan is at
+  bool applied_ = false;             ///< whether it is at any point yet
+  std::vector<size_t> coordinates_;  ///< the point's value of each axis
 };
 
 /// Reads `sweep` (and `where`, possibly null) for the variant configured by `config`.

@@ -336,9 +336,9 @@ class Runner {
 
   void work(std::vector<Row>& top) {
     evaluation::FastEvaluator evaluator;
-    std::vector<strategies::Plan> plans;
+    std::vector<scenarios::SweepPlan> plans;
     for (const scenarios::VariantSweep& v : sweeps_)
-      plans.push_back(v.sweep.base());
+      plans.emplace_back(v.sweep);
     RowWriter writer(sweeps_, options_.format, options_.units);
     while (!stop_) {
       const uint64_t chunk = next_chunk_++;
@@ -365,18 +365,17 @@ class Runner {
         }
         while (variant + 1 < starts_.size() && index >= starts_[variant + 1])
           ++variant;
-        const scenarios::Sweep& sweep = sweeps_[variant].sweep;
-        strategies::Plan& plan = plans[variant];
+        scenarios::SweepPlan& plan = plans[variant];
         const uint64_t point = index - starts_[variant];
         ++result.points;
-        if (const std::string_view skip = sweep.prepare(point, plan); !skip.empty()) {
+        if (const std::string_view skip = plan.prepare(point); !skip.empty()) {
           auto it = result.skipped.find(skip);
           if (it == result.skipped.end()) it = result.skipped.emplace(skip, 0).first;
           ++it->second;
           continue;
         }
-        Row row{index, variant, point, plan.parallel.dp.degree,
-                evaluator.evaluate(plan, evaluation::StagePeaks::kLargestOnly)};
+        Row row{index, variant, point, plan.plan().parallel.dp.degree,
+                evaluator.evaluate(plan.plan(), evaluation::StagePeaks::kLargestOnly)};
         ++result.evaluated;
         result.fitting += row.result.fits ? 1 : 0;
         if (options_.top == 0) {

@@ -4,6 +4,8 @@
 #include "scenarios/sweep.h"
 
 #include <map>
+#include <numeric>
+#include <random>
 
 #include <doctest/doctest.h>
 
@@ -203,4 +205,36 @@ TEST_CASE("a sweep's values keep the shorthands a scenario's keys have") {
   REQUIRE(axis.plans.size() == 2);
   CHECK(axis.plans[0].training.optimizer.name == "adamw");
   CHECK(axis.plans[1].training.optimizer.name == "sgd");
+}
+
+TEST_CASE("a sweep plan makes every point as prepare does, in order and after jumps") {
+  // Sections with their keys (in either order), dp: auto and the global batch that
+  // resolving fills in, a layout key and a skip reason.
+  const auto sweeps = sweeps_of(std::string(kBase) + R"(sweep:
+  precision.gradients: [fp32, bf16]
+  parallel: [{dp: auto, zero: 1}, {dp: 2, zero: 3}]
+  parallel.tp: [1, 2, 3]
+  training: [{seq_len: 128, micro_batch: 2, global_batch: 64}, {seq_len: 256}]
+  precision: [fp32, bf16]
+  training.global_batch: [16, 24, 32]
+)");
+  const auto& sweep = sweeps.front().sweep;
+  memsim::scenarios::SweepPlan walked(sweep);
+  std::mt19937_64 random(7);
+  std::vector<uint64_t> order(sweep.points());
+  std::iota(order.begin(), order.end(), uint64_t{0});
+  std::vector<uint64_t> jumps(64);
+  for (uint64_t& point : jumps)
+    point = random() % sweep.points();
+  order.insert(order.end(), jumps.begin(), jumps.end());
+  std::map<std::string, int> reasons;
+  for (const uint64_t point : order) {
+    CAPTURE(point);
+    memsim::strategies::Plan fresh = sweep.base();
+    const std::string_view expected = sweep.prepare(point, fresh);
+    CHECK(walked.prepare(point) == expected);
+    CHECK(walked.plan() == fresh);
+    ++reasons[std::string(expected)];
+  }
+  CHECK(reasons.size() >= 3);  // valid points and at least two kinds of skipped ones
 }
