@@ -113,14 +113,18 @@ struct ParamKey {
   bool operator==(const ParamKey&) const = default;
 };
 
-/// A schedule timed with some stage times: the same times give the same answer. Sweeps
+/// Stages' times, up to a power-of-two scale: the same times give the same timings. Sweeps
 /// come back to the same times often (ZeRO-0, 1 and 2 time alike; so do checkpointing
-/// policies that recompute nothing), far apart in the grid.
-/// The times come first: a schedule's recent timings share its order, so they differ there.
-struct TimingKey {
+/// policies that recompute nothing), far apart in the grid; each set is kept once, by id.
+struct StageTimesKey {
   double transfer_s = 0.0;
   std::vector<double> times;  ///< per kind and chunk: forward, backward
   const StageLayout* layout = nullptr;
+  bool operator==(const StageTimesKey&) const = default;
+};
+/// A schedule timed on some stage times (their StageTimesKey's id).
+struct TimingKey {
+  uint64_t times_id = 0;
   const ScheduleInfo* schedule = nullptr;
   OrderFamily family;  ///< of its order: a timing moves to the family's other orders
   bool operator==(const TimingKey&) const = default;

@@ -21,7 +21,7 @@ void StepTimer::stages(const StageLayout& layout, const std::vector<KindNumbers>
                        double transfer_s) {
   layout_ = &layout;
   kinds_ = &kinds;
-  TimingKey& key = key_;
+  StageTimesKey& key = times_;
   key.layout = &layout;
   key.transfer_s = transfer_s;
   key.times.clear();
@@ -39,6 +39,12 @@ void StepTimer::stages(const StageLayout& layout, const std::vector<KindNumbers>
   for (double& t : key.times)
     t *= down_;
   key.transfer_s *= down_;
+  if (const auto known = times_ids_.find(key); known != times_ids_.end()) {
+    key_.times_id = known->second;
+  } else {
+    key_.times_id = next_times_id_++;
+    if (times_ids_.size() < kMostKept) times_ids_.emplace(key, key_.times_id);
+  }
   kind_times_.resize(layout.representative.size());
   for (size_t k = 0; k < kind_times_.size(); ++k) {
     kind_times_[k] = kinds[k].times;
@@ -65,14 +71,13 @@ StepTimes StepTimer::time(ScheduleEntry& schedule) {
   return result;
 }
 
-/// The timing of `schedule`'s order with the (scaled) times in key_: moved from its
+/// The timing of `schedule`'s order with the (scaled) times in times_: moved from its
 /// family's kept timing when it can be, else timed and kept when the family has none.
 void StepTimer::time_family(const ScheduleEntry& schedule, TimingValue& timed) {
-  const TimingKey& key = key_;
   const StageLayout& layout = *layout_;
   const size_t kind_count = layout.representative.size();
   const ScheduleOrder& order = schedule.order;
-  const auto kept = timings_.find(key);
+  const auto kept = timings_.find(key_);
   if (kept != timings_.end()) {
     const FamilyTiming& family = kept->second;
     if (family.repeat == order.repeat) {
@@ -93,7 +98,8 @@ void StepTimer::time_family(const ScheduleEntry& schedule, TimingValue& timed) {
   stage_times_.resize(stages);
   for (int64_t s = 0; s < stages; ++s)
     stage_times_[s] = kind_times_[layout.kind[s]];
-  const PipelineTiming timing = time_order(order, stage_times_, key.transfer_s, nullptr, &scratch_);
+  const PipelineTiming timing =
+      time_order(order, stage_times_, times_.transfer_s, nullptr, &scratch_);
   timed.last_end_s.assign(kind_count, 0.0);
   for (int64_t s = 0; s < stages; ++s) {
     double& last = timed.last_end_s[layout.kind[s]];
@@ -107,8 +113,8 @@ void StepTimer::time_family(const ScheduleEntry& schedule, TimingValue& timed) {
       settled.at >= 0 && settled.at <= order.repeat.at + order.repeat.copies * order.repeat.block;
   if (kept != timings_.end()) {
     if (within) kept->second = {timed, order.repeat, settled};
-  } else if (timings_.size() < kMostTimings) {
-    timings_.emplace(key, FamilyTiming{timed, order.repeat, settled});
+  } else if (timings_.size() < kMostKept) {
+    timings_.emplace(key_, FamilyTiming{timed, order.repeat, settled});
   }
 }
 

@@ -33,15 +33,19 @@ class StepTimer {
 
   const fast::StageLayout* layout_ = nullptr;
   const std::vector<fast::KindNumbers>* kinds_ = nullptr;
-  fast::TimingKey key_;  ///< the stages' part; the schedule's is filled in per step
-  double down_ = 1.0;    ///< the power of two key_'s times are scaled by
-  std::vector<std::vector<ChunkTimes>> kind_times_;  ///< each kind's, scaled as key_'s
+  fast::StageTimesKey times_;  ///< the stages' times, scaled by down_
+  double down_ = 1.0;          ///< a power of two
+  /// Each set of stage times met, by id: the first 65,536 (later ones get ids of their own).
+  std::unordered_map<fast::StageTimesKey, uint64_t, sim::DerivedHash> times_ids_;
+  uint64_t next_times_id_ = 0;
+  fast::TimingKey key_;  ///< times_'s id; the schedule's part is filled in per step
+  std::vector<std::vector<ChunkTimes>> kind_times_;  ///< each kind's, scaled as times_'s
   std::vector<std::vector<ChunkTimes>> stage_times_;
   TimingScratch scratch_;
   /// Timings by order family and stage times: the first 65,536 kept for the whole sweep
   /// (later ones only while they are among a schedule's recent ones).
   std::unordered_map<fast::TimingKey, fast::FamilyTiming, sim::DerivedHash> timings_;
-  static constexpr size_t kMostTimings = size_t{1} << 16;
+  static constexpr size_t kMostKept = size_t{1} << 16;
 };
 
 }  // namespace memsim::evaluation
