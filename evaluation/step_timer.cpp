@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <optional>
 
 namespace memsim::evaluation {
@@ -55,12 +56,12 @@ void StepTimer::stages(const StageLayout& layout, const std::vector<KindNumbers>
   }
 }
 
-StepTimes StepTimer::time(ScheduleEntry& schedule) {
+StepTimes StepTimer::time(ScheduleEntry& schedule, const Siblings& siblings) {
   TimingKey& key = key_;
   key.schedule = schedule.schedule;
   key.family = family_of(schedule.order);
   auto [timed, timed_new] = schedule.recent_timings.get(key);
-  if (timed_new) time_family(schedule, *timed);
+  if (timed_new) *timed = family_timing(schedule.order, siblings);
   StepTimes result;
   result.bubble_fraction = timed->bubble_fraction;
   const std::vector<KindNumbers>& kinds = *kinds_;
@@ -71,51 +72,103 @@ StepTimes StepTimer::time(ScheduleEntry& schedule) {
   return result;
 }
 
-/// The timing of `schedule`'s order with the (scaled) times in times_: moved from its
-/// family's kept timing when it can be, else timed and kept when the family has none.
-void StepTimer::time_family(const ScheduleEntry& schedule, TimingValue& timed) {
+/// `order` timed step by step (jumping over steady runs), with the times in times_.
+StepTimer::Timed StepTimer::time_directly(const ScheduleOrder& order) {
   const StageLayout& layout = *layout_;
-  const size_t kind_count = layout.representative.size();
-  const ScheduleOrder& order = schedule.order;
-  const auto kept = timings_.find(key_);
-  if (kept != timings_.end()) {
-    const FamilyTiming& family = kept->second;
-    if (family.repeat == order.repeat) {
-      timed = family.value;
-      return;
-    }
-    if (const std::optional<double> shift =
-            family_shift(family.repeat, family.settled, order.repeat.copies)) {
-      timed.last_end_s = family.value.last_end_s;
-      for (double& end : timed.last_end_s)
-        end += *shift;
-      const double makespan = *std::max_element(timed.last_end_s.begin(), timed.last_end_s.end());
-      timed.bubble_fraction = bubble_fraction(makespan, kind_times_, order.microbatches);
-      return;
-    }
-  }
   const auto stages = static_cast<int64_t>(layout.kind.size());
   stage_times_.resize(stages);
   for (int64_t s = 0; s < stages; ++s)
     stage_times_[s] = kind_times_[layout.kind[s]];
   const PipelineTiming timing =
       time_order(order, stage_times_, times_.transfer_s, nullptr, &scratch_);
-  timed.last_end_s.assign(kind_count, 0.0);
+  Timed timed;
+  timed.value.last_end_s.assign(layout.representative.size(), 0.0);
   for (int64_t s = 0; s < stages; ++s) {
-    double& last = timed.last_end_s[layout.kind[s]];
+    double& last = timed.value.last_end_s[layout.kind[s]];
     last = std::max(last, timing.end_s[s]);
   }
-  timed.bubble_fraction = timing.bubble_fraction;
-  // Kept: the family's first timing, or one that settled within the copies of its block,
-  // which moves to every order of the family with as many copies or more.
-  const SettledRun& settled = timing.settled;
-  const bool within =
-      settled.at >= 0 && settled.at <= order.repeat.at + order.repeat.copies * order.repeat.block;
-  if (kept != timings_.end()) {
-    if (within) kept->second = {timed, order.repeat, settled};
-  } else if (timings_.size() < kMostKept) {
-    timings_.emplace(key_, FamilyTiming{timed, order.repeat, settled});
+  timed.value.bubble_fraction = timing.bubble_fraction;
+  timed.settled = timing.settled;
+  return timed;
+}
+
+/// The timing of `order` with the (scaled) times in times_: moved from the least order of
+/// its class in its family when the family settles and the order holds where, else timed.
+TimingValue StepTimer::family_timing(const ScheduleOrder& order, const Siblings& siblings) {
+  auto known = families_.find(key_);
+  std::optional<FamilyTimings> unkept;
+  FamilyTimings* family = known != families_.end() ? &known->second : nullptr;
+  if (family == nullptr) {
+    Timed direct = time_directly(order);
+    const SettledRun& settled = direct.settled;
+    const ScheduleOrder::Repeat& repeat = order.repeat;
+    const bool within = settled.at >= 0 && repeat.copies > 0 &&
+                        settled.at <= repeat.at + repeat.copies * repeat.block;
+    if (!within) return direct.value;
+    FamilyTimings found = family_of_settled(settled, order);
+    if (least_in_class(found, repeat.copies) == repeat.copies)
+      found.least[repeat.copies % found.unit] = std::pair(std::move(direct), repeat);
+    if (families_.size() < kMostKept) {
+      family = &families_.emplace(key_, std::move(found)).first->second;
+    } else {
+      family = &unkept.emplace(std::move(found));
+    }
   }
+  if (order.repeat.copies >= family->least_copies) {
+    const auto& least = least_of_class(*family, order, siblings);
+    if (least) {
+      const auto& [timed, repeat] = *least;
+      if (repeat == order.repeat) return timed.value;
+      if (const std::optional<double> shift =
+              family_shift(repeat, timed.settled, order.repeat.copies)) {
+        TimingValue moved = timed.value;
+        for (double& end : moved.last_end_s)
+          end += *shift;
+        const double makespan = *std::max_element(moved.last_end_s.begin(), moved.last_end_s.end());
+        moved.bubble_fraction = bubble_fraction(makespan, kind_times_, order.microbatches);
+        return moved;
+      }
+    }
+  }
+  return time_directly(order).value;
+}
+
+/// What `settled`, found timing `order`, tells of its family: every order of it with at
+/// least `least_copies` copies settles at the same entry, after the same steps.
+StepTimer::FamilyTimings StepTimer::family_of_settled(const SettledRun& settled,
+                                                      const ScheduleOrder& order) const {
+  const ScheduleOrder::Repeat& repeat = order.repeat;
+  FamilyTimings family;
+  family.settled = settled;
+  family.unit = settled.cycle / std::gcd(settled.cycle, repeat.block);
+  // It must hold the entry, and its run must go on a period past it (where the run ends
+  // moves with the copies); and it must be a long order of the family (order_of makes
+  // those of two copies or more).
+  const int64_t hold = (settled.at - repeat.at + repeat.block - 1) / repeat.block;
+  const int64_t spare = (settled.end - settled.at - settled.period) / repeat.block;
+  family.least_copies = std::max<int64_t>({2, hold, repeat.copies - spare});
+  return family;
+}
+
+int64_t StepTimer::least_in_class(const FamilyTimings& family, int64_t copies) {
+  const int64_t unit = family.unit;
+  return family.least_copies + ((copies - family.least_copies) % unit + unit) % unit;
+}
+
+const std::optional<std::pair<StepTimer::Timed, ScheduleOrder::Repeat>>& StepTimer::least_of_class(
+    FamilyTimings& family, const ScheduleOrder& order, const Siblings& siblings) {
+  const int64_t copies = order.repeat.copies;
+  const int64_t residue = copies % family.unit;
+  auto [at, fresh] = family.least.try_emplace(residue);
+  if (!fresh) return at->second;
+  const int64_t least = least_in_class(family, copies);
+  std::optional<ScheduleOrder> other;
+  if (least != copies) other = siblings(order.microbatches - (copies - least) * order.repeat.group);
+  const ScheduleOrder& sibling = other ? *other : order;
+  Timed timed = time_directly(sibling);
+  if (timed.settled.at == family.settled.at)
+    at->second = std::pair(std::move(timed), sibling.repeat);
+  return at->second;
 }
 
 }  // namespace memsim::evaluation

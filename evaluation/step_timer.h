@@ -4,7 +4,10 @@
 /// once. Not thread-safe: one per evaluator.
 
 #include <cstddef>
+#include <functional>
+#include <optional>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "evaluation/fast_tables.h"
@@ -25,11 +28,42 @@ class StepTimer {
   /// a sweep's plans that differ only in their global batch time the same stages.
   void stages(const fast::StageLayout& layout, const std::vector<fast::KindNumbers>& kinds,
               double transfer_s);
-  /// A step's time and bubble on those stages, in `schedule`'s order.
-  StepTimes time(fast::ScheduleEntry& schedule);
+  /// The order (for timing) of the step's schedule on the same stages with another
+  /// microbatch count of its family.
+  using Siblings = std::function<ScheduleOrder(int64_t microbatches)>;
+  /// A step's time and bubble on those stages, in `schedule`'s order. The same whatever
+  /// steps were timed before (so a sweep's rows do not depend on its threads): a family's
+  /// orders that settle all move from the one with the fewest copies (see FamilyTimings).
+  StepTimes time(fast::ScheduleEntry& schedule, const Siblings& siblings);
 
  private:
-  void time_family(const fast::ScheduleEntry& schedule, fast::TimingValue& timed);
+  struct Timed {
+    fast::TimingValue value;
+    SettledRun settled;
+  };
+  /// Where a family's orders settle (the same entry for every order that holds it: they
+  /// time the same steps before it), found by the first of them timed. Orders whose copies
+  /// differ by a multiple of `unit` differ by whole cycles: in each class of copies, the
+  /// order with the fewest copies that still settles there is timed, and the others are
+  /// its timing moved on by their extra cycles (family_shift), so every order's answer
+  /// depends on the family alone.
+  struct FamilyTimings {
+    SettledRun settled;
+    int64_t least_copies = 0;
+    int64_t unit = 1;
+    /// By copies modulo `unit`: the least order's timing and settling (none: it did not
+    /// settle where the family does, and the class's orders are timed one by one).
+    std::unordered_map<int64_t, std::optional<std::pair<Timed, ScheduleOrder::Repeat>>> least;
+  };
+
+  Timed time_directly(const ScheduleOrder& order);
+  fast::TimingValue family_timing(const ScheduleOrder& order, const Siblings& siblings);
+  FamilyTimings family_of_settled(const SettledRun& settled, const ScheduleOrder& order) const;
+  /// The fewest copies, from least_copies on, of the class of `copies`.
+  static int64_t least_in_class(const FamilyTimings& family, int64_t copies);
+  /// The timing of the least order of `order`'s class, timed on first use.
+  const std::optional<std::pair<Timed, ScheduleOrder::Repeat>>& least_of_class(
+      FamilyTimings& family, const ScheduleOrder& order, const Siblings& siblings);
 
   const fast::StageLayout* layout_ = nullptr;
   const std::vector<fast::KindNumbers>* kinds_ = nullptr;
@@ -42,9 +76,9 @@ class StepTimer {
   std::vector<std::vector<ChunkTimes>> kind_times_;  ///< each kind's, scaled as times_'s
   std::vector<std::vector<ChunkTimes>> stage_times_;
   TimingScratch scratch_;
-  /// Timings by order family and stage times: the first 65,536 kept for the whole sweep
-  /// (later ones only while they are among a schedule's recent ones).
-  std::unordered_map<fast::TimingKey, fast::FamilyTiming, sim::DerivedHash> timings_;
+  /// Families that settle, by order family and stage times: the first 65,536 kept (later
+  /// ones are found again for each order, at the cost of timing their least orders again).
+  std::unordered_map<fast::TimingKey, FamilyTimings, sim::DerivedHash> families_;
   static constexpr size_t kMostKept = size_t{1} << 16;
 };
 
