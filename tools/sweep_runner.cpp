@@ -179,13 +179,19 @@ class RowWriter {
 
  private:
   /// The row's start: the variant and each swept value, each followed by a comma. Rows
-  /// come in runs that differ only in the last axis: the rest is formatted once per run.
+  /// come in runs that differ only in the last axis: the rest is formatted once per run,
+  /// and the last axis's value counted on from the row before.
   void append_swept(const Row& row, fmt::memory_buffer& out) {
     const auto& axes = sweeps_[row.variant].sweep.axes();
     const uint64_t last_values = axes.empty() ? 1 : axes.back().labels.size();
-    const Run run{row.variant, row.point / last_values, row.dp};
-    if (run != run_ || prefix_.size() == 0) {
-      run_ = run;
+    const bool same_run = prefix_.size() != 0 && row.variant == variant_ && row.dp == dp_ &&
+                          row.point > point_ && row.point - point_ < last_values - value_;
+    if (same_run) {
+      value_ += row.point - point_;
+    } else {
+      variant_ = row.variant;
+      dp_ = row.dp;
+      value_ = row.point % last_values;
       prefix_.clear();
       const bool json = format_ == SweepFormat::kJsonLines;
       if (json) prefix_.push_back('{');
@@ -195,8 +201,9 @@ class RowWriter {
       for (size_t a = 0; a + 1 < axes.size(); ++a)
         append_value(row, a, coordinates_[a], prefix_);
     }
+    point_ = row.point;
     out.append(prefix_);
-    if (!axes.empty()) append_value(row, axes.size() - 1, row.point % last_values, out);
+    if (!axes.empty()) append_value(row, axes.size() - 1, value_, out);
   }
 
   /// Axis `a`'s value `v` (its key first in JSON Lines), and a comma.
@@ -215,14 +222,6 @@ class RowWriter {
     out.push_back(',');
   }
 
-  /// Rows that start alike: the same variant, grid point but for the last axis, and dp.
-  struct Run {
-    size_t variant = 0;
-    uint64_t outer = 0;
-    int64_t dp = 0;
-    bool operator==(const Run&) const = default;
-  };
-
   /// Each value of each axis, formatted once.
   struct Labels {
     std::vector<bool> auto_dp;  ///< the axis is `parallel.dp: auto`: show the resolved value
@@ -238,8 +237,13 @@ class RowWriter {
   bool with_variant_;
   std::vector<Labels> labels_;
   std::vector<size_t> coordinates_;
-  Run run_;
-  fmt::memory_buffer prefix_;  ///< run_'s start
+  // The run of rows being written: their start, and the last row's point and value of
+  // the last axis.
+  fmt::memory_buffer prefix_;
+  size_t variant_ = 0;
+  int64_t dp_ = 0;
+  uint64_t point_ = 0;
+  uint64_t value_ = 0;
 };
 
 /// What a worker hands the writer for one chunk.
