@@ -478,10 +478,12 @@ FastResult FastEvaluator::evaluate(const Plan& scenario, StagePeaks detail) {
   const StepLookup at{plan, *priced.context, layout, caches.schedule(pp, plan.microbatches())};
   FastResult result;
   result.peak = caches.fullest_stages(at, detail, result);
-  const StepTimes times = caches.step_timer.time(at.schedule, [&](int64_t microbatches) {
+  // Two references: small enough for std::function to hold without allocating.
+  const StepTimes times = caches.step_timer.time(at.schedule, [&at, &caches](int64_t microbatches) {
     const ScheduleInfo& schedule = *at.schedule.schedule;
-    const SeedsKey family{&schedule, pp.stages, pp.virtual_stages,
-                          microbatches % microbatch_group(schedule, pp.stages)};
+    const PipelineParallelism& stages = at.plan.parallel.pp;
+    const SeedsKey family{&schedule, stages.stages, stages.virtual_stages,
+                          microbatches % microbatch_group(schedule, stages.stages)};
     return order_of(caches.seeds.get(family), microbatches, OrderDetail::kTimingOnly);
   });
   result.step_time_s = times.step_time_s;

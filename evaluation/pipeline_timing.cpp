@@ -22,8 +22,13 @@ double busy_s(const std::vector<ChunkTimes>& stage, int64_t microbatches) {
 class Timer {
  public:
   Timer(const ScheduleOrder& order, const std::vector<std::vector<ChunkTimes>>& times,
-        double transfer_s, TimingScratch& scratch, std::vector<std::vector<double>>* starts)
-      : order_(order), transfer_s_(transfer_s), ended_(scratch.ended), starts_(starts) {
+        double transfer_s, TimingScratch& scratch, std::vector<std::vector<double>>* starts,
+        const Refocus* refocus = nullptr)
+      : order_(&order),
+        transfer_s_(transfer_s),
+        ended_(scratch.ended),
+        starts_(starts),
+        refocus_(refocus) {
     const int64_t v = order.chunks_per_stage;
     durations_.resize(2 * order.stages * v);
     for (int64_t s = 0; s < order.stages; ++s) {
@@ -40,14 +45,16 @@ class Timer {
   void run(bool jump) {
     int64_t k = 0;
     if (jump) {
-      for (const ScheduleOrder::Run& run : order_.runs) {
-        steps(k, run.begin);
-        k = time_run(run, std::max(k, run.begin));
+      // Runs by place: a refocused order has as many, the same up to the one that settled.
+      for (size_t r = 0; r < order_->runs.size(); ++r) {
+        steps(k, order_->runs[r].begin);
+        k = time_run(r, std::max(k, order_->runs[r].begin));
       }
     }
-    steps(k, order_.size());
+    steps(k, order_->size());
   }
 
+  const ScheduleOrder& order() const { return *order_; }
   const std::vector<double>& end() const { return end_; }
   int64_t jumped() const { return jumped_; }
   const SettledRun& settled() const { return settled_; }
@@ -56,10 +63,10 @@ class Timer {
   /// Times entries [k, end) one by one, in stretches whose entries come one after another
   /// in `timed`: a repeated block's copy, or what comes before or after the copies.
   void steps(int64_t k, int64_t end) {
-    const ScheduleOrder::Repeat& repeat = order_.repeat;
+    const ScheduleOrder::Repeat& repeat = order_->repeat;
     const int64_t copies_end = repeat.at + repeat.copies * repeat.block;
     while (k < end) {
-      const int64_t source = order_.source(k);
+      const int64_t source = order_->source(k);
       int64_t stretch = end;
       if (k < repeat.at && repeat.copies > 0) {
         stretch = std::min(end, repeat.at);
@@ -79,10 +86,10 @@ class Timer {
   template <bool kStarts>
   void time_stretch(int64_t k, int64_t source, int64_t end) {
     for (; k < end; ++k, ++source) {
-      const ScheduleOrder::Timed& e = order_.timed[source];
+      const ScheduleOrder::Timed& e = order_->timed[source];
       const double ready = e.wait_back > 0 ? ended_[k - e.wait_back] + transfer_s_ : 0.0;
       const double start = std::max(end_[e.stage], ready);
-      if constexpr (kStarts) (*starts_)[e.stage][order_.entries[k].index] = start;
+      if constexpr (kStarts) (*starts_)[e.stage][order_->entries[k].index] = start;
       end_[e.stage] = start + durations_[e.slot];
       ended_[k] = end_[e.stage];
     }
@@ -90,15 +97,17 @@ class Timer {
 
   /// Times `run` from entry k (inside it) to its end, period by period; once the run is
   /// steady (steady_cycle), the remaining whole cycles are the last one shifted by λ each.
-  int64_t time_run(const ScheduleOrder::Run& run, int64_t k) {
+  int64_t time_run(size_t r, int64_t k) {
+    ScheduleOrder::Run run = order_->runs[r];
     const int64_t period = run.period;
     // Periods needed before comparing: the recall window, and one before it.
     const int64_t settled = run.begin + (run.recall + 2) * period;
     for (; k + period <= run.end; k += period) {
       if (k >= settled) {
-        if (const std::optional<Steady> steady = steady_cycle(run, k)) {
-          const int64_t cycles = (run.end - k) / steady->cycle.period;
+        if (std::optional<Steady> steady = steady_cycle(run, k)) {
           if (holds_repeat(run)) settle(run, k, *steady);
+          if (settled_.at == k && refocus_ != nullptr) run = refocus(r, *steady);
+          const int64_t cycles = (run.end - k) / steady->cycle.period;
           skip(steady->cycle, k, cycles, steady->lambda);
           k += cycles * steady->cycle.period;
           break;
@@ -120,17 +129,32 @@ class Timer {
 
   /// Whether `run` holds the order's repeated block: it spans where the copies go.
   bool holds_repeat(const ScheduleOrder::Run& run) const {
-    const ScheduleOrder::Repeat& repeat = order_.repeat;
+    const ScheduleOrder::Repeat& repeat = order_->repeat;
     return repeat.copies > 0 && run.begin <= repeat.at &&
            repeat.at < run.end - repeat.copies * repeat.block;
+  }
+
+  /// Finishes timing the order refocus_ names instead, if any, from entry settled_.at of
+  /// run `r` (the same steps up to there); returns the run as it is in the order timed.
+  ScheduleOrder::Run refocus(size_t r, Steady& steady) {
+    const ScheduleOrder* other = (*refocus_)(settled_);
+    if (other != nullptr && other != order_) {
+      // A shorter order of the family: the same short order, fewer copies of its block.
+      MEMSIM_CHECK(other->runs.size() == order_->runs.size() &&
+                   other->timed.size() == order_->timed.size() && other->size() <= order_->size());
+      order_ = other;
+      settled_.end = order_->runs[r].end;
+      steady.cycle.end = order_->runs[r].end;
+    }
+    return order_->runs[r];
   }
 
   /// Keeps where the run holding the repeat settled, when every stage steps in a cycle (so
   /// that every stage's end moves on with more cycles).
   void settle(const ScheduleOrder::Run& run, int64_t k, const Steady& steady) {
-    std::vector<bool> seen(order_.stages, false);
+    std::vector<bool> seen(order_->stages, false);
     for (int64_t x = k - steady.cycle.period; x < k; ++x)
-      seen[order_.timed[order_.source(x)].stage] = true;
+      seen[order_->timed[order_->source(x)].stage] = true;
     if (std::find(seen.begin(), seen.end(), false) != seen.end()) return;
     settled_ = {k, steady.cycle.period, run.period, run.end, steady.lambda};
   }
@@ -142,7 +166,7 @@ class Timer {
   std::optional<Steady> steady_cycle(const ScheduleOrder::Run& run, int64_t k) const {
     if (const double lambda = steady_shift(run, k); lambda >= 0.0) return Steady{run, lambda};
     const double tolerance = 1e-13 * std::abs(ended_[k - 1]);
-    const int64_t most = order_.stages * order_.chunks_per_stage;
+    const int64_t most = order_->stages * order_->chunks_per_stage;
     for (int64_t c = 2; c <= most; ++c) {
       ScheduleOrder::Run cycle = run;
       cycle.period = c * run.period;
@@ -175,7 +199,7 @@ class Timer {
     }
     // Every stage of the run moved on by λ too.
     for (int64_t x = k - period; x < k; ++x) {
-      const int32_t s = order_.timed[order_.source(x)].stage;
+      const int32_t s = order_->timed[order_->source(x)].stage;
       if (!same(end_[s] - previous_end_[s])) return -1.0;
     }
     return lambda;
@@ -187,10 +211,10 @@ class Timer {
   void skip(const ScheduleOrder::Run& run, int64_t k, int64_t periods, double lambda) {
     const int64_t period = run.period;
     const int64_t to = k + periods * period;
-    std::vector<bool> moved(order_.stages, false);
+    std::vector<bool> moved(order_->stages, false);
     for (int64_t x = k - period; x < k; ++x)
-      moved[order_.timed[order_.source(x)].stage] = true;
-    for (int64_t s = 0; s < order_.stages; ++s) {
+      moved[order_->timed[order_->source(x)].stage] = true;
+    for (int64_t s = 0; s < order_->stages; ++s) {
       if (moved[s]) end_[s] += static_cast<double>(periods) * lambda;
     }
     jumped_ += to - k;
@@ -201,22 +225,23 @@ class Timer {
     if (starts_ != nullptr) {
       for (int64_t x = k; x < to; ++x) {
         const int64_t shift = (x - k) / period + 1;
-        const ScheduleOrder::Entry& e = order_.entries[x];
-        const ScheduleOrder::Entry& like = order_.entries[x - shift * period];
+        const ScheduleOrder::Entry& e = order_->entries[x];
+        const ScheduleOrder::Entry& like = order_->entries[x - shift * period];
         (*starts_)[e.stage][e.index] =
             (*starts_)[like.stage][like.index] + static_cast<double>(shift) * lambda;
       }
     }
   }
 
-  const ScheduleOrder& order_;
+  const ScheduleOrder* order_;  ///< the order timed (another, once refocused)
   double transfer_s_;
   std::vector<double>& ended_;
   std::vector<std::vector<double>>* starts_;
   std::vector<double> durations_;
   std::vector<double> end_;
   std::vector<double> previous_end_;  ///< at the start of the last period timed
-  int64_t jumped_ = 0;                ///< entries jumped over
+  const Refocus* refocus_;
+  int64_t jumped_ = 0;  ///< entries jumped over
   SettledRun settled_;
 };
 
@@ -244,14 +269,11 @@ double bubble_fraction(double makespan_s, const std::vector<std::vector<ChunkTim
   return idle;
 }
 
-PipelineTiming time_order(const ScheduleOrder& order,
-                          const std::vector<std::vector<ChunkTimes>>& times, double transfer_s,
-                          std::vector<std::vector<double>>* starts, TimingScratch* scratch,
-                          bool jump) {
-  TimingScratch own;
-  MEMSIM_CHECK(starts == nullptr || static_cast<int64_t>(order.entries.size()) == order.size());
-  Timer timer(order, times, transfer_s, scratch != nullptr ? *scratch : own, starts);
-  timer.run(jump);
+namespace {
+
+/// What `timer` found, timing its order with `times`.
+PipelineTiming timing_of(const Timer& timer, const std::vector<std::vector<ChunkTimes>>& times) {
+  const ScheduleOrder& order = timer.order();
   PipelineTiming timing;
   timing.end_s = timer.end();
   timing.steps_timed = order.size() - timer.jumped();
@@ -262,6 +284,29 @@ PipelineTiming time_order(const ScheduleOrder& order,
   timing.makespan_s = *std::max_element(timing.end_s.begin(), timing.end_s.end());
   timing.bubble_fraction = bubble_fraction(timing.makespan_s, times, order.microbatches);
   return timing;
+}
+
+}  // namespace
+
+PipelineTiming time_order(const ScheduleOrder& order,
+                          const std::vector<std::vector<ChunkTimes>>& times, double transfer_s,
+                          std::vector<std::vector<double>>* starts, TimingScratch* scratch,
+                          bool jump) {
+  TimingScratch own;
+  MEMSIM_CHECK(starts == nullptr || static_cast<int64_t>(order.entries.size()) == order.size());
+  Timer timer(order, times, transfer_s, scratch != nullptr ? *scratch : own, starts);
+  timer.run(jump);
+  return timing_of(timer, times);
+}
+
+PipelineTiming time_order_refocused(const ScheduleOrder& order,
+                                    const std::vector<std::vector<ChunkTimes>>& times,
+                                    double transfer_s, TimingScratch& scratch,
+                                    const Refocus& refocus, const ScheduleOrder*& timed) {
+  Timer timer(order, times, transfer_s, scratch, nullptr, &refocus);
+  timer.run(true);
+  timed = &timer.order();
+  return timing_of(timer, times);
 }
 
 PipelineTiming time_schedule(const std::vector<std::vector<sim::ScheduledStep>>& steps,

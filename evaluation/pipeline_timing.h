@@ -6,6 +6,7 @@
 /// follows its own forward).
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -52,6 +53,17 @@ PipelineTiming time_order(const ScheduleOrder& order,
                           const std::vector<std::vector<ChunkTimes>>& times, double transfer_s,
                           std::vector<std::vector<double>>* starts = nullptr,
                           TimingScratch* scratch = nullptr, bool jump = true);
+
+/// Another order of the same family to finish timing in place of the one being timed, told
+/// where that one settled (SettledRun), or none. Both time the same steps up to there.
+using Refocus = std::function<const ScheduleOrder*(const SettledRun& settled)>;
+/// time_order of `order` (no starts), or, once it settles, of the order `refocus` names:
+/// its timing, without timing its steps before the settling entry again. `timed` is set to
+/// the order the timing is of.
+PipelineTiming time_order_refocused(const ScheduleOrder& order,
+                                    const std::vector<std::vector<ChunkTimes>>& times,
+                                    double transfer_s, TimingScratch& scratch,
+                                    const Refocus& refocus, const ScheduleOrder*& timed);
 
 /// The seconds every stage's end moves between a timing of an order of a family (`timed`
 /// its repeat, `settled` from its timing) and the family's order with `copies` copies of the

@@ -72,16 +72,19 @@ StepTimes StepTimer::time(ScheduleEntry& schedule, const Siblings& siblings) {
   return result;
 }
 
-/// `order` timed step by step (jumping over steady runs), with the times in times_.
-StepTimer::Timed StepTimer::time_directly(const ScheduleOrder& order) {
+/// `order` timed step by step (jumping over steady runs), with the times in times_; with
+/// `refocus`, the order it names once `order` settles (see time_order_refocused).
+StepTimer::Timed StepTimer::time_directly(const ScheduleOrder& order, const Refocus* refocus) {
   const StageLayout& layout = *layout_;
   const auto stages = static_cast<int64_t>(layout.kind.size());
   stage_times_.resize(stages);
   for (int64_t s = 0; s < stages; ++s)
     stage_times_[s] = kind_times_[layout.kind[s]];
-  const PipelineTiming timing =
-      time_order(order, stage_times_, times_.transfer_s, nullptr, &scratch_);
   Timed timed;
+  const PipelineTiming timing =
+      refocus != nullptr ? time_order_refocused(order, stage_times_, times_.transfer_s, scratch_,
+                                                *refocus, timed.order)
+                         : time_order(order, stage_times_, times_.transfer_s, nullptr, &scratch_);
   timed.value.last_end_s.assign(layout.representative.size(), 0.0);
   for (int64_t s = 0; s < stages; ++s) {
     double& last = timed.value.last_end_s[layout.kind[s]];
@@ -99,19 +102,30 @@ TimingValue StepTimer::family_timing(const ScheduleOrder& order, const Siblings&
   std::optional<FamilyTimings> unkept;
   FamilyTimings* family = known != families_.end() ? &known->second : nullptr;
   if (family == nullptr) {
-    Timed direct = time_directly(order);
-    const SettledRun& settled = direct.settled;
+    // Timed until it settles; if it does within its copies, the family is found, and the
+    // timing goes on as its class's least order's (the same steps up to there).
     const ScheduleOrder::Repeat& repeat = order.repeat;
-    const bool within = settled.at >= 0 && repeat.copies > 0 &&
-                        settled.at <= repeat.at + repeat.copies * repeat.block;
-    if (!within) return direct.value;
-    FamilyTimings found = family_of_settled(settled, order);
-    if (least_in_class(found, repeat.copies) == repeat.copies)
-      found.least[repeat.copies % found.unit] = std::pair(std::move(direct), repeat);
+    std::optional<FamilyTimings> found;
+    std::optional<ScheduleOrder> least_order;
+    const Refocus refocus = [&](const SettledRun& settled) -> const ScheduleOrder* {
+      if (settled.at < 0 || repeat.copies == 0 ||
+          settled.at > repeat.at + repeat.copies * repeat.block)
+        return nullptr;
+      found = family_of_settled(settled, order);
+      const int64_t least = least_in_class(*found, repeat.copies);
+      if (least == repeat.copies) return nullptr;
+      least_order = siblings(order.microbatches - (repeat.copies - least) * repeat.group);
+      return &*least_order;
+    };
+    Timed timed = time_directly(order, &refocus);
+    if (!found) return timed.value;
+    const ScheduleOrder::Repeat least_repeat = timed.order->repeat;
+    timed.order = nullptr;  // least_order's, gone with it
+    found->least[least_repeat.copies % found->unit] = std::pair(std::move(timed), least_repeat);
     if (families_.size() < kMostKept) {
-      family = &families_.emplace(key_, std::move(found)).first->second;
+      family = &families_.emplace(key_, std::move(*found)).first->second;
     } else {
-      family = &unkept.emplace(std::move(found));
+      family = &unkept.emplace(std::move(*found));
     }
   }
   if (order.repeat.copies >= family->least_copies) {
@@ -130,7 +144,7 @@ TimingValue StepTimer::family_timing(const ScheduleOrder& order, const Siblings&
       }
     }
   }
-  return time_directly(order).value;
+  return time_directly(order, nullptr).value;
 }
 
 /// What `settled`, found timing `order`, tells of its family: every order of it with at
@@ -165,7 +179,7 @@ const std::optional<std::pair<StepTimer::Timed, ScheduleOrder::Repeat>>& StepTim
   std::optional<ScheduleOrder> other;
   if (least != copies) other = siblings(order.microbatches - (copies - least) * order.repeat.group);
   const ScheduleOrder& sibling = other ? *other : order;
-  Timed timed = time_directly(sibling);
+  Timed timed = time_directly(sibling, nullptr);
   if (timed.settled.at == family.settled.at)
     at->second = std::pair(std::move(timed), sibling.repeat);
   return at->second;

@@ -40,6 +40,7 @@ class StepTimer {
   struct Timed {
     fast::TimingValue value;
     SettledRun settled;
+    const ScheduleOrder* order = nullptr;  ///< the order timed, when refocused
   };
   /// Where a family's orders settle (the same entry for every order that holds it: they
   /// time the same steps before it), found by the first of them timed. Orders whose copies
@@ -56,7 +57,7 @@ class StepTimer {
     std::unordered_map<int64_t, std::optional<std::pair<Timed, ScheduleOrder::Repeat>>> least;
   };
 
-  Timed time_directly(const ScheduleOrder& order);
+  Timed time_directly(const ScheduleOrder& order, const Refocus* refocus);
   fast::TimingValue family_timing(const ScheduleOrder& order, const Siblings& siblings);
   FamilyTimings family_of_settled(const SettledRun& settled, const ScheduleOrder& order) const;
   /// The fewest copies, from least_copies on, of the class of `copies`.

@@ -204,3 +204,47 @@ TEST_CASE("a settled timing moves to its family's longer orders as the walk time
     CHECK(settled_trials >= 3);
   }
 }
+
+TEST_CASE("a timing refocused on a shorter order of the family is that order's own timing") {
+  // Both time the same steps up to where the longer one settles: the refocused timing
+  // must be the shorter order's to the last bit, having timed the steps before once.
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> time(0.05, 1.0);
+  for (const auto& [schedule, p, v] :
+       {std::tuple{"1f1b", 8, 1}, std::tuple{"1f1b", 5, 1}, std::tuple{"interleaved", 4, 2}}) {
+    CAPTURE(schedule);
+    const auto* info = memsim::strategies::find_schedule(schedule);
+    const int64_t group = memsim::strategies::microbatch_group(*info, p);
+    std::vector<std::vector<ChunkTimes>> times(p, std::vector<ChunkTimes>(v));
+    for (auto& stage : times) {
+      for (ChunkTimes& t : stage)
+        t = {time(rng), 2.0 * time(rng)};
+    }
+    const ScheduleOrder longer = memsim::evaluation::order_of(*info, p, v, 40 * p);
+    int refocused = 0;
+    for (int64_t m = 40 * p - group; memsim::evaluation::extends_from_seeds(*info, p, m);
+         m -= group) {
+      CAPTURE(m);
+      const ScheduleOrder shorter = memsim::evaluation::order_of(*info, p, v, m);
+      const memsim::evaluation::Refocus refocus =
+          [&](const memsim::evaluation::SettledRun& settled) -> const ScheduleOrder* {
+        // Only where the shorter order holds the same settling.
+        const auto shift =
+            memsim::evaluation::family_shift(longer.repeat, settled, shorter.repeat.copies);
+        return shift ? &shorter : nullptr;
+      };
+      memsim::evaluation::TimingScratch scratch;
+      const ScheduleOrder* timed = nullptr;
+      const PipelineTiming focused =
+          memsim::evaluation::time_order_refocused(longer, times, 0.01, scratch, refocus, timed);
+      if (timed != &shorter) continue;
+      ++refocused;
+      const PipelineTiming own = time_order(shorter, times, 0.01);
+      CHECK(focused.end_s == own.end_s);
+      CHECK(focused.bubble_fraction == own.bubble_fraction);
+      CHECK(focused.settled.at == own.settled.at);
+      CHECK(focused.settled.end == own.settled.end);
+    }
+    CHECK(refocused > 5);
+  }
+}
