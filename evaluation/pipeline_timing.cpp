@@ -165,6 +165,9 @@ class Timer {
   /// slower stages and 16 faster ones does, every 16 periods).
   std::optional<Steady> steady_cycle(const ScheduleOrder::Run& run, int64_t k) const {
     if (const double lambda = steady_shift(run, k); lambda >= 0.0) return Steady{run, lambda};
+    // Cycles of several periods are looked for every fourth period (found at most three
+    // periods late): looking tries every length up to the stages × chunks.
+    if ((k - run.begin) / run.period % 4 != 0) return std::nullopt;
     const double tolerance = 1e-13 * std::abs(ended_[k - 1]);
     const int64_t most = order_->stages * order_->chunks_per_stage;
     for (int64_t c = 2; c <= most; ++c) {
