@@ -73,13 +73,13 @@ void write_eight(char* out, uint32_t n) {
 /// last, then the rest.
 void write_digits(char* end, uint64_t n, int count) {
   constexpr uint64_t kEight = 100000000;
-  for (; count > 8; count -= 8) {
+  for (; count >= 8; count -= 8) {
     const uint64_t rest = n / kEight;
     end -= 8;
     write_eight(end, static_cast<uint32_t>(n - rest * kEight));
     n = rest;
   }
-  write_small(end, static_cast<uint32_t>(n), count);
+  if (count > 0) write_small(end, static_cast<uint32_t>(n), count);
 }
 
 /// "e+05", "e-300": the sign and at least two digits, as fmt writes exponents.
