@@ -434,10 +434,7 @@ FastEvaluator::~FastEvaluator() = default;
 /// its global batch.
 const PricedStages& FastEvaluator::Caches::price_stages(const TrainingPlan& plan) {
   TrainingPlan& last = priced.plan;
-  // Sweeps vary the layout and the checkpointing most: comparing those first turns most
-  // other plans away at once (the whole plan is compared below).
-  if (priced.whole && last.parallel == plan.parallel &&
-      last.training.chunk_passes == plan.training.chunk_passes) {
+  if (priced.whole) {
     last.training.global_batch = plan.training.global_batch;
     const bool same = last == plan;
     last.training.global_batch = 0;
