@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "evaluation/chunk_times.h"
 #include "evaluation/compiled_plan.h"
@@ -167,7 +168,8 @@ struct FastEvaluator::Caches {
   /// by 8 sequence lengths meets 64 per layout, and their one-sample contexts).
   using Contexts = sim::RecentCache<ContextKey, ContextEntry, 128>;
   Contexts contexts;
-  std::vector<std::vector<int>> fixed_sets;  ///< the distinct ContextEntry::fixed
+  std::vector<std::vector<int>> fixed_sets;                    ///< the distinct ContextEntry::fixed
+  std::unordered_set<StageMoments, sim::DerivedHash> moments;  ///< kind_moments' values
   sim::RecentCache<FactsInputs, FactsInputs, 4> interned_facts_inputs;
   sim::Interned<Cluster> clusters;
   sim::Interned<OptimizerSettings> optimizers;
@@ -322,6 +324,7 @@ void FastEvaluator::Caches::price_kind(Lookup& at, size_t k) {
   KindNumbers& numbers = kinds[k];
   const auto [facts, facts_id] = stage(at, k);
   numbers.facts = facts;
+  numbers.fullest = {};
   numbers.resident = facts->resident.total();
   numbers.chunks.assign(shapes.size(), {});
   numbers.host_chunks.assign(shapes.size(), {});
@@ -418,11 +421,13 @@ sim::Bytes FastEvaluator::Caches::fullest_stages(const StepLookup& at, StagePeak
     }
     by_kind->clear();
     for (size_t k = 0; k < kind_count; ++k)
-      by_kind->push_back(flatten(merged[k], representatives[k]));
+      by_kind->push_back(&*moments.insert(flatten(merged[k], representatives[k])).first);
   }
   for (size_t k = 0; k < kind_count; ++k) {
-    const KindNumbers& numbers = kinds[k];
-    peak = std::max(peak, stage_peak(numbers, fullest_moment((*by_kind)[k], numbers.chunks)));
+    KindNumbers& numbers = kinds[k];
+    auto [fullest, fresh] = numbers.fullest.get((*by_kind)[k]);
+    if (fresh) *fullest = fullest_moment(*(*by_kind)[k], numbers.chunks);
+    peak = std::max(peak, stage_peak(numbers, *fullest));
   }
   return peak;
 }

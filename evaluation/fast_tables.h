@@ -148,7 +148,8 @@ struct ScheduleEntry {
   ScheduleOrder order;
   sim::LastFew<TimingKey, TimingValue, 16> recent_timings;  ///< looked up first
   /// Per layout, per kind of stage: the moments of all its stages, undominated.
-  sim::LastFew<const StageLayout*, std::vector<StageMoments>, 4> kind_moments;
+  /// Interned (Caches::moments): equal moments, one address, whatever the microbatches.
+  sim::LastFew<const StageLayout*, std::vector<const StageMoments*>, 4> kind_moments;
 };
 struct ScheduleKey {
   const ScheduleInfo* schedule = nullptr;
@@ -183,6 +184,10 @@ using KindProfiles = std::vector<std::vector<ChunkEntry*>>;  ///< per kind, per 
 /// One kind of stage's figures for a plan.
 struct KindNumbers {
   const StageFacts* facts = nullptr;
+  /// The fullest moment of the (interned) moments of its stages' recent schedules: a sweep
+  /// over the global batch meets the same moments for every microbatch count past the
+  /// stages' in-flight bound.
+  sim::LastFew<const StageMoments*, int64_t, 8> fullest;
   std::vector<ChunkNumbers> chunks;
   std::vector<ChunkNumbers> host_chunks;  ///< their activations in host memory
   bool offloads = false;                  ///< whether any chunk's activations go there

@@ -70,6 +70,7 @@ struct StageMoments {
   std::vector<int32_t> data;
   int64_t count = 0;
   std::vector<int32_t> chunks;  ///< per class, a chunk of it
+  bool operator==(const StageMoments&) const = default;
 };
 
 /// `moments` with the chunks of each class of `shapes` (canonical: equal shapes are alike
