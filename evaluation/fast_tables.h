@@ -146,7 +146,8 @@ struct ScheduleEntry {
   std::vector<std::vector<Moment>> moments;  ///< per stage, undominated
   std::vector<StageMoments> flat;            ///< the same, flattened
   ScheduleOrder order;
-  sim::LastFew<TimingKey, TimingValue, 16> recent_timings;  ///< looked up first
+  /// Its last few timings, by their stage times' id (StageTimesKey): looked up first.
+  sim::LastFew<uint64_t, TimingValue, 16> recent_timings;
   /// Per layout, per kind of stage: the moments of all its stages, undominated.
   /// Interned (Caches::moments): equal moments, one address, whatever the microbatches.
   sim::LastFew<const StageLayout*, std::vector<const StageMoments*>, 4> kind_moments;

@@ -57,11 +57,13 @@ void StepTimer::stages(const StageLayout& layout, const std::vector<KindNumbers>
 }
 
 StepTimes StepTimer::time(ScheduleEntry& schedule, const Siblings& siblings) {
-  TimingKey& key = key_;
-  key.schedule = schedule.schedule;
-  key.family = family_of(schedule.order);
-  auto [timed, timed_new] = schedule.recent_timings.get(key);
-  if (timed_new) *timed = family_timing(schedule.order, siblings);
+  // The entry is one schedule and order: its recent timings differ in their stage times.
+  auto [timed, timed_new] = schedule.recent_timings.get(key_.times_id);
+  if (timed_new) {
+    key_.schedule = schedule.schedule;
+    key_.family = family_of(schedule.order);
+    *timed = family_timing(schedule.order, siblings);
+  }
   StepTimes result;
   result.bubble_fraction = timed->bubble_fraction;
   const std::vector<KindNumbers>& kinds = *kinds_;
