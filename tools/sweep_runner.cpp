@@ -18,8 +18,8 @@
 
 #include "evaluation/fast_evaluator.h"
 #include "tools/csv.h"
+#include "tools/number_text.h"
 #include "tools/progress.h"
-#include "tools/shortest_double.h"
 #include "tools/text_table.h"
 
 namespace memsim::tools {
@@ -145,14 +145,14 @@ class RowWriter {
     put(*separator++);
     put(r.fits ? kTrue : kFalse);
     put(*separator++);
-    end = fmt::format_to(end, FMT_COMPILE("{}"), r.peak.value());
+    end = write_integer(end, r.peak.value());
     for (const double value :
          {r.step_time_s, r.bubble_fraction, r.tokens_per_s, r.model_flops_utilization}) {
       put(*separator++);
       end = write_shortest(end, value);
     }
     put(*separator++);
-    end = fmt::format_to(end, FMT_COMPILE("{}"), r.cpu_bytes_per_node.value());
+    end = write_integer(end, r.cpu_bytes_per_node.value());
     put(*separator);
     out.append(text, end);
   }

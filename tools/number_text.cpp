@@ -1,4 +1,4 @@
-#include "tools/shortest_double.h"
+#include "tools/number_text.h"
 
 #include <bit>
 #include <cmath>
@@ -135,6 +135,21 @@ char* write_shortest(char* out, double value) {
   std::memcpy(out, "0.000", 5);
   write_digits(out + 2 - leading + count, digits, count);
   return out + 2 - leading + count;
+}
+
+char* write_integer(char* out, int64_t value) {
+  uint64_t magnitude = static_cast<uint64_t>(value);
+  if (value < 0) {
+    *out++ = '-';
+    magnitude = ~magnitude + 1;  // also right for the most negative value
+  }
+  if (magnitude == 0) {
+    *out = '0';
+    return out + 1;
+  }
+  const int count = digit_count(magnitude);
+  write_digits(out + count, magnitude, count);
+  return out + count;
 }
 
 }  // namespace memsim::tools

@@ -1,6 +1,6 @@
-// Shortest doubles: the same text as fmt's "{}" for every kind of value.
+// Numbers for sweep rows: the same text as fmt's "{}" for every kind of value.
 
-#include "tools/shortest_double.h"
+#include "tools/number_text.h"
 
 #include <bit>
 #include <cmath>
@@ -74,6 +74,30 @@ TEST_CASE("write_shortest writes what fmt writes for random bit patterns and mag
         CAPTURE(x);
         CHECK(shortest(x) == fmt::format("{}", x));
       }
+    }
+  }
+  CHECK(mismatches == 0);
+}
+
+TEST_CASE("write_integer writes what fmt writes, for every length and sign") {
+  auto text = [](int64_t value) {
+    char out[memsim::tools::kMostIntegerChars];
+    return std::string(out, memsim::tools::write_integer(out, value));
+  };
+  for (const int64_t x :
+       {int64_t{0}, int64_t{1}, int64_t{-1}, int64_t{9}, int64_t{10}, int64_t{99999999},
+        int64_t{100000000}, int64_t{1147521464832}, std::numeric_limits<int64_t>::max(),
+        std::numeric_limits<int64_t>::min()}) {
+    CAPTURE(x);
+    CHECK(text(x) == fmt::format("{}", x));
+  }
+  std::mt19937_64 random(99);
+  int mismatches = 0;
+  for (int i = 0; i < 200000; ++i) {
+    const auto any = static_cast<int64_t>(random());
+    const int64_t shorter = any >> (random() % 64);  // every length
+    for (const int64_t x : {any, shorter}) {
+      if (text(x) != fmt::format("{}", x)) ++mismatches;
     }
   }
   CHECK(mismatches == 0);

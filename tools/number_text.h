@@ -1,0 +1,24 @@
+#pragma once
+/// Numbers as the sweep's rows write them, exactly as fmt's "{}" does, at a third of its
+/// cost: fmt's general writers spend most of their time on the format specifications
+/// (width, grouping, locale) that a plain "{}" never uses. Doubles are the shortest text
+/// that reads back to the same value (fixed notation from 1e-4 up to 1e16, exponent
+/// notation outside), their digits from the same Dragonbox conversion fmt uses.
+
+#include <cstdint>
+
+namespace memsim::tools {
+
+/// The most characters write_shortest writes: a sign, 17 digits, a point, and "e-308".
+inline constexpr int kMostShortestChars = 24;
+
+/// Writes `value` at `out` (room for kMostShortestChars) and returns the end.
+char* write_shortest(char* out, double value);
+
+/// The most characters write_integer writes: a sign and 19 digits.
+inline constexpr int kMostIntegerChars = 20;
+
+/// Writes `value` in decimal at `out` (room for kMostIntegerChars) and returns the end.
+char* write_integer(char* out, int64_t value);
+
+}  // namespace memsim::tools
