@@ -27,9 +27,9 @@ namespace memsim::tools {
 namespace {
 
 constexpr uint64_t kChunk = 2048;  // points a worker evaluates at a time
-// A row's results, formatted on the stack and appended at once: two integers of at most
-// 20 characters, four doubles of at most kMostShortestChars, a boolean, the JSON keys and
-// separators, and a whole Piece's slack after the last.
+// The most a row's results take: two integers of at most kMostIntegerChars, four doubles
+// of at most kMostShortestChars, a boolean, the JSON keys and separators, and a whole
+// Piece's slack after the last.
 constexpr size_t kMostResultChars = 320;
 /// A row's fixed text, copied whole.
 struct Piece {
@@ -135,8 +135,10 @@ class RowWriter {
     append_swept(row, out);
     const auto& r = row.result;
     const Piece* separator = format_ == SweepFormat::kJsonLines ? kJsonSeparators : kCsvSeparators;
-    char text[kMostResultChars];
-    char* end = text;
+    // Written in place, in room for the most a row's results take (cut back after).
+    const size_t start = out.size();
+    out.resize(start + kMostResultChars);
+    char* end = out.data() + start;
     // Whole pieces are copied (a fixed size copies fastest), the next write going over the slack.
     auto put = [&](const Piece& piece) {
       std::memcpy(end, piece.text, sizeof piece.text);
@@ -154,7 +156,7 @@ class RowWriter {
     put(*separator++);
     end = write_integer(end, r.cpu_bytes_per_node.value());
     put(*separator);
-    out.append(text, end);
+    out.resize(static_cast<size_t>(end - out.data()));
   }
 
   std::vector<std::string> cells(const Row& row) {
