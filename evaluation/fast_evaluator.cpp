@@ -207,7 +207,7 @@ struct FastEvaluator::Caches {
       MEMSIM_CHECK(last_schedule != nullptr);
       last_schedule_name = pp.schedule;
     }
-    return schedules.get({last_schedule, pp.stages, pp.virtual_stages, microbatches});
+    return schedules.get({microbatches, last_schedule, pp.stages, pp.virtual_stages});
   }
 
   /// The plan's context, related to the context of one sample per microbatch.

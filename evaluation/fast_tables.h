@@ -152,11 +152,13 @@ struct ScheduleEntry {
   /// Interned (Caches::moments): equal moments, one address, whatever the microbatches.
   sim::LastFew<const StageLayout*, std::vector<const StageMoments*>, 4> kind_moments;
 };
+/// The microbatches come first: a sweep's recent schedules differ there, and `==` looks no
+/// further.
 struct ScheduleKey {
+  int64_t microbatches = 1;
   const ScheduleInfo* schedule = nullptr;
   int64_t stages = 1;
   int64_t virtual_stages = 1;
-  int64_t microbatches = 1;
   bool operator==(const ScheduleKey&) const = default;
 };
 /// Which seeds a schedule's orders extend from (see OrderSeeds).

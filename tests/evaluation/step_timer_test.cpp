@@ -41,7 +41,7 @@ class Entries {
   ScheduleEntry& get(int64_t m) {
     auto found = entries_.find(m);
     if (found != entries_.end()) return found->second;
-    const ScheduleKey key{schedule_, p_, 1, m};
+    const ScheduleKey key{m, schedule_, p_, 1};
     const bool extends = memsim::evaluation::extends_from_seeds(*schedule_, p_, m);
     const auto seeds = memsim::evaluation::order_seeds(*schedule_, p_, 1, m);
     return entries_

@@ -15,8 +15,9 @@ namespace evaluation = memsim::evaluation;
 // once per (schedule, p, v): args p, v, m.
 void BM_Schedule_Entry(benchmark::State& state) {
   const evaluation::fast::ScheduleKey key{
+      state.range(2),
       memsim::strategies::find_schedule(state.range(1) > 1 ? "interleaved" : "1f1b"),
-      state.range(0), state.range(1), state.range(2)};
+      state.range(0), state.range(1)};
   const bool extends = evaluation::extends_from_seeds(*key.schedule, key.stages, key.microbatches);
   const evaluation::OrderSeeds seeds =
       evaluation::order_seeds(*key.schedule, key.stages, key.virtual_stages, key.microbatches);
