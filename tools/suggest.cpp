@@ -7,9 +7,9 @@
 
 #include <fmt/format.h>
 
+#include "evaluation/fast_evaluator.h"
 #include "scenarios/plan_reader.h"
 #include "scenarios/sweep.h"
-#include "evaluation/fast_evaluator.h"
 
 namespace memsim::tools {
 
@@ -90,6 +90,20 @@ struct Best {
   evaluation::FastResult result;
 };
 
+/// Whether step time `a` is shorter than `b` by more than rounding: the fast evaluation's
+/// times are exact to about 1e-14 relative (a timing moved on by whole cycles), and which
+/// way such a difference falls must not decide a suggestion.
+bool clearly_shorter(double a, double b) {
+  return a < b * (1.0 - 1e-9);
+}
+
+/// Whether `candidate` is a better point of its set than `best`: clearly faster, or as fast
+/// and lighter.
+bool better_point(const evaluation::FastResult& candidate, const evaluation::FastResult& best) {
+  if (clearly_shorter(candidate.step_time_s, best.step_time_s)) return true;
+  return !clearly_shorter(best.step_time_s, candidate.step_time_s) && candidate.peak < best.peak;
+}
+
 /// Whether no other fitting set of keys is part of `set`.
 bool smallest(uint32_t set, const std::map<uint32_t, Best>& best) {
   return std::none_of(best.begin(), best.end(), [&](const auto& other) {
@@ -103,7 +117,7 @@ bool faster_than_its_parts(uint32_t set, const std::map<uint32_t, Best>& best) {
   const double time = best.at(set).result.step_time_s;
   return std::none_of(best.begin(), best.end(), [&](const auto& other) {
     return other.first != set && (other.first & set) == other.first &&
-           other.second.result.step_time_s <= time;
+           !clearly_shorter(time, other.second.result.step_time_s);
   });
 }
 
@@ -159,8 +173,7 @@ std::vector<std::string> suggestion_keys() {
 }
 
 std::vector<Suggestion> suggest(const ConfigNode& config, const std::string& dir,
-                                const strategies::Plan& plan,
-                                const SuggestOptions& options) {
+                                const strategies::Plan& plan, const SuggestOptions& options) {
   const bool serving = plan.mode == strategies::Mode::kInference;
   std::vector<AxisSpec> specs = serving ? kServingAxes : kTrainingAxes;
   if (!serving && options.allow_precision) {
@@ -195,9 +208,7 @@ std::vector<Suggestion> suggest(const ConfigNode& config, const std::string& dir
       set |= at[a] != 0 ? uint32_t{1} << a : 0;
     if (set == 0) return {};  // it fits as it is
     auto [found, added] = best.try_emplace(set, Best{point, result});
-    if (!added && result.step_time_s < found->second.result.step_time_s) {
-      found->second = {point, result};
-    }
+    if (!added && better_point(result, found->second.result)) found->second = {point, result};
   }
   // The smallest sets by step time, then (when wanted) the rest by size and step time.
   std::vector<std::pair<uint32_t, bool>> sets;

@@ -9,8 +9,8 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
-#include "scenarios/scenario.h"
 #include "evaluation/evaluate.h"
+#include "scenarios/scenario.h"
 #include "support/test_support.h"
 
 namespace {
@@ -68,6 +68,33 @@ TEST_CASE("every suggestion for a shipped scenario's variant that does not fit m
     }
   }
   CHECK(checked >= 10);
+}
+
+TEST_CASE("a suggestion that changes more than another buys time, beyond rounding") {
+  // Step times agree with the walk to about 1e-14: a change is worth saying only when it is
+  // clearly faster than a suggestion it contains, whichever way rounding falls.
+  const std::string path = memsim::testing::source_path("scenarios/deepseek-32b-4xa100.yaml");
+  const auto scenario = memsim::scenarios::load_scenario(path);
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  memsim::tools::SuggestOptions options;
+  options.only_smallest = false;
+  options.most = 20;
+  int supersets = 0;
+  for (size_t i = 0; i < scenario.variants.size(); ++i) {
+    CAPTURE(scenario.variants[i].name);
+    const auto suggestions =
+        memsim::tools::suggest(scenario.configs[i], dir, scenario.variants[i].plan, options);
+    for (const auto& more : suggestions) {
+      for (const auto& fewer : suggestions) {
+        if (&more == &fewer || !subset(fewer, more)) continue;
+        CAPTURE(more.set_flags());
+        CAPTURE(fewer.set_flags());
+        CHECK(more.step_time_s < fewer.step_time_s * (1.0 - 1e-9));
+        ++supersets;
+      }
+    }
+  }
+  CHECK(supersets >= 3);
 }
 
 TEST_CASE("memsim suggest: more suggestions, kept keys kept, --allow for more GPUs") {
