@@ -10,6 +10,7 @@
 #include "evaluation/compiled_plan.h"
 #include "evaluation/evaluate.h"
 #include "evaluation/fast_tables.h"
+#include "evaluation/part_pricing.h"
 #include "evaluation/stage_sizes.h"
 #include "evaluation/step_summary.h"
 #include "evaluation/step_timer.h"
@@ -30,70 +31,6 @@ ChunkEntry make_chunk(const ChunkKey& key) {
 
 ParamGroups make_params(const ParamKey& key) {
   return param_groups(*key.model->graph, key.tp, key.embedding_here);
-}
-
-const PassProfile& pass_of(const ChunkProfile& profile, int kind) {
-  switch (kind) {
-    case kForwardPass:
-      return profile.forward;
-    case kBackwardPass:
-      return profile.backward;
-    case kFirstBackwardPass:
-      return profile.first_backward;
-    case kHostForwardPass:
-      return profile.host_forward;
-    default:
-      return profile.host_backward;
-  }
-}
-
-/// The passes of `profile` worth evaluating: host memory's only when it offloads.
-int passes_of(const ChunkProfile& profile) {
-  return profile.offloads ? kProfilePasses : kHostForwardPass;
-}
-
-/// The fullest a chunk pass gets: the largest candidate (per-sample context sums times the
-/// micro-batch, plus fixed ones and the stage's), never below the start.
-int64_t fullest(int64_t scale, const PassValues& context, const PassValues& fixed,
-                const PassValues& stage) {
-  int64_t best = 0;
-  const size_t n = context.peaks.size();
-  if (fixed.peaks.empty()) {
-    for (size_t i = 0; i < n; ++i)
-      best = std::max(best, scale * context.peaks[i] + stage.peaks[i]);
-  } else {
-    for (size_t i = 0; i < n; ++i) {
-      best = std::max(best, scale * context.peaks[i] + fixed.peaks[i] + stage.peaks[i]);
-    }
-  }
-  return best;
-}
-
-/// Where a chunk pass ends, from the same parts.
-int64_t net(int64_t scale, const PassValues& context, const PassValues& fixed,
-            const PassValues& stage) {
-  return scale * context.net + fixed.net + stage.net;
-}
-
-void evaluate_stage_pass(const PassProfile& pass, const std::vector<int64_t>& quantities,
-                         PassValues& out) {
-  pass.stage_peaks.evaluate(quantities, out.peaks);
-  out.net = pass.stage_net.evaluate(quantities);
-}
-
-/// The context terms on per-sample quantities, and (when any) on the fixed ones.
-void evaluate_context_pass(const PassProfile& pass, const std::vector<int64_t>& per_sample,
-                           const std::vector<int64_t>* fixed, PassValues& out,
-                           PassValues& out_fixed) {
-  if (fixed == nullptr) {
-    pass.context_peaks.evaluate(per_sample, out.peaks);
-    out.net = pass.context_net.evaluate(per_sample);
-    out_fixed.peaks.clear();
-    out_fixed.net = 0;
-    return;
-  }
-  pass.context_peaks.evaluate(per_sample, *fixed, out.peaks, out_fixed.peaks);
-  std::tie(out.net, out_fixed.net) = pass.context_net.evaluate(per_sample, *fixed);
 }
 
 /// Inference walks a prefill and one decode step per stage: cheap enough to walk as is.

@@ -1,5 +1,6 @@
 #include "tools/number_text.h"
 
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -17,26 +18,16 @@ constexpr char kPairs[] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-constexpr uint64_t kPowersOf10[] = {1,
-                                    10,
-                                    100,
-                                    1000,
-                                    10000,
-                                    100000,
-                                    1000000,
-                                    10000000,
-                                    100000000,
-                                    1000000000,
-                                    10000000000,
-                                    100000000000,
-                                    1000000000000,
-                                    10000000000000,
-                                    100000000000000,
-                                    1000000000000000,
-                                    10000000000000000,
-                                    100000000000000000,
-                                    1000000000000000000,
-                                    10000000000000000000u};
+/// 10^0 to 10^19, every power of ten a uint64_t holds.
+constexpr std::array<uint64_t, 20> kPowersOf10 = [] {
+  std::array<uint64_t, 20> powers{};
+  uint64_t power = 1;
+  for (uint64_t& p : powers) {
+    p = power;
+    power *= 10;  // wraps after the last, unused
+  }
+  return powers;
+}();
 
 /// The digits of n > 0: from its bit width, log10(2) ≈ 1233 / 4096 gives it or one less.
 int digit_count(uint64_t n) {
