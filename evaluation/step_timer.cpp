@@ -83,10 +83,12 @@ StepTimer::Timed StepTimer::time_directly(const ScheduleOrder& order, const Refo
   for (int64_t s = 0; s < stages; ++s)
     stage_times_[s] = kind_times_[layout.kind[s]];
   Timed timed;
+  const ScheduleOrder* timed_order = &order;
   const PipelineTiming timing =
       refocus != nullptr ? time_order_refocused(order, stage_times_, times_.transfer_s, scratch_,
-                                                *refocus, timed.order)
+                                                *refocus, timed_order)
                          : time_order(order, stage_times_, times_.transfer_s, nullptr, &scratch_);
+  timed.repeat = timed_order->repeat;
   timed.value.last_end_s.assign(layout.representative.size(), 0.0);
   for (int64_t s = 0; s < stages; ++s) {
     double& last = timed.value.last_end_s[layout.kind[s]];
@@ -116,14 +118,12 @@ TimingValue StepTimer::family_timing(const ScheduleOrder& order, const Siblings&
       found = family_of_settled(settled, order);
       const int64_t least = least_in_class(*found, repeat.copies);
       if (least == repeat.copies) return nullptr;
-      least_order = siblings(order.microbatches - (repeat.copies - least) * repeat.group);
+      least_order = with_copies(order, least, siblings);
       return &*least_order;
     };
     Timed timed = time_directly(order, &refocus);
     if (!found) return timed.value;
-    const ScheduleOrder::Repeat least_repeat = timed.order->repeat;
-    timed.order = nullptr;  // least_order's, gone with it
-    found->least[least_repeat.copies % found->unit] = std::pair(std::move(timed), least_repeat);
+    found->least[timed.repeat.copies % found->unit] = std::move(timed);
     if (families_.size() < kMostKept) {
       family = &families_.emplace(key_, std::move(*found)).first->second;
     } else {
@@ -131,13 +131,11 @@ TimingValue StepTimer::family_timing(const ScheduleOrder& order, const Siblings&
     }
   }
   if (order.repeat.copies >= family->least_copies) {
-    const auto& least = least_of_class(*family, order, siblings);
-    if (least) {
-      const auto& [timed, repeat] = *least;
-      if (repeat == order.repeat) return timed.value;
+    if (const std::optional<Timed>& least = least_of_class(*family, order, siblings)) {
+      if (least->repeat == order.repeat) return least->value;
       if (const std::optional<double> shift =
-              family_shift(repeat, timed.settled, order.repeat.copies)) {
-        TimingValue moved = timed.value;
+              family_shift(least->repeat, least->settled, order.repeat.copies)) {
+        TimingValue moved = least->value;
         for (double& end : moved.last_end_s)
           end += *shift;
         const double makespan = *std::max_element(moved.last_end_s.begin(), moved.last_end_s.end());
@@ -171,20 +169,24 @@ int64_t StepTimer::least_in_class(const FamilyTimings& family, int64_t copies) {
   return family.least_copies + ((copies - family.least_copies) % unit + unit) % unit;
 }
 
-const std::optional<std::pair<StepTimer::Timed, ScheduleOrder::Repeat>>& StepTimer::least_of_class(
-    FamilyTimings& family, const ScheduleOrder& order, const Siblings& siblings) {
+const std::optional<StepTimer::Timed>& StepTimer::least_of_class(FamilyTimings& family,
+                                                                 const ScheduleOrder& order,
+                                                                 const Siblings& siblings) {
   const int64_t copies = order.repeat.copies;
   const int64_t residue = copies % family.unit;
   auto [at, fresh] = family.least.try_emplace(residue);
   if (!fresh) return at->second;
   const int64_t least = least_in_class(family, copies);
-  std::optional<ScheduleOrder> other;
-  if (least != copies) other = siblings(order.microbatches - (copies - least) * order.repeat.group);
-  const ScheduleOrder& sibling = other ? *other : order;
-  Timed timed = time_directly(sibling, nullptr);
-  if (timed.settled.at == family.settled.at)
-    at->second = std::pair(std::move(timed), sibling.repeat);
+  Timed timed = least == copies ? time_directly(order, nullptr)
+                                : time_directly(with_copies(order, least, siblings), nullptr);
+  if (timed.settled.at == family.settled.at) at->second = std::move(timed);
   return at->second;
+}
+
+ScheduleOrder StepTimer::with_copies(const ScheduleOrder& order, int64_t copies,
+                                     const Siblings& siblings) {
+  const ScheduleOrder::Repeat& repeat = order.repeat;
+  return siblings(order.microbatches - (repeat.copies - copies) * repeat.group);
 }
 
 }  // namespace memsim::evaluation

@@ -40,7 +40,7 @@ class StepTimer {
   struct Timed {
     fast::TimingValue value;
     SettledRun settled;
-    const ScheduleOrder* order = nullptr;  ///< the order timed, when refocused
+    ScheduleOrder::Repeat repeat;  ///< of the order timed (another, when refocused)
   };
   /// Where a family's orders settle (the same entry for every order that holds it: they
   /// time the same steps before it), found by the first of them timed. Orders whose copies
@@ -54,7 +54,7 @@ class StepTimer {
     int64_t unit = 1;
     /// By copies modulo `unit`: the least order's timing and settling (none: it did not
     /// settle where the family does, and the class's orders are timed one by one).
-    std::unordered_map<int64_t, std::optional<std::pair<Timed, ScheduleOrder::Repeat>>> least;
+    std::unordered_map<int64_t, std::optional<Timed>> least;
   };
 
   Timed time_directly(const ScheduleOrder& order, const Refocus* refocus);
@@ -63,8 +63,11 @@ class StepTimer {
   /// The fewest copies, from least_copies on, of the class of `copies`.
   static int64_t least_in_class(const FamilyTimings& family, int64_t copies);
   /// The timing of the least order of `order`'s class, timed on first use.
-  const std::optional<std::pair<Timed, ScheduleOrder::Repeat>>& least_of_class(
-      FamilyTimings& family, const ScheduleOrder& order, const Siblings& siblings);
+  const std::optional<Timed>& least_of_class(FamilyTimings& family, const ScheduleOrder& order,
+                                             const Siblings& siblings);
+  /// The order of `order`'s family with `copies` copies of its block.
+  static ScheduleOrder with_copies(const ScheduleOrder& order, int64_t copies,
+                                   const Siblings& siblings);
 
   const fast::StageLayout* layout_ = nullptr;
   const std::vector<fast::KindNumbers>* kinds_ = nullptr;
