@@ -128,6 +128,21 @@ char* write_shortest(char* out, double value) {
   return out + 2 - leading + count;
 }
 
+ShortestTexts::ShortestTexts() : slots_(size_t{1} << kSlotBits) {}
+
+char* ShortestTexts::write(char* out, double value) {
+  const auto bits = std::bit_cast<uint64_t>(value);
+  // Fibonacci hashing: the top bits of the product mix every bit of the value's.
+  Slot& slot = slots_[(bits * 0x9E3779B97F4A7C15ULL) >> (64 - kSlotBits)];
+  if (slot.size == 0 || slot.bits != bits) {
+    char* end = write_shortest(slot.text.data(), value);
+    slot.size = static_cast<uint8_t>(end - slot.text.data());
+    slot.bits = bits;
+  }
+  std::memcpy(out, slot.text.data(), kMostShortestChars);
+  return out + slot.size;
+}
+
 char* write_integer(char* out, int64_t value) {
   uint64_t magnitude = static_cast<uint64_t>(value);
   if (value < 0) {

@@ -148,10 +148,11 @@ class RowWriter {
     put(r.fits ? kTrue : kFalse);
     put(*separator++);
     end = write_integer(end, r.peak.value());
-    for (const double value :
-         {r.step_time_s, r.bubble_fraction, r.tokens_per_s, r.model_flops_utilization}) {
+    const double values[] = {r.step_time_s, r.bubble_fraction, r.tokens_per_s,
+                             r.model_flops_utilization};
+    for (size_t v = 0; v < std::size(values); ++v) {
       put(*separator++);
-      end = write_shortest(end, value);
+      end = texts_[v].write(end, values[v]);
     }
     put(*separator++);
     end = write_integer(end, r.cpu_bytes_per_node.value());
@@ -238,6 +239,7 @@ class RowWriter {
   UnitSystem units_;
   bool with_variant_;
   std::vector<Labels> labels_;
+  ShortestTexts texts_[4];  ///< per column of doubles
   std::vector<size_t> coordinates_;
   // The run of rows being written: their start, and the last row's point and value of
   // the last axis.

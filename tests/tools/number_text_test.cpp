@@ -8,6 +8,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <vector>
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -59,6 +60,30 @@ TEST_CASE("write_shortest writes what fmt writes for values of every notation") 
   CHECK(shortest(1e16) == "1e+16");
   CHECK(shortest(1234.5) == "1234.5");
   CHECK(shortest(123e-7) == "1.23e-05");
+}
+
+TEST_CASE("kept texts are the values' own, however values come back and share slots") {
+  // Few distinct values, drawn again and again in random order: texts are kept, and
+  // thousands of values share the slots, so a slot is overwritten and refilled many times.
+  std::mt19937_64 random(7);
+  std::vector<double> values;
+  for (int i = 0; i < 5000; ++i)
+    values.push_back(std::bit_cast<double>(random()));
+  values.push_back(0.0);
+  values.push_back(-0.0);  // the same as 0.0 to ==, but written "-0"
+  memsim::tools::ShortestTexts texts;
+  std::uniform_int_distribution<size_t> pick(0, values.size() - 1);
+  int mismatches = 0;
+  for (int i = 0; i < 100000; ++i) {
+    const double x = values[pick(random)];
+    char text[memsim::tools::kMostShortestChars];
+    const std::string kept(text, texts.write(text, x));
+    if (kept != shortest(x) && ++mismatches <= 5) {
+      CAPTURE(x);
+      CHECK(kept == shortest(x));
+    }
+  }
+  CHECK(mismatches == 0);
 }
 
 TEST_CASE("write_shortest writes what fmt writes for random bit patterns and magnitudes") {
