@@ -172,6 +172,16 @@ Sweep::Sweep(Plan base, std::vector<SweepAxis> axes, std::vector<Constraint> whe
     reapply_from_[application_[place]] = place;
   for (size_t a = axes_.size(); a-- > 1;)
     reapply_from_[a - 1] = std::min(reapply_from_[a - 1], reapply_from_[a]);
+  auto batch_only = [&](const SweepAxis& axis) {
+    return std::all_of(axis.plans.begin(), axis.plans.end(), [&](Plan plan) {
+      plan.training.global_batch = base_.training.global_batch;
+      plan.training.global_batch_auto = base_.training.global_batch_auto;
+      return plan == base_;
+    });
+  };
+  batch_only_from_ = application_.size();
+  while (batch_only_from_ > 0 && batch_only(axes_[application_[batch_only_from_ - 1]]))
+    --batch_only_from_;
 }
 
 void Sweep::coordinates(uint64_t index, std::vector<size_t>& out) const {
@@ -200,8 +210,11 @@ void Sweep::apply_from(size_t first, const std::vector<size_t>& values, Plan& pl
 }
 
 std::string_view Sweep::resolve(Plan& plan) const {
-  const strategies::LayoutProblems problems =
-      strategies::layout_errors(strategies::resolve_layout(plan));
+  return judge(plan, strategies::resolve_layout(plan));
+}
+
+std::string_view Sweep::judge(const Plan& plan, strategies::LayoutProblems problems) const {
+  problems = strategies::layout_errors(problems);
   if (problems.any()) {
     size_t reason = 0;
     while (!problems.test(reason))
@@ -241,14 +254,17 @@ std::string_view SweepPlan::prepare(uint64_t index) {
   } else {
     first = sweep_->application_.size();  // the same point again
   }
-  plan_.parallel.dp.degree = unresolved_dp_;
+  // Only the global batch changes: dp stays as resolved, and so does the parallel layout.
+  const bool same_layout = applied_ && first >= sweep_->batch_only_from_;
+  if (!same_layout) plan_.parallel.dp.degree = unresolved_dp_;
   plan_.training.global_batch = unresolved_global_batch_;
   sweep_->apply_from(first, coordinates_, plan_);
-  unresolved_dp_ = plan_.parallel.dp.degree;
+  if (!same_layout) unresolved_dp_ = plan_.parallel.dp.degree;
   unresolved_global_batch_ = plan_.training.global_batch;
   index_ = index;
   applied_ = true;
-  return sweep_->resolve(plan_);
+  if (!same_layout) parallel_problems_ = strategies::resolve_parallel_layout(plan_);
+  return sweep_->judge(plan_, strategies::resolve_batch(plan_, parallel_problems_));
 }
 
 Sweep read_sweep(const ConfigNode& sweep, const ConfigNode& where, const ConfigNode& config,

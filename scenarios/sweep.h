@@ -13,6 +13,7 @@
 #include "scenarios/diagnostics.h"
 #include "scenarios/scenario.h"
 #include "scenarios/scenario_keys.h"
+#include "strategies/layout.h"
 #include "strategies/plan.h"
 
 namespace memsim::scenarios {
@@ -73,6 +74,8 @@ class Sweep {
                   strategies::Plan& plan) const;
   /// Resolves and checks a plan the axes have made (see prepare).
   std::string_view resolve(strategies::Plan& plan) const;
+  /// Why a resolved plan with `problems` is skipped, or "".
+  std::string_view judge(const strategies::Plan& plan, strategies::LayoutProblems problems) const;
 
   strategies::Plan base_;
   std::vector<SweepAxis> axes_;
@@ -83,6 +86,10 @@ class Sweep {
   /// Per axis: the first place in application_ of it or any axis after it, where applying
   /// starts again when it changes (the axes after it change with it).
   std::vector<size_t> reapply_from_;
+  /// The first place in application_ from which every axis applied changes only the global
+  /// batch (its values' plans are the base but for it): a point that applies no axis before
+  /// it keeps the last point's parallel layout (strategies::resolve_parallel_layout).
+  size_t batch_only_from_ = 0;
 };
 
 /// A plan taken through one sweep's points, for sweeping them in order: a point applies
@@ -101,6 +108,8 @@ class SweepPlan {
   strategies::Plan plan_;
   /// The fields resolving fills in, as the axes left them.
   int64_t unresolved_dp_ = 0;
+  /// What resolve_parallel_layout found at the last point resolved whole.
+  strategies::LayoutProblems parallel_problems_;
   int64_t unresolved_global_batch_ = 0;
   uint64_t index_ = 0;               ///< the point the plan is at
   bool applied_ = false;             ///< whether it is at any point yet

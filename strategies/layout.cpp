@@ -71,7 +71,7 @@ int64_t sequence_tokens(const Plan& plan) {
   return plan.training.seq_len;
 }
 
-LayoutProblems resolve_layout(Plan& plan) {
+LayoutProblems resolve_parallel_layout(Plan& plan) {
   LayoutProblems problems;
   auto flag = [&](R reason) { problems.set(static_cast<size_t>(reason)); };
   const int64_t world = plan.cluster.world_size();
@@ -88,8 +88,7 @@ LayoutProblems resolve_layout(Plan& plan) {
   }
   const int64_t dp = data.degree;
   if (tp * stages * dp != world) flag(R::kGpusMismatch);
-  const bool interleaved = find_schedule(plan.parallel.pp.schedule)->interleaved;
-  check_pipeline(plan, interleaved, problems);
+  check_pipeline(plan, find_schedule(plan.parallel.pp.schedule)->interleaved, problems);
   // With offload, ZeRO on one GPU is how the states leave it (ZeRO-Offload's use case).
   if (data.zero > 0 && dp == 1 && data.offload == Offload::kNone) flag(R::kZeroWithoutDp);
   // Sliding-window attention is not simulated: sequences that would use it are refused.
@@ -100,21 +99,35 @@ LayoutProblems resolve_layout(Plan& plan) {
   for (size_t c = 0; c < checks.size(); ++c) {
     if (checks[c].fails(plan)) problems.set(kCoreLayoutReasons + c);
   }
-  if (plan.mode == Mode::kInference) {  // no steps, no global batch
-    if (prefill_passes(plan.inference) > kMostPrefillPasses) flag(R::kPrefillPasses);
-    return problems;
+  // Serving has no steps and no global batch.
+  if (plan.mode == Mode::kInference && prefill_passes(plan.inference) > kMostPrefillPasses) {
+    flag(R::kPrefillPasses);
   }
-  const int64_t per_step = plan.training.micro_batch * dp;
+  return problems;
+}
+
+LayoutProblems resolve_batch(Plan& plan, LayoutProblems parallel) {
+  LayoutProblems problems = parallel;
+  // Without dp there is no batch to check.
+  if (plan.mode == Mode::kInference || problems.test(static_cast<size_t>(R::kGpusNotDivisible)))
+    return problems;
+  const int64_t per_step = plan.training.micro_batch * plan.parallel.dp.degree;
   if (plan.training.global_batch == 0) plan.training.global_batch = per_step;
   if (plan.training.global_batch % per_step != 0) {
-    flag(R::kGlobalBatch);
+    problems.set(static_cast<size_t>(R::kGlobalBatch));
     return problems;
   }
-  if (interleaved && (plan.training.global_batch / per_step) % stages != 0) {
-    flag(R::kInterleavedMicrobatches);
+  const int64_t stages = plan.parallel.pp.stages;
+  if ((plan.training.global_batch / per_step) % stages != 0 &&
+      find_schedule(plan.parallel.pp.schedule)->interleaved) {
+    problems.set(static_cast<size_t>(R::kInterleavedMicrobatches));
   }
   check_work(plan, problems);
   return problems;
+}
+
+LayoutProblems resolve_layout(Plan& plan) {
+  return resolve_batch(plan, resolve_parallel_layout(plan));
 }
 
 int64_t layer_passes(const Plan& plan) {

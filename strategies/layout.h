@@ -37,8 +37,18 @@ using LayoutProblems = std::bitset<64>;
 size_t layout_reason_count();
 
 /// Resolves `dp: auto` (degree 0: the GPUs over tp × pp) and a global batch of 0
-/// (micro_batch × dp), then lists every inconsistency.
+/// (micro_batch × dp), then lists every inconsistency: resolve_parallel_layout, then
+/// resolve_batch.
 LayoutProblems resolve_layout(Plan& plan);
+/// The part of resolve_layout that reads neither the global batch nor the microbatches
+/// (a sweep over the global batch finds it once): dp resolved, the parallel layout, the
+/// strategy passes' checks, serving's prefill.
+LayoutProblems resolve_parallel_layout(Plan& plan);
+/// The rest, given what resolve_parallel_layout found (`parallel`) and left in `plan`: the
+/// global batch resolved and checked against micro_batch × dp and the schedule, the step's
+/// work against the walk's limits (nothing more when serving, or when dp is unresolved).
+/// Returns `parallel` and those problems.
+LayoutProblems resolve_batch(Plan& plan, LayoutProblems parallel);
 
 /// A training step's layer passes: every microbatch through every layer (0 when serving).
 /// The walk's time and memory follow it (sim/limits.h).

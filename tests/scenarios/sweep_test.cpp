@@ -209,7 +209,8 @@ TEST_CASE("a sweep's values keep the shorthands a scenario's keys have") {
 
 TEST_CASE("a sweep plan makes every point as prepare does, in order and after jumps") {
   // Sections with their keys (in either order), dp: auto and the global batch that
-  // resolving fills in, a layout key and a skip reason.
+  // resolving fills in, a layout key and a skip reason; the last axis changes only the
+  // global batch (the parallel layout kept from the point before).
   const auto sweeps = sweeps_of(std::string(kBase) + R"(sweep:
   precision.gradients: [fp32, bf16]
   parallel: [{dp: auto, zero: 1}, {dp: 2, zero: 3}]
