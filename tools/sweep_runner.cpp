@@ -104,6 +104,15 @@ class RowWriter {
         labels.json.push_back(std::move(json));
         labels.json_keys.push_back(nlohmann::json(axis.key).dump());
       }
+      const size_t last = v.sweep.axes().size() - 1;
+      if (!v.sweep.axes().empty() && !labels.auto_dp[last]) {
+        for (size_t i = 0; i < v.sweep.axes()[last].labels.size(); ++i) {
+          const bool json = format_ == SweepFormat::kJsonLines;
+          labels.last_values.push_back(
+              (json ? labels.json_keys[last] + ":" + labels.json[last][i] : labels.csv[last][i]) +
+              ",");
+        }
+      }
       labels_.push_back(std::move(labels));
     }
   }
@@ -132,13 +141,18 @@ class RowWriter {
   }
 
   void write(const Row& row, fmt::memory_buffer& out) {
-    append_swept(row, out);
+    const std::string_view last = swept(row);
     const auto& r = row.result;
     const Piece* separator = format_ == SweepFormat::kJsonLines ? kJsonSeparators : kCsvSeparators;
-    // Written in place, in room for the most a row's results take (cut back after).
+    // Written in place, in room for the swept values and the most a row's results take
+    // (cut back after).
     const size_t start = out.size();
-    out.resize(start + kMostResultChars);
+    out.resize(start + prefix_.size() + last.size() + kMostResultChars);
     char* end = out.data() + start;
+    std::memcpy(end, prefix_.data(), prefix_.size());
+    end += prefix_.size();
+    std::memcpy(end, last.data(), last.size());
+    end += last.size();
     // Whole pieces are copied (a fixed size copies fastest), the next write going over the slack.
     auto put = [&](const Piece& piece) {
       std::memcpy(end, piece.text, sizeof piece.text);
@@ -182,16 +196,17 @@ class RowWriter {
 
  private:
   /// The row's start: the variant and each swept value, each followed by a comma. Rows
-  /// come in runs that differ only in the last axis: the rest is formatted once per run,
-  /// and the last axis's value counted on from the row before.
-  void append_swept(const Row& row, fmt::memory_buffer& out) {
+  /// come in runs that differ only in the last axis: the rest (prefix_) is formatted once
+  /// per run, and the last axis's value counted on from the row before; returns its text.
+  std::string_view swept(const Row& row) {
     const auto& axes = sweeps_[row.variant].sweep.axes();
     const uint64_t last_values = axes.empty() ? 1 : axes.back().labels.size();
-    const bool same_run = prefix_.size() != 0 && row.variant == variant_ && row.dp == dp_ &&
+    const bool same_run = started_ && row.variant == variant_ && row.dp == dp_ &&
                           row.point > point_ && row.point - point_ < last_values - value_;
     if (same_run) {
       value_ += row.point - point_;
     } else {
+      started_ = true;
       variant_ = row.variant;
       dp_ = row.dp;
       value_ = row.point % last_values;
@@ -205,8 +220,12 @@ class RowWriter {
         append_value(row, a, coordinates_[a], prefix_);
     }
     point_ = row.point;
-    out.append(prefix_);
-    if (!axes.empty()) append_value(row, axes.size() - 1, value_, out);
+    if (axes.empty()) return {};
+    const std::vector<std::string>& written = labels_[row.variant].last_values;
+    if (!written.empty()) return written[value_];
+    last_value_.clear();  // `parallel.dp: auto`, resolved per row
+    append_value(row, axes.size() - 1, value_, last_value_);
+    return {last_value_.data(), last_value_.size()};
   }
 
   /// Axis `a`'s value `v` (its key first in JSON Lines), and a comma.
@@ -233,6 +252,9 @@ class RowWriter {
     std::vector<std::vector<std::string>> csv;
     std::vector<std::vector<std::string>> json;
     std::vector<std::string> json_keys;
+    /// The last axis's values as rows write them (its key first in JSON Lines, a comma
+    /// after); none when the axis is `parallel.dp: auto`.
+    std::vector<std::string> last_values;
   };
   const std::vector<scenarios::VariantSweep>& sweeps_;
   SweepFormat format_;
@@ -244,6 +266,8 @@ class RowWriter {
   // The run of rows being written: their start, and the last row's point and value of
   // the last axis.
   fmt::memory_buffer prefix_;
+  fmt::memory_buffer last_value_;
+  bool started_ = false;
   size_t variant_ = 0;
   int64_t dp_ = 0;
   uint64_t point_ = 0;
