@@ -26,13 +26,9 @@ training: {seq_len: 256, micro_batch: 1, global_batch: 32}
 parallel: {dp: auto}
 )";
 
-std::vector<VariantSweep> sweeps_of(const std::string& text) {
-  return memsim::scenarios::read_sweeps(memsim::testing::scenario_from_text(text, "s.yaml"));
-}
-
 /// The diagnostics of reading the sweep of `text` (fails the test if it reads).
 std::vector<Diagnostic> errors_of(const std::string& text) {
-  return memsim::testing::diagnostics_of([&] { sweeps_of(text); });
+  return memsim::testing::diagnostics_of([&] { memsim::testing::sweeps_from_text(text); });
 }
 
 bool has(const std::vector<Diagnostic>& errors, int line, int column, const std::string& part) {
@@ -42,7 +38,7 @@ bool has(const std::vector<Diagnostic>& errors, int line, int column, const std:
 }  // namespace
 
 TEST_CASE("auto expands tp and pp to every valid degree, the last key varying fastest") {
-  const auto sweeps = sweeps_of(std::string(kBase) + R"(sweep:
+  const auto sweeps = memsim::testing::sweeps_from_text(std::string(kBase) + R"(sweep:
   parallel.tp: auto
   parallel.pp: auto
   training.micro_batch: [1, 2]
@@ -63,7 +59,7 @@ TEST_CASE("auto expands tp and pp to every valid degree, the last key varying fa
 }
 
 TEST_CASE("a point's plan is the base with each swept value, and dp: auto resolved") {
-  const auto sweeps = sweeps_of(std::string(kBase) + R"(sweep:
+  const auto sweeps = memsim::testing::sweeps_from_text(std::string(kBase) + R"(sweep:
   parallel.tp: [2, 4]
   checkpointing: [none, {full: {every: 2}}]
   model: [llama2-7b, {layers: 4, hidden: 512, heads: 8, ffn: 1536, vocab: 1024}]
@@ -86,7 +82,7 @@ TEST_CASE("a point's plan is the base with each swept value, and dp: auto resolv
 }
 
 TEST_CASE("invalid layouts and broken constraints are skipped with their reason") {
-  const auto sweeps = sweeps_of(std::string(kBase) + R"(sweep:
+  const auto sweeps = memsim::testing::sweeps_from_text(std::string(kBase) + R"(sweep:
   parallel.tp: [1, 3, 8]
   training.micro_batch: [1, 64]
 where:
@@ -108,7 +104,7 @@ where:
   CHECK(skipped["global batch not divisible by micro_batch × dp"] == 2);
   CHECK(skipped.size() == 2);
 
-  const auto constrained = sweeps_of(std::string(kBase) + R"(sweep:
+  const auto constrained = memsim::testing::sweeps_from_text(std::string(kBase) + R"(sweep:
   parallel.tp: [1, 2, 4, 8]
 where:
   - parallel.tp * 2 < 9
@@ -123,7 +119,7 @@ where:
 }
 
 TEST_CASE("every variant of compare: gets the sweep") {
-  const auto sweeps = sweeps_of(std::string(kBase) + R"(compare:
+  const auto sweeps = memsim::testing::sweeps_from_text(std::string(kBase) + R"(compare:
   - {name: zero3, parallel: {zero: 3}}
 sweep:
   training.micro_batch: [1, 2]
@@ -159,7 +155,7 @@ where:
   CHECK(has(errors, 10, 5, "'parallel.schedule' is not a number or a numeric scenario key"));
   CHECK(has(errors, 11, 5, "unexpected '~'"));
 
-  CHECK_THROWS_AS(sweeps_of(kBase), InputError);  // no sweep: at all
+  CHECK_THROWS_AS(memsim::testing::sweeps_from_text(kBase), InputError);  // no sweep: at all
 }
 
 TEST_CASE("every scenario key can be swept") {
@@ -179,7 +175,7 @@ TEST_CASE("a section's axis and its keys' axes both hold at every point, in eith
   for (const char* axes : {"  precision: [fp32, bf16]\n  precision.gradients: [fp32, bf16]\n",
                            "  precision.gradients: [fp32, bf16]\n  precision: [fp32, bf16]\n"}) {
     CAPTURE(axes);
-    const auto sweeps = sweeps_of(std::string(kBase) + "sweep:\n" + axes);
+    const auto sweeps = memsim::testing::sweeps_from_text(std::string(kBase) + "sweep:\n" + axes);
     const auto& sweep = sweeps.front().sweep;
     REQUIRE(sweep.points() == 4);
     const bool recipe_first = sweep.axes()[0].key == "precision";
@@ -199,8 +195,8 @@ TEST_CASE("a section's axis and its keys' axes both hold at every point, in eith
 
 TEST_CASE("a sweep's values keep the shorthands a scenario's keys have") {
   // `training.optimizer: sgd` is `{name: sgd}`, as `model: NAME` is `{preset: NAME}`.
-  const auto sweeps =
-      sweeps_of(std::string(kBase) + "sweep:\n  training.optimizer: [adamw, sgd]\n");
+  const auto sweeps = memsim::testing::sweeps_from_text(
+      std::string(kBase) + "sweep:\n  training.optimizer: [adamw, sgd]\n");
   const auto& axis = sweeps.front().sweep.axes().front();
   REQUIRE(axis.plans.size() == 2);
   CHECK(axis.plans[0].training.optimizer.name == "adamw");
@@ -211,7 +207,7 @@ TEST_CASE("a sweep plan makes every point as prepare does, in order and after ju
   // Sections with their keys (in either order), dp: auto and the global batch that
   // resolving fills in, a layout key and a skip reason; the last axis changes only the
   // global batch (the parallel layout kept from the point before).
-  const auto sweeps = sweeps_of(std::string(kBase) + R"(sweep:
+  const auto sweeps = memsim::testing::sweeps_from_text(std::string(kBase) + R"(sweep:
   precision.gradients: [fp32, bf16]
   parallel: [{dp: auto, zero: 1}, {dp: 2, zero: 3}]
   parallel.tp: [1, 2, 3]

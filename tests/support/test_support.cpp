@@ -214,6 +214,10 @@ scenarios::Scenario scenario_from_text(const std::string& text, const std::strin
   return scenarios::read_scenario(scenarios::parse_yaml(text, name), name, overrides);
 }
 
+std::vector<scenarios::VariantSweep> sweeps_from_text(const std::string& text) {
+  return scenarios::read_sweeps(scenario_from_text(text, "s.yaml"));
+}
+
 std::vector<scenarios::Diagnostic> diagnostics_of(const std::function<void()>& read) {
   try {
     read();

@@ -12,6 +12,7 @@
 #include "evaluation/compiled_plan.h"
 #include "evaluation/schedule_order.h"
 #include "scenarios/scenario.h"
+#include "scenarios/sweep.h"
 #include "sim/timeline.h"
 #include "strategies/plan.h"
 
@@ -90,6 +91,9 @@ std::string gpu_profile_yaml(const std::string& name, int64_t memory_mib);
 /// The scenario in `text`, read as if from a file named `name`.
 scenarios::Scenario scenario_from_text(const std::string& text, const std::string& name,
                                        const std::vector<std::string>& overrides = {});
+
+/// The sweeps (one per variant) of the scenario in `text`.
+std::vector<scenarios::VariantSweep> sweeps_from_text(const std::string& text);
 
 /// The diagnostics `read` throws as an InputError (fails the test when it throws none).
 std::vector<scenarios::Diagnostic> diagnostics_of(const std::function<void()>& read);

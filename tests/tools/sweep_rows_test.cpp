@@ -33,10 +33,6 @@ sweep:
   parallel.tp: [1, 2, 4]
 )";
 
-std::vector<memsim::scenarios::VariantSweep> sweeps_of(const std::string& text) {
-  return memsim::scenarios::read_sweeps(memsim::testing::scenario_from_text(text, "s.yaml"));
-}
-
 /// A row of made-up results: each field different, so each lands in its own column.
 Row row_at(size_t variant, uint64_t point, int64_t dp, double seed) {
   Row row;
@@ -95,10 +91,8 @@ std::vector<Row> rows_of(const std::vector<memsim::scenarios::VariantSweep>& swe
   return rows;
 }
 
-}  // namespace
-
-TEST_CASE("CSV rows carry the variant, the swept values as written, then the results") {
-  const auto sweeps = sweeps_of(kScenario);
+/// Every row of rows_of(sweeps), written as CSV, reads as expected_csv says.
+void check_csv_rows(const std::vector<memsim::scenarios::VariantSweep>& sweeps) {
   RowWriter writer(sweeps, SweepFormat::kCsv, memsim::tools::UnitSystem::kBinary);
   for (const Row& row : rows_of(sweeps)) {
     CAPTURE(row.variant);
@@ -109,20 +103,22 @@ TEST_CASE("CSV rows carry the variant, the swept values as written, then the res
   }
 }
 
+}  // namespace
+
+TEST_CASE("CSV rows carry the variant, the swept values as written, then the results") {
+  check_csv_rows(memsim::testing::sweeps_from_text(kScenario));
+}
+
 TEST_CASE("dp: auto as the last axis shows each row's resolved degree") {
-  const auto sweeps = sweeps_of(std::string(kScenario) + "  parallel.dp: auto\n");
+  const auto sweeps =
+      memsim::testing::sweeps_from_text(std::string(kScenario) + "  parallel.dp: auto\n");
   REQUIRE(sweeps.front().sweep.axes().back().key == "parallel.dp");
-  RowWriter writer(sweeps, SweepFormat::kCsv, memsim::tools::UnitSystem::kBinary);
-  for (const Row& row : rows_of(sweeps)) {
-    CAPTURE(row.point);
-    fmt::memory_buffer out;
-    writer.write(row, out);
-    CHECK(fmt::to_string(out) == expected_csv(sweeps, row));
-  }
+  check_csv_rows(sweeps);
 }
 
 TEST_CASE("JSON Lines rows hold the same keys and values as the CSV's columns") {
-  const auto sweeps = sweeps_of(std::string(kScenario) + "  parallel.dp: auto\n");
+  const auto sweeps =
+      memsim::testing::sweeps_from_text(std::string(kScenario) + "  parallel.dp: auto\n");
   RowWriter writer(sweeps, SweepFormat::kJsonLines, memsim::tools::UnitSystem::kBinary);
   const std::vector<std::string> columns = writer.header();
   for (const Row& row : rows_of(sweeps)) {

@@ -42,10 +42,6 @@ sweep:
   checkpointing: [none, full]
 )";
 
-std::vector<VariantSweep> sweeps_of(const std::string& text) {
-  return memsim::scenarios::read_sweeps(memsim::testing::scenario_from_text(text, "s.yaml"));
-}
-
 std::string run(const std::vector<VariantSweep>& sweeps, SweepOptions options,
                 memsim::tools::SweepSummary* summary = nullptr) {
   std::ostringstream out;
@@ -71,7 +67,7 @@ std::vector<std::vector<std::string>> csv_rows(const std::string& text) {
 }  // namespace
 
 TEST_CASE("every valid point is a row equal to the walk of its plan, in grid order") {
-  const auto sweeps = sweeps_of(kScenario);
+  const auto sweeps = memsim::testing::sweeps_from_text(kScenario);
   SweepOptions options;
   options.threads = 3;
   memsim::tools::SweepSummary summary;
@@ -118,7 +114,7 @@ TEST_CASE("rows are the same to the byte on one thread or many, over long pipeli
   // Many microbatch counts of deep, uneven pipelines over several chunks of points: the
   // threads meet each family of schedule orders in their own order, and timings moved
   // between a family's orders agree with timing them only to rounding.
-  const auto sweeps = sweeps_of(R"(name: families
+  const auto sweeps = memsim::testing::sweeps_from_text(R"(name: families
 model: {layers: 22, hidden: 256, heads: 4, kv_heads: 4, ffn: 512, vocab: 512}
 hardware: {gpu: a100-40gb, gpus_per_node: 8, nodes: 2}
 training: {seq_len: 256, micro_batch: 1, global_batch: 64}
@@ -143,7 +139,7 @@ sweep:
 }
 
 TEST_CASE("the output is the same on one thread or many, and in JSON Lines") {
-  const auto sweeps = sweeps_of(kScenario);
+  const auto sweeps = memsim::testing::sweeps_from_text(kScenario);
   SweepOptions one;
   one.threads = 1;
   SweepOptions many;
@@ -167,7 +163,7 @@ TEST_CASE("the output is the same on one thread or many, and in JSON Lines") {
 }
 
 TEST_CASE("--top N keeps the best N: fits first, then step time, then peak") {
-  const auto sweeps = sweeps_of(kScenario);
+  const auto sweeps = memsim::testing::sweeps_from_text(kScenario);
   SweepOptions all;
   auto rows = csv_rows(run(sweeps, all));
   std::vector<std::vector<std::string>> expected(rows.begin() + 1, rows.end());
@@ -194,9 +190,10 @@ TEST_CASE("--top N keeps the best N: fits first, then step time, then peak") {
 }
 
 TEST_CASE("a stopped sweep writes only whole rows, a prefix of the full output") {
-  const auto sweeps = sweeps_of(std::string(kScenario) +
-                                "  training.seq_len: [512, 1024, 2048, 4096]\n"
-                                "  precision: [bf16-mixed, fp32]\n");
+  const auto sweeps =
+      memsim::testing::sweeps_from_text(std::string(kScenario) +
+                                        "  training.seq_len: [512, 1024, 2048, 4096]\n"
+                                        "  precision: [bf16-mixed, fp32]\n");
   SweepOptions options;
   options.threads = 2;
   const std::string full = run(sweeps, options);
