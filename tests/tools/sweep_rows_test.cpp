@@ -117,28 +117,33 @@ TEST_CASE("dp: auto as the last axis shows each row's resolved degree") {
 }
 
 TEST_CASE("JSON Lines rows hold the same keys and values as the CSV's columns") {
-  const auto sweeps =
-      memsim::testing::sweeps_from_text(std::string(kScenario) + "  parallel.dp: auto\n");
-  RowWriter writer(sweeps, SweepFormat::kJsonLines, memsim::tools::UnitSystem::kBinary);
-  const std::vector<std::string> columns = writer.header();
-  for (const Row& row : rows_of(sweeps)) {
-    CAPTURE(row.point);
-    fmt::memory_buffer out;
-    writer.write(row, out);
-    const std::string text = fmt::to_string(out);
-    REQUIRE(text.back() == '\n');
-    const nlohmann::json object = nlohmann::json::parse(text);
-    std::vector<std::string> keys;
-    for (const auto& item : object.items())
-      keys.push_back(item.key());
-    CHECK(keys.size() == columns.size());
-    CHECK(object["variant"] == sweeps[row.variant].name);
-    CHECK(object["parallel.dp"] == row.dp);
-    CHECK(object["peak_bytes"] == row.result.peak.value());
-    CHECK(object["step_time_s"].get<double>() == row.result.step_time_s);
-    CHECK(object["mfu"].get<double>() == row.result.model_flops_utilization);
-    std::vector<size_t> at;
-    sweeps[row.variant].sweep.coordinates(row.point, at);
-    CHECK(object["parallel.tp"] == std::stoi(sweeps[row.variant].sweep.axes()[1].labels[at[1]]));
+  // The last axis a number (tp), then dp: auto.
+  for (const std::string& more : {std::string(), std::string("  parallel.dp: auto\n")}) {
+    const auto sweeps = memsim::testing::sweeps_from_text(kScenario + more);
+    RowWriter writer(sweeps, SweepFormat::kJsonLines, memsim::tools::UnitSystem::kBinary);
+    const std::vector<std::string> columns = writer.header();
+    for (const Row& row : rows_of(sweeps)) {
+      CAPTURE(row.point);
+      fmt::memory_buffer out;
+      writer.write(row, out);
+      const std::string text = fmt::to_string(out);
+      REQUIRE(text.back() == '\n');
+      const nlohmann::ordered_json object = nlohmann::ordered_json::parse(text);  // in order
+      std::vector<std::string> keys;
+      for (const auto& item : object.items())
+        keys.push_back(item.key());
+      CHECK(keys == columns);
+      CHECK(object["variant"] == sweeps[row.variant].name);
+      std::vector<size_t> at;
+      sweeps[row.variant].sweep.coordinates(row.point, at);
+      const auto& axes = sweeps[row.variant].sweep.axes();
+      CHECK(object["checkpointing"] == axes[0].labels[at[0]]);
+      CHECK(object["parallel.tp"] == std::stoi(axes[1].labels[at[1]]));
+      if (!more.empty()) CHECK(object["parallel.dp"] == row.dp);
+      CHECK(object["fits"] == row.result.fits);
+      CHECK(object["peak_bytes"] == row.result.peak.value());
+      CHECK(object["step_time_s"].get<double>() == row.result.step_time_s);
+      CHECK(object["mfu"].get<double>() == row.result.model_flops_utilization);
+    }
   }
 }
