@@ -354,7 +354,8 @@ ChunkProfile profile_chunk(const sim::LayerGraph& graph, const sim::QuantityInde
   ChunkProfile profile;
   profile.forward = profile_pass(recipe.forward, recipe, program, false);
   profile.backward = profile_pass(recipe.backward, recipe, program, false);
-  profile.first_backward = profile_pass(recipe.backward, recipe, program, true);
+  if (form.gradients_on_demand)
+    profile.first_backward = profile_pass(recipe.backward, recipe, program, true);
   profile.host_forward = profile_host_pass(recipe.forward, recipe, program);
   profile.host_backward = profile_host_pass(recipe.backward, recipe, program);
   profile.offloads = std::any_of(recipe.deltas.begin(), recipe.deltas.end(),

@@ -69,9 +69,10 @@ struct PassProfile {
 
 struct ChunkProfile {
   PassProfile forward;
-  PassProfile backward;        ///< recomputation included
-  PassProfile first_backward;  ///< with parameter gradients made on demand
-  PassProfile host_forward;    ///< activations offloaded to host memory
+  PassProfile backward;  ///< recomputation included
+  /// With parameter gradients made on demand; empty unless the form asks for it.
+  PassProfile first_backward;
+  PassProfile host_forward;  ///< activations offloaded to host memory
   PassProfile host_backward;
   bool offloads = false;     ///< whether any activations go to host memory
   std::vector<OpRuns> runs;  ///< what the chunk's compute time is made of
@@ -85,6 +86,10 @@ void apply_recipe_settings(const RecipeSettings& settings, sim::RankProgram& pro
 struct ChunkForm {
   ChunkShape shape;
   RecipeSettings settings;
+  /// The plan makes gradient buffers on demand (GradientBuffers::kOnDemand): its stages may
+  /// make parameter gradients in the first backward (StageFacts::gradients_on_demand), so
+  /// the profile has that pass. Plans that never do skip building it.
+  bool gradients_on_demand = false;
   bool operator==(const ChunkForm&) const = default;
 };
 

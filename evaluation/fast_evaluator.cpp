@@ -54,8 +54,9 @@ struct Lookup {
   ContextEntry& context;
   uint64_t context_id;
   const StageLayout& layout;
-  const RecipeSettings& settings;  ///< what the profiles were looked up by
-  KindProfiles& profiles;          ///< per kind, per chunk; empty kinds not looked up yet
+  const RecipeSettings& settings;  ///< what the profiles were looked up by, with:
+  bool gradients_on_demand;
+  KindProfiles& profiles;  ///< per kind, per chunk; empty kinds not looked up yet
   const FactsInputs& facts_inputs;
   uint64_t facts_inputs_id;  ///< the id they are kept under
   bool context_priced = false;
@@ -205,7 +206,7 @@ struct FastEvaluator::Caches {
     std::vector<ChunkEntry*>& entries = at.profiles[k];
     if (!entries.empty()) return;
     for (const ChunkShape& shape : at.layout.shapes[at.layout.representative[k]]) {
-      const ChunkForm form{shape, at.settings};
+      const ChunkForm form{shape, at.settings, at.gradients_on_demand};
       entries.push_back(&chunks.get({&at.model, form}));
     }
   }
@@ -268,6 +269,7 @@ void FastEvaluator::Caches::price_kind(Lookup& at, size_t k) {
   numbers.times.assign(shapes.size(), {});
   numbers.offloads = false;
   const bool on_demand = facts->gradients_on_demand;
+  MEMSIM_CHECK(!on_demand || at.gradients_on_demand);  // the profiles have the pass
   find_profiles(at, k);
   const std::vector<ChunkEntry*>& entries = at.profiles[k];
   const int64_t scale = at.context.scale;
@@ -389,14 +391,15 @@ const PricedStages& FastEvaluator::Caches::price_stages(const TrainingPlan& plan
   const auto [found, context_id] = context(last, entry);
   const StageLayout& layout = layouts.get({&entry, last.parallel.pp});
   const RecipeSettings settings = recipe_settings(last);
-  auto [profiles, profiles_new] = kind_profiles.get({&layout, &entry, settings});
+  const bool on_demand = last.training.gradient_buffers == GradientBuffers::kOnDemand;
+  auto [profiles, profiles_new] = kind_profiles.get({&layout, &entry, settings, on_demand});
   const size_t kind_count = layout.representative.size();
   if (profiles_new) profiles->assign(kind_count, {});
   const FactsInputs facts_in =
       facts_inputs(last, *optimizers.get(last.training.optimizer), *clusters.get(last.cluster));
   const auto interned = interned_facts_inputs.get(facts_in, [&] { return facts_in; });
-  Lookup at{last,     entry,     *found,          context_id, layout,
-            settings, *profiles, *interned.value, interned.id};
+  Lookup at{last,     entry,     *found,    context_id,      layout,
+            settings, on_demand, *profiles, *interned.value, interned.id};
   kinds.resize(std::max(kinds.size(), kind_count));
   for (size_t k = 0; k < kind_count; ++k)
     price_kind(at, k);
