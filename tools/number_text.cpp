@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -128,21 +129,6 @@ char* write_shortest(char* out, double value) {
   return out + 2 - leading + count;
 }
 
-ShortestTexts::ShortestTexts() : slots_(size_t{1} << kSlotBits) {}
-
-char* ShortestTexts::write(char* out, double value) {
-  const auto bits = std::bit_cast<uint64_t>(value);
-  // Fibonacci hashing: the top bits of the product mix every bit of the value's.
-  Slot& slot = slots_[(bits * 0x9E3779B97F4A7C15ULL) >> (64 - kSlotBits)];
-  if (slot.size == 0 || slot.bits != bits) {
-    char* end = write_shortest(slot.text.data(), value);
-    slot.size = static_cast<uint8_t>(end - slot.text.data());
-    slot.bits = bits;
-  }
-  std::memcpy(out, slot.text.data(), kMostShortestChars);
-  return out + slot.size;
-}
-
 char* write_integer(char* out, int64_t value) {
   uint64_t magnitude = static_cast<uint64_t>(value);
   if (value < 0) {
@@ -157,5 +143,31 @@ char* write_integer(char* out, int64_t value) {
   write_digits(out + count, magnitude, count);
   return out + count;
 }
+
+template <typename T>
+KeptTexts<T>::KeptTexts() : slots_(size_t{1} << kSlotBits) {}
+
+template <typename T>
+char* KeptTexts<T>::write(char* out, T value) {
+  const auto bits = std::bit_cast<uint64_t>(value);
+  // Fibonacci hashing: the top bits of the product mix every bit of the value's.
+  Slot& slot = slots_[(bits * 0x9E3779B97F4A7C15ULL) >> (64 - kSlotBits)];
+  if (slot.size == 0 || slot.bits != bits) {
+    char* const text = slot.text.data();
+    char* end = nullptr;
+    if constexpr (std::is_same_v<T, double>) {
+      end = write_shortest(text, value);
+    } else {
+      end = write_integer(text, value);
+    }
+    slot.size = static_cast<uint8_t>(end - text);
+    slot.bits = bits;
+  }
+  std::memcpy(out, slot.text.data(), kMostChars);
+  return out + slot.size;
+}
+
+template class KeptTexts<double>;
+template class KeptTexts<int64_t>;
 
 }  // namespace memsim::tools

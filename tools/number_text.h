@@ -5,6 +5,7 @@
 /// that reads back to the same value (fixed notation from 1e-4 up to 1e16, exponent
 /// notation outside), their digits from the same Dragonbox conversion fmt uses.
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -17,31 +18,37 @@ inline constexpr int kMostShortestChars = 24;
 /// Writes `value` at `out` (room for kMostShortestChars) and returns the end.
 char* write_shortest(char* out, double value);
 
-/// write_shortest with the text of recent values kept: a sweep's rows repeat values far
-/// apart (plans that time alike share their step time, bubble and throughput), and copying
-/// a kept text costs a tenth of converting the value again. One per column: each keeps
-/// the last value met of each of its slots.
-class ShortestTexts {
- public:
-  ShortestTexts();
-  /// Writes `value` at `out` (room for kMostShortestChars: a kept text is copied whole)
-  /// and returns the end.
-  char* write(char* out, double value);
-
- private:
-  struct Slot {
-    uint64_t bits = 0;
-    uint8_t size = 0;  ///< 0: empty
-    std::array<char, kMostShortestChars> text{};
-  };
-  static constexpr int kSlotBits = 10;
-  std::vector<Slot> slots_;
-};
-
 /// The most characters write_integer writes: a sign and 19 digits.
 inline constexpr int kMostIntegerChars = 20;
 
 /// Writes `value` in decimal at `out` (room for kMostIntegerChars) and returns the end.
 char* write_integer(char* out, int64_t value);
+
+/// write_shortest (doubles) or write_integer (int64_t) with the text of recent values
+/// kept: a sweep's rows repeat values far apart (plans that time alike share their step
+/// time, bubble and throughput; peaks repeat over the global batch), and copying a kept
+/// text costs a tenth of converting the value again. One per column: each keeps the last
+/// value met of each of its slots.
+template <typename T>
+class KeptTexts {
+ public:
+  /// The most characters a value takes.
+  static constexpr int kMostChars = std::max(kMostShortestChars, kMostIntegerChars);
+  KeptTexts();
+  /// Writes `value` at `out` (room for kMostChars: a kept text is copied whole) and returns
+  /// the end.
+  char* write(char* out, T value);
+
+ private:
+  struct Slot {
+    uint64_t bits = 0;
+    uint8_t size = 0;  ///< 0: empty
+    std::array<char, kMostChars> text{};
+  };
+  static constexpr int kSlotBits = 10;
+  std::vector<Slot> slots_;
+};
+using ShortestTexts = KeptTexts<double>;
+using IntegerTexts = KeptTexts<int64_t>;
 
 }  // namespace memsim::tools

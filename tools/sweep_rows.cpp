@@ -126,7 +126,7 @@ void RowWriter::write(const Row& row, fmt::memory_buffer& out) {
   put(*separator++);
   put(r.fits ? kTrue : kFalse);
   put(*separator++);
-  end = write_integer(end, r.peak.value());
+  end = peaks_.write(end, r.peak.value());
   const double values[] = {r.step_time_s, r.bubble_fraction, r.tokens_per_s,
                            r.model_flops_utilization};
   for (size_t v = 0; v < std::size(values); ++v) {

@@ -71,6 +71,7 @@ class RowWriter {
   UnitSystem units_;
   bool with_variant_;
   std::vector<Labels> labels_;
+  IntegerTexts peaks_;      ///< of the peak column
   ShortestTexts texts_[4];  ///< per column of doubles
   std::vector<size_t> coordinates_;
   // The run of rows being written: their start, and the last row's point and value of

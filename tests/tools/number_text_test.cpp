@@ -66,21 +66,29 @@ TEST_CASE("kept texts are the values' own, however values come back and share sl
   // Few distinct values, drawn again and again in random order: texts are kept, and
   // thousands of values share the slots, so a slot is overwritten and refilled many times.
   std::mt19937_64 random(7);
-  std::vector<double> values;
+  std::vector<uint64_t> bits;
   for (int i = 0; i < 5000; ++i)
-    values.push_back(std::bit_cast<double>(random()));
-  values.push_back(0.0);
-  values.push_back(-0.0);  // the same as 0.0 to ==, but written "-0"
-  memsim::tools::ShortestTexts texts;
-  std::uniform_int_distribution<size_t> pick(0, values.size() - 1);
+    bits.push_back(random());
+  bits.push_back(0);
+  bits.push_back(std::bit_cast<uint64_t>(-0.0));  // 0.0 to ==, but written "-0"
+  bits.push_back(uint64_t{1} << 63);              // the most negative integer
+  memsim::tools::ShortestTexts doubles;
+  memsim::tools::IntegerTexts integers;
+  std::uniform_int_distribution<size_t> pick(0, bits.size() - 1);
   int mismatches = 0;
   for (int i = 0; i < 100000; ++i) {
-    const double x = values[pick(random)];
-    char text[memsim::tools::kMostShortestChars];
-    const std::string kept(text, texts.write(text, x));
-    if (kept != shortest(x) && ++mismatches <= 5) {
-      CAPTURE(x);
-      CHECK(kept == shortest(x));
+    const uint64_t b = bits[pick(random)];
+    char text[memsim::tools::ShortestTexts::kMostChars];
+    const auto x = std::bit_cast<double>(b);
+    const auto n = std::bit_cast<int64_t>(b);
+    const std::string kept_double(text, doubles.write(text, x));
+    const std::string kept_integer(text, integers.write(text, n));
+    char own[memsim::tools::kMostIntegerChars];
+    const std::string integer(own, memsim::tools::write_integer(own, n));
+    if ((kept_double != shortest(x) || kept_integer != integer) && ++mismatches <= 5) {
+      CAPTURE(b);
+      CHECK(kept_double == shortest(x));
+      CHECK(kept_integer == integer);
     }
   }
   CHECK(mismatches == 0);
