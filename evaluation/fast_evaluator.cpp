@@ -54,7 +54,8 @@ struct Lookup {
   ContextEntry& context;
   uint64_t context_id;
   const StageLayout& layout;
-  const RecipeSettings& settings;  ///< what the profiles were looked up by, with:
+  /// What the profiles were looked up by (ProfilesKey), with the model and layout.
+  const RecipeSettings& settings;
   bool gradients_on_demand;
   KindProfiles& profiles;  ///< per kind, per chunk; empty kinds not looked up yet
   const FactsInputs& facts_inputs;

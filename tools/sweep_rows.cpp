@@ -54,30 +54,25 @@ bool better(const Row& a, const Row& b) {
 RowWriter::RowWriter(const std::vector<scenarios::VariantSweep>& sweeps, SweepFormat format,
                      UnitSystem units)
     : sweeps_(sweeps), format_(format), units_(units), with_variant_(sweeps.size() > 1) {
+  const bool json = format == SweepFormat::kJsonLines;
   for (const scenarios::VariantSweep& v : sweeps) {
     Labels labels;
-    labels.csv_variant = csv_field(v.name) + ",";
-    labels.json_variant = "\"variant\":" + nlohmann::json(v.name).dump() + ",";
+    labels.variant =
+        (json ? "\"variant\":" + nlohmann::json(v.name).dump() : csv_field(v.name)) + ",";
     for (const auto& axis : v.sweep.axes()) {
-      std::vector<std::string> csv;
-      std::vector<std::string> json;
-      labels.auto_dp.push_back(axis.key == "parallel.dp" && axis.labels.front() == "auto");
-      for (size_t i = 0; i < axis.labels.size(); ++i) {
-        csv.push_back(csv_field(axis.labels[i]));
-        json.push_back(axis.numeric[i] ? axis.labels[i] : nlohmann::json(axis.labels[i]).dump());
+      const bool auto_dp = axis.key == "parallel.dp" && axis.labels.front() == "auto";
+      const std::string key = json ? nlohmann::json(axis.key).dump() + ":" : "";
+      std::vector<std::string> values;
+      for (size_t i = 0; !auto_dp && i < axis.labels.size(); ++i) {
+        const std::string& label = axis.labels[i];
+        const std::string text = !json             ? csv_field(label)
+                                 : axis.numeric[i] ? label
+                                                   : nlohmann::json(label).dump();
+        values.push_back(key + text + ",");
       }
-      labels.csv.push_back(std::move(csv));
-      labels.json.push_back(std::move(json));
-      labels.json_keys.push_back(nlohmann::json(axis.key).dump());
-    }
-    const size_t last = v.sweep.axes().size() - 1;
-    if (!v.sweep.axes().empty() && !labels.auto_dp[last]) {
-      for (size_t i = 0; i < v.sweep.axes()[last].labels.size(); ++i) {
-        const bool json = format_ == SweepFormat::kJsonLines;
-        labels.last_values.push_back(
-            (json ? labels.json_keys[last] + ":" + labels.json[last][i] : labels.csv[last][i]) +
-            ",");
-      }
+      labels.auto_dp.push_back(auto_dp);
+      labels.keys.push_back(key);
+      labels.values.push_back(std::move(values));
     }
     labels_.push_back(std::move(labels));
   }
@@ -172,36 +167,29 @@ std::string_view RowWriter::swept(const Row& row) {
     dp_ = row.dp;
     value_ = row.point % last_values;
     prefix_.clear();
-    const bool json = format_ == SweepFormat::kJsonLines;
-    if (json) prefix_.push_back('{');
-    if (with_variant_)
-      prefix_.append(json ? labels_[row.variant].json_variant : labels_[row.variant].csv_variant);
+    if (format_ == SweepFormat::kJsonLines) prefix_.push_back('{');
+    if (with_variant_) prefix_.append(labels_[row.variant].variant);
     sweeps_[row.variant].sweep.coordinates(row.point, coordinates_);
     for (size_t a = 0; a + 1 < axes.size(); ++a)
       append_value(row, a, coordinates_[a], prefix_);
   }
   point_ = row.point;
   if (axes.empty()) return {};
-  const std::vector<std::string>& written = labels_[row.variant].last_values;
-  if (!written.empty()) return written[value_];
+  const size_t last = axes.size() - 1;
+  if (!labels_[row.variant].auto_dp[last]) return labels_[row.variant].values[last][value_];
   last_value_.clear();  // `parallel.dp: auto`, resolved per row
-  append_value(row, axes.size() - 1, value_, last_value_);
+  append_value(row, last, value_, last_value_);
   return {last_value_.data(), last_value_.size()};
 }
 
 void RowWriter::append_value(const Row& row, size_t a, size_t v, fmt::memory_buffer& out) const {
   const Labels& labels = labels_[row.variant];
-  const bool json = format_ == SweepFormat::kJsonLines;
-  if (json) {
-    out.append(labels.json_keys[a]);
-    out.push_back(':');
-  }
   if (labels.auto_dp[a]) {
+    out.append(labels.keys[a]);
     fmt::format_to(fmt::appender(out), FMT_COMPILE("{},"), row.dp);
     return;
   }
-  out.append(json ? labels.json[a][v] : labels.csv[a][v]);
-  out.push_back(',');
+  out.append(labels.values[a][v]);
 }
 
 }  // namespace memsim::tools

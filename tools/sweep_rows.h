@@ -54,17 +54,15 @@ class RowWriter {
   /// Axis `a`'s value `v` (its key first in JSON Lines), and a comma.
   void append_value(const Row& row, size_t a, size_t v, fmt::memory_buffer& out) const;
 
-  /// Each value of each axis, formatted once.
+  /// A variant's text, made once: rows only copy it.
   struct Labels {
     std::vector<bool> auto_dp;  ///< the axis is `parallel.dp: auto`: show the resolved value
-    std::string csv_variant;
-    std::string json_variant;
-    std::vector<std::vector<std::string>> csv;
-    std::vector<std::vector<std::string>> json;
-    std::vector<std::string> json_keys;
-    /// The last axis's values as rows write them (its key first in JSON Lines, a comma
-    /// after); none when the axis is `parallel.dp: auto`.
-    std::vector<std::string> last_values;
+    std::string variant;        ///< its name and a comma, as the format writes it
+    /// Per axis, its key as the format writes it before a value ("" in CSV, `"key":` in
+    /// JSON Lines), and each value after its key, with a comma (none for dp: auto, whose
+    /// value is each row's).
+    std::vector<std::string> keys;
+    std::vector<std::vector<std::string>> values;
   };
   const std::vector<scenarios::VariantSweep>& sweeps_;
   SweepFormat format_;
