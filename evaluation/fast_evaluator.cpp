@@ -107,7 +107,9 @@ struct FastEvaluator::Caches {
   /// by 8 sequence lengths meets 64 per layout, and their one-sample contexts).
   using Contexts = sim::RecentCache<ContextKey, ContextEntry, 128>;
   Contexts contexts;
-  std::vector<std::vector<int>> fixed_sets;                    ///< the distinct ContextEntry::fixed
+  /// The distinct ContextEntry::fixed, named by place: the first is the empty set, the
+  /// fixed_id of every context with none (a micro-batch of one, or one that is no multiple).
+  std::vector<std::vector<int>> fixed_sets{{}};
   std::unordered_set<StageMoments, sim::DerivedHash> moments;  ///< kind_moments' values
   sim::RecentCache<FactsInputs, FactsInputs, 4> interned_facts_inputs;
   sim::Interned<Cluster> clusters;

@@ -90,7 +90,7 @@ struct ContextEntry {
   uint64_t sample_id = 0;  ///< what its per-sample sums are kept under
   int64_t scale = 1;
   std::vector<int> fixed;  ///< quantities that do not grow with the micro-batch
-  uint64_t fixed_id = 0;   ///< names the set `fixed`
+  uint64_t fixed_id = 0;   ///< names the set `fixed` (0: none)
 };
 struct ContextKey {
   const ModelEntry* model = nullptr;

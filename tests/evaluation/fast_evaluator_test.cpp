@@ -274,3 +274,30 @@ TEST_CASE("one evaluator follows a sweep that changes one setting at a time") {
     }
   }
 }
+
+TEST_CASE("a micro-batch's sums per sample are its own, whichever micro-batch came first") {
+  // Micro-batch 16 relates its sizes to micro-batch 1's: most are 16 times as large, a few
+  // (the fixed ones) the same. Its per-sample sums leave the fixed ones out; micro-batch 1's
+  // own sums hold them. The two must not be taken for each other, in either order.
+  const Plan base = memsim::testing::scenario_from_text(R"(name: fixed
+model: {layers: 4, hidden: 512, heads: 8, kv_heads: 2, ffn: 1536, vocab: 1024}
+hardware: {gpu: a100-40gb, gpus_per_node: 8}
+training: {seq_len: 512, micro_batch: 1, global_batch: 64}
+parallel: {tp: 4, dp: auto, schedule: gpipe}
+precision: fp32
+)",
+                                                        "fixed.yaml")
+                        .variants.front()
+                        .plan;
+  const Plan one = base;
+  Plan sixteen = base;
+  sixteen.training.micro_batch = 16;
+  for (const bool one_first : {true, false}) {
+    CAPTURE(one_first);
+    memsim::evaluation::FastEvaluator fast;
+    const std::vector<const Plan*> order = one_first ? std::vector<const Plan*>{&one, &sixteen}
+                                                     : std::vector<const Plan*>{&sixteen, &one};
+    for (const Plan* plan : order)
+      CHECK(fast.evaluate(*plan).peak == memsim::evaluation::evaluate(*plan).peak);
+  }
+}
