@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <optional>
 
 #include "sim/check.h"
@@ -42,8 +43,12 @@ class Timer {
     if (ended_.size() < static_cast<size_t>(order.size())) ended_.resize(order.size());
   }
 
-  void run(bool jump) {
-    int64_t k = 0;
+  /// Times the order; with `from`, its entries before `from` are taken up as the scratch
+  /// has them (see resume_point).
+  void run(bool jump, int64_t from) {
+    MEMSIM_CHECK(from == 0 || (jump && starts_ == nullptr));
+    int64_t k = from;
+    if (from > 0) take_up(from);
     if (jump) {
       // Runs by place: a refocused order has as many, the same up to the one that settled.
       for (size_t r = 0; r < order_->runs.size(); ++r) {
@@ -57,9 +62,35 @@ class Timer {
   const ScheduleOrder& order() const { return *order_; }
   const std::vector<double>& end() const { return end_; }
   int64_t jumped() const { return jumped_; }
+  int64_t taken_up() const { return taken_up_; }
+  int64_t stepped_until() const { return first_jump_ >= 0 ? first_jump_ : order_->size(); }
   const SettledRun& settled() const { return settled_; }
 
  private:
+  /// The state timing entries [0, from) one by one leaves: each stage's end, and, inside a
+  /// run, each stage's end a period before (what the run's check for steadiness compares).
+  void take_up(int64_t from) {
+    taken_up_ = from;
+    end_ = ends_before(from);
+    for (const ScheduleOrder::Run& run : order_->runs) {
+      if (run.begin < from && from < run.end) previous_end_ = ends_before(from - run.period);
+    }
+  }
+  /// Each stage's end after the entries before k: its last step's end, or 0 before its first.
+  std::vector<double> ends_before(int64_t k) const {
+    std::vector<double> ends(order_->stages, 0.0);
+    std::vector<bool> found(order_->stages, false);
+    int64_t missing = order_->stages;
+    for (int64_t x = k - 1; x >= 0 && missing > 0; --x) {
+      const int32_t s = order_->timed[order_->source(x)].stage;
+      if (found[s]) continue;
+      found[s] = true;
+      ends[s] = ended_[x];
+      --missing;
+    }
+    return ends;
+  }
+
   /// Times entries [k, end) one by one, in stretches whose entries come one after another
   /// in `timed`: a repeated block's copy, or what comes before or after the copies.
   void steps(int64_t k, int64_t end) {
@@ -221,6 +252,7 @@ class Timer {
       if (moved[s]) end_[s] += static_cast<double>(periods) * lambda;
     }
     jumped_ += to - k;
+    if (first_jump_ < 0) first_jump_ = k;
     for (int64_t x = std::max(k, to - run.recall * period); x < to; ++x) {
       const int64_t shift = (x - k) / period + 1;
       ended_[x] = ended_[x - shift * period] + static_cast<double>(shift) * lambda;
@@ -245,6 +277,8 @@ class Timer {
   std::vector<double> previous_end_;  ///< at the start of the last period timed
   const Refocus* refocus_;
   int64_t jumped_ = 0;  ///< entries jumped over
+  int64_t first_jump_ = -1;
+  int64_t taken_up_ = 0;  ///< entries taken up from the scratch
   SettledRun settled_;
 };
 
@@ -263,6 +297,36 @@ std::optional<double> family_shift(const ScheduleOrder::Repeat& timed, const Set
   return static_cast<double>(more / settled.cycle) * settled.lambda;
 }
 
+int64_t resume_point(const ScheduleOrder& order, const std::vector<ScheduleOrder::Run>& runs,
+                     int64_t stepped, int64_t common) {
+  using Run = ScheduleOrder::Run;
+  const int64_t limit = std::min(stepped, common);
+  const auto begin = [](const Run* run) {
+    return run != nullptr ? run->begin : std::numeric_limits<int64_t>::max();
+  };
+  int64_t k = 0;  // both timings have stepped one by one up to here, past the runs before r
+  for (size_t r = 0;; ++r) {
+    const Run* mine = r < order.runs.size() ? &order.runs[r] : nullptr;
+    const Run* other = r < runs.size() ? &runs[r] : nullptr;
+    // Up to the next run of either, both time one by one.
+    const int64_t first = std::min(begin(mine), begin(other));
+    if (limit <= first) return limit;
+    if (k > first) return 0;  // runs that overlap (find_runs finds none): not worth the care
+    if (mine == nullptr || other == nullptr || mine->begin != other->begin ||
+        mine->period != other->period || mine->recall != other->recall) {
+      return first;
+    }
+    // A run of both, checked alike at each period's start while it lasts in both: take up
+    // at the last such start (or past the run, when it ends alike before the limit).
+    if (mine->end == other->end && limit >= mine->end) {
+      k = mine->end;
+      continue;
+    }
+    const int64_t end = std::min({limit, mine->end, other->end});
+    return first + (end - first) / mine->period * mine->period;
+  }
+}
+
 double bubble_fraction(double makespan_s, const std::vector<std::vector<ChunkTimes>>& times,
                        int64_t microbatches) {
   double idle = 0.0;
@@ -279,7 +343,8 @@ PipelineTiming timing_of(const Timer& timer, const std::vector<std::vector<Chunk
   const ScheduleOrder& order = timer.order();
   PipelineTiming timing;
   timing.end_s = timer.end();
-  timing.steps_timed = order.size() - timer.jumped();
+  timing.steps_timed = order.size() - timer.jumped() - timer.taken_up();
+  timing.stepped_until = timer.stepped_until();
   timing.settled = timer.settled();
   timing.busy_s.assign(order.stages, 0.0);
   for (int64_t s = 0; s < order.stages; ++s)
@@ -294,20 +359,22 @@ PipelineTiming timing_of(const Timer& timer, const std::vector<std::vector<Chunk
 PipelineTiming time_order(const ScheduleOrder& order,
                           const std::vector<std::vector<ChunkTimes>>& times, double transfer_s,
                           std::vector<std::vector<double>>* starts, TimingScratch* scratch,
-                          bool jump) {
+                          bool jump, int64_t from) {
   TimingScratch own;
   MEMSIM_CHECK(starts == nullptr || static_cast<int64_t>(order.entries.size()) == order.size());
+  MEMSIM_CHECK(from == 0 || scratch != nullptr);
   Timer timer(order, times, transfer_s, scratch != nullptr ? *scratch : own, starts);
-  timer.run(jump);
+  timer.run(jump, from);
   return timing_of(timer, times);
 }
 
 PipelineTiming time_order_refocused(const ScheduleOrder& order,
                                     const std::vector<std::vector<ChunkTimes>>& times,
                                     double transfer_s, TimingScratch& scratch,
-                                    const Refocus& refocus, const ScheduleOrder*& timed) {
+                                    const Refocus& refocus, const ScheduleOrder*& timed,
+                                    int64_t from) {
   Timer timer(order, times, transfer_s, scratch, nullptr, &refocus);
-  timer.run(true);
+  timer.run(true, from);
   timed = &timer.order();
   return timing_of(timer, times);
 }

@@ -36,7 +36,10 @@ struct PipelineTiming {
   double makespan_s = 0.0;     ///< when the last stage finishes its last step
   /// The idle share of the makespan on the stage that idles most.
   double bubble_fraction = 0.0;
-  int64_t steps_timed = 0;  ///< one by one; the others were jumped over
+  int64_t steps_timed = 0;  ///< one by one; the others were jumped over or taken up
+  /// The scratch holds this timing's end times, each step timed one by one, up to this entry
+  /// (where the timing first jumped, or the order's end): see resume_point.
+  int64_t stepped_until = 0;
   SettledRun settled;
 };
 
@@ -48,22 +51,33 @@ struct TimingScratch {
 /// Times a schedule in `order` (see time_schedule). `scratch`, when given, is reused for
 /// the steps' end times instead of allocating; asking for `starts` needs the order's
 /// entries. `jump`: skip steady periods (see ScheduleOrder);
-/// off, every step is timed one by one (the plain list scheduling).
+/// off, every step is timed one by one (the plain list scheduling). `from` > 0 takes up the
+/// end times of the entries before it from the scratch (see resume_point), with `jump`.
 PipelineTiming time_order(const ScheduleOrder& order,
                           const std::vector<std::vector<ChunkTimes>>& times, double transfer_s,
                           std::vector<std::vector<double>>* starts = nullptr,
-                          TimingScratch* scratch = nullptr, bool jump = true);
+                          TimingScratch* scratch = nullptr, bool jump = true, int64_t from = 0);
+
+/// Where a timing of `order` can take up the end times that a timing of another order, on
+/// the same stage times, left in the scratch: the orders have their first `common` entries
+/// alike, the other's runs are `runs`, and its steps were timed one by one up to `stepped`
+/// (PipelineTiming::stepped_until). Up to the entry returned, timing either order takes the
+/// same steps and makes the same checks for steadiness, so the timing taken up there is the
+/// timing from the start, bit for bit. 0: nowhere past the start.
+int64_t resume_point(const ScheduleOrder& order, const std::vector<ScheduleOrder::Run>& runs,
+                     int64_t stepped, int64_t common);
 
 /// Another order of the same family to finish timing in place of the one being timed, told
 /// where that one settled (SettledRun), or none. Both time the same steps up to there.
 using Refocus = std::function<const ScheduleOrder*(const SettledRun& settled)>;
 /// time_order of `order` (no starts), or, once it settles, of the order `refocus` names:
 /// its timing, without timing its steps before the settling entry again. `timed` is set to
-/// the order the timing is of.
+/// the order the timing is of. `from`: as for time_order.
 PipelineTiming time_order_refocused(const ScheduleOrder& order,
                                     const std::vector<std::vector<ChunkTimes>>& times,
                                     double transfer_s, TimingScratch& scratch,
-                                    const Refocus& refocus, const ScheduleOrder*& timed);
+                                    const Refocus& refocus, const ScheduleOrder*& timed,
+                                    int64_t from = 0);
 
 /// The seconds every stage's end moves between a timing of an order of a family (`timed`
 /// its repeat, `settled` from its timing) and the family's order with `copies` copies of the

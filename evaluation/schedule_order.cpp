@@ -311,6 +311,33 @@ ScheduleOrder order_of(const strategies::ScheduleInfo& schedule, int64_t stages,
   return order_of(order_seeds(schedule, stages, chunks, microbatches), microbatches, detail);
 }
 
+namespace {
+
+/// How many entries from k on come one after another in `order.timed` (to the end of a
+/// copy of the repeated block, or of the order).
+int64_t stretch_from(const ScheduleOrder& order, int64_t k) {
+  const ScheduleOrder::Repeat& repeat = order.repeat;
+  const int64_t copies_end = repeat.at + repeat.copies * repeat.block;
+  if (k < repeat.at && repeat.copies > 0) return repeat.at - k;
+  if (k >= repeat.at && k < copies_end) return repeat.at - order.source(k);
+  return order.size() - k;
+}
+
+}  // namespace
+
+int64_t common_entries(const ScheduleOrder& a, const ScheduleOrder& b) {
+  const int64_t n = std::min(a.size(), b.size());
+  int64_t k = 0;
+  while (k < n) {
+    const int64_t length = std::min({n - k, stretch_from(a, k), stretch_from(b, k)});
+    const auto first = a.timed.begin() + a.source(k);
+    const auto differs = std::mismatch(first, first + length, b.timed.begin() + b.source(k)).first;
+    k += differs - first;
+    if (differs != first + length) break;
+  }
+  return k;
+}
+
 OrderFamily family_of(const ScheduleOrder& order) {
   const ScheduleOrder::Repeat& repeat = order.repeat;
   return {order.stages, order.chunks_per_stage, order.microbatches - repeat.copies * repeat.group,

@@ -49,6 +49,7 @@ struct ScheduleOrder {
     int32_t wait_back;
     int32_t stage;
     int32_t slot;
+    bool operator==(const Timed&) const = default;
   };
   /// A long order is a short one with its steady block, the `block` entries before `at`,
   /// repeated `copies` more times at `at`: timing reads it in place of O(p·m) entries.
@@ -90,6 +91,11 @@ struct OrderFamily {
   bool operator==(const OrderFamily&) const = default;
 };
 OrderFamily family_of(const ScheduleOrder& order);
+
+/// How many first entries two orders have alike, as timing reads them (see Timed): the same
+/// steps, waiting alike. Orders of one schedule with different microbatch counts share their
+/// start: on 64 stages, 1F1B's order of 256 microbatches has 80% of the one of 128 first.
+int64_t common_entries(const ScheduleOrder& a, const ScheduleOrder& b);
 
 ScheduleOrder order_schedule(const std::vector<std::vector<sim::ScheduledStep>>& steps,
                              int64_t chunks_per_stage);

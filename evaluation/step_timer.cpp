@@ -74,9 +74,21 @@ StepTimes StepTimer::time(ScheduleEntry& schedule, const Siblings& siblings) {
   return result;
 }
 
-/// `order` timed step by step (jumping over steady runs), with the times in times_; with
-/// `refocus`, the order it names once `order` settles (see time_order_refocused).
-StepTimer::Timed StepTimer::time_directly(const ScheduleOrder& order, const Refocus* refocus) {
+int64_t StepTimer::take_up_point(const ScheduleOrder& order) {
+  if (stepped_.order == nullptr || stepped_.times_id != key_.times_id) return 0;
+  const OrderPair pair{stepped_.order, &order};
+  auto known = common_.find(pair);
+  const int64_t common =
+      known != common_.end() ? known->second : common_entries(*stepped_.order, order);
+  if (known == common_.end() && common_.size() < kMostKept) common_.emplace(pair, common);
+  return resume_point(order, stepped_.order->runs, stepped_.stepped, common);
+}
+
+/// `order` timed step by step (jumping over steady runs), with the times in times_, from
+/// where the last timing's end times can be taken up; with `refocus`, the order it names
+/// once `order` settles (see time_order_refocused).
+StepTimer::Timed StepTimer::time_directly(const ScheduleOrder& order, const Refocus* refocus,
+                                          bool kept) {
   const StageLayout& layout = *layout_;
   const auto stages = static_cast<int64_t>(layout.kind.size());
   stage_times_.resize(stages);
@@ -84,10 +96,13 @@ StepTimer::Timed StepTimer::time_directly(const ScheduleOrder& order, const Refo
     stage_times_[s] = kind_times_[layout.kind[s]];
   Timed timed;
   const ScheduleOrder* timed_order = &order;
+  const int64_t from = take_up_point(order);
   const PipelineTiming timing =
-      refocus != nullptr ? time_order_refocused(order, stage_times_, times_.transfer_s, scratch_,
-                                                *refocus, timed_order)
-                         : time_order(order, stage_times_, times_.transfer_s, nullptr, &scratch_);
+      refocus != nullptr
+          ? time_order_refocused(order, stage_times_, times_.transfer_s, scratch_, *refocus,
+                                 timed_order, from)
+          : time_order(order, stage_times_, times_.transfer_s, nullptr, &scratch_, true, from);
+  stepped_ = {kept ? &order : nullptr, key_.times_id, timing.stepped_until};
   timed.repeat = timed_order->repeat;
   timed.value.last_end_s.assign(layout.representative.size(), 0.0);
   for (int64_t s = 0; s < stages; ++s) {
@@ -121,7 +136,7 @@ TimingValue StepTimer::family_timing(const ScheduleOrder& order, const Siblings&
       least_order = with_copies(order, least, siblings);
       return &*least_order;
     };
-    Timed timed = time_directly(order, &refocus);
+    Timed timed = time_directly(order, &refocus, true);
     if (!found) return timed.value;
     found->least[timed.repeat.copies % found->unit] = std::move(timed);
     if (families_.size() < kMostKept) {
@@ -144,7 +159,7 @@ TimingValue StepTimer::family_timing(const ScheduleOrder& order, const Siblings&
       }
     }
   }
-  return time_directly(order, nullptr).value;
+  return time_directly(order, nullptr, true).value;
 }
 
 /// What `settled`, found timing `order`, tells of its family: every order of it with at
@@ -177,8 +192,9 @@ const std::optional<StepTimer::Timed>& StepTimer::least_of_class(FamilyTimings& 
   auto [at, fresh] = family.least.try_emplace(residue);
   if (!fresh) return at->second;
   const int64_t least = least_in_class(family, copies);
-  Timed timed = least == copies ? time_directly(order, nullptr)
-                                : time_directly(with_copies(order, least, siblings), nullptr);
+  Timed timed = least == copies
+                    ? time_directly(order, nullptr, true)
+                    : time_directly(with_copies(order, least, siblings), nullptr, false);
   if (timed.settled.at == family.settled.at) at->second = std::move(timed);
   return at->second;
 }

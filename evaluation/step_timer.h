@@ -34,6 +34,7 @@ class StepTimer {
   /// A step's time and bubble on those stages, in `schedule`'s order. The same whatever
   /// steps were timed before (so a sweep's rows do not depend on its threads): a family's
   /// orders that settle all move from the one with the fewest copies (see FamilyTimings).
+  /// Every schedule given lives as long as the timer (it keeps their addresses).
   StepTimes time(fast::ScheduleEntry& schedule, const Siblings& siblings);
 
  private:
@@ -57,7 +58,11 @@ class StepTimer {
     std::unordered_map<int64_t, std::optional<Timed>> least;
   };
 
-  Timed time_directly(const ScheduleOrder& order, const Refocus* refocus);
+  /// `kept`: the order outlives the call (a schedule's own), so a later timing can take up
+  /// its end times from the scratch.
+  Timed time_directly(const ScheduleOrder& order, const Refocus* refocus, bool kept);
+  /// Where timing `order` can take up the end times the last timing left (resume_point).
+  int64_t take_up_point(const ScheduleOrder& order);
   fast::TimingValue family_timing(const ScheduleOrder& order, const Siblings& siblings);
   FamilyTimings family_of_settled(const SettledRun& settled, const ScheduleOrder& order) const;
   /// The fewest copies, from least_copies on, of the class of `copies`.
@@ -80,6 +85,22 @@ class StepTimer {
   std::vector<std::vector<ChunkTimes>> kind_times_;  ///< each kind's, scaled as times_'s
   std::vector<std::vector<ChunkTimes>> stage_times_;
   TimingScratch scratch_;
+  /// What the scratch holds: end times of `order` (when kept) on the stage times
+  /// `times_id`, timed one by one up to `stepped`. A sweep over the global batch times
+  /// orders of one schedule with more and more microbatches, which start alike.
+  struct Stepped {
+    const ScheduleOrder* order = nullptr;
+    uint64_t times_id = 0;
+    int64_t stepped = 0;
+  };
+  Stepped stepped_;
+  /// common_entries of two kept orders, by the pair: the first 65,536 pairs kept.
+  struct OrderPair {
+    const ScheduleOrder* first = nullptr;
+    const ScheduleOrder* second = nullptr;
+    bool operator==(const OrderPair&) const = default;
+  };
+  std::unordered_map<OrderPair, int64_t, sim::DerivedHash> common_;
   /// Families that settle, by order family and stage times: the first 65,536 kept (later
   /// ones are found again for each order, at the cost of timing their least orders again).
   std::unordered_map<fast::TimingKey, FamilyTimings, sim::DerivedHash> families_;

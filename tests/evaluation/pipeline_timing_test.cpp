@@ -4,6 +4,7 @@
 #include "evaluation/pipeline_timing.h"
 
 #include <cmath>
+#include <optional>
 #include <random>
 #include <tuple>
 
@@ -247,4 +248,65 @@ TEST_CASE("a timing refocused on a shorter order of the family is that order's o
     }
     CHECK(refocused > 5);
   }
+}
+
+TEST_CASE("a timing taken up from another order's end times is its own timing, bit for bit") {
+  // A sweep times one schedule's orders of more and more microbatches on the same stages,
+  // and they start alike: the next timing takes up the end times the last one left in the
+  // scratch (resume_point). What it answers must be its timing from the start to the last
+  // bit, whichever order came before (shorter, longer, settled there or not).
+  std::mt19937 rng(20261202);
+  std::uniform_real_distribution<double> time(0.05, 1.0);
+  int taken_up = 0;
+  for (const auto& [schedule, p, v] :
+       {std::tuple{"1f1b", 4, 1}, std::tuple{"1f1b", 16, 1}, std::tuple{"1f1b", 32, 1},
+        std::tuple{"gpipe", 8, 1}, std::tuple{"interleaved", 4, 2}}) {
+    CAPTURE(schedule);
+    CAPTURE(p);
+    const auto* info = memsim::strategies::find_schedule(schedule);
+    const int64_t group = memsim::strategies::microbatch_group(*info, p);
+    std::vector<int64_t> counts;  // up, then down, as sweeps over the batch meet them
+    for (const int64_t m : {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 96, 48, 24, 12})
+      if (m % group == 0 || m < p) counts.push_back(m);
+    for (int trial = 0; trial < 3; ++trial) {
+      CAPTURE(trial);
+      // Uneven stages (one or two layers each, as 80 layers on 64 stages) settle late.
+      std::vector<std::vector<ChunkTimes>> times(p, std::vector<ChunkTimes>(v));
+      const ChunkTimes layer{time(rng), 2.0 * time(rng)};
+      for (int64_t s = 0; s < p; ++s) {
+        for (int64_t c = 0; c < v; ++c) {
+          const double layers = trial == 0 ? 1.0 + static_cast<double>(s % 4 == 1) : 1.0;
+          times[s][c] = trial == 2
+                            ? ChunkTimes{time(rng), 2.0 * time(rng)}
+                            : ChunkTimes{layers * layer.forward_s, layers * layer.backward_s};
+        }
+      }
+      const double transfer = 0.02 * time(rng);
+      memsim::evaluation::TimingScratch scratch;
+      std::optional<ScheduleOrder> last;
+      int64_t stepped = 0;
+      for (const int64_t m : counts) {
+        CAPTURE(m);
+        const ScheduleOrder order = memsim::evaluation::order_of(
+            *info, p, v, m, memsim::evaluation::OrderDetail::kTimingOnly);
+        const int64_t from =
+            last ? memsim::evaluation::resume_point(
+                       order, last->runs, stepped, memsim::evaluation::common_entries(*last, order))
+                 : 0;
+        const PipelineTiming resumed =
+            time_order(order, times, transfer, nullptr, &scratch, true, from);
+        const PipelineTiming own = time_order(order, times, transfer);
+        CHECK(resumed.end_s == own.end_s);
+        CHECK(resumed.bubble_fraction == own.bubble_fraction);
+        CHECK(resumed.settled.at == own.settled.at);
+        CHECK(resumed.settled.lambda == own.settled.lambda);
+        CHECK(resumed.stepped_until == own.stepped_until);
+        CHECK(resumed.steps_timed + from == own.steps_timed);
+        taken_up += from > 0 ? 1 : 0;
+        last = order;
+        stepped = resumed.stepped_until;
+      }
+    }
+  }
+  CHECK(taken_up > 60);
 }

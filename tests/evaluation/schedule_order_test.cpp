@@ -3,6 +3,7 @@
 
 #include "evaluation/schedule_order.h"
 
+#include <algorithm>
 #include <string>
 #include <tuple>
 
@@ -112,6 +113,34 @@ TEST_CASE("one family's seeds make every one of its long orders") {
       CHECK(shared.entries == own.entries);
       CHECK(shared.runs == own.runs);
       CHECK(shared.repeat == own.repeat);
+    }
+  }
+}
+
+TEST_CASE("two orders' common start is counted entry by entry, through repeated blocks") {
+  // A long order reads most entries through its repeated block: the count must be what
+  // comparing the orders entry by entry gives, whether either or both repeat a block.
+  for (const auto& [schedule, p, v] :
+       {std::tuple{"1f1b", 4, 1}, std::tuple{"1f1b", 8, 1}, std::tuple{"interleaved", 4, 2},
+        std::tuple{"gpipe", 6, 1}}) {
+    CAPTURE(schedule);
+    const auto* info = memsim::strategies::find_schedule(schedule);
+    for (const int64_t a : {p / 2, p, 2 * p, 3 * p + 1, 8 * p, 20 * p}) {
+      for (const int64_t b : {p, 4 * p, 3 * p + 1, 8 * p, 9 * p, 40 * p}) {
+        CAPTURE(a);
+        CAPTURE(b);
+        const ScheduleOrder first = memsim::evaluation::order_of(
+            *info, p, v, a, memsim::evaluation::OrderDetail::kTimingOnly);
+        const ScheduleOrder second = memsim::evaluation::order_of(
+            *info, p, v, b, memsim::evaluation::OrderDetail::kTimingOnly);
+        int64_t alike = 0;
+        while (alike < std::min(first.size(), second.size()) &&
+               first.timed[first.source(alike)] == second.timed[second.source(alike)])
+          ++alike;
+        CHECK(memsim::evaluation::common_entries(first, second) == alike);
+        CHECK(memsim::evaluation::common_entries(second, first) == alike);
+        if (a == b) CHECK(alike == first.size());
+      }
     }
   }
 }
