@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -35,9 +36,9 @@ class RecentCache {
       return {entries_[last_].value.get(), entries_[last_].id};
     }
     const uint64_t hash = derived_hash(key);
-    // Hashes are kept apart from the (large) keys so a scan touches little memory.
-    for (size_t i = 0; i < hashes_.size(); ++i) {
-      if (hashes_[i] == hash && entries_[i].key == key) {
+    for (auto [at, end] = slots_.equal_range(hash); at != end; ++at) {
+      const size_t i = at->second;
+      if (entries_[i].key == key) {
         used_[i] = clock_;
         last_ = i;
         return {entries_[i].value.get(), entries_[i].id};
@@ -50,7 +51,14 @@ class RecentCache {
       entries_.emplace_back();
     } else {
       slot = static_cast<size_t>(std::min_element(used_.begin(), used_.end()) - used_.begin());
+      for (auto [at, end] = slots_.equal_range(hashes_[slot]); at != end; ++at) {
+        if (at->second == slot) {
+          slots_.erase(at);
+          break;
+        }
+      }
     }
+    slots_.emplace(hash, slot);
     hashes_[slot] = hash;
     used_[slot] = clock_;
     last_ = slot;
@@ -64,7 +72,8 @@ class RecentCache {
     uint64_t id = 0;
     std::unique_ptr<Value> value;
   };
-  std::vector<uint64_t> hashes_;
+  std::vector<uint64_t> hashes_;                     ///< each slot's key's
+  std::unordered_multimap<uint64_t, size_t> slots_;  ///< the slots, by their keys' hashes
   std::vector<uint64_t> used_;
   std::vector<Entry> entries_;
   size_t last_ = 0;  ///< the entry found last
@@ -81,14 +90,15 @@ class LastFew {
   /// The slot for `key`, and whether it was just taken (its value is to be filled in).
   std::pair<Value*, bool> get(const Key& key) {
     ++clock_;
-    size_t oldest = 0;
+    // Hits are the common case: look for the key alone, and for the oldest only on a miss.
     for (size_t i = 0; i < used_.size(); ++i) {
       if (used_[i] != 0 && keys_[i] == key) {
         used_[i] = clock_;
         return {&values_[i], false};
       }
-      if (used_[i] < used_[oldest]) oldest = i;
     }
+    const size_t oldest =
+        static_cast<size_t>(std::min_element(used_.begin(), used_.end()) - used_.begin());
     used_[oldest] = clock_;
     keys_[oldest] = key;
     return {&values_[oldest], true};

@@ -1,0 +1,85 @@
+// The memo tables that sweeps look values up in: each finds what was made for a key while
+// it is kept, forgets the least recently used one first, and never gives an id twice.
+
+#include "sim/memo.h"
+
+#include <cstdint>
+#include <set>
+#include <string>
+
+#include <doctest/doctest.h>
+
+namespace {
+
+struct Key {
+  int64_t number = 0;
+  std::string name;
+  bool operator==(const Key&) const = default;
+};
+
+}  // namespace
+
+TEST_CASE("a recent cache finds what it made while the key is kept, and forgets the oldest") {
+  memsim::sim::RecentCache<Key, std::string, 4> cache;
+  int made = 0;
+  auto get = [&](int64_t n) {
+    return cache.get(Key{n, std::to_string(n)}, [&] {
+      ++made;
+      return std::to_string(100 + n);
+    });
+  };
+  std::set<uint64_t> ids;
+  for (int64_t n = 0; n < 4; ++n)
+    ids.insert(get(n).id);
+  CHECK(made == 4);
+  CHECK(ids.size() == 4);
+  // All four kept: found, not made again, the same id.
+  const auto two = get(2);
+  CHECK(*two.value == "102");
+  CHECK(made == 4);
+  CHECK(ids.count(two.id) == 1);
+  for (int64_t n : {0, 1, 3, 2})
+    CHECK(*get(n).value == std::to_string(100 + n));
+  CHECK(made == 4);
+  // A fifth key takes the least recently used slot (key 0's), and key 0 comes back new.
+  const auto five = get(5);
+  CHECK(made == 5);
+  CHECK(ids.count(five.id) == 0);
+  ids.insert(five.id);
+  for (int64_t n : {1, 2, 3, 5}) {
+    get(n);
+    CHECK(made == 5);
+  }
+  const auto zero = get(0);
+  CHECK(made == 6);
+  CHECK(*zero.value == "100");
+  CHECK(ids.count(zero.id) == 0);  // ids are never reused
+  // Many more keys than slots, met again and again: only what was evicted is made again.
+  for (int round = 0; round < 3; ++round) {
+    for (int64_t n = 10; n < 30; ++n)
+      CHECK(*get(n).value == std::to_string(100 + n));
+  }
+  CHECK(made == 6 + 3 * 20);
+}
+
+TEST_CASE("a last-few table gives a key its slot until it is the oldest of a miss") {
+  memsim::sim::LastFew<int64_t, int64_t, 3> table;
+  for (int64_t k = 1; k <= 3; ++k) {
+    auto [value, fresh] = table.get(k);
+    CHECK(fresh);
+    *value = 10 * k;
+  }
+  for (int64_t k : {2, 1, 3}) {
+    auto [value, fresh] = table.get(k);
+    CHECK_FALSE(fresh);
+    CHECK(*value == 10 * k);
+  }
+  // Key 2 is the least recently used: a new key takes its slot.
+  auto [value, fresh] = table.get(4);
+  CHECK(fresh);
+  *value = 40;
+  CHECK_FALSE(table.get(1).second);
+  CHECK_FALSE(table.get(3).second);
+  CHECK_FALSE(table.get(4).second);
+  CHECK(table.get(2).second);
+}
