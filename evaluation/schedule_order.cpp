@@ -94,19 +94,34 @@ bool shifted(const std::vector<Entry>& entries, int64_t k, int64_t period) {
   return b.wait_for == a.wait_for + period;
 }
 
+/// Each entry's next one of the same step on its stage (chunk and direction), or the end.
+std::vector<int64_t> next_alike(const std::vector<Entry>& entries, int64_t stages) {
+  const auto n = static_cast<int64_t>(entries.size());
+  int64_t chunks = 1;
+  for (const Entry& e : entries)
+    chunks = std::max<int64_t>(chunks, e.chunk + 1);
+  std::vector<int64_t> next(n, n);
+  std::vector<int64_t> later(2 * stages * chunks, n);  // the next one seen, by step
+  for (int64_t k = n - 1; k >= 0; --k) {
+    const Entry& e = entries[k];
+    int64_t& slot = later[2 * (e.stage * chunks + e.chunk) + (e.forward ? 1 : 0)];
+    next[k] = slot;
+    slot = k;
+  }
+  return next;
+}
+
 /// The runs of shifted periods in `entries` (see ScheduleOrder). A period starting at i ends
 /// where the same step of the next microbatch(es) starts; each run is at least 4 periods.
 std::vector<ScheduleOrder::Run> find_runs(const std::vector<Entry>& entries, int64_t stages) {
   const auto n = static_cast<int64_t>(entries.size());
+  const std::vector<int64_t> next = next_alike(entries, stages);
   std::vector<ScheduleOrder::Run> runs;
   for (int64_t i = 0; i < n;) {
     bool found = false;
     int64_t tries = 0;
     // Interleaved schedules repeat after a group of p microbatches: try that many periods.
-    for (int64_t j = i + 1; j < n && tries <= stages + 1 && !found; ++j) {
-      const Entry& a = entries[i];
-      const Entry& b = entries[j];
-      if (a.stage != b.stage || a.chunk != b.chunk || a.forward != b.forward) continue;
+    for (int64_t j = next[i]; j < n && tries <= stages + 1 && !found; j = next[j]) {
       ++tries;
       const int64_t period = j - i;
       if (i + 4 * period > n) break;
