@@ -12,9 +12,11 @@ namespace {
 
 constexpr int kNoRegion = -1;
 
-/// Tensors an op makes in forward: its outputs and its own saved tensors.
-std::vector<TensorId> made_in_forward(const LayerGraph& graph, const OpNode& node) {
-  std::vector<TensorId> made = node.outputs;
+/// Tensors an op makes in forward: its outputs and its own saved tensors, written over
+/// `made` (reused: compiling a chunk asks this of every op three times).
+const std::vector<TensorId>& made_in_forward(const LayerGraph& graph, const OpNode& node,
+                                             std::vector<TensorId>& made) {
+  made.assign(node.outputs.begin(), node.outputs.end());
   for (TensorId t : node.saved) {
     if (graph.tensor(t).role == TensorRole::kOwn) made.push_back(t);
   }
@@ -122,7 +124,7 @@ class RecipeCompiler {
           first_need_[t] = std::max(first_need_[t], pos);
         }
       }
-      for (TensorId t : made_in_forward(graph_, node)) {
+      for (TensorId t : made_in_forward(graph_, node, made_)) {
         last_use_[t] = std::max(last_use_[t], pos);
         for (OpId consumer : graph_.consumers(t)) {
           if (!in_chunk(graph_.position(consumer)) && graph_.tensor(t).requires_grad &&
@@ -217,7 +219,7 @@ class RecipeCompiler {
       for (TensorId t : received_)
         make(t, kept);
     }
-    const std::vector<TensorId> made = made_in_forward(graph_, node);
+    const std::vector<TensorId>& made = made_in_forward(graph_, node, made_);
     for (TensorId t : made) {
       if (alive_[t]) continue;
       make(t, kept);
@@ -255,7 +257,7 @@ class RecipeCompiler {
         last_use_here[t] = pos;
       for (TensorId t : node.held)
         last_use_here[t] = pos;
-      for (TensorId t : made_in_forward(graph_, node)) {
+      for (TensorId t : made_in_forward(graph_, node, made_)) {
         last_use_here[t] = std::max(last_use_here[t], pos);
       }
     }
@@ -321,6 +323,7 @@ class RecipeCompiler {
   std::vector<std::vector<TensorId>> reload_at_;    ///< by position in the chunk
   std::vector<TensorId> reloading_;                 ///< due back before the next backward-pass op
   std::vector<TensorId> host_frees_;  ///< back on the GPU: leave host memory as the op ends
+  std::vector<TensorId> made_;        ///< scratch for made_in_forward
   MicrobatchRecipe recipe_;
 };
 
