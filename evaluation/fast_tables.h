@@ -218,7 +218,9 @@ class Table {
  private:
   Make make_;
   std::unordered_map<Key, Value, sim::DerivedHash> values_;
-  sim::LastFew<Key, Value*, 8> recent_;
+  /// Sixteen: a sweep over the global batch cycles through a dozen microbatch counts, each
+  /// a schedule of its own, and fewer slots than the cycle miss every time.
+  sim::LastFew<Key, Value*, 16> recent_;
 };
 
 }  // namespace memsim::evaluation::fast
