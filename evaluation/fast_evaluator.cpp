@@ -200,7 +200,7 @@ struct FastEvaluator::Caches {
   sim::RecentCache<FactsKey, StageFacts, 32>::Found stage(const Lookup& at, size_t k) {
     const StageExtent& extent = at.layout.extent[k];
     const ParamGroups& groups = params.get({&at.model, at.plan.parallel.tp, extent.embedding});
-    return facts.get({at.facts_inputs_id, &groups, extent},
+    return facts.get({at.facts_inputs_id, &groups, &extent},
                      [&] { return stage_facts(at.facts_inputs, *at.model.graph, extent, groups); });
   }
 

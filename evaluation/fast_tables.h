@@ -99,11 +99,11 @@ struct ContextKey {
 };
 
 /// A stage's facts' key: the plan's part (FactsInputs, by the id it is kept under), the
-/// stage's parameter groups and extent.
+/// stage's parameter groups and extent (its layout's, kept: by address).
 struct FactsKey {
   uint64_t inputs = 0;
   const ParamGroups* groups = nullptr;
-  StageExtent extent;
+  const StageExtent* extent = nullptr;
   bool operator==(const FactsKey&) const = default;
 };
 struct ParamKey {
