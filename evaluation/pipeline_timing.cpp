@@ -27,7 +27,7 @@ class Timer {
         const Refocus* refocus = nullptr)
       : order_(&order),
         transfer_s_(transfer_s),
-        ended_(scratch.ended),
+        ended_(scratch.ended(static_cast<size_t>(order.size()))),
         starts_(starts),
         refocus_(refocus) {
     const int64_t v = order.chunks_per_stage;
@@ -39,8 +39,6 @@ class Timer {
       }
     }
     end_.assign(order.stages, 0.0);
-    // Every position read is written first (skipped ones are never read), so no clearing.
-    if (ended_.size() < static_cast<size_t>(order.size())) ended_.resize(order.size());
   }
 
   /// Times the order; with `from`, its entries before `from` are taken up as the scratch
@@ -270,7 +268,7 @@ class Timer {
 
   const ScheduleOrder* order_;  ///< the order timed (another, once refocused)
   double transfer_s_;
-  std::vector<double>& ended_;
+  double* ended_;  ///< the scratch's: every position read is written first (or taken up)
   std::vector<std::vector<double>>* starts_;
   std::vector<double> durations_;
   std::vector<double> end_;

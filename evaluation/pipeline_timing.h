@@ -6,7 +6,9 @@
 /// follows its own forward).
 
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
+#include <new>
 #include <optional>
 #include <vector>
 
@@ -43,9 +45,31 @@ struct PipelineTiming {
   SettledRun settled;
 };
 
-/// What time_order reuses from one call to the next: room for the steps' end times.
-struct TimingScratch {
-  std::vector<double> ended;
+/// What time_order reuses from one call to the next: room for the steps' end times. It
+/// grows without clearing, and by realloc, which moves a large block's pages instead of
+/// copying them: a sweep times longer and longer orders (up to half a million steps), and
+/// clearing and copying each larger room touched every page of it. A timing writes every
+/// end time before reading it, or takes it up from the last timing (resume_point).
+class TimingScratch {
+ public:
+  TimingScratch() = default;
+  TimingScratch(const TimingScratch&) = delete;
+  TimingScratch& operator=(const TimingScratch&) = delete;
+  ~TimingScratch() { std::free(ended_); }
+  /// Room for `n` end times, the ones already there kept.
+  double* ended(size_t n) {
+    if (n > capacity_) {
+      void* grown = std::realloc(ended_, n * sizeof(double));
+      if (grown == nullptr) throw std::bad_alloc();
+      ended_ = static_cast<double*>(grown);
+      capacity_ = n;
+    }
+    return ended_;
+  }
+
+ private:
+  double* ended_ = nullptr;
+  size_t capacity_ = 0;
 };
 
 /// Times a schedule in `order` (see time_schedule). `scratch`, when given, is reused for
