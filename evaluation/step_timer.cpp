@@ -74,13 +74,14 @@ StepTimes StepTimer::time(ScheduleEntry& schedule, const Siblings& siblings) {
   return result;
 }
 
-int64_t StepTimer::take_up_point(const ScheduleOrder& order) {
+int64_t StepTimer::take_up_point(const ScheduleOrder& order, bool kept) {
   if (stepped_.order == nullptr || stepped_.times_id != key_.times_id) return 0;
+  // Only kept orders are known by address: another order may take a passing one's.
   const OrderPair pair{stepped_.order, &order};
-  auto known = common_.find(pair);
+  const auto known = kept ? common_.find(pair) : common_.end();
   const int64_t common =
       known != common_.end() ? known->second : common_entries(*stepped_.order, order);
-  if (known == common_.end() && common_.size() < kMostKept) common_.emplace(pair, common);
+  if (kept && known == common_.end() && common_.size() < kMostKept) common_.emplace(pair, common);
   return resume_point(order, stepped_.order->runs, stepped_.stepped, common);
 }
 
@@ -96,7 +97,7 @@ StepTimer::Timed StepTimer::time_directly(const ScheduleOrder& order, const Refo
     stage_times_[s] = kind_times_[layout.kind[s]];
   Timed timed;
   const ScheduleOrder* timed_order = &order;
-  const int64_t from = take_up_point(order);
+  const int64_t from = take_up_point(order, kept);
   const PipelineTiming timing =
       refocus != nullptr
           ? time_order_refocused(order, stage_times_, times_.transfer_s, scratch_, *refocus,

@@ -61,8 +61,9 @@ class StepTimer {
   /// `kept`: the order outlives the call (a schedule's own), so a later timing can take up
   /// its end times from the scratch.
   Timed time_directly(const ScheduleOrder& order, const Refocus* refocus, bool kept);
-  /// Where timing `order` can take up the end times the last timing left (resume_point).
-  int64_t take_up_point(const ScheduleOrder& order);
+  /// Where timing `order` (`kept` as for time_directly) can take up the end times the last
+  /// timing left (resume_point).
+  int64_t take_up_point(const ScheduleOrder& order, bool kept);
   fast::TimingValue family_timing(const ScheduleOrder& order, const Siblings& siblings);
   FamilyTimings family_of_settled(const SettledRun& settled, const ScheduleOrder& order) const;
   /// The fewest copies, from least_copies on, of the class of `copies`.
@@ -94,7 +95,7 @@ class StepTimer {
     int64_t stepped = 0;
   };
   Stepped stepped_;
-  /// common_entries of two kept orders, by the pair: the first 65,536 pairs kept.
+  /// common_entries of two kept orders, by their addresses: the first 65,536 pairs.
   struct OrderPair {
     const ScheduleOrder* first = nullptr;
     const ScheduleOrder* second = nullptr;
