@@ -44,6 +44,8 @@ class RecentCache {
         return {entries_[i].value.get(), entries_[i].id};
       }
     }
+    // Made before anything changes, so that a make() that throws leaves the cache as it was.
+    auto value = std::make_unique<Value>(make());
     size_t slot = hashes_.size();
     if (slot < kKept) {
       hashes_.push_back(0);
@@ -62,7 +64,7 @@ class RecentCache {
     hashes_[slot] = hash;
     used_[slot] = clock_;
     last_ = slot;
-    entries_[slot] = {key, ++last_id_, std::make_unique<Value>(make())};
+    entries_[slot] = {key, ++last_id_, std::move(value)};
     return {entries_[slot].value.get(), entries_[slot].id};
   }
 

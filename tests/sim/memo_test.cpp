@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <set>
+#include <stdexcept>
 #include <string>
 
 #include <doctest/doctest.h>
@@ -82,4 +83,26 @@ TEST_CASE("a last-few table gives a key its slot until it is the oldest of a mis
   CHECK_FALSE(table.get(3).second);
   CHECK_FALSE(table.get(4).second);
   CHECK(table.get(2).second);
+}
+
+TEST_CASE("a recent cache whose maker throws is left as it was") {
+  memsim::sim::RecentCache<Key, int, 2> cache;
+  auto make = [](int value) { return [value] { return value; }; };
+  CHECK(*cache.get(Key{1, "a"}, make(10)).value == 10);
+  CHECK(*cache.get(Key{2, "b"}, make(20)).value == 20);
+  CHECK_THROWS_AS(cache.get(Key{3, "c"}, []() -> int { throw std::runtime_error("no"); }),
+                  std::runtime_error);
+  // Both values kept, and the failed key made anew when asked again.
+  int made = 0;
+  auto counted = [&](int value) {
+    return [&made, value] {
+      ++made;
+      return value;
+    };
+  };
+  CHECK(*cache.get(Key{2, "b"}, counted(0)).value == 20);
+  CHECK(*cache.get(Key{1, "a"}, counted(0)).value == 10);
+  CHECK(made == 0);
+  CHECK(*cache.get(Key{3, "c"}, counted(30)).value == 30);
+  CHECK(made == 1);
 }
