@@ -18,6 +18,8 @@ namespace memsim::strategies {
 
 /// A layout a strategy refuses: the scenario keys that decide it (the one at fault first,
 /// space separated), a short phrase for counting skipped sweep points, and the message.
+/// `fails` reads neither the global batch nor the microbatch count: a sweep judges a
+/// point's layout once for all its global batches (resolve_parallel_layout).
 struct PassCheck {
   const char* keys = "";
   const char* summary = "";

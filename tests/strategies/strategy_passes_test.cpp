@@ -1,8 +1,10 @@
 // The registry of strategy passes: each pass's keys join the scenario's schema, its checks
 // follow the core's layout problems, and its hooks reach both evaluations.
 
+#include <functional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -86,4 +88,47 @@ TEST_CASE("data parallelism holds its buffers around every chunk, ZeRO-3's gathe
   CHECK(memsim::strategies::recipe_settings(plan).gathered_ahead == 2);
   plan.parallel.dp.zero = 2;
   CHECK(memsim::strategies::recipe_settings(plan).gathered_ahead == 0);
+}
+
+TEST_CASE("no pass's check reads the global batch: a sweep judges the layout once for all") {
+  // A sweep resolves a point's parallel layout, the passes' checks included, once for every
+  // global batch its innermost axis meets (resolve_parallel_layout, SweepPlan::prepare): a
+  // check that read the batch or the microbatch count would go stale there.
+  using Read = memsim::strategies::SettingKey::Read;
+  int judged = 0;
+  for (const auto& pass : memsim::strategies::strategy_passes()) {
+    if (pass.checks.empty()) continue;
+    CAPTURE(pass.name);
+    // The pass's settings as a scenario can give them: each shorthand, each integer key
+    // at its bounds and its words.
+    std::vector<std::function<void(memsim::strategies::Plan&)>> settings{
+        [](memsim::strategies::Plan&) {}};
+    for (const auto& key : pass.keys) {
+      for (const auto& shorthand : key.shorthands)
+        settings.emplace_back(shorthand.set);
+      if (key.read != Read::kInteger && key.read != Read::kChoice) continue;
+      std::vector<int64_t> values{static_cast<int64_t>(key.least), static_cast<int64_t>(key.most)};
+      for (const auto& word : key.words)
+        values.push_back(word.value);
+      for (const int64_t v : values)
+        settings.emplace_back(
+            [&key, v](memsim::strategies::Plan& plan) { key.set_integer(plan, v); });
+    }
+    for (const auto& set : settings) {
+      auto plan = memsim::testing::one_gpu_plan(memsim::testing::preset("llama2-7b"), 512, 2);
+      plan.parallel.dp.degree = 4;
+      plan.cluster.gpus_per_node = 4;
+      set(plan);
+      for (const auto& check : pass.checks) {
+        plan.training.global_batch = 8;
+        const bool first = check.fails(plan);
+        for (const int64_t batch : {16, 24, 64, 1024}) {
+          plan.training.global_batch = batch;
+          CHECK(check.fails(plan) == first);
+        }
+        ++judged;
+      }
+    }
+  }
+  CHECK(judged > 0);
 }
