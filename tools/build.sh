@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(cmake ninja-build g++ libboost-graph-dev libeigen3-dev libyaml-cpp-dev
-          libbenchmark-dev doctest-dev libcli11-dev libfmt-dev nlohmann-json3-dev)
+          libbenchmark-dev doctest-dev libcli11-dev libfmt-dev nlohmann-json3-dev
+          libjemalloc-dev pkgconf)
 
 install_missing() {
   local missing=()
