@@ -64,14 +64,44 @@ class Runner {
     const bool streaming = options_.top == 0;
     if (streaming && options_.format == SweepFormat::kCsv) writer.csv_header(out);
     std::vector<std::vector<Row>> tops(threads_);
+    SweepSummary summary;
+    std::optional<Progress> progress;
+    if (options_.progress) progress.emplace("sweep", "points", points_);
+    if (threads_ == 1) {
+      run_here(tops.front(), out, summary, progress);
+    } else {
+      run_on_workers(tops, out, summary, progress);
+    }
+    progress.reset();
+    summary.interrupted = summary.points < points_;
+    if (!streaming) write_top(tops, writer, out);
+    out.flush();
+    summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return summary;
+  }
+
+ private:
+  /// One thread: this one evaluates each chunk and writes it, with no handing over between
+  /// threads (each hand-over wakes a thread: a system call, and on a virtual machine an
+  /// interrupt to another core).
+  void run_here(std::vector<Row>& top, std::ostream& out, SweepSummary& summary,
+                std::optional<Progress>& progress) {
+    Evaluation evaluation(*this);
+    for (uint64_t chunk = 0; chunk < chunks_ && !stop_; ++chunk) {
+      ChunkResult result;
+      if (!evaluate_chunk(chunk, evaluation, top, result)) break;
+      take(result, out, summary, progress);
+    }
+  }
+
+  /// Worker threads evaluate chunks; this thread writes them in grid order.
+  void run_on_workers(std::vector<std::vector<Row>>& tops, std::ostream& out, SweepSummary& summary,
+                      std::optional<Progress>& progress) {
     active_ = threads_;
     Workers workers(*this);
     for (int t = 0; t < threads_; ++t) {
       workers.threads.emplace_back([this, t, &tops] { work(tops[t]); });
     }
-    SweepSummary summary;
-    std::optional<Progress> progress;
-    if (options_.progress) progress.emplace("sweep", "points", points_);
     for (uint64_t next = 0; next < chunks_; ++next) {
       ChunkResult result;
       {
@@ -87,24 +117,35 @@ class Runner {
         written_ = next + 1;
       }
       room_.notify_all();
-      out.write(result.text.data(), static_cast<std::streamsize>(result.text.size()));
-      summary.points += result.points;
-      summary.evaluated += result.evaluated;
-      summary.fitting += result.fitting;
-      for (const auto& [reason, count] : result.skipped)
-        summary.skipped[reason] += count;
-      if (progress) progress->update(summary.points);
+      take(result, out, summary, progress);
     }
     workers.finish();
-    progress.reset();
-    summary.interrupted = summary.points < points_;
-    if (!streaming) write_top(tops, writer, out);
-    out.flush();
-    summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    return summary;
   }
 
- private:
+  /// Writes a chunk's rows and counts its points.
+  static void take(const ChunkResult& result, std::ostream& out, SweepSummary& summary,
+                   std::optional<Progress>& progress) {
+    out.write(result.text.data(), static_cast<std::streamsize>(result.text.size()));
+    summary.points += result.points;
+    summary.evaluated += result.evaluated;
+    summary.fitting += result.fitting;
+    for (const auto& [reason, count] : result.skipped)
+      summary.skipped[reason] += count;
+    if (progress) progress->update(summary.points);
+  }
+
+  /// What a thread evaluates chunks with: its own evaluator, plans and row writer.
+  struct Evaluation {
+    explicit Evaluation(const Runner& runner)
+        : writer(runner.sweeps_, runner.options_.format, runner.options_.units) {
+      for (const scenarios::VariantSweep& v : runner.sweeps_)
+        plans.emplace_back(v.sweep);
+    }
+    evaluation::FastEvaluator evaluator;
+    std::vector<scenarios::SweepPlan> plans;
+    RowWriter writer;
+  };
+
   /// The worker threads, told to finish and joined however run() ends (a failed write too).
   struct Workers {
     explicit Workers(Runner& runner) : runner(runner) {}
@@ -126,11 +167,7 @@ class Runner {
   };
 
   void work(std::vector<Row>& top) {
-    evaluation::FastEvaluator evaluator;
-    std::vector<scenarios::SweepPlan> plans;
-    for (const scenarios::VariantSweep& v : sweeps_)
-      plans.emplace_back(v.sweep);
-    RowWriter writer(sweeps_, options_.format, options_.units);
+    Evaluation evaluation(*this);
     while (!stop_) {
       const uint64_t chunk = next_chunk_++;
       if (chunk >= chunks_) break;
@@ -143,39 +180,7 @@ class Runner {
         if (finished_ || stop_) break;
       }
       ChunkResult result;
-      if (options_.top == 0) result.text.reserve(kChunk * kRowChars);
-      const uint64_t first = chunk * kChunk;
-      const uint64_t end = std::min(points_, first + kChunk);
-      size_t variant = static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end(), first) -
-                                           starts_.begin() - 1);
-      bool complete = true;
-      for (uint64_t index = first; index < end; ++index) {
-        if ((index & 255) == 0 && stop_) {
-          complete = false;
-          break;
-        }
-        while (variant + 1 < starts_.size() && index >= starts_[variant + 1])
-          ++variant;
-        scenarios::SweepPlan& plan = plans[variant];
-        const uint64_t point = index - starts_[variant];
-        ++result.points;
-        if (const std::string_view skip = plan.prepare(point); !skip.empty()) {
-          auto it = result.skipped.find(skip);
-          if (it == result.skipped.end()) it = result.skipped.emplace(skip, 0).first;
-          ++it->second;
-          continue;
-        }
-        Row row{index, variant, point, plan.plan().parallel.dp.degree,
-                evaluator.evaluate(plan.plan(), evaluation::StagePeaks::kLargestOnly)};
-        ++result.evaluated;
-        result.fitting += row.result.fits ? 1 : 0;
-        if (options_.top == 0) {
-          writer.write(row, result.text);
-        } else {
-          keep(top, std::move(row));
-        }
-      }
-      if (!complete) break;
+      if (!evaluate_chunk(chunk, evaluation, top, result)) break;
       {
         std::lock_guard lock(mutex_);
         done_[chunk] = std::move(result);
@@ -187,6 +192,41 @@ class Runner {
       --active_;
     }
     ready_.notify_all();
+  }
+
+  /// Evaluates the points of `chunk` into `result` (rows as text) or `top`; false when a
+  /// stop cut it short.
+  bool evaluate_chunk(uint64_t chunk, Evaluation& evaluation, std::vector<Row>& top,
+                      ChunkResult& result) const {
+    if (options_.top == 0) result.text.reserve(kChunk * kRowChars);
+    const uint64_t first = chunk * kChunk;
+    const uint64_t end = std::min(points_, first + kChunk);
+    size_t variant = static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end(), first) -
+                                         starts_.begin() - 1);
+    for (uint64_t index = first; index < end; ++index) {
+      if ((index & 255) == 0 && stop_) return false;
+      while (variant + 1 < starts_.size() && index >= starts_[variant + 1])
+        ++variant;
+      scenarios::SweepPlan& plan = evaluation.plans[variant];
+      const uint64_t point = index - starts_[variant];
+      ++result.points;
+      if (const std::string_view skip = plan.prepare(point); !skip.empty()) {
+        auto it = result.skipped.find(skip);
+        if (it == result.skipped.end()) it = result.skipped.emplace(skip, 0).first;
+        ++it->second;
+        continue;
+      }
+      Row row{index, variant, point, plan.plan().parallel.dp.degree,
+              evaluation.evaluator.evaluate(plan.plan(), evaluation::StagePeaks::kLargestOnly)};
+      ++result.evaluated;
+      result.fitting += row.result.fits ? 1 : 0;
+      if (options_.top == 0) {
+        evaluation.writer.write(row, result.text);
+      } else {
+        keep(top, std::move(row));
+      }
+    }
+    return true;
   }
 
   /// Keeps the `top` best rows in a heap whose front is the worst kept.

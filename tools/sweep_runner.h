@@ -1,7 +1,8 @@
 #pragma once
 /// Runs a sweep on every core: points are evaluated in chunks by worker threads (each with
 /// its own fast evaluator) and written in grid order as chunks complete, so memory holds a
-/// few chunks of rows (or, with a top-N, only the N best). A stop flag (Ctrl-C) ends the
+/// few chunks of rows (or, with a top-N, only the N best); on one thread, the calling
+/// thread evaluates and writes each chunk in turn. A stop flag (Ctrl-C) ends the
 /// run after the last complete chunk: every row written is whole.
 
 #include <atomic>

@@ -194,29 +194,39 @@ TEST_CASE("a stopped sweep writes only whole rows, a prefix of the full output")
       memsim::testing::sweeps_from_text(std::string(kScenario) +
                                         "  training.seq_len: [512, 1024, 2048, 4096]\n"
                                         "  precision: [bf16-mixed, fp32]\n");
-  SweepOptions options;
-  options.threads = 2;
-  const std::string full = run(sweeps, options);
-  std::atomic<bool> stop{false};
-  std::ostringstream out;
-  std::thread stopper([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    stop = true;
-  });
-  const auto summary = memsim::tools::run_sweep(sweeps, options, out, stop);
-  stopper.join();
-  const std::string partial = out.str();
-  CHECK(full.compare(0, partial.size(), partial) == 0);
-  CHECK((partial.empty() || partial.back() == '\n'));
-  CHECK(summary.points <= sweeps[0].sweep.points() * 2);
-  if (summary.interrupted) CHECK(partial.size() < full.size());
+  // One thread evaluates and writes in turn; more hand chunks to a writer.
+  for (const int threads : {1, 2}) {
+    CAPTURE(threads);
+    SweepOptions options;
+    options.threads = threads;
+    const std::string full = run(sweeps, options);
+    std::atomic<bool> stop{false};
+    std::ostringstream out;
+    std::thread stopper([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      stop = true;
+    });
+    const auto summary = memsim::tools::run_sweep(sweeps, options, out, stop);
+    stopper.join();
+    const std::string partial = out.str();
+    CHECK(full.compare(0, partial.size(), partial) == 0);
+    CHECK((partial.empty() || partial.back() == '\n'));
+    CHECK(summary.points <= sweeps[0].sweep.points() * 2);
+    if (summary.interrupted) CHECK(partial.size() < full.size());
+  }
 }
 
-TEST_CASE("memsim sweep: Ctrl-C leaves a valid CSV of whole rows and exits 130") {
+namespace {
+
+/// Interrupts `memsim sweep` on `threads` threads once rows are written: exit 130 and a
+/// valid CSV of whole rows.
+void check_interrupted_sweep(const std::string& threads) {
+  CAPTURE(threads);
   // A grid far too large to finish on a small model.
-  const std::string scenario = memsim::testing::long_sweep_scenario("interrupt");
+  const std::string scenario = memsim::testing::long_sweep_scenario("interrupt-" + threads);
   const std::string csv = (std::filesystem::path(scenario).parent_path() / "rows.csv").string();
-  const pid_t pid = memsim::testing::spawn_memsim({"sweep", scenario, "-o", csv, "--threads", "2"});
+  const pid_t pid =
+      memsim::testing::spawn_memsim({"sweep", scenario, "-o", csv, "--threads", threads});
   // Wait for rows in the temporary file beside the target, then interrupt.
   const std::string temp = memsim::testing::wait_for_temporary_file(csv, 10000);
   REQUIRE(!temp.empty());
@@ -237,6 +247,13 @@ TEST_CASE("memsim sweep: Ctrl-C leaves a valid CSV of whole rows and exits 130")
   for (const auto& row : rows)
     CHECK(row.size() == rows[0].size());
   CHECK(rows.size() < 1'000'000);
+}
+
+}  // namespace
+
+TEST_CASE("memsim sweep: Ctrl-C leaves a valid CSV of whole rows and exits 130") {
+  check_interrupted_sweep("1");  // the one thread evaluates and writes
+  check_interrupted_sweep("2");  // workers hand chunks to the writing thread
 }
 
 TEST_CASE("memsim sweep prints a ranked table and counts skipped points on stderr") {
