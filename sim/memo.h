@@ -92,24 +92,34 @@ class LastFew {
   /// The slot for `key`, and whether it was just taken (its value is to be filled in).
   std::pair<Value*, bool> get(const Key& key) {
     ++clock_;
+    // Keys tend to come back in the order they came before (a sweep's innermost axis cycles):
+    // the slot found after the last one found, the time before, is looked at first.
+    const size_t guess = next_[last_];
+    if (used_[guess] != 0 && keys_[guess] == key) return found(guess);
     // Hits are the common case: look for the key alone, and for the oldest only on a miss.
-    for (size_t i = 0; i < used_.size(); ++i) {
-      if (used_[i] != 0 && keys_[i] == key) {
-        used_[i] = clock_;
-        return {&values_[i], false};
-      }
+    for (size_t i = 0; i < kKept; ++i) {
+      if (used_[i] != 0 && keys_[i] == key) return found(i);
     }
     const size_t oldest =
         static_cast<size_t>(std::min_element(used_.begin(), used_.end()) - used_.begin());
-    used_[oldest] = clock_;
     keys_[oldest] = key;
-    return {&values_[oldest], true};
+    return {found(oldest).first, true};
   }
 
  private:
+  std::pair<Value*, bool> found(size_t slot) {
+    used_[slot] = clock_;
+    next_[last_] = static_cast<uint8_t>(slot);
+    last_ = slot;
+    return {&values_[slot], false};
+  }
+
+  static_assert(kKept <= 256, "slots are numbered in a byte");
   std::array<Key, kKept> keys_{};
   std::array<Value, kKept> values_{};
   std::array<uint64_t, kKept> used_{};  ///< 0: empty
+  std::array<uint8_t, kKept> next_{};   ///< per slot, the slot found after it last time
+  size_t last_ = 0;                     ///< the slot found last
   uint64_t clock_ = 0;
 };
 

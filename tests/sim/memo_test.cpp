@@ -3,10 +3,14 @@
 
 #include "sim/memo.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <list>
+#include <random>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -83,6 +87,36 @@ TEST_CASE("a last-few table gives a key its slot until it is the oldest of a mis
   CHECK_FALSE(table.get(3).second);
   CHECK_FALSE(table.get(4).second);
   CHECK(table.get(2).second);
+}
+
+TEST_CASE("a last-few table is a least-recently-used cache, whatever order keys come in") {
+  // Against a plain model of one: cycles (the order a slot is first looked for in), their
+  // reverse, and random keys, each a few times over more keys than slots and fewer.
+  std::mt19937_64 random(3);
+  for (const int64_t keys : {3, 5, 8, 12}) {
+    memsim::sim::LastFew<int64_t, int64_t, 5> table;
+    std::list<int64_t> model;  // most recent first
+    std::vector<int64_t> order;
+    for (int round = 0; round < 6; ++round) {
+      for (int64_t k = 0; k < keys; ++k)
+        order.push_back(round % 3 == 1 ? keys - 1 - k : k);
+      for (int64_t k = 0; k < keys; ++k)
+        order.push_back(static_cast<int64_t>(random() % static_cast<uint64_t>(keys)));
+    }
+    for (const int64_t key : order) {
+      CAPTURE(keys);
+      CAPTURE(key);
+      const auto known = std::find(model.begin(), model.end(), key);
+      const bool kept = known != model.end();
+      if (kept) model.erase(known);
+      model.push_front(key);
+      if (model.size() > 5) model.pop_back();
+      auto [value, fresh] = table.get(key);
+      CHECK(fresh == !kept);
+      if (fresh) *value = 100 + key;
+      CHECK(*value == 100 + key);
+    }
+  }
 }
 
 TEST_CASE("a recent cache whose maker throws is left as it was") {
