@@ -41,16 +41,22 @@ void check_pipeline(const Plan& plan, bool interleaved, LayoutProblems& problems
 }
 
 /// The walk's work within sim/limits.h.
-void check_work(const Plan& plan, LayoutProblems& problems) {
+/// A training step's layer passes: each layer once per microbatch.
+int64_t training_layer_passes(const Plan& plan, int64_t microbatches) {
+  return sim::checked_mul(plan.model.layers, microbatches);
+}
+
+/// `microbatches`: the plan's (microbatches(), a division a sweep makes once per point).
+void check_work(const Plan& plan, int64_t microbatches, LayoutProblems& problems) {
   const PipelineParallelism& pp = plan.parallel.pp;
   if (pp.stages * plan.model.layers > sim::kMostStageLayers) {
     problems.set(static_cast<size_t>(R::kTooManyStageLayers));
   }
-  if (plan.microbatches() > sim::kMostMicrobatches) {
+  if (microbatches > sim::kMostMicrobatches) {
     problems.set(static_cast<size_t>(R::kTooManyMicrobatches));
-  } else if (layer_passes(plan) > sim::kMostLayerPasses) {
+  } else if (training_layer_passes(plan, microbatches) > sim::kMostLayerPasses) {
     problems.set(static_cast<size_t>(R::kTooManyLayerPasses));
-  } else if (plan.microbatches() * pp.chunks() > sim::kMostPipelineSteps) {
+  } else if (microbatches * pp.chunks() > sim::kMostPipelineSteps) {
     problems.set(static_cast<size_t>(R::kTooManyPipelineSteps));
   }
 }
@@ -117,12 +123,12 @@ LayoutProblems resolve_batch(Plan& plan, LayoutProblems parallel) {
     problems.set(static_cast<size_t>(R::kGlobalBatch));
     return problems;
   }
-  const int64_t stages = plan.parallel.pp.stages;
-  if ((plan.training.global_batch / per_step) % stages != 0 &&
+  const int64_t microbatches = plan.training.global_batch / per_step;
+  if (microbatches % plan.parallel.pp.stages != 0 &&
       find_schedule(plan.parallel.pp.schedule)->interleaved) {
     problems.set(static_cast<size_t>(R::kInterleavedMicrobatches));
   }
-  check_work(plan, problems);
+  check_work(plan, microbatches, problems);
   return problems;
 }
 
@@ -132,7 +138,7 @@ LayoutProblems resolve_layout(Plan& plan) {
 
 int64_t layer_passes(const Plan& plan) {
   if (plan.mode == Mode::kInference) return 0;
-  return sim::checked_mul(plan.model.layers, plan.microbatches());
+  return training_layer_passes(plan, plan.microbatches());
 }
 
 LayoutProblems layout_errors(LayoutProblems problems) {
