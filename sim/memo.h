@@ -6,9 +6,9 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <memory>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -36,9 +36,9 @@ class RecentCache {
       return {entries_[last_].value.get(), entries_[last_].id};
     }
     const uint64_t hash = derived_hash(key);
-    for (auto [at, end] = slots_.equal_range(hash); at != end; ++at) {
-      const size_t i = at->second;
-      if (entries_[i].key == key) {
+    for (size_t b = home(hash); buckets_[b] != 0; b = (b + 1) % kBuckets) {
+      const size_t i = buckets_[b] - 1;
+      if (hashes_[i] == hash && entries_[i].key == key) {
         used_[i] = clock_;
         last_ = i;
         return {entries_[i].value.get(), entries_[i].id};
@@ -53,14 +53,9 @@ class RecentCache {
       entries_.emplace_back();
     } else {
       slot = static_cast<size_t>(std::min_element(used_.begin(), used_.end()) - used_.begin());
-      for (auto [at, end] = slots_.equal_range(hashes_[slot]); at != end; ++at) {
-        if (at->second == slot) {
-          slots_.erase(at);
-          break;
-        }
-      }
+      unindex(slot);
     }
-    slots_.emplace(hash, slot);
+    index(hash, slot);
     hashes_[slot] = hash;
     used_[slot] = clock_;
     last_ = slot;
@@ -74,8 +69,40 @@ class RecentCache {
     uint64_t id = 0;
     std::unique_ptr<Value> value;
   };
-  std::vector<uint64_t> hashes_;                     ///< each slot's key's
-  std::unordered_multimap<uint64_t, size_t> slots_;  ///< the slots, by their keys' hashes
+  /// The slots by their keys' hashes: open addressing with linear probing, at most half
+  /// full, each bucket a slot + 1 (0: empty).
+  static constexpr size_t kBuckets = std::bit_ceil(2 * kKept);
+  static_assert(kKept < 65535, "slots are numbered in 16 bits");
+  static size_t home(uint64_t hash) {
+    // The top bits of a Fibonacci product mix every bit of the hash.
+    return static_cast<size_t>((hash * 0x9E3779B97F4A7C15ULL) >>
+                               (64 - std::bit_width(kBuckets - 1)));
+  }
+  void index(uint64_t hash, size_t slot) {
+    size_t b = home(hash);
+    while (buckets_[b] != 0)
+      b = (b + 1) % kBuckets;
+    buckets_[b] = static_cast<uint16_t>(slot + 1);
+  }
+  /// Takes `slot` out of the buckets, moving back the ones after it that probed past it
+  /// (deletion without tombstones).
+  void unindex(size_t slot) {
+    size_t hole = home(hashes_[slot]);
+    while (buckets_[hole] != slot + 1)
+      hole = (hole + 1) % kBuckets;
+    for (size_t b = (hole + 1) % kBuckets; buckets_[b] != 0; b = (b + 1) % kBuckets) {
+      // An entry may fill the hole when its home is not cyclically in (hole, b].
+      const size_t own = home(hashes_[buckets_[b] - 1]);
+      if ((b - own) % kBuckets >= (b - hole) % kBuckets) {
+        buckets_[hole] = buckets_[b];
+        hole = b;
+      }
+    }
+    buckets_[hole] = 0;
+  }
+
+  std::vector<uint64_t> hashes_;  ///< each slot's key's
+  std::array<uint16_t, kBuckets> buckets_{};
   std::vector<uint64_t> used_;
   std::vector<Entry> entries_;
   size_t last_ = 0;  ///< the entry found last

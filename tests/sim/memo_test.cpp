@@ -67,6 +67,40 @@ TEST_CASE("a recent cache finds what it made while the key is kept, and forgets 
   CHECK(made == 6 + 3 * 20);
 }
 
+TEST_CASE("a recent cache is a least-recently-used cache, whatever order keys come in") {
+  // Against a plain model of one, with ids: random keys from a few more than the slots to
+  // many more, so that homes collide and slots are evicted and re-indexed again and again.
+  std::mt19937_64 random(11);
+  for (const uint64_t keys : {5, 9, 40, 300}) {
+    memsim::sim::RecentCache<Key, int64_t, 4> small;
+    memsim::sim::RecentCache<Key, int64_t, 32> large;
+    std::list<std::pair<int64_t, uint64_t>> small_model, large_model;  // key, id; recent first
+    auto check = [&](auto& cache, auto& model, size_t kept, int64_t n) {
+      const auto known = std::find_if(model.begin(), model.end(),
+                                      [n](const auto& entry) { return entry.first == n; });
+      bool made = false;
+      const auto found = cache.get(Key{n, std::to_string(n)}, [&] {
+        made = true;
+        return 1000 + n;
+      });
+      CHECK(made == (known == model.end()));
+      CHECK(*found.value == 1000 + n);
+      if (known != model.end()) {
+        CHECK(found.id == known->second);
+        model.erase(known);
+      }
+      model.emplace_front(n, found.id);
+      if (model.size() > kept) model.pop_back();
+    };
+    for (int i = 0; i < 3000; ++i) {
+      CAPTURE(keys);
+      const auto n = static_cast<int64_t>(random() % keys);
+      check(small, small_model, 4, n);
+      check(large, large_model, 32, n);
+    }
+  }
+}
+
 TEST_CASE("a last-few table gives a key its slot until it is the oldest of a miss") {
   memsim::sim::LastFew<int64_t, int64_t, 3> table;
   for (int64_t k = 1; k <= 3; ++k) {
