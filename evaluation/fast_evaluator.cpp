@@ -217,7 +217,7 @@ struct FastEvaluator::Caches {
   void price_context_part(Lookup& at, ChunkEntry& entry, PartValues& part);
   void price_stage_part(Lookup& at, ChunkEntry& entry, const StageFacts& facts, PartValues& part);
   void price_kind(Lookup& at, size_t k);
-  const PricedStages& price_stages(const TrainingPlan& plan);
+  const PricedStages& price_stages(const TrainingPlan& plan, PlanChange change);
   sim::Bytes fullest_stages(const StepLookup& at, StagePeaks detail, FastResult& result);
 };
 
@@ -377,19 +377,39 @@ sim::Bytes FastEvaluator::Caches::fullest_stages(const StepLookup& at, StagePeak
 FastEvaluator::FastEvaluator() : caches_(std::make_unique<Caches>()) {}
 FastEvaluator::~FastEvaluator() = default;
 
+namespace {
+
+/// Whether `plan` is `last` (as price_stages keeps it) but for its global batch, which
+/// pricing stages does not read.
+bool same_but_batch(TrainingPlan& last, const TrainingPlan& plan) {
+  last.training.global_batch = plan.training.global_batch;
+  last.training.global_batch_auto = plan.training.global_batch_auto;
+  const bool same = last == plan;
+  last.training.global_batch = 0;
+  last.training.global_batch_auto = false;
+  return same;
+}
+
+}  // namespace
+
 /// The plan's stages priced, or as last priced when the plan differs from that one only in
-/// its global batch.
-const PricedStages& FastEvaluator::Caches::price_stages(const TrainingPlan& plan) {
+/// its global batch (compared, or as `change` says: checked in debug builds).
+const PricedStages& FastEvaluator::Caches::price_stages(const TrainingPlan& plan,
+                                                        PlanChange change) {
   TrainingPlan& last = priced.plan;
   if (priced.whole) {
-    last.training.global_batch = plan.training.global_batch;
-    const bool same = last == plan;
-    last.training.global_batch = 0;
-    if (same) return priced;
+    if (change == PlanChange::kGlobalBatchOnly) {
+#ifndef NDEBUG
+      MEMSIM_CHECK(same_but_batch(last, plan));
+#endif
+      return priced;
+    }
+    if (same_but_batch(last, plan)) return priced;
   }
   priced.whole = false;
   last = plan;
   last.training.global_batch = 0;
+  last.training.global_batch_auto = false;
   const ModelEntry& entry = model(last.model, graph_options(last));
   const auto [found, context_id] = context(last, entry);
   const StageLayout& layout = layouts.get({&entry, last.parallel.pp});
@@ -413,11 +433,11 @@ const PricedStages& FastEvaluator::Caches::price_stages(const TrainingPlan& plan
   return priced;
 }
 
-FastResult FastEvaluator::evaluate(const Plan& scenario, StagePeaks detail) {
+FastResult FastEvaluator::evaluate(const Plan& scenario, StagePeaks detail, PlanChange change) {
   if (scenario.mode == Mode::kInference) return inference_result(scenario);
   const TrainingPlan& plan = scenario;
   Caches& caches = *caches_;
-  const PricedStages& priced = caches.price_stages(plan);
+  const PricedStages& priced = caches.price_stages(plan, change);
   const PipelineParallelism& pp = plan.parallel.pp;
   const StageLayout& layout = *priced.layout;
   const StepLookup at{plan, *priced.context, layout, caches.schedule(pp, plan.microbatches())};

@@ -38,6 +38,14 @@ struct FastResult {
   double model_flops_utilization = 0.0;
 };
 
+/// How a plan differs from the one evaluated last by the same evaluator. A sweep whose
+/// innermost axes change only the global batch knows it without comparing the plans, which
+/// costs a twentieth of its time.
+enum class PlanChange {
+  kAny,
+  kGlobalBatchOnly,  ///< at most in training.global_batch (and whether it was given)
+};
+
 class FastEvaluator {
  public:
   FastEvaluator();
@@ -45,8 +53,10 @@ class FastEvaluator {
   FastEvaluator(const FastEvaluator&) = delete;
   FastEvaluator& operator=(const FastEvaluator&) = delete;
 
-  /// A scenario's plan: training evaluated here, serving walked.
-  FastResult evaluate(const Plan& scenario, StagePeaks detail = StagePeaks::kEvery);
+  /// A scenario's plan: training evaluated here, serving walked. `change`: how it differs
+  /// from the last plan evaluated (a promise, checked in debug builds).
+  FastResult evaluate(const Plan& scenario, StagePeaks detail = StagePeaks::kEvery,
+                      PlanChange change = PlanChange::kAny);
 
  private:
   struct Caches;

@@ -256,6 +256,7 @@ std::string_view SweepPlan::prepare(uint64_t index) {
   }
   // Only the global batch changes: dp stays as resolved, and so does the parallel layout.
   const bool same_layout = applied_ && first >= sweep_->batch_only_from_;
+  only_batch_changed_ = same_layout;
   if (!same_layout) plan_.parallel.dp.degree = unresolved_dp_;
   plan_.training.global_batch = unresolved_global_batch_;
   sweep_->apply_from(first, coordinates_, plan_);

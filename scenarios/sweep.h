@@ -102,6 +102,9 @@ class SweepPlan {
   /// Makes the plan point `index` of the sweep: why it is skipped, or "" (Sweep::prepare).
   std::string_view prepare(uint64_t index);
   const strategies::Plan& plan() const { return plan_; }
+  /// Whether the plan differs from the last point's only in its global batch (the axes
+  /// applied again change nothing else: Sweep's batch-only axes).
+  bool only_batch_changed() const { return only_batch_changed_; }
 
  private:
   const Sweep* sweep_;
@@ -111,8 +114,9 @@ class SweepPlan {
   /// What resolve_parallel_layout found at the last point resolved whole.
   strategies::LayoutProblems parallel_problems_;
   int64_t unresolved_global_batch_ = 0;
-  uint64_t index_ = 0;               ///< the point the plan is at
-  bool applied_ = false;             ///< whether it is at any point yet
+  uint64_t index_ = 0;    ///< the point the plan is at
+  bool applied_ = false;  ///< whether it is at any point yet
+  bool only_batch_changed_ = false;
   std::vector<size_t> coordinates_;  ///< the point's value of each axis
 };
 

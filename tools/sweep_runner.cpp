@@ -144,6 +144,9 @@ class Runner {
     evaluation::FastEvaluator evaluator;
     std::vector<scenarios::SweepPlan> plans;
     RowWriter writer;
+    /// Whether every point prepared since the last one evaluated changed only the global
+    /// batch: the next one evaluated differs from it only there (PlanChange).
+    bool only_batch_changed = false;
   };
 
   /// The worker threads, told to finish and joined however run() ends (a failed write too).
@@ -210,14 +213,20 @@ class Runner {
       scenarios::SweepPlan& plan = evaluation.plans[variant];
       const uint64_t point = index - starts_[variant];
       ++result.points;
-      if (const std::string_view skip = plan.prepare(point); !skip.empty()) {
+      const std::string_view skip = plan.prepare(point);
+      evaluation.only_batch_changed = evaluation.only_batch_changed && plan.only_batch_changed();
+      if (!skip.empty()) {
         auto it = result.skipped.find(skip);
         if (it == result.skipped.end()) it = result.skipped.emplace(skip, 0).first;
         ++it->second;
         continue;
       }
-      Row row{index, variant, point, plan.plan().parallel.dp.degree,
-              evaluation.evaluator.evaluate(plan.plan(), evaluation::StagePeaks::kLargestOnly)};
+      const auto change = evaluation.only_batch_changed ? evaluation::PlanChange::kGlobalBatchOnly
+                                                        : evaluation::PlanChange::kAny;
+      Row row{
+          index, variant, point, plan.plan().parallel.dp.degree,
+          evaluation.evaluator.evaluate(plan.plan(), evaluation::StagePeaks::kLargestOnly, change)};
+      evaluation.only_batch_changed = true;
       ++result.evaluated;
       result.fitting += row.result.fits ? 1 : 0;
       if (options_.top == 0) {

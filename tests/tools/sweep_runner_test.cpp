@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "evaluation/evaluate.h"
+#include "evaluation/fast_evaluator.h"
 #include "support/test_support.h"
 
 namespace {
@@ -108,6 +109,44 @@ TEST_CASE("every valid point is a row equal to the walk of its plan, in grid ord
     }
   }
   CHECK(row == rows.size());
+}
+
+TEST_CASE("points that change only the global batch reuse the stages of the last one evaluated") {
+  // The global batch innermost, and its first value (3) never divisible by micro_batch × dp:
+  // each sequence length starts with a skipped point, after which the next point changes
+  // only the global batch from the skipped one, not from the last one evaluated.
+  const auto sweeps = memsim::testing::sweeps_from_text(R"(name: batch
+model: {layers: 4, hidden: 512, heads: 8, kv_heads: 2, ffn: 1536, vocab: 1024}
+hardware: {gpu: a100-40gb, gpus_per_node: 8}
+training: {seq_len: 2048, micro_batch: 1, global_batch: 64}
+parallel: {dp: auto, pp: 2, schedule: 1f1b}
+sweep:
+  training.seq_len: [512, 1024, 2048]
+  parallel.zero: [0, 3]
+  training.global_batch: [3, 8, 16, 32]
+)");
+  const memsim::scenarios::Sweep& sweep = sweeps[0].sweep;
+  for (const int threads : {1, 2}) {
+    CAPTURE(threads);
+    SweepOptions options;
+    options.threads = threads;
+    const auto rows = csv_rows(run(sweeps, options));
+    // Each row as a fresh evaluator prices its point alone.
+    auto plan = sweep.base();
+    size_t row = 1;
+    for (uint64_t i = 0; i < sweep.points(); ++i) {
+      if (!sweep.prepare(i, plan).empty()) continue;
+      CAPTURE(i);
+      REQUIRE(row < rows.size());
+      memsim::evaluation::FastEvaluator alone;
+      const auto result = alone.evaluate(plan, memsim::evaluation::StagePeaks::kLargestOnly);
+      CHECK(rows[row][4] == std::to_string(result.peak.value()));
+      CHECK(std::stod(rows[row][5]) == result.step_time_s);
+      ++row;
+    }
+    CHECK(row == rows.size());
+    CHECK(rows.size() == 1 + 3 * 2 * 3);
+  }
 }
 
 TEST_CASE("rows are the same to the byte on one thread or many, over long pipelines") {
