@@ -114,9 +114,9 @@ class SweepPlan {
   /// What resolve_parallel_layout found at the last point resolved whole.
   strategies::LayoutProblems parallel_problems_;
   int64_t unresolved_global_batch_ = 0;
-  uint64_t index_ = 0;    ///< the point the plan is at
-  bool applied_ = false;  ///< whether it is at any point yet
-  bool only_batch_changed_ = false;
+  uint64_t index_ = 0;               ///< the point the plan is at
+  bool applied_ = false;             ///< whether it is at any point yet
+  bool only_batch_changed_ = false;  ///< at the last prepare (only_batch_changed())
   std::vector<size_t> coordinates_;  ///< the point's value of each axis
 };
 

@@ -40,13 +40,13 @@ void check_pipeline(const Plan& plan, bool interleaved, LayoutProblems& problems
   }
 }
 
-/// The walk's work within sim/limits.h.
 /// A training step's layer passes: each layer once per microbatch.
 int64_t training_layer_passes(const Plan& plan, int64_t microbatches) {
   return sim::checked_mul(plan.model.layers, microbatches);
 }
 
-/// `microbatches`: the plan's (microbatches(), a division a sweep makes once per point).
+/// The walk's work within sim/limits.h. `microbatches`: the plan's (microbatches(), a
+/// division a sweep makes once per point).
 void check_work(const Plan& plan, int64_t microbatches, LayoutProblems& problems) {
   const PipelineParallelism& pp = plan.parallel.pp;
   if (pp.stages * plan.model.layers > sim::kMostStageLayers) {

@@ -86,10 +86,10 @@ class Runner {
   /// interrupt to another core).
   void run_here(std::vector<Row>& top, std::ostream& out, SweepSummary& summary,
                 std::optional<Progress>& progress) {
-    Evaluation evaluation(*this);
+    Evaluation ours(*this);
     for (uint64_t chunk = 0; chunk < chunks_ && !stop_; ++chunk) {
       ChunkResult result;
-      if (!evaluate_chunk(chunk, evaluation, top, result)) break;
+      if (!evaluate_chunk(chunk, ours, top, result)) break;
       take(result, out, summary, progress);
     }
   }
@@ -170,7 +170,7 @@ class Runner {
   };
 
   void work(std::vector<Row>& top) {
-    Evaluation evaluation(*this);
+    Evaluation ours(*this);
     while (!stop_) {
       const uint64_t chunk = next_chunk_++;
       if (chunk >= chunks_) break;
@@ -183,7 +183,7 @@ class Runner {
         if (finished_ || stop_) break;
       }
       ChunkResult result;
-      if (!evaluate_chunk(chunk, evaluation, top, result)) break;
+      if (!evaluate_chunk(chunk, ours, top, result)) break;
       {
         std::lock_guard lock(mutex_);
         done_[chunk] = std::move(result);
@@ -197,9 +197,9 @@ class Runner {
     ready_.notify_all();
   }
 
-  /// Evaluates the points of `chunk` into `result` (rows as text) or `top`; false when a
-  /// stop cut it short.
-  bool evaluate_chunk(uint64_t chunk, Evaluation& evaluation, std::vector<Row>& top,
+  /// Evaluates the points of `chunk` with this thread's `ours` into `result` (rows as text)
+  /// or `top`; false when a stop cut it short.
+  bool evaluate_chunk(uint64_t chunk, Evaluation& ours, std::vector<Row>& top,
                       ChunkResult& result) const {
     if (options_.top == 0) result.text.reserve(kChunk * kRowChars);
     const uint64_t first = chunk * kChunk;
@@ -210,27 +210,26 @@ class Runner {
       if ((index & 255) == 0 && stop_) return false;
       while (variant + 1 < starts_.size() && index >= starts_[variant + 1])
         ++variant;
-      scenarios::SweepPlan& plan = evaluation.plans[variant];
+      scenarios::SweepPlan& plan = ours.plans[variant];
       const uint64_t point = index - starts_[variant];
       ++result.points;
       const std::string_view skip = plan.prepare(point);
-      evaluation.only_batch_changed = evaluation.only_batch_changed && plan.only_batch_changed();
+      ours.only_batch_changed = ours.only_batch_changed && plan.only_batch_changed();
       if (!skip.empty()) {
         auto it = result.skipped.find(skip);
         if (it == result.skipped.end()) it = result.skipped.emplace(skip, 0).first;
         ++it->second;
         continue;
       }
-      const auto change = evaluation.only_batch_changed ? evaluation::PlanChange::kGlobalBatchOnly
-                                                        : evaluation::PlanChange::kAny;
-      Row row{
-          index, variant, point, plan.plan().parallel.dp.degree,
-          evaluation.evaluator.evaluate(plan.plan(), evaluation::StagePeaks::kLargestOnly, change)};
-      evaluation.only_batch_changed = true;
+      const auto change = ours.only_batch_changed ? evaluation::PlanChange::kGlobalBatchOnly
+                                                  : evaluation::PlanChange::kAny;
+      Row row{index, variant, point, plan.plan().parallel.dp.degree,
+              ours.evaluator.evaluate(plan.plan(), evaluation::StagePeaks::kLargestOnly, change)};
+      ours.only_batch_changed = true;
       ++result.evaluated;
       result.fitting += row.result.fits ? 1 : 0;
       if (options_.top == 0) {
-        evaluation.writer.write(row, result.text);
+        ours.writer.write(row, result.text);
       } else {
         keep(top, std::move(row));
       }
