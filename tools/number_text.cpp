@@ -150,8 +150,7 @@ KeptTexts<T>::KeptTexts() : slots_(size_t{1} << kSlotBits) {}
 template <typename T>
 char* KeptTexts<T>::write(char* out, T value) {
   const auto bits = std::bit_cast<uint64_t>(value);
-  // Fibonacci hashing: the top bits of the product mix every bit of the value's.
-  Slot& slot = slots_[(bits * 0x9E3779B97F4A7C15ULL) >> (64 - kSlotBits)];
+  Slot& slot = slots_[slot_of(value)];
   if (slot.size == 0 || slot.bits != bits) {
     char* const text = slot.text.data();
     char* end = nullptr;

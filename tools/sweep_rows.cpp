@@ -134,6 +134,15 @@ void RowWriter::write(const Row& row, fmt::memory_buffer& out) {
   out.resize(static_cast<size_t>(end - out.data()));
 }
 
+void RowWriter::prefetch(const Row& row) const {
+  const auto& r = row.result;
+  peaks_.prefetch(r.peak.value());
+  texts_[0].prefetch(r.step_time_s);
+  texts_[1].prefetch(r.bubble_fraction);
+  texts_[2].prefetch(r.tokens_per_s);
+  texts_[3].prefetch(r.model_flops_utilization);
+}
+
 std::vector<std::string> RowWriter::cells(const Row& row) {
   const scenarios::Sweep& sweep = sweeps_[row.variant].sweep;
   sweep.coordinates(row.point, coordinates_);

@@ -43,6 +43,8 @@ class RowWriter {
   void csv_header(std::ostream& out) const;
   /// Appends `row` as a CSV or JSON Lines line.
   void write(const Row& row, fmt::memory_buffer& out);
+  /// Brings what writing `row` reads into the cache, for a write a little later.
+  void prefetch(const Row& row) const;
   /// `row`'s cells for a table, for people.
   std::vector<std::string> cells(const Row& row);
 

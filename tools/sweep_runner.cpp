@@ -206,6 +206,9 @@ class Runner {
     const uint64_t end = std::min(points_, first + kChunk);
     size_t variant = static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end(), first) -
                                          starts_.begin() - 1);
+    // Each row is written once the next is evaluated: the texts it reads were asked for when
+    // it was, and are in the cache by then (a sweep's rows meet their kept texts far apart).
+    std::optional<Row> pending;
     for (uint64_t index = first; index < end; ++index) {
       if ((index & 255) == 0 && stop_) return false;
       while (variant + 1 < starts_.size() && index >= starts_[variant + 1])
@@ -229,11 +232,14 @@ class Runner {
       ++result.evaluated;
       result.fitting += row.result.fits ? 1 : 0;
       if (options_.top == 0) {
-        ours.writer.write(row, result.text);
+        ours.writer.prefetch(row);
+        if (pending) ours.writer.write(*pending, result.text);
+        pending = row;
       } else {
         keep(top, std::move(row));
       }
     }
+    if (pending) ours.writer.write(*pending, result.text);
     return true;
   }
 
