@@ -37,14 +37,29 @@ std::string slurp(const std::string& path) {
   return text.str();
 }
 
+/// This run's scratch directory, removed with everything in it when the tests exit.
+class TempDir {
+ public:
+  TempDir()
+      : path_(std::filesystem::temp_directory_path() /
+              ("memsim_tests." + std::to_string(::getpid()))) {
+    std::filesystem::create_directories(path_);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ignored;  // a directory left behind is no reason to fail the run
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
 std::filesystem::path temp_dir() {
-  static const std::filesystem::path dir = [] {
-    auto path =
-        std::filesystem::temp_directory_path() / ("memsim_tests." + std::to_string(::getpid()));
-    std::filesystem::create_directories(path);
-    return path;
-  }();
-  return dir;
+  static const TempDir dir;
+  return dir.path();
 }
 
 }  // namespace
