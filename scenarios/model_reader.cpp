@@ -160,6 +160,9 @@ std::optional<sim::ModelSpec> read_model(const ConfigNode& node, const std::stri
       reader, "attention",
       {{"eager", sim::AttentionImpl::kEager}, {"flash", sim::AttentionImpl::kFlash}},
       spec.attention);
+  read_enum<sim::NormKernel>(
+      reader, "norm_kernel",
+      {{"fused", sim::NormKernel::kFused}, {"eager", sim::NormKernel::kEager}}, spec.norm_kernel);
   if (auto v = reader.boolean("tied_embeddings")) spec.tied_embeddings = *v;
   if (auto v = reader.boolean("bias")) spec.bias = *v;
   if (auto v = reader.boolean("qkv_bias")) spec.qkv_bias = *v;

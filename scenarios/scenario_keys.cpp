@@ -80,6 +80,8 @@ std::vector<ScenarioKey> model_rows() {
                              MEMSIM_PLAN_FIELD(model.max_positions)),
       field_row("model.attention", "eager (scores materialised) | flash",
                 MEMSIM_PLAN_FIELD(model.attention)),
+      field_row("model.norm_kernel", "fused (one kernel) | eager (RMSNorm in PyTorch ops)",
+                MEMSIM_PLAN_FIELD(model.norm_kernel)),
       numeric_row("model.dropout", "dropout probability (0 = no dropout masks)",
                   MEMSIM_PLAN_FIELD(model.dropout)),
       field_row("model.layer_kinds",

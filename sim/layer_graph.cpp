@@ -141,10 +141,12 @@ struct LayerGraph::Impl {
     x = maybe_dropout(x, kEmbeddingLayer, "embedding.");
     const OpKind attention = model.attention == AttentionImpl::kEager ? OpKind::kAttentionEager
                                                                       : OpKind::kAttentionFlash;
+    const bool eager_norm = model.norm_kernel == NormKernel::kEager;
+    const OpKind norm = eager_norm ? OpKind::kNormEager : OpKind::kNorm;
     for (int32_t layer = 0; layer < model.layers; ++layer) {
       layer_first_op.push_back(static_cast<OpId>(ops.size()));
       const std::string p = fmt::format("layers.{}.", layer);
-      const TensorId h1 = add_op1(OpKind::kNorm, layer, p + "attention_", {x});
+      const TensorId h1 = add_op1(norm, layer, p + "attention_", {x});
       const TensorId q = add_op1(OpKind::kQProj, layer, p, {h1});
       const TensorId k = add_op1(OpKind::kKProj, layer, p, {h1});
       const TensorId v = add_op1(OpKind::kVProj, layer, p, {h1});
@@ -152,7 +154,7 @@ struct LayerGraph::Impl {
       TensorId out = add_op1(OpKind::kOutProj, layer, p, {context});
       out = maybe_dropout(out, layer, p + "attention_");
       x = add_op1(OpKind::kResidualAdd, layer, p + "attention_", {x, out});
-      const TensorId h2 = add_op1(OpKind::kNorm, layer, p + "mlp_", {x});
+      const TensorId h2 = add_op1(norm, layer, p + "mlp_", {x});
       TensorId inner = 0;
       if (model.ffn_type == FfnType::kGelu) {
         inner = add_op1(OpKind::kGelu, layer, p, {add_op1(OpKind::kMlpUp, layer, p, {h2})});
@@ -166,7 +168,8 @@ struct LayerGraph::Impl {
       x = add_op1(OpKind::kResidualAdd, layer, p + "mlp_", {x, out});
     }
     const auto head_layer = static_cast<int32_t>(model.layers);
-    add_loss(add_op1(OpKind::kFinalNorm, head_layer, "", {x}), labels, head_layer);
+    const OpKind final_norm = eager_norm ? OpKind::kFinalNormEager : OpKind::kFinalNorm;
+    add_loss(add_op1(final_norm, head_layer, "", {x}), labels, head_layer);
   }
 
   /// The LM head and the loss, on the whole sequence or on chunks of it. The 16-bit logits

@@ -91,6 +91,11 @@ std::vector<SpecProblem> find_problems(const ModelSpec& spec) {
                                                 "simulates ({})",
                                                 spec.heads, spec.head_dim, kMostHidden)});
   }
+  if (spec.norm_kernel == NormKernel::kEager && spec.norm != NormType::kRmsNorm) {
+    problems.push_back({"norm_kernel",
+                        "norm_kernel = eager is an RMSNorm in PyTorch ops; a "
+                        "layernorm is one kernel (torch's native_layer_norm)"});
+  }
   if (spec.heads % spec.kv_heads != 0) {
     problems.push_back({"kv_heads", fmt::format("kv_heads = {} does not divide heads ({})",
                                                 spec.kv_heads, spec.heads)});
@@ -117,6 +122,9 @@ std::string to_string(PositionType type) {
 }
 std::string to_string(AttentionImpl impl) {
   return impl == AttentionImpl::kEager ? "eager" : "flash";
+}
+std::string to_string(NormKernel kernel) {
+  return kernel == NormKernel::kFused ? "fused" : "eager";
 }
 
 }  // namespace memsim::sim

@@ -13,6 +13,10 @@ enum class FfnType { kGelu, kSwiGlu };
 enum class NormType { kLayerNorm, kRmsNorm };
 enum class PositionType { kRope, kLearned, kNone };
 enum class AttentionImpl { kEager, kFlash };
+/// How an RMSNorm runs: one kernel that saves its input and fp32 1/rms per token (apex's
+/// FusedRMSNorm, Transformer Engine, Megatron-Core), or PyTorch ops on an fp32 copy as
+/// Hugging Face's LlamaRMSNorm writes it. LayerNorm is one kernel either way.
+enum class NormKernel { kFused, kEager };
 
 /// Transformer layers `first`..`last` (inclusive) built with their own MLP width: models
 /// whose layers are not all alike (dense layers before expert layers, pruned or searched
@@ -42,6 +46,7 @@ struct ModelSpec {
   PositionType positions = PositionType::kRope;
   int64_t max_positions = 0;  ///< rows of the learned position table
   AttentionImpl attention = AttentionImpl::kEager;
+  NormKernel norm_kernel = NormKernel::kFused;
   double dropout = 0.0;
   /// Sliding-window attention over this many tokens (0: none). Not simulated: a scenario
   /// whose sequences are longer than the window is refused.
@@ -73,5 +78,6 @@ std::string to_string(FfnType type);
 std::string to_string(NormType type);
 std::string to_string(PositionType type);
 std::string to_string(AttentionImpl impl);
+std::string to_string(NormKernel kernel);
 
 }  // namespace memsim::sim

@@ -65,6 +65,31 @@ OpKindInfo norm(OpKind kind, const char* name, const char* description) {
                     own({"rstd", kSb, DtypeClass::kFp32})}};
 }
 
+// Hugging Face's LlamaRMSNorm in PyTorch ops (transformers, models/llama/modeling_llama.py,
+// LlamaRMSNorm.forward): x.to(float32), its pow(2).mean(-1), rsqrt, the product, then
+// .to(input dtype) and the weight's product. Autograd keeps the fp32 copy (PowBackward0 and
+// MulBackward0), the fp32 1/rms per token (RsqrtBackward0) and the normalised copy in the
+// input dtype (the weight's MulBackward0); mean's backward needs only sizes (PyTorch 2,
+// tools/autograd/derivatives.yaml, mean.dim). Its forward also holds the fp32 squares, then
+// the fp32 product (a local until the function returns) and the variance. Its backward is
+// at its fullest in PowBackward0 (FunctionsManual.cpp, pow_backward: grad · (2 · x.pow(1))),
+// with five fp32 s·b·h besides the fp32 copy: the input's gradient through the product,
+// mean's gradient, x.pow(1), 2 · x.pow(1) and their product with the gradient. Measured in
+// torch 1.13 on the CPU: tests/fixtures/pytorch_saved_tensors.json, norm_peak_transient.
+OpKindInfo eager_rms_norm(OpKind kind, const char* name, const char* description) {
+  const TensorSpec fp32_copy{"fp32_temporary", kSbh, DtypeClass::kFp32};
+  return {.kind = kind,
+          .name = name,
+          .description = description,
+          .inputs = 1,
+          .outputs = {{"output", kSbh, kAct}},
+          .params = {{"weight", {D::kHidden}, ShardKind::kReplicated}},
+          .saved = {own({"input_fp32", kSbh, DtypeClass::kFp32}),
+                    own({"rstd", kSb, DtypeClass::kFp32}), own({"normalized", kSbh, kAct})},
+          .forward_workspace = {fp32_copy, {"variance", kSb, DtypeClass::kFp32}},
+          .backward_workspace = {fp32_copy, fp32_copy, fp32_copy, fp32_copy, fp32_copy}};
+}
+
 /// The token ids, the embeddings and dropout.
 void add_input_ops(std::vector<OpKindInfo>& table) {
   table.push_back(
@@ -97,6 +122,8 @@ void add_input_ops(std::vector<OpKindInfo>& table) {
 /// Norms, the attention projections, the attention core and the residual add.
 void add_attention_ops(std::vector<OpKindInfo>& table) {
   table.push_back(norm(OpKind::kNorm, "norm", "layer norm or RMS norm before attention and MLP"));
+  table.push_back(eager_rms_norm(OpKind::kNormEager, "norm_eager",
+                                 "RMS norm before attention and MLP, in PyTorch ops (fp32 copy)"));
   table.push_back(linear(OpKind::kQProj, "q_proj", "query projection, column-parallel",
                          {D::kHidden, D::kHeads, D::kHeadDim}, 1, ShardKind::kColumn,
                          {D::kHeads, D::kHeadDim}, Condition::kQkvBias, kSbad));
@@ -182,6 +209,8 @@ void add_mlp_ops(std::vector<OpKindInfo>& table) {
 /// The final norm, the LM head and the loss.
 void add_head_ops(std::vector<OpKindInfo>& table) {
   table.push_back(norm(OpKind::kFinalNorm, "final_norm", "norm after the last layer"));
+  table.push_back(eager_rms_norm(OpKind::kFinalNormEager, "final_norm_eager",
+                                 "RMS norm after the last layer, in PyTorch ops (fp32 copy)"));
   // The projection to the vocabulary, vocab-parallel, sharing the embedding if tied. On the
   // whole sequence it keeps its input. A chunk of the sequence along dim 1 of (b, s, h) is
   // not contiguous: the matmul copies it and keeps the copy for its backward (aten.clone

@@ -123,6 +123,7 @@ enum class OpKind : uint8_t {
   kPositionEmbedding,
   kDropout,
   kNorm,
+  kNormEager,
   kQProj,
   kKProj,
   kVProj,
@@ -137,12 +138,13 @@ enum class OpKind : uint8_t {
   kGluMul,
   kMlpDown,
   kFinalNorm,
+  kFinalNormEager,
   kLmHead,
   kLmHeadChunk,
   kUpcastLogits,
   kCrossEntropy,
 };
-inline constexpr int kOpKindCount = 23;
+inline constexpr int kOpKindCount = 25;
 
 struct OpKindInfo {
   OpKind kind;

@@ -45,6 +45,9 @@ class PlanGenerator {
     m.vocab = pick({100, 257, 1000});
     m.ffn_type = coin() ? memsim::sim::FfnType::kGelu : memsim::sim::FfnType::kSwiGlu;
     m.norm = coin() ? memsim::sim::NormType::kLayerNorm : memsim::sim::NormType::kRmsNorm;
+    if (m.norm == memsim::sim::NormType::kRmsNorm && coin()) {
+      m.norm_kernel = memsim::sim::NormKernel::kEager;
+    }
     m.bias = coin();
     m.qkv_bias = coin();
     m.tied_embeddings = coin();

@@ -130,6 +130,14 @@ training: {seq_len: 128}
   CHECK(has(errors, 1, 52, "model.kv_heads = 3 does not divide heads (8)"));
 }
 
+TEST_CASE("an eager norm kernel is an RMSNorm's: a layernorm is one kernel") {
+  const auto errors = errors_of(R"(model: {preset: gpt2-124m, norm_kernel: eager}
+hardware: {gpu: a100-80gb}
+training: {seq_len: 128}
+)");
+  CHECK(has(errors, 1, 41, "model.norm_kernel = eager is an RMSNorm in PyTorch ops"));
+}
+
 TEST_CASE("unknown presets, GPUs and choices suggest a spelling") {
   auto errors = errors_of(R"(model: llama2-7q
 hardware: {gpu: a100-80gx}

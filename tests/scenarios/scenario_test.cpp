@@ -67,6 +67,27 @@ training: {seq_len: 4096}
             .every == 2);
 }
 
+TEST_CASE(
+    "model.norm_kernel: eager is Hugging Face's RMSNorm, which keeps more than the fused one") {
+  const auto scenario = read(R"(model: llama2-7b
+hardware: {gpu: a100-80gb}
+training: {seq_len: 2048}
+precision: bf16-mixed
+compare:
+  - {name: hf, model: {norm_kernel: eager}}
+)");
+  const auto& fused = scenario.variants[0].plan;
+  const auto& eager = scenario.variants[1].plan;
+  CHECK(fused.model.norm_kernel == memsim::sim::NormKernel::kFused);
+  REQUIRE(eager.model.norm_kernel == memsim::sim::NormKernel::kEager);
+  // Per RMSNorm (two a layer and the final one) 6 bytes an element kept instead of 2.
+  const int64_t sbh = 2048LL * 4096;
+  const auto kept = [](const memsim::strategies::Plan& plan) {
+    return memsim::testing::walk(plan).result.activations_per_microbatch.value();
+  };
+  CHECK(kept(eager) - kept(fused) == (2 * 32 + 1) * 4 * sbh);
+}
+
 TEST_CASE("a model from a Hugging Face config.json, relative to the scenario") {
   const std::string path = memsim::testing::source_path("tests/fixtures/hf/from_config.yaml");
   const auto scenario = memsim::scenarios::load_scenario(path);

@@ -6,7 +6,10 @@
 // - the division by √d saves a 0-dim scalar that memsim ignores;
 // - HF LLaMA's eager attention keeps the fp32 softmax output besides its bf16 copy
 //   (4as²b more than Megatron's fused softmax, which memsim models), and RoPE's cos/sin
-//   tables, computed once per forward, are left out.
+//   tables, computed once per forward, are left out;
+// - in torch 1.13 mean's backward keeps its input (MeanBackward1.self): HF's eager RMSNorm
+//   then also keeps its fp32 squares. PyTorch 2's mean_backward needs only sizes
+//   (tools/autograd/derivatives.yaml, mean.dim), as memsim models.
 
 #include <fstream>
 
@@ -95,6 +98,54 @@ TEST_CASE(
   const int64_t rope_tables = c["decomposition"]["other_bytes"];
   const int64_t fp32_softmax = 4 * a * s * s * b;  // kept by HF's softmax(dtype=float32)
   CHECK(layer_bytes(llama_block(), s, b) == measured - rope_tables - fp32_softmax);
+}
+
+TEST_CASE("a LLaMA block with Hugging Face's eager RMSNorm saves what PyTorch saves") {
+  const auto c = fixture_case("llama_layer_bfloat16_hf_rmsnorm");
+  const int64_t s = c["dims"]["s"], b = c["dims"]["b"], a = c["dims"]["a"], h = c["dims"]["h"];
+  const int64_t measured = c["total_saved_bytes"];
+  const int64_t rope_tables = c["decomposition"]["other_bytes"];
+  const int64_t fp32_softmax = 4 * a * s * s * b;
+  const int64_t squares_kept_by_torch_1_13 = 2 * 4 * s * b * h;  // one per norm
+  auto model = llama_block();
+  model.norm_kernel = memsim::sim::NormKernel::kEager;
+  CHECK(layer_bytes(model, s, b) ==
+        measured - rope_tables - fp32_softmax - squares_kept_by_torch_1_13);
+  // Per norm: the fp32 copy, the fp32 squares (1.13 only), the fp32 1/rms, the bf16 copy.
+  const auto& norm = c["per_module"]["input_layernorm"];
+  CHECK(norm["bytes"].get<int64_t>() == (4 + 4 + 2) * s * b * h + 4 * s * b);
+}
+
+TEST_CASE("Hugging Face's eager RMSNorm holds what PyTorch holds while it runs") {
+  const auto c = fixture_case("llama_layer_bfloat16_hf_rmsnorm");
+  const int64_t s = c["dims"]["s"], b = c["dims"]["b"], h = c["dims"]["h"];
+  const int64_t sbh = s * b * h;
+  const auto& measured = c["norm_peak_transient"];
+  auto model = llama_block();
+  model.norm_kernel = memsim::sim::NormKernel::kEager;
+  const memsim::evaluation::CompiledPlan compiled(memsim::testing::one_gpu_plan(model, s, b));
+  const auto& program = compiled.program(0);
+  const auto recipe = memsim::sim::compile_recipe(program, 0);
+  auto made_at_start = [&](const std::vector<memsim::sim::RecipeOp>& ops) {
+    for (const auto& op : ops) {
+      if (compiled.graph().op(op.op).kind != memsim::sim::OpKind::kNormEager) continue;
+      int64_t made = 0;
+      for (uint32_t i = op.begin; i < op.split; ++i)
+        made += memsim::sim::delta_bytes(recipe.deltas[i], program.sizes).value();
+      return made;
+    }
+    FAIL("no eager norm");
+    return int64_t{0};
+  };
+  // Forward: its output, what it keeps and its working memory, all made as it starts: the
+  // measured peak less the fp32 squares that torch 1.13's mean keeps.
+  CHECK(made_at_start(recipe.forward) == measured["forward_peak_bytes"].get<int64_t>() - 4 * sbh);
+  // Backward: the five fp32 temporaries (its input's gradient adds to the residual stream's,
+  // made before). Measured at its fullest: the fp32 copy it keeps, the five, the norm's
+  // output (held by the caller) and a bf16 partial sum of the weight's gradient.
+  const int64_t five = measured["backward_peak_bytes"].get<int64_t>() - 4 * sbh - 2 * sbh - 2 * h;
+  CHECK(five == 5 * 4 * sbh);
+  CHECK(made_at_start(recipe.backward) == five);
 }
 
 TEST_CASE("the loss saves fp32 log-probabilities and labels; its backward holds three fp32 s·b·V") {

@@ -44,7 +44,7 @@ from torch.utils._pytree import tree_flatten
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT_PATH = os.path.join(REPO, "tests", "fixtures", "pytorch_saved_tensors.json")
 SOURCE = ("tools/calibration/measure_saved_tensors.py; torch %s (Debian build, /usr/bin/python3); "
-          "measured 2026-11-28; CPU" % torch.__version__)
+          "measured 2026-12-02; CPU" % torch.__version__)
 
 # Dims chosen so that s*b*h, a*s*s*b, s*b*V, s*s, s*d are all distinct (with
 # s=16,b=2,h=64,a=4 one gets s*b*h == a*s*s*b, which makes totals ambiguous).
@@ -655,7 +655,8 @@ def llama_case(fused):
             "softmax in fp32 then cast, dropout p=0.0, SwiGLU; RMSNorm = %s"
             % (D["a"], D["kv"], "custom autograd.Function saving x, weight, fp32 rstd" if fused
                else "HF eager (upcast, pow(2).mean, rsqrt, mul, cast back, *weight)"))
-    return case_record(name, desc, dims, "bfloat16", summ)
+    extra = None if fused else dict(norm_peak_transient=rmsnorm_peak(D))
+    return case_record(name, desc, dims, "bfloat16", summ, extra)
 
 
 def loss_head_peak(D):
@@ -693,6 +694,34 @@ def loss_head_peak(D):
         backward_peak_bytes=bwd_peak, backward_peak_at_op=bwd_op, backward_peak_live=snap(bwd_snap),
         live_after_backward_bytes=after_bwd,
         note_units="sbV_16bit_units = bytes / (2*s*b*V); sbV = %d elements" % (D["s"] * D["b"] * D["V"]),
+    )
+
+
+def rmsnorm_peak(D):
+    """HF's eager LlamaRMSNorm alone (bf16 input leaf, its output's gradient given): the most
+    live bytes inside its forward and inside its backward, as loss_head_peak counts them
+    (storages made by aten ops inside the window; the input and the weight excluded)."""
+    dt = torch.bfloat16
+    torch.manual_seed(0)
+    norm = LlamaRMSNorm(D["h"]).to(dt).train()
+    x = torch.randn(D["b"], D["s"], D["h"], dtype=dt, requires_grad=True)
+    grad = torch.randn(D["b"], D["s"], D["h"], dtype=dt)
+    tr = OpTracker(track_live=True)
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
+        with tr:
+            y = norm(x)
+            fwd_peak, fwd_op = tr.peak, tr.peak_op
+            after_fwd = tr.cur
+            tr.peak = tr.cur
+            y.backward(grad)
+            bwd_peak, bwd_op = tr.peak, tr.peak_op
+    return dict(
+        method=("TorchDispatchMode sums storages created inside the window by aten ops and still "
+                "referenced; the input x, the weight and the given output gradient excluded"),
+        forward_peak_bytes=fwd_peak, forward_peak_at_op=fwd_op,
+        live_after_forward_bytes=after_fwd,
+        backward_peak_bytes=bwd_peak, backward_peak_at_op=bwd_op,
+        note_units="s*b*h = %d elements" % (D["s"] * D["b"] * D["h"]),
     )
 
 
