@@ -163,6 +163,10 @@ std::optional<sim::ModelSpec> read_model(const ConfigNode& node, const std::stri
   read_enum<sim::NormKernel>(
       reader, "norm_kernel",
       {{"fused", sim::NormKernel::kFused}, {"eager", sim::NormKernel::kEager}}, spec.norm_kernel);
+  read_enum<sim::SwiGluKernel>(
+      reader, "swiglu_kernel",
+      {{"eager", sim::SwiGluKernel::kEager}, {"fused", sim::SwiGluKernel::kFused}},
+      spec.swiglu_kernel);
   if (auto v = reader.boolean("tied_embeddings")) spec.tied_embeddings = *v;
   if (auto v = reader.boolean("bias")) spec.bias = *v;
   if (auto v = reader.boolean("qkv_bias")) spec.qkv_bias = *v;

@@ -82,6 +82,8 @@ std::vector<ScenarioKey> model_rows() {
                 MEMSIM_PLAN_FIELD(model.attention)),
       field_row("model.norm_kernel", "fused (one kernel) | eager (RMSNorm in PyTorch ops)",
                 MEMSIM_PLAN_FIELD(model.norm_kernel)),
+      field_row("model.swiglu_kernel", "eager (PyTorch ops) | fused (Megatron-Core)",
+                MEMSIM_PLAN_FIELD(model.swiglu_kernel)),
       numeric_row("model.dropout", "dropout probability (0 = no dropout masks)",
                   MEMSIM_PLAN_FIELD(model.dropout)),
       field_row("model.layer_kinds",

@@ -161,7 +161,10 @@ struct LayerGraph::Impl {
       } else {
         const TensorId gate = add_op1(OpKind::kMlpGate, layer, p, {h2});
         const TensorId up = add_op1(OpKind::kMlpUp, layer, p, {h2});
-        inner = add_op1(OpKind::kGluMul, layer, p, {add_op1(OpKind::kSilu, layer, p, {gate}), up});
+        inner = model.swiglu_kernel == SwiGluKernel::kFused
+                    ? add_op1(OpKind::kSwiGluFused, layer, p, {gate, up})
+                    : add_op1(OpKind::kGluMul, layer, p,
+                              {add_op1(OpKind::kSilu, layer, p, {gate}), up});
       }
       out = add_op1(OpKind::kMlpDown, layer, p, {inner});
       out = maybe_dropout(out, layer, p + "mlp_");

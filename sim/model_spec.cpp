@@ -96,6 +96,9 @@ std::vector<SpecProblem> find_problems(const ModelSpec& spec) {
                         "norm_kernel = eager is an RMSNorm in PyTorch ops; a "
                         "layernorm is one kernel (torch's native_layer_norm)"});
   }
+  if (spec.swiglu_kernel == SwiGluKernel::kFused && spec.ffn_type != FfnType::kSwiGlu) {
+    problems.push_back({"swiglu_kernel", "swiglu_kernel = fused needs ffn_type = swiglu"});
+  }
   if (spec.heads % spec.kv_heads != 0) {
     problems.push_back({"kv_heads", fmt::format("kv_heads = {} does not divide heads ({})",
                                                 spec.kv_heads, spec.heads)});
@@ -125,6 +128,9 @@ std::string to_string(AttentionImpl impl) {
 }
 std::string to_string(NormKernel kernel) {
   return kernel == NormKernel::kFused ? "fused" : "eager";
+}
+std::string to_string(SwiGluKernel kernel) {
+  return kernel == SwiGluKernel::kFused ? "fused" : "eager";
 }
 
 }  // namespace memsim::sim

@@ -17,6 +17,9 @@ enum class AttentionImpl { kEager, kFlash };
 /// FusedRMSNorm, Transformer Engine, Megatron-Core), or PyTorch ops on an fp32 copy as
 /// Hugging Face's LlamaRMSNorm writes it. LayerNorm is one kernel either way.
 enum class NormKernel { kFused, kEager };
+/// How SwiGLU's silu(gate) · up runs: PyTorch ops (SiLU keeps the gate, the product both
+/// factors), or one fused function that keeps its input, gate and up (Megatron-Core).
+enum class SwiGluKernel { kEager, kFused };
 
 /// Transformer layers `first`..`last` (inclusive) built with their own MLP width: models
 /// whose layers are not all alike (dense layers before expert layers, pruned or searched
@@ -47,6 +50,7 @@ struct ModelSpec {
   int64_t max_positions = 0;  ///< rows of the learned position table
   AttentionImpl attention = AttentionImpl::kEager;
   NormKernel norm_kernel = NormKernel::kFused;
+  SwiGluKernel swiglu_kernel = SwiGluKernel::kEager;
   double dropout = 0.0;
   /// Sliding-window attention over this many tokens (0: none). Not simulated: a scenario
   /// whose sequences are longer than the window is refused.
@@ -79,5 +83,6 @@ std::string to_string(NormType type);
 std::string to_string(PositionType type);
 std::string to_string(AttentionImpl impl);
 std::string to_string(NormKernel kernel);
+std::string to_string(SwiGluKernel kernel);
 
 }  // namespace memsim::sim

@@ -201,6 +201,16 @@ void add_mlp_ops(std::vector<OpKindInfo>& table) {
                    .inputs = 2,
                    .outputs = {{"output", kSbf, kAct}},
                    .saved = {input(0), input(1)}});
+  // Megatron-Core's SwiGLUFunction (megatron/core/fusions/fused_bias_swiglu.py, 2024) keeps
+  // its input, the gate and up projections as one tensor, and nothing else; its forward and
+  // backward (swiglu_back) are compiled into single kernels by megatron/core/jit.py's
+  // jit_fuser (torch.compile from PyTorch 2.2), which make no temporaries.
+  table.push_back({.kind = OpKind::kSwiGluFused,
+                   .name = "swiglu_fused",
+                   .description = "SwiGLU silu(gate) * up in one function; saves gate and up",
+                   .inputs = 2,
+                   .outputs = {{"output", kSbf, kAct}},
+                   .saved = {input(0), input(1)}});
   table.push_back(linear(OpKind::kMlpDown, "mlp_down", "MLP down projection, row-parallel",
                          {D::kFfn, D::kHidden}, 1, ShardKind::kRow, {D::kHidden},
                          Condition::kLinearBias, kSbh));

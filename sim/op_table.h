@@ -136,6 +136,7 @@ enum class OpKind : uint8_t {
   kGelu,
   kSilu,
   kGluMul,
+  kSwiGluFused,
   kMlpDown,
   kFinalNorm,
   kFinalNormEager,
@@ -144,7 +145,7 @@ enum class OpKind : uint8_t {
   kUpcastLogits,
   kCrossEntropy,
 };
-inline constexpr int kOpKindCount = 25;
+inline constexpr int kOpKindCount = 26;
 
 struct OpKindInfo {
   OpKind kind;

@@ -44,6 +44,9 @@ class PlanGenerator {
     m.ffn = pick({64, 128, 192, 256});
     m.vocab = pick({100, 257, 1000});
     m.ffn_type = coin() ? memsim::sim::FfnType::kGelu : memsim::sim::FfnType::kSwiGlu;
+    if (m.ffn_type == memsim::sim::FfnType::kSwiGlu && coin()) {
+      m.swiglu_kernel = memsim::sim::SwiGluKernel::kFused;
+    }
     m.norm = coin() ? memsim::sim::NormType::kLayerNorm : memsim::sim::NormType::kRmsNorm;
     if (m.norm == memsim::sim::NormType::kRmsNorm && coin()) {
       m.norm_kernel = memsim::sim::NormKernel::kEager;

@@ -138,6 +138,14 @@ training: {seq_len: 128}
   CHECK(has(errors, 1, 41, "model.norm_kernel = eager is an RMSNorm in PyTorch ops"));
 }
 
+TEST_CASE("a fused SwiGLU needs a SwiGLU MLP") {
+  const auto errors = errors_of(R"(model: {preset: gpt2-124m, swiglu_kernel: fused}
+hardware: {gpu: a100-80gb}
+training: {seq_len: 128}
+)");
+  CHECK(has(errors, 1, 43, "model.swiglu_kernel = fused needs ffn_type = swiglu"));
+}
+
 TEST_CASE("unknown presets, GPUs and choices suggest a spelling") {
   auto errors = errors_of(R"(model: llama2-7q
 hardware: {gpu: a100-80gx}

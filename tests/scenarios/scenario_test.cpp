@@ -88,6 +88,26 @@ compare:
   CHECK(kept(eager) - kept(fused) == (2 * 32 + 1) * 4 * sbh);
 }
 
+TEST_CASE("model.swiglu_kernel: fused keeps gate and up, one MLP-wide tensor a layer less") {
+  const auto scenario = read(R"(model: llama2-7b
+hardware: {gpu: a100-80gb}
+training: {seq_len: 2048}
+precision: bf16-mixed
+compare:
+  - {name: megatron, model: {swiglu_kernel: fused}}
+)");
+  const auto& eager = scenario.variants[0].plan;
+  const auto& fused = scenario.variants[1].plan;
+  CHECK(eager.model.swiglu_kernel == memsim::sim::SwiGluKernel::kEager);
+  REQUIRE(fused.model.swiglu_kernel == memsim::sim::SwiGluKernel::kFused);
+  const auto kept = [](const memsim::strategies::Plan& plan) {
+    return memsim::testing::walk(plan).result.activations_per_microbatch.value();
+  };
+  // Eager: the gate (SiLU's input), SiLU's output and up (the product's), the product (the
+  // down projection's input). Fused: gate and up, and its output.
+  CHECK(kept(eager) - kept(fused) == 32 * 2 * 2048LL * 11008);
+}
+
 TEST_CASE("a model from a Hugging Face config.json, relative to the scenario") {
   const std::string path = memsim::testing::source_path("tests/fixtures/hf/from_config.yaml");
   const auto scenario = memsim::scenarios::load_scenario(path);
