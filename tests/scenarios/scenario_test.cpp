@@ -14,6 +14,21 @@ memsim::scenarios::Scenario read(const std::string& text, std::vector<std::strin
                                           std::move(sets));
 }
 
+/// Llama 2 7B in bf16 on 2,048 tokens, then the same with `model` (a flow mapping) over it.
+std::vector<memsim::strategies::Plan> llama2_7b_and(const std::string& model) {
+  const auto scenario = read(
+      "model: llama2-7b\nhardware: {gpu: a100-80gb}\n"
+      "training: {seq_len: 2048}\nprecision: bf16-mixed\n"
+      "compare:\n  - {name: other, model: " +
+      model + "}\n");
+  return {scenario.variants[0].plan, scenario.variants[1].plan};
+}
+
+/// What one microbatch keeps for backward on the plan's first rank.
+int64_t kept(const memsim::strategies::Plan& plan) {
+  return memsim::testing::walk(plan).result.activations_per_microbatch.value();
+}
+
 }  // namespace
 
 TEST_CASE("compare variants override the base key by key") {
@@ -69,40 +84,22 @@ training: {seq_len: 4096}
 
 TEST_CASE(
     "model.norm_kernel: eager is Hugging Face's RMSNorm, which keeps more than the fused one") {
-  const auto scenario = read(R"(model: llama2-7b
-hardware: {gpu: a100-80gb}
-training: {seq_len: 2048}
-precision: bf16-mixed
-compare:
-  - {name: hf, model: {norm_kernel: eager}}
-)");
-  const auto& fused = scenario.variants[0].plan;
-  const auto& eager = scenario.variants[1].plan;
+  const auto plans = llama2_7b_and("{norm_kernel: eager}");
+  const auto& fused = plans[0];
+  const auto& eager = plans[1];
   CHECK(fused.model.norm_kernel == memsim::sim::NormKernel::kFused);
   REQUIRE(eager.model.norm_kernel == memsim::sim::NormKernel::kEager);
   // Per RMSNorm (two a layer and the final one) 6 bytes an element kept instead of 2.
   const int64_t sbh = 2048LL * 4096;
-  const auto kept = [](const memsim::strategies::Plan& plan) {
-    return memsim::testing::walk(plan).result.activations_per_microbatch.value();
-  };
   CHECK(kept(eager) - kept(fused) == (2 * 32 + 1) * 4 * sbh);
 }
 
 TEST_CASE("model.swiglu_kernel: fused keeps gate and up, one MLP-wide tensor a layer less") {
-  const auto scenario = read(R"(model: llama2-7b
-hardware: {gpu: a100-80gb}
-training: {seq_len: 2048}
-precision: bf16-mixed
-compare:
-  - {name: megatron, model: {swiglu_kernel: fused}}
-)");
-  const auto& eager = scenario.variants[0].plan;
-  const auto& fused = scenario.variants[1].plan;
+  const auto plans = llama2_7b_and("{swiglu_kernel: fused}");
+  const auto& eager = plans[0];
+  const auto& fused = plans[1];
   CHECK(eager.model.swiglu_kernel == memsim::sim::SwiGluKernel::kEager);
   REQUIRE(fused.model.swiglu_kernel == memsim::sim::SwiGluKernel::kFused);
-  const auto kept = [](const memsim::strategies::Plan& plan) {
-    return memsim::testing::walk(plan).result.activations_per_microbatch.value();
-  };
   // Eager: the gate (SiLU's input), SiLU's output and up (the product's), the product (the
   // down projection's input). Fused: gate and up, and its output.
   CHECK(kept(eager) - kept(fused) == 32 * 2 * 2048LL * 11008);
