@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include <doctest/doctest.h>
@@ -25,6 +26,29 @@ TEST_CASE("docs/scenarios.md documents every scenario key") {
     if (!section.empty()) CHECK(doc.find("## `" + section + "`") != std::string::npos);
     CHECK(doc.find("| `" + name + "` |") != std::string::npos);
   }
+}
+
+TEST_CASE("docs/frameworks.md names only scenario keys") {
+  std::ifstream in(memsim::testing::source_path("docs/frameworks.md"));
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string doc = text.str();
+  // A dotted name in a section of the scenario at the start of a backticked span:
+  // `parallel.zero: 1`, `model.attention` (not `torch.compile`).
+  const auto& all = memsim::scenarios::scenario_keys();
+  const std::regex named("`([a-z_]+)\\.([a-z_]+)[`:]");
+  int keys = 0;
+  for (auto it = std::sregex_iterator(doc.begin(), doc.end(), named); it != std::sregex_iterator();
+       ++it) {
+    const std::string section = (*it)[1];
+    const std::string key = section + "." + std::string((*it)[2]);
+    if (std::none_of(all.begin(), all.end(), [&](const auto& k) { return k.section == section; }))
+      continue;
+    CAPTURE(key);
+    CHECK(std::any_of(all.begin(), all.end(), [&](const auto& k) { return k.key == key; }));
+    ++keys;
+  }
+  CHECK(keys > 10);
 }
 
 TEST_CASE("every key the table reads sets the field its row names") {
