@@ -65,15 +65,15 @@ OpKindInfo norm(OpKind kind, const char* name, const char* description) {
                     own({"rstd", kSb, DtypeClass::kFp32})}};
 }
 
-// Hugging Face's LlamaRMSNorm in PyTorch ops (transformers, models/llama/modeling_llama.py,
-// LlamaRMSNorm.forward): x.to(float32), its pow(2).mean(-1), rsqrt, the product, then
-// .to(input dtype) and the weight's product. Autograd keeps the fp32 copy (PowBackward0 and
-// MulBackward0), the fp32 1/rms per token (RsqrtBackward0) and the normalised copy in the
-// input dtype (the weight's MulBackward0); mean's backward needs only sizes (PyTorch 2,
-// tools/autograd/derivatives.yaml, mean.dim). Its forward also holds the fp32 squares, then
-// the fp32 product (a local until the function returns) and the variance. Its backward is
-// at its fullest in PowBackward0 (FunctionsManual.cpp, pow_backward: grad · (2 · x.pow(1))),
-// with five fp32 s·b·h besides the fp32 copy: the input's gradient through the product,
+// Hugging Face's LlamaRMSNorm in PyTorch ops (transformers, src/transformers/models/llama/
+// modeling_llama.py, LlamaRMSNorm.forward, as tools/calibration/ runs it): x.to(float32), its
+// pow(2).mean(-1), rsqrt, the product, then .to(input dtype) and the weight's product. Autograd
+// keeps the fp32 copy (PowBackward0 and MulBackward0), the fp32 1/rms per token (RsqrtBackward0)
+// and the normalised copy in the input dtype (the weight's MulBackward0); mean's backward needs
+// only sizes (PyTorch 2, tools/autograd/derivatives.yaml, mean.dim). Its forward also holds the
+// fp32 squares, then the fp32 product (a local until the function returns) and the variance. Its
+// backward is at its fullest in PowBackward0 (FunctionsManual.cpp, pow_backward: grad · (2 ·
+// x.pow(1))), with five fp32 s·b·h besides the fp32 copy: the input's gradient through the product,
 // mean's gradient, x.pow(1), 2 · x.pow(1) and their product with the gradient. Measured in
 // torch 1.13 on the CPU: tests/fixtures/pytorch_saved_tensors.json, norm_peak_transient.
 OpKindInfo eager_rms_norm(OpKind kind, const char* name, const char* description) {
@@ -201,8 +201,9 @@ void add_mlp_ops(std::vector<OpKindInfo>& table) {
                    .inputs = 2,
                    .outputs = {{"output", kSbf, kAct}},
                    .saved = {input(0), input(1)}});
-  // Megatron-Core's SwiGLUFunction (megatron/core/fusions/fused_bias_swiglu.py, 2024) keeps
-  // its input, the gate and up projections as one tensor, and nothing else; its forward and
+  // Megatron-Core's SwiGLUFunction (Megatron-LM 00caa53, megatron/core/fusions/
+  // fused_bias_swiglu.py) keeps its input, the gate and up projections as one tensor (in fp8
+  // with fp8_input_store, not modeled), and nothing else; its forward and
   // backward (swiglu_back) are compiled into single kernels by megatron/core/jit.py's
   // jit_fuser (torch.compile from PyTorch 2.2), which make no temporaries.
   table.push_back({.kind = OpKind::kSwiGluFused,

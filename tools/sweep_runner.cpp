@@ -234,7 +234,7 @@ class Runner {
       if (options_.top == 0) {
         ours.writer.prefetch(row);
         if (pending) ours.writer.write(*pending, result.text);
-        pending = row;
+        pending = std::move(row);
       } else {
         keep(top, std::move(row));
       }
