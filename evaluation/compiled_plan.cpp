@@ -37,6 +37,7 @@ sim::RankProgram stage_program(const TrainingPlan& plan, const sim::LayerGraph& 
     program.op_times[op] = context.twin_times(graph.twin_slot(op));
   }
   program.optimizer_s = facts.optimizer_s;
+  program.optimizer_workspace = facts.states.step_workspace;
   return program;
 }
 

@@ -326,6 +326,9 @@ void FastEvaluator::Caches::price_kind(Lookup& at, size_t k) {
   for (const ChunkTimes& t : numbers.times)
     window += t.backward_s;
   numbers.after_steps_s = facts->states.sync_s(window) + facts->optimizer_s;
+  numbers.optimizer_step = facts->states.step_workspace.value();
+  for (const ChunkNumbers& chunk : numbers.chunks)
+    numbers.optimizer_step += chunk.gradients;
   spans.assign(shapes.size(), {});
   add_layer_communication(facts->states, spans, numbers.times);
 }
@@ -335,8 +338,9 @@ sim::Bytes FastEvaluator::Caches::fullest_stages(const StepLookup& at, StagePeak
                                                  FastResult& result) {
   const StageLayout& layout = at.layout;
   const size_t kind_count = layout.representative.size();
-  auto stage_peak = [&](const KindNumbers& numbers, int64_t dynamic) {
-    return numbers.resident + sim::Bytes(dynamic) + allocator_reserve(at.plan, sim::Bytes(dynamic));
+  auto stage_peak = [&](const KindNumbers& numbers, int64_t fullest) {
+    const sim::Bytes dynamic(std::max(fullest, numbers.optimizer_step));
+    return numbers.resident + dynamic + allocator_reserve(at.plan, dynamic);
   };
   sim::Bytes peak;
   if (detail == StagePeaks::kEvery) {

@@ -197,6 +197,9 @@ struct KindNumbers {
   bool offloads = false;                  ///< whether any chunk's activations go there
   std::vector<ChunkTimes> times;          ///< with ZeRO-3 gather waits
   double after_steps_s = 0.0;             ///< synchronisation and optimizer step
+  /// What the stage holds beyond its resident states while the optimizer steps: its
+  /// gradients when made on demand, and the step's workspace.
+  int64_t optimizer_step = 0;
   sim::Bytes resident;
 };
 

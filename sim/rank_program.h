@@ -113,6 +113,7 @@ struct RankProgram {
   std::vector<ScheduledStep> steps;      ///< in the order the rank runs them
   double sync_s = 0.0;                   ///< exposed gradient synchronisation after the steps
   double optimizer_s = 0.0;
+  Bytes optimizer_workspace;  ///< allocated by the optimizer step while it runs
   /// Forward without autograd (serving's passes): nothing is kept for a backward and none
   /// runs, nor does the loss; no recomputation, no host moves.
   bool no_grad = false;

@@ -116,7 +116,10 @@ class Walker {
       now_ += program_.sync_s;
     }
     span(now_, now_ + program_.optimizer_s, Phase::kOptimizer, kNoIndex, kNoIndex);
+    emit(program_.optimizer_workspace, Category::kTemporary, Phase::kOptimizer, kNoIndex, kNoIndex);
     now_ += program_.optimizer_s;
+    emit(-program_.optimizer_workspace, Category::kTemporary, Phase::kOptimizer, kNoIndex,
+         kNoIndex);
     if (program_.gradients_on_demand) {
       // zero_grad(set_to_none=True): gradients are released after the step.
       emit(-gradients_made_, Category::kGradients, Phase::kOptimizer, kNoIndex, kNoIndex);

@@ -99,6 +99,14 @@ void shard_states(const StageInputs& in, const Partition& part, StageStates& sta
     states.gpu[Category::kOptimizer] = optimizer;
     states.gpu[Category::kGradients] = gradients;
   }
+  // The optimizer steps what it holds: this rank's shard from ZeRO-1 on, nothing on the GPU
+  // when it steps in host memory.
+  if (offload) {
+    states.step_workspace = Bytes{};
+  } else if (dp.zero >= 1) {
+    states.step_workspace = optimizer_step_workspace(
+        in.optimizer, shard(elements, n), largest_param(in.params), precision.state_bytes());
+  }
   states.gradients_resident_in_full = dp.zero < 2 && !offload;
   if (states.gradients_resident_in_full)
     std::fill(states.gradients.begin(), states.gradients.end(), Bytes{});

@@ -67,10 +67,24 @@ sim::CategoryBytes unsharded_states(const std::vector<RankParam>& params,
   return states;
 }
 
+int64_t largest_param(const std::vector<RankParam>& params) {
+  int64_t largest = 0;
+  for (const RankParam& p : params) {
+    if (!p.tied) largest = std::max(largest, p.elements());
+  }
+  return largest;
+}
+
 StageStates whole_states(const std::vector<RankParam>& params, const sim::LayerGraph& graph,
                          const Precision& precision, const OptimizerSettings& optimizer) {
   StageStates states;
   states.gpu = unsharded_states(params, precision, optimizer);
+  int64_t elements = 0;
+  for (const RankParam& p : params) {
+    if (!p.tied) elements = sim::checked_add(elements, sim::checked_mul(p.elements(), p.count));
+  }
+  states.step_workspace =
+      optimizer_step_workspace(optimizer, elements, largest_param(params), precision.state_bytes());
   states.gathered.assign(graph.layer_slots(), sim::Bytes{});
   states.gradients.assign(graph.layer_slots(), sim::Bytes{});
   states.gradients_per_twin.assign(graph.twins().size(), sim::Bytes{});

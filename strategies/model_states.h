@@ -57,7 +57,9 @@ struct StageStates {
   PerLayerSlot gradients;
   /// Gradients each op's backward makes when they are allocated on demand (per twin slot).
   std::vector<sim::Bytes> gradients_per_twin;
-  sim::Bytes reduce_bucket;                ///< held through each backward
+  sim::Bytes reduce_bucket;  ///< held through each backward
+  /// What the optimizer step allocates on the GPU while it runs (strategies/optimizer.h).
+  sim::Bytes step_workspace;
   bool gradients_resident_in_full = true;  ///< the rank keeps every gradient whole
   double reduce_s = 0.0;                   ///< gradient reduction after the last backward
   double gather_after_s = 0.0;             ///< all-gather of the updated parameters
@@ -74,8 +76,12 @@ struct StageStates {
   double sync_s(double window) const;
 };
 
+/// The largest of `params` (tied views excluded), in elements.
+int64_t largest_param(const std::vector<RankParam>& params);
+
 /// The states of `params` with no strategy applied: the rank holds them all on the GPU,
-/// every gradient whole from the step's start, nothing gathered or synchronised.
+/// every gradient whole from the step's start, nothing gathered or synchronised, and the
+/// optimizer steps all of them.
 StageStates whole_states(const std::vector<RankParam>& params, const sim::LayerGraph& graph,
                          const Precision& precision, const OptimizerSettings& optimizer);
 

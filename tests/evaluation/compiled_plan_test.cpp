@@ -207,3 +207,30 @@ TEST_CASE("overheads: CUDA context, NCCL per process group, allocator reserve") 
   CHECK(both.program(0).resident[memsim::sim::Category::kOverhead] ==
         parts.cuda_context + parts.communication + parts.allocator_reserve);
 }
+
+TEST_CASE("the optimizer step's temporaries are live while it steps, and can set the peak") {
+  // A 4-layer Llama 2 7B on one GPU with full recomputation: small activations, so PyTorch's
+  // foreach AdamW, one fp32 copy of every second moment, peaks in the step.
+  Plan plan = layout("llama2-7b", 1, 1, 0);
+  plan.training.chunk_passes.checkpointing = memsim::strategies::FullCheckpointing{};
+  plan.training.gradient_buffers = memsim::strategies::GradientBuffers::kOnDemand;
+  const auto fused = memsim::testing::walk(plan);
+  CHECK(fused.result.peak_moment.phase != memsim::sim::Phase::kOptimizer);
+
+  plan.training.optimizer.implementation = memsim::strategies::StepImplementation::kForeach;
+  const auto foreach = memsim::testing::walk(plan);
+  using memsim::sim::Category;
+  CHECK(foreach.result.peak_moment.phase == memsim::sim::Phase::kOptimizer);
+  // As large as one of AdamW's two moments.
+  CHECK(foreach.result.at_peak[Category::kTemporary] * 2 ==
+        foreach.result.at_peak[Category::kOptimizer]);
+  // Gradients made on demand are all held in the step, and freed after it.
+  CHECK(foreach.result.at_peak[Category::kGradients] ==
+        foreach.result.max_by_category[Category::kGradients]);
+  int64_t live = 0;
+  for (const auto& e : foreach.timeline.events()) {
+    if (e.category == Category::kTemporary) live += e.delta.value();
+    if (e.phase == memsim::sim::Phase::kOptimizer) CHECK(e.category != Category::kActivations);
+  }
+  CHECK(live == 0);
+}

@@ -102,6 +102,12 @@ class PlanGenerator {
     plan.training.global_batch = m_batches * plan.training.micro_batch * dp.degree;
     plan.training.optimizer.name =
         pick_name({"adamw", "adam", "sgd", "lion", "adam8bit", "adafactor"});
+    const auto& implementations =
+        memsim::strategies::find_optimizer(plan.training.optimizer.name)->implementations;
+    if (coin()) {
+      plan.training.optimizer.implementation =
+          implementations[rng_() % implementations.size()].implementation;
+    }
     plan.training.gradient_buffers = coin() ? memsim::strategies::GradientBuffers::kPersistent
                                             : memsim::strategies::GradientBuffers::kOnDemand;
     plan.precision.recipe = static_cast<memsim::strategies::PrecisionRecipe>(rng_() % 4);

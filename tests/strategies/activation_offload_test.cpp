@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
-#include "sim/microbatch_recipe.h"
 #include "evaluation/evaluate.h"
+#include "sim/microbatch_recipe.h"
 #include "strategies/strategy_pass.h"
 #include "support/test_support.h"
 

@@ -136,3 +136,27 @@ TEST_CASE("synchronisation after the last backward: all-reduce, or reduce-scatte
   exposed.parallel.dp.overlap_communication = false;
   CHECK(exposed.states().sync_s(1.0) == exposed.states().reduce_s);
 }
+
+TEST_CASE("the optimizer step's temporaries cover what the rank steps: its shard, or nothing") {
+  // foreach AdamW: one fp32 copy of the second moment of every element the rank steps.
+  for (int zero : {0, 1, 2, 3}) {
+    CAPTURE(zero);
+    WholeModelStage stage(zero);
+    stage.optimizer.implementation = memsim::strategies::StepImplementation::kForeach;
+    const int64_t stepped = zero == 0 ? stage.psi : part(stage.psi, 64);
+    CHECK(stage.states().step_workspace.value() == 4 * stepped);
+    // Offloaded, the step runs in host memory.
+    if (zero >= 1) {
+      stage.parallel.dp.offload = Offload::kOptimizer;
+      CHECK(stage.states().step_workspace.value() == 0);
+    }
+  }
+  // single-tensor AdamW: the sqrt and quotient of the largest tensor, the embedding (or the
+  // head): 32000 × 4096 elements, fewer than an 8th of 6.7 B; a 64th holds less than it.
+  WholeModelStage eighth(1, 8);
+  eighth.optimizer.implementation = memsim::strategies::StepImplementation::kSingleTensor;
+  CHECK(eighth.states().step_workspace.value() == 2 * 4 * 32000LL * 4096);
+  WholeModelStage sixty_fourth(1, 64);
+  sixty_fourth.optimizer.implementation = memsim::strategies::StepImplementation::kSingleTensor;
+  CHECK(sixty_fourth.states().step_workspace.value() == 2 * 4 * part(sixty_fourth.psi, 64));
+}

@@ -56,3 +56,28 @@ TEST_CASE("every registry entry lists its parameters with defaults") {
     }
   }
 }
+
+TEST_CASE("the optimizer step's temporaries follow its implementation") {
+  using memsim::strategies::optimizer_step_workspace;
+  using memsim::strategies::StepImplementation;
+  OptimizerSettings adamw;
+  // 7e9 elements stepped, the largest tensor 5e8, fp32 states.
+  const auto workspace = [](const OptimizerSettings& s) {
+    return optimizer_step_workspace(s, 7'000'000'000, 500'000'000, 4).value();
+  };
+  CHECK(workspace(adamw) == 0);  // fused, the first, when unset
+  adamw.implementation = StepImplementation::kForeach;
+  CHECK(workspace(adamw) == 4 * 7'000'000'000LL);  // _foreach_sqrt(exp_avg_sqs): one moment
+  adamw.implementation = StepImplementation::kSingleTensor;
+  CHECK(workspace(adamw) == 2 * 4 * 500'000'000LL);  // sqrt and quotient of one tensor
+  // A rank stepping fewer elements than the largest tensor holds no more than it steps.
+  CHECK(optimizer_step_workspace(adamw, 1000, 500'000'000, 2).value() == 2 * 2 * 1000);
+
+  OptimizerSettings lion;
+  lion.name = "lion";
+  CHECK(workspace(lion) == 2 * 4 * 500'000'000LL);  // clone, then add: two copies
+  OptimizerSettings sgd;
+  sgd.name = "sgd";
+  sgd.implementation = StepImplementation::kForeach;
+  CHECK(workspace(sgd) == 0);  // in place
+}

@@ -37,8 +37,8 @@ memsim::sim::ModelSpec gpt_like(int64_t layers) {
   return m;
 }
 
-memsim::strategies::Plan pipelined(const memsim::sim::ModelSpec& model, int64_t p,
-                                           int64_t m, const std::string& schedule, int64_t v = 1) {
+memsim::strategies::Plan pipelined(const memsim::sim::ModelSpec& model, int64_t p, int64_t m,
+                                   const std::string& schedule, int64_t v = 1) {
   auto plan = memsim::testing::one_gpu_plan(model, 512);
   plan.cluster.gpus_per_node = p;
   plan.parallel.pp.stages = p;
