@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "scenarios/framework_profiles.h"
 #include "scenarios/hf_config.h"
 #include "scenarios/model_presets.h"
 #include "scenarios/name_lookup.h"
@@ -120,6 +121,21 @@ void read_layer_kinds(SectionReader& reader, sim::ModelSpec& spec) {
   }
 }
 
+/// A framework profile says how its framework runs RMSNorm and SwiGLU; for a model
+/// without them (a LayerNorm, a GeLU MLP) its choice does not apply.
+void drop_inapplicable_kernels(SectionReader& reader, sim::ModelSpec& spec) {
+  const auto from_profile = [&](const char* key) {
+    const ConfigNode* node = reader.node(key);
+    return node != nullptr && set_by_framework(*node);
+  };
+  if (spec.norm != sim::NormType::kRmsNorm && from_profile("norm_kernel")) {
+    spec.norm_kernel = sim::NormKernel::kFused;
+  }
+  if (spec.ffn_type != sim::FfnType::kSwiGlu && from_profile("swiglu_kernel")) {
+    spec.swiglu_kernel = sim::SwiGluKernel::kEager;
+  }
+}
+
 }  // namespace
 
 std::optional<sim::ModelSpec> read_model(const ConfigNode& node, const std::string& scenario_dir,
@@ -167,6 +183,7 @@ std::optional<sim::ModelSpec> read_model(const ConfigNode& node, const std::stri
       reader, "swiglu_kernel",
       {{"eager", sim::SwiGluKernel::kEager}, {"fused", sim::SwiGluKernel::kFused}},
       spec.swiglu_kernel);
+  drop_inapplicable_kernels(reader, spec);
   if (auto v = reader.boolean("tied_embeddings")) spec.tied_embeddings = *v;
   if (auto v = reader.boolean("bias")) spec.bias = *v;
   if (auto v = reader.boolean("qkv_bias")) spec.qkv_bias = *v;

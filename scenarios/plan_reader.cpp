@@ -1,10 +1,12 @@
 #include "scenarios/plan_reader.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
 
 #include "hardware/gpu_catalog.h"
+#include "scenarios/framework_profiles.h"
 #include "scenarios/layout_problems.h"
 #include "scenarios/name_lookup.h"
 #include "scenarios/scenario_keys.h"
@@ -57,32 +59,58 @@ void read_hardware(const ConfigNode& node, Plan& plan, Diagnostics& diagnostics)
   }
 }
 
+/// `implementation:` of the optimizer, one of those it has. A framework profile names its
+/// framework's usual one, which does not apply to an optimizer without it (an 8-bit one).
+void read_implementation(SectionReader& reader, const strategies::OptimizerInfo& info,
+                         strategies::OptimizerSettings& settings) {
+  const ConfigNode* node = reader.node("implementation");
+  if (node == nullptr) return;
+  std::vector<std::string> names;
+  for (const strategies::StepTemporaries& t : info.implementations)
+    names.emplace_back(t.name);
+  if (set_by_framework(*node) && node->is_scalar() &&
+      std::find(names.begin(), names.end(), node->scalar) == names.end()) {
+    return;
+  }
+  if (const auto name = reader.choice("implementation", names)) {
+    const auto chosen = std::find(names.begin(), names.end(), *name) - names.begin();
+    settings.implementation = info.implementations[static_cast<size_t>(chosen)].implementation;
+  }
+}
+
 void read_optimizer(const ConfigNode& node, Plan& plan, Diagnostics& diagnostics) {
   std::vector<std::string> names;
   for (const auto& info : strategies::optimizers())
     names.emplace_back(info.name);
   // The entry's own parameters are its known keys.
   const ConfigNode* name_node = node.is_map() ? node.get("name") : nullptr;
-  const strategies::OptimizerInfo* info = name_node != nullptr && name_node->is_scalar()
-                                              ? strategies::find_optimizer(name_node->scalar)
-                                              : nullptr;
-  std::vector<std::string> known = {"name"};
+  // A framework profile's optimizer settings, the scenario naming no optimizer, are the
+  // default optimizer's.
+  const std::string name_text =
+      name_node != nullptr && name_node->is_scalar()
+          ? name_node->scalar
+          : (name_node == nullptr && set_by_framework(node) ? plan.training.optimizer.name
+                                                            : std::string());
+  const strategies::OptimizerInfo* info = strategies::find_optimizer(name_text);
+  std::vector<std::string> known = {"name", "implementation"};
   if (info != nullptr) {
     for (const auto& p : info->parameters)
       known.emplace_back(p.name);
   }
   SectionReader reader(node, "training.optimizer", known, diagnostics);
   if (!reader.valid()) return;
-  if (name_node == nullptr) {
+  if (name_node != nullptr) {
+    const auto name = reader.choice("name", names);
+    if (!name) return;
+    plan.training.optimizer.name = *name;
+  } else if (info == nullptr) {
     diagnostics.error(node.where, "training.optimizer.name is missing");
     return;
   }
-  const auto name = reader.choice("name", names);
-  if (!name) return;
-  plan.training.optimizer.name = *name;
   for (const auto& p : info->parameters) {
     if (auto v = reader.number(p.name, 0.0, 1e12)) plan.training.optimizer.values[p.name] = *v;
   }
+  read_implementation(reader, *info, plan.training.optimizer);
 }
 
 void read_training(const ConfigNode& node, Plan& plan, Diagnostics& diagnostics) {

@@ -32,6 +32,9 @@ using strategies::size_row;
 std::vector<ScenarioKey> top_level_rows() {
   return {
       setting_row("name", "a title for the scenario"),
+      setting_row("framework",
+                  "generic (the default) | megatron | torchtitan | deepspeed | hf | torchtune: "
+                  "the framework's kernels, buffers and defaults (docs/frameworks.md)"),
       field_row("mode", "training (the default) | inference", MEMSIM_PLAN_FIELD(mode)),
       field_row("model", "a preset name, a mapping of dimensions, or {hf_config: path}",
                 MEMSIM_PLAN_FIELD(model)),
@@ -135,6 +138,10 @@ std::vector<ScenarioKey> training_rows() {
                   MEMSIM_PLAN_FIELD(training.global_batch), 1, kMostBatch),
       field_row("training.optimizer", "an optimizer name, or {name, its parameters}",
                 MEMSIM_PLAN_FIELD(training.optimizer)),
+      field_row("training.optimizer.implementation",
+                "fused (in place) | foreach (PyTorch's default: temporaries for all parameters) | "
+                "single_tensor (for one parameter at a time); the optimizer's first by default",
+                MEMSIM_PLAN_FIELD(training.optimizer.implementation)),
       field_row("training.gradient_buffers",
                 "persistent (Megatron, DeepSpeed) | on_demand (PyTorch)",
                 MEMSIM_PLAN_FIELD(training.gradient_buffers)),

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "scenarios/framework_profiles.h"
 #include "scenarios/input_text.h"
 #include "scenarios/name_lookup.h"
 #include "scenarios/plan_reader.h"
@@ -231,9 +232,11 @@ Scenario read_scenario(ConfigNode root, const std::string& path,
                                   hint.empty() ? "its variants are " + join_alternatives(names)
                                                : fmt::format("did you mean '{}'?", hint)));
   }
-  for (const auto& [name, config] : configs) {
+  for (auto& [name, config] : configs) {
     // --variant NAME: the other variants are not read, so their problems do not block it.
     if (!only.empty() && name != only) continue;
+    // Last, so that a variant or a --set choosing another framework gets that one's profile.
+    apply_framework(config, diagnostics);
     if (auto plan = read_plan(config, dir, diagnostics, scenario.warnings)) {
       scenario.variants.push_back({name, std::move(*plan)});
       scenario.configs.push_back(config);
