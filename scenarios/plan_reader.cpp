@@ -84,13 +84,11 @@ void read_optimizer(const ConfigNode& node, Plan& plan, Diagnostics& diagnostics
     names.emplace_back(info.name);
   // The entry's own parameters are its known keys.
   const ConfigNode* name_node = node.is_map() ? node.get("name") : nullptr;
-  // A framework profile's optimizer settings, the scenario naming no optimizer, are the
+  // Settings without a name (a framework profile's, a swept implementation) are the
   // default optimizer's.
-  const std::string name_text =
-      name_node != nullptr && name_node->is_scalar()
-          ? name_node->scalar
-          : (name_node == nullptr && set_by_framework(node) ? plan.training.optimizer.name
-                                                            : std::string());
+  const std::string name_text = name_node == nullptr
+                                    ? plan.training.optimizer.name
+                                    : (name_node->is_scalar() ? name_node->scalar : std::string());
   const strategies::OptimizerInfo* info = strategies::find_optimizer(name_text);
   std::vector<std::string> known = {"name", "implementation"};
   if (info != nullptr) {
@@ -103,9 +101,6 @@ void read_optimizer(const ConfigNode& node, Plan& plan, Diagnostics& diagnostics
     const auto name = reader.choice("name", names);
     if (!name) return;
     plan.training.optimizer.name = *name;
-  } else if (info == nullptr) {
-    diagnostics.error(node.where, "training.optimizer.name is missing");
-    return;
   }
   for (const auto& p : info->parameters) {
     if (auto v = reader.number(p.name, 0.0, 1e12)) plan.training.optimizer.values[p.name] = *v;

@@ -282,6 +282,13 @@ Sweep read_sweep(const ConfigNode& sweep, const ConfigNode& where, const ConfigN
     }
     for (const ConfigNode::Entry& e : sweep.entries) {
       const ScenarioKey* setter = find_sweep_key(e.key);
+      if (setter == nullptr && e.key == "framework") {
+        // A profile is laid under a whole configuration before it is read, not set on a plan.
+        diagnostics.error(e.key_where,
+                          "sweep: framework is not swept; compare: variants may each name "
+                          "one (compare: [{name: hf, framework: hf}])");
+        continue;
+      }
       if (setter == nullptr) {
         const std::string hint = nearest_spelling(e.key, names);
         diagnostics.error(

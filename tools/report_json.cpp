@@ -141,6 +141,8 @@ ordered_json variant_summary(const VariantOutcome& v) {
       {"cpu_fits", r.cpu_fits},
       {"precision", training(plan.precision.info().name)},
       {"optimizer", training(plan.training.optimizer.name)},
+      {"optimizer_implementation",
+       training(std::string(strategies::step_temporaries(plan.training.optimizer).name))},
       {"checkpointing", training(strategies::describe(plan.training.chunk_passes.checkpointing))},
       {"seq_len", training(plan.training.seq_len)},
       {"micro_batch", training(plan.training.micro_batch)},

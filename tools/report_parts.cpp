@@ -121,7 +121,8 @@ void setup_rows(SummaryRows& row) {
   row("precision, optimizer", [](const VariantOutcome& v) {
     const auto& plan = v.variant->plan;
     if (!serving(v)) {
-      return fmt::format("{}, {}", plan.precision.info().name, plan.training.optimizer.name);
+      return fmt::format("{}, {} ({})", plan.precision.info().name, plan.training.optimizer.name,
+                         strategies::step_temporaries(plan.training.optimizer).name);
     }
     const auto& i = plan.inference;
     const auto& weights = strategies::weight_format_info(i.weights);

@@ -193,6 +193,36 @@ TEST_CASE("a section's axis and its keys' axes both hold at every point, in eith
   }
 }
 
+TEST_CASE("framework is not swept: a profile applies to a whole configuration") {
+  const auto errors = errors_of(std::string(kBase) + "sweep:\n  framework: [hf, megatron]\n");
+  CHECK(has(errors, 7, 3, "sweep: framework is not swept; compare: variants may each name one"));
+}
+
+TEST_CASE("an optimizer's implementation sweeps with it, in either order") {
+  for (const char* axes :
+       {"  training.optimizer: [adamw, sgd]\n  training.optimizer.implementation: [fused, "
+        "foreach]\n",
+        "  training.optimizer.implementation: [fused, foreach]\n  training.optimizer: [adamw, "
+        "sgd]\n"}) {
+    CAPTURE(axes);
+    const auto sweeps = memsim::testing::sweeps_from_text(std::string(kBase) + "sweep:\n" + axes);
+    const auto& sweep = sweeps.front().sweep;
+    REQUIRE(sweep.points() == 4);
+    const bool name_first = sweep.axes()[0].key == "training.optimizer";
+    memsim::strategies::Plan plan = sweep.base();
+    for (uint64_t point = 0; point < 4; ++point) {
+      CAPTURE(point);
+      REQUIRE(sweep.prepare(point, plan).empty());
+      const uint64_t name = name_first ? point / 2 : point % 2;
+      const uint64_t implementation = name_first ? point % 2 : point / 2;
+      CHECK(plan.training.optimizer.name == (name == 0 ? "adamw" : "sgd"));
+      CHECK(plan.training.optimizer.implementation ==
+            (implementation == 0 ? memsim::strategies::StepImplementation::kFused
+                                 : memsim::strategies::StepImplementation::kForeach));
+    }
+  }
+}
+
 TEST_CASE("a sweep's values keep the shorthands a scenario's keys have") {
   // `training.optimizer: sgd` is `{name: sgd}`, as `model: NAME` is `{preset: NAME}`.
   const auto sweeps = memsim::testing::sweeps_from_text(
