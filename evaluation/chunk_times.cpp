@@ -14,6 +14,8 @@ std::vector<OpRuns> op_runs(const sim::RankProgram& program, size_t chunk) {
     if (region.first < span.first || region.last > span.last) continue;
     for (int pos = region.first; pos <= region.last; ++pos)
       ++recompute[graph.twin_slot(graph.forward_order()[pos])];
+    for (int pos : region.reused)  // their forward's outputs are reused, not recomputed
+      --recompute[graph.twin_slot(graph.forward_order()[pos])];
   }
   std::vector<OpRuns> runs;
   for (size_t slot = 0; slot < slots; ++slot) {

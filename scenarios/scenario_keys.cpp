@@ -6,6 +6,7 @@
 #include <fmt/ranges.h>
 
 #include "scenarios/diagnostics.h"
+#include "scenarios/name_lookup.h"
 #include "scenarios/section_reader.h"
 #include "sim/limits.h"
 #include "strategies/strategy_pass.h"
@@ -321,6 +322,38 @@ void read_choice(SectionReader& reader, const ScenarioKey& k, Plan& plan) {
   }
 }
 
+/// A word-set row's list: each word's bit, or'd.
+void read_word_set(SectionReader& reader, const ScenarioKey& k, Plan& plan) {
+  const ConfigNode* node = reader.node(k.name);
+  if (node == nullptr) return;
+  std::vector<std::string> words;
+  for (const ScenarioKey::Word& w : k.words)
+    words.emplace_back(w.word);
+  if (!node->is_sequence()) {
+    reader.diagnostics().error(
+        node->where, fmt::format("{} = {}: expected a list of some of {}", k.key, node->describe(),
+                                 join_alternatives(words)));
+    return;
+  }
+  int64_t bits = 0;
+  bool valid = true;
+  for (const ConfigNode& item : node->items) {
+    const auto found =
+        item.is_scalar() ? std::find(words.begin(), words.end(), item.scalar) : words.end();
+    if (found == words.end()) {
+      const std::string hint = item.is_scalar() ? nearest_spelling(item.scalar, words) : "";
+      reader.diagnostics().error(
+          item.where,
+          fmt::format("{}: {} is not one of {}{}", k.key, item.describe(), join_alternatives(words),
+                      hint.empty() ? "" : fmt::format("; did you mean '{}'?", hint)));
+      valid = false;
+      continue;
+    }
+    bits |= k.words[static_cast<size_t>(found - words.begin())].value;
+  }
+  if (valid) k.set_integer(plan, bits);
+}
+
 }  // namespace
 
 void read_table_keys(SectionReader& reader, std::string_view section, Plan& plan) {
@@ -351,6 +384,9 @@ void read_table_keys(SectionReader& reader, std::string_view section, Plan& plan
         break;
       case Read::kChoice:
         read_choice(reader, k, plan);
+        break;
+      case Read::kWordSet:
+        read_word_set(reader, k, plan);
         break;
     }
   }

@@ -55,7 +55,8 @@ class RecipeCompiler {
         first_need_(graph_.tensor_count(), -1),
         last_use_(graph_.tensor_count(), -1),
         category_(graph_.tensor_count(), Category::kTemporary),
-        region_of_(order_.size(), kNoRegion) {
+        region_of_(order_.size(), kNoRegion),
+        reused_(order_.size(), false) {
     MEMSIM_CHECK(0 <= chunk.first && chunk.first <= chunk.last &&
                  chunk.last < static_cast<int>(order_.size()));
     MEMSIM_CHECK(!program.no_grad || (program.recompute.empty() && !program.host_moves));
@@ -68,6 +69,10 @@ class RecipeCompiler {
       for (int pos = span.first; pos <= span.last; ++pos) {
         MEMSIM_CHECK(region_of_[pos] == kNoRegion);
         region_of_[pos] = static_cast<int>(i);
+      }
+      for (int pos : span.reused) {
+        MEMSIM_CHECK(span.first <= pos && pos <= span.last);
+        reused_[pos] = true;
       }
     }
     find_lifetimes();
@@ -102,9 +107,11 @@ class RecipeCompiler {
   }
 
   // A tensor is kept from forward to backward if an op outside any recompute region saves
-  // it, or if a region reads it from outside (the region's checkpointed input). It is
-  // released by the backward of the earliest op that saves it or reads it as such an input.
-  // Without autograd nothing is saved: every tensor dies with its last reader.
+  // it, if a region reads it from outside (the region's checkpointed input), or if a
+  // region's op reuses it (made by that op's forward). It is released by the backward of
+  // the earliest op that saves it or reads it as such an input; one that only a region's
+  // re-run reads dies there with its last reader. Without autograd nothing is saved: every
+  // tensor dies with its last reader.
   void find_lifetimes() {
     for (int pos = chunk_.first; pos <= chunk_.last; ++pos) {
       const OpNode& node = op_at(pos);
@@ -126,6 +133,10 @@ class RecipeCompiler {
       }
       for (TensorId t : made_in_forward(graph_, node, made_)) {
         last_use_[t] = std::max(last_use_[t], pos);
+        if (reused_[pos]) {
+          retained_[t] = true;
+          first_need_[t] = std::max(first_need_[t], program_.recompute[region_of_[pos]].last);
+        }
         for (OpId consumer : graph_.consumers(t)) {
           if (!in_chunk(graph_.position(consumer)) && graph_.tensor(t).requires_grad &&
               std::find(sent_.begin(), sent_.end(), t) == sent_.end()) {
@@ -215,6 +226,9 @@ class RecipeCompiler {
                    const std::vector<int>& last_use, std::vector<bool>* made_here) {
     const OpNode& node = op_at(pos);
     RecipeOp& op = open(ops, pos, phase);
+    // Re-run, an op whose forward kept what it makes only hands that on.
+    const bool reused = phase == Phase::kRecompute && reused_[pos];
+    op.reused = reused;
     if (phase == Phase::kForward && pos == chunk_.first) {
       for (TensorId t : received_)
         make(t, kept);
@@ -225,14 +239,18 @@ class RecipeCompiler {
       make(t, kept);
       if (made_here != nullptr) (*made_here)[t] = true;
     }
-    for (TensorId t : node.forward_workspace)
-      alloc(t, Category::kTemporary, alive_);
-    const QuantityId buffer = index_.buffer(graph_.twin_slot(order_[pos]));
-    push(buffer, 1, Category::kTemporary);
-    op.split = mark();
-    push(buffer, -1, Category::kTemporary);
-    for (TensorId t : node.forward_workspace)
-      free(t, Category::kTemporary, alive_);
+    if (!reused) {
+      for (TensorId t : node.forward_workspace)
+        alloc(t, Category::kTemporary, alive_);
+      const QuantityId buffer = index_.buffer(graph_.twin_slot(order_[pos]));
+      push(buffer, 1, Category::kTemporary);
+      op.split = mark();
+      push(buffer, -1, Category::kTemporary);
+      for (TensorId t : node.forward_workspace)
+        free(t, Category::kTemporary, alive_);
+    } else {
+      op.split = mark();
+    }
     for (const auto* group : {&node.inputs, &node.held, &made}) {
       for (TensorId t : *group) {
         const bool ours = made_here == nullptr || (*made_here)[t];
@@ -259,6 +277,8 @@ class RecipeCompiler {
         last_use_here[t] = pos;
       for (TensorId t : made_in_forward(graph_, node, made_)) {
         last_use_here[t] = std::max(last_use_here[t], pos);
+        // Kept from forward, a reused op's tensors end with the re-run unless saved.
+        if (reused_[pos]) made_here[t] = true;
       }
     }
     for (int pos = span.first; pos <= span.last; ++pos) {
@@ -317,6 +337,7 @@ class RecipeCompiler {
   std::vector<int> last_use_;
   std::vector<Category> category_;
   std::vector<int> region_of_;
+  std::vector<bool> reused_;        ///< by position: a region's op whose forward output is kept
   std::vector<TensorId> received_;  ///< read by the chunk, made elsewhere
   std::vector<TensorId> sent_;      ///< made by the chunk, read elsewhere, with a gradient
   std::vector<std::vector<TensorId>> leave_after_;  ///< by position in the chunk

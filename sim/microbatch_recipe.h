@@ -40,6 +40,9 @@ struct RecipeOp {
   uint32_t begin = 0;
   uint32_t split = 0;
   uint32_t end = 0;
+  /// A recomputation that reuses what the op's forward kept (RecomputeSpan::reused): it
+  /// takes no time and no workspace.
+  bool reused = false;
 };
 
 struct MicrobatchRecipe {

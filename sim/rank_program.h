@@ -24,9 +24,13 @@ struct OpTimes {
 /// A contiguous run of ops (positions in forward order, inclusive) whose saved tensors are
 /// dropped in forward and rebuilt by re-running the run's forward just before its
 /// backward; the tensors it reads from outside are kept instead (activation checkpointing).
+/// The ops at `reused` (positions in the run, ascending) keep what their forward makes
+/// until the re-run, which reuses it instead of running them again (per-op selective
+/// checkpointing).
 struct RecomputeSpan {
   int first = 0;
   int last = 0;
+  std::vector<int> reused{};
 };
 
 /// The ops of one model chunk: positions [first, last] in forward order. Tensors its ops

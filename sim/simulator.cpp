@@ -61,7 +61,8 @@ struct SizedRecipe {
       for (const RecipeOp& op : ops) {
         const bool backward = op.phase == Phase::kBackward;
         const OpTimes& times = op_times[op.op];
-        Op& sized = out.emplace_back(Op{op, backward ? times.backward_s : times.forward_s, {}});
+        const double duration = op.reused ? 0.0 : backward ? times.backward_s : times.forward_s;
+        Op& sized = out.emplace_back(Op{op, duration, {}});
         if (backward) {
           sized.parameter_gradients =
               sizes[program.index->parameter_gradients(program.graph->twin_slot(op.op))];

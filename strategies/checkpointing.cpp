@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "sim/check.h"
 #include "strategies/strategy_pass.h"
@@ -39,6 +40,32 @@ std::vector<sim::RecomputeSpan> groups_of(const sim::LayerGraph& graph, int64_t 
   return spans;
 }
 
+/// Per-op selective checkpointing of the layers it checkpoints: each a span whose kept
+/// matmuls and attention reuse their forward's outputs.
+std::vector<sim::RecomputeSpan> op_selective_spans(const sim::LayerGraph& graph,
+                                                   const OpSelectiveCheckpointing& policy,
+                                                   int32_t first_layer, int32_t last_layer) {
+  const auto order = graph.forward_order();
+  std::vector<sim::RecomputeSpan> spans;
+  const auto layers = layer_positions(graph, first_layer, last_layer);
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if ((static_cast<int64_t>(i) + 1) % policy.every != 0) continue;
+    sim::RecomputeSpan span = layers[i];
+    int64_t matmuls = 0;
+    for (int pos = span.first; pos <= span.last; ++pos) {
+      const sim::FlopsRule flops = sim::op_info(graph.op(order[pos]).kind).flops;
+      const bool kept_matmul = flops == sim::FlopsRule::kMatmul &&
+                               matmuls++ % policy.matmul_every == 0 &&
+                               (policy.save & kSaveMatmuls) != 0;
+      const bool kept_attention =
+          flops == sim::FlopsRule::kAttention && (policy.save & kSaveAttention) != 0;
+      if (kept_matmul || kept_attention) span.reused.push_back(pos);
+    }
+    spans.push_back(std::move(span));
+  }
+  return spans;
+}
+
 }  // namespace
 
 std::string describe(const CheckpointPolicy& policy) {
@@ -49,6 +76,17 @@ std::string describe(const CheckpointPolicy& policy) {
       return full.every == 1 ? "full" : fmt::format("full every {} layers", full.every);
     }
     std::string operator()(const SqrtCheckpointing&) const { return "sqrt"; }
+    std::string operator()(const OpSelectiveCheckpointing& op) const {
+      std::vector<std::string> kept;
+      if ((op.save & kSaveMatmuls) != 0) {
+        kept.push_back(op.matmul_every == 1 ? "matmuls"
+                                            : fmt::format("every {} matmuls", op.matmul_every));
+      }
+      if ((op.save & kSaveAttention) != 0) kept.emplace_back("attention");
+      const std::string layers = op.every == 1 ? "" : fmt::format(", every {} layers", op.every);
+      return kept.empty() ? fmt::format("per-op keeping nothing{}", layers)
+                          : fmt::format("per-op keeping {}{}", fmt::join(kept, " and "), layers);
+    }
   };
   return std::visit(Visitor{}, policy);
 }
@@ -80,6 +118,9 @@ std::vector<sim::RecomputeSpan> recompute_spans(const sim::LayerGraph& graph,
     std::vector<sim::RecomputeSpan> operator()(const SqrtCheckpointing&) const {
       const auto layers = static_cast<double>(last - first + 1);
       return groups_of(graph, static_cast<int64_t>(std::ceil(std::sqrt(layers))), first, last);
+    }
+    std::vector<sim::RecomputeSpan> operator()(const OpSelectiveCheckpointing& op) const {
+      return op_selective_spans(graph, op, first, last);
     }
   };
   return std::visit(Visitor{graph, first_layer, last_layer}, policy);
@@ -119,24 +160,84 @@ SettingKey every_row() {
        .set_integer = [](Plan& p, int64_t every) { kPolicy(p) = FullCheckpointing{every}; }});
 }
 
+/// The per-op policy a `checkpointing.selective` key edits: the plan's, or a fresh one.
+OpSelectiveCheckpointing& op_selective(Plan& plan) {
+  if (!std::holds_alternative<OpSelectiveCheckpointing>(kPolicy(plan))) {
+    kPolicy(plan) = OpSelectiveCheckpointing{};
+  }
+  return std::get<OpSelectiveCheckpointing>(kPolicy(plan));
+}
+
+/// A key of `checkpointing.selective`, an integer of the policy (0 when another policy).
+template <int64_t OpSelectiveCheckpointing::*Field>
+SettingKey op_selective_row(const char* dotted, const char* meaning, SettingKey::Read read,
+                            std::vector<SettingKey::Word> words, int64_t most) {
+  return setting_row(dotted, meaning,
+                     {.read = read,
+                      .least = read == SettingKey::Read::kInteger ? 1.0 : 0.0,
+                      .most = static_cast<double>(most),
+                      .words = std::move(words),
+                      .copy = [](Plan& to, const Plan& from) { kPolicy(to) = kPolicy(from); },
+                      .number =
+                          [](const Plan& p) {
+                            const auto* op = std::get_if<OpSelectiveCheckpointing>(&kPolicy(p));
+                            return op == nullptr ? 0.0 : static_cast<double>(op->*Field);
+                          },
+                      .set_integer = [](Plan& p, int64_t v) { op_selective(p).*Field = v; }});
+}
+
+std::vector<SettingKey> selective_rows() {
+  SettingKey save = setting_row(
+      "checkpointing.selective.save",
+      "the ops whose outputs a checkpointed layer keeps: a list of matmul, attention",
+      {.read = SettingKey::Read::kWordSet,
+       .words = {{"matmul", kSaveMatmuls}, {"attention", kSaveAttention}},
+       .copy = [](Plan& to, const Plan& from) { kPolicy(to) = kPolicy(from); },
+       .number =
+           [](const Plan& p) {
+             const auto* op = std::get_if<OpSelectiveCheckpointing>(&kPolicy(p));
+             return op == nullptr ? 0.0 : static_cast<double>(op->save);
+           },
+       .set_integer = [](Plan& p, int64_t v) { op_selective(p).save = static_cast<uint8_t>(v); }});
+  return {
+      mapping_row("checkpointing.selective",
+                  "per-op selective checkpointing (PyTorch's, as torchtitan runs it): a "
+                  "checkpointed layer keeps its input and the outputs of the ops in save",
+                  kPolicy, {}, [](Plan& p) { kPolicy(p) = OpSelectiveCheckpointing{}; }),
+      std::move(save),
+      op_selective_row<&OpSelectiveCheckpointing::matmul_every>(
+          "checkpointing.selective.matmul_every",
+          "of a layer's matmuls, keep the 1st, (1 + n)th, ... (torchtitan: 2)",
+          SettingKey::Read::kInteger, {}, 1 << 20),
+      op_selective_row<&OpSelectiveCheckpointing::every>(
+          "checkpointing.selective.every",
+          "checkpoint the n-th, 2n-th, ... layer; the others keep everything (1)",
+          SettingKey::Read::kInteger, {}, 1 << 20),
+  };
+}
+
 }  // namespace
 
 StrategyPass checkpointing_pass() {
+  std::vector<SettingKey> keys = {
+      mapping_row("checkpointing",
+                  "none | selective | full | sqrt | {full: {every: k}} | {selective: "
+                  "{save, matmul_every, every}}: what the backward recomputes",
+                  kPolicy,
+                  {{"none", [](Plan& p) { kPolicy(p) = NoCheckpointing{}; }},
+                   {"selective", [](Plan& p) { kPolicy(p) = SelectiveCheckpointing{}; }},
+                   {"full", select_full},
+                   {"sqrt", [](Plan& p) { kPolicy(p) = SqrtCheckpointing{}; }}}),
+      mapping_row("checkpointing.full",
+                  "keep the input of every group of layers, recompute the rest in its "
+                  "backward",
+                  kPolicy, {}, select_full),
+      every_row()};
+  for (SettingKey& key : selective_rows())
+    keys.push_back(std::move(key));
   return {
       .name = "activation checkpointing",
-      .keys = {mapping_row("checkpointing",
-                           "none | selective | full | sqrt | {full: {every: k}}: what the "
-                           "backward recomputes",
-                           kPolicy,
-                           {{"none", [](Plan& p) { kPolicy(p) = NoCheckpointing{}; }},
-                            {"selective", [](Plan& p) { kPolicy(p) = SelectiveCheckpointing{}; }},
-                            {"full", select_full},
-                            {"sqrt", [](Plan& p) { kPolicy(p) = SqrtCheckpointing{}; }}}),
-               mapping_row("checkpointing.full",
-                           "keep the input of every group of layers, recompute the rest in its "
-                           "backward",
-                           kPolicy, {}, select_full),
-               every_row()},
+      .keys = std::move(keys),
       .shape_chunks = recompute_chunks,
   };
 }

@@ -33,8 +33,28 @@ struct SqrtCheckpointing {
   bool operator==(const SqrtCheckpointing&) const = default;
 };
 
-using CheckpointPolicy =
-    std::variant<NoCheckpointing, SelectiveCheckpointing, FullCheckpointing, SqrtCheckpointing>;
+/// The ops whose outputs per-op selective checkpointing keeps (a set of these bits).
+enum SavedOps : uint8_t { kSaveMatmuls = 1, kSaveAttention = 2 };
+
+/// Per-op selective checkpointing, as PyTorch runs it (torch/utils/checkpoint.py,
+/// create_selective_checkpoint_contexts) under torchtitan's policy
+/// (torchtitan/distributed/activation_checkpoint.py, SelectiveAC; torchtitan b5bcd76): a
+/// checkpointed layer keeps its input and the outputs of the chosen ops, and its backward
+/// re-runs the rest of the layer, reusing those outputs instead of running their ops again.
+struct OpSelectiveCheckpointing {
+  uint8_t save = kSaveMatmuls | kSaveAttention;
+  /// Of a layer's matmuls, the outputs kept are the 1st, (1 + n)th, ...: torchtitan keeps
+  /// every second (n = 2) and recomputes the others.
+  int64_t matmul_every = 1;
+  /// The n-th, 2n-th, ... layers of each model chunk are checkpointed, the others keep
+  /// everything: torchtitan's layer-wise option, with nothing saved, at n > 1 (it counts a
+  /// rank's layers across its chunks; alike without interleaving).
+  int64_t every = 1;
+  bool operator==(const OpSelectiveCheckpointing&) const = default;
+};
+
+using CheckpointPolicy = std::variant<NoCheckpointing, SelectiveCheckpointing, FullCheckpointing,
+                                      SqrtCheckpointing, OpSelectiveCheckpointing>;
 
 std::string describe(const CheckpointPolicy& policy);
 

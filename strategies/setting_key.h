@@ -33,6 +33,7 @@ struct SettingKey {
     kSize,       ///< a size such as '80 GiB', set by set_size
     kMapping,    ///< a mapping of the keys whose section is this key, or one of `shorthands`
     kChoice,     ///< one of `words`, whose value set_integer sets
+    kWordSet,    ///< a list of some of `words`, whose values (bits) set_integer sets, or'd
   };
   /// A word written in place of a value: for an integer, a value past its bounds (`all`).
   struct Word {

@@ -87,6 +87,15 @@ TEST_CASE("a profile sets its framework's keys") {
   CHECK(torchtune.training.loss_chunks == 8);
   CHECK(torchtune.model.norm_kernel == NormKernel::kEager);
 
+  const Plan titan = llama_under("torchtitan");
+  const auto* sac = std::get_if<memsim::strategies::OpSelectiveCheckpointing>(
+      &titan.training.chunk_passes.checkpointing);
+  REQUIRE(sac != nullptr);
+  CHECK(sac->matmul_every == 2);
+  // The scenario's own policy, a word, replaces the profile's mapping.
+  CHECK(std::holds_alternative<memsim::strategies::FullCheckpointing>(
+      llama_under("torchtitan", "checkpointing: full\n").training.chunk_passes.checkpointing));
+
   const Plan deepspeed = llama_under("deepspeed");
   CHECK(deepspeed.parallel.dp.reduce_bucket_elements == 500'000'000);
   CHECK(deepspeed.training.gradient_buffers == GradientBuffers::kPersistent);

@@ -58,3 +58,94 @@ TEST_CASE("each pipeline chunk is recomputed over its own transformer layers") {
     }
   }
 }
+
+namespace {
+
+/// What one microbatch keeps for backward under `policy`, on a 4-layer GQA Llama of 256
+/// tokens (bf16): q 128 KiB, k and v 64 KiB each, the attention output 128 KiB and its fp32
+/// log-sum-exp 4 KiB, the output projection 128 KiB, gate and up 256 KiB each, down 128 KiB.
+int64_t kept_under(const CheckpointPolicy& policy) {
+  memsim::sim::ModelSpec model = memsim::testing::preset("llama2-7b");
+  model.layers = 4;
+  model.hidden = 256;
+  model.heads = 4;
+  model.kv_heads = 2;
+  model.ffn = 512;
+  model.vocab = 1000;
+  model.attention = memsim::sim::AttentionImpl::kFlash;
+  auto plan = memsim::testing::one_gpu_plan(model, 256);
+  plan.training.chunk_passes.checkpointing = policy;
+  return memsim::testing::walk(plan).result.activations_per_microbatch.value();
+}
+
+}  // namespace
+
+TEST_CASE("per-op selective checkpointing keeps each layer's input and the chosen outputs") {
+  using memsim::strategies::OpSelectiveCheckpointing;
+  const int64_t full = kept_under(memsim::strategies::FullCheckpointing{1});
+  const int64_t none = kept_under(memsim::strategies::NoCheckpointing{});
+  // Nothing saved: the layer's input alone, as full checkpointing keeps.
+  CHECK(kept_under(OpSelectiveCheckpointing{0, 1, 1}) == full);
+  // Every matmul and the attention core: their outputs in each of the 4 layers.
+  const int64_t per_layer_all = 131072 + 2 * 65536 + 131072 + 4096 + 131072 + 2 * 262144 + 131072;
+  CHECK(kept_under(OpSelectiveCheckpointing{}) == full + 4 * per_layer_all);
+  // torchtitan's: every second matmul (q, v, gate, down) and the attention core.
+  const int64_t per_layer_titan = 131072 + 65536 + 262144 + 131072 + 131072 + 4096;
+  CHECK(kept_under(OpSelectiveCheckpointing{
+            memsim::strategies::kSaveMatmuls | memsim::strategies::kSaveAttention, 2, 1}) ==
+        full + 4 * per_layer_titan);
+  CHECK(kept_under(OpSelectiveCheckpointing{}) < none);
+  // Layer-wise: the 2nd and 4th layers checkpointed, the 1st and 3rd keep everything.
+  CHECK(kept_under(OpSelectiveCheckpointing{0, 1, 2}) == (full + none) / 2);
+}
+
+TEST_CASE("per-op selective checkpointing: reused ops are not run again, the rest are") {
+  using memsim::strategies::OpSelectiveCheckpointing;
+  auto model = memsim::testing::preset("llama2-7b");
+  model.layers = 2;
+  auto plan = memsim::testing::one_gpu_plan(model, 256);
+  plan.training.chunk_passes.checkpointing =
+      OpSelectiveCheckpointing{memsim::strategies::kSaveMatmuls, 2, 1};
+  const memsim::evaluation::CompiledPlan compiled(plan);
+  const auto& program = compiled.program(0);
+  const auto& graph = *program.graph;
+  REQUIRE(program.recompute.size() == 2);
+  std::vector<memsim::sim::OpKind> reused;
+  for (int pos : program.recompute.front().reused)
+    reused.push_back(graph.op(graph.forward_order()[pos]).kind);
+  using K = memsim::sim::OpKind;
+  CHECK(reused == std::vector<K>{K::kQProj, K::kVProj, K::kMlpGate, K::kMlpDown});
+  // The walk's recomputation takes the time of the layer's other ops only.
+  const auto walked = memsim::testing::walk(plan);
+  double recompute_s = 0.0;
+  double expected_s = 0.0;
+  for (const auto& span : walked.timeline.spans()) {
+    if (span.phase == memsim::sim::Phase::kRecompute) recompute_s += span.end_s - span.start_s;
+  }
+  for (const auto& region : program.recompute) {
+    for (int pos = region.first; pos <= region.last; ++pos) {
+      const bool kept =
+          std::find(region.reused.begin(), region.reused.end(), pos) != region.reused.end();
+      if (!kept) expected_s += program.op_times[graph.forward_order()[pos]].forward_s;
+    }
+  }
+  CHECK(recompute_s == doctest::Approx(expected_s).epsilon(1e-9));
+}
+
+TEST_CASE("checkpointing.selective reads its save list, with errors at a wrong word") {
+  using memsim::strategies::OpSelectiveCheckpointing;
+  const auto titan = std::get<OpSelectiveCheckpointing>(
+      read("{selective: {save: [matmul, attention], matmul_every: 2}}"));
+  CHECK(titan.save == (memsim::strategies::kSaveMatmuls | memsim::strategies::kSaveAttention));
+  CHECK(titan.matmul_every == 2);
+  CHECK(std::get<OpSelectiveCheckpointing>(read("{selective: }")) == OpSelectiveCheckpointing{});
+  CHECK(std::get<OpSelectiveCheckpointing>(read("{selective: {save: []}}")).save == 0);
+  CHECK(std::get<OpSelectiveCheckpointing>(read("{selective: {every: 2}}")).every == 2);
+  const auto errors =
+      memsim::testing::diagnostics_of([] { read("{selective: {save: [matmull]}}"); });
+  CHECK(memsim::testing::has_diagnostic(errors, 5, 36,
+                                        "matmull is not one of matmul or attention; did you mean "
+                                        "'matmul'?"));
+  const auto scalar = memsim::testing::diagnostics_of([] { read("{selective: {save: matmul}}"); });
+  CHECK(memsim::testing::has_diagnostic(scalar, 5, 35, "expected a list of some of"));
+}
