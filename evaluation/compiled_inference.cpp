@@ -153,7 +153,7 @@ std::vector<double> CompiledInference::twin_seconds(const PassShape& shape,
     // Memory-bound steps (decode) take the time to read their weights, the cache they
     // attend to and their tensors from HBM.
     sim::Bytes read = op_weights_[graph.twin_slot(id)];
-    if (op.kind == OpKind::kAttentionEager || op.kind == OpKind::kAttentionFlash) read += kv_layer;
+    if (sim::op_info(op.kind).flops == sim::FlopsRule::kAttention) read += kv_layer;
     for (sim::TensorId t : op.inputs)
       read += bytes(t);
     for (sim::TensorId t : op.outputs)

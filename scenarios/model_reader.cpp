@@ -172,10 +172,11 @@ std::optional<sim::ModelSpec> read_model(const ConfigNode& node, const std::stri
                                 {"learned", sim::PositionType::kLearned},
                                 {"none", sim::PositionType::kNone}},
                                spec.positions);
-  read_enum<sim::AttentionImpl>(
-      reader, "attention",
-      {{"eager", sim::AttentionImpl::kEager}, {"flash", sim::AttentionImpl::kFlash}},
-      spec.attention);
+  read_enum<sim::AttentionImpl>(reader, "attention",
+                                {{"eager", sim::AttentionImpl::kEager},
+                                 {"flash", sim::AttentionImpl::kFlash},
+                                 {"sdpa", sim::AttentionImpl::kSdpa}},
+                                spec.attention);
   read_enum<sim::NormKernel>(
       reader, "norm_kernel",
       {{"fused", sim::NormKernel::kFused}, {"eager", sim::NormKernel::kEager}}, spec.norm_kernel);

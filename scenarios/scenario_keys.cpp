@@ -82,7 +82,7 @@ std::vector<ScenarioKey> model_rows() {
       field_row("model.positions", "rope | learned | none", MEMSIM_PLAN_FIELD(model.positions)),
       integer_by_section_row("model.max_positions", "rows of the learned position table",
                              MEMSIM_PLAN_FIELD(model.max_positions)),
-      field_row("model.attention", "eager (scores materialised) | flash",
+      field_row("model.attention", "eager (scores materialised) | flash | sdpa (flash fed KV heads repeated)",
                 MEMSIM_PLAN_FIELD(model.attention)),
       field_row("model.norm_kernel", "fused (one kernel) | eager (RMSNorm in PyTorch ops)",
                 MEMSIM_PLAN_FIELD(model.norm_kernel)),

@@ -106,10 +106,12 @@ struct LayerGraph::Impl {
       }
     }
     for (const TensorSpec& ws : info.forward_workspace) {
+      if (!applies(ws.when, model)) continue;
       node.forward_workspace.push_back(
           add_tensor(node.name + "." + ws.name, ws, id, TensorRole::kForwardWorkspace, false));
     }
     for (const TensorSpec& ws : info.backward_workspace) {
+      if (!applies(ws.when, model)) continue;
       node.backward_workspace.push_back(
           add_tensor(node.name + "." + ws.name, ws, id, TensorRole::kBackwardWorkspace, false));
     }
@@ -139,8 +141,9 @@ struct LayerGraph::Impl {
       x = add_op1(OpKind::kPositionEmbedding, kEmbeddingLayer, "", {x});
     }
     x = maybe_dropout(x, kEmbeddingLayer, "embedding.");
-    const OpKind attention = model.attention == AttentionImpl::kEager ? OpKind::kAttentionEager
-                                                                      : OpKind::kAttentionFlash;
+    const OpKind attention = model.attention == AttentionImpl::kEager  ? OpKind::kAttentionEager
+                             : model.attention == AttentionImpl::kSdpa ? OpKind::kAttentionSdpa
+                                                                       : OpKind::kAttentionFlash;
     const bool eager_norm = model.norm_kernel == NormKernel::kEager;
     const OpKind norm = eager_norm ? OpKind::kNormEager : OpKind::kNorm;
     for (int32_t layer = 0; layer < model.layers; ++layer) {

@@ -124,7 +124,15 @@ std::string to_string(PositionType type) {
   return "?";
 }
 std::string to_string(AttentionImpl impl) {
-  return impl == AttentionImpl::kEager ? "eager" : "flash";
+  switch (impl) {
+    case AttentionImpl::kEager:
+      return "eager";
+    case AttentionImpl::kFlash:
+      return "flash";
+    case AttentionImpl::kSdpa:
+      return "sdpa";
+  }
+  return "flash";
 }
 std::string to_string(NormKernel kernel) {
   return kernel == NormKernel::kFused ? "fused" : "eager";

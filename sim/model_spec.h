@@ -12,7 +12,9 @@ namespace memsim::sim {
 enum class FfnType { kGelu, kSwiGlu };
 enum class NormType { kLayerNorm, kRmsNorm };
 enum class PositionType { kRope, kLearned, kNone };
-enum class AttentionImpl { kEager, kFlash };
+/// The attention core: eager (PyTorch ops, scores kept), flash (one kernel, GQA native), or
+/// PyTorch's scaled_dot_product_attention fed KV heads repeated to the query heads.
+enum class AttentionImpl { kEager, kFlash, kSdpa };
 /// How an RMSNorm runs: one kernel that saves its input and fp32 1/rms per token (apex's
 /// FusedRMSNorm, Transformer Engine, Megatron-Core), or PyTorch ops on an fp32 copy as
 /// Hugging Face's LlamaRMSNorm writes it. LayerNorm is one kernel either way.

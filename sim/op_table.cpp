@@ -165,6 +165,26 @@ void add_attention_ops(std::vector<OpKindInfo>& table) {
                  own({"softmax_lse", {D::kBatch, D::kHeads, D::kSeq}, DtypeClass::kFp32})},
        .backward_workspace = {{"dq_accum", kSbad, DtypeClass::kFp32}},
        .flops = FlopsRule::kAttention});
+  // PyTorch's scaled_dot_product_attention (its flash or memory-efficient backend) called
+  // with K and V repeated to every query head, as Hugging Face's sdpa path does without
+  // enable_gqa (repeat_kv, models/llama/modeling_llama.py; integrations/sdpa_attention.py),
+  // torchtune's MultiHeadAttention (k.expand(...).flatten) and LitGPT's CausalSelfAttention
+  // (k.expand(...).reshape): the kernel saves the repeated copies, and its backward makes
+  // their gradients before summing them back over each group.
+  table.push_back(
+      {.kind = OpKind::kAttentionSdpa,
+       .name = "attention_sdpa",
+       .description = "fused attention core fed K and V repeated to every query head",
+       .inputs = 3,
+       .outputs = {{"output", kSbad, kAct}},
+       .saved = {input(0), input(1, Condition::kUngroupedKv), input(2, Condition::kUngroupedKv),
+                 own({"k_expanded", kExpandedKv, kAct}, Condition::kGroupedKv),
+                 own({"v_expanded", kExpandedKv, kAct}, Condition::kGroupedKv), output(0),
+                 own({"softmax_lse", {D::kBatch, D::kHeads, D::kSeq}, DtypeClass::kFp32})},
+       .backward_workspace = {{"dq_accum", kSbad, DtypeClass::kFp32},
+                              {"grad_k_expanded", kExpandedKv, kAct, Condition::kGroupedKv},
+                              {"grad_v_expanded", kExpandedKv, kAct, Condition::kGroupedKv}},
+       .flops = FlopsRule::kAttention});
   table.push_back(linear(OpKind::kOutProj, "o_proj", "attention output projection, row-parallel",
                          {D::kHeads, D::kHeadDim, D::kHidden}, 2, ShardKind::kRow, {D::kHidden},
                          Condition::kLinearBias, kSbh));

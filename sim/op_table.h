@@ -61,17 +61,6 @@ enum class DtypeClass : uint8_t {
   kIndex,       ///< int64 token ids and labels
 };
 
-struct TensorSpec {
-  const char* name;
-  Shape shape;
-  DtypeClass dtype;
-};
-
-/// How tensor parallelism shards a parameter (Megatron-LM's layouts): column-parallel
-/// splits the output features, row-parallel the input features, vocab-parallel the
-/// vocabulary rows; replicated parameters are whole on every rank.
-enum class ShardKind : uint8_t { kReplicated, kColumn, kRow, kVocab };
-
 /// When a table entry applies, decided by the model spec.
 enum class Condition : uint8_t {
   kAlways,
@@ -84,6 +73,18 @@ enum class Condition : uint8_t {
   kGroupedKv,    ///< kv_heads < heads
   kUngroupedKv,  ///< kv_heads == heads
 };
+
+struct TensorSpec {
+  const char* name;
+  Shape shape;
+  DtypeClass dtype;
+  Condition when = Condition::kAlways;  ///< for a workspace: whether the model has it
+};
+
+/// How tensor parallelism shards a parameter (Megatron-LM's layouts): column-parallel
+/// splits the output features, row-parallel the input features, vocab-parallel the
+/// vocabulary rows; replicated parameters are whole on every rank.
+enum class ShardKind : uint8_t { kReplicated, kColumn, kRow, kVocab };
 
 /// Whether a table entry guarded by `when` exists for `model`.
 bool applies(Condition when, const ModelSpec& model);
@@ -129,6 +130,7 @@ enum class OpKind : uint8_t {
   kVProj,
   kAttentionEager,
   kAttentionFlash,
+  kAttentionSdpa,
   kOutProj,
   kResidualAdd,
   kMlpUp,
@@ -145,7 +147,7 @@ enum class OpKind : uint8_t {
   kUpcastLogits,
   kCrossEntropy,
 };
-inline constexpr int kOpKindCount = 26;
+inline constexpr int kOpKindCount = 27;
 
 struct OpKindInfo {
   OpKind kind;

@@ -94,6 +94,18 @@ StageStates whole_states(const std::vector<RankParam>& params, const sim::LayerG
           sim::bytes_of({p.elements()}, precision.gradient_bytes());
     }
   }
+  // Made on demand, a tied embedding's gradient comes with the LM head's backward, the
+  // first to reach the shared weight: PyTorch's AccumulateGrad makes .grad there and adds
+  // the embedding's share to it later (torch/csrc/autograd/functions/accumulate_grad.h).
+  for (const RankParam& head : params) {
+    if (!head.tied) continue;
+    for (const RankParam& owner : params) {
+      if (graph.op(owner.op).kind != sim::OpKind::kEmbedding) continue;
+      const sim::Bytes grad = sim::bytes_of({head.elements()}, precision.gradient_bytes());
+      states.gradients_per_twin[graph.twin_slot(owner.op)] -= grad;
+      states.gradients_per_twin[graph.twin_slot(head.op)] += grad;
+    }
+  }
   return states;
 }
 

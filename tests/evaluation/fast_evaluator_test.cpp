@@ -56,7 +56,7 @@ class PlanGenerator {
     m.tied_embeddings = coin();
     m.positions = coin() ? memsim::sim::PositionType::kRope : memsim::sim::PositionType::kLearned;
     m.max_positions = 256;
-    m.attention = coin() ? memsim::sim::AttentionImpl::kEager : memsim::sim::AttentionImpl::kFlash;
+    m.attention = static_cast<memsim::sim::AttentionImpl>(rng_() % 3);
     m.dropout = coin() ? 0.0 : 0.1;
     if (coin()) add_layer_kinds(m);
 

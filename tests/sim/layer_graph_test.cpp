@@ -100,3 +100,19 @@ TEST_CASE("layer_kinds outside the model or overlapping are problems of the spec
   model.layer_kinds = {{0, 3, 66}};  // the model's own width is not in use
   CHECK(model.ffn_not_divided_by(3) == 0);
 }
+
+TEST_CASE("sdpa keeps K and V repeated to every query head; without GQA it is flash") {
+  // Llama 3 8B's 8 KV heads repeated to its 32 query heads: per layer 2 × (32 − 8) heads of
+  // 128 × 256 tokens more, in bf16.
+  auto kept = [](const std::string& preset, memsim::sim::AttentionImpl attention) {
+    auto model = memsim::testing::preset(preset);
+    model.layers = 2;
+    model.attention = attention;
+    const auto plan = memsim::testing::one_gpu_plan(model, 256);
+    return memsim::testing::walk(plan).result.activations_per_microbatch.value();
+  };
+  using memsim::sim::AttentionImpl;
+  CHECK(kept("llama3-8b", AttentionImpl::kSdpa) - kept("llama3-8b", AttentionImpl::kFlash) ==
+        2 * 2 * (32 - 8) * 128 * 256 * 2);
+  CHECK(kept("llama2-7b", AttentionImpl::kSdpa) == kept("llama2-7b", AttentionImpl::kFlash));
+}

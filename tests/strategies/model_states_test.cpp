@@ -65,3 +65,24 @@ TEST_CASE("optimizers with one state: SGD with momentum and Lion keep 4 bytes pe
   CHECK(states_of(model, {PrecisionRecipe::kBf16Mixed}, "lion")[Category::kOptimizer].value() ==
         4 * psi);
 }
+
+TEST_CASE("made on demand, a tied embedding's gradient comes with the LM head's backward") {
+  auto model = memsim::testing::preset("llama2-7b");
+  model.layers = 2;
+  model.tied_embeddings = true;
+  auto plan = memsim::testing::one_gpu_plan(model, 128);
+  plan.training.gradient_buffers = memsim::strategies::GradientBuffers::kOnDemand;
+  const auto walked = memsim::testing::walk(plan);
+  // bf16 gradients of the 32,000 × 4,096 embedding, and of the final norm's 4,096 weights.
+  const int64_t embedding_grad = 2LL * 32000 * 4096;
+  const int64_t final_norm_grad = 2LL * 4096;
+  int64_t at_head = 0;
+  int64_t at_embedding = 0;
+  for (const auto& e : walked.timeline.events()) {
+    if (e.category != Category::kGradients || e.delta.value() <= 0) continue;
+    if (e.layer == model.layers) at_head += e.delta.value();
+    if (e.layer == memsim::sim::kEmbeddingLayer) at_embedding += e.delta.value();
+  }
+  CHECK(at_head == embedding_grad + final_norm_grad);
+  CHECK(at_embedding == 0);
+}
