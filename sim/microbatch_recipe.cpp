@@ -213,6 +213,17 @@ class RecipeCompiler {
     alive[t] = false;
     push(index_.tensor(t), -1, category);
   }
+  /// Op `pos` at work: its `workspace` and its buffer live while it runs; it ends at `split`.
+  void work(RecipeOp& op, int pos, const std::vector<TensorId>& workspace) {
+    for (TensorId t : workspace)
+      alloc(t, Category::kTemporary, alive_);
+    const QuantityId buffer = index_.buffer(graph_.twin_slot(order_[pos]));
+    push(buffer, 1, Category::kTemporary);
+    op.split = mark();
+    push(buffer, -1, Category::kTemporary);
+    for (TensorId t : workspace)
+      free(t, Category::kTemporary, alive_);
+  }
   void make(TensorId t, const std::vector<bool>& kept) {
     category_[t] = kept[t] ? Category::kActivations : Category::kTemporary;
     alloc(t, category_[t], alive_);
@@ -239,17 +250,10 @@ class RecipeCompiler {
       make(t, kept);
       if (made_here != nullptr) (*made_here)[t] = true;
     }
-    if (!reused) {
-      for (TensorId t : node.forward_workspace)
-        alloc(t, Category::kTemporary, alive_);
-      const QuantityId buffer = index_.buffer(graph_.twin_slot(order_[pos]));
-      push(buffer, 1, Category::kTemporary);
+    if (reused) {
       op.split = mark();
-      push(buffer, -1, Category::kTemporary);
-      for (TensorId t : node.forward_workspace)
-        free(t, Category::kTemporary, alive_);
     } else {
-      op.split = mark();
+      work(op, pos, node.forward_workspace);
     }
     for (const auto* group : {&node.inputs, &node.held, &made}) {
       for (TensorId t : *group) {
@@ -300,14 +304,7 @@ class RecipeCompiler {
         alloc(t, Category::kTemporary, grad_alive_);
       }
     }
-    for (TensorId t : node.backward_workspace)
-      alloc(t, Category::kTemporary, alive_);
-    const QuantityId buffer = index_.buffer(graph_.twin_slot(order_[pos]));
-    push(buffer, 1, Category::kTemporary);
-    op.split = mark();
-    push(buffer, -1, Category::kTemporary);
-    for (TensorId t : node.backward_workspace)
-      free(t, Category::kTemporary, alive_);
+    work(op, pos, node.backward_workspace);
     for (const auto* group : {&node.saved, &node.inputs}) {
       for (TensorId t : *group) {
         if (alive_[t] && release_[t] == pos) free(t, category_[t], alive_);
