@@ -15,6 +15,7 @@
 #include "evaluation/step_summary.h"
 #include "evaluation/step_timer.h"
 #include "sim/check.h"
+#include "strategies/data_parallel.h"
 #include "strategies/strategy_pass.h"
 
 namespace memsim::evaluation {
@@ -418,7 +419,8 @@ const PricedStages& FastEvaluator::Caches::price_stages(const TrainingPlan& plan
   const auto [found, context_id] = context(last, entry);
   const StageLayout& layout = layouts.get({&entry, last.parallel.pp});
   const RecipeSettings settings = recipe_settings(last);
-  const bool on_demand = last.training.gradient_buffers == GradientBuffers::kOnDemand;
+  const bool on_demand = last.training.gradient_buffers == GradientBuffers::kOnDemand ||
+                         gradients_made_in_backward(last.parallel.dp);
   auto [profiles, profiles_new] = kind_profiles.get({&layout, &entry, settings, on_demand});
   const size_t kind_count = layout.representative.size();
   if (profiles_new) profiles->assign(kind_count, {});

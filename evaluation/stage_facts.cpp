@@ -67,8 +67,9 @@ StageFacts stage_facts(const FactsInputs& inputs, const sim::LayerGraph& graph,
   StageFacts facts;
   facts.states = stage_states(
       {params, graph, inputs.parallel, inputs.precision, *inputs.optimizer, *inputs.cluster});
-  facts.gradients_on_demand = inputs.gradient_buffers == GradientBuffers::kOnDemand &&
-                              facts.states.gradients_resident_in_full;
+  facts.gradients_on_demand = facts.states.gradients_made_in_backward ||
+                              (inputs.gradient_buffers == GradientBuffers::kOnDemand &&
+                               facts.states.gradients_resident_in_full);
   facts.resident = facts.states.gpu;
   if (facts.gradients_on_demand) facts.resident[Category::kGradients] = sim::Bytes{};
   // The optimizer reads and writes the states it holds, bound by memory bandwidth.

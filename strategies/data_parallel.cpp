@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "strategies/communication.h"
 #include "strategies/strategy_pass.h"
 
@@ -50,7 +52,8 @@ Partition partition(const StageInputs& in, StageStates& states) {
         sim::bytes_of({p.elements()}, precision.gradient_bytes());
     if (!p.tied) part.elements += p.elements() * p.count;
     if (dp.zero != 3) continue;
-    if (p.elements() < dp.persistence_threshold) {
+    // FSDP2 shards every parameter (fully_shard has no persistence threshold).
+    if (dp.sharding == Sharding::kZero && p.elements() < dp.persistence_threshold) {
       if (!p.tied) part.persistent += p.elements() * p.count;
     } else {
       states.gathered[in.graph.layer_slot(p.layer)] += weight;
@@ -66,7 +69,7 @@ Partition partition(const StageInputs& in, StageStates& states) {
 void shard_states(const StageInputs& in, const Partition& part, StageStates& states) {
   const DataParallelism& dp = in.parallel.dp;
   const Precision& precision = in.precision;
-  const int64_t n = dp.degree;
+  const int64_t n = dp.shard_degree();
   const sim::CategoryBytes full = states.gpu;
   const bool offload = dp.offload != Offload::kNone;
   const int64_t elements = part.elements;
@@ -125,7 +128,8 @@ void synchronise(const StageInputs& in, const Partition& part, StageStates& stat
   const DataParallelism& dp = in.parallel.dp;
   const int64_t held = part.elements;
   const Bytes gathered = part.gathered;
-  const double bandwidth = group_bandwidth(in.cluster, in.parallel.tp.degree, dp.degree);
+  const int64_t tp = in.parallel.tp.degree;
+  const double bandwidth = group_bandwidth(in.cluster, tp, dp.shard_degree());
   const Bytes gradient_bytes = sim::bytes_of({held}, in.precision.gradient_bytes());
   const Bytes weight_bytes = sim::bytes_of({held}, in.precision.weight_bytes());
   states.overlaps_compute = dp.overlap_communication;
@@ -135,8 +139,17 @@ void synchronise(const StageInputs& in, const Partition& part, StageStates& stat
     states.reduce_s = all_gather_s(gradient_bytes, dp.degree, bandwidth);
     states.gather_after_s = all_gather_s(weight_bytes, dp.degree, bandwidth);
   } else {
-    states.forward_communication_s = all_gather_s(gathered, dp.degree, bandwidth);
-    states.backward_communication_s = 2 * states.forward_communication_s;
+    const int64_t shards = dp.shard_degree();
+    states.forward_communication_s = all_gather_s(gathered, shards, bandwidth);
+    // Backward gathers again unless the gathered parameters were kept, and reduce-scatters.
+    const bool gathers_again = dp.sharding == Sharding::kZero || dp.reshard_after_forward;
+    states.backward_communication_s = (gathers_again ? 2 : 1) * states.forward_communication_s;
+    // HSDP: the replicas all-reduce their gradient shards after the last backward.
+    if (dp.replicate > 1) {
+      states.reduce_s =
+          all_reduce_s(Bytes(sim::ceil_div(gradient_bytes.value(), shards)), dp.replicate,
+                       group_bandwidth(in.cluster, tp * shards, dp.replicate));
+    }
   }
   if (dp.offload != Offload::kNone) {
     const double part = static_cast<double>(sim::ceil_div(gradient_bytes.value(), dp.degree));
@@ -144,9 +157,51 @@ void synchronise(const StageInputs& in, const Partition& part, StageStates& stat
   }
 }
 
+/// FSDP2 (PyTorch's fully_shard; torch/distributed/fsdp/_fully_shard, PyTorch 2.9) as
+/// torchtitan applies it, one unit per transformer block. Each parameter is sharded on dim 0
+/// (padded to a multiple of the ranks, FSDPParam._init_sharded_param) in the dtype it was
+/// created in: fp32 under mixed precision, so the shard is the master copy and no 16-bit
+/// shard exists; MixedPrecisionPolicy.param_dtype applies only to what is gathered.
+/// Gradients: a block's backward makes them whole in param_dtype, foreach_reduce copies
+/// them into a reduce-scatter input of reduce_dtype (fp32 in torchtitan, mixed_precision_reduce)
+/// and frees them, and the reduced shard becomes the parameter's .grad, in its own dtype
+/// (_fsdp_collectives.py). No bucket beyond that input.
+void shard_like_fsdp2(const StageInputs& in, const Partition& part, StageStates& states) {
+  const DataParallelism& dp = in.parallel.dp;
+  const Precision& precision = in.precision;
+  const int64_t n = dp.shard_degree();
+  const sim::CategoryBytes full = states.gpu;
+  const bool master = precision.master_bytes() > 0;
+  const Category sharded = master ? Category::kMasterWeights : Category::kWeights;
+  states.gpu = {};
+  states.gpu[sharded] = shard(full[sharded], n);
+  states.gpu[Category::kOptimizer] = shard(full[Category::kOptimizer], n);
+  if (!dp.reshard_after_forward) {
+    // The gathered parameters stay from the first forward to the last backward.
+    states.gpu[Category::kWeights] += full[Category::kWeights];
+    std::fill(states.gathered.begin(), states.gathered.end(), Bytes{});
+  }
+  const int64_t gradient = precision.gradient_bytes();
+  const int64_t reduced = master ? precision.master_bytes() : gradient;
+  // Around a block's backward: its whole gradients and the reduce-scatter input.
+  for (Bytes& layer : states.gradients)
+    layer = Bytes(layer.value() / gradient * (gradient + reduced));
+  // Its parameters' gradient shards from then on.
+  for (Bytes& twin : states.gradients_per_twin)
+    twin = Bytes(sim::ceil_div(twin.value() / gradient * reduced, n));
+  states.gradients_resident_in_full = false;
+  states.gradients_made_in_backward = true;
+  states.step_workspace = optimizer_step_workspace(
+      in.optimizer, shard(part.elements, n), largest_param(in.params), precision.state_bytes());
+}
+
 void shard_stage(const StageInputs& in, StageStates& states) {
   const Partition part = partition(in, states);
-  shard_states(in, part, states);
+  if (gradients_made_in_backward(in.parallel.dp)) {
+    shard_like_fsdp2(in, part, states);
+  } else {
+    shard_states(in, part, states);
+  }
   synchronise(in, part, states);
 }
 
@@ -158,8 +213,10 @@ int64_t owned_parameters(const std::vector<RankParam>& params, const DataParalle
   for (const RankParam& p : params)
     owned += p.owned;
   if (dp.zero < 3) return owned;
-  const int64_t part = shard(owned, dp.degree);
-  return std::clamp<int64_t>(owned - dp_rank * part, 0, part);
+  // HSDP's mesh is (replicate, shard): ranks dp_rank and dp_rank + shards hold one shard.
+  const int64_t shards = dp.shard_degree();
+  const int64_t part = shard(owned, shards);
+  return std::clamp<int64_t>(owned - (dp_rank % shards) * part, 0, part);
 }
 
 namespace {
@@ -171,6 +228,31 @@ constexpr auto kBucket = MEMSIM_PLAN_FIELD(parallel.dp.reduce_bucket_elements);
 constexpr auto kPrefetch = MEMSIM_PLAN_FIELD(parallel.dp.prefetch_layers);
 constexpr auto kPersistence = MEMSIM_PLAN_FIELD(parallel.dp.persistence_threshold);
 constexpr auto kOverlap = MEMSIM_PLAN_FIELD(parallel.dp.overlap_communication);
+constexpr auto kSharding = MEMSIM_PLAN_FIELD(parallel.dp.sharding);
+constexpr auto kReshard = MEMSIM_PLAN_FIELD(parallel.dp.reshard_after_forward);
+constexpr auto kReplicate = MEMSIM_PLAN_FIELD(parallel.dp.replicate);
+
+bool fsdp2(const Plan& plan) {
+  return plan.parallel.dp.sharding == Sharding::kFsdp2;
+}
+/// fully_shard shards parameters, gradients and optimizer states together; keeping the
+/// gathered parameters (reshard_after_forward=False) is its ZeRO-2 (torchtitan docs/fsdp.md).
+bool fsdp2_partial_zero(const Plan& plan) {
+  return fsdp2(plan) && (plan.parallel.dp.zero == 1 || plan.parallel.dp.zero == 2);
+}
+bool reshard_without_fsdp2(const Plan& plan) {
+  return !plan.parallel.dp.reshard_after_forward && !gradients_made_in_backward(plan.parallel.dp);
+}
+bool replicate_without_fsdp2(const Plan& plan) {
+  return plan.parallel.dp.replicate > 1 && !gradients_made_in_backward(plan.parallel.dp);
+}
+bool replicate_not_dividing(const Plan& plan) {
+  const DataParallelism& dp = plan.parallel.dp;
+  return dp.degree % dp.replicate != 0 || (dp.replicate > 1 && dp.shard_degree() == 1);
+}
+bool fsdp2_offload(const Plan& plan) {
+  return fsdp2(plan) && plan.parallel.dp.offload != Offload::kNone;
+}
 
 /// ZeRO-Offload moves the optimizer's partition, and parameters are partitioned, and so
 /// offloadable, only by ZeRO-3: DeepSpeed's docs/_pages/config-json.md (v0.14) gives
@@ -205,7 +287,17 @@ StrategyPass data_parallel_pass() {
                            "ZeRO-3 tensors smaller than this stay whole (1e5)", kPersistence, 0,
                            int64_t{1} << 40),
                flag_row("parallel.overlap_communication",
-                        "overlap gradient reduction and gathers with compute", kOverlap)},
+                        "overlap gradient reduction and gathers with compute", kOverlap),
+               choice_row<Sharding>("parallel.sharding",
+                                    "who shards under ZeRO-3: zero (DeepSpeed's 16-bit and fp32 "
+                                    "shards) | fsdp2 (PyTorch's fully_shard)",
+                                    kSharding, {{"zero", 0}, {"fsdp2", 1}}),
+               flag_row("parallel.reshard_after_forward",
+                        "FSDP2 frees a block's gathered parameters after its forward (true)",
+                        kReshard),
+               integer_row("parallel.dp_replicate",
+                           "HSDP: replicas of the model, each sharded over dp / dp_replicate (1)",
+                           kReplicate, 1, int64_t{1} << 20)},
       .checks = {{"parallel.offload parallel.zero", "offload needs ZeRO", offload_without_zero,
                   [](const Plan&) -> std::string {
                     return "parallel.offload needs ZeRO (zero: 1, 2 or 3), which offloads the "
@@ -216,6 +308,41 @@ StrategyPass data_parallel_pass() {
                   [](const Plan&) -> std::string {
                     return "parallel.offload = optimizer+params needs zero: 3 (parameters are "
                            "partitioned only by ZeRO-3)";
+                  }},
+                 {"parallel.sharding parallel.zero", "FSDP2 shards all states or none",
+                  fsdp2_partial_zero,
+                  [](const Plan& plan) -> std::string {
+                    return fmt::format(
+                        "parallel.zero = {} with sharding: fsdp2: fully_shard shards parameters, "
+                        "gradients and optimizer states together; use zero: 3 (with "
+                        "reshard_after_forward: false to keep parameters gathered, its ZeRO-2)",
+                        plan.parallel.dp.zero);
+                  }},
+                 {"parallel.reshard_after_forward parallel.sharding parallel.zero",
+                  "reshard_after_forward is FSDP2's", reshard_without_fsdp2,
+                  [](const Plan&) -> std::string {
+                    return "parallel.reshard_after_forward applies to FSDP2: set sharding: fsdp2 "
+                           "and zero: 3";
+                  }},
+                 {"parallel.dp_replicate parallel.sharding parallel.zero", "HSDP needs FSDP2",
+                  replicate_without_fsdp2,
+                  [](const Plan&) -> std::string {
+                    return "parallel.dp_replicate (HSDP) applies to FSDP2: set sharding: fsdp2 and "
+                           "zero: 3";
+                  }},
+                 {"parallel.dp_replicate parallel.dp", "dp_replicate does not split dp",
+                  replicate_not_dividing,
+                  [](const Plan& plan) -> std::string {
+                    return fmt::format(
+                        "parallel.dp_replicate = {} must divide dp = {} and leave more than one "
+                        "rank to shard over",
+                        plan.parallel.dp.replicate, plan.parallel.dp.degree);
+                  }},
+                 {"parallel.offload parallel.sharding", "FSDP2's offload is not modelled",
+                  fsdp2_offload,
+                  [](const Plan&) -> std::string {
+                    return "parallel.offload with sharding: fsdp2: memsim does not model FSDP2's "
+                           "CPUOffloadPolicy; use sharding: zero for DeepSpeed's offload";
                   }}},
       .shape_chunks = hold_buffers,
       .shape_stage = shard_stage,

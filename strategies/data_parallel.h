@@ -30,9 +30,17 @@ std::vector<sim::HeldBuffer> held_buffers(int prefetch);
 
 /// Layers whose gathered parameters a rank holds ahead of the running one: ZeRO-3's
 /// prefetch (FSDP's backward prefetch, DeepSpeed's stage3_prefetch_bucket_size); other
-/// stages gather nothing.
+/// stages, and FSDP2 keeping what it gathered, gather nothing per layer.
 inline int gathered_ahead(const DataParallelism& dp) {
-  return static_cast<int>(dp.zero == 3 ? dp.prefetch_layers : 0);
+  const bool per_layer =
+      dp.zero == 3 && (dp.sharding == Sharding::kZero || dp.reshard_after_forward);
+  return static_cast<int>(per_layer ? dp.prefetch_layers : 0);
+}
+
+/// FSDP2 makes each parameter's gradient shard when its block's gradients are first
+/// reduced, and optimizer.zero_grad() drops it (set_to_none, PyTorch's default since 2.0).
+inline bool gradients_made_in_backward(const DataParallelism& dp) {
+  return dp.zero == 3 && dp.sharding == Sharding::kFsdp2;
 }
 
 /// The rank's share of the model's parameters: under ZeRO-3 its part of the flat buffer of

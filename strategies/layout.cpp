@@ -3,6 +3,7 @@
 #include "sim/check.h"
 #include "sim/limits.h"
 #include "sim/units.h"
+#include "strategies/data_parallel.h"
 #include "strategies/schedules.h"
 #include "strategies/serving.h"
 #include "strategies/strategy_pass.h"
@@ -95,8 +96,12 @@ LayoutProblems resolve_parallel_layout(Plan& plan) {
   const int64_t dp = data.degree;
   if (tp * stages * dp != world) flag(R::kGpusMismatch);
   check_pipeline(plan, find_schedule(plan.parallel.pp.schedule)->interleaved, problems);
-  // With offload, ZeRO on one GPU is how the states leave it (ZeRO-Offload's use case).
-  if (data.zero > 0 && dp == 1 && data.offload == Offload::kNone) flag(R::kZeroWithoutDp);
+  // With offload, ZeRO on one GPU is how the states leave it (ZeRO-Offload's use case);
+  // FSDP2 on one rank still changes what it keeps (the fp32 shard alone, 16-bit copies of
+  // a block only while it runs).
+  if (data.zero > 0 && dp == 1 && data.offload == Offload::kNone &&
+      !gradients_made_in_backward(data))
+    flag(R::kZeroWithoutDp);
   // Sliding-window attention is not simulated: sequences that would use it are refused.
   if (model.attention_window > 0 && sequence_tokens(plan) > model.attention_window) {
     flag(R::kAttentionWindow);

@@ -61,9 +61,12 @@ struct StageStates {
   /// What the optimizer step allocates on the GPU while it runs (strategies/optimizer.h).
   sim::Bytes step_workspace;
   bool gradients_resident_in_full = true;  ///< the rank keeps every gradient whole
-  double reduce_s = 0.0;                   ///< gradient reduction after the last backward
-  double gather_after_s = 0.0;             ///< all-gather of the updated parameters
-  double offload_s = 0.0;                  ///< the shards' trips over PCIe
+  /// Gradients (gradients_per_twin) are made by the first backward whatever the plan's
+  /// GradientBuffers (FSDP2's shards).
+  bool gradients_made_in_backward = false;
+  double reduce_s = 0.0;        ///< gradient reduction after the last backward
+  double gather_after_s = 0.0;  ///< all-gather of the updated parameters
+  double offload_s = 0.0;       ///< the shards' trips over PCIe
   /// Communication around the stage's layers in one forward and one backward of a
   /// microbatch (ZeRO-3's gathers, and its reduce-scatters in backward), which the
   /// stage's chunks share evenly.

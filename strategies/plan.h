@@ -107,10 +107,24 @@ constexpr const char* offload_name(Offload offload) {
                                           : "optimizer+params";
 }
 
+/// Who shards the model states under ZeRO-3 (strategies/data_parallel.cpp says what each
+/// keeps).
+enum class Sharding {
+  kZero,   ///< the paper's partitions as DeepSpeed keeps them: a 16-bit and an fp32 shard
+  kFsdp2,  ///< PyTorch's fully_shard: the fp32 shard alone, gathered and reduced per block
+};
+
 /// Data parallelism and ZeRO (Rajbhandari et al. 2020).
 struct DataParallelism {
   int64_t degree = 1;
   int zero = 0;  ///< 1: optimizer states, 2: and gradients, 3: and parameters sharded
+  Sharding sharding = Sharding::kZero;
+  /// FSDP2: a block's gathered parameters are freed after its forward and gathered again
+  /// for its backward (true), or kept from the first forward to the last backward.
+  bool reshard_after_forward = true;
+  /// HSDP: replicas of the sharded model, each sharding over degree / replicate ranks.
+  int64_t replicate = 1;
+  int64_t shard_degree() const { return degree / replicate; }
   Offload offload = Offload::kNone;
   /// Gradient elements reduced per bucket under ZeRO: DeepSpeed's reduce_bucket_size, 5e8.
   /// Plain data parallelism reduces buckets that are views of the gradient buffer

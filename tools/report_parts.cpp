@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include "strategies/checkpointing.h"
+#include "strategies/data_parallel.h"
 
 namespace memsim::tools {
 
@@ -69,7 +70,12 @@ std::string layout_text(const VariantOutcome& v, std::string_view separator) {
   const auto& p = v.variant->plan.parallel;
   std::string text = fmt::format("tp {}{} · pp {} · dp {}", p.tp.degree,
                                  p.tp.sequence_parallel ? "+sp" : "", p.pp.stages, p.dp.degree);
-  if (p.dp.zero > 0) text += fmt::format("{}ZeRO-{}", separator, p.dp.zero);
+  if (strategies::gradients_made_in_backward(p.dp)) {
+    text += fmt::format("{}FSDP2{}", separator, p.dp.reshard_after_forward ? "" : " (no reshard)");
+    if (p.dp.replicate > 1) text += fmt::format(" × {} replicas", p.dp.replicate);
+  } else if (p.dp.zero > 0) {
+    text += fmt::format("{}ZeRO-{}", separator, p.dp.zero);
+  }
   if (p.dp.offload != strategies::Offload::kNone) {
     text += fmt::format("{}offload {}", separator, strategies::offload_name(p.dp.offload));
   }

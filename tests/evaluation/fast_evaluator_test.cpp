@@ -95,6 +95,11 @@ class PlanGenerator {
     dp.prefetch_layers = pick({0, 1, 2});
     dp.persistence_threshold = pick({0, 300, 100'000});
     dp.overlap_communication = coin();
+    if (dp.zero == 3 && dp.offload == memsim::strategies::Offload::kNone && coin()) {
+      dp.sharding = memsim::strategies::Sharding::kFsdp2;
+      dp.reshard_after_forward = coin();
+      if (dp.degree == 4 && coin()) dp.replicate = 2;
+    }
 
     plan.training.micro_batch = pick({1, 2, 3});
     int64_t m_batches = pick({1, 2, 3, 4, 6, 8});
@@ -267,6 +272,12 @@ TEST_CASE("one evaluator follows a sweep that changes one setting at a time") {
       [](Plan& p) { p.training.gradient_buffers = memsim::strategies::GradientBuffers::kOnDemand; },
       [](Plan& p) { p.parallel.dp.offload = memsim::strategies::Offload::kOptimizer; },
       [](Plan& p) { p.parallel.pp.schedule = "gpipe"; },
+      [](Plan& p) {
+        p.parallel.dp.zero = 3;
+        p.parallel.dp.offload = memsim::strategies::Offload::kNone;
+        p.parallel.dp.sharding = memsim::strategies::Sharding::kFsdp2;
+      },
+      [](Plan& p) { p.parallel.dp.reshard_after_forward = false; },
   };
   memsim::evaluation::FastEvaluator fast;
   Plan plan = base;

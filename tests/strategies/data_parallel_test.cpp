@@ -160,3 +160,93 @@ TEST_CASE("the optimizer step's temporaries cover what the rank steps: its shard
   sixty_fourth.optimizer.implementation = memsim::strategies::StepImplementation::kSingleTensor;
   CHECK(sixty_fourth.states().step_workspace.value() == 2 * 4 * part(sixty_fourth.psi, 64));
 }
+
+namespace {
+
+/// Llama 2 7B sharded by FSDP2 over `dp` ranks (`replicate` replicas of them).
+StageStates fsdp2_states(
+    int64_t dp, bool reshard = true, int64_t replicate = 1,
+    memsim::strategies::PrecisionRecipe recipe = memsim::strategies::PrecisionRecipe::kBf16Mixed) {
+  WholeModelStage stage(3, dp);
+  stage.parallel.dp.sharding = memsim::strategies::Sharding::kFsdp2;
+  stage.parallel.dp.reshard_after_forward = reshard;
+  stage.parallel.dp.replicate = replicate;
+  stage.precision.recipe = recipe;
+  return stage.states();
+}
+
+Bytes sum(const std::vector<Bytes>& bytes) {
+  Bytes total;
+  for (Bytes b : bytes)
+    total += b;
+  return total;
+}
+
+}  // namespace
+
+TEST_CASE("FSDP2 keeps the fp32 shard alone, and makes fp32 gradient shards in backward") {
+  const int64_t n = 8;
+  const WholeModelStage zero3(3, n);
+  const int64_t psi = zero3.psi;
+  const StageStates deepspeed = zero3.states();
+  const StageStates fsdp2 = fsdp2_states(n);
+  // Under mixed precision the fp32 shard is the parameter and the master: no 16-bit shard,
+  // 4Ψ/N + 8Ψ/N for Adam, where DeepSpeed keeps 2Ψ/N + 4Ψ/N + 8Ψ/N + 2Ψ/N of gradients.
+  CHECK(fsdp2.gpu[Category::kWeights].value() == 0);
+  CHECK(fsdp2.gpu[Category::kMasterWeights].value() == part(4 * psi, n));
+  CHECK(fsdp2.gpu[Category::kOptimizer].value() == part(8 * psi, n));
+  CHECK(fsdp2.gpu[Category::kGradients].value() == 0);
+  CHECK(deepspeed.gpu[Category::kWeights].value() == 2 * part(psi, n));
+  // Gradient shards (fp32, each parameter's padded on its own) come with the backward.
+  CHECK(fsdp2.gradients_made_in_backward);
+  CHECK_FALSE(fsdp2.gradients_resident_in_full);
+  const auto twins = static_cast<int64_t>(fsdp2.gradients_per_twin.size());
+  CHECK(sum(fsdp2.gradients_per_twin).value() >= part(4 * psi, n));
+  CHECK(sum(fsdp2.gradients_per_twin).value() <= part(4 * psi, n) + twins);
+  // Around a block's backward: its bf16 gradients and the fp32 reduce-scatter input, 6
+  // bytes a parameter where DeepSpeed holds the 2 of its gradients; no bucket.
+  for (size_t slot = 0; slot < fsdp2.gradients.size(); ++slot) {
+    CAPTURE(slot);
+    CHECK(fsdp2.gradients[slot] == deepspeed.gradients[slot] * 3);
+    CHECK(fsdp2.gathered[slot] == deepspeed.gathered[slot]);
+  }
+  CHECK(fsdp2.reduce_bucket.value() == 0);
+  CHECK(deepspeed.reduce_bucket.value() > 0);
+  // The optimizer steps the fp32 shard.
+  CHECK(fsdp2.step_workspace == deepspeed.step_workspace);
+}
+
+TEST_CASE("FSDP2 without resharding keeps the gathered parameters; HSDP shards per replica") {
+  const int64_t n = 8;
+  const int64_t psi = WholeModelStage(3, n).psi;
+  const StageStates kept = fsdp2_states(n, false);
+  CHECK(kept.gpu[Category::kWeights].value() == 2 * psi);
+  CHECK(sum(kept.gathered).value() == 0);
+  // Two replicas of 8 shards hold what one group of 8 does, and all-reduce the shards'
+  // gradients after the last backward.
+  const StageStates hsdp = fsdp2_states(16, true, 2);
+  const StageStates fsdp = fsdp2_states(n);
+  CHECK(hsdp.gpu == fsdp.gpu);
+  CHECK(hsdp.reduce_s > 0.0);
+  CHECK(fsdp.reduce_s == 0.0);
+  // In one dtype (pure bf16) the shard is the weights, the gradients bf16 throughout.
+  const StageStates pure = fsdp2_states(n, true, 1, memsim::strategies::PrecisionRecipe::kBf16);
+  CHECK(pure.gpu[Category::kWeights].value() == part(2 * psi, n));
+  CHECK(pure.gpu[Category::kMasterWeights].value() == 0);
+  CHECK(sum(pure.gradients_per_twin).value() >= part(2 * psi, n));
+  CHECK(pure.gradients[1].value() == fsdp.gradients[1].value() / 3 * 2);
+}
+
+TEST_CASE("HSDP's shard of the parameters repeats in every replica") {
+  WholeModelStage stage(3, 16);
+  stage.parallel.dp.sharding = memsim::strategies::Sharding::kFsdp2;
+  stage.parallel.dp.replicate = 2;
+  const int64_t psi = stage.psi;
+  const auto owned = [&](int64_t rank) {
+    return memsim::strategies::owned_parameters(stage.params, stage.parallel.dp, rank);
+  };
+  CHECK(owned(0) == part(psi, 8));
+  CHECK(owned(8) == owned(0));
+  CHECK(owned(7) == psi - 7 * part(psi, 8));
+  CHECK(owned(15) == owned(7));
+}
