@@ -71,7 +71,7 @@ StageFacts stage_facts(const FactsInputs& inputs, const sim::LayerGraph& graph,
                               (inputs.gradient_buffers == GradientBuffers::kOnDemand &&
                                facts.states.gradients_resident_in_full);
   facts.resident = facts.states.gpu;
-  if (facts.gradients_on_demand) facts.resident[Category::kGradients] = sim::Bytes{};
+  if (facts.gradients_on_demand) facts.resident[Category::kGradients] = facts.states.bucket_copies;
   // The optimizer reads and writes the states it holds, bound by memory bandwidth.
   facts.optimizer_s = 2.0 * static_cast<double>(facts.resident.total().value()) /
                       inputs.cluster->gpu->memory_bandwidth_bytes_per_s;

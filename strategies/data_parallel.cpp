@@ -110,6 +110,13 @@ void shard_states(const StageInputs& in, const Partition& part, StageStates& sta
     states.step_workspace = optimizer_step_workspace(
         in.optimizer, shard(elements, n), largest_param(in.params), precision.state_bytes());
   }
+  // DDP's Reducer allocates its buckets when it is built (torch/csrc/distributed/c10d/
+  // reducer.cpp, initialize_buckets); unless gradients are views of them, they copy every
+  // gradient: PyTorch's DistributedDataParallel docs (2.x), gradient_as_bucket_view.
+  if (dp.zero == 0 && n > 1 && !dp.gradient_as_bucket_view) {
+    states.bucket_copies = full[Category::kGradients];
+    states.gpu[Category::kGradients] += states.bucket_copies;
+  }
   states.gradients_resident_in_full = dp.zero < 2 && !offload;
   if (states.gradients_resident_in_full)
     std::fill(states.gradients.begin(), states.gradients.end(), Bytes{});
@@ -231,6 +238,7 @@ constexpr auto kOverlap = MEMSIM_PLAN_FIELD(parallel.dp.overlap_communication);
 constexpr auto kSharding = MEMSIM_PLAN_FIELD(parallel.dp.sharding);
 constexpr auto kReshard = MEMSIM_PLAN_FIELD(parallel.dp.reshard_after_forward);
 constexpr auto kReplicate = MEMSIM_PLAN_FIELD(parallel.dp.replicate);
+constexpr auto kBucketView = MEMSIM_PLAN_FIELD(parallel.dp.gradient_as_bucket_view);
 
 bool fsdp2(const Plan& plan) {
   return plan.parallel.dp.sharding == Sharding::kFsdp2;
@@ -297,7 +305,11 @@ StrategyPass data_parallel_pass() {
                         kReshard),
                integer_row("parallel.dp_replicate",
                            "HSDP: replicas of the model, each sharded over dp / dp_replicate (1)",
-                           kReplicate, 1, int64_t{1} << 20)},
+                           kReplicate, 1, int64_t{1} << 20),
+               flag_row("parallel.gradient_as_bucket_view",
+                        "plain data parallelism: gradients are views of the all-reduce buckets "
+                        "(true), or DDP's default buckets that copy them",
+                        kBucketView)},
       .checks = {{"parallel.offload parallel.zero", "offload needs ZeRO", offload_without_zero,
                   [](const Plan&) -> std::string {
                     return "parallel.offload needs ZeRO (zero: 1, 2 or 3), which offloads the "

@@ -58,6 +58,9 @@ struct StageStates {
   /// Gradients each op's backward makes when they are allocated on demand (per twin slot).
   std::vector<sim::Bytes> gradients_per_twin;
   sim::Bytes reduce_bucket;  ///< held through each backward
+  /// DDP's buckets when gradients are not views of them: a copy of every gradient, held
+  /// from construction on whether gradients are made on demand or not. Part of gpu.
+  sim::Bytes bucket_copies;
   /// What the optimizer step allocates on the GPU while it runs (strategies/optimizer.h).
   sim::Bytes step_workspace;
   bool gradients_resident_in_full = true;  ///< the rank keeps every gradient whole

@@ -124,6 +124,9 @@ struct DataParallelism {
   bool reshard_after_forward = true;
   /// HSDP: replicas of the sharded model, each sharding over degree / replicate ranks.
   int64_t replicate = 1;
+  /// Plain data parallelism: gradients are views of the all-reduce buckets (Megatron-LM's
+  /// buffers, DDP's gradient_as_bucket_view=True), or DDP's default, buckets that copy them.
+  bool gradient_as_bucket_view = true;
   int64_t shard_degree() const { return degree / replicate; }
   Offload offload = Offload::kNone;
   /// Gradient elements reduced per bucket under ZeRO: DeepSpeed's reduce_bucket_size, 5e8.

@@ -95,6 +95,7 @@ class PlanGenerator {
     dp.prefetch_layers = pick({0, 1, 2});
     dp.persistence_threshold = pick({0, 300, 100'000});
     dp.overlap_communication = coin();
+    dp.gradient_as_bucket_view = coin();
     if (dp.zero == 3 && dp.offload == memsim::strategies::Offload::kNone && coin()) {
       dp.sharding = memsim::strategies::Sharding::kFsdp2;
       dp.reshard_after_forward = coin();

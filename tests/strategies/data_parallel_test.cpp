@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include "evaluation/evaluate.h"
 #include "hardware/gpu_catalog.h"
 #include "sim/layer_graph.h"
 #include "strategies/communication.h"
@@ -249,4 +250,36 @@ TEST_CASE("HSDP's shard of the parameters repeats in every replica") {
   CHECK(owned(8) == owned(0));
   CHECK(owned(7) == psi - 7 * part(psi, 8));
   CHECK(owned(15) == owned(7));
+}
+
+TEST_CASE("DDP's buckets copy every gradient unless gradients are views of them") {
+  WholeModelStage ddp(0, 8);
+  const int64_t psi = ddp.psi;
+  CHECK(ddp.states().bucket_copies.value() == 0);
+  ddp.parallel.dp.gradient_as_bucket_view = false;
+  const StageStates copies = ddp.states();
+  CHECK(copies.bucket_copies.value() == 2 * psi);
+  CHECK(copies.gpu[Category::kGradients].value() == 4 * psi);
+  // One GPU has no DDP; ZeRO reduces its own way.
+  WholeModelStage alone(0, 1);
+  alone.parallel.dp.gradient_as_bucket_view = false;
+  CHECK(alone.states().bucket_copies.value() == 0);
+  WholeModelStage zero1(1, 8);
+  zero1.parallel.dp.gradient_as_bucket_view = false;
+  CHECK(zero1.states().bucket_copies.value() == 0);
+}
+
+TEST_CASE("DDP's bucket copies stay while gradients made on demand come and go") {
+  // Every moment of a one-stage step holds the buckets, so the peak moves by exactly them.
+  auto plan = memsim::testing::one_gpu_plan(memsim::testing::preset("llama2-7b"), 512, 1);
+  plan.model.layers = 2;
+  plan.parallel.dp.degree = 2;
+  plan.cluster.gpus_per_node = 2;
+  plan.training.global_batch = 4;
+  plan.training.gradient_buffers = memsim::strategies::GradientBuffers::kOnDemand;
+  const auto views = memsim::evaluation::evaluate(plan);
+  plan.parallel.dp.gradient_as_bucket_view = false;
+  const auto copies = memsim::evaluation::evaluate(plan);
+  const int64_t gradients = 2 * views.parameters;
+  CHECK(copies.peak.value() - views.peak.value() == gradients);
 }
