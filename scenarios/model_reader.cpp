@@ -121,8 +121,9 @@ void read_layer_kinds(SectionReader& reader, sim::ModelSpec& spec) {
   }
 }
 
-/// A framework profile says how its framework runs RMSNorm and SwiGLU; for a model
-/// without them (a LayerNorm, a GeLU MLP) its choice does not apply.
+/// A framework profile says how its framework runs RMSNorm, SwiGLU and eager attention's
+/// softmax; for a model without them (a LayerNorm, a GeLU MLP, a fused attention core) its
+/// choice does not apply.
 void drop_inapplicable_kernels(SectionReader& reader, sim::ModelSpec& spec) {
   const auto from_profile = [&](const char* key) {
     const ConfigNode* node = reader.node(key);
@@ -133,6 +134,9 @@ void drop_inapplicable_kernels(SectionReader& reader, sim::ModelSpec& spec) {
   }
   if (spec.ffn_type != sim::FfnType::kSwiGlu && from_profile("swiglu_kernel")) {
     spec.swiglu_kernel = sim::SwiGluKernel::kEager;
+  }
+  if (spec.attention != sim::AttentionImpl::kEager && from_profile("softmax_kernel")) {
+    spec.softmax_kernel = sim::SoftmaxKernel::kFused;
   }
 }
 
@@ -184,6 +188,10 @@ std::optional<sim::ModelSpec> read_model(const ConfigNode& node, const std::stri
       reader, "swiglu_kernel",
       {{"eager", sim::SwiGluKernel::kEager}, {"fused", sim::SwiGluKernel::kFused}},
       spec.swiglu_kernel);
+  read_enum<sim::SoftmaxKernel>(
+      reader, "softmax_kernel",
+      {{"fused", sim::SoftmaxKernel::kFused}, {"fp32", sim::SoftmaxKernel::kFp32}},
+      spec.softmax_kernel);
   drop_inapplicable_kernels(reader, spec);
   if (auto v = reader.boolean("tied_embeddings")) spec.tied_embeddings = *v;
   if (auto v = reader.boolean("bias")) spec.bias = *v;

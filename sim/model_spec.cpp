@@ -99,6 +99,11 @@ std::vector<SpecProblem> find_problems(const ModelSpec& spec) {
   if (spec.swiglu_kernel == SwiGluKernel::kFused && spec.ffn_type != FfnType::kSwiGlu) {
     problems.push_back({"swiglu_kernel", "swiglu_kernel = fused needs ffn_type = swiglu"});
   }
+  if (spec.softmax_kernel == SoftmaxKernel::kFp32 && spec.attention != AttentionImpl::kEager) {
+    problems.push_back({"softmax_kernel",
+                        "softmax_kernel = fp32 is eager attention's softmax; a fused attention "
+                        "core keeps no probabilities"});
+  }
   if (spec.heads % spec.kv_heads != 0) {
     problems.push_back({"kv_heads", fmt::format("kv_heads = {} does not divide heads ({})",
                                                 spec.kv_heads, spec.heads)});
@@ -136,6 +141,9 @@ std::string to_string(AttentionImpl impl) {
 }
 std::string to_string(NormKernel kernel) {
   return kernel == NormKernel::kFused ? "fused" : "eager";
+}
+std::string to_string(SoftmaxKernel kernel) {
+  return kernel == SoftmaxKernel::kFused ? "fused" : "fp32";
 }
 std::string to_string(SwiGluKernel kernel) {
   return kernel == SwiGluKernel::kFused ? "fused" : "eager";

@@ -22,6 +22,12 @@ enum class NormKernel { kFused, kEager };
 /// How SwiGLU's silu(gate) · up runs: PyTorch ops (SiLU keeps the gate, the product both
 /// factors), or one fused function that keeps its input, gate and up (Megatron-Core).
 enum class SwiGluKernel { kEager, kFused };
+/// How eager attention's softmax runs: one kernel over the 16-bit scores that keeps its
+/// 16-bit output (Megatron's scaled_upper_triang_masked_softmax), or PyTorch's
+/// softmax(dtype=float32) cast back to 16 bits, which keeps its fp32 output besides the
+/// 16-bit copy (Hugging Face's eager_attention_forward; Megatron's unfused path with
+/// softmax_in_fp32).
+enum class SoftmaxKernel { kFused, kFp32 };
 
 /// Transformer layers `first`..`last` (inclusive) built with their own MLP width: models
 /// whose layers are not all alike (dense layers before expert layers, pruned or searched
@@ -53,6 +59,7 @@ struct ModelSpec {
   AttentionImpl attention = AttentionImpl::kEager;
   NormKernel norm_kernel = NormKernel::kFused;
   SwiGluKernel swiglu_kernel = SwiGluKernel::kEager;
+  SoftmaxKernel softmax_kernel = SoftmaxKernel::kFused;
   double dropout = 0.0;
   /// Sliding-window attention over this many tokens (0: none). Not simulated: a scenario
   /// whose sequences are longer than the window is refused.
@@ -85,6 +92,7 @@ std::string to_string(NormType type);
 std::string to_string(PositionType type);
 std::string to_string(AttentionImpl impl);
 std::string to_string(NormKernel kernel);
+std::string to_string(SoftmaxKernel kernel);
 std::string to_string(SwiGluKernel kernel);
 
 }  // namespace memsim::sim

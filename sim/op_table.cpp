@@ -136,7 +136,9 @@ void add_attention_ops(std::vector<OpKindInfo>& table) {
   // Eager attention materialises the s×s scores: softmax(QKᵀ/√d) V. It saves Q, K, V (with
   // grouped KV heads, the copies expanded to every query head that the matmuls consume),
   // the softmax output and, with dropout, its one-byte mask and the dropped-out
-  // probabilities (Korthikanti et al. 2022, §4.1: 5as²b bytes in 16-bit).
+  // probabilities (Korthikanti et al. 2022, §4.1: 5as²b bytes in 16-bit). A softmax in fp32
+  // (model.softmax_kernel) also keeps its fp32 output, which SoftmaxBackward reads, and its
+  // backward makes the fp32 gradient of the probabilities (ToCopyBackward) first.
   table.push_back(
       {.kind = OpKind::kAttentionEager,
        .name = "attention_eager",
@@ -147,10 +149,14 @@ void add_attention_ops(std::vector<OpKindInfo>& table) {
                  own({"k_expanded", kExpandedKv, kAct}, Condition::kGroupedKv),
                  own({"v_expanded", kExpandedKv, kAct}, Condition::kGroupedKv),
                  own({"softmax_output", kBass, kAct}),
+                 own({"softmax_fp32", kBass, DtypeClass::kFp32}, Condition::kFp32Softmax),
                  own({"dropout_mask", kBass, DtypeClass::kMask}, Condition::kDropout),
                  own({"dropout_output", kBass, kAct}, Condition::kDropout)},
        .forward_workspace = {{"scores", kBass, kAct}},
-       .backward_workspace = {{"grad_probs", kBass, kAct}, {"grad_scores", kBass, kAct}},
+       .backward_workspace = {{"grad_probs", kBass, kAct},
+                              {"grad_scores", kBass, kAct},
+                              {"grad_probs_fp32", kBass, DtypeClass::kFp32,
+                               Condition::kFp32Softmax}},
        .flops = FlopsRule::kAttention});
   // FlashAttention keeps Q, K, V, the output and the fp32 log-sum-exp per row, and rebuilds
   // the probabilities in backward; dropout is regenerated from the RNG state. Its backward
@@ -321,6 +327,8 @@ bool applies(Condition when, const ModelSpec& model) {
       return model.grouped_kv();
     case Condition::kUngroupedKv:
       return !model.grouped_kv();
+    case Condition::kFp32Softmax:
+      return model.softmax_kernel == SoftmaxKernel::kFp32;
   }
   return false;
 }

@@ -72,6 +72,7 @@ enum class Condition : uint8_t {
   kDropout,      ///< dropout > 0
   kGroupedKv,    ///< kv_heads < heads
   kUngroupedKv,  ///< kv_heads == heads
+  kFp32Softmax,  ///< softmax_kernel = fp32
 };
 
 struct TensorSpec {

@@ -81,6 +81,19 @@ TEST_CASE("a profile sets its framework's keys") {
   CHECK(hf.model.norm_kernel == NormKernel::kEager);
   CHECK(hf.model.swiglu_kernel == SwiGluKernel::kEager);
   CHECK(hf.training.gradient_buffers == GradientBuffers::kOnDemand);
+  CHECK_FALSE(hf.parallel.dp.gradient_as_bucket_view);
+  // Its fp32 softmax is eager attention's: dropped under its default sdpa (flash), kept
+  // when the scenario chooses eager attention.
+  CHECK(hf.model.softmax_kernel == memsim::sim::SoftmaxKernel::kFused);
+  const auto eager = read(
+      "framework: hf\nmodel: {preset: llama2-7b, attention: eager}\nhardware: {gpu: a100-80gb}\n"
+      "training: {seq_len: 2048}\n");
+  CHECK(eager.variants[0].plan.model.softmax_kernel == memsim::sim::SoftmaxKernel::kFp32);
+  // Said by the scenario itself, it needs eager attention.
+  CHECK(memsim::testing::has_diagnostic(
+      errors_of("model: {preset: llama2-7b, attention: flash, softmax_kernel: fp32}\n"
+                "hardware: {gpu: a100-80gb}\ntraining: {seq_len: 2048}\n"),
+      1, 62, "softmax_kernel = fp32 is eager attention's softmax"));
 
   const Plan torchtune = llama_under("torchtune");
   CHECK(torchtune.precision.recipe == memsim::strategies::PrecisionRecipe::kBf16);
@@ -88,6 +101,8 @@ TEST_CASE("a profile sets its framework's keys") {
   CHECK(torchtune.model.norm_kernel == NormKernel::kEager);
 
   const Plan titan = llama_under("torchtitan");
+  CHECK(titan.parallel.dp.zero == 3);
+  CHECK(titan.parallel.dp.sharding == memsim::strategies::Sharding::kFsdp2);
   const auto* sac = std::get_if<memsim::strategies::OpSelectiveCheckpointing>(
       &titan.training.chunk_passes.checkpointing);
   REQUIRE(sac != nullptr);

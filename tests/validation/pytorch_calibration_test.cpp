@@ -4,9 +4,9 @@
 // - CPU LayerNorm keeps its mean and 1/std in the input dtype; CUDA keeps them in fp32, as
 //   memsim does (4 bytes per token each);
 // - the division by √d saves a 0-dim scalar that memsim ignores;
-// - HF LLaMA's eager attention keeps the fp32 softmax output besides its bf16 copy
-//   (4as²b more than Megatron's fused softmax, which memsim models), and RoPE's cos/sin
-//   tables, computed once per forward, are left out;
+// - HF LLaMA's eager attention keeps the fp32 softmax output besides its bf16 copy, which
+//   memsim models with model.softmax_kernel: fp32 (4as²b more than Megatron's fused
+//   softmax); RoPE's cos/sin tables, computed once per forward, are left out;
 // - in torch 1.13 mean's backward keeps its input (MeanBackward1.self): HF's eager RMSNorm
 //   then also keeps its fp32 squares. PyTorch 2's mean_backward needs only sizes
 //   (tools/autograd/derivatives.yaml, mean.dim), as memsim models.
@@ -96,21 +96,24 @@ TEST_CASE(
   const int64_t s = c["dims"]["s"], b = c["dims"]["b"], a = c["dims"]["a"];
   const int64_t measured = c["total_saved_bytes"];
   const int64_t rope_tables = c["decomposition"]["other_bytes"];
-  const int64_t fp32_softmax = 4 * a * s * s * b;  // kept by HF's softmax(dtype=float32)
+  auto model = llama_block();
+  model.softmax_kernel = memsim::sim::SoftmaxKernel::kFp32;  // HF's softmax(dtype=float32)
+  CHECK(layer_bytes(model, s, b) == measured - rope_tables);
+  // Megatron's fused softmax keeps only its bf16 output.
+  const int64_t fp32_softmax = 4 * a * s * s * b;
   CHECK(layer_bytes(llama_block(), s, b) == measured - rope_tables - fp32_softmax);
 }
 
 TEST_CASE("a LLaMA block with Hugging Face's eager RMSNorm saves what PyTorch saves") {
   const auto c = fixture_case("llama_layer_bfloat16_hf_rmsnorm");
-  const int64_t s = c["dims"]["s"], b = c["dims"]["b"], a = c["dims"]["a"], h = c["dims"]["h"];
+  const int64_t s = c["dims"]["s"], b = c["dims"]["b"], h = c["dims"]["h"];
   const int64_t measured = c["total_saved_bytes"];
   const int64_t rope_tables = c["decomposition"]["other_bytes"];
-  const int64_t fp32_softmax = 4 * a * s * s * b;
   const int64_t squares_kept_by_torch_1_13 = 2 * 4 * s * b * h;  // one per norm
   auto model = llama_block();
   model.norm_kernel = memsim::sim::NormKernel::kEager;
-  CHECK(layer_bytes(model, s, b) ==
-        measured - rope_tables - fp32_softmax - squares_kept_by_torch_1_13);
+  model.softmax_kernel = memsim::sim::SoftmaxKernel::kFp32;
+  CHECK(layer_bytes(model, s, b) == measured - rope_tables - squares_kept_by_torch_1_13);
   // Per norm: the fp32 copy, the fp32 squares (1.13 only), the fp32 1/rms, the bf16 copy.
   const auto& norm = c["per_module"]["input_layernorm"];
   CHECK(norm["bytes"].get<int64_t>() == (4 + 4 + 2) * s * b * h + 4 * s * b);
