@@ -29,9 +29,12 @@ std::vector<sim::RecomputeSpan> layer_positions(const sim::LayerGraph& graph, in
   return spans;
 }
 
+/// Groups of `every` layers over the first `count` of [first_layer, last_layer].
 std::vector<sim::RecomputeSpan> groups_of(const sim::LayerGraph& graph, int64_t every,
-                                          int32_t first_layer, int32_t last_layer) {
-  const auto layers = layer_positions(graph, first_layer, last_layer);
+                                          int32_t first_layer, int32_t last_layer,
+                                          int64_t count = FullCheckpointing::kAllLayers) {
+  auto layers = layer_positions(graph, first_layer, last_layer);
+  if (count < static_cast<int64_t>(layers.size())) layers.resize(static_cast<size_t>(count));
   std::vector<sim::RecomputeSpan> spans;
   for (size_t i = 0; i < layers.size(); i += every) {
     const size_t end = std::min(layers.size(), i + static_cast<size_t>(every)) - 1;
@@ -73,7 +76,10 @@ std::string describe(const CheckpointPolicy& policy) {
     std::string operator()(const NoCheckpointing&) const { return "none"; }
     std::string operator()(const SelectiveCheckpointing&) const { return "selective"; }
     std::string operator()(const FullCheckpointing& full) const {
-      return full.every == 1 ? "full" : fmt::format("full every {} layers", full.every);
+      const std::string groups =
+          full.every == 1 ? "full" : fmt::format("full every {} layers", full.every);
+      if (full.layers == FullCheckpointing::kAllLayers) return groups;
+      return fmt::format("{}, first {} layers of each chunk", groups, full.layers);
     }
     std::string operator()(const SqrtCheckpointing&) const { return "sqrt"; }
     std::string operator()(const OpSelectiveCheckpointing& op) const {
@@ -113,7 +119,7 @@ std::vector<sim::RecomputeSpan> recompute_spans(const sim::LayerGraph& graph,
       return spans;
     }
     std::vector<sim::RecomputeSpan> operator()(const FullCheckpointing& full) const {
-      return groups_of(graph, full.every, first, last);
+      return groups_of(graph, full.every, first, last, full.layers);
     }
     std::vector<sim::RecomputeSpan> operator()(const SqrtCheckpointing&) const {
       const auto layers = static_cast<double>(last - first + 1);
@@ -144,20 +150,29 @@ void recompute_chunks(const RecipeSettings& settings, sim::RankProgram& program)
   }
 }
 
-/// checkpointing.full.every: the group size of full checkpointing, which it selects.
-SettingKey every_row() {
-  return setting_row(
-      "checkpointing.full.every", "layers per recomputed group (1)",
-      {.read = SettingKey::Read::kInteger,
-       .least = 1,
-       .most = 1 << 20,
-       .copy = [](Plan& to, const Plan& from) { kPolicy(to) = kPolicy(from); },
-       .number =
-           [](const Plan& p) {
-             const auto* full = std::get_if<FullCheckpointing>(&kPolicy(p));
-             return full == nullptr ? 0.0 : static_cast<double>(full->every);
-           },
-       .set_integer = [](Plan& p, int64_t every) { kPolicy(p) = FullCheckpointing{every}; }});
+/// The full checkpointing a `checkpointing.full` key edits: the plan's, or a fresh one.
+FullCheckpointing& full_policy(Plan& plan) {
+  if (!std::holds_alternative<FullCheckpointing>(kPolicy(plan))) {
+    kPolicy(plan) = FullCheckpointing{};
+  }
+  return std::get<FullCheckpointing>(kPolicy(plan));
+}
+
+/// A key of `checkpointing.full`, an integer of the policy, which it selects (0 when
+/// another policy).
+template <int64_t FullCheckpointing::*Field>
+SettingKey full_row(const char* dotted, const char* meaning) {
+  return setting_row(dotted, meaning,
+                     {.read = SettingKey::Read::kInteger,
+                      .least = 1,
+                      .most = static_cast<double>(int64_t{1} << 20),
+                      .copy = [](Plan& to, const Plan& from) { kPolicy(to) = kPolicy(from); },
+                      .number =
+                          [](const Plan& p) {
+                            const auto* full = std::get_if<FullCheckpointing>(&kPolicy(p));
+                            return full == nullptr ? 0.0 : static_cast<double>(full->*Field);
+                          },
+                      .set_integer = [](Plan& p, int64_t v) { full_policy(p).*Field = v; }});
 }
 
 /// The per-op policy a `checkpointing.selective` key edits: the plan's, or a fresh one.
@@ -232,7 +247,11 @@ StrategyPass checkpointing_pass() {
                   "keep the input of every group of layers, recompute the rest in its "
                   "backward",
                   kPolicy, {}, select_full),
-      every_row()};
+      full_row<&FullCheckpointing::every>("checkpointing.full.every",
+                                          "layers per recomputed group (1)"),
+      full_row<&FullCheckpointing::layers>(
+          "checkpointing.full.layers",
+          "checkpoint only each chunk's first n layers; the others keep everything (all)")};
   for (SettingKey& key : selective_rows())
     keys.push_back(std::move(key));
   return {

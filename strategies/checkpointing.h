@@ -23,9 +23,13 @@ struct SelectiveCheckpointing {
   bool operator==(const SelectiveCheckpointing&) const = default;
 };
 /// Keep only the input of every group of `every` layers; a group's activations are rebuilt
-/// during its backward and live then (Megatron's --recompute-method uniform).
+/// during its backward and live then (Megatron's --recompute-method uniform). With `layers`,
+/// only a chunk's first `layers` transformer layers are so checkpointed and the others keep
+/// everything (Megatron's --recompute-method block, in groups of one).
 struct FullCheckpointing {
   int64_t every = 1;
+  int64_t layers = kAllLayers;
+  static constexpr int64_t kAllLayers = int64_t{1} << 40;
   bool operator==(const FullCheckpointing&) const = default;
 };
 /// Groups of ⌈√L⌉ layers (Chen et al. 2016): about √L kept inputs and √L rebuilt layers.

@@ -129,8 +129,8 @@ class PlanGenerator {
         plan.training.chunk_passes.checkpointing = memsim::strategies::SqrtCheckpointing{};
         break;
       default:
-        plan.training.chunk_passes.checkpointing =
-            memsim::strategies::FullCheckpointing{pick({1, 2, 3})};
+        plan.training.chunk_passes.checkpointing = memsim::strategies::FullCheckpointing{
+            pick({1, 2, 3}), pick({1, 3, memsim::strategies::FullCheckpointing::kAllLayers})};
     }
     // Before the cluster: a pass may set the layout (tensor parallelism's degree).
     draw_pass_settings(plan);

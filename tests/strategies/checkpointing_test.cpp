@@ -33,6 +33,10 @@ TEST_CASE("checkpointing reads its words, full alone, and full in groups") {
   CHECK(std::get<FullCheckpointing>(read("full")).every == 1);
   CHECK(std::get<FullCheckpointing>(read("{full: }")).every == 1);
   CHECK(std::get<FullCheckpointing>(read("{full: {every: 3}}")).every == 3);
+  CHECK(std::get<FullCheckpointing>(read("full")).layers == FullCheckpointing::kAllLayers);
+  const auto block = std::get<FullCheckpointing>(read("{full: {layers: 2}}"));
+  CHECK(block.layers == 2);
+  CHECK(block.every == 1);
 }
 
 TEST_CASE("each pipeline chunk is recomputed over its own transformer layers") {
@@ -148,4 +152,29 @@ TEST_CASE("checkpointing.selective reads its save list, with errors at a wrong w
                                         "'matmul'?"));
   const auto scalar = memsim::testing::diagnostics_of([] { read("{selective: {save: matmul}}"); });
   CHECK(memsim::testing::has_diagnostic(scalar, 5, 35, "expected a list of some of"));
+}
+
+TEST_CASE("Megatron's block method checkpoints a chunk's first layers; the others keep all") {
+  using memsim::strategies::FullCheckpointing;
+  const int64_t full = kept_under(FullCheckpointing{});
+  const int64_t none = kept_under(memsim::strategies::NoCheckpointing{});
+  // Two of the four layers checkpointed keep half of what full and none keep.
+  CHECK(kept_under(FullCheckpointing{1, 2}) == (full + none) / 2);
+  CHECK(kept_under(FullCheckpointing{1, 4}) == full);
+  CHECK(kept_under(FullCheckpointing{1, 9}) == full);
+  // Per chunk: each pipeline stage checkpoints its own first layer.
+  auto model = memsim::testing::preset("llama2-7b");
+  model.layers = 8;
+  auto plan = memsim::testing::one_gpu_plan(model, 256);
+  plan.parallel.pp.stages = 2;
+  plan.cluster.gpus_per_node = 2;
+  plan.training.chunk_passes.checkpointing = FullCheckpointing{1, 1};
+  const memsim::evaluation::CompiledPlan compiled(plan);
+  for (int64_t stage = 0; stage < 2; ++stage) {
+    const auto& program = compiled.program(stage);
+    REQUIRE(program.recompute.size() == 1);
+    const auto& graph = *program.graph;
+    CHECK(graph.op(graph.forward_order()[program.recompute[0].first]).layer == 4 * stage);
+    CHECK(graph.op(graph.forward_order()[program.recompute[0].last]).layer == 4 * stage);
+  }
 }
