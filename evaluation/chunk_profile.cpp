@@ -236,14 +236,17 @@ std::vector<bool> offering_ops(const std::vector<sim::RecipeOp>& ops, const OpKe
   return offers;
 }
 
-/// The GPU's candidate prefixes of a pass: after each op's allocations.
+/// The GPU's candidate prefixes of a pass: after each op's allocations. Its backward ops
+/// make their parameters' gradients unless they live all step (`gradients`).
 PassProfile profile_pass(const std::vector<sim::RecipeOp>& ops, const sim::MicrobatchRecipe& recipe,
-                         const sim::RankProgram& program, bool parameter_gradients) {
+                         const sim::RankProgram& program, sim::GradientLifetime lifetime) {
   const sim::LayerGraph& graph = *program.graph;
   const sim::QuantityIndex& index = *program.index;
+  const bool makes = lifetime != sim::GradientLifetime::kWholeStep;
+  const bool frees = lifetime == sim::GradientLifetime::kOpBackward;
   auto gradients = [&](const sim::RecipeOp& op) {
     // A backward (not a recomputation) makes its parameters' gradients on demand.
-    return parameter_gradients && op.phase == sim::Phase::kBackward
+    return makes && op.phase == sim::Phase::kBackward
                ? index.parameter_gradients(graph.twin_slot(op.op))
                : -1;
   };
@@ -283,6 +286,7 @@ PassProfile profile_pass(const std::vector<sim::RecipeOp>& ops, const sim::Micro
       MEMSIM_CHECK(d.sign < 0);
       builder.add(d.quantity, -1);
     }
+    if (const int q = gradients(op); q >= 0 && frees) builder.add(q, -1);
   }
   return builder.finish();
 }
@@ -352,10 +356,12 @@ ChunkProfile profile_chunk(const sim::LayerGraph& graph, const sim::QuantityInde
   apply_recipe_settings(form.settings, program);
   const sim::MicrobatchRecipe recipe = sim::compile_recipe(program, 0);
   ChunkProfile profile;
-  profile.forward = profile_pass(recipe.forward, recipe, program, false);
-  profile.backward = profile_pass(recipe.backward, recipe, program, false);
-  if (form.gradients_on_demand)
-    profile.first_backward = profile_pass(recipe.backward, recipe, program, true);
+  profile.forward =
+      profile_pass(recipe.forward, recipe, program, sim::GradientLifetime::kWholeStep);
+  profile.backward =
+      profile_pass(recipe.backward, recipe, program, sim::GradientLifetime::kWholeStep);
+  if (form.gradients != sim::GradientLifetime::kWholeStep)
+    profile.first_backward = profile_pass(recipe.backward, recipe, program, form.gradients);
   profile.host_forward = profile_host_pass(recipe.forward, recipe, program);
   profile.host_backward = profile_host_pass(recipe.backward, recipe, program);
   profile.offloads = std::any_of(recipe.deltas.begin(), recipe.deltas.end(),

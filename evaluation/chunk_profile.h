@@ -86,10 +86,10 @@ void apply_recipe_settings(const RecipeSettings& settings, sim::RankProgram& pro
 struct ChunkForm {
   ChunkShape shape;
   RecipeSettings settings;
-  /// The plan makes gradient buffers on demand (GradientBuffers::kOnDemand): its stages may
-  /// make parameter gradients in the first backward (StageFacts::gradients_on_demand), so
-  /// the profile has that pass. Plans that never do skip building it.
-  bool gradients_on_demand = false;
+  /// What the plan's stages may do with parameter gradients (plan_gradient_lifetime): unless
+  /// they keep them all step, the profile has the first backward, which makes them (and
+  /// frees each as its op ends, under kOpBackward). Plans that never do skip building it.
+  sim::GradientLifetime gradients = sim::GradientLifetime::kWholeStep;
   bool operator==(const ChunkForm&) const = default;
 };
 

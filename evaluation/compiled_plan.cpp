@@ -30,7 +30,7 @@ sim::RankProgram stage_program(const TrainingPlan& plan, const sim::LayerGraph& 
   program.sizes = stage_sizes(context, facts, index);
   program.chunks = stage_chunks(graph, chunk_layers(plan.model.layers, pp), stage, pp.stages);
   program.resident = facts.resident;
-  program.gradients_on_demand = facts.gradients_on_demand;
+  program.gradients = facts.gradients;
   apply_recipe_settings(recipe_settings(plan), program);
   program.op_times.resize(graph.op_count());
   for (sim::OpId op : ops_in(graph, program.chunks)) {

@@ -15,7 +15,6 @@
 #include "evaluation/step_summary.h"
 #include "evaluation/step_timer.h"
 #include "sim/check.h"
-#include "strategies/data_parallel.h"
 #include "strategies/strategy_pass.h"
 
 namespace memsim::evaluation {
@@ -57,7 +56,7 @@ struct Lookup {
   const StageLayout& layout;
   /// What the profiles were looked up by (ProfilesKey), with the model and layout.
   const RecipeSettings& settings;
-  bool gradients_on_demand;
+  sim::GradientLifetime gradients;
   KindProfiles& profiles;  ///< per kind, per chunk; empty kinds not looked up yet
   const FactsInputs& facts_inputs;
   uint64_t facts_inputs_id;  ///< the id they are kept under
@@ -210,7 +209,7 @@ struct FastEvaluator::Caches {
     std::vector<ChunkEntry*>& entries = at.profiles[k];
     if (!entries.empty()) return;
     for (const ChunkShape& shape : at.layout.shapes[at.layout.representative[k]]) {
-      const ChunkForm form{shape, at.settings, at.gradients_on_demand};
+      const ChunkForm form{shape, at.settings, at.gradients};
       entries.push_back(&chunks.get({&at.model, form}));
     }
   }
@@ -254,7 +253,7 @@ void FastEvaluator::Caches::price_stage_part(Lookup& at, ChunkEntry& entry, cons
     quantities[q] = stage_sizes[q].value();
   // Without gradients made on demand the first backward is like the others.
   for (int kind = 0; kind < passes_of(entry.profile); ++kind) {
-    if (kind != kFirstBackwardPass || facts.gradients_on_demand)
+    if (kind != kFirstBackwardPass || facts.gradients != sim::GradientLifetime::kWholeStep)
       evaluate_stage_pass(pass_of(entry.profile, kind), quantities, part.passes[kind]);
   }
 }
@@ -272,8 +271,8 @@ void FastEvaluator::Caches::price_kind(Lookup& at, size_t k) {
   numbers.host_chunks.assign(shapes.size(), {});
   numbers.times.assign(shapes.size(), {});
   numbers.offloads = false;
-  const bool on_demand = facts->gradients_on_demand;
-  MEMSIM_CHECK(!on_demand || at.gradients_on_demand);  // the profiles have the pass
+  const bool on_demand = facts->gradients != sim::GradientLifetime::kWholeStep;
+  MEMSIM_CHECK(!on_demand || at.gradients == facts->gradients);  // the profiles have the pass
   find_profiles(at, k);
   const std::vector<ChunkEntry*>& entries = at.profiles[k];
   const int64_t scale = at.context.scale;
@@ -419,16 +418,15 @@ const PricedStages& FastEvaluator::Caches::price_stages(const TrainingPlan& plan
   const auto [found, context_id] = context(last, entry);
   const StageLayout& layout = layouts.get({&entry, last.parallel.pp});
   const RecipeSettings settings = recipe_settings(last);
-  const bool on_demand = last.training.gradient_buffers == GradientBuffers::kOnDemand ||
-                         gradients_made_in_backward(last.parallel.dp);
-  auto [profiles, profiles_new] = kind_profiles.get({&layout, &entry, settings, on_demand});
-  const size_t kind_count = layout.representative.size();
-  if (profiles_new) profiles->assign(kind_count, {});
   const FactsInputs facts_in =
       facts_inputs(last, *optimizers.get(last.training.optimizer), *clusters.get(last.cluster));
+  const sim::GradientLifetime gradients = plan_gradient_lifetime(facts_in);
+  auto [profiles, profiles_new] = kind_profiles.get({&layout, &entry, settings, gradients});
+  const size_t kind_count = layout.representative.size();
+  if (profiles_new) profiles->assign(kind_count, {});
   const auto interned = interned_facts_inputs.get(facts_in, [&] { return facts_in; });
   Lookup at{last,     entry,     *found,    context_id,      layout,
-            settings, on_demand, *profiles, *interned.value, interned.id};
+            settings, gradients, *profiles, *interned.value, interned.id};
   kinds.resize(std::max(kinds.size(), kind_count));
   for (size_t k = 0; k < kind_count; ++k)
     price_kind(at, k);

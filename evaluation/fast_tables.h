@@ -180,7 +180,7 @@ struct ProfilesKey {
   const StageLayout* layout = nullptr;
   const ModelEntry* model = nullptr;
   RecipeSettings settings;
-  bool gradients_on_demand = false;  ///< see ChunkForm
+  sim::GradientLifetime gradients = sim::GradientLifetime::kWholeStep;  ///< see ChunkForm
   bool operator==(const ProfilesKey&) const = default;
 };
 using KindProfiles = std::vector<std::vector<ChunkEntry*>>;  ///< per kind, per chunk

@@ -20,8 +20,20 @@ using sim::Category;
 
 FactsInputs facts_inputs(const TrainingPlan& plan, const OptimizerSettings& optimizer,
                          const Cluster& cluster) {
-  return {plan.parallel, plan.precision, &optimizer, plan.training.gradient_buffers,
-          &cluster,      plan.overheads};
+  return {plan.parallel,
+          plan.precision,
+          &optimizer,
+          plan.training.gradient_buffers,
+          plan.training.optimizer_in_backward,
+          &cluster,
+          plan.overheads};
+}
+
+sim::GradientLifetime plan_gradient_lifetime(const FactsInputs& inputs) {
+  if (inputs.optimizer_in_backward) return sim::GradientLifetime::kOpBackward;
+  const bool on_demand = inputs.gradient_buffers == GradientBuffers::kOnDemand ||
+                         gradients_made_in_backward(inputs.parallel.dp);
+  return on_demand ? sim::GradientLifetime::kToStepEnd : sim::GradientLifetime::kWholeStep;
 }
 
 StageExtent stage_extent(const sim::LayerGraph& graph, const std::vector<ChunkShape>& shapes) {
@@ -67,11 +79,17 @@ StageFacts stage_facts(const FactsInputs& inputs, const sim::LayerGraph& graph,
   StageFacts facts;
   facts.states = stage_states(
       {params, graph, inputs.parallel, inputs.precision, *inputs.optimizer, *inputs.cluster});
-  facts.gradients_on_demand = facts.states.gradients_made_in_backward ||
-                              (inputs.gradient_buffers == GradientBuffers::kOnDemand &&
-                               facts.states.gradients_resident_in_full);
+  facts.gradients = plan_gradient_lifetime(inputs);
+  const bool kept_by_strategy =
+      !facts.states.gradients_made_in_backward && !facts.states.gradients_resident_in_full;
+  if (facts.gradients == sim::GradientLifetime::kToStepEnd && kept_by_strategy)
+    facts.gradients = sim::GradientLifetime::kWholeStep;
   facts.resident = facts.states.gpu;
-  if (facts.gradients_on_demand) facts.resident[Category::kGradients] = facts.states.bucket_copies;
+  if (facts.gradients != sim::GradientLifetime::kWholeStep)
+    facts.resident[Category::kGradients] = facts.states.bucket_copies;
+  // Stepped in backward, a parameter at a time: no step after the backward.
+  if (facts.gradients == sim::GradientLifetime::kOpBackward)
+    facts.states.step_workspace = sim::Bytes{};
   // The optimizer reads and writes the states it holds, bound by memory bandwidth.
   facts.optimizer_s = 2.0 * static_cast<double>(facts.resident.total().value()) /
                       inputs.cluster->gpu->memory_bandwidth_bytes_per_s;

@@ -29,7 +29,7 @@ struct OverheadParts {
 
 struct StageFacts {
   StageStates states;
-  bool gradients_on_demand = false;
+  sim::GradientLifetime gradients = sim::GradientLifetime::kWholeStep;
   sim::CategoryBytes resident;  ///< states and overheads, the allocator reserve not yet
   OverheadParts overheads;      ///< the allocator reserve not yet
   double optimizer_s = 0.0;
@@ -43,10 +43,17 @@ struct FactsInputs {
   Precision precision;
   const OptimizerSettings* optimizer = nullptr;
   GradientBuffers gradient_buffers = GradientBuffers::kPersistent;
+  bool optimizer_in_backward = false;
   const Cluster* cluster = nullptr;
   Overheads overheads;
   bool operator==(const FactsInputs&) const = default;
 };
+/// What the plan's stages may do with gradients beyond keeping them all step: make them in
+/// the first backward (PyTorch's .grad, FSDP2's shards) and free them after the step, or
+/// free each as its backward ends (optimizer in backward). A stage whose strategy keeps
+/// them (ZeRO-2's shards) keeps them all step even when the plan asks for them on demand.
+sim::GradientLifetime plan_gradient_lifetime(const FactsInputs& inputs);
+
 /// The inputs of `plan`'s stage facts, with `optimizer` and `cluster` (the plan's, or equal).
 FactsInputs facts_inputs(const TrainingPlan& plan, const OptimizerSettings& optimizer,
                          const Cluster& cluster);

@@ -24,8 +24,9 @@ void price_stage(const StageFacts& facts, const sim::QuantityIndex& index,
   // Parameter gradients exist apart from the resident state only when each backward makes
   // its own (on demand); otherwise they are resident and its backward allocates nothing.
   for (int slot = 0; slot < twins; ++slot) {
-    sizes[index.parameter_gradients(slot)] =
-        facts.gradients_on_demand ? states.gradients_per_twin[slot] : sim::Bytes{};
+    sizes[index.parameter_gradients(slot)] = facts.gradients != sim::GradientLifetime::kWholeStep
+                                                 ? states.gradients_per_twin[slot]
+                                                 : sim::Bytes{};
   }
   for (size_t slot = 0; slot < states.gathered.size(); ++slot) {
     const auto s = static_cast<int>(slot);

@@ -91,6 +91,15 @@ struct HeldBuffer {
 
 enum class StepKind : uint8_t { kForward, kBackward };
 
+/// When a rank's parameter gradients exist.
+enum class GradientLifetime : uint8_t {
+  kWholeStep,  ///< resident from the step's start (persistent buffers, kept shards)
+  kToStepEnd,  ///< made by the step's first backward, freed after the optimizer step
+  /// Made by an op's backward and freed as it ends, the optimizer having stepped their
+  /// parameters there (optimizer in backward; one backward a step).
+  kOpBackward,
+};
+
 /// One step of the rank's schedule: a chunk's forward or backward of one microbatch, not
 /// started before `start_s` (the schedule's timing; 0 = as soon as the rank is free).
 struct ScheduledStep {
@@ -113,9 +122,9 @@ struct RankProgram {
   CategoryBytes resident;                ///< held for the whole step: model states, overheads
   std::vector<HeldBuffer> held;          ///< what strategies hold around the ops
   HostMovePlanner host_moves;            ///< none: everything kept stays on the GPU
-  bool gradients_on_demand = false;      ///< made in the first backward, freed after the step
-  std::vector<ScheduledStep> steps;      ///< in the order the rank runs them
-  double sync_s = 0.0;                   ///< exposed gradient synchronisation after the steps
+  GradientLifetime gradients = GradientLifetime::kWholeStep;
+  std::vector<ScheduledStep> steps;  ///< in the order the rank runs them
+  double sync_s = 0.0;               ///< exposed gradient synchronisation after the steps
   double optimizer_s = 0.0;
   Bytes optimizer_workspace;  ///< allocated by the optimizer step while it runs
   /// Forward without autograd (serving's passes): nothing is kept for a backward and none

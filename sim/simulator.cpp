@@ -121,7 +121,7 @@ class Walker {
     now_ += program_.optimizer_s;
     emit(-program_.optimizer_workspace, Category::kTemporary, Phase::kOptimizer, kNoIndex,
          kNoIndex);
-    if (program_.gradients_on_demand) {
+    if (program_.gradients == GradientLifetime::kToStepEnd) {
       // zero_grad(set_to_none=True): gradients are released after the step.
       emit(-gradients_made_, Category::kGradients, Phase::kOptimizer, kNoIndex, kNoIndex);
     }
@@ -184,7 +184,9 @@ class Walker {
         span(recompute_start, now_, Phase::kRecompute, step.microbatch, step.chunk);
         recompute_start = -1.0;
       }
-      if (first_backward && program_.gradients_on_demand) {
+      const bool makes_gradients =
+          first_backward && program_.gradients != GradientLifetime::kWholeStep;
+      if (makes_gradients) {
         emit(sized.parameter_gradients, Category::kGradients, op.phase, step.microbatch, op.layer);
         gradients_made_ += sized.parameter_gradients;
       }
@@ -193,6 +195,10 @@ class Walker {
       now_ += sized.duration_s;
       for (uint32_t i = op.split; i < op.end; ++i)
         apply(deltas[i], op, step);
+      if (makes_gradients && program_.gradients == GradientLifetime::kOpBackward) {
+        emit(-sized.parameter_gradients, Category::kGradients, op.phase, step.microbatch, op.layer);
+        gradients_made_ -= sized.parameter_gradients;
+      }
     }
   }
   /// A delta on the GPU is an event; one in host memory only counts towards the host peak.

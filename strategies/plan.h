@@ -71,6 +71,9 @@ struct Training {
   bool global_batch_auto = false;
   OptimizerSettings optimizer;
   GradientBuffers gradient_buffers = GradientBuffers::kPersistent;
+  /// Each parameter steps as soon as its gradient is made, which is then freed (torchtune's
+  /// optimizer_in_bwd): no step after the backward, one microbatch a step.
+  bool optimizer_in_backward = false;
   /// The LM head and loss per chunk of each sequence (strategies/chunked_loss.cpp).
   int64_t loss_chunks = 1;
   ChunkPassSettings chunk_passes;

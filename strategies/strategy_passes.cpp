@@ -10,11 +10,13 @@ StrategyPass data_parallel_pass();
 StrategyPass checkpointing_pass();
 StrategyPass activation_offload_pass();
 StrategyPass chunked_loss_pass();
+StrategyPass optimizer_in_backward_pass();
 
 const std::vector<StrategyPass>& strategy_passes() {
   static const std::vector<StrategyPass> passes = {
-      tensor_parallel_pass(), precision_pass(),          data_parallel_pass(),
-      checkpointing_pass(),   activation_offload_pass(), chunked_loss_pass(),
+      tensor_parallel_pass(),       precision_pass(),          data_parallel_pass(),
+      checkpointing_pass(),         activation_offload_pass(), chunked_loss_pass(),
+      optimizer_in_backward_pass(),
   };
   return passes;
 }

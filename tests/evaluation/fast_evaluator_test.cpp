@@ -116,6 +116,10 @@ class PlanGenerator {
     }
     plan.training.gradient_buffers = coin() ? memsim::strategies::GradientBuffers::kPersistent
                                             : memsim::strategies::GradientBuffers::kOnDemand;
+    const bool steps_in_place =
+        (dp.zero == 0 || dp.sharding == memsim::strategies::Sharding::kFsdp2) &&
+        dp.offload == memsim::strategies::Offload::kNone;
+    plan.training.optimizer_in_backward = m_batches == 1 && steps_in_place && coin();
     plan.precision.recipe = static_cast<memsim::strategies::PrecisionRecipe>(rng_() % 4);
     if (coin() && coin()) plan.precision.gradients = memsim::strategies::Dtype::kFp32;
     switch (rng_() % 5) {
