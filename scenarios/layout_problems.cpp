@@ -94,11 +94,14 @@ std::string layout_shape_message(R reason, const Plan& plan) {
           "(hardware.nodes × gpus_per_node)",
           tp, pp, dp, tp * pp * dp, plan.cluster.world_size());
     case R::kVirtualStages:
-      return fmt::format("parallel.virtual_stages = {} needs schedule: interleaved",
-                         plan.parallel.pp.virtual_stages);
+      return fmt::format(
+          "parallel.virtual_stages = {} needs a schedule of several chunks per stage: "
+          "interleaved, interleaved-pytorch or looped-bfs",
+          plan.parallel.pp.virtual_stages);
     case R::kInterleavedOneStage:
-      return "the interleaved schedule needs pp ≥ 2: with one stage there is nothing to "
-             "interleave";
+      return fmt::format(
+          "the {} schedule needs pp ≥ 2: with one stage there is nothing to interleave",
+          plan.parallel.pp.schedule);
     case R::kLayersPerStage: {
       int64_t sum = 0;
       for (int64_t n : plan.parallel.pp.layers_per_stage)
@@ -130,9 +133,9 @@ std::string batch_message(R reason, const Plan& plan) {
           plan.training.global_batch, plan.training.micro_batch, dp);
     case R::kInterleavedMicrobatches:
       return fmt::format(
-          "the interleaved schedule needs the {} microbatches per step "
+          "the {} schedule needs the {} microbatches per step "
           "(global_batch / (micro_batch × dp)) to be a multiple of pp = {}",
-          plan.microbatches(), pp);
+          plan.parallel.pp.schedule, plan.microbatches(), pp);
     case R::kPrefillPasses:
       return fmt::format(
           "inference.prefill_chunk = {} splits the {}-token prompt into {} passes; at most {}",

@@ -107,6 +107,7 @@ struct ScheduledStep {
   int32_t microbatch = 0;
   int32_t chunk = 0;
   double start_s = 0.0;
+  bool operator==(const ScheduledStep&) const = default;
 };
 
 /// Sizes come from `sizes`, per quantity of `index`: what each tensor, op buffer and held

@@ -130,7 +130,7 @@ LayoutProblems resolve_batch(Plan& plan, LayoutProblems parallel) {
   }
   const int64_t microbatches = plan.training.global_batch / per_step;
   if (microbatches % plan.parallel.pp.stages != 0 &&
-      find_schedule(plan.parallel.pp.schedule)->interleaved) {
+      find_schedule(plan.parallel.pp.schedule)->whole_rounds) {
     problems.set(static_cast<size_t>(R::kInterleavedMicrobatches));
   }
   check_work(plan, microbatches, problems);

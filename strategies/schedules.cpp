@@ -46,13 +46,17 @@ std::vector<ScheduledStep> one_f_one_b(int64_t stage, int64_t p, int64_t, int64_
   return steps;
 }
 
-// Interleaved 1F1B (Narayanan et al. 2021, §2.2; Megatron-LM's
-// forward_backward_pipelining_with_interleaving): microbatches go through the v chunks in
-// groups of p; stage s warms up with 2(p - s - 1) + (v - 1)p forward chunks (all of them
-// when m = p), then alternates.
-std::vector<ScheduledStep> interleaved(int64_t stage, int64_t p, int64_t v, int64_t m) {
+// Interleaved 1F1B (Narayanan et al. 2021, §2.2): microbatches go through the v chunks in
+// groups of p; stage s warms up with 2(p - s - 1) + (v - 1)p forward chunks, then
+// alternates. Megatron-LM warms up all of them when m = p (`warm_all_of_one_round`;
+// forward_backward_pipelining_with_interleaving), PyTorch's ScheduleInterleaved1F1B never
+// more than that (torch/distributed/pipelining/schedules.py, _get_warmup_ops, with m a
+// multiple of p: one round of p microbatches).
+std::vector<ScheduledStep> interleaved_1f1b(int64_t stage, int64_t p, int64_t v, int64_t m,
+                                            bool warm_all_of_one_round) {
   const int64_t total = m * v;
-  const int64_t warmup = m == p ? total : std::min(2 * (p - stage - 1) + (v - 1) * p, total);
+  const int64_t warmup =
+      warm_all_of_one_round && m == p ? total : std::min(2 * (p - stage - 1) + (v - 1) * p, total);
   auto microbatch = [&](int64_t k) { return (k / (p * v)) * p + k % p; };
   auto forward_k = [&](int64_t k) { return forward(microbatch(k), (k / p) % v); };
   auto backward_k = [&](int64_t k) { return backward(microbatch(k), v - 1 - (k / p) % v); };
@@ -68,18 +72,50 @@ std::vector<ScheduledStep> interleaved(int64_t stage, int64_t p, int64_t v, int6
     steps.push_back(backward_k(k));
   return steps;
 }
+std::vector<ScheduledStep> interleaved_megatron(int64_t stage, int64_t p, int64_t v, int64_t m) {
+  return interleaved_1f1b(stage, p, v, m, true);
+}
+std::vector<ScheduledStep> interleaved_pytorch(int64_t stage, int64_t p, int64_t v, int64_t m) {
+  return interleaved_1f1b(stage, p, v, m, false);
+}
+
+// Looped BFS (Lamy-Poirier 2023; PyTorch's ScheduleLoopedBFS): each local chunk runs every
+// microbatch's forward in turn, then the chunks in reverse run every backward, the last
+// microbatch first.
+std::vector<ScheduledStep> looped_bfs(int64_t, int64_t, int64_t v, int64_t m) {
+  std::vector<ScheduledStep> steps;
+  steps.reserve(2 * m * v);
+  for (int64_t c = 0; c < v; ++c) {
+    for (int64_t i = 0; i < m; ++i)
+      steps.push_back(forward(i, c));
+  }
+  for (int64_t c = v - 1; c >= 0; --c) {
+    for (int64_t i = m - 1; i >= 0; --i)
+      steps.push_back(backward(i, c));
+  }
+  return steps;
+}
 
 }  // namespace
 
 const std::vector<ScheduleInfo>& schedules() {
   static const std::vector<ScheduleInfo> table = {
-      {"gpipe", "all forwards, then all backwards; every microbatch in flight", false, gpipe},
+      {"gpipe", "all forwards, then all backwards; every microbatch in flight", false, false,
+       gpipe},
       {"1f1b", "warm-up, then one forward one backward; stage s holds p - s microbatches", false,
-       one_f_one_b},
+       false, one_f_one_b},
       {"interleaved",
-       "1F1B over v model chunks per stage; the bubble shrinks by v (needs m a "
-       "multiple of p)",
-       true, interleaved},
+       "Megatron-LM's 1F1B over v model chunks per stage; the bubble shrinks by v (needs m a "
+       "multiple of p; with m = p every forward warms up)",
+       true, true, interleaved_megatron},
+      {"interleaved-pytorch",
+       "PyTorch's ScheduleInterleaved1F1B: Megatron-LM's, but with m = p it warms up only "
+       "2(p - s - 1) + (v - 1)p forwards (needs m a multiple of p)",
+       true, true, interleaved_pytorch},
+      {"looped-bfs",
+       "PyTorch's ScheduleLoopedBFS: each chunk runs every microbatch's forward, then the "
+       "chunks in reverse every backward; every microbatch in flight",
+       true, false, looped_bfs},
   };
   return table;
 }

@@ -15,7 +15,8 @@ namespace memsim::strategies {
 struct ScheduleInfo {
   const char* name;
   const char* description;
-  bool interleaved;  ///< runs several model chunks per stage
+  bool interleaved;   ///< runs several model chunks per stage
+  bool whole_rounds;  ///< needs the microbatches a multiple of the stages
   /// The steps of `stage` (chunk indices local to the stage), untimed.
   std::vector<sim::ScheduledStep> (*steps)(int64_t stage, int64_t stages, int64_t chunks,
                                            int64_t microbatches);

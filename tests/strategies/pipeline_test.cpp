@@ -189,3 +189,35 @@ TEST_CASE("every rank's timeline maximum is its peak") {
     CHECK(w.timeline.live_by_category().rowwise().sum().maxCoeff() == w.result.peak.value());
   }
 }
+
+namespace {
+
+/// The most forward chunks `schedule`'s stage `s` holds in flight at once.
+int64_t most_in_flight(const std::string& schedule, int64_t s, int64_t p, int64_t v, int64_t m) {
+  const auto steps = memsim::strategies::find_schedule(schedule)->steps(s, p, v, m);
+  int64_t live = 0, most = 0;
+  for (const auto& step : steps) {
+    live += step.kind == memsim::sim::StepKind::kForward ? 1 : -1;
+    most = std::max(most, live);
+  }
+  return most;
+}
+
+}  // namespace
+
+TEST_CASE("PyTorch's interleaved 1F1B holds fewer chunks than Megatron-LM's when m = p") {
+  const int64_t p = 4, v = 2;
+  for (int64_t s = 0; s < p; ++s) {
+    CAPTURE(s);
+    // Megatron-LM warms up every forward of its one round; PyTorch 2(p - s - 1) + (v - 1)p,
+    // then alternates, so one more is in flight before each backward.
+    CHECK(most_in_flight("interleaved", s, p, v, p) == p * v);
+    CHECK(most_in_flight("interleaved-pytorch", s, p, v, p) ==
+          std::min(2 * (p - s - 1) + (v - 1) * p + 1, p * v));
+    // With more rounds the two are one schedule.
+    CHECK(memsim::strategies::find_schedule("interleaved")->steps(s, p, v, 3 * p) ==
+          memsim::strategies::find_schedule("interleaved-pytorch")->steps(s, p, v, 3 * p));
+  }
+  // Looped BFS holds every microbatch of every chunk before its first backward.
+  CHECK(most_in_flight("looped-bfs", 0, p, v, 6) == 6 * v);
+}
