@@ -121,8 +121,10 @@ void shard_states(const StageInputs& in, const Partition& part, StageStates& sta
   if (states.gradients_resident_in_full)
     std::fill(states.gradients.begin(), states.gradients.end(), Bytes{});
   if (dp.zero >= 1 || offload) {
+    const int64_t buckets = dp.zero < 3 ? dp.reduce_buckets : 1;
     states.reduce_bucket =
-        sim::bytes_of({std::min(dp.reduce_bucket_elements, elements)}, precision.gradient_bytes());
+        sim::bytes_of({std::min(dp.reduce_bucket_elements, elements)}, precision.gradient_bytes()) *
+        buckets;
   }
 }
 
@@ -239,6 +241,13 @@ constexpr auto kSharding = MEMSIM_PLAN_FIELD(parallel.dp.sharding);
 constexpr auto kReshard = MEMSIM_PLAN_FIELD(parallel.dp.reshard_after_forward);
 constexpr auto kReplicate = MEMSIM_PLAN_FIELD(parallel.dp.replicate);
 constexpr auto kBucketView = MEMSIM_PLAN_FIELD(parallel.dp.gradient_as_bucket_view);
+constexpr auto kBuckets = MEMSIM_PLAN_FIELD(parallel.dp.reduce_buckets);
+
+/// DeepSpeed's second reduce bucket is stage_1_and_2.py's; ZeRO-3 reduces its own way.
+bool second_bucket_without_zero12(const Plan& plan) {
+  const DataParallelism& dp = plan.parallel.dp;
+  return dp.reduce_buckets > 1 && (dp.zero == 0 || dp.zero == 3);
+}
 
 bool fsdp2(const Plan& plan) {
   return plan.parallel.dp.sharding == Sharding::kFsdp2;
@@ -288,6 +297,10 @@ StrategyPass data_parallel_pass() {
                          kOffload),
                integer_row("parallel.reduce_bucket", "ZeRO gradient bucket, in elements (5e8)",
                            kBucket, 1, int64_t{1} << 40),
+               integer_row("parallel.reduce_buckets",
+                           "ZeRO-1/2 buckets held through each backward: 2 with DeepSpeed's "
+                           "overlap_comm (1)",
+                           kBuckets, 1, 2),
                integer_row("parallel.prefetch_layers",
                            "ZeRO-3 layers gathered ahead of the running one (1)", kPrefetch, 0,
                            1 << 20),
@@ -349,6 +362,14 @@ StrategyPass data_parallel_pass() {
                         "parallel.dp_replicate = {} must divide dp = {} and leave more than one "
                         "rank to shard over",
                         plan.parallel.dp.replicate, plan.parallel.dp.degree);
+                  }},
+                 {"parallel.reduce_buckets parallel.zero", "two reduce buckets need ZeRO-1/2",
+                  second_bucket_without_zero12,
+                  [](const Plan& plan) -> std::string {
+                    return fmt::format(
+                        "parallel.reduce_buckets = 2 is DeepSpeed's ZeRO-1/2 with overlap_comm; "
+                        "zero = {} holds no such buckets",
+                        plan.parallel.dp.zero);
                   }},
                  {"parallel.offload parallel.sharding", "FSDP2's offload is not modelled",
                   fsdp2_offload,

@@ -136,6 +136,9 @@ struct DataParallelism {
   /// Plain data parallelism reduces buckets that are views of the gradient buffer
   /// (Megatron-LM, DDP with gradient_as_bucket_view), so it needs none.
   int64_t reduce_bucket_elements = 500'000'000;
+  /// ZeRO-1/2: buckets of that size held through each backward; DeepSpeed holds two with
+  /// overlap_comm (deepspeed/runtime/zero/stage_1_and_2.py, backward: buf_0 and buf_1).
+  int64_t reduce_buckets = 1;
   /// ZeRO-3: layers gathered ahead of the running one (FSDP's backward prefetch: 1).
   int64_t prefetch_layers = 1;
   /// ZeRO-3: tensors with fewer elements stay whole on every rank (DeepSpeed's

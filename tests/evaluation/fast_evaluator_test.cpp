@@ -96,6 +96,7 @@ class PlanGenerator {
     dp.persistence_threshold = pick({0, 300, 100'000});
     dp.overlap_communication = coin();
     dp.gradient_as_bucket_view = coin();
+    dp.reduce_buckets = (dp.zero == 1 || dp.zero == 2) && coin() ? 2 : 1;
     if (dp.zero == 3 && dp.offload == memsim::strategies::Offload::kNone && coin()) {
       dp.sharding = memsim::strategies::Sharding::kFsdp2;
       dp.reshard_after_forward = coin();

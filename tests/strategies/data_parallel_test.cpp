@@ -283,3 +283,15 @@ TEST_CASE("DDP's bucket copies stay while gradients made on demand come and go")
   const int64_t gradients = 2 * views.parameters;
   CHECK(copies.peak.value() - views.peak.value() == gradients);
 }
+
+TEST_CASE("DeepSpeed's overlap_comm holds two reduce buckets under ZeRO-1 and 2") {
+  WholeModelStage zero2(2, 8);
+  zero2.parallel.dp.reduce_bucket_elements = 1000;
+  const Bytes one = zero2.states().reduce_bucket;
+  CHECK(one.value() == 2 * 1000);
+  zero2.parallel.dp.reduce_buckets = 2;
+  CHECK(zero2.states().reduce_bucket == one * 2);
+  // Never more than the rank's gradients, per bucket.
+  zero2.parallel.dp.reduce_bucket_elements = int64_t{1} << 40;
+  CHECK(zero2.states().reduce_bucket.value() == 2 * 2 * zero2.psi);
+}
