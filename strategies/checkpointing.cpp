@@ -150,18 +150,17 @@ void recompute_chunks(const RecipeSettings& settings, sim::RankProgram& program)
   }
 }
 
-/// The full checkpointing a `checkpointing.full` key edits: the plan's, or a fresh one.
-FullCheckpointing& full_policy(Plan& plan) {
-  if (!std::holds_alternative<FullCheckpointing>(kPolicy(plan))) {
-    kPolicy(plan) = FullCheckpointing{};
-  }
-  return std::get<FullCheckpointing>(kPolicy(plan));
+/// The policy of kind `Policy` that one of its keys edits: the plan's, or a fresh one.
+template <class Policy>
+Policy& edited(Plan& plan) {
+  if (!std::holds_alternative<Policy>(kPolicy(plan))) kPolicy(plan) = Policy{};
+  return std::get<Policy>(kPolicy(plan));
 }
 
-/// A key of `checkpointing.full`, an integer of the policy, which it selects (0 when
-/// another policy).
-template <int64_t FullCheckpointing::*Field>
-SettingKey full_row(const char* dotted, const char* meaning) {
+/// A key of a policy's mapping (`checkpointing.full`, `checkpointing.selective`): one of its
+/// integers, which selects the policy (0 when another policy).
+template <class Policy, int64_t Policy::*Field>
+SettingKey policy_row(const char* dotted, const char* meaning) {
   return setting_row(dotted, meaning,
                      {.read = SettingKey::Read::kInteger,
                       .least = 1,
@@ -169,65 +168,40 @@ SettingKey full_row(const char* dotted, const char* meaning) {
                       .copy = [](Plan& to, const Plan& from) { kPolicy(to) = kPolicy(from); },
                       .number =
                           [](const Plan& p) {
-                            const auto* full = std::get_if<FullCheckpointing>(&kPolicy(p));
-                            return full == nullptr ? 0.0 : static_cast<double>(full->*Field);
+                            const auto* policy = std::get_if<Policy>(&kPolicy(p));
+                            return policy == nullptr ? 0.0 : static_cast<double>(policy->*Field);
                           },
-                      .set_integer = [](Plan& p, int64_t v) { full_policy(p).*Field = v; }});
-}
-
-/// The per-op policy a `checkpointing.selective` key edits: the plan's, or a fresh one.
-OpSelectiveCheckpointing& op_selective(Plan& plan) {
-  if (!std::holds_alternative<OpSelectiveCheckpointing>(kPolicy(plan))) {
-    kPolicy(plan) = OpSelectiveCheckpointing{};
-  }
-  return std::get<OpSelectiveCheckpointing>(kPolicy(plan));
-}
-
-/// A key of `checkpointing.selective`, an integer of the policy (0 when another policy).
-template <int64_t OpSelectiveCheckpointing::*Field>
-SettingKey op_selective_row(const char* dotted, const char* meaning, SettingKey::Read read,
-                            std::vector<SettingKey::Word> words, int64_t most) {
-  return setting_row(dotted, meaning,
-                     {.read = read,
-                      .least = read == SettingKey::Read::kInteger ? 1.0 : 0.0,
-                      .most = static_cast<double>(most),
-                      .words = std::move(words),
-                      .copy = [](Plan& to, const Plan& from) { kPolicy(to) = kPolicy(from); },
-                      .number =
-                          [](const Plan& p) {
-                            const auto* op = std::get_if<OpSelectiveCheckpointing>(&kPolicy(p));
-                            return op == nullptr ? 0.0 : static_cast<double>(op->*Field);
-                          },
-                      .set_integer = [](Plan& p, int64_t v) { op_selective(p).*Field = v; }});
+                      .set_integer = [](Plan& p, int64_t v) { edited<Policy>(p).*Field = v; }});
 }
 
 std::vector<SettingKey> selective_rows() {
-  SettingKey save = setting_row(
-      "checkpointing.selective.save",
-      "the ops whose outputs a checkpointed layer keeps: a list of matmul, attention",
-      {.read = SettingKey::Read::kWordSet,
-       .words = {{"matmul", kSaveMatmuls}, {"attention", kSaveAttention}},
-       .copy = [](Plan& to, const Plan& from) { kPolicy(to) = kPolicy(from); },
-       .number =
-           [](const Plan& p) {
-             const auto* op = std::get_if<OpSelectiveCheckpointing>(&kPolicy(p));
-             return op == nullptr ? 0.0 : static_cast<double>(op->save);
-           },
-       .set_integer = [](Plan& p, int64_t v) { op_selective(p).save = static_cast<uint8_t>(v); }});
+  SettingKey save =
+      setting_row("checkpointing.selective.save",
+                  "the ops whose outputs a checkpointed layer keeps: a list of matmul, attention",
+                  {.read = SettingKey::Read::kWordSet,
+                   .words = {{"matmul", kSaveMatmuls}, {"attention", kSaveAttention}},
+                   .copy = [](Plan& to, const Plan& from) { kPolicy(to) = kPolicy(from); },
+                   .number =
+                       [](const Plan& p) {
+                         const auto* op = std::get_if<OpSelectiveCheckpointing>(&kPolicy(p));
+                         return op == nullptr ? 0.0 : static_cast<double>(op->save);
+                       },
+                   .set_integer =
+                       [](Plan& p, int64_t v) {
+                         edited<OpSelectiveCheckpointing>(p).save = static_cast<uint8_t>(v);
+                       }});
   return {
       mapping_row("checkpointing.selective",
                   "per-op selective checkpointing (PyTorch's, as torchtitan runs it): a "
                   "checkpointed layer keeps its input and the outputs of the ops in save",
                   kPolicy, {}, [](Plan& p) { kPolicy(p) = OpSelectiveCheckpointing{}; }),
       std::move(save),
-      op_selective_row<&OpSelectiveCheckpointing::matmul_every>(
+      policy_row<OpSelectiveCheckpointing, &OpSelectiveCheckpointing::matmul_every>(
           "checkpointing.selective.matmul_every",
-          "of a layer's matmuls, keep the 1st, (1 + n)th, ... (torchtitan: 2)",
-          SettingKey::Read::kInteger, {}, 1 << 20),
-      op_selective_row<&OpSelectiveCheckpointing::every>(
+          "of a layer's matmuls, keep the 1st, (1 + n)th, ... (torchtitan: 2)"),
+      policy_row<OpSelectiveCheckpointing, &OpSelectiveCheckpointing::every>(
           "checkpointing.selective.every",
-          "checkpoint the n-th, 2n-th, ... layer; the others keep everything (1)",
-          SettingKey::Read::kInteger, {}, 1 << 20),
+          "checkpoint the n-th, 2n-th, ... layer; the others keep everything (1)"),
   };
 }
 
@@ -247,9 +221,9 @@ StrategyPass checkpointing_pass() {
                   "keep the input of every group of layers, recompute the rest in its "
                   "backward",
                   kPolicy, {}, select_full),
-      full_row<&FullCheckpointing::every>("checkpointing.full.every",
-                                          "layers per recomputed group (1)"),
-      full_row<&FullCheckpointing::layers>(
+      policy_row<FullCheckpointing, &FullCheckpointing::every>("checkpointing.full.every",
+                                                               "layers per recomputed group (1)"),
+      policy_row<FullCheckpointing, &FullCheckpointing::layers>(
           "checkpointing.full.layers",
           "checkpoint only each chunk's first n layers; the others keep everything (all)")};
   for (SettingKey& key : selective_rows())

@@ -166,48 +166,10 @@ void synchronise(const StageInputs& in, const Partition& part, StageStates& stat
   }
 }
 
-/// FSDP2 (PyTorch's fully_shard; torch/distributed/fsdp/_fully_shard, PyTorch 2.9) as
-/// torchtitan applies it, one unit per transformer block. Each parameter is sharded on dim 0
-/// (padded to a multiple of the ranks, FSDPParam._init_sharded_param) in the dtype it was
-/// created in: fp32 under mixed precision, so the shard is the master copy and no 16-bit
-/// shard exists; MixedPrecisionPolicy.param_dtype applies only to what is gathered.
-/// Gradients: a block's backward makes them whole in param_dtype, foreach_reduce copies
-/// them into a reduce-scatter input of reduce_dtype (fp32 in torchtitan, mixed_precision_reduce)
-/// and frees them, and the reduced shard becomes the parameter's .grad, in its own dtype
-/// (_fsdp_collectives.py). No bucket beyond that input.
-void shard_like_fsdp2(const StageInputs& in, const Partition& part, StageStates& states) {
-  const DataParallelism& dp = in.parallel.dp;
-  const Precision& precision = in.precision;
-  const int64_t n = dp.shard_degree();
-  const sim::CategoryBytes full = states.gpu;
-  const bool master = precision.master_bytes() > 0;
-  const Category sharded = master ? Category::kMasterWeights : Category::kWeights;
-  states.gpu = {};
-  states.gpu[sharded] = shard(full[sharded], n);
-  states.gpu[Category::kOptimizer] = shard(full[Category::kOptimizer], n);
-  if (!dp.reshard_after_forward) {
-    // The gathered parameters stay from the first forward to the last backward.
-    states.gpu[Category::kWeights] += full[Category::kWeights];
-    std::fill(states.gathered.begin(), states.gathered.end(), Bytes{});
-  }
-  const int64_t gradient = precision.gradient_bytes();
-  const int64_t reduced = master ? precision.master_bytes() : gradient;
-  // Around a block's backward: its whole gradients and the reduce-scatter input.
-  for (Bytes& layer : states.gradients)
-    layer = Bytes(layer.value() / gradient * (gradient + reduced));
-  // Its parameters' gradient shards from then on.
-  for (Bytes& twin : states.gradients_per_twin)
-    twin = Bytes(sim::ceil_div(twin.value() / gradient * reduced, n));
-  states.gradients_resident_in_full = false;
-  states.gradients_made_in_backward = true;
-  states.step_workspace = optimizer_step_workspace(
-      in.optimizer, shard(part.elements, n), largest_param(in.params), precision.state_bytes());
-}
-
 void shard_stage(const StageInputs& in, StageStates& states) {
   const Partition part = partition(in, states);
   if (gradients_made_in_backward(in.parallel.dp)) {
-    shard_like_fsdp2(in, part, states);
+    shard_like_fsdp2(in, part.elements, states);
   } else {
     shard_states(in, part, states);
   }
@@ -237,9 +199,6 @@ constexpr auto kBucket = MEMSIM_PLAN_FIELD(parallel.dp.reduce_bucket_elements);
 constexpr auto kPrefetch = MEMSIM_PLAN_FIELD(parallel.dp.prefetch_layers);
 constexpr auto kPersistence = MEMSIM_PLAN_FIELD(parallel.dp.persistence_threshold);
 constexpr auto kOverlap = MEMSIM_PLAN_FIELD(parallel.dp.overlap_communication);
-constexpr auto kSharding = MEMSIM_PLAN_FIELD(parallel.dp.sharding);
-constexpr auto kReshard = MEMSIM_PLAN_FIELD(parallel.dp.reshard_after_forward);
-constexpr auto kReplicate = MEMSIM_PLAN_FIELD(parallel.dp.replicate);
 constexpr auto kBucketView = MEMSIM_PLAN_FIELD(parallel.dp.gradient_as_bucket_view);
 constexpr auto kBuckets = MEMSIM_PLAN_FIELD(parallel.dp.reduce_buckets);
 
@@ -247,28 +206,6 @@ constexpr auto kBuckets = MEMSIM_PLAN_FIELD(parallel.dp.reduce_buckets);
 bool second_bucket_without_zero12(const Plan& plan) {
   const DataParallelism& dp = plan.parallel.dp;
   return dp.reduce_buckets > 1 && (dp.zero == 0 || dp.zero == 3);
-}
-
-bool fsdp2(const Plan& plan) {
-  return plan.parallel.dp.sharding == Sharding::kFsdp2;
-}
-/// fully_shard shards parameters, gradients and optimizer states together; keeping the
-/// gathered parameters (reshard_after_forward=False) is its ZeRO-2 (torchtitan docs/fsdp.md).
-bool fsdp2_partial_zero(const Plan& plan) {
-  return fsdp2(plan) && (plan.parallel.dp.zero == 1 || plan.parallel.dp.zero == 2);
-}
-bool reshard_without_fsdp2(const Plan& plan) {
-  return !plan.parallel.dp.reshard_after_forward && !gradients_made_in_backward(plan.parallel.dp);
-}
-bool replicate_without_fsdp2(const Plan& plan) {
-  return plan.parallel.dp.replicate > 1 && !gradients_made_in_backward(plan.parallel.dp);
-}
-bool replicate_not_dividing(const Plan& plan) {
-  const DataParallelism& dp = plan.parallel.dp;
-  return dp.degree % dp.replicate != 0 || (dp.replicate > 1 && dp.shard_degree() == 1);
-}
-bool fsdp2_offload(const Plan& plan) {
-  return fsdp2(plan) && plan.parallel.dp.offload != Offload::kNone;
 }
 
 /// ZeRO-Offload moves the optimizer's partition, and parameters are partitioned, and so
@@ -309,16 +246,6 @@ StrategyPass data_parallel_pass() {
                            int64_t{1} << 40),
                flag_row("parallel.overlap_communication",
                         "overlap gradient reduction and gathers with compute", kOverlap),
-               choice_row<Sharding>("parallel.sharding",
-                                    "who shards under ZeRO-3: zero (DeepSpeed's 16-bit and fp32 "
-                                    "shards) | fsdp2 (PyTorch's fully_shard)",
-                                    kSharding, {{"zero", 0}, {"fsdp2", 1}}),
-               flag_row("parallel.reshard_after_forward",
-                        "FSDP2 frees a block's gathered parameters after its forward (true)",
-                        kReshard),
-               integer_row("parallel.dp_replicate",
-                           "HSDP: replicas of the model, each sharded over dp / dp_replicate (1)",
-                           kReplicate, 1, int64_t{1} << 20),
                flag_row("parallel.gradient_as_bucket_view",
                         "plain data parallelism: gradients are views of the all-reduce buckets "
                         "(true), or DDP's default buckets that copy them",
@@ -334,35 +261,6 @@ StrategyPass data_parallel_pass() {
                     return "parallel.offload = optimizer+params needs zero: 3 (parameters are "
                            "partitioned only by ZeRO-3)";
                   }},
-                 {"parallel.sharding parallel.zero", "FSDP2 shards all states or none",
-                  fsdp2_partial_zero,
-                  [](const Plan& plan) -> std::string {
-                    return fmt::format(
-                        "parallel.zero = {} with sharding: fsdp2: fully_shard shards parameters, "
-                        "gradients and optimizer states together; use zero: 3 (with "
-                        "reshard_after_forward: false to keep parameters gathered, its ZeRO-2)",
-                        plan.parallel.dp.zero);
-                  }},
-                 {"parallel.reshard_after_forward parallel.sharding parallel.zero",
-                  "reshard_after_forward is FSDP2's", reshard_without_fsdp2,
-                  [](const Plan&) -> std::string {
-                    return "parallel.reshard_after_forward applies to FSDP2: set sharding: fsdp2 "
-                           "and zero: 3";
-                  }},
-                 {"parallel.dp_replicate parallel.sharding parallel.zero", "HSDP needs FSDP2",
-                  replicate_without_fsdp2,
-                  [](const Plan&) -> std::string {
-                    return "parallel.dp_replicate (HSDP) applies to FSDP2: set sharding: fsdp2 and "
-                           "zero: 3";
-                  }},
-                 {"parallel.dp_replicate parallel.dp", "dp_replicate does not split dp",
-                  replicate_not_dividing,
-                  [](const Plan& plan) -> std::string {
-                    return fmt::format(
-                        "parallel.dp_replicate = {} must divide dp = {} and leave more than one "
-                        "rank to shard over",
-                        plan.parallel.dp.replicate, plan.parallel.dp.degree);
-                  }},
                  {"parallel.reduce_buckets parallel.zero", "two reduce buckets need ZeRO-1/2",
                   second_bucket_without_zero12,
                   [](const Plan& plan) -> std::string {
@@ -370,12 +268,6 @@ StrategyPass data_parallel_pass() {
                         "parallel.reduce_buckets = 2 is DeepSpeed's ZeRO-1/2 with overlap_comm; "
                         "zero = {} holds no such buckets",
                         plan.parallel.dp.zero);
-                  }},
-                 {"parallel.offload parallel.sharding", "FSDP2's offload is not modelled",
-                  fsdp2_offload,
-                  [](const Plan&) -> std::string {
-                    return "parallel.offload with sharding: fsdp2: memsim does not model FSDP2's "
-                           "CPUOffloadPolicy; use sharding: zero for DeepSpeed's offload";
                   }}},
       .shape_chunks = hold_buffers,
       .shape_stage = shard_stage,

@@ -13,6 +13,7 @@
 #include "sim/memory_event.h"
 #include "strategies/model_states.h"
 #include "strategies/plan.h"
+#include "strategies/strategy_pass.h"
 
 namespace memsim::strategies {
 
@@ -42,6 +43,10 @@ inline int gathered_ahead(const DataParallelism& dp) {
 inline bool gradients_made_in_backward(const DataParallelism& dp) {
   return dp.zero == 3 && dp.sharding == Sharding::kFsdp2;
 }
+
+/// What a rank keeps of `states` (whole_states, its `elements` its own parameters) when
+/// FSDP2 shards them (strategies/fsdp2.cpp).
+void shard_like_fsdp2(const StageInputs& in, int64_t elements, StageStates& states);
 
 /// The rank's share of the model's parameters: under ZeRO-3 its part of the flat buffer of
 /// what its TP rank owns (padding excluded), otherwise all that its TP rank owns.
