@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include "scenarios/framework_profiles.h"
 #include "support/test_support.h"
 
 namespace {
@@ -225,4 +226,30 @@ TEST_CASE("the README's common flags work on every command that lists them, and 
     }
   }
   CHECK(tried > 50);
+}
+
+TEST_CASE("every framework profile runs through run, sweep, fit and timeline") {
+  for (const std::string& framework : memsim::scenarios::framework_names()) {
+    CAPTURE(framework);
+    const std::string path = memsim::testing::write_temp_file(
+        "framework-" + framework + ".yaml",
+        "framework: " + framework +
+            "\nmodel: {layers: 2, hidden: 64, heads: 4, kv_heads: 2, ffn: 176, vocab: 1000, "
+            "norm: rmsnorm, ffn_type: swiglu}\n"
+            "hardware: {gpu: a100-80gb, gpus_per_node: 2}\n"
+            "training: {seq_len: 128, micro_batch: 1, global_batch: 4}\n"
+            "parallel: {dp: 2}\n"
+            "sweep: {training.micro_batch: [1, 2]}\n");
+    const auto run = run_memsim({"run", path, "--format", "json"});
+    CHECK(run.exit_code == 0);
+    CHECK(nlohmann::json::parse(run.out)["variants"].size() == 1);
+    const auto sweep = run_memsim({"sweep", path});
+    CHECK(sweep.exit_code == 0);
+    CHECK(count(sweep.out, "\n") == 3);  // the header and two points
+    const auto fit = run_memsim({"fit", path, "--maximize", "training.micro_batch"});
+    CHECK(fit.exit_code == 0);
+    const auto timeline = run_memsim({"timeline", path});
+    CHECK(timeline.exit_code == 0);
+    CHECK(timeline.out.find("backward") != std::string::npos);
+  }
 }
