@@ -339,6 +339,9 @@ sim::Bytes FastEvaluator::Caches::fullest_stages(const StepLookup& at, StagePeak
   const StageLayout& layout = at.layout;
   const size_t kind_count = layout.representative.size();
   auto stage_peak = [&](const KindNumbers& numbers, int64_t fullest) {
+    const sim::Bytes passes(fullest);
+    result.passes_peak = std::max(result.passes_peak,
+                                  numbers.resident + passes + allocator_reserve(at.plan, passes));
     const sim::Bytes dynamic(std::max(fullest, numbers.optimizer_step));
     return numbers.resident + dynamic + allocator_reserve(at.plan, dynamic);
   };

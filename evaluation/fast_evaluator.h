@@ -30,7 +30,10 @@ enum class StagePeaks { kEvery, kLargestOnly };
 struct FastResult {
   std::vector<sim::Bytes> stage_peaks;  ///< each stage's ranks' peak (kEvery only)
   sim::Bytes peak;                      ///< the largest
-  bool fits = false;                    ///< GPU and host memory
+  /// The largest outside the optimizer step: what the forward and backward passes reach,
+  /// which a training key grows (the step's memory does not follow the batch).
+  sim::Bytes passes_peak;
+  bool fits = false;  ///< GPU and host memory
   sim::Bytes cpu_bytes_per_node;
   double step_time_s = 0.0;
   double bubble_fraction = 0.0;

@@ -63,6 +63,21 @@ Partition partition(const StageInputs& in, StageStates& states) {
   return part;
 }
 
+/// ZeRO-1/2 step the fp32 master shard with fp32 gradients: 16-bit gradients of the shard
+/// are flattened and cast to fp32 at the step, the cast's input freed before the optimizer
+/// runs (DeepSpeed's stage_1_and_2.py, step: single_grad_partition = flatten(...).to(fp32);
+/// Megatron-LM's DistributedOptimizer._copy_model_grads_to_main_grads, .float()). Gradients
+/// kept in fp32, or no master, need no copy.
+Bytes with_fp32_gradients(const StageInputs& in, int64_t shard_elements,
+                          const StageStates& states) {
+  const Precision& precision = in.precision;
+  const int64_t master = precision.master_bytes();
+  if (master == 0 || precision.gradient_bytes() == master) return states.step_workspace;
+  const Bytes fp32 = sim::bytes_of({shard_elements}, master);
+  const Bytes flat = sim::bytes_of({shard_elements}, precision.gradient_bytes());
+  return fp32 + std::max(flat, states.step_workspace);
+}
+
 /// Shards the whole states in `states`: ZeRO-1 the optimizer states and master weights,
 /// ZeRO-2 the gradients, ZeRO-3 the weights (small tensors kept whole); offload moves the
 /// optimizer's partition (and ZeRO-3's parameters) to host memory.
@@ -109,6 +124,7 @@ void shard_states(const StageInputs& in, const Partition& part, StageStates& sta
   } else if (dp.zero >= 1) {
     states.step_workspace = optimizer_step_workspace(
         in.optimizer, shard(elements, n), largest_param(in.params), precision.state_bytes());
+    if (dp.zero < 3) states.step_workspace = with_fp32_gradients(in, shard(elements, n), states);
   }
   // DDP's Reducer allocates its buckets when it is built (torch/csrc/distributed/c10d/
   // reducer.cpp, initialize_buckets); unless gradients are views of them, they copy every

@@ -40,8 +40,7 @@ struct Candidates {
   int64_t at(int64_t i) const { return list.empty() ? step * (i + 1) : list[i]; }
 };
 
-bool valid(const Plan& base, const scenarios::ScenarioKey& key, int64_t value,
-           GlobalBatch mode) {
+bool valid(const Plan& base, const scenarios::ScenarioKey& key, int64_t value, GlobalBatch mode) {
   return plan_with(base, key, value, mode).has_value();
 }
 
@@ -65,8 +64,7 @@ Candidates divisors(const Plan& base, const scenarios::ScenarioKey& key) {
 
 /// Any other key: the multiples of its smallest valid value, up to the last valid one
 /// (valid values end at a limit, and past it none is valid again).
-Candidates multiples(const Plan& base, const scenarios::ScenarioKey& key,
-                     GlobalBatch mode) {
+Candidates multiples(const Plan& base, const scenarios::ScenarioKey& key, GlobalBatch mode) {
   Candidates out;
   for (int64_t v = 1; v <= kMostSkipped && out.count == 0; ++v) {
     if (valid(base, key, v, mode)) {
@@ -83,8 +81,7 @@ Candidates multiples(const Plan& base, const scenarios::ScenarioKey& key,
   return out;
 }
 
-Candidates candidates(const Plan& base, const scenarios::ScenarioKey& key,
-                      GlobalBatch mode) {
+Candidates candidates(const Plan& base, const scenarios::ScenarioKey& key, GlobalBatch mode) {
   const bool keeps_global_batch = std::string_view(key.key) == "training.micro_batch" &&
                                   mode == GlobalBatch::kKeep && !base.training.global_batch_auto;
   return keeps_global_batch ? divisors(base, key) : multiples(base, key, mode);
@@ -92,8 +89,8 @@ Candidates candidates(const Plan& base, const scenarios::ScenarioKey& key,
 
 }  // namespace
 
-std::optional<Plan> plan_with(const Plan& base, const scenarios::ScenarioKey& key,
-                                      int64_t value, GlobalBatch global_batch, std::string* why) {
+std::optional<Plan> plan_with(const Plan& base, const scenarios::ScenarioKey& key, int64_t value,
+                              GlobalBatch global_batch, std::string* why) {
   const auto invalid = [&](std::string reason) -> std::optional<Plan> {
     if (why != nullptr) *why = std::move(reason);
     return std::nullopt;
@@ -155,19 +152,23 @@ FitAnswer maximize(const Plan& base, const scenarios::ScenarioKey& key,
   };
   const auto fits = [&](int64_t i) { return result_at(i) && result_at(i)->fits; };
   const auto peak = [&](int64_t i) { return result_at(i) ? result_at(i)->peak : sim::Bytes{}; };
+  const auto passes_peak = [&](int64_t i) {
+    return result_at(i) ? result_at(i)->passes_peak : sim::Bytes{};
+  };
 
   answer.smallest = values.at(0);
   int64_t low = 0;
   int64_t high = 0;
   if (fits(0)) {
     // Doubling the value (in index, 2i + 1 doubles a multiple), then bisection with `low`
-    // fitting and `high` not. A value that fits with the same peak as half of it means the
-    // key has stopped adding memory (as the global batch does once a pipeline's microbatches
-    // fill it); serving's paged cache stays flat over a block, so not there.
+    // fitting and `high` not. A value whose passes reach the same peak as half of it means
+    // the key has stopped adding memory (as the global batch does once a pipeline's
+    // microbatches fill it); the optimizer step's memory, which no such key grows, may hide
+    // that they still grow. Serving's paged cache stays flat over a block, so not there.
     const bool plateau_ends = base.mode == strategies::Mode::kTraining;
     high = 1;
     while (high < n && fits(high)) {
-      if (plateau_ends && peak(high) == peak(low)) {
+      if (plateau_ends && passes_peak(high) == passes_peak(low)) {
         answer.unbounded = true;
         low = high;
         break;
@@ -192,8 +193,7 @@ FitAnswer maximize(const Plan& base, const scenarios::ScenarioKey& key,
   return answer;
 }
 
-InferenceCapacity inference_capacity(const Plan& plan,
-                                     evaluation::FastEvaluator& evaluator) {
+InferenceCapacity inference_capacity(const Plan& plan, evaluation::FastEvaluator& evaluator) {
   const auto largest = [&](const char* key) {
     return maximize(plan, *scenarios::find_sweep_key(key), evaluator).value;
   };

@@ -140,12 +140,15 @@ TEST_CASE("synchronisation after the last backward: all-reduce, or reduce-scatte
 
 TEST_CASE("the optimizer step's temporaries cover what the rank steps: its shard, or nothing") {
   // foreach AdamW: one fp32 copy of the second moment of every element the rank steps.
+  // ZeRO-1/2 first cast the shard's bf16 gradients to fp32 (4 bytes an element), and their
+  // flat bf16 copy (2) is freed before the step's own temporaries (4) are made.
   for (int zero : {0, 1, 2, 3}) {
     CAPTURE(zero);
     WholeModelStage stage(zero);
     stage.optimizer.implementation = memsim::strategies::StepImplementation::kForeach;
     const int64_t stepped = zero == 0 ? stage.psi : part(stage.psi, 64);
-    CHECK(stage.states().step_workspace.value() == 4 * stepped);
+    const int64_t fp32_gradients = zero == 1 || zero == 2 ? 4 * stepped : 0;
+    CHECK(stage.states().step_workspace.value() == fp32_gradients + 4 * stepped);
     // Offloaded, the step runs in host memory.
     if (zero >= 1) {
       stage.parallel.dp.offload = Offload::kOptimizer;
@@ -153,13 +156,30 @@ TEST_CASE("the optimizer step's temporaries cover what the rank steps: its shard
     }
   }
   // single-tensor AdamW: the sqrt and quotient of the largest tensor, the embedding (or the
-  // head): 32000 × 4096 elements, fewer than an 8th of 6.7 B; a 64th holds less than it.
+  // head): 32000 × 4096 elements, fewer than an 8th of 6.7 B (whose flat bf16 gradients
+  // are larger still); a 64th holds less than it.
   WholeModelStage eighth(1, 8);
   eighth.optimizer.implementation = memsim::strategies::StepImplementation::kSingleTensor;
-  CHECK(eighth.states().step_workspace.value() == 2 * 4 * 32000LL * 4096);
+  const int64_t an_eighth = part(eighth.psi, 8);
+  CHECK(2 * 4 * 32000LL * 4096 < 2 * an_eighth);
+  CHECK(eighth.states().step_workspace.value() == 4 * an_eighth + 2 * an_eighth);
   WholeModelStage sixty_fourth(1, 64);
   sixty_fourth.optimizer.implementation = memsim::strategies::StepImplementation::kSingleTensor;
-  CHECK(sixty_fourth.states().step_workspace.value() == 2 * 4 * part(sixty_fourth.psi, 64));
+  const int64_t a_64th = part(sixty_fourth.psi, 64);
+  CHECK(sixty_fourth.states().step_workspace.value() == 4 * a_64th + 2 * 4 * a_64th);
+}
+
+TEST_CASE("ZeRO-1/2 cast the shard's 16-bit gradients to fp32 at the step, unless kept in fp32") {
+  WholeModelStage zero1(1, 8);  // fused AdamW: no temporaries of its own
+  const int64_t shard = part(zero1.psi, 8);
+  CHECK(zero1.states().step_workspace.value() == 4 * shard + 2 * shard);
+  // Gradients in fp32 (Megatron-LM's main_grad) are stepped as they are.
+  zero1.precision.gradients = memsim::strategies::Dtype::kFp32;
+  CHECK(zero1.states().step_workspace.value() == 0);
+  // Without an fp32 master (pure bf16) the step runs in bf16.
+  WholeModelStage pure(2, 8);
+  pure.precision.recipe = memsim::strategies::PrecisionRecipe::kBf16;
+  CHECK(pure.states().step_workspace.value() == 0);
 }
 
 namespace {
