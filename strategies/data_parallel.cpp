@@ -63,11 +63,12 @@ Partition partition(const StageInputs& in, StageStates& states) {
   return part;
 }
 
-/// ZeRO-1/2 step the fp32 master shard with fp32 gradients: 16-bit gradients of the shard
-/// are flattened and cast to fp32 at the step, the cast's input freed before the optimizer
-/// runs (DeepSpeed's stage_1_and_2.py, step: single_grad_partition = flatten(...).to(fp32);
-/// Megatron-LM's DistributedOptimizer._copy_model_grads_to_main_grads, .float()). Gradients
-/// kept in fp32, or no master, need no copy.
+/// ZeRO steps the fp32 master shard with fp32 gradients: 16-bit gradients of the shard are
+/// flattened and cast to fp32 at the step, the cast's input freed before the optimizer runs
+/// (DeepSpeed's stage_1_and_2.py, step: single_grad_partition = flatten(...).to(fp32);
+/// Megatron-LM's DistributedOptimizer._copy_model_grads_to_main_grads, .float()); ZeRO-3
+/// does so a sub-group at a time and frees each after its step (stage3.py,
+/// _prepare_fp32_grad_for_sub_group). Gradients kept in fp32, or no master, need no copy.
 Bytes with_fp32_gradients(const StageInputs& in, int64_t shard_elements,
                           const StageStates& states) {
   const Precision& precision = in.precision;
@@ -122,9 +123,11 @@ void shard_states(const StageInputs& in, const Partition& part, StageStates& sta
   if (offload) {
     states.step_workspace = Bytes{};
   } else if (dp.zero >= 1) {
+    const int64_t stepped =
+        dp.zero == 3 ? std::min(shard(elements, n), dp.sub_group_elements) : shard(elements, n);
     states.step_workspace = optimizer_step_workspace(
-        in.optimizer, shard(elements, n), largest_param(in.params), precision.state_bytes());
-    if (dp.zero < 3) states.step_workspace = with_fp32_gradients(in, shard(elements, n), states);
+        in.optimizer, stepped, largest_param(in.params), precision.state_bytes());
+    states.step_workspace = with_fp32_gradients(in, stepped, states);
   }
   // DDP's Reducer allocates its buckets when it is built (torch/csrc/distributed/c10d/
   // reducer.cpp, initialize_buckets); unless gradients are views of them, they copy every
@@ -214,6 +217,7 @@ constexpr auto kOffload = MEMSIM_PLAN_FIELD(parallel.dp.offload);
 constexpr auto kBucket = MEMSIM_PLAN_FIELD(parallel.dp.reduce_bucket_elements);
 constexpr auto kPrefetch = MEMSIM_PLAN_FIELD(parallel.dp.prefetch_layers);
 constexpr auto kPersistence = MEMSIM_PLAN_FIELD(parallel.dp.persistence_threshold);
+constexpr auto kSubGroup = MEMSIM_PLAN_FIELD(parallel.dp.sub_group_elements);
 constexpr auto kOverlap = MEMSIM_PLAN_FIELD(parallel.dp.overlap_communication);
 constexpr auto kBucketView = MEMSIM_PLAN_FIELD(parallel.dp.gradient_as_bucket_view);
 constexpr auto kBuckets = MEMSIM_PLAN_FIELD(parallel.dp.reduce_buckets);
@@ -259,6 +263,9 @@ StrategyPass data_parallel_pass() {
                            1 << 20),
                integer_row("parallel.persistence_threshold",
                            "ZeRO-3 tensors smaller than this stay whole (1e5)", kPersistence, 0,
+                           int64_t{1} << 40),
+               integer_row("parallel.sub_group_size",
+                           "ZeRO-3 elements the optimizer steps at a time (1e9)", kSubGroup, 1,
                            int64_t{1} << 40),
                flag_row("parallel.overlap_communication",
                         "overlap gradient reduction and gathers with compute", kOverlap),

@@ -144,6 +144,9 @@ struct DataParallelism {
   /// ZeRO-3: tensors with fewer elements stay whole on every rank (DeepSpeed's
   /// stage3_param_persistence_threshold, 1e5).
   int64_t persistence_threshold = 100'000;
+  /// ZeRO-3: elements of the shard the optimizer steps at a time, each with its fp32
+  /// gradients (DeepSpeed's sub_group_size, 1e9: deepspeed/runtime/zero/config.py).
+  int64_t sub_group_elements = 1'000'000'000;
   /// Gradient reduction runs during the last microbatch's backward, and ZeRO-3's gathers
   /// during the previous layer's compute (DDP, Megatron-LM and DeepSpeed overlap both).
   bool overlap_communication = true;

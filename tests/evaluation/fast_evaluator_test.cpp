@@ -94,6 +94,7 @@ class PlanGenerator {
     dp.reduce_bucket_elements = pick({1000, 100'000, 500'000'000});
     dp.prefetch_layers = pick({0, 1, 2});
     dp.persistence_threshold = pick({0, 300, 100'000});
+    dp.sub_group_elements = pick({1000, 1'000'000'000});
     dp.overlap_communication = coin();
     dp.gradient_as_bucket_view = coin();
     dp.reduce_buckets = (dp.zero == 1 || dp.zero == 2) && coin() ? 2 : 1;

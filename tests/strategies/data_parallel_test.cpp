@@ -140,14 +140,14 @@ TEST_CASE("synchronisation after the last backward: all-reduce, or reduce-scatte
 
 TEST_CASE("the optimizer step's temporaries cover what the rank steps: its shard, or nothing") {
   // foreach AdamW: one fp32 copy of the second moment of every element the rank steps.
-  // ZeRO-1/2 first cast the shard's bf16 gradients to fp32 (4 bytes an element), and their
+  // ZeRO first casts the shard's bf16 gradients to fp32 (4 bytes an element), and their
   // flat bf16 copy (2) is freed before the step's own temporaries (4) are made.
   for (int zero : {0, 1, 2, 3}) {
     CAPTURE(zero);
     WholeModelStage stage(zero);
     stage.optimizer.implementation = memsim::strategies::StepImplementation::kForeach;
     const int64_t stepped = zero == 0 ? stage.psi : part(stage.psi, 64);
-    const int64_t fp32_gradients = zero == 1 || zero == 2 ? 4 * stepped : 0;
+    const int64_t fp32_gradients = zero >= 1 ? 4 * stepped : 0;
     CHECK(stage.states().step_workspace.value() == fp32_gradients + 4 * stepped);
     // Offloaded, the step runs in host memory.
     if (zero >= 1) {
@@ -233,8 +233,10 @@ TEST_CASE("FSDP2 keeps the fp32 shard alone, and makes fp32 gradient shards in b
   }
   CHECK(fsdp2.reduce_bucket.value() == 0);
   CHECK(deepspeed.reduce_bucket.value() > 0);
-  // The optimizer steps the fp32 shard.
-  CHECK(fsdp2.step_workspace == deepspeed.step_workspace);
+  // The optimizer steps the fp32 shard with fp32 gradients; DeepSpeed casts its bf16 ones
+  // first (fp32 and the flat bf16 copy: 6 bytes an element of the shard).
+  CHECK(fsdp2.step_workspace.value() == 0);
+  CHECK(deepspeed.step_workspace.value() == 6 * part(psi, n));
 }
 
 TEST_CASE("FSDP2 without resharding keeps the gathered parameters; HSDP shards per replica") {
@@ -314,4 +316,16 @@ TEST_CASE("DeepSpeed's overlap_comm holds two reduce buckets under ZeRO-1 and 2"
   // Never more than the rank's gradients, per bucket.
   zero2.parallel.dp.reduce_bucket_elements = int64_t{1} << 40;
   CHECK(zero2.states().reduce_bucket.value() == 2 * 2 * zero2.psi);
+}
+
+TEST_CASE("ZeRO-3 steps its shard a sub-group at a time, each with its fp32 gradients") {
+  WholeModelStage zero3(3, 8);  // fused AdamW
+  const int64_t shard = part(zero3.psi, 8);
+  CHECK(shard < 1'000'000'000);  // DeepSpeed's sub_group_size holds the whole shard
+  CHECK(zero3.states().step_workspace.value() == 4 * shard + 2 * shard);
+  zero3.parallel.dp.sub_group_elements = 100'000'000;
+  CHECK(zero3.states().step_workspace.value() == (4 + 2) * 100'000'000LL);
+  // FSDP2 steps its fp32 shard with the fp32 gradients the reduction made: nothing to cast.
+  zero3.parallel.dp.sharding = memsim::strategies::Sharding::kFsdp2;
+  CHECK(zero3.states().step_workspace.value() == 0);
 }
