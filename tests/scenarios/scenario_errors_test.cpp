@@ -1,5 +1,7 @@
 // Bad input is reported with file:line:col, every problem at once, and the program exits 2.
 
+#include <tuple>
+
 #include <doctest/doctest.h>
 
 #include "scenarios/scenario.h"
@@ -259,18 +261,18 @@ TEST_CASE("inconsistent parallel layouts are errors at the key at fault") {
       cluster_scenario("llama2-7b", "{gpu: a100-80gb, gpus_per_node: 4}", "{offload: optimizer}"));
   CHECK(has(errors, 4, 21, "needs ZeRO"));
   // FSDP2 shards all states or none, its options need it, HSDP's replicas split dp.
-  errors = errors_of(cluster_scenario("llama2-7b", "{gpu: a100-80gb, gpus_per_node: 4}",
-                                      "{zero: 2, sharding: fsdp2}"));
-  CHECK(has(errors, 4, 31, "parallel.zero = 2 with sharding: fsdp2"));
-  errors = errors_of(cluster_scenario("llama2-7b", "{gpu: a100-80gb, gpus_per_node: 4}",
-                                      "{zero: 3, dp_replicate: 2}"));
-  CHECK(has(errors, 4, 35, "parallel.dp_replicate (HSDP) applies to FSDP2"));
-  errors = errors_of(cluster_scenario("llama2-7b", "{gpu: a100-80gb, gpus_per_node: 4}",
-                                      "{zero: 3, sharding: fsdp2, dp_replicate: 3}"));
-  CHECK(has(errors, 4, 52, "parallel.dp_replicate = 3 must divide dp = 4"));
-  errors = errors_of(cluster_scenario("llama2-7b", "{gpu: a100-80gb, gpus_per_node: 4}",
-                                      "{zero: 1, reshard_after_forward: false}"));
-  CHECK(has(errors, 4, 44, "reshard_after_forward applies to FSDP2"));
+  const std::tuple<const char*, int, const char*> fsdp2_cases[] = {
+      {"{zero: 2, sharding: fsdp2}", 31, "parallel.zero = 2 with sharding: fsdp2"},
+      {"{zero: 3, dp_replicate: 2}", 35, "parallel.dp_replicate (HSDP) applies to FSDP2"},
+      {"{zero: 3, sharding: fsdp2, dp_replicate: 3}", 52,
+       "parallel.dp_replicate = 3 must divide dp = 4"},
+      {"{zero: 1, reshard_after_forward: false}", 44, "reshard_after_forward applies to FSDP2"}};
+  for (const auto& [parallel, column, message] : fsdp2_cases) {
+    CAPTURE(parallel);
+    errors =
+        errors_of(cluster_scenario("llama2-7b", "{gpu: a100-80gb, gpus_per_node: 4}", parallel));
+    CHECK(has(errors, 4, column, message));
+  }
 }
 
 TEST_CASE("ZeRO with one data-parallel rank is a warning, not an error") {
