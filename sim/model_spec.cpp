@@ -128,25 +128,5 @@ std::string to_string(PositionType type) {
   }
   return "?";
 }
-std::string to_string(AttentionImpl impl) {
-  switch (impl) {
-    case AttentionImpl::kEager:
-      return "eager";
-    case AttentionImpl::kFlash:
-      return "flash";
-    case AttentionImpl::kSdpa:
-      return "sdpa";
-  }
-  return "flash";
-}
-std::string to_string(NormKernel kernel) {
-  return kernel == NormKernel::kFused ? "fused" : "eager";
-}
-std::string to_string(SoftmaxKernel kernel) {
-  return kernel == SoftmaxKernel::kFused ? "fused" : "fp32";
-}
-std::string to_string(SwiGluKernel kernel) {
-  return kernel == SwiGluKernel::kFused ? "fused" : "eager";
-}
 
 }  // namespace memsim::sim

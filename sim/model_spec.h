@@ -90,9 +90,5 @@ std::vector<SpecProblem> find_problems(const ModelSpec& spec);
 std::string to_string(FfnType type);
 std::string to_string(NormType type);
 std::string to_string(PositionType type);
-std::string to_string(AttentionImpl impl);
-std::string to_string(NormKernel kernel);
-std::string to_string(SoftmaxKernel kernel);
-std::string to_string(SwiGluKernel kernel);
 
 }  // namespace memsim::sim

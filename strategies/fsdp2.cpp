@@ -57,6 +57,13 @@ constexpr auto kSharding = MEMSIM_PLAN_FIELD(parallel.dp.sharding);
 constexpr auto kReshard = MEMSIM_PLAN_FIELD(parallel.dp.reshard_after_forward);
 constexpr auto kReplicate = MEMSIM_PLAN_FIELD(parallel.dp.replicate);
 
+std::vector<SettingKey::Word> sharding_words() {
+  std::vector<SettingKey::Word> words;
+  for (Sharding sharding : kAllShardings)
+    words.push_back({sharding_name(sharding), static_cast<int64_t>(sharding)});
+  return words;
+}
+
 bool fsdp2(const Plan& plan) {
   return plan.parallel.dp.sharding == Sharding::kFsdp2;
 }
@@ -87,7 +94,7 @@ StrategyPass fsdp2_pass() {
       .keys = {choice_row<Sharding>("parallel.sharding",
                                     "who shards under ZeRO-3: zero (DeepSpeed's 16-bit and fp32 "
                                     "shards) | fsdp2 (PyTorch's fully_shard)",
-                                    kSharding, {{"zero", 0}, {"fsdp2", 1}}),
+                                    kSharding, sharding_words()),
                flag_row("parallel.reshard_after_forward",
                         "FSDP2 frees a block's gathered parameters after its forward (true)",
                         kReshard),

@@ -116,6 +116,11 @@ enum class Sharding {
   kZero,   ///< the paper's partitions as DeepSpeed keeps them: a 16-bit and an fp32 shard
   kFsdp2,  ///< PyTorch's fully_shard: the fp32 shard alone, gathered and reduced per block
 };
+inline constexpr std::array<Sharding, 2> kAllShardings = {Sharding::kZero, Sharding::kFsdp2};
+/// The scenario spelling: zero, fsdp2.
+constexpr const char* sharding_name(Sharding sharding) {
+  return sharding == Sharding::kZero ? "zero" : "fsdp2";
+}
 
 /// Data parallelism and ZeRO (Rajbhandari et al. 2020).
 struct DataParallelism {

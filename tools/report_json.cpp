@@ -125,7 +125,7 @@ ordered_json variant_summary(const VariantOutcome& v) {
       {"virtual_stages", plan.parallel.pp.virtual_stages},
       {"dp", plan.parallel.dp.degree},
       {"zero", plan.parallel.dp.zero},
-      {"sharding", plan.parallel.dp.sharding == strategies::Sharding::kFsdp2 ? "fsdp2" : "zero"},
+      {"sharding", sharding_name(plan.parallel.dp.sharding)},
       {"reshard_after_forward", plan.parallel.dp.reshard_after_forward},
       {"dp_replicate", plan.parallel.dp.replicate},
       {"offload", offload_name(plan.parallel.dp.offload)},
