@@ -187,7 +187,7 @@ void synchronise(const StageInputs& in, const Partition& part, StageStates& stat
 
 void shard_stage(const StageInputs& in, StageStates& states) {
   const Partition part = partition(in, states);
-  if (gradients_made_in_backward(in.parallel.dp)) {
+  if (sharded_by_fsdp2(in.parallel.dp)) {
     shard_like_fsdp2(in, part.elements, states);
   } else {
     shard_states(in, part, states);

@@ -38,9 +38,10 @@ inline int gathered_ahead(const DataParallelism& dp) {
   return static_cast<int>(per_layer ? dp.prefetch_layers : 0);
 }
 
-/// FSDP2 makes each parameter's gradient shard when its block's gradients are first
-/// reduced, and optimizer.zero_grad() drops it (set_to_none, PyTorch's default since 2.0).
-inline bool gradients_made_in_backward(const DataParallelism& dp) {
+/// FSDP2 shards the states (ZeRO-3 by fully_shard, strategies/fsdp2.cpp). It makes each
+/// parameter's gradient shard when its block's gradients are first reduced, and
+/// optimizer.zero_grad() drops it (set_to_none, PyTorch's default since 2.0).
+inline bool sharded_by_fsdp2(const DataParallelism& dp) {
   return dp.zero == 3 && dp.sharding == Sharding::kFsdp2;
 }
 

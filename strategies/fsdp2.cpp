@@ -73,10 +73,10 @@ bool fsdp2_partial_zero(const Plan& plan) {
   return fsdp2(plan) && (plan.parallel.dp.zero == 1 || plan.parallel.dp.zero == 2);
 }
 bool reshard_without_fsdp2(const Plan& plan) {
-  return !plan.parallel.dp.reshard_after_forward && !gradients_made_in_backward(plan.parallel.dp);
+  return !plan.parallel.dp.reshard_after_forward && !sharded_by_fsdp2(plan.parallel.dp);
 }
 bool replicate_without_fsdp2(const Plan& plan) {
-  return plan.parallel.dp.replicate > 1 && !gradients_made_in_backward(plan.parallel.dp);
+  return plan.parallel.dp.replicate > 1 && !sharded_by_fsdp2(plan.parallel.dp);
 }
 bool replicate_not_dividing(const Plan& plan) {
   const DataParallelism& dp = plan.parallel.dp;

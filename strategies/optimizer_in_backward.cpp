@@ -31,7 +31,7 @@ bool accumulates(const Plan& plan) {
 bool steps_after_backward(const Plan& plan) {
   const DataParallelism& dp = plan.parallel.dp;
   return in_backward(plan) &&
-         ((dp.zero > 0 && !gradients_made_in_backward(dp)) || dp.offload != Offload::kNone);
+         ((dp.zero > 0 && !sharded_by_fsdp2(dp)) || dp.offload != Offload::kNone);
 }
 
 }  // namespace
