@@ -34,7 +34,7 @@ std::vector<int> pass_pricing(const sim::LayerGraph& graph) {
     const OpKind maker = graph.op(graph.tensor(t).producer).kind;
     const bool loss_only =
         !readers.empty() && std::all_of(readers.begin(), readers.end(), [&](sim::OpId r) {
-          return graph.op(r).kind == OpKind::kCrossEntropy;
+          return sim::scores_the_loss(graph.op(r).kind);
         });
     if (maker == OpKind::kInput && loss_only) pricing[t] = kUnfed;
     if (maker == OpKind::kLmHead || maker == OpKind::kUpcastLogits) pricing[t] = kByLogits;

@@ -76,6 +76,8 @@ struct LayerGraph::Impl {
                                std::vector<TensorId> inputs) {
     const OpKindInfo& info = op_info(kind);
     MEMSIM_CHECK(static_cast<int>(inputs.size()) == info.inputs);
+    const bool compiled = compiled_layers() && layer >= 0 && layer < model.layers;
+    const auto applies_here = [&](Condition when) { return applies(when, model, compiled); };
     const auto id = static_cast<OpId>(ops.size());
     MEMSIM_CHECK(static_cast<OpId>(boost::add_vertex(graph)) == id);
     OpNode node{kind, layer, prefix + info.name, std::move(inputs), {}, {}, {}, {}, {}, {}};
@@ -91,7 +93,7 @@ struct LayerGraph::Impl {
           add_tensor(node.name + "." + out.name, out, id, TensorRole::kOutput, grad));
     }
     for (const SavedSpec& saved : info.saved) {
-      if (!applies(saved.when, model)) continue;
+      if (!applies_here(saved.when)) continue;
       switch (saved.source) {
         case SavedSpec::Source::kInput:
           node.saved.push_back(node.inputs.at(saved.index));
@@ -106,22 +108,24 @@ struct LayerGraph::Impl {
       }
     }
     for (const TensorSpec& ws : info.forward_workspace) {
-      if (!applies(ws.when, model)) continue;
+      if (!applies_here(ws.when)) continue;
       node.forward_workspace.push_back(
           add_tensor(node.name + "." + ws.name, ws, id, TensorRole::kForwardWorkspace, false));
     }
     for (const TensorSpec& ws : info.backward_workspace) {
-      if (!applies(ws.when, model)) continue;
+      if (!applies_here(ws.when)) continue;
       node.backward_workspace.push_back(
           add_tensor(node.name + "." + ws.name, ws, id, TensorRole::kBackwardWorkspace, false));
     }
     for (const ParamSpec& param : info.params) {
-      if (applies(param.when, model)) node.params.push_back(param);
+      if (applies_here(param.when)) node.params.push_back(param);
     }
     std::vector<TensorId> outputs = node.outputs;
     ops.push_back(std::move(node));
     return outputs;
   }
+
+  bool compiled_layers() const { return (options.compiled & kCompileLayers) != 0; }
 
   TensorId add_op1(OpKind kind, int32_t layer, const std::string& prefix,
                    std::vector<TensorId> inputs) {
@@ -144,8 +148,14 @@ struct LayerGraph::Impl {
     const OpKind attention = model.attention == AttentionImpl::kEager  ? OpKind::kAttentionEager
                              : model.attention == AttentionImpl::kSdpa ? OpKind::kAttentionSdpa
                                                                        : OpKind::kAttentionFlash;
+    // In a compiled layer Inductor fuses a norm's PyTorch ops and the SwiGLU product into one
+    // kernel each way, and its partitioner keeps what the fused kernels keep: a norm's input,
+    // its statistics (reductions are not recomputed) and its output (a matmul reads it in
+    // backward, so it is materialised there anyway); SwiGLU's gate, up and product, not
+    // silu(gate) (strategies/compile.cpp).
     const bool eager_norm = model.norm_kernel == NormKernel::kEager;
-    const OpKind norm = eager_norm ? OpKind::kNormEager : OpKind::kNorm;
+    const OpKind norm = eager_norm && !compiled_layers() ? OpKind::kNormEager : OpKind::kNorm;
+    const bool fused_swiglu = model.swiglu_kernel == SwiGluKernel::kFused || compiled_layers();
     for (int32_t layer = 0; layer < model.layers; ++layer) {
       layer_first_op.push_back(static_cast<OpId>(ops.size()));
       const std::string p = fmt::format("layers.{}.", layer);
@@ -164,16 +174,16 @@ struct LayerGraph::Impl {
       } else {
         const TensorId gate = add_op1(OpKind::kMlpGate, layer, p, {h2});
         const TensorId up = add_op1(OpKind::kMlpUp, layer, p, {h2});
-        inner = model.swiglu_kernel == SwiGluKernel::kFused
-                    ? add_op1(OpKind::kSwiGluFused, layer, p, {gate, up})
-                    : add_op1(OpKind::kGluMul, layer, p,
-                              {add_op1(OpKind::kSilu, layer, p, {gate}), up});
+        inner = fused_swiglu ? add_op1(OpKind::kSwiGluFused, layer, p, {gate, up})
+                             : add_op1(OpKind::kGluMul, layer, p,
+                                       {add_op1(OpKind::kSilu, layer, p, {gate}), up});
       }
       out = add_op1(OpKind::kMlpDown, layer, p, {inner});
       out = maybe_dropout(out, layer, p + "mlp_");
       x = add_op1(OpKind::kResidualAdd, layer, p + "mlp_", {x, out});
     }
     const auto head_layer = static_cast<int32_t>(model.layers);
+    // The final norm is not in a compiled layer: frameworks compile each transformer block.
     const OpKind final_norm = eager_norm ? OpKind::kFinalNormEager : OpKind::kFinalNorm;
     add_loss(add_op1(final_norm, head_layer, "", {x}), labels, head_layer);
   }
@@ -187,7 +197,8 @@ struct LayerGraph::Impl {
   /// the forward, freeing them once copied: a framework difference not yet modelled. Chunked, as
   /// torchtune v0.6.1 runs it: TransformerDecoder.chunked_output projects every chunk
   /// first and returns the list; CEWithChunkedOutputLoss upcasts and scores the chunks one
-  /// by one (the recipe then `del logits`). The output weight is one parameter: the last
+  /// by one (the recipe then `del logits`). A compiled loss is one op per chunk, without the
+  /// upcast. The output weight is one parameter: the last
   /// chunk's projection, whose backward runs first, carries it.
   void add_loss(TensorId hidden, TensorId labels, int32_t layer) {
     const int64_t chunks = options.loss_chunks;
@@ -199,6 +210,10 @@ struct LayerGraph::Impl {
       if (c + 1 < chunks) ops.back().params.clear();
     }
     for (int64_t c = 0; c < chunks; ++c) {
+      if ((options.compiled & kCompileLoss) != 0) {
+        add_op(OpKind::kCrossEntropyCompiled, layer, prefix(c), {logits[c], labels});
+        continue;
+      }
       const TensorId logits_fp32 = add_op1(OpKind::kUpcastLogits, layer, prefix(c), {logits[c]});
       add_op(OpKind::kCrossEntropy, layer, prefix(c), {logits_fp32, labels});
     }

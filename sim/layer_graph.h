@@ -70,11 +70,17 @@ struct OpNode {
   std::vector<TensorId> held;
 };
 
+/// The parts of the model torch.compile compiles (bits of GraphOptions::compiled).
+enum CompiledParts : uint8_t { kCompileLayers = 1, kCompileLoss = 2 };
+
 /// How the framework computes what the model defines, where that changes the graph.
 struct GraphOptions {
   /// The LM head and loss run on this many chunks of each sequence, one after another
   /// (torchtune's chunked output and CEWithChunkedOutputLoss); 1: the whole sequence.
   int64_t loss_chunks = 1;
+  /// What torch.compile compiles: each transformer layer, the loss, both or neither
+  /// (strategies/compile.cpp).
+  uint8_t compiled = 0;
   bool operator==(const GraphOptions&) const = default;
 };
 

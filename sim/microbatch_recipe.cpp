@@ -29,7 +29,7 @@ ChunkSpan running_span(const RankProgram& program, ChunkSpan chunk) {
   if (!program.no_grad) return chunk;
   const LayerGraph& graph = *program.graph;
   const auto loss = [&](int pos) {
-    return graph.op(graph.forward_order()[pos]).kind == OpKind::kCrossEntropy;
+    return scores_the_loss(graph.op(graph.forward_order()[pos]).kind);
   };
   while (chunk.last > chunk.first && loss(chunk.last))
     --chunk.last;

@@ -138,7 +138,10 @@ void add_attention_ops(std::vector<OpKindInfo>& table) {
   // the softmax output and, with dropout, its one-byte mask and the dropped-out
   // probabilities (Korthikanti et al. 2022, §4.1: 5as²b bytes in 16-bit). A softmax in fp32
   // (model.softmax_kernel) also keeps its fp32 output, which SoftmaxBackward reads, and its
-  // backward makes the fp32 gradient of the probabilities (ToCopyBackward) first.
+  // backward makes the fp32 gradient of the probabilities (ToCopyBackward) first. In a layer
+  // torch.compile compiled, the partitioner keeps the 16-bit scores instead, from which the
+  // backward kernel rebuilds the fp32 softmax (half the bytes), and fuses the softmax's
+  // backward with the casts (strategies/compile.cpp).
   table.push_back(
       {.kind = OpKind::kAttentionEager,
        .name = "attention_eager",
@@ -150,6 +153,7 @@ void add_attention_ops(std::vector<OpKindInfo>& table) {
                  own({"v_expanded", kExpandedKv, kAct}, Condition::kGroupedKv),
                  own({"softmax_output", kBass, kAct}),
                  own({"softmax_fp32", kBass, DtypeClass::kFp32}, Condition::kFp32Softmax),
+                 own({"scores", kBass, kAct}, Condition::kFp32SoftmaxCompiled),
                  own({"dropout_mask", kBass, DtypeClass::kMask}, Condition::kDropout),
                  own({"dropout_output", kBass, kAct}, Condition::kDropout)},
        .forward_workspace = {{"scores", kBass, kAct}},
@@ -294,6 +298,20 @@ void add_head_ops(std::vector<OpKindInfo>& table) {
        .outputs = {{"loss", {}, DtypeClass::kFp32}},
        .saved = {own({"log_probs", kSbv, DtypeClass::kFp32}), input(1)},
        .backward_workspace = {{"grad_log_probs", kSbv, DtypeClass::kFp32}}});
+  // The upcast and the loss compiled together (torchtitan's and torchtune's compiled loss):
+  // Inductor's forward reduces the 16-bit logits row by row without an fp32 copy, the
+  // partitioner keeps the 16-bit logits (an input: the cheapest cut) and each row's
+  // log-sum-exp (of reductions, which it does not recompute), and the backward is one kernel that
+  // writes the 16-bit gradient of the logits (strategies/compile.cpp).
+  table.push_back(
+      {.kind = OpKind::kCrossEntropyCompiled,
+       .name = "cross_entropy_compiled",
+       .description = "the fp32 upcast and the loss compiled into one kernel each way; saves "
+                      "the 16-bit logits and per-token statistics",
+       .inputs = 2,
+       .outputs = {{"loss", {}, DtypeClass::kFp32}},
+       .saved = {input(0), own({"logsumexp", {D::kHeadSeq, D::kBatch}, DtypeClass::kFp32}),
+                 input(1)}});
 }
 
 std::vector<OpKindInfo> build_table() {
@@ -307,7 +325,7 @@ std::vector<OpKindInfo> build_table() {
 
 }  // namespace
 
-bool applies(Condition when, const ModelSpec& model) {
+bool applies(Condition when, const ModelSpec& model, bool compiled_layer) {
   switch (when) {
     case Condition::kAlways:
       return true;
@@ -328,7 +346,9 @@ bool applies(Condition when, const ModelSpec& model) {
     case Condition::kUngroupedKv:
       return !model.grouped_kv();
     case Condition::kFp32Softmax:
-      return model.softmax_kernel == SoftmaxKernel::kFp32;
+      return model.softmax_kernel == SoftmaxKernel::kFp32 && !compiled_layer;
+    case Condition::kFp32SoftmaxCompiled:
+      return model.softmax_kernel == SoftmaxKernel::kFp32 && compiled_layer;
   }
   return false;
 }

@@ -64,15 +64,16 @@ enum class DtypeClass : uint8_t {
 /// When a table entry applies, decided by the model spec.
 enum class Condition : uint8_t {
   kAlways,
-  kLinearBias,   ///< model.bias
-  kQkvBias,      ///< model.bias or model.qkv_bias
-  kLayerNorm,    ///< norm = layernorm (it has a bias and saves its mean)
-  kUntiedHead,   ///< the LM head has weights of its own
-  kTiedHead,     ///< the LM head uses the embedding's weights
-  kDropout,      ///< dropout > 0
-  kGroupedKv,    ///< kv_heads < heads
-  kUngroupedKv,  ///< kv_heads == heads
-  kFp32Softmax,  ///< softmax_kernel = fp32
+  kLinearBias,           ///< model.bias
+  kQkvBias,              ///< model.bias or model.qkv_bias
+  kLayerNorm,            ///< norm = layernorm (it has a bias and saves its mean)
+  kUntiedHead,           ///< the LM head has weights of its own
+  kTiedHead,             ///< the LM head uses the embedding's weights
+  kDropout,              ///< dropout > 0
+  kGroupedKv,            ///< kv_heads < heads
+  kUngroupedKv,          ///< kv_heads == heads
+  kFp32Softmax,          ///< softmax_kernel = fp32, run eagerly
+  kFp32SoftmaxCompiled,  ///< softmax_kernel = fp32 in a layer torch.compile compiled
 };
 
 struct TensorSpec {
@@ -87,8 +88,9 @@ struct TensorSpec {
 /// vocabulary rows; replicated parameters are whole on every rank.
 enum class ShardKind : uint8_t { kReplicated, kColumn, kRow, kVocab };
 
-/// Whether a table entry guarded by `when` exists for `model`.
-bool applies(Condition when, const ModelSpec& model);
+/// Whether a table entry guarded by `when` exists for `model`, for an op in a layer that
+/// torch.compile compiled or not.
+bool applies(Condition when, const ModelSpec& model, bool compiled_layer);
 
 struct ParamSpec {
   const char* name;
@@ -147,8 +149,14 @@ enum class OpKind : uint8_t {
   kLmHeadChunk,
   kUpcastLogits,
   kCrossEntropy,
+  kCrossEntropyCompiled,
 };
-inline constexpr int kOpKindCount = 27;
+inline constexpr int kOpKindCount = 28;
+
+/// The ops that score the loss, which only training runs.
+constexpr bool scores_the_loss(OpKind kind) {
+  return kind == OpKind::kCrossEntropy || kind == OpKind::kCrossEntropyCompiled;
+}
 
 struct OpKindInfo {
   OpKind kind;

@@ -76,6 +76,8 @@ struct Training {
   bool optimizer_in_backward = false;
   /// The LM head and loss per chunk of each sequence (strategies/chunked_loss.cpp).
   int64_t loss_chunks = 1;
+  /// What torch.compile compiles: bits of sim::CompiledParts (strategies/torch_compile.cpp).
+  uint8_t compile = 0;
   ChunkPassSettings chunk_passes;
   bool operator==(const Training&) const = default;
 };

@@ -12,6 +12,7 @@ StrategyPass checkpointing_pass();
 StrategyPass activation_offload_pass();
 StrategyPass chunked_loss_pass();
 StrategyPass optimizer_in_backward_pass();
+StrategyPass torch_compile_pass();
 
 const std::vector<StrategyPass>& strategy_passes() {
   static const std::vector<StrategyPass> passes = {
@@ -19,6 +20,7 @@ const std::vector<StrategyPass>& strategy_passes() {
       data_parallel_pass(),   fsdp2_pass(),
       checkpointing_pass(),   activation_offload_pass(),
       chunked_loss_pass(),    optimizer_in_backward_pass(),
+      torch_compile_pass(),
   };
   return passes;
 }
