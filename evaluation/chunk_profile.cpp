@@ -250,9 +250,15 @@ PassProfile profile_pass(const std::vector<sim::RecipeOp>& ops, const sim::Micro
                ? index.parameter_gradients(graph.twin_slot(op.op))
                : -1;
   };
+  auto freed = [&](const sim::RecipeOp& op) {
+    return frees && op.phase == sim::Phase::kBackward
+               ? index.freed_gradients(graph.twin_slot(op.op))
+               : -1;
+  };
   std::vector<bool> touched(index.count(), false);
   for (const sim::RecipeOp& op : ops) {
     if (const int q = gradients(op); q >= 0) touched[q] = true;
+    if (const int q = freed(op); q >= 0) touched[q] = true;
     for (uint32_t i = op.begin; i < op.end; ++i) {
       if (!recipe.deltas[i].host) touched[recipe.deltas[i].quantity] = true;
     }
@@ -264,6 +270,7 @@ PassProfile profile_pass(const std::vector<sim::RecipeOp>& ops, const sim::Micro
       offering_ops(ops, [&](const sim::RecipeOp& op, std::vector<int64_t>& signature) {
         signature.push_back(group(op));
         signature.push_back(gradients(op));
+        signature.push_back(freed(op));
         signature.push_back(op.split - op.begin);
         for (uint32_t i = op.begin; i < op.end; ++i) {
           const sim::RecipeDelta& d = recipe.deltas[i];
@@ -286,7 +293,7 @@ PassProfile profile_pass(const std::vector<sim::RecipeOp>& ops, const sim::Micro
       MEMSIM_CHECK(d.sign < 0);
       builder.add(d.quantity, -1);
     }
-    if (const int q = gradients(op); q >= 0 && frees) builder.add(q, -1);
+    if (const int q = freed(op); q >= 0) builder.add(q, -1);
   }
   return builder.finish();
 }

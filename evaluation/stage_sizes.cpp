@@ -20,13 +20,19 @@ void price_stage(const StageFacts& facts, const sim::QuantityIndex& index,
   sizes.resize(index.count());
   const StageStates& states = facts.states;
   const auto twins = static_cast<int>(states.gradients_per_twin.size());
-  MEMSIM_CHECK(index.parameter_gradients(twins) == index.held_of_slot(0, 0));
+  MEMSIM_CHECK(index.freed_gradients(twins) == index.held_of_slot(0, 0));
   // Parameter gradients exist apart from the resident state only when each backward makes
   // its own (on demand); otherwise they are resident and its backward allocates nothing.
+  // Stepped in backward, an op frees them as it ends, but for a gradient the embedding's
+  // backward still adds to: PyTorch's engine sums a shared weight's gradients before its
+  // AccumulateGrad runs (torch/csrc/autograd/input_buffer.cpp), so the step and the free
+  // come at the embedding's backward, the last of the pass.
   for (int slot = 0; slot < twins; ++slot) {
-    sizes[index.parameter_gradients(slot)] = facts.gradients != sim::GradientLifetime::kWholeStep
-                                                 ? states.gradients_per_twin[slot]
-                                                 : sim::Bytes{};
+    const bool made = facts.gradients != sim::GradientLifetime::kWholeStep;
+    const bool freed = facts.gradients == sim::GradientLifetime::kOpBackward &&
+                       slot != states.shared_gradient_slot;
+    sizes[index.parameter_gradients(slot)] = made ? states.gradients_per_twin[slot] : sim::Bytes{};
+    sizes[index.freed_gradients(slot)] = freed ? states.gradients_per_twin[slot] : sim::Bytes{};
   }
   for (size_t slot = 0; slot < states.gathered.size(); ++slot) {
     const auto s = static_cast<int>(slot);

@@ -207,7 +207,7 @@ struct LayerGraph::Impl {
     for (int64_t c = 0; c < chunks; ++c) {
       const OpKind projection = chunks == 1 ? OpKind::kLmHead : OpKind::kLmHeadChunk;
       logits.push_back(add_op1(projection, layer, prefix(c), {hidden}));
-      if (c + 1 < chunks) ops.back().params.clear();
+      if (c + 1 < chunks) share_the_weight(ops.back());
     }
     for (int64_t c = 0; c < chunks; ++c) {
       if ((options.compiled & kCompileLoss) != 0) {
@@ -218,6 +218,20 @@ struct LayerGraph::Impl {
       add_op(OpKind::kCrossEntropy, layer, prefix(c), {logits_fp32, labels});
     }
     ops.back().held = logits;
+  }
+
+  /// A chunk's projection other than the last: the last carries the output weight. Its
+  /// backward still makes a whole weight gradient, which autograd's engine then adds to the
+  /// one the chunks share (torch/csrc/autograd/input_buffer.cpp, InputBuffer::accumulate: in
+  /// place when it holds the last reference, from PyTorch 2.0, pytorch/pytorch#88339; torch
+  /// 1.13 made a third, tools/calibration/measure_chunked_loss.py).
+  void share_the_weight(OpNode& chunk) {
+    chunk.params.clear();
+    const TensorSpec gradient{
+        "weight_gradient", {Dim::kVocab, Dim::kHidden}, DtypeClass::kActivation};
+    const auto id = static_cast<OpId>(ops.size() - 1);
+    chunk.backward_workspace.push_back(add_tensor(chunk.name + ".weight_gradient", gradient, id,
+                                                  TensorRole::kBackwardWorkspace, false));
   }
 
   /// Kahn's algorithm over the Boost graph with the smallest op id first, so the order

@@ -37,6 +37,7 @@ struct SizedRecipe {
     RecipeOp op;  ///< its begin, split and end index `deltas`
     double duration_s;
     Bytes parameter_gradients;  ///< made by its backward when gradients are made on demand
+    Bytes freed_gradients;      ///< freed as its backward ends (stepped in backward)
   };
   std::vector<Op> forward;
   std::vector<Op> backward;
@@ -62,10 +63,11 @@ struct SizedRecipe {
         const bool backward = op.phase == Phase::kBackward;
         const OpTimes& times = op_times[op.op];
         const double duration = op.reused ? 0.0 : backward ? times.backward_s : times.forward_s;
-        Op& sized = out.emplace_back(Op{op, duration, {}});
+        Op& sized = out.emplace_back(Op{op, duration, {}, {}});
         if (backward) {
-          sized.parameter_gradients =
-              sizes[program.index->parameter_gradients(program.graph->twin_slot(op.op))];
+          const int slot = program.graph->twin_slot(op.op);
+          sized.parameter_gradients = sizes[program.index->parameter_gradients(slot)];
+          sized.freed_gradients = sizes[program.index->freed_gradients(slot)];
         }
         sized.op.begin = static_cast<uint32_t>(deltas.size());
         sized.op.split = copy(op.begin, op.split);
@@ -121,8 +123,9 @@ class Walker {
     now_ += program_.optimizer_s;
     emit(-program_.optimizer_workspace, Category::kTemporary, Phase::kOptimizer, kNoIndex,
          kNoIndex);
-    if (program_.gradients == GradientLifetime::kToStepEnd) {
-      // zero_grad(set_to_none=True): gradients are released after the step.
+    if (program_.gradients != GradientLifetime::kWholeStep) {
+      // zero_grad(set_to_none=True): gradients are released after the step (stepped in
+      // backward, a shared weight's, stepped at the pass's end).
       emit(-gradients_made_, Category::kGradients, Phase::kOptimizer, kNoIndex, kNoIndex);
     }
     RankResult result = tracker_.result();
@@ -196,8 +199,8 @@ class Walker {
       for (uint32_t i = op.split; i < op.end; ++i)
         apply(deltas[i], op, step);
       if (makes_gradients && program_.gradients == GradientLifetime::kOpBackward) {
-        emit(-sized.parameter_gradients, Category::kGradients, op.phase, step.microbatch, op.layer);
-        gradients_made_ -= sized.parameter_gradients;
+        emit(-sized.freed_gradients, Category::kGradients, op.phase, step.microbatch, op.layer);
+        gradients_made_ -= sized.freed_gradients;
       }
     }
   }

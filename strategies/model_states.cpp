@@ -104,6 +104,7 @@ StageStates whole_states(const std::vector<RankParam>& params, const sim::LayerG
       const sim::Bytes grad = sim::bytes_of({head.elements()}, precision.gradient_bytes());
       states.gradients_per_twin[graph.twin_slot(owner.op)] -= grad;
       states.gradients_per_twin[graph.twin_slot(head.op)] += grad;
+      states.shared_gradient_slot = graph.twin_slot(head.op);
     }
   }
   return states;

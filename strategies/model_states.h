@@ -57,6 +57,10 @@ struct StageStates {
   PerLayerSlot gradients;
   /// Gradients each op's backward makes when they are allocated on demand (per twin slot).
   std::vector<sim::Bytes> gradients_per_twin;
+  /// The twin slot of an LM head that shares the embedding's weight on this rank (-1: none).
+  /// Its backward makes the shared gradient, which the embedding's backward adds to: stepped
+  /// in backward, the parameter steps only then.
+  int shared_gradient_slot = -1;
   sim::Bytes reduce_bucket;  ///< held through each backward
   /// DDP's buckets when gradients are not views of them: a copy of every gradient, held
   /// from construction on whether gradients are made on demand or not. Part of gpu.

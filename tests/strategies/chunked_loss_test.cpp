@@ -70,3 +70,29 @@ sweep: {training.loss_chunks: [1, 3, 4]}
   CHECK(sweep.prepare(2, plan).empty());
   CHECK(plan.training.loss_chunks == 4);
 }
+
+TEST_CASE("each chunk's projection but the one carrying the weight makes a whole weight gradient") {
+  const auto plan = plan_with_chunks(4);
+  const memsim::sim::LayerGraph graph(plan.model, memsim::strategies::graph_options(plan));
+  int made = 0;
+  for (memsim::sim::OpId op = 0; op < graph.op_count(); ++op) {
+    const auto& node = graph.op(op);
+    if (node.kind != memsim::sim::OpKind::kLmHeadChunk) continue;
+    // The last chunk's projection carries the parameter; the others share it.
+    CHECK(node.params.empty() == (node.name != "chunk3.lm_head"));
+    for (const memsim::sim::TensorId t : node.backward_workspace) {
+      const auto& spec = graph.tensor(t).spec;
+      CHECK(spec.shape.rank() == 2);
+      CHECK(spec.shape[0] == memsim::sim::Dim::kVocab);
+      CHECK(spec.shape[1] == memsim::sim::Dim::kHidden);
+      ++made;
+    }
+  }
+  CHECK(made == 3);
+  // The walk holds one such gradient beside the shared one while a chunk's backward runs:
+  // the most temporary memory is at least a 16-bit vocab × hidden matrix.
+  const auto walk = memsim::testing::walk(plan);
+  const auto live = walk.timeline.live_by_category();
+  CHECK(live.col(static_cast<int>(memsim::sim::Category::kTemporary)).maxCoeff() >=
+        2.0 * 32000 * 4096);
+}

@@ -62,3 +62,20 @@ TEST_CASE("the optimizer in backward needs one microbatch a step and steppable g
   CHECK_NOTHROW(memsim::testing::scenario_from_text(
       base + ", global_batch: 2}\nparallel: {zero: 3, sharding: fsdp2}\n", "ok.yaml", {}));
 }
+
+TEST_CASE("stepped in backward, a tied head's gradient waits for the embedding's share") {
+  auto plan = llama_step();
+  plan.model.tied_embeddings = true;
+  plan.training.optimizer_in_backward = true;
+  const auto walk = memsim::testing::walk(plan);
+  // The head's backward makes the shared weight's gradient; the embedding's backward, the
+  // last, adds its share, and only then does the weight step: the gradient outlives every
+  // layer's, the largest of which (an MLP matrix) exists beside it.
+  const int64_t shared = 2 * 4096 * 32000;
+  CHECK(most_gradients(walk.timeline) == shared + 2 * 4096 * 11008);
+  int64_t freed_after_backward = 0;
+  for (const auto& event : walk.timeline.events()) {
+    if (event.phase == memsim::sim::Phase::kOptimizer) freed_after_backward -= event.delta.value();
+  }
+  CHECK(freed_after_backward == shared);
+}
