@@ -32,7 +32,7 @@ FactsInputs facts_inputs(const TrainingPlan& plan, const OptimizerSettings& opti
 sim::GradientLifetime plan_gradient_lifetime(const FactsInputs& inputs) {
   if (inputs.optimizer_in_backward) return sim::GradientLifetime::kOpBackward;
   const bool on_demand =
-      inputs.gradient_buffers == GradientBuffers::kOnDemand || sharded_by_fsdp2(inputs.parallel.dp);
+      inputs.gradient_buffers == GradientBuffers::kOnDemand || sharded_by_fsdp(inputs.parallel.dp);
   return on_demand ? sim::GradientLifetime::kToStepEnd : sim::GradientLifetime::kWholeStep;
 }
 

@@ -52,7 +52,7 @@ Partition partition(const StageInputs& in, StageStates& states) {
         sim::bytes_of({p.elements()}, precision.gradient_bytes());
     if (!p.tied) part.elements += p.elements() * p.count;
     if (dp.zero != 3) continue;
-    // FSDP2 shards every parameter (fully_shard has no persistence threshold).
+    // FSDP shards every parameter (neither version has a persistence threshold).
     if (dp.sharding == Sharding::kZero && p.elements() < dp.persistence_threshold) {
       if (!p.tied) part.persistent += p.elements() * p.count;
     } else {
@@ -187,8 +187,8 @@ void synchronise(const StageInputs& in, const Partition& part, StageStates& stat
 
 void shard_stage(const StageInputs& in, StageStates& states) {
   const Partition part = partition(in, states);
-  if (sharded_by_fsdp2(in.parallel.dp)) {
-    shard_like_fsdp2(in, part.elements, states);
+  if (sharded_by_fsdp(in.parallel.dp)) {
+    shard_like_fsdp(in, part.elements, states);
   } else {
     shard_states(in, part, states);
   }

@@ -31,23 +31,23 @@ std::vector<sim::HeldBuffer> held_buffers(int prefetch);
 
 /// Layers whose gathered parameters a rank holds ahead of the running one: ZeRO-3's
 /// prefetch (FSDP's backward prefetch, DeepSpeed's stage3_prefetch_bucket_size); other
-/// stages, and FSDP2 keeping what it gathered, gather nothing per layer.
+/// stages, and FSDP keeping what it gathered, gather nothing per layer.
 inline int gathered_ahead(const DataParallelism& dp) {
   const bool per_layer =
       dp.zero == 3 && (dp.sharding == Sharding::kZero || dp.reshard_after_forward);
   return static_cast<int>(per_layer ? dp.prefetch_layers : 0);
 }
 
-/// FSDP2 shards the states (ZeRO-3 by fully_shard, strategies/fsdp2.cpp). It makes each
-/// parameter's gradient shard when its block's gradients are first reduced, and
+/// PyTorch's FSDP, either version, shards the states (ZeRO-3, strategies/fsdp.cpp). It makes
+/// each parameter's gradient shard when its unit's gradients are first reduced, and
 /// optimizer.zero_grad() drops it (set_to_none, PyTorch's default since 2.0).
-inline bool sharded_by_fsdp2(const DataParallelism& dp) {
-  return dp.zero == 3 && dp.sharding == Sharding::kFsdp2;
+inline bool sharded_by_fsdp(const DataParallelism& dp) {
+  return dp.zero == 3 && dp.sharding != Sharding::kZero;
 }
 
 /// What a rank keeps of `states` (whole_states, its `elements` its own parameters) when
-/// FSDP2 shards them (strategies/fsdp2.cpp).
-void shard_like_fsdp2(const StageInputs& in, int64_t elements, StageStates& states);
+/// FSDP shards them (strategies/fsdp.cpp).
+void shard_like_fsdp(const StageInputs& in, int64_t elements, StageStates& states);
 
 /// The rank's share of the model's parameters: under ZeRO-3 its part of the flat buffer of
 /// what its TP rank owns (padding excluded), otherwise all that its TP rank owns.

@@ -97,9 +97,9 @@ LayoutProblems resolve_parallel_layout(Plan& plan) {
   if (tp * stages * dp != world) flag(R::kGpusMismatch);
   check_pipeline(plan, find_schedule(plan.parallel.pp.schedule)->interleaved, problems);
   // With offload, ZeRO on one GPU is how the states leave it (ZeRO-Offload's use case);
-  // FSDP2 on one rank still changes what it keeps (the fp32 shard alone, 16-bit copies of
+  // FSDP on one rank still changes what it keeps (the fp32 shard alone, 16-bit copies of
   // a block only while it runs).
-  if (data.zero > 0 && dp == 1 && data.offload == Offload::kNone && !sharded_by_fsdp2(data))
+  if (data.zero > 0 && dp == 1 && data.offload == Offload::kNone && !sharded_by_fsdp(data))
     flag(R::kZeroWithoutDp);
   // Sliding-window attention is not simulated: sequences that would use it are refused.
   if (model.attention_window > 0 && sequence_tokens(plan) > model.attention_window) {

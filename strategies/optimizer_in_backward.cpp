@@ -26,12 +26,12 @@ bool accumulates(const Plan& plan) {
   return in_backward(plan) && plan.microbatches() > 1;
 }
 
-/// DeepSpeed's ZeRO-1/2/3 and offload step the partitions after the backward; FSDP2's
+/// DeepSpeed's ZeRO-1/2/3 and offload step the partitions after the backward; FSDP's
 /// shards can step in it.
 bool steps_after_backward(const Plan& plan) {
   const DataParallelism& dp = plan.parallel.dp;
   return in_backward(plan) &&
-         ((dp.zero > 0 && !sharded_by_fsdp2(dp)) || dp.offload != Offload::kNone);
+         ((dp.zero > 0 && !sharded_by_fsdp(dp)) || dp.offload != Offload::kNone);
 }
 
 }  // namespace
@@ -57,8 +57,9 @@ StrategyPass optimizer_in_backward_pass() {
                   "optimizer in backward under DeepSpeed's ZeRO", steps_after_backward,
                   [](const Plan&) -> std::string {
                     return "training.optimizer_in_backward needs the parameters stepped where "
-                           "their gradients are made: plain data parallelism or FSDP2 "
-                           "(sharding: fsdp2), not DeepSpeed's ZeRO partitions or offload";
+                           "their gradients are made: plain data parallelism or FSDP "
+                           "(sharding: fsdp2 or fsdp1), not DeepSpeed's ZeRO partitions or "
+                           "offload";
                   }}},
   };
 }

@@ -112,17 +112,23 @@ constexpr const char* offload_name(Offload offload) {
                                           : "optimizer+params";
 }
 
-/// Who shards the model states under ZeRO-3 (strategies/data_parallel.cpp says what each
-/// keeps).
+/// Who shards the model states under ZeRO-3 (strategies/data_parallel.cpp and
+/// strategies/fsdp.cpp say what each keeps).
 enum class Sharding {
   kZero,   ///< the paper's partitions as DeepSpeed keeps them: a 16-bit and an fp32 shard
   kFsdp2,  ///< PyTorch's fully_shard: the fp32 shard alone, gathered and reduced per block
+  kFsdp1,  ///< PyTorch's FullyShardedDataParallel: as FSDP2, on one flat parameter per unit
 };
-inline constexpr std::array<Sharding, 2> kAllShardings = {Sharding::kZero, Sharding::kFsdp2};
-/// The scenario spelling: zero, fsdp2.
+inline constexpr std::array<Sharding, 3> kAllShardings = {Sharding::kZero, Sharding::kFsdp2,
+                                                          Sharding::kFsdp1};
+/// The scenario spelling: zero, fsdp2, fsdp1.
 constexpr const char* sharding_name(Sharding sharding) {
-  return sharding == Sharding::kZero ? "zero" : "fsdp2";
+  return sharding == Sharding::kZero ? "zero" : sharding == Sharding::kFsdp2 ? "fsdp2" : "fsdp1";
 }
+
+/// The dtype FSDP reduces gradients in (MixedPrecision's reduce_dtype): by default that of
+/// the gradients (param_dtype), or one named.
+enum class ReduceDtype { kGradients, kFp32, kBf16, kFp16 };
 
 /// Data parallelism and ZeRO (Rajbhandari et al. 2020).
 struct DataParallelism {
@@ -154,6 +160,8 @@ struct DataParallelism {
   /// ZeRO-3: elements of the shard the optimizer steps at a time, each with its fp32
   /// gradients (DeepSpeed's sub_group_size, 1e9: deepspeed/runtime/zero/config.py).
   int64_t sub_group_elements = 1'000'000'000;
+  /// FSDP: the dtype gradients are reduce-scattered in.
+  ReduceDtype reduce_dtype = ReduceDtype::kGradients;
   /// Gradient reduction runs during the last microbatch's backward, and ZeRO-3's gathers
   /// during the previous layer's compute (DDP, Megatron-LM and DeepSpeed overlap both).
   bool overlap_communication = true;

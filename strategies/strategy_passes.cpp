@@ -7,7 +7,7 @@ namespace memsim::strategies {
 StrategyPass tensor_parallel_pass();
 StrategyPass precision_pass();
 StrategyPass data_parallel_pass();
-StrategyPass fsdp2_pass();
+StrategyPass fsdp_pass();
 StrategyPass checkpointing_pass();
 StrategyPass activation_offload_pass();
 StrategyPass chunked_loss_pass();
@@ -17,7 +17,7 @@ StrategyPass torch_compile_pass();
 const std::vector<StrategyPass>& strategy_passes() {
   static const std::vector<StrategyPass> passes = {
       tensor_parallel_pass(), precision_pass(),
-      data_parallel_pass(),   fsdp2_pass(),
+      data_parallel_pass(),   fsdp_pass(),
       checkpointing_pass(),   activation_offload_pass(),
       chunked_loss_pass(),    optimizer_in_backward_pass(),
       torch_compile_pass(),

@@ -70,8 +70,10 @@ std::string layout_text(const VariantOutcome& v, std::string_view separator) {
   const auto& p = v.variant->plan.parallel;
   std::string text = fmt::format("tp {}{} · pp {} · dp {}", p.tp.degree,
                                  p.tp.sequence_parallel ? "+sp" : "", p.pp.stages, p.dp.degree);
-  if (strategies::sharded_by_fsdp2(p.dp)) {
-    text += fmt::format("{}FSDP2{}", separator, p.dp.reshard_after_forward ? "" : " (no reshard)");
+  if (strategies::sharded_by_fsdp(p.dp)) {
+    text +=
+        fmt::format("{}FSDP{}{}", separator, p.dp.sharding == strategies::Sharding::kFsdp2 ? 2 : 1,
+                    p.dp.reshard_after_forward ? "" : " (no reshard)");
     if (p.dp.replicate > 1) text += fmt::format(" × {} replicas", p.dp.replicate);
   } else if (p.dp.zero > 0) {
     text += fmt::format("{}ZeRO-{}", separator, p.dp.zero);

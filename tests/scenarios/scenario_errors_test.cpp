@@ -260,14 +260,18 @@ TEST_CASE("inconsistent parallel layouts are errors at the key at fault") {
   errors = errors_of(
       cluster_scenario("llama2-7b", "{gpu: a100-80gb, gpus_per_node: 4}", "{offload: optimizer}"));
   CHECK(has(errors, 4, 21, "needs ZeRO"));
-  // FSDP2 shards all states or none, its options need it, HSDP's replicas split dp.
-  const std::tuple<const char*, int, const char*> fsdp2_cases[] = {
+  // FSDP shards all states or none, its options need it, HSDP's replicas split dp.
+  const std::tuple<const char*, int, const char*> fsdp_cases[] = {
       {"{zero: 2, sharding: fsdp2}", 31, "parallel.zero = 2 with sharding: fsdp2"},
-      {"{zero: 3, dp_replicate: 2}", 35, "parallel.dp_replicate (HSDP) applies to FSDP2"},
+      {"{zero: 1, sharding: fsdp1}", 31, "parallel.zero = 1 with sharding: fsdp1"},
+      {"{zero: 3, dp_replicate: 2}", 35, "parallel.dp_replicate (HSDP) applies to FSDP"},
       {"{zero: 3, sharding: fsdp2, dp_replicate: 3}", 52,
        "parallel.dp_replicate = 3 must divide dp = 4"},
-      {"{zero: 1, reshard_after_forward: false}", 44, "reshard_after_forward applies to FSDP2"}};
-  for (const auto& [parallel, column, message] : fsdp2_cases) {
+      {"{zero: 1, reshard_after_forward: false}", 44, "reshard_after_forward applies to FSDP"},
+      {"{zero: 2, reduce_dtype: fp32}", 35, "reduce_dtype is FSDP's"},
+      {"{zero: 3, sharding: fsdp1, offload: optimizer}", 47,
+       "parallel.offload with sharding: fsdp1"}};
+  for (const auto& [parallel, column, message] : fsdp_cases) {
     CAPTURE(parallel);
     errors =
         errors_of(cluster_scenario("llama2-7b", "{gpu: a100-80gb, gpus_per_node: 4}", parallel));

@@ -185,14 +185,22 @@ TEST_CASE("ZeRO-1/2 cast the shard's 16-bit gradients to fp32 at the step, unles
 namespace {
 
 /// Llama 2 7B sharded by FSDP2 over `dp` ranks (`replicate` replicas of them).
-StageStates fsdp2_states(
-    int64_t dp, bool reshard = true, int64_t replicate = 1,
-    memsim::strategies::PrecisionRecipe recipe = memsim::strategies::PrecisionRecipe::kBf16Mixed) {
+/// An FSDP layout; by default torchtitan's FSDP2 (fp32 reductions), resharding.
+struct FsdpLayout {
+  memsim::strategies::Sharding sharding = memsim::strategies::Sharding::kFsdp2;
+  bool reshard = true;
+  int64_t replicate = 1;
+  memsim::strategies::PrecisionRecipe recipe = memsim::strategies::PrecisionRecipe::kBf16Mixed;
+  memsim::strategies::ReduceDtype reduce = memsim::strategies::ReduceDtype::kFp32;
+};
+
+StageStates fsdp_states(int64_t dp, const FsdpLayout& layout = {}) {
   WholeModelStage stage(3, dp);
-  stage.parallel.dp.sharding = memsim::strategies::Sharding::kFsdp2;
-  stage.parallel.dp.reshard_after_forward = reshard;
-  stage.parallel.dp.replicate = replicate;
-  stage.precision.recipe = recipe;
+  stage.parallel.dp.sharding = layout.sharding;
+  stage.parallel.dp.reshard_after_forward = layout.reshard;
+  stage.parallel.dp.replicate = layout.replicate;
+  stage.parallel.dp.reduce_dtype = layout.reduce;
+  stage.precision.recipe = layout.recipe;
   return stage.states();
 }
 
@@ -210,7 +218,7 @@ TEST_CASE("FSDP2 keeps the fp32 shard alone, and makes fp32 gradient shards in b
   const WholeModelStage zero3(3, n);
   const int64_t psi = zero3.psi;
   const StageStates deepspeed = zero3.states();
-  const StageStates fsdp2 = fsdp2_states(n);
+  const StageStates fsdp2 = fsdp_states(n);
   // Under mixed precision the fp32 shard is the parameter and the master: no 16-bit shard,
   // 4Ψ/N + 8Ψ/N for Adam, where DeepSpeed keeps 2Ψ/N + 4Ψ/N + 8Ψ/N + 2Ψ/N of gradients.
   CHECK(fsdp2.gpu[Category::kWeights].value() == 0);
@@ -242,22 +250,49 @@ TEST_CASE("FSDP2 keeps the fp32 shard alone, and makes fp32 gradient shards in b
 TEST_CASE("FSDP2 without resharding keeps the gathered parameters; HSDP shards per replica") {
   const int64_t n = 8;
   const int64_t psi = WholeModelStage(3, n).psi;
-  const StageStates kept = fsdp2_states(n, false);
+  const StageStates kept = fsdp_states(n, {.reshard = false});
   CHECK(kept.gpu[Category::kWeights].value() == 2 * psi);
   CHECK(sum(kept.gathered).value() == 0);
   // Two replicas of 8 shards hold what one group of 8 does, and all-reduce the shards'
   // gradients after the last backward.
-  const StageStates hsdp = fsdp2_states(16, true, 2);
-  const StageStates fsdp = fsdp2_states(n);
+  const StageStates hsdp = fsdp_states(16, {.replicate = 2});
+  const StageStates fsdp = fsdp_states(n);
   CHECK(hsdp.gpu == fsdp.gpu);
   CHECK(hsdp.reduce_s > 0.0);
   CHECK(fsdp.reduce_s == 0.0);
   // In one dtype (pure bf16) the shard is the weights, the gradients bf16 throughout.
-  const StageStates pure = fsdp2_states(n, true, 1, memsim::strategies::PrecisionRecipe::kBf16);
+  const StageStates pure = fsdp_states(n, {.recipe = memsim::strategies::PrecisionRecipe::kBf16,
+                                           .reduce = memsim::strategies::ReduceDtype::kGradients});
   CHECK(pure.gpu[Category::kWeights].value() == part(2 * psi, n));
   CHECK(pure.gpu[Category::kMasterWeights].value() == 0);
   CHECK(sum(pure.gradients_per_twin).value() >= part(2 * psi, n));
   CHECK(pure.gradients[1].value() == fsdp.gradients[1].value() / 3 * 2);
+}
+
+TEST_CASE("around a block's backward FSDP2 copies the gradients to reduce them, FSDP1 to cast") {
+  using memsim::strategies::ReduceDtype;
+  using memsim::strategies::Sharding;
+  const int64_t n = 8;
+  const StageStates deepspeed = WholeModelStage(3, n).states();
+  const auto held = [&](Sharding sharding, ReduceDtype reduce) {
+    const StageStates states = fsdp_states(n, {.sharding = sharding, .reduce = reduce});
+    // Whatever the reduction, the shards are fp32 and the same.
+    CHECK(sum(states.gradients_per_twin) == sum(fsdp_states(n).gradients_per_twin));
+    return states.gradients[1];
+  };
+  // DeepSpeed's slot holds the bf16 gradients, 2 bytes a parameter: FSDP2 adds its
+  // reduce-scatter input in the reduce dtype; FSDP1 reduces the flat gradient in place
+  // unless it casts it.
+  const Bytes bf16 = deepspeed.gradients[1];
+  CHECK(held(Sharding::kFsdp2, ReduceDtype::kFp32) == bf16 * 3);
+  CHECK(held(Sharding::kFsdp2, ReduceDtype::kGradients) == bf16 * 2);
+  CHECK(held(Sharding::kFsdp2, ReduceDtype::kBf16) == bf16 * 2);
+  CHECK(held(Sharding::kFsdp1, ReduceDtype::kFp32) == bf16 * 3);
+  CHECK(held(Sharding::kFsdp1, ReduceDtype::kGradients) == bf16);
+  // Both versions keep the fp32 shard alone, and gather the same per block.
+  const StageStates fsdp1 = fsdp_states(n, {.sharding = Sharding::kFsdp1});
+  CHECK(fsdp1.gpu == fsdp_states(n).gpu);
+  CHECK(fsdp1.gathered == fsdp_states(n).gathered);
 }
 
 TEST_CASE("HSDP's shard of the parameters repeats in every replica") {
