@@ -76,8 +76,11 @@ struct LayerGraph::Impl {
                                std::vector<TensorId> inputs) {
     const OpKindInfo& info = op_info(kind);
     MEMSIM_CHECK(static_cast<int>(inputs.size()) == info.inputs);
-    const bool compiled = compiled_layers() && layer >= 0 && layer < model.layers;
-    const auto applies_here = [&](Condition when) { return applies(when, model, compiled); };
+    const OpContext context{
+        .compiled_layer = compiled_layers() && layer >= 0 && layer < model.layers,
+        .autocast = options.autocast,
+        .fp32_stream = options.fp32_stream};
+    const auto applies_here = [&](Condition when) { return applies(when, model, context); };
     const auto id = static_cast<OpId>(ops.size());
     MEMSIM_CHECK(static_cast<OpId>(boost::add_vertex(graph)) == id);
     OpNode node{kind, layer, prefix + info.name, std::move(inputs), {}, {}, {}, {}, {}, {}};
@@ -87,8 +90,8 @@ struct LayerGraph::Impl {
     }
     const bool differentiable = kind != OpKind::kInput;
     for (const TensorSpec& out : info.outputs) {
-      const bool grad = differentiable &&
-                        (out.dtype == DtypeClass::kActivation || out.dtype == DtypeClass::kFp32);
+      const bool grad =
+          differentiable && out.dtype != DtypeClass::kMask && out.dtype != DtypeClass::kIndex;
       node.outputs.push_back(
           add_tensor(node.name + "." + out.name, out, id, TensorRole::kOutput, grad));
     }
@@ -132,8 +135,13 @@ struct LayerGraph::Impl {
     return add_op(kind, layer, prefix, std::move(inputs)).at(0);
   }
 
+  /// Dropout's output is in its input's dtype: the residual stream's after the embedding,
+  /// the matmuls' after a projection.
   TensorId maybe_dropout(TensorId x, int32_t layer, const std::string& prefix) {
-    return model.dropout > 0.0 ? add_op1(OpKind::kDropout, layer, prefix, {x}) : x;
+    if (model.dropout <= 0.0) return x;
+    const TensorId out = add_op1(OpKind::kDropout, layer, prefix, {x});
+    tensors[out].spec.dtype = tensors[x].spec.dtype;
+    return out;
   }
 
   void build() {
@@ -227,6 +235,10 @@ struct LayerGraph::Impl {
   /// 1.13 made a third, tools/calibration/measure_chunked_loss.py).
   void share_the_weight(OpNode& chunk) {
     chunk.params.clear();
+    // Nor does it cast the weight again under autocast: the cast is cached.
+    std::erase_if(chunk.saved, [&](TensorId t) {
+      return tensors[t].spec.name == std::string_view("weight_cast");
+    });
     const TensorSpec gradient{
         "weight_gradient", {Dim::kVocab, Dim::kHidden}, DtypeClass::kActivation};
     const auto id = static_cast<OpId>(ops.size() - 1);

@@ -79,8 +79,12 @@ struct GraphOptions {
   /// (torchtune's chunked output and CEWithChunkedOutputLoss); 1: the whole sequence.
   int64_t loss_chunks = 1;
   /// What torch.compile compiles: each transformer layer, the loss, both or neither
-  /// (strategies/compile.cpp).
+  /// (strategies/torch_compile.cpp).
   uint8_t compiled = 0;
+  /// The forward runs under torch.autocast over fp32 parameters (strategies/precision.cpp).
+  bool autocast = false;
+  /// The residual stream is fp32 (the fp32 recipe, or autocast over fp32 parameters).
+  bool fp32_stream = false;
   bool operator==(const GraphOptions&) const = default;
 };
 

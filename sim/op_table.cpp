@@ -34,11 +34,31 @@ const Shape kExpandedKv{D::kKeySeq, D::kBatch, D::kHeads, D::kHeadDim};
 const Shape kSbv{D::kHeadSeq, D::kBatch, D::kVocab};
 const Shape kSb{D::kSeq, D::kBatch};
 
+/// What a matmul keeps of its input: the input itself, or under autocast over fp32
+/// parameters a 16-bit copy of an input from the fp32 residual stream, which each matmul
+/// casts for itself (autocast caches casts of parameters only; measured in PyTorch:
+/// tests/fixtures/pytorch_saved_tensors.json, llama_layer_autocast_bf16_hf_rmsnorm).
+std::vector<SavedSpec> matmul_input(bool from_stream, Shape input_shape) {
+  if (!from_stream) return {input(0)};
+  return {input(0, Condition::kNoAutocast),
+          own({"input_cast", input_shape, kAct}, Condition::kAutocast)};
+}
+
+/// Under autocast a matmul also keeps the 16-bit copy of its fp32 weight (MmBackward0.mat2),
+/// which the autocast cache holds at least until the forward ends.
+SavedSpec weight_cast(Shape weight) {
+  return own({"weight_cast", weight, kAct}, Condition::kAutocast);
+}
+
 // A linear layer saves its input (its weight is a parameter, not an activation). The bias
-// of a row-parallel layer is added after the reduction, so it is replicated.
+// of a row-parallel layer is added after the reduction, so it is replicated. The layers
+// after a norm read the residual stream's dtype.
 OpKindInfo linear(OpKind kind, const char* name, const char* description, Shape weight,
-                  int input_dims, ShardKind shard, Shape bias, Condition bias_when, Shape out) {
+                  int input_dims, ShardKind shard, Shape bias, Condition bias_when, Shape out,
+                  bool from_stream) {
   const ShardKind bias_shard = shard == ShardKind::kRow ? ShardKind::kReplicated : shard;
+  std::vector<SavedSpec> saved = matmul_input(from_stream, kSbh);
+  saved.push_back(weight_cast(weight));
   return {.kind = kind,
           .name = name,
           .description = description,
@@ -46,7 +66,7 @@ OpKindInfo linear(OpKind kind, const char* name, const char* description, Shape 
           .outputs = {{"output", out, kAct}},
           .params = {{.name = "weight", .shape = weight, .shard = shard, .input_dims = input_dims},
                      {"bias", bias, bias_shard, bias_when}},
-          .saved = {input(0)},
+          .saved = std::move(saved),
           .flops = FlopsRule::kMatmul,
           .matmul_weight = weight};
 }
@@ -58,7 +78,7 @@ OpKindInfo norm(OpKind kind, const char* name, const char* description) {
           .name = name,
           .description = description,
           .inputs = 1,
-          .outputs = {{"output", kSbh, kAct}},
+          .outputs = {{"output", kSbh, DtypeClass::kStream}},
           .params = {{"weight", {D::kHidden}, ShardKind::kReplicated},
                      {"bias", {D::kHidden}, ShardKind::kReplicated, Condition::kLayerNorm}},
           .saved = {input(0), own({"mean", kSb, DtypeClass::kFp32}, Condition::kLayerNorm),
@@ -82,10 +102,11 @@ OpKindInfo eager_rms_norm(OpKind kind, const char* name, const char* description
           .name = name,
           .description = description,
           .inputs = 1,
-          .outputs = {{"output", kSbh, kAct}},
+          .outputs = {{"output", kSbh, DtypeClass::kStream}},
           .params = {{"weight", {D::kHidden}, ShardKind::kReplicated}},
-          .saved = {own({"input_fp32", kSbh, DtypeClass::kFp32}),
-                    own({"rstd", kSb, DtypeClass::kFp32}), own({"normalized", kSbh, kAct})},
+          .saved = {own({"input_fp32", kSbh, DtypeClass::kFp32}, Condition::kLowPrecisionStream),
+                    input(0, Condition::kFp32Stream), own({"rstd", kSb, DtypeClass::kFp32}),
+                    own({"normalized", kSbh, DtypeClass::kStream})},
           .forward_workspace = {fp32_copy, {"variance", kSb, DtypeClass::kFp32}},
           .backward_workspace = {fp32_copy, fp32_copy, fp32_copy, fp32_copy, fp32_copy}};
 }
@@ -102,14 +123,14 @@ void add_input_ops(std::vector<OpKindInfo>& table) {
                    .name = "embedding",
                    .description = "token embedding lookup; saves the token ids for its backward",
                    .inputs = 1,
-                   .outputs = {{"output", kSbh, kAct}},
+                   .outputs = {{"output", kSbh, DtypeClass::kStream}},
                    .params = {{"weight", {D::kVocab, D::kHidden}, ShardKind::kVocab}},
                    .saved = {input(0)}});
   table.push_back({.kind = OpKind::kPositionEmbedding,
                    .name = "position_embedding",
                    .description = "learned absolute positions added to the embedding",
                    .inputs = 1,
-                   .outputs = {{"output", kSbh, kAct}},
+                   .outputs = {{"output", kSbh, DtypeClass::kStream}},
                    .params = {{"weight", {D::kPositions, D::kHidden}, ShardKind::kReplicated}}});
   table.push_back({.kind = OpKind::kDropout,
                    .name = "dropout",
@@ -126,13 +147,13 @@ void add_attention_ops(std::vector<OpKindInfo>& table) {
                                  "RMS norm before attention and MLP, in PyTorch ops (fp32 copy)"));
   table.push_back(linear(OpKind::kQProj, "q_proj", "query projection, column-parallel",
                          {D::kHidden, D::kHeads, D::kHeadDim}, 1, ShardKind::kColumn,
-                         {D::kHeads, D::kHeadDim}, Condition::kQkvBias, kSbad));
+                         {D::kHeads, D::kHeadDim}, Condition::kQkvBias, kSbad, true));
   table.push_back(linear(OpKind::kKProj, "k_proj", "key projection, column-parallel",
                          {D::kHidden, D::kKvHeads, D::kHeadDim}, 1, ShardKind::kColumn,
-                         {D::kKvHeads, D::kHeadDim}, Condition::kQkvBias, kSbkd));
+                         {D::kKvHeads, D::kHeadDim}, Condition::kQkvBias, kSbkd, true));
   table.push_back(linear(OpKind::kVProj, "v_proj", "value projection, column-parallel",
                          {D::kHidden, D::kKvHeads, D::kHeadDim}, 1, ShardKind::kColumn,
-                         {D::kKvHeads, D::kHeadDim}, Condition::kQkvBias, kSbkd));
+                         {D::kKvHeads, D::kHeadDim}, Condition::kQkvBias, kSbkd, true));
   // Eager attention materialises the s×s scores: softmax(QKᵀ/√d) V. It saves Q, K, V (with
   // grouped KV heads, the copies expanded to every query head that the matmuls consume),
   // the softmax output and, with dropout, its one-byte mask and the dropped-out
@@ -197,22 +218,22 @@ void add_attention_ops(std::vector<OpKindInfo>& table) {
        .flops = FlopsRule::kAttention});
   table.push_back(linear(OpKind::kOutProj, "o_proj", "attention output projection, row-parallel",
                          {D::kHeads, D::kHeadDim, D::kHidden}, 2, ShardKind::kRow, {D::kHidden},
-                         Condition::kLinearBias, kSbh));
+                         Condition::kLinearBias, kSbh, false));
   table.push_back({.kind = OpKind::kResidualAdd,
                    .name = "residual_add",
                    .description = "residual connection; saves nothing",
                    .inputs = 2,
-                   .outputs = {{"output", kSbh, kAct}}});
+                   .outputs = {{"output", kSbh, DtypeClass::kStream}}});
 }
 
 /// The MLP: up (and gate) projections, activation, down projection.
 void add_mlp_ops(std::vector<OpKindInfo>& table) {
   table.push_back(linear(OpKind::kMlpUp, "mlp_up", "MLP up projection, column-parallel",
                          {D::kHidden, D::kFfn}, 1, ShardKind::kColumn, {D::kFfn},
-                         Condition::kLinearBias, kSbf));
+                         Condition::kLinearBias, kSbf, true));
   table.push_back(linear(OpKind::kMlpGate, "mlp_gate", "SwiGLU gate projection, column-parallel",
                          {D::kHidden, D::kFfn}, 1, ShardKind::kColumn, {D::kFfn},
-                         Condition::kLinearBias, kSbf));
+                         Condition::kLinearBias, kSbf, true));
   table.push_back({.kind = OpKind::kGelu,
                    .name = "gelu",
                    .description = "GeLU activation (one kernel); saves its input",
@@ -244,7 +265,7 @@ void add_mlp_ops(std::vector<OpKindInfo>& table) {
                    .saved = {input(0), input(1)}});
   table.push_back(linear(OpKind::kMlpDown, "mlp_down", "MLP down projection, row-parallel",
                          {D::kFfn, D::kHidden}, 1, ShardKind::kRow, {D::kHidden},
-                         Condition::kLinearBias, kSbh));
+                         Condition::kLinearBias, kSbh, false));
 }
 
 /// The final norm, the LM head and the loss.
@@ -256,15 +277,20 @@ void add_head_ops(std::vector<OpKindInfo>& table) {
   // whole sequence it keeps its input. A chunk of the sequence along dim 1 of (b, s, h) is
   // not contiguous: the matmul copies it and keeps the copy for its backward (aten.clone
   // saved by MmBackward0; measured in PyTorch 1.13: tests/fixtures/pytorch_chunked_loss.json).
-  for (const auto& [kind, description, saved] :
+  // Under autocast the chunk's copy is the 16-bit cast.
+  const Shape vocab_weight{D::kVocab, D::kHidden};
+  for (const auto& [kind, description, input_saved] :
        {std::tuple{OpKind::kLmHead,
                    "projection to the vocabulary, vocab-parallel; shares the "
                    "embedding if tied",
-                   input(0)},
+                   matmul_input(true, kSbh)},
         std::tuple{OpKind::kLmHeadChunk,
                    "the projection to the vocabulary of one chunk of the "
                    "sequence",
-                   own({"input_chunk", {D::kHeadSeq, D::kBatch, D::kHidden}, kAct})}}) {
+                   std::vector<SavedSpec>{
+                       own({"input_chunk", {D::kHeadSeq, D::kBatch, D::kHidden}, kAct})}}}) {
+    std::vector<SavedSpec> saved = input_saved;
+    saved.push_back(weight_cast(vocab_weight));
     table.push_back(
         {.kind = kind,
          .name = "lm_head",
@@ -274,9 +300,9 @@ void add_head_ops(std::vector<OpKindInfo>& table) {
          .params =
              {{"weight", {D::kVocab, D::kHidden}, ShardKind::kVocab, Condition::kUntiedHead},
               {"weight", {D::kVocab, D::kHidden}, ShardKind::kVocab, Condition::kTiedHead, true}},
-         .saved = {saved},
+         .saved = std::move(saved),
          .flops = FlopsRule::kMatmul,
-         .matmul_weight = {D::kVocab, D::kHidden},
+         .matmul_weight = vocab_weight,
          .matmul_tokens = D::kHeadSeq});
   }
   // The loss runs on an fp32 copy of the logits, as F.cross_entropy(logits.float(), labels)
@@ -325,7 +351,7 @@ std::vector<OpKindInfo> build_table() {
 
 }  // namespace
 
-bool applies(Condition when, const ModelSpec& model, bool compiled_layer) {
+bool applies(Condition when, const ModelSpec& model, const OpContext& context) {
   switch (when) {
     case Condition::kAlways:
       return true;
@@ -346,9 +372,17 @@ bool applies(Condition when, const ModelSpec& model, bool compiled_layer) {
     case Condition::kUngroupedKv:
       return !model.grouped_kv();
     case Condition::kFp32Softmax:
-      return model.softmax_kernel == SoftmaxKernel::kFp32 && !compiled_layer;
+      return model.softmax_kernel == SoftmaxKernel::kFp32 && !context.compiled_layer;
     case Condition::kFp32SoftmaxCompiled:
-      return model.softmax_kernel == SoftmaxKernel::kFp32 && compiled_layer;
+      return model.softmax_kernel == SoftmaxKernel::kFp32 && context.compiled_layer;
+    case Condition::kAutocast:
+      return context.autocast;
+    case Condition::kNoAutocast:
+      return !context.autocast;
+    case Condition::kFp32Stream:
+      return context.fp32_stream;
+    case Condition::kLowPrecisionStream:
+      return !context.fp32_stream;
   }
   return false;
 }

@@ -56,9 +56,12 @@ class Shape {
 /// What a tensor's elements are, before a precision recipe turns them into bytes.
 enum class DtypeClass : uint8_t {
   kActivation,  ///< the activation dtype (bf16/fp16; fp32 under the fp32 recipe)
-  kMask,        ///< one byte: dropout masks
-  kFp32,        ///< always fp32: normalisation and softmax statistics, upcast logits
-  kIndex,       ///< int64 token ids and labels
+  /// The residual stream's: the embedding, the norms and the residual adds compute in it.
+  /// The activation dtype, but fp32 under autocast over fp32 parameters.
+  kStream,
+  kMask,   ///< one byte: dropout masks
+  kFp32,   ///< always fp32: normalisation and softmax statistics, upcast logits
+  kIndex,  ///< int64 token ids and labels
 };
 
 /// When a table entry applies, decided by the model spec.
@@ -74,6 +77,10 @@ enum class Condition : uint8_t {
   kUngroupedKv,          ///< kv_heads == heads
   kFp32Softmax,          ///< softmax_kernel = fp32, run eagerly
   kFp32SoftmaxCompiled,  ///< softmax_kernel = fp32 in a layer torch.compile compiled
+  kAutocast,             ///< under torch.autocast: matmuls cast their inputs and weights
+  kNoAutocast,
+  kFp32Stream,          ///< the residual stream is fp32
+  kLowPrecisionStream,  ///< the residual stream is 16-bit
 };
 
 struct TensorSpec {
@@ -88,9 +95,16 @@ struct TensorSpec {
 /// vocabulary rows; replicated parameters are whole on every rank.
 enum class ShardKind : uint8_t { kReplicated, kColumn, kRow, kVocab };
 
-/// Whether a table entry guarded by `when` exists for `model`, for an op in a layer that
-/// torch.compile compiled or not.
-bool applies(Condition when, const ModelSpec& model, bool compiled_layer);
+/// Where an op runs, beyond what the model is: what the framework's graph options and the
+/// precision make of it.
+struct OpContext {
+  bool compiled_layer = false;  ///< in a transformer layer torch.compile compiled
+  bool autocast = false;        ///< under torch.autocast over fp32 parameters
+  bool fp32_stream = false;     ///< the residual stream is fp32
+};
+
+/// Whether a table entry guarded by `when` exists for `model` where `context` says.
+bool applies(Condition when, const ModelSpec& model, const OpContext& context);
 
 struct ParamSpec {
   const char* name;

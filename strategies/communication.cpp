@@ -14,7 +14,7 @@ bool sharded(const sim::OpNode& op) {
 
 /// An activation with no tensor-parallel dimension: whole (or sequence-split) on each rank.
 bool unsplit_activation(const sim::TensorSpec& spec) {
-  return spec.dtype == sim::DtypeClass::kActivation &&
+  return (spec.dtype == sim::DtypeClass::kActivation || spec.dtype == sim::DtypeClass::kStream) &&
          std::none_of(spec.shape.begin(), spec.shape.end(), sim::is_tensor_parallel_dim);
 }
 

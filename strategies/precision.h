@@ -12,7 +12,7 @@
 
 namespace memsim::strategies {
 
-enum class PrecisionRecipe { kFp32, kBf16Mixed, kFp16Mixed, kBf16 };
+enum class PrecisionRecipe { kFp32, kBf16Mixed, kFp16Mixed, kBf16, kAmpBf16, kAmpFp16 };
 
 /// A numeric type a scenario can name for gradients or activations.
 enum class Dtype { kFp32, kBf16, kFp16 };
@@ -28,6 +28,8 @@ struct RecipeInfo {
   int64_t master_bytes;  ///< fp32 master copy, 0 when none
   int64_t state_bytes;   ///< one optimizer state element (an Adam moment)
   int64_t activation_bytes;
+  int64_t stream_bytes;  ///< the residual stream's (sim::DtypeClass::kStream)
+  bool autocast;         ///< torch.autocast over fp32 parameters
 };
 
 /// The recipes, in the order `memsim` lists them.
@@ -45,6 +47,7 @@ struct Precision {
   int64_t master_bytes() const { return info().master_bytes; }
   int64_t state_bytes() const { return info().state_bytes; }
   int64_t activation_bytes() const;
+  int64_t stream_bytes() const;
   /// Bytes of one element of a tensor of `dtype` class.
   int64_t bytes(sim::DtypeClass dtype) const;
   bool operator==(const Precision&) const = default;

@@ -64,3 +64,29 @@ TEST_CASE("the pass declares the precision keys, and the key table reads them") 
   CHECK(memsim::testing::has_diagnostic(errors, 5, 21, "did you mean 'bf16-mixed'"));
   CHECK(memsim::testing::has_diagnostic(errors, 5, 44, "expected fp32, bf16 or fp16"));
 }
+
+TEST_CASE("autocast over fp32 parameters: fp32 states, an fp32 stream, 16-bit matmuls") {
+  const Precision amp{PrecisionRecipe::kAmpBf16};
+  CHECK(amp.weight_bytes() + amp.gradient_bytes() + amp.master_bytes() + 2 * amp.state_bytes() ==
+        16);
+  CHECK(amp.bytes(memsim::sim::DtypeClass::kActivation) == 2);
+  CHECK(amp.bytes(memsim::sim::DtypeClass::kStream) == 4);
+  // The graph casts under it, and its stream is fp32; bf16-mixed's is 16-bit.
+  auto plan =
+      memsim::testing::scenario_from_text(std::string(kBase) + "precision: amp-bf16\n", "p.yaml")
+          .variants.front()
+          .plan;
+  auto options = memsim::strategies::graph_options(plan);
+  CHECK(options.autocast);
+  CHECK(options.fp32_stream);
+  plan.precision = {PrecisionRecipe::kBf16Mixed};
+  options = memsim::strategies::graph_options(plan);
+  CHECK_FALSE(options.autocast);
+  CHECK_FALSE(options.fp32_stream);
+  // Checkpointing would drop the weights' casts that autocast's cache keeps: refused.
+  const auto errors = memsim::testing::diagnostics_of([] {
+    memsim::testing::scenario_from_text(
+        std::string(kBase) + "precision: amp-bf16\ncheckpointing: full\n", "p.yaml");
+  });
+  CHECK(memsim::testing::has_diagnostic(errors, 5, 12, "autocast caches every weight"));
+}

@@ -182,3 +182,19 @@ TEST_CASE("the loss saves fp32 log-probabilities and labels; its backward holds 
   CHECK(peak.size() == 3);
   CHECK(made + measured_saved - 8 * s * b == peak[0]["bytes"].get<int64_t>() * 3);
 }
+
+TEST_CASE("under autocast over fp32 parameters a LLaMA block saves what PyTorch saves") {
+  const auto c = fixture_case("llama_layer_autocast_bf16_hf_rmsnorm");
+  const int64_t s = c["dims"]["s"], b = c["dims"]["b"], h = c["dims"]["h"];
+  const int64_t measured = c["total_saved_bytes"];
+  const auto& rope = c["per_module"]["self_attn/rope"];
+  const int64_t squares_kept_by_torch_1_13 = 2 * 4 * s * b * h;
+  auto model = llama_block();
+  model.norm_kernel = memsim::sim::NormKernel::kEager;
+  model.softmax_kernel = memsim::sim::SoftmaxKernel::kFp32;
+  auto plan = memsim::testing::one_gpu_plan(model, s, b);
+  plan.precision.recipe = memsim::strategies::PrecisionRecipe::kAmpBf16;
+  const auto w = memsim::testing::walk(plan);
+  CHECK(memsim::testing::forward_activation_bytes(w.timeline, 0) ==
+        measured - rope["bytes"].get<int64_t>() - squares_kept_by_torch_1_13);
+}

@@ -659,6 +659,29 @@ def llama_case(fused):
     return case_record(name, desc, dims, "bfloat16", summ, extra)
 
 
+def llama_autocast_case():
+    """Transformers' Trainer with bf16=True on a model loaded in fp32: autocast over fp32
+    parameters, the residual stream and the norms in fp32, RoPE's cos/sin in the hidden
+    states' dtype (fp32), the linears and the attention matmuls cast to bf16."""
+    D = DIMS
+    dims = dict(s=D["s"], b=D["b"], h=D["h"], a=D["a"], kv=D["kv"], d=D["d"], ffn=D["ffn_llama"])
+    torch.manual_seed(0)
+    layer = LlamaDecoderLayer(D["h"], D["a"], D["kv"], D["ffn_llama"], LlamaRMSNorm)
+    x = torch.randn(D["b"], D["s"], D["h"], dtype=torch.float32, requires_grad=True)
+    pos = torch.arange(D["s"]).unsqueeze(0)
+    cos, sin = llama_rope_cos_sin(D["d"], pos, torch.float32)
+    mask = llama_causal_mask(D["b"], D["s"], torch.float32)
+
+    def forward():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return [layer(x, cos, sin, mask)]
+
+    summ = measure(layer, "layer", forward, dims)
+    desc = ("as llama_layer_bfloat16_hf_rmsnorm, with fp32 parameters, input, cos/sin and mask, "
+            "run under torch.autocast('cpu', dtype=torch.bfloat16)")
+    return case_record("llama_layer_autocast_bf16_hf_rmsnorm", desc, dims, "float32+autocast", summ)
+
+
 def loss_head_peak(D):
     """Separate run (identity saved-tensor hooks so the saved tensors stay the
     Python objects we track): live bytes of storages created by aten ops."""
@@ -765,6 +788,7 @@ def main():
                 cases.append(gpt2_case(dtype, act, p, dmode))
     cases.append(llama_case(fused=False))
     cases.append(llama_case(fused=True))
+    cases.append(llama_autocast_case())
     cases.append(loss_case())
     cases.append(embedding_case("F.dropout"))
     cases.append(embedding_case("native_dropout"))
