@@ -44,7 +44,7 @@ from torch.utils._pytree import tree_flatten
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT_PATH = os.path.join(REPO, "tests", "fixtures", "pytorch_saved_tensors.json")
 SOURCE = ("tools/calibration/measure_saved_tensors.py; torch %s (Debian build, /usr/bin/python3); "
-          "measured 2026-12-02; CPU" % torch.__version__)
+          "measured 2026-12-03; CPU" % torch.__version__)
 
 # Dims chosen so that s*b*h, a*s*s*b, s*b*V, s*s, s*d are all distinct (with
 # s=16,b=2,h=64,a=4 one gets s*b*h == a*s*s*b, which makes totals ambiguous).
