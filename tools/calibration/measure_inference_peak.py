@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import measure_saved_tensors as m  # noqa: E402
+import transformer_blocks as blocks  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT_PATH = os.path.join(REPO, "tests", "fixtures", "pytorch_inference_peak.json")
@@ -35,11 +36,11 @@ def decode_attention(attn, x, cos, sin, k_cache, v_cache, pos):
     q = attn.q_proj(x).view(b, s, attn.a, attn.d).transpose(1, 2)
     k = attn.k_proj(x).view(b, s, attn.kv, attn.d).transpose(1, 2)
     v = attn.v_proj(x).view(b, s, attn.kv, attn.d).transpose(1, 2)
-    q, k = m.apply_rotary_pos_emb(q, k, cos, sin)
+    q, k = blocks.apply_rotary_pos_emb(q, k, cos, sin)
     k_cache[:, :, pos:pos + 1].copy_(k)
     v_cache[:, :, pos:pos + 1].copy_(v)
-    keys = m.repeat_kv(k_cache[:, :, :pos + 1], attn.a // attn.kv)
-    values = m.repeat_kv(v_cache[:, :, :pos + 1], attn.a // attn.kv)
+    keys = blocks.repeat_kv(k_cache[:, :, :pos + 1], attn.a // attn.kv)
+    values = blocks.repeat_kv(v_cache[:, :, :pos + 1], attn.a // attn.kv)
     w = torch.matmul(q, keys.transpose(2, 3)) / math.sqrt(attn.d)
     w = F.softmax(w, dim=-1, dtype=torch.float32).to(q.dtype)
     o = torch.matmul(w, values).transpose(1, 2).contiguous().reshape(b, s, attn.h)
@@ -60,16 +61,16 @@ def main():
     torch.set_num_threads(1)
     D = DIMS
     dt = torch.bfloat16
-    layer = m.LlamaDecoderLayer(D["h"], D["a"], D["kv"], D["f"], m.LlamaRMSNorm).to(dt).eval()
+    layer = blocks.LlamaDecoderLayer(D["h"], D["a"], D["kv"], D["f"], blocks.LlamaRMSNorm).to(dt).eval()
 
     x = torch.randn(D["b"], D["s"], D["h"], dtype=dt)
-    cos, sin = m.llama_rope_cos_sin(D["d"], torch.arange(D["s"])[None].expand(D["b"], -1), dt)
-    mask = m.llama_causal_mask(D["b"], D["s"], dt)
+    cos, sin = blocks.llama_rope_cos_sin(D["d"], torch.arange(D["s"])[None].expand(D["b"], -1), dt)
+    mask = blocks.llama_causal_mask(D["b"], D["s"], dt)
     prefill = peak_of(lambda: layer(x, cos, sin, mask))
 
     pos = D["C"] - 1
     x1 = torch.randn(D["b"], 1, D["h"], dtype=dt)
-    cos1, sin1 = m.llama_rope_cos_sin(D["d"], torch.full((D["b"], 1), pos), dt)
+    cos1, sin1 = blocks.llama_rope_cos_sin(D["d"], torch.full((D["b"], 1), pos), dt)
     k_cache = torch.zeros(D["b"], D["kv"], D["C"], D["d"], dtype=dt)
     v_cache = torch.zeros_like(k_cache)
 
