@@ -181,9 +181,11 @@ std::optional<sim::ModelSpec> read_model(const ConfigNode& node, const std::stri
                                  {"flash", sim::AttentionImpl::kFlash},
                                  {"sdpa", sim::AttentionImpl::kSdpa}},
                                 spec.attention);
-  read_enum<sim::NormKernel>(
-      reader, "norm_kernel",
-      {{"fused", sim::NormKernel::kFused}, {"eager", sim::NormKernel::kEager}}, spec.norm_kernel);
+  read_enum<sim::NormKernel>(reader, "norm_kernel",
+                             {{"fused", sim::NormKernel::kFused},
+                              {"eager", sim::NormKernel::kEager},
+                              {"eager-fp32", sim::NormKernel::kEagerFp32Weight}},
+                             spec.norm_kernel);
   read_enum<sim::SwiGluKernel>(
       reader, "swiglu_kernel",
       {{"eager", sim::SwiGluKernel::kEager}, {"fused", sim::SwiGluKernel::kFused}},

@@ -85,7 +85,9 @@ std::vector<ScenarioKey> model_rows() {
       field_row("model.attention",
                 "eager (scores materialised) | flash | sdpa (flash fed KV heads repeated)",
                 MEMSIM_PLAN_FIELD(model.attention)),
-      field_row("model.norm_kernel", "fused (one kernel) | eager (RMSNorm in PyTorch ops)",
+      field_row("model.norm_kernel",
+                "fused (one kernel) | eager (RMSNorm in PyTorch ops) | eager-fp32 (and the "
+                "weight applied in fp32)",
                 MEMSIM_PLAN_FIELD(model.norm_kernel)),
       field_row("model.swiglu_kernel", "eager (PyTorch ops) | fused (Megatron-Core)",
                 MEMSIM_PLAN_FIELD(model.swiglu_kernel)),

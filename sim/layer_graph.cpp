@@ -161,8 +161,11 @@ struct LayerGraph::Impl {
     // its statistics (reductions are not recomputed) and its output (a matmul reads it in
     // backward, so it is materialised there anyway); SwiGLU's gate, up and product, not
     // silu(gate) (strategies/compile.cpp).
-    const bool eager_norm = model.norm_kernel == NormKernel::kEager;
-    const OpKind norm = eager_norm && !compiled_layers() ? OpKind::kNormEager : OpKind::kNorm;
+    const OpKind eager_norm = model.norm_kernel == NormKernel::kEagerFp32Weight
+                                  ? OpKind::kNormEagerFp32Weight
+                                  : OpKind::kNormEager;
+    const bool fused_norm = model.norm_kernel == NormKernel::kFused || compiled_layers();
+    const OpKind norm = fused_norm ? OpKind::kNorm : eager_norm;
     const bool fused_swiglu = model.swiglu_kernel == SwiGluKernel::kFused || compiled_layers();
     for (int32_t layer = 0; layer < model.layers; ++layer) {
       layer_first_op.push_back(static_cast<OpId>(ops.size()));
@@ -192,7 +195,10 @@ struct LayerGraph::Impl {
     }
     const auto head_layer = static_cast<int32_t>(model.layers);
     // The final norm is not in a compiled layer: frameworks compile each transformer block.
-    const OpKind final_norm = eager_norm ? OpKind::kFinalNormEager : OpKind::kFinalNorm;
+    const OpKind final_norm = model.norm_kernel == NormKernel::kFused ? OpKind::kFinalNorm
+                              : model.norm_kernel == NormKernel::kEager
+                                  ? OpKind::kFinalNormEager
+                                  : OpKind::kFinalNormEagerFp32Weight;
     add_loss(add_op1(final_norm, head_layer, "", {x}), labels, head_layer);
   }
 
@@ -205,8 +211,8 @@ struct LayerGraph::Impl {
   /// the forward, freeing them once copied: a framework difference not yet modelled. Chunked, as
   /// torchtune v0.6.1 runs it: TransformerDecoder.chunked_output projects every chunk
   /// first and returns the list; CEWithChunkedOutputLoss upcasts and scores the chunks one
-  /// by one (the recipe then `del logits`). A compiled loss is one op per chunk, without the
-  /// upcast. The output weight is one parameter: the last
+  /// by one (the recipe then `del logits`). A compiled loss, or one on the 16-bit logits,
+  /// is one op per chunk, without the upcast. The output weight is one parameter: the last
   /// chunk's projection, whose backward runs first, carries it.
   void add_loss(TensorId hidden, TensorId labels, int32_t layer) {
     const int64_t chunks = options.loss_chunks;
@@ -218,8 +224,10 @@ struct LayerGraph::Impl {
       if (c + 1 < chunks) share_the_weight(ops.back());
     }
     for (int64_t c = 0; c < chunks; ++c) {
-      if ((options.compiled & kCompileLoss) != 0) {
-        add_op(OpKind::kCrossEntropyCompiled, layer, prefix(c), {logits[c], labels});
+      if ((options.compiled & kCompileLoss) != 0 || !options.loss_upcast) {
+        const bool compiled = (options.compiled & kCompileLoss) != 0;
+        add_op(compiled ? OpKind::kCrossEntropyCompiled : OpKind::kCrossEntropy16Bit, layer,
+               prefix(c), {logits[c], labels});
         continue;
       }
       const TensorId logits_fp32 = add_op1(OpKind::kUpcastLogits, layer, prefix(c), {logits[c]});

@@ -85,6 +85,8 @@ struct GraphOptions {
   bool autocast = false;
   /// The residual stream is fp32 (the fp32 recipe, or autocast over fp32 parameters).
   bool fp32_stream = false;
+  /// The loss upcasts the logits to fp32 first (strategies/loss_upcast.cpp).
+  bool loss_upcast = true;
   bool operator==(const GraphOptions&) const = default;
 };
 

@@ -91,10 +91,12 @@ std::vector<SpecProblem> find_problems(const ModelSpec& spec) {
                                                 "simulates ({})",
                                                 spec.heads, spec.head_dim, kMostHidden)});
   }
-  if (spec.norm_kernel == NormKernel::kEager && spec.norm != NormType::kRmsNorm) {
-    problems.push_back({"norm_kernel",
-                        "norm_kernel = eager is an RMSNorm in PyTorch ops; a "
-                        "layernorm is one kernel (torch's native_layer_norm)"});
+  if (spec.norm_kernel != NormKernel::kFused && spec.norm != NormType::kRmsNorm) {
+    problems.push_back(
+        {"norm_kernel",
+         fmt::format("norm_kernel = {} is an RMSNorm in PyTorch ops; a layernorm is one kernel "
+                     "(torch's native_layer_norm)",
+                     spec.norm_kernel == NormKernel::kEager ? "eager" : "eager-fp32")});
   }
   if (spec.swiglu_kernel == SwiGluKernel::kFused && spec.ffn_type != FfnType::kSwiGlu) {
     problems.push_back({"swiglu_kernel", "swiglu_kernel = fused needs ffn_type = swiglu"});

@@ -17,8 +17,9 @@ enum class PositionType { kRope, kLearned, kNone };
 enum class AttentionImpl { kEager, kFlash, kSdpa };
 /// How an RMSNorm runs: one kernel that saves its input and fp32 1/rms per token (apex's
 /// FusedRMSNorm, Transformer Engine, Megatron-Core), or PyTorch ops on an fp32 copy as
-/// Hugging Face's LlamaRMSNorm writes it. LayerNorm is one kernel either way.
-enum class NormKernel { kFused, kEager };
+/// Hugging Face's LlamaRMSNorm writes it (cast back, then the weight), or as LitGPT's RMSNorm
+/// does (the weight applied in fp32, then cast back). LayerNorm is one kernel either way.
+enum class NormKernel { kFused, kEager, kEagerFp32Weight };
 /// How SwiGLU's silu(gate) · up runs: PyTorch ops (SiLU keeps the gate, the product both
 /// factors), or one fused function that keeps its input, gate and up (Megatron-Core).
 enum class SwiGluKernel { kEager, kFused };

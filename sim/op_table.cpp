@@ -96,17 +96,29 @@ OpKindInfo norm(OpKind kind, const char* name, const char* description) {
 // x.pow(1))), with five fp32 s·b·h besides the fp32 copy: the input's gradient through the product,
 // mean's gradient, x.pow(1), 2 · x.pow(1) and their product with the gradient. Measured in
 // torch 1.13 on the CPU: tests/fixtures/pytorch_saved_tensors.json, norm_peak_transient.
-OpKindInfo eager_rms_norm(OpKind kind, const char* name, const char* description) {
+//
+// LitGPT's RMSNorm (litgpt/model.py, RMSNorm.forward) applies the weight in fp32 and casts
+// the product back: its normalised copy is kept in fp32, with an fp32 copy of the weight
+// (measured: the fixture's llama_layer_bfloat16_litgpt_rmsnorm).
+OpKindInfo eager_rms_norm(OpKind kind, const char* name, const char* description,
+                          bool fp32_weight = false) {
   const TensorSpec fp32_copy{"fp32_temporary", kSbh, DtypeClass::kFp32};
+  std::vector<SavedSpec> saved = {
+      own({"input_fp32", kSbh, DtypeClass::kFp32}, Condition::kLowPrecisionStream),
+      input(0, Condition::kFp32Stream), own({"rstd", kSb, DtypeClass::kFp32})};
+  if (fp32_weight) {
+    saved.push_back(own({"normalized", kSbh, DtypeClass::kFp32}));
+    saved.push_back(own({"weight_fp32", {D::kHidden}, DtypeClass::kFp32}));
+  } else {
+    saved.push_back(own({"normalized", kSbh, DtypeClass::kStream}));
+  }
   return {.kind = kind,
           .name = name,
           .description = description,
           .inputs = 1,
           .outputs = {{"output", kSbh, DtypeClass::kStream}},
           .params = {{"weight", {D::kHidden}, ShardKind::kReplicated}},
-          .saved = {own({"input_fp32", kSbh, DtypeClass::kFp32}, Condition::kLowPrecisionStream),
-                    input(0, Condition::kFp32Stream), own({"rstd", kSb, DtypeClass::kFp32}),
-                    own({"normalized", kSbh, DtypeClass::kStream})},
+          .saved = std::move(saved),
           .forward_workspace = {fp32_copy, {"variance", kSb, DtypeClass::kFp32}},
           .backward_workspace = {fp32_copy, fp32_copy, fp32_copy, fp32_copy, fp32_copy}};
 }
@@ -145,6 +157,10 @@ void add_attention_ops(std::vector<OpKindInfo>& table) {
   table.push_back(norm(OpKind::kNorm, "norm", "layer norm or RMS norm before attention and MLP"));
   table.push_back(eager_rms_norm(OpKind::kNormEager, "norm_eager",
                                  "RMS norm before attention and MLP, in PyTorch ops (fp32 copy)"));
+  table.push_back(eager_rms_norm(OpKind::kNormEagerFp32Weight, "norm_eager_fp32",
+                                 "RMS norm before attention and MLP, in PyTorch ops, the weight "
+                                 "applied in fp32",
+                                 true));
   table.push_back(linear(OpKind::kQProj, "q_proj", "query projection, column-parallel",
                          {D::kHidden, D::kHeads, D::kHeadDim}, 1, ShardKind::kColumn,
                          {D::kHeads, D::kHeadDim}, Condition::kQkvBias, kSbad, true));
@@ -273,6 +289,10 @@ void add_head_ops(std::vector<OpKindInfo>& table) {
   table.push_back(norm(OpKind::kFinalNorm, "final_norm", "norm after the last layer"));
   table.push_back(eager_rms_norm(OpKind::kFinalNormEager, "final_norm_eager",
                                  "RMS norm after the last layer, in PyTorch ops (fp32 copy)"));
+  table.push_back(eager_rms_norm(OpKind::kFinalNormEagerFp32Weight, "final_norm_eager_fp32",
+                                 "RMS norm after the last layer, in PyTorch ops, the weight "
+                                 "applied in fp32",
+                                 true));
   // The projection to the vocabulary, vocab-parallel, sharing the embedding if tied. On the
   // whole sequence it keeps its input. A chunk of the sequence along dim 1 of (b, s, h) is
   // not contiguous: the matmul copies it and keeps the copy for its backward (aten.clone
@@ -338,6 +358,18 @@ void add_head_ops(std::vector<OpKindInfo>& table) {
        .outputs = {{"loss", {}, DtypeClass::kFp32}},
        .saved = {input(0), own({"logsumexp", {D::kHeadSeq, D::kBatch}, DtypeClass::kFp32}),
                  input(1)}});
+  // The loss on the 16-bit logits as they are, as LitGPT's chunked_cross_entropy scores them
+  // (chunk_size 0: F.cross_entropy(logits, targets)): log_softmax keeps its 16-bit output and
+  // its backward makes the 16-bit gradients (measured in PyTorch 1.13:
+  // tests/fixtures/pytorch_chunked_loss.json, the case without upcast).
+  table.push_back(
+      {.kind = OpKind::kCrossEntropy16Bit,
+       .name = "cross_entropy_16bit",
+       .description = "log-softmax and NLL loss on the 16-bit logits, without an fp32 copy",
+       .inputs = 2,
+       .outputs = {{"loss", {}, DtypeClass::kFp32}},
+       .saved = {own({"log_probs", kSbv, kAct}), input(1)},
+       .backward_workspace = {{"grad_log_probs", kSbv, kAct}}});
 }
 
 std::vector<OpKindInfo> build_table() {

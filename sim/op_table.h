@@ -142,6 +142,7 @@ enum class OpKind : uint8_t {
   kDropout,
   kNorm,
   kNormEager,
+  kNormEagerFp32Weight,
   kQProj,
   kKProj,
   kVProj,
@@ -159,17 +160,20 @@ enum class OpKind : uint8_t {
   kMlpDown,
   kFinalNorm,
   kFinalNormEager,
+  kFinalNormEagerFp32Weight,
   kLmHead,
   kLmHeadChunk,
   kUpcastLogits,
   kCrossEntropy,
   kCrossEntropyCompiled,
+  kCrossEntropy16Bit,
 };
-inline constexpr int kOpKindCount = 28;
+inline constexpr int kOpKindCount = 31;
 
 /// The ops that score the loss, which only training runs.
 constexpr bool scores_the_loss(OpKind kind) {
-  return kind == OpKind::kCrossEntropy || kind == OpKind::kCrossEntropyCompiled;
+  return kind == OpKind::kCrossEntropy || kind == OpKind::kCrossEntropyCompiled ||
+         kind == OpKind::kCrossEntropy16Bit;
 }
 
 struct OpKindInfo {

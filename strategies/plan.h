@@ -78,6 +78,8 @@ struct Training {
   int64_t loss_chunks = 1;
   /// What torch.compile compiles: bits of sim::CompiledParts (strategies/torch_compile.cpp).
   uint8_t compile = 0;
+  /// The loss upcasts the logits to fp32 before scoring them (strategies/loss_upcast.cpp).
+  bool loss_upcast = true;
   ChunkPassSettings chunk_passes;
   bool operator==(const Training&) const = default;
 };

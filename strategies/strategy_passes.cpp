@@ -13,6 +13,7 @@ StrategyPass activation_offload_pass();
 StrategyPass chunked_loss_pass();
 StrategyPass optimizer_in_backward_pass();
 StrategyPass torch_compile_pass();
+StrategyPass loss_upcast_pass();
 
 const std::vector<StrategyPass>& strategy_passes() {
   static const std::vector<StrategyPass> passes = {
@@ -20,7 +21,7 @@ const std::vector<StrategyPass>& strategy_passes() {
       data_parallel_pass(),   fsdp_pass(),
       checkpointing_pass(),   activation_offload_pass(),
       chunked_loss_pass(),    optimizer_in_backward_pass(),
-      torch_compile_pass(),
+      torch_compile_pass(),   loss_upcast_pass(),
   };
   return passes;
 }

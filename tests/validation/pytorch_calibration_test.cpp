@@ -198,3 +198,19 @@ TEST_CASE("under autocast over fp32 parameters a LLaMA block saves what PyTorch 
   CHECK(memsim::testing::forward_activation_bytes(w.timeline, 0) ==
         measured - rope["bytes"].get<int64_t>() - squares_kept_by_torch_1_13);
 }
+
+TEST_CASE(
+    "a LLaMA block with LitGPT's RMSNorm (the weight applied in fp32) saves what PyTorch saves") {
+  const auto c = fixture_case("llama_layer_bfloat16_litgpt_rmsnorm");
+  const int64_t s = c["dims"]["s"], b = c["dims"]["b"], h = c["dims"]["h"];
+  const int64_t measured = c["total_saved_bytes"];
+  const int64_t rope_tables = c["per_module"]["self_attn/rope"]["bytes"];
+  const int64_t squares_kept_by_torch_1_13 = 2 * 4 * s * b * h;
+  auto model = llama_block();
+  model.norm_kernel = memsim::sim::NormKernel::kEagerFp32Weight;
+  model.softmax_kernel = memsim::sim::SoftmaxKernel::kFp32;
+  CHECK(layer_bytes(model, s, b) == measured - rope_tables - squares_kept_by_torch_1_13);
+  // Per norm, 2 bytes a hidden element more than Hugging Face's: the normalised copy in fp32.
+  const auto hf = fixture_case("llama_layer_bfloat16_hf_rmsnorm");
+  CHECK(measured - hf["total_saved_bytes"].get<int64_t>() == 2 * (2 * s * b * h + 4 * h));
+}

@@ -83,11 +83,8 @@ HeadMemory head_memory(const memsim::strategies::Plan& plan) {
   return memory;
 }
 
-}  // namespace
-
-TEST_CASE("a chunked loss holds what torchtune's does in eager PyTorch, whole or in N chunks") {
-  const auto doc = fixture();
-  const auto& dims = doc["dims"];
+/// The fixture's loss head (one tiny layer before it), on one GPU.
+memsim::strategies::Plan loss_head_plan(const nlohmann::json& dims) {
   memsim::sim::ModelSpec model;
   model.name = "loss-head";
   model.layers = 1;
@@ -97,9 +94,17 @@ TEST_CASE("a chunked loss holds what torchtune's does in eager PyTorch, whole or
   model.ffn = 128;
   model.vocab = dims["V"];
   model.norm = memsim::sim::NormType::kRmsNorm;
-  auto plan = memsim::testing::one_gpu_plan(model, dims["s"], dims["b"]);
-  REQUIRE(doc["cases"].size() == 4);
+  return memsim::testing::one_gpu_plan(model, dims["s"], dims["b"]);
+}
+
+}  // namespace
+
+TEST_CASE("a chunked loss holds what torchtune's does in eager PyTorch, whole or in N chunks") {
+  const auto doc = fixture();
+  auto plan = loss_head_plan(doc["dims"]);
+  REQUIRE(doc["cases"].size() == 5);
   for (const auto& c : doc["cases"]) {
+    if (!c["upcast"].get<bool>()) continue;
     const int64_t chunks = c["chunks"];
     CAPTURE(chunks);
     plan.training.loss_chunks = chunks;
@@ -118,6 +123,24 @@ TEST_CASE("a chunked loss holds what torchtune's does in eager PyTorch, whole or
     CHECK(memory.backward_peak.logits_sized ==
           c["backward_phase_peaks"]["loss"]["composition"]["sbV_bytes"]);
   }
+}
+
+TEST_CASE("a loss on the 16-bit logits holds what PyTorch holds without the upcast") {
+  const auto doc = fixture();
+  auto plan = loss_head_plan(doc["dims"]);
+  plan.training.loss_upcast = false;
+  const auto& cases = doc["cases"];
+  const auto c = std::find_if(cases.begin(), cases.end(), [](const nlohmann::json& each) {
+    return !each["upcast"].get<bool>();
+  });
+  REQUIRE(c != cases.end());
+  const HeadMemory memory = head_memory(plan);
+  // Forward: the 16-bit logits and log-probabilities (4 bytes a logit); then the
+  // log-probabilities (2); in the loss's backward their gradients too (6).
+  CHECK(memory.forward_peak.logits_sized == (*c)["forward_peak"]["composition"]["sbV_bytes"]);
+  CHECK(memory.after_forward.logits_sized == (*c)["saved"]["composition"]["sbV_bytes"]);
+  CHECK(memory.backward_peak.logits_sized ==
+        (*c)["backward_phase_peaks"]["loss"]["composition"]["sbV_bytes"]);
 }
 
 TEST_CASE("the chunked loss's peak falls by much less than the number of chunks") {

@@ -42,7 +42,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT_PATH = os.path.join(REPO, "tests", "fixtures", "pytorch_chunked_loss.json")
 SOURCE = dict(
     script="tools/calibration/measure_chunked_loss.py", torch=torch.__version__,
-    python="/usr/bin/python3 (Debian python3-torch build)", date="2026-12-01", device="CPU",
+    python="/usr/bin/python3 (Debian python3-torch build)", date="2026-12-03", device="CPU",
     torchtune=("pytorch/torchtune v0.6.1 (commit a6290a5b40758f13bca61c386bc8756a49ef417e): "
                "torchtune/modules/transformer.py TransformerDecoder.chunked_output; "
                "torchtune/modules/loss/ce_chunked_output_loss.py CEWithChunkedOutputLoss.forward and "
@@ -131,8 +131,12 @@ def chunked_output(output, h, n):  # TransformerDecoder.chunked_output
     return outs
 
 
+UPCAST = [True]  # False: cross-entropy on the 16-bit logits as they are (LitGPT's)
+
+
 def compute_cross_entropy(logits, labels):  # CEWithChunkedOutputLoss.compute_cross_entropy
-    return F.cross_entropy(logits.float(), labels, ignore_index=IGNORE, reduction="sum")
+    return F.cross_entropy(logits.float() if UPCAST[0] else logits, labels, ignore_index=IGNORE,
+                           reduction="sum")
 
 
 def chunked_ce_loss(logits, labels, n):  # CEWithChunkedOutputLoss.forward
@@ -269,11 +273,13 @@ def main():
     torch.set_num_threads(1)
     D = DIMS
     cases = []
-    for n in (1, 2, 4, 8):
+    for n, upcast in ((1, True), (2, True), (4, True), (8, True), (1, False)):
+        UPCAST[0] = upcast
         saved = annotate(measure_saved(n), n)
         peaks, after_fwd, after_bwd = measure_live(n)
         bl, bp = (annotate(peaks[w], n) for w in ("backward/loss", "backward/projection"))
-        cases.append(dict(chunks=n, saved=saved, forward_peak=annotate(peaks["forward"], n),
+        cases.append(dict(chunks=n, upcast=upcast, saved=saved,
+                          forward_peak=annotate(peaks["forward"], n),
                           after_forward_bytes=after_fwd["bytes"], after_forward=annotate(after_fwd, n),
                           backward_peak=bl if bl["bytes"] >= bp["bytes"] else bp,
                           backward_phase_peaks=dict(loss=bl, projection=bp),

@@ -38,8 +38,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from labels import _ACTIVE_LABELER, Labeler, region
-from transformer_blocks import (GPT2Block, GPT2Embeddings, FusedRMSNorm, LlamaDecoderLayer,
-                                LlamaRMSNorm, LossHead, llama_causal_mask, llama_rope_cos_sin)
+from transformer_blocks import (GPT2Block, GPT2Embeddings, FusedRMSNorm, LitGPTRMSNorm,
+                                LlamaDecoderLayer, LlamaRMSNorm, LossHead, llama_causal_mask,
+                                llama_rope_cos_sin)
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT_PATH = os.path.join(REPO, "tests", "fixtures", "pytorch_saved_tensors.json")
@@ -338,26 +339,32 @@ def gpt2_case(dtype, act, p, dmode):
     return case_record(name, desc, dims, dtype, summ, extra)
 
 
-def llama_case(fused):
+LLAMA_NORMS = {
+    "hf_rmsnorm": (LlamaRMSNorm, "HF eager (upcast, pow(2).mean, rsqrt, mul, cast back, *weight)"),
+    "fused_rmsnorm": (FusedRMSNorm, "custom autograd.Function saving x, weight, fp32 rstd"),
+    "litgpt_rmsnorm": (LitGPTRMSNorm, "LitGPT's (upcast, mean(x*x), rsqrt, mul, *weight.float(), "
+                                      "cast back)"),
+}
+
+
+def llama_case(norm):
     D = DIMS
     dims = dict(s=D["s"], b=D["b"], h=D["h"], a=D["a"], kv=D["kv"], d=D["d"], ffn=D["ffn_llama"])
     dt = torch.bfloat16
     torch.manual_seed(0)
-    layer = LlamaDecoderLayer(D["h"], D["a"], D["kv"], D["ffn_llama"],
-                              FusedRMSNorm if fused else LlamaRMSNorm).to(dt)
+    norm_cls, norm_desc = LLAMA_NORMS[norm]
+    layer = LlamaDecoderLayer(D["h"], D["a"], D["kv"], D["ffn_llama"], norm_cls).to(dt)
     x = torch.randn(D["b"], D["s"], D["h"], dtype=dt, requires_grad=True)
     pos = torch.arange(D["s"]).unsqueeze(0)
     cos, sin = llama_rope_cos_sin(D["d"], pos, dt)
     mask = llama_causal_mask(D["b"], D["s"], dt)
     summ = measure(layer, "layer", lambda: [layer(x, cos, sin, mask)], dims)
-    name = "llama_layer_bfloat16_%s" % ("fused_rmsnorm" if fused else "hf_rmsnorm")
     desc = ("HF LlamaDecoderLayer layout, GQA a=%d kv=%d, HF rotate_half RoPE (cos/sin (1,s,d) computed "
             "once per model forward and passed in), additive (b,1,s,s) causal mask passed in, "
             "softmax in fp32 then cast, dropout p=0.0, SwiGLU; RMSNorm = %s"
-            % (D["a"], D["kv"], "custom autograd.Function saving x, weight, fp32 rstd" if fused
-               else "HF eager (upcast, pow(2).mean, rsqrt, mul, cast back, *weight)"))
-    extra = None if fused else dict(norm_peak_transient=rmsnorm_peak(D))
-    return case_record(name, desc, dims, "bfloat16", summ, extra)
+            % (D["a"], D["kv"], norm_desc))
+    extra = dict(norm_peak_transient=rmsnorm_peak(D)) if norm == "hf_rmsnorm" else None
+    return case_record("llama_layer_bfloat16_" + norm, desc, dims, "bfloat16", summ, extra)
 
 
 def llama_autocast_case():
@@ -487,8 +494,8 @@ def main():
         for act in ("gelu_new", "gelu"):
             for p, dmode in ((0.1, "F.dropout"), (0.1, "native_dropout"), (0.0, "F.dropout")):
                 cases.append(gpt2_case(dtype, act, p, dmode))
-    cases.append(llama_case(fused=False))
-    cases.append(llama_case(fused=True))
+    for norm in LLAMA_NORMS:
+        cases.append(llama_case(norm))
     cases.append(llama_autocast_case())
     cases.append(loss_case())
     cases.append(embedding_case("F.dropout"))

@@ -111,6 +111,15 @@ class LlamaRMSNorm(nn.Module):  # HF eager implementation
         return self.weight * hidden_states.to(input_dtype)
 
 
+class LitGPTRMSNorm(LlamaRMSNorm):  # litgpt/model.py RMSNorm: the weight applied in fp32
+    def forward(self, x):
+        dtype = x.dtype
+        x = x.float()
+        norm_x = torch.mean(x * x, dim=-1, keepdim=True)
+        x_normed = x * torch.rsqrt(norm_x + self.variance_epsilon)
+        return (x_normed * self.weight.float()).to(dtype=dtype)
+
+
 class FusedRMSNormFn(torch.autograd.Function):
     """Fused-kernel style: saves only the input, the weight and fp32 rstd."""
 
