@@ -255,10 +255,17 @@ PassProfile profile_pass(const std::vector<sim::RecipeOp>& ops, const sim::Micro
                ? index.freed_gradients(graph.twin_slot(op.op))
                : -1;
   };
+  // A backward that makes no gradients finds them made, and adds fresh ones to them.
+  auto added = [&](const sim::RecipeOp& op) {
+    return !makes && op.phase == sim::Phase::kBackward
+               ? index.added_gradients(graph.twin_slot(op.op))
+               : -1;
+  };
   std::vector<bool> touched(index.count(), false);
   for (const sim::RecipeOp& op : ops) {
     if (const int q = gradients(op); q >= 0) touched[q] = true;
     if (const int q = freed(op); q >= 0) touched[q] = true;
+    if (const int q = added(op); q >= 0) touched[q] = true;
     for (uint32_t i = op.begin; i < op.end; ++i) {
       if (!recipe.deltas[i].host) touched[recipe.deltas[i].quantity] = true;
     }
@@ -271,6 +278,7 @@ PassProfile profile_pass(const std::vector<sim::RecipeOp>& ops, const sim::Micro
         signature.push_back(group(op));
         signature.push_back(gradients(op));
         signature.push_back(freed(op));
+        signature.push_back(added(op));
         signature.push_back(op.split - op.begin);
         for (uint32_t i = op.begin; i < op.end; ++i) {
           const sim::RecipeDelta& d = recipe.deltas[i];
@@ -281,6 +289,7 @@ PassProfile profile_pass(const std::vector<sim::RecipeOp>& ops, const sim::Micro
   for (size_t o = 0; o < ops.size(); ++o) {
     const sim::RecipeOp& op = ops[o];
     if (const int q = gradients(op); q >= 0) builder.add(q, 1);
+    if (const int q = added(op); q >= 0) builder.add(q, 1);
     for (uint32_t i = op.begin; i < op.split; ++i) {
       const sim::RecipeDelta& d = recipe.deltas[i];
       MEMSIM_CHECK(d.sign > 0);  // an op allocates before it frees
@@ -294,6 +303,7 @@ PassProfile profile_pass(const std::vector<sim::RecipeOp>& ops, const sim::Micro
       builder.add(d.quantity, -1);
     }
     if (const int q = freed(op); q >= 0) builder.add(q, -1);
+    if (const int q = added(op); q >= 0) builder.add(q, -1);
   }
   return builder.finish();
 }

@@ -25,6 +25,7 @@ FactsInputs facts_inputs(const TrainingPlan& plan, const OptimizerSettings& opti
           &optimizer,
           plan.training.gradient_buffers,
           plan.training.optimizer_in_backward,
+          plan.training.gradient_accumulation,
           &cluster,
           plan.overheads};
 }
@@ -90,6 +91,11 @@ StageFacts stage_facts(const FactsInputs& inputs, const sim::LayerGraph& graph,
   // Stepped in backward, a parameter at a time: no step after the backward.
   if (facts.gradients == sim::GradientLifetime::kOpBackward)
     facts.states.step_workspace = sim::Bytes{};
+  // ZeRO-2/3 and FSDP hold a layer's whole gradients in backward instead (states.gradients);
+  // stepped in backward, no gradient outlives its op to be added to.
+  facts.accumulates_in_place = inputs.gradient_accumulation == GradientAccumulation::kInPlace &&
+                               facts.states.gradients_resident_in_full &&
+                               facts.gradients != sim::GradientLifetime::kOpBackward;
   // The optimizer reads and writes the states it holds, bound by memory bandwidth.
   facts.optimizer_s = 2.0 * static_cast<double>(facts.resident.total().value()) /
                       inputs.cluster->gpu->memory_bandwidth_bytes_per_s;

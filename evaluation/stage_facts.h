@@ -30,6 +30,9 @@ struct OverheadParts {
 struct StageFacts {
   StageStates states;
   sim::GradientLifetime gradients = sim::GradientLifetime::kWholeStep;
+  /// A backward that finds a weight's gradient made adds a fresh one to it, holding both
+  /// (GradientAccumulation::kInPlace, on a rank that keeps its gradients whole).
+  bool accumulates_in_place = false;
   sim::CategoryBytes resident;  ///< states and overheads, the allocator reserve not yet
   OverheadParts overheads;      ///< the allocator reserve not yet
   double optimizer_s = 0.0;
@@ -44,6 +47,7 @@ struct FactsInputs {
   const OptimizerSettings* optimizer = nullptr;
   GradientBuffers gradient_buffers = GradientBuffers::kPersistent;
   bool optimizer_in_backward = false;
+  GradientAccumulation gradient_accumulation = GradientAccumulation::kFused;
   const Cluster* cluster = nullptr;
   Overheads overheads;
   bool operator==(const FactsInputs&) const = default;

@@ -20,7 +20,7 @@ void price_stage(const StageFacts& facts, const sim::QuantityIndex& index,
   sizes.resize(index.count());
   const StageStates& states = facts.states;
   const auto twins = static_cast<int>(states.gradients_per_twin.size());
-  MEMSIM_CHECK(index.freed_gradients(twins) == index.held_of_slot(0, 0));
+  MEMSIM_CHECK(index.added_gradients(twins) == index.held_of_slot(0, 0));
   // Parameter gradients exist apart from the resident state only when each backward makes
   // its own (on demand); otherwise they are resident and its backward allocates nothing.
   // Stepped in backward, an op frees them as it ends, but for a gradient the embedding's
@@ -33,6 +33,8 @@ void price_stage(const StageFacts& facts, const sim::QuantityIndex& index,
                        slot != states.shared_gradient_slot;
     sizes[index.parameter_gradients(slot)] = made ? states.gradients_per_twin[slot] : sim::Bytes{};
     sizes[index.freed_gradients(slot)] = freed ? states.gradients_per_twin[slot] : sim::Bytes{};
+    sizes[index.added_gradients(slot)] =
+        facts.accumulates_in_place ? states.gradients_per_twin[slot] : sim::Bytes{};
   }
   for (size_t slot = 0; slot < states.gathered.size(); ++slot) {
     const auto s = static_cast<int>(slot);

@@ -46,9 +46,9 @@ struct HeldQuantities {
 
 /// Where the quantities of a graph live: the tensor classes, then each twin op's buffer,
 /// then the parameter gradients its backward makes, then those it frees as it ends (the
-/// optimizer in backward), then the held families, each with one quantity per layer
-/// slot (LayerGraph::layer_slot: the embedding, each kind of transformer layer, the head),
-/// then the single held quantities.
+/// optimizer in backward), then those it adds to existing ones, then the held families, each with
+/// one quantity per layer slot (LayerGraph::layer_slot: the embedding, each kind of transformer
+/// layer, the head), then the single held quantities.
 class QuantityIndex {
  public:
   /// `groups`: as TensorClasses takes them; `held`: what the strategies hold.
@@ -68,10 +68,13 @@ class QuantityIndex {
   /// The gradients an op's backward frees as it ends, its parameters stepped there
   /// (GradientLifetime::kOpBackward).
   QuantityId freed_gradients(int slot) const { return classes_.count() + 2 * twins_ + slot; }
+  /// The gradients an op's backward makes anew and adds to those it finds (PyTorch's
+  /// AccumulateGrad), held while it runs.
+  QuantityId added_gradients(int slot) const { return classes_.count() + 3 * twins_ + slot; }
   /// Held family `family`'s quantity for layer slot `slot` (LayerGraph::layer_slot), or
   /// for layer `layer` (kEmbeddingLayer, a transformer layer, or `layers` for the head).
   QuantityId held_of_slot(int family, int slot) const {
-    return classes_.count() + 3 * twins_ + family * slots_ + slot;
+    return classes_.count() + 4 * twins_ + family * slots_ + slot;
   }
   QuantityId held_of_layer(int family, int32_t layer) const {
     return held_of_slot(family, slot_of_layer_[layer + 1]);

@@ -38,6 +38,7 @@ struct SizedRecipe {
     double duration_s;
     Bytes parameter_gradients;  ///< made by its backward when gradients are made on demand
     Bytes freed_gradients;      ///< freed as its backward ends (stepped in backward)
+    Bytes added_gradients;      ///< made anew and added to those it finds, while it runs
   };
   std::vector<Op> forward;
   std::vector<Op> backward;
@@ -63,11 +64,12 @@ struct SizedRecipe {
         const bool backward = op.phase == Phase::kBackward;
         const OpTimes& times = op_times[op.op];
         const double duration = op.reused ? 0.0 : backward ? times.backward_s : times.forward_s;
-        Op& sized = out.emplace_back(Op{op, duration, {}, {}});
+        Op& sized = out.emplace_back(Op{op, duration, {}, {}, {}});
         if (backward) {
           const int slot = program.graph->twin_slot(op.op);
           sized.parameter_gradients = sizes[program.index->parameter_gradients(slot)];
           sized.freed_gradients = sizes[program.index->freed_gradients(slot)];
+          sized.added_gradients = sizes[program.index->added_gradients(slot)];
         }
         sized.op.begin = static_cast<uint32_t>(deltas.size());
         sized.op.split = copy(op.begin, op.split);
@@ -193,11 +195,16 @@ class Walker {
         emit(sized.parameter_gradients, Category::kGradients, op.phase, step.microbatch, op.layer);
         gradients_made_ += sized.parameter_gradients;
       }
+      // Gradients that exist already get a fresh one added to them (sized zero unless the
+      // stage adds them so).
+      const Bytes added = makes_gradients ? Bytes{} : sized.added_gradients;
+      emit(added, Category::kGradients, op.phase, step.microbatch, op.layer);
       for (uint32_t i = op.begin; i < op.split; ++i)
         apply(deltas[i], op, step);
       now_ += sized.duration_s;
       for (uint32_t i = op.split; i < op.end; ++i)
         apply(deltas[i], op, step);
+      emit(-added, Category::kGradients, op.phase, step.microbatch, op.layer);
       if (makes_gradients && program_.gradients == GradientLifetime::kOpBackward) {
         emit(-sized.freed_gradients, Category::kGradients, op.phase, step.microbatch, op.layer);
         gradients_made_ -= sized.freed_gradients;

@@ -28,6 +28,12 @@ enum class GradientBuffers {
   kOnDemand,    ///< made by the first backward, dropped by zero_grad(set_to_none=True)
 };
 
+/// How a backward adds a weight's gradient to the one it already has (a later microbatch's,
+/// or a persistent buffer): the matmul accumulates into it (Megatron-LM's
+/// gradient_accumulation_fusion), or it makes the gradient anew and then adds it, holding
+/// both while the op's backward runs (PyTorch's AccumulateGrad).
+enum class GradientAccumulation { kFused, kInPlace };
+
 struct Cluster {
   sim::SharedValue<hardware::GpuProfile> gpu;  ///< shared: sweeps compare plans at every point
   int64_t nodes = 1;
@@ -80,6 +86,7 @@ struct Training {
   uint8_t compile = 0;
   /// The loss upcasts the logits to fp32 before scoring them (strategies/loss_upcast.cpp).
   bool loss_upcast = true;
+  GradientAccumulation gradient_accumulation = GradientAccumulation::kFused;
   ChunkPassSettings chunk_passes;
   bool operator==(const Training&) const = default;
 };

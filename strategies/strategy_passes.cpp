@@ -14,14 +14,16 @@ StrategyPass chunked_loss_pass();
 StrategyPass optimizer_in_backward_pass();
 StrategyPass torch_compile_pass();
 StrategyPass loss_upcast_pass();
+StrategyPass gradient_accumulation_pass();
 
 const std::vector<StrategyPass>& strategy_passes() {
   static const std::vector<StrategyPass> passes = {
-      tensor_parallel_pass(), precision_pass(),
-      data_parallel_pass(),   fsdp_pass(),
-      checkpointing_pass(),   activation_offload_pass(),
-      chunked_loss_pass(),    optimizer_in_backward_pass(),
-      torch_compile_pass(),   loss_upcast_pass(),
+      tensor_parallel_pass(),       precision_pass(),
+      data_parallel_pass(),         fsdp_pass(),
+      checkpointing_pass(),         activation_offload_pass(),
+      chunked_loss_pass(),          optimizer_in_backward_pass(),
+      torch_compile_pass(),         loss_upcast_pass(),
+      gradient_accumulation_pass(),
   };
   return passes;
 }

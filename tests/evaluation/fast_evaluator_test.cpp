@@ -122,7 +122,8 @@ class PlanGenerator {
         (dp.zero == 0 || dp.sharding == memsim::strategies::Sharding::kFsdp2) &&
         dp.offload == memsim::strategies::Offload::kNone;
     plan.training.optimizer_in_backward = m_batches == 1 && steps_in_place && coin();
-    plan.precision.recipe = static_cast<memsim::strategies::PrecisionRecipe>(rng_() % 4);
+    plan.precision.recipe = static_cast<memsim::strategies::PrecisionRecipe>(
+        rng_() % memsim::strategies::precision_recipes().size());
     if (coin() && coin()) plan.precision.gradients = memsim::strategies::Dtype::kFp32;
     switch (rng_() % 5) {
       case 0:
@@ -168,13 +169,8 @@ class PlanGenerator {
         if (way == 1 && key.read == Read::kMapping && !key.shorthands.empty()) {
           key.shorthands[rng_() % key.shorthands.size()].set(plan);
         }
-        if (way != 2 || key.read != Read::kInteger || coin()) continue;
-        std::vector<int64_t> values;
-        for (auto v = static_cast<int64_t>(key.least); v <= key.most && v <= key.least + 3; ++v)
-          values.push_back(v);
-        for (const auto& word : key.words)
-          values.push_back(word.value);
-        key.set_integer(plan, values[rng_() % values.size()]);
+        if (way != 2 || coin()) continue;
+        draw_key(key, plan);
       }
       for (const auto& check : pass.checks) {
         if (!check.fails(plan)) continue;
@@ -182,6 +178,37 @@ class PlanGenerator {
           if (key.copy != nullptr) key.copy(plan, defaults);
         }
       }
+    }
+  }
+
+  /// One key of a pass: an integer from its smallest values and words, one of a choice's
+  /// words, some of a word set's, or either value of a flag.
+  void draw_key(const memsim::strategies::SettingKey& key, Plan& plan) {
+    using Read = memsim::strategies::SettingKey::Read;
+    std::vector<int64_t> values;
+    switch (key.read) {
+      case Read::kInteger:
+        for (auto v = static_cast<int64_t>(key.least); v <= key.most && v <= key.least + 3; ++v)
+          values.push_back(v);
+        for (const auto& word : key.words)
+          values.push_back(word.value);
+        key.set_integer(plan, values[rng_() % values.size()]);
+        break;
+      case Read::kChoice:
+        key.set_integer(plan, key.words[rng_() % key.words.size()].value);
+        break;
+      case Read::kWordSet: {
+        int64_t bits = 0;
+        for (const auto& word : key.words)
+          bits |= coin() ? word.value : 0;
+        key.set_integer(plan, bits);
+        break;
+      }
+      case Read::kFlag:
+        key.set_number(plan, coin() ? 1.0 : 0.0);
+        break;
+      default:
+        break;
     }
   }
 
