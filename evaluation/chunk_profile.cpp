@@ -261,11 +261,18 @@ PassProfile profile_pass(const std::vector<sim::RecipeOp>& ops, const sim::Micro
                ? index.added_gradients(graph.twin_slot(op.op))
                : -1;
   };
+  auto waiting = [&](const sim::RecipeOp& op) {
+    return !makes && op.phase == sim::Phase::kBackward
+               ? index.waiting_gradients(graph.twin_slot(op.op))
+               : -1;
+  };
+  std::vector<int> waited;  ///< the waiting quantities made so far, freed as the pass ends
   std::vector<bool> touched(index.count(), false);
   for (const sim::RecipeOp& op : ops) {
     if (const int q = gradients(op); q >= 0) touched[q] = true;
     if (const int q = freed(op); q >= 0) touched[q] = true;
     if (const int q = added(op); q >= 0) touched[q] = true;
+    if (const int q = waiting(op); q >= 0) touched[q] = true;
     for (uint32_t i = op.begin; i < op.end; ++i) {
       if (!recipe.deltas[i].host) touched[recipe.deltas[i].quantity] = true;
     }
@@ -279,6 +286,7 @@ PassProfile profile_pass(const std::vector<sim::RecipeOp>& ops, const sim::Micro
         signature.push_back(gradients(op));
         signature.push_back(freed(op));
         signature.push_back(added(op));
+        signature.push_back(waiting(op));
         signature.push_back(op.split - op.begin);
         for (uint32_t i = op.begin; i < op.end; ++i) {
           const sim::RecipeDelta& d = recipe.deltas[i];
@@ -290,6 +298,10 @@ PassProfile profile_pass(const std::vector<sim::RecipeOp>& ops, const sim::Micro
     const sim::RecipeOp& op = ops[o];
     if (const int q = gradients(op); q >= 0) builder.add(q, 1);
     if (const int q = added(op); q >= 0) builder.add(q, 1);
+    if (const int q = waiting(op); q >= 0) {
+      builder.add(q, 1);
+      waited.push_back(q);
+    }
     for (uint32_t i = op.begin; i < op.split; ++i) {
       const sim::RecipeDelta& d = recipe.deltas[i];
       MEMSIM_CHECK(d.sign > 0);  // an op allocates before it frees
@@ -305,6 +317,8 @@ PassProfile profile_pass(const std::vector<sim::RecipeOp>& ops, const sim::Micro
     if (const int q = freed(op); q >= 0) builder.add(q, -1);
     if (const int q = added(op); q >= 0) builder.add(q, -1);
   }
+  for (const int q : waited)
+    builder.add(q, -1);
   return builder.finish();
 }
 

@@ -20,7 +20,7 @@ void price_stage(const StageFacts& facts, const sim::QuantityIndex& index,
   sizes.resize(index.count());
   const StageStates& states = facts.states;
   const auto twins = static_cast<int>(states.gradients_per_twin.size());
-  MEMSIM_CHECK(index.added_gradients(twins) == index.held_of_slot(0, 0));
+  MEMSIM_CHECK(index.waiting_gradients(twins) == index.held_of_slot(0, 0));
   // Parameter gradients exist apart from the resident state only when each backward makes
   // its own (on demand); otherwise they are resident and its backward allocates nothing.
   // Stepped in backward, an op frees them as it ends, but for a gradient the embedding's
@@ -33,8 +33,13 @@ void price_stage(const StageFacts& facts, const sim::QuantityIndex& index,
                        slot != states.shared_gradient_slot;
     sizes[index.parameter_gradients(slot)] = made ? states.gradients_per_twin[slot] : sim::Bytes{};
     sizes[index.freed_gradients(slot)] = freed ? states.gradients_per_twin[slot] : sim::Bytes{};
-    sizes[index.added_gradients(slot)] =
+    // A tied head's fresh gradient waits in autograd's input buffer until the embedding's
+    // backward, the pass's last, adds its share (torch/csrc/autograd/input_buffer.cpp).
+    const bool waits = slot == states.shared_gradient_slot;
+    const sim::Bytes added =
         facts.accumulates_in_place ? states.gradients_per_twin[slot] : sim::Bytes{};
+    sizes[index.added_gradients(slot)] = waits ? sim::Bytes{} : added;
+    sizes[index.waiting_gradients(slot)] = waits ? added : sim::Bytes{};
   }
   for (size_t slot = 0; slot < states.gathered.size(); ++slot) {
     const auto s = static_cast<int>(slot);

@@ -39,6 +39,7 @@ struct SizedRecipe {
     Bytes parameter_gradients;  ///< made by its backward when gradients are made on demand
     Bytes freed_gradients;      ///< freed as its backward ends (stepped in backward)
     Bytes added_gradients;      ///< made anew and added to those it finds, while it runs
+    Bytes waiting_gradients;    ///< made anew for a shared weight, held to the pass's end
   };
   std::vector<Op> forward;
   std::vector<Op> backward;
@@ -64,12 +65,13 @@ struct SizedRecipe {
         const bool backward = op.phase == Phase::kBackward;
         const OpTimes& times = op_times[op.op];
         const double duration = op.reused ? 0.0 : backward ? times.backward_s : times.forward_s;
-        Op& sized = out.emplace_back(Op{op, duration, {}, {}, {}});
+        Op& sized = out.emplace_back(Op{op, duration, {}, {}, {}, {}});
         if (backward) {
           const int slot = program.graph->twin_slot(op.op);
           sized.parameter_gradients = sizes[program.index->parameter_gradients(slot)];
           sized.freed_gradients = sizes[program.index->freed_gradients(slot)];
           sized.added_gradients = sizes[program.index->added_gradients(slot)];
+          sized.waiting_gradients = sizes[program.index->waiting_gradients(slot)];
         }
         sized.op.begin = static_cast<uint32_t>(deltas.size());
         sized.op.split = copy(op.begin, op.split);
@@ -182,6 +184,7 @@ class Walker {
               const ScheduledStep& step, bool first_backward) {
     const std::vector<SizedRecipe::Delta>& deltas = recipe.deltas;
     double recompute_start = -1.0;
+    Bytes waiting;
     for (const SizedRecipe::Op& sized : ops) {
       const RecipeOp& op = sized.op;
       if (op.phase == Phase::kRecompute && recompute_start < 0.0) recompute_start = now_;
@@ -199,6 +202,10 @@ class Walker {
       // stage adds them so).
       const Bytes added = makes_gradients ? Bytes{} : sized.added_gradients;
       emit(added, Category::kGradients, op.phase, step.microbatch, op.layer);
+      if (!makes_gradients && sized.waiting_gradients.value() != 0) {
+        emit(sized.waiting_gradients, Category::kGradients, op.phase, step.microbatch, op.layer);
+        waiting += sized.waiting_gradients;
+      }
       for (uint32_t i = op.begin; i < op.split; ++i)
         apply(deltas[i], op, step);
       now_ += sized.duration_s;
@@ -210,6 +217,8 @@ class Walker {
         gradients_made_ -= sized.freed_gradients;
       }
     }
+    if (waiting.value() != 0)
+      emit(-waiting, Category::kGradients, Phase::kBackward, step.microbatch, kNoIndex);
   }
   /// A delta on the GPU is an event; one in host memory only counts towards the host peak.
   void apply(const SizedRecipe::Delta& delta, const RecipeOp& op, const ScheduledStep& step) {

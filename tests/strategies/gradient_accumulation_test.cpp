@@ -55,3 +55,16 @@ TEST_CASE("ZeRO-2's whole layer gradients already hold what a backward adds") {
   fused.training.gradient_accumulation = GradientAccumulation::kFused;
   CHECK(most_gradients(plan) == most_gradients(fused));
 }
+
+TEST_CASE("a tied head's fresh gradient waits for the embedding's share until the pass ends") {
+  auto tied = [](GradientAccumulation adding) {
+    auto plan = two_microbatches(GradientBuffers::kOnDemand, adding);
+    plan.model.tied_embeddings = true;
+    return plan;
+  };
+  // From the head's backward on, the shared weight's fresh gradient waits in autograd's
+  // input buffer, beside each layer's fresh gradients (an MLP matrix at the most).
+  CHECK(most_gradients(tied(GradientAccumulation::kInPlace)) -
+            most_gradients(tied(GradientAccumulation::kFused)) ==
+        2 * 4096 * 32000 + 2 * 4096 * 11008);
+}
