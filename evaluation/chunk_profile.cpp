@@ -244,27 +244,22 @@ PassProfile profile_pass(const std::vector<sim::RecipeOp>& ops, const sim::Micro
   const sim::QuantityIndex& index = *program.index;
   const bool makes = lifetime != sim::GradientLifetime::kWholeStep;
   const bool frees = lifetime == sim::GradientLifetime::kOpBackward;
+  // A backward (not a recomputation, nor an input step) makes its parameters' gradients.
+  auto weights = [](const sim::RecipeOp& op) {
+    return op.phase == sim::Phase::kBackward && op.part != sim::BackwardPart::kInputs;
+  };
   auto gradients = [&](const sim::RecipeOp& op) {
-    // A backward (not a recomputation) makes its parameters' gradients on demand.
-    return makes && op.phase == sim::Phase::kBackward
-               ? index.parameter_gradients(graph.twin_slot(op.op))
-               : -1;
+    return makes && weights(op) ? index.parameter_gradients(graph.twin_slot(op.op)) : -1;
   };
   auto freed = [&](const sim::RecipeOp& op) {
-    return frees && op.phase == sim::Phase::kBackward
-               ? index.freed_gradients(graph.twin_slot(op.op))
-               : -1;
+    return frees && weights(op) ? index.freed_gradients(graph.twin_slot(op.op)) : -1;
   };
   // A backward that makes no gradients finds them made, and adds fresh ones to them.
   auto added = [&](const sim::RecipeOp& op) {
-    return !makes && op.phase == sim::Phase::kBackward
-               ? index.added_gradients(graph.twin_slot(op.op))
-               : -1;
+    return !makes && weights(op) ? index.added_gradients(graph.twin_slot(op.op)) : -1;
   };
   auto waiting = [&](const sim::RecipeOp& op) {
-    return !makes && op.phase == sim::Phase::kBackward
-               ? index.waiting_gradients(graph.twin_slot(op.op))
-               : -1;
+    return !makes && weights(op) ? index.waiting_gradients(graph.twin_slot(op.op)) : -1;
   };
   std::vector<int> waited;  ///< the waiting quantities made so far, freed as the pass ends
   std::vector<bool> touched(index.count(), false);
@@ -373,6 +368,7 @@ void apply_recipe_settings(const RecipeSettings& settings, sim::RankProgram& pro
   program.held.clear();
   program.recompute.clear();
   program.host_moves = {};
+  program.split_backward = settings.split_backward;
   shape_chunks(settings, program);
 }
 
@@ -393,6 +389,17 @@ ChunkProfile profile_chunk(const sim::LayerGraph& graph, const sim::QuantityInde
       profile_pass(recipe.backward, recipe, program, sim::GradientLifetime::kWholeStep);
   if (form.gradients != sim::GradientLifetime::kWholeStep)
     profile.first_backward = profile_pass(recipe.backward, recipe, program, form.gradients);
+  profile.split = form.settings.split_backward;
+  if (profile.split) {
+    profile.input =
+        profile_pass(recipe.backward_input, recipe, program, sim::GradientLifetime::kWholeStep);
+    profile.weight =
+        profile_pass(recipe.backward_weight, recipe, program, sim::GradientLifetime::kWholeStep);
+    if (form.gradients != sim::GradientLifetime::kWholeStep) {
+      profile.first_weight = profile_pass(recipe.backward_weight, recipe, program, form.gradients);
+    }
+  }
+  profile.inputs_take_gradients = !form.shape.embedding;
   profile.host_forward = profile_host_pass(recipe.forward, recipe, program);
   profile.host_backward = profile_host_pass(recipe.backward, recipe, program);
   profile.offloads = std::any_of(recipe.deltas.begin(), recipe.deltas.end(),

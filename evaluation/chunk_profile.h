@@ -72,9 +72,17 @@ struct ChunkProfile {
   PassProfile backward;  ///< recomputation included
   /// With parameter gradients made on demand; empty unless the form asks for it.
   PassProfile first_backward;
+  /// A split backward's input and weight steps (empty unless the settings split it), the
+  /// weight step also with gradients made on demand.
+  PassProfile input;
+  PassProfile weight;
+  PassProfile first_weight;
   PassProfile host_forward;  ///< activations offloaded to host memory
   PassProfile host_backward;
-  bool offloads = false;     ///< whether any activations go to host memory
+  bool offloads = false;  ///< whether any activations go to host memory
+  bool split = false;     ///< whether the backward is split
+  /// Whether what the chunk reads from outside takes gradients: all but the embedding's.
+  bool inputs_take_gradients = true;
   std::vector<OpRuns> runs;  ///< what the chunk's compute time is made of
 };
 

@@ -26,14 +26,18 @@ std::vector<OpRuns> op_runs(const sim::RankProgram& program, size_t chunk) {
   return runs;
 }
 
-ChunkTimes chunk_times(const std::vector<OpRuns>& runs, const PlanContext& context) {
+ChunkTimes chunk_times(const std::vector<OpRuns>& runs, const PlanContext& context,
+                       bool inputs_take_gradients) {
   ChunkTimes times;
   for (const OpRuns& run : runs) {
     const sim::OpTimes& op = context.twin_times(run.slot);
     times.forward_s += static_cast<double>(run.forward) * op.forward_s;
     times.backward_s += static_cast<double>(run.forward) * op.backward_s +
                         static_cast<double>(run.recompute) * op.forward_s;
+    times.weight_s += static_cast<double>(run.forward) * op.weight_s;
   }
+  // The first stage's weight step is its whole backward (sim/microbatch_recipe.cpp).
+  if (!inputs_take_gradients) times.weight_s = times.backward_s;
   return times;
 }
 

@@ -25,7 +25,10 @@ struct OpRuns {
 /// The runs of every twin slot in `program.chunks[chunk]`, slots in order, none empty.
 std::vector<OpRuns> op_runs(const sim::RankProgram& program, size_t chunk);
 
-/// Forward and backward seconds of a chunk of `runs`, recomputation included.
-ChunkTimes chunk_times(const std::vector<OpRuns>& runs, const PlanContext& context);
+/// Forward and backward seconds of a chunk of `runs`, recomputation included, and the weight
+/// step's share; a chunk whose inputs take no gradient (the embedding's) runs its whole
+/// backward as its weight step.
+ChunkTimes chunk_times(const std::vector<OpRuns>& runs, const PlanContext& context,
+                       bool inputs_take_gradients);
 
 }  // namespace memsim::evaluation

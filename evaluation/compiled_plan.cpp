@@ -77,7 +77,7 @@ CompiledPlan::CompiledPlan(TrainingPlan plan)
     steps.push_back(schedule->steps(s, pp.stages, pp.virtual_stages, plan_.microbatches()));
     std::vector<ChunkTimes> chunk;
     for (size_t c = 0; c < stage.program.chunks.size(); ++c)
-      chunk.push_back(chunk_times(op_runs(stage.program, c), context));
+      chunk.push_back(chunk_times(op_runs(stage.program, c), context, !shapes[c].embedding));
     double window = 0.0;
     for (const ChunkTimes& t : chunk)
       window += t.backward_s;

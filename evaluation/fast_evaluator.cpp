@@ -253,7 +253,8 @@ void FastEvaluator::Caches::price_stage_part(Lookup& at, ChunkEntry& entry, cons
     quantities[q] = stage_sizes[q].value();
   // Without gradients made on demand the first backward is like the others.
   for (int kind = 0; kind < passes_of(entry.profile); ++kind) {
-    if (kind != kFirstBackwardPass || facts.gradients != sim::GradientLifetime::kWholeStep)
+    const bool first = kind == kFirstBackwardPass || kind == kFirstWeightPass;
+    if (!first || facts.gradients != sim::GradientLifetime::kWholeStep)
       evaluate_stage_pass(pass_of(entry.profile, kind), quantities, part.passes[kind]);
   }
 }
@@ -291,7 +292,10 @@ void FastEvaluator::Caches::price_kind(Lookup& at, size_t k) {
         entry.context_parts.get({at.context.sample_id, at.context.fixed_id});
     if (context_new) price_context_part(at, entry, *context_part);
     auto [times, times_new] = entry.times.get(at.context_id);
-    if (times_new) *times = chunk_times(entry.profile.runs, at.context.context);
+    if (times_new) {
+      *times =
+          chunk_times(entry.profile.runs, at.context.context, entry.profile.inputs_take_gradients);
+    }
     auto [stage_part, stage_new] = entry.stage_parts.get(facts_id);
     if (stage_new) price_stage_part(at, entry, *facts, *stage_part);
 
@@ -312,6 +316,12 @@ void FastEvaluator::Caches::price_kind(Lookup& at, size_t k) {
     chunk.peaks[kFirstBackwardPass] =
         on_demand ? peak(kFirstBackwardPass) : chunk.peaks[kBackwardPass];
     chunk.gradients = on_demand ? end(kFirstBackwardPass) - end(kBackwardPass) : 0;
+    if (entry.profile.split) {
+      chunk.awaiting = chunk.saved + end(kInputPass);
+      chunk.peaks[kInputPass] = peak(kInputPass);
+      chunk.peaks[kWeightPass] = peak(kWeightPass);
+      chunk.peaks[kFirstWeightPass] = on_demand ? peak(kFirstWeightPass) : chunk.peaks[kWeightPass];
+    }
     if (entry.profile.offloads) {
       numbers.offloads = true;
       ChunkNumbers& host = numbers.host_chunks[c];

@@ -54,9 +54,9 @@ struct PassValues {
   int64_t net = 0;
 };
 
-/// The passes of a chunk's profile: the GPU's three (by PassKind), then host memory's.
-enum ProfilePass : int { kHostForwardPass = 3, kHostBackwardPass = 4 };
-inline constexpr int kProfilePasses = 5;
+/// The passes of a chunk's profile: the GPU's (by PassKind), then host memory's.
+enum ProfilePass : int { kHostForwardPass = kPassKinds, kHostBackwardPass };
+inline constexpr int kProfilePasses = kHostBackwardPass + 1;
 
 /// A chunk's passes on the context's quantities: per sample (times the micro-batch) and
 /// fixed (the few that do not grow with it), or on the stage's.
@@ -118,7 +118,7 @@ struct ParamKey {
 /// policies that recompute nothing), far apart in the grid; each set is kept once, by id.
 struct StageTimesKey {
   double transfer_s = 0.0;
-  std::vector<double> times;  ///< per kind and chunk: forward, backward
+  std::vector<ChunkTimes> times;  ///< per kind and chunk
   const StageLayout* layout = nullptr;
   bool operator==(const StageTimesKey&) const = default;
 };

@@ -13,6 +13,12 @@ const PassProfile& pass_of(const ChunkProfile& profile, int kind) {
       return profile.backward;
     case kFirstBackwardPass:
       return profile.first_backward;
+    case kInputPass:
+      return profile.input;
+    case kWeightPass:
+      return profile.weight;
+    case kFirstWeightPass:
+      return profile.first_weight;
     case kHostForwardPass:
       return profile.host_forward;
     default:
@@ -21,7 +27,8 @@ const PassProfile& pass_of(const ChunkProfile& profile, int kind) {
 }
 
 int passes_of(const ChunkProfile& profile) {
-  return profile.offloads ? kProfilePasses : kHostForwardPass;
+  if (profile.offloads) return kProfilePasses;
+  return profile.split ? kPassKinds : kInputPass;
 }
 
 int64_t fullest(int64_t scale, const PassValues& context, const PassValues& fixed,

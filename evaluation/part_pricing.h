@@ -14,7 +14,8 @@ namespace memsim::evaluation::fast {
 /// Pass `kind` (PassKind, then ProfilePass) of `profile`.
 const PassProfile& pass_of(const ChunkProfile& profile, int kind);
 
-/// The passes of `profile` worth evaluating: host memory's only when it offloads.
+/// The passes of `profile` worth evaluating (the first that many): a split backward's
+/// only when it has one, host memory's only when it offloads.
 int passes_of(const ChunkProfile& profile);
 
 /// The fullest a chunk pass gets: the largest candidate (per-sample context sums times the

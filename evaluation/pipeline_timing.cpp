@@ -31,11 +31,15 @@ class Timer {
         starts_(starts),
         refocus_(refocus) {
     const int64_t v = order.chunks_per_stage;
-    durations_.resize(2 * order.stages * v);
+    durations_.resize(sim::kStepKinds * order.stages * v);
     for (int64_t s = 0; s < order.stages; ++s) {
       for (int64_t c = 0; c < v; ++c) {
-        durations_[2 * (s * v + c)] = times[s][c].forward_s;
-        durations_[2 * (s * v + c) + 1] = times[s][c].backward_s;
+        const ChunkTimes& t = times[s][c];
+        double* slot = &durations_[sim::kStepKinds * (s * v + c)];
+        slot[static_cast<int>(sim::StepKind::kForward)] = t.forward_s;
+        slot[static_cast<int>(sim::StepKind::kBackward)] = t.backward_s;
+        slot[static_cast<int>(sim::StepKind::kBackwardInput)] = t.backward_s - t.weight_s;
+        slot[static_cast<int>(sim::StepKind::kBackwardWeight)] = t.weight_s;
       }
     }
     end_.assign(order.stages, 0.0);

@@ -2,9 +2,10 @@
 /// Times a pipeline schedule: every stage runs its steps in order; a step starts once its
 /// stage is free and the step it depends on has ended and its activations (or gradients)
 /// have arrived: a forward waits for the same microbatch's forward through the previous
-/// chunk, a backward for its backward through the next chunk (the last chunk's backward
-/// follows its own forward).
+/// chunk, a backward (or input step) for its backward through the next chunk (the last
+/// chunk's backward follows its own forward); a weight step follows its own input step.
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
@@ -20,6 +21,16 @@ namespace memsim::evaluation {
 struct ChunkTimes {
   double forward_s = 0.0;
   double backward_s = 0.0;  ///< recomputation included
+  /// What a split backward's weight step takes of backward_s (the input step the rest).
+  double weight_s = 0.0;
+  bool operator==(const ChunkTimes&) const = default;
+  /// Every time multiplied by `factor`.
+  void scale(double factor) {
+    forward_s *= factor;
+    backward_s *= factor;
+    weight_s *= factor;
+  }
+  double longest() const { return std::max({forward_s, backward_s, weight_s}); }
 };
 
 /// Where the run holding a long order's repeated block (see ScheduleOrder::Repeat) was found

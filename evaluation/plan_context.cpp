@@ -59,6 +59,10 @@ PlanContext::PlanContext(const ContextInputs& inputs, const sim::LayerGraph& gra
     times.forward_s = compute_seconds(forward_flops(graph.op(op), rank[graph.op_kind(op)]),
                                       *cluster.gpu, cluster.compute_efficiency);
     times.backward_s = 2.0 * times.forward_s;
+    // Of a matmul's backward, one matmul of its forward's size makes the weight gradient
+    // (dW = dYᵀX; Qi et al. 2024, Zero Bubble Pipeline Parallelism, §2).
+    const bool matmul = sim::op_info(graph.op(op).kind).flops == sim::FlopsRule::kMatmul;
+    times.weight_s = matmul && !graph.op(op).params.empty() ? times.forward_s : 0.0;
     const OpSeconds comm = tensor_parallel_seconds(graph, op, whole, tp, tp_bandwidth);
     times.forward_s += comm.forward_s;
     times.backward_s += comm.backward_s;

@@ -13,8 +13,10 @@ bool dominated(const Moment& a, const Moment& by) {
   if (a.kind != by.kind || a.chunk != by.chunk || a.first_backward != by.first_backward)
     return false;
   for (size_t c = 0; c < a.in_flight.size(); ++c) {
-    if (a.in_flight[c] > by.in_flight[c] || a.gradients_made[c] > by.gradients_made[c])
+    if (a.in_flight[c] > by.in_flight[c] || a.gradients_made[c] > by.gradients_made[c] ||
+        a.awaiting[c] > by.awaiting[c]) {
       return false;
+    }
   }
   return true;
 }
@@ -28,6 +30,8 @@ bool dominated(const sim::StepState& at, const std::vector<Moment>& moments) {
            std::equal(at.in_flight.begin(), at.in_flight.end(), by.in_flight.begin(),
                       std::less_equal<>()) &&
            std::equal(at.backward_done.begin(), at.backward_done.end(), by.gradients_made.begin(),
+                      std::less_equal<>()) &&
+           std::equal(at.awaiting.begin(), at.awaiting.end(), by.awaiting.begin(),
                       std::less_equal<>());
   });
 }
@@ -44,8 +48,10 @@ bool between(const Moment& a, const Moment& b, const Moment& c) {
   for (size_t i = 0; i < a.in_flight.size(); ++i) {
     u.push_back(b.in_flight[i] - a.in_flight[i]);
     u.push_back(b.gradients_made[i] - a.gradients_made[i]);
+    u.push_back(b.awaiting[i] - a.awaiting[i]);
     w.push_back(c.in_flight[i] - b.in_flight[i]);
     w.push_back(c.gradients_made[i] - b.gradients_made[i]);
+    w.push_back(c.awaiting[i] - b.awaiting[i]);
   }
   size_t k = 0;
   while (k < u.size() && u[k] == 0)
@@ -87,7 +93,8 @@ std::vector<Moment> moments_of(const std::vector<sim::ScheduledStep>& steps, int
                               at.step.chunk,
                               at.first_backward,
                               {at.in_flight.begin(), at.in_flight.end()},
-                              {at.backward_done.begin(), at.backward_done.end()}});
+                              {at.backward_done.begin(), at.backward_done.end()},
+                              {at.awaiting.begin(), at.awaiting.end()}});
   });
   return moments;
 }
@@ -163,17 +170,39 @@ std::vector<Moment> by_class(const std::vector<Moment>& moments,
   }
   std::vector<Moment> projected;
   for (const Moment& m : moments) {
-    Moment p{m.kind, representatives[class_of[m.chunk]], m.first_backward,
+    Moment p{m.kind,
+             representatives[class_of[m.chunk]],
+             m.first_backward,
+             std::vector<int64_t>(representatives.size(), 0),
              std::vector<int64_t>(representatives.size(), 0),
              std::vector<int64_t>(representatives.size(), 0)};
     for (size_t c = 0; c < shapes.size(); ++c) {
       p.in_flight[class_of[c]] += m.in_flight[c];
       p.gradients_made[class_of[c]] += m.gradients_made[c];
+      p.awaiting[class_of[c]] += m.awaiting[c];
     }
     add_undominated(projected, p);
   }
   return projected;
 }
+
+namespace {
+
+int32_t pass_kind(const Moment& m) {
+  switch (m.kind) {
+    case sim::StepKind::kForward:
+      return kForwardPass;
+    case sim::StepKind::kBackwardInput:
+      return kInputPass;
+    case sim::StepKind::kBackwardWeight:
+      return m.first_backward ? kFirstWeightPass : kWeightPass;
+    case sim::StepKind::kBackward:
+      break;
+  }
+  return m.first_backward ? kFirstBackwardPass : kBackwardPass;
+}
+
+}  // namespace
 
 StageMoments flatten(const std::vector<Moment>& moments, std::vector<int32_t> chunks) {
   StageMoments flat;
@@ -181,13 +210,11 @@ StageMoments flatten(const std::vector<Moment>& moments, std::vector<int32_t> ch
   flat.count = static_cast<int64_t>(moments.size());
   for (const Moment& m : moments) {
     flat.data.push_back(m.chunk);
-    flat.data.push_back(m.kind == sim::StepKind::kForward
-                            ? kForwardPass
-                            : (m.first_backward ? kFirstBackwardPass : kBackwardPass));
-    for (int64_t n : m.in_flight)
-      flat.data.push_back(static_cast<int32_t>(n));
-    for (int64_t n : m.gradients_made)
-      flat.data.push_back(static_cast<int32_t>(n));
+    flat.data.push_back(pass_kind(m));
+    for (const auto* counts : {&m.in_flight, &m.gradients_made, &m.awaiting}) {
+      for (int64_t n : *counts)
+        flat.data.push_back(static_cast<int32_t>(n));
+    }
   }
   return flat;
 }
@@ -196,11 +223,12 @@ int64_t fullest_moment(const StageMoments& moments, const std::vector<ChunkNumbe
   const auto classes = static_cast<int64_t>(moments.chunks.size());
   const int32_t* m = moments.data.data();
   int64_t dynamic = 0;
-  for (int64_t i = 0; i < moments.count; ++i, m += 2 + 2 * classes) {
+  for (int64_t i = 0; i < moments.count; ++i, m += 2 + 3 * classes) {
     int64_t held = chunks[m[0]].peaks[m[1]];
     for (int64_t j = 0; j < classes; ++j) {
       const ChunkNumbers& chunk = chunks[moments.chunks[j]];
-      held += m[2 + j] * chunk.saved + m[2 + classes + j] * chunk.gradients;
+      held += m[2 + j] * chunk.saved + m[2 + classes + j] * chunk.gradients +
+              m[2 + 2 * classes + j] * chunk.awaiting;
     }
     dynamic = std::max(dynamic, held);
   }

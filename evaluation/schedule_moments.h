@@ -1,9 +1,10 @@
 #pragma once
 /// Where in a stage's schedule it may be fullest. Between steps a stage holds the saved
-/// activations of the microbatches in flight of each of its chunks and, when gradients are
-/// made on demand, those of the chunks whose backward has run; a step then adds its pass's
-/// fullest prefix. Of the moments before each step only those that no other moment
-/// dominates (at least as many in flight of every chunk, the same step) can be fullest,
+/// activations of the microbatches in flight of each of its chunks, what those awaiting
+/// their weight step keep and, when gradients are made on demand, the gradients of the
+/// chunks whose weight gradients have been made; a step then adds its pass's fullest
+/// prefix. Of the moments before each step only those that no other moment dominates (at
+/// least as many in flight and awaiting of every chunk, the same step) can be fullest,
 /// whatever the sizes, so a schedule of thousands of steps comes down to a few moments,
 /// derived once per (schedule, p, v, m, stage).
 
@@ -27,6 +28,7 @@ struct Moment {
   bool first_backward;
   std::vector<int64_t> in_flight;       ///< per local chunk
   std::vector<int64_t> gradients_made;  ///< per local chunk, 0 or 1: its backward has run
+  std::vector<int64_t> awaiting;        ///< per local chunk: input step run, weight step not
   bool operator==(const Moment&) const = default;
 };
 
@@ -60,10 +62,19 @@ std::vector<std::vector<Moment>> every_stage_moments(const MomentSeeds& seeds,
                                                      int64_t chunks, int64_t microbatches);
 
 /// Which peak of a chunk a moment's step reaches.
-enum PassKind : int32_t { kForwardPass, kBackwardPass, kFirstBackwardPass };
+enum PassKind : int32_t {
+  kForwardPass,
+  kBackwardPass,
+  kFirstBackwardPass,
+  kInputPass,
+  kWeightPass,
+  kFirstWeightPass,
+};
+inline constexpr int kPassKinds = 6;
 
 /// A stage's undominated moments, flattened: per moment the chunk, the pass, then the
-/// in-flight count and the gradients-made flag of each class of its chunks. Chunks of one
+/// in-flight counts, the gradients-made flags and the awaiting counts of each class of its
+/// chunks. Chunks of one
 /// shape hold the same (same profile, same stage), so moments may count them together: a
 /// class stands for its chunks, `chunks[j]` being one of them.
 struct StageMoments {
@@ -86,8 +97,9 @@ StageMoments flatten(const std::vector<Moment>& moments, std::vector<int32_t> ch
 /// One chunk's figures for a configuration.
 struct ChunkNumbers {
   int64_t saved = 0;
-  int64_t gradients = 0;         ///< parameter gradients its first backward leaves behind
-  int64_t peaks[3] = {0, 0, 0};  ///< by PassKind
+  int64_t gradients = 0;  ///< parameter gradients its first backward leaves behind
+  int64_t awaiting = 0;   ///< what a microbatch keeps from its input step to its weight step
+  int64_t peaks[kPassKinds] = {};  ///< by PassKind
 };
 
 /// The most a stage holds above its resident state at any of `moments`.

@@ -11,8 +11,15 @@ namespace {
 
 using Entry = ScheduleOrder::Entry;
 
+/// Where an entry's duration is among its stage's chunks' (see ScheduleOrder::Timed).
+int32_t duration_slot(const Entry& e, int64_t chunks) {
+  return static_cast<int32_t>(sim::kStepKinds * (e.stage * chunks + e.chunk) +
+                              static_cast<int64_t>(e.kind));
+}
+
 /// The steps of every stage as one graph, in an order where each step comes after the one
-/// it waits for, with the time each would start if forwards took 1 and backwards 2.
+/// it waits for, with the time each would start if forwards took 1 and backwards 2 (an
+/// input step 1, a weight step 1).
 struct StepGraph {
   std::vector<Entry> nodes;    ///< wait_for: a node id
   std::vector<int64_t> start;  ///< per node, in unit time
@@ -30,8 +37,8 @@ StepGraph step_graph(const std::vector<std::vector<sim::ScheduledStep>>& steps,
     }
     first[s + 1] = first[s] + static_cast<int32_t>(steps[s].size());
   }
-  // The node of each (direction, microbatch, model chunk).
-  std::vector<int32_t> node_of(2 * microbatches * chunks, -1);
+  // The node of each (kind, microbatch, model chunk).
+  std::vector<int32_t> node_of(sim::kStepKinds * microbatches * chunks, -1);
   auto key = [&](sim::StepKind kind, int64_t mb, int64_t g) {
     return (static_cast<int64_t>(kind) * microbatches + mb) * chunks + g;
   };
@@ -48,16 +55,21 @@ StepGraph step_graph(const std::vector<std::vector<sim::ScheduledStep>>& steps,
     for (size_t i = 0; i < steps[s].size(); ++i) {
       const auto& step = steps[s][i];
       const int64_t g = step.chunk * p + s;
-      const bool forward = step.kind == sim::StepKind::kForward;
-      // A forward waits for the previous chunk's, a backward for the next chunk's, both on
-      // another stage. The last chunk's backward follows its own forward, which its stage
-      // has already run, so it never waits for it.
+      // A forward waits for the previous chunk's, a backward (or input step) for the next
+      // chunk's, both on another stage. The last chunk's backward follows its own forward,
+      // which its stage has already run, so it never waits for it; a weight step follows
+      // its stage's own input step.
       int32_t wait = -1;
-      if (forward && g > 0) wait = node_of[key(sim::StepKind::kForward, step.microbatch, g - 1)];
-      if (!forward && g < chunks - 1) {
-        wait = node_of[key(sim::StepKind::kBackward, step.microbatch, g + 1)];
+      if (step.kind == sim::StepKind::kForward && g > 0) {
+        wait = node_of[key(sim::StepKind::kForward, step.microbatch, g - 1)];
       }
-      graph.nodes[first[s] + i] = {static_cast<int32_t>(s), step.chunk, forward, wait,
+      const bool input_gradients =
+          step.kind == sim::StepKind::kBackward || step.kind == sim::StepKind::kBackwardInput;
+      if (input_gradients && g < chunks - 1) {
+        wait = node_of[key(sim::StepKind::kBackward, step.microbatch, g + 1)];
+        if (wait < 0) wait = node_of[key(sim::StepKind::kBackwardInput, step.microbatch, g + 1)];
+      }
+      graph.nodes[first[s] + i] = {static_cast<int32_t>(s), step.chunk, step.kind, wait,
                                    static_cast<int32_t>(i)};
     }
   }
@@ -75,7 +87,7 @@ StepGraph step_graph(const std::vector<std::vector<sim::ScheduledStep>>& steps,
         const Entry& node = graph.nodes[id];
         if (node.wait_for >= 0 && ended[node.wait_for] < 0) break;
         graph.start[id] = std::max(free_at[s], node.wait_for >= 0 ? ended[node.wait_for] : 0);
-        free_at[s] = ended[id] = graph.start[id] + (node.forward ? 1 : 2);
+        free_at[s] = ended[id] = graph.start[id] + (node.kind == sim::StepKind::kBackward ? 2 : 1);
         --remaining;
         progressed = true;
       }
@@ -89,22 +101,22 @@ StepGraph step_graph(const std::vector<std::vector<sim::ScheduledStep>>& steps,
 bool shifted(const std::vector<Entry>& entries, int64_t k, int64_t period) {
   const Entry& a = entries[k];
   const Entry& b = entries[k + period];
-  if (a.stage != b.stage || a.chunk != b.chunk || a.forward != b.forward) return false;
+  if (a.stage != b.stage || a.chunk != b.chunk || a.kind != b.kind) return false;
   if (a.wait_for < 0 || b.wait_for < 0) return a.wait_for == b.wait_for;
   return b.wait_for == a.wait_for + period;
 }
 
-/// Each entry's next one of the same step on its stage (chunk and direction), or the end.
+/// Each entry's next one of the same step on its stage (chunk and kind), or the end.
 std::vector<int64_t> next_alike(const std::vector<Entry>& entries, int64_t stages) {
   const auto n = static_cast<int64_t>(entries.size());
   int64_t chunks = 1;
   for (const Entry& e : entries)
     chunks = std::max<int64_t>(chunks, e.chunk + 1);
   std::vector<int64_t> next(n, n);
-  std::vector<int64_t> later(2 * stages * chunks, n);  // the next one seen, by step
+  std::vector<int64_t> later(sim::kStepKinds * stages * chunks, n);  // the next one seen
   for (int64_t k = n - 1; k >= 0; --k) {
     const Entry& e = entries[k];
-    int64_t& slot = later[2 * (e.stage * chunks + e.chunk) + (e.forward ? 1 : 0)];
+    int64_t& slot = later[duration_slot(e, chunks)];
     next[k] = slot;
     slot = k;
   }
@@ -154,9 +166,8 @@ std::vector<ScheduleOrder::Timed> timed(const std::vector<Entry>& entries, int64
   packed.reserve(entries.size());
   for (size_t k = 0; k < entries.size(); ++k) {
     const Entry& e = entries[k];
-    packed.push_back(
-        {e.wait_for >= 0 ? static_cast<int32_t>(k) - e.wait_for : 0, e.stage,
-         static_cast<int32_t>(2 * (e.stage * chunks + e.chunk) + (e.forward ? 0 : 1))});
+    packed.push_back({e.wait_for >= 0 ? static_cast<int32_t>(k) - e.wait_for : 0, e.stage,
+                      duration_slot(e, chunks)});
   }
   return packed;
 }
@@ -183,7 +194,10 @@ ScheduleOrder order_schedule(const std::vector<std::vector<sim::ScheduledStep>>&
   ScheduleOrder result;
   result.stages = static_cast<int64_t>(steps.size());
   result.chunks_per_stage = chunks_per_stage;
-  result.microbatches = static_cast<int64_t>(order.size()) / (2 * result.stages * chunks_per_stage);
+  const auto forwards = std::count_if(graph.nodes.begin(), graph.nodes.end(), [](const Entry& e) {
+    return e.kind == sim::StepKind::kForward;
+  });
+  result.microbatches = forwards / (result.stages * chunks_per_stage);
   result.entries.reserve(order.size());
   for (const int32_t id : order) {
     Entry entry = graph.nodes[id];
@@ -201,6 +215,11 @@ namespace {
 /// groups of p for interleaved schedules).
 int64_t shortest_seed(int64_t group, int64_t stages, int64_t microbatches) {
   return microbatches % group + group * (2 * stages / group + 2);
+}
+
+/// The steps each stage runs for a group of microbatches, from the entries a group adds.
+int64_t steps_per_group(size_t added_entries, int64_t stages) {
+  return static_cast<int64_t>(added_entries) / stages;
 }
 
 /// `e` moved on by `groups` groups of microbatches: the step it waits for is as many blocks
@@ -254,8 +273,10 @@ OrderSeeds order_seeds(const strategies::ScheduleInfo& schedule, int64_t stages,
   seeds.first = direct(seeds.shortest);
   const ScheduleOrder second = direct(seeds.shortest + seeds.group);
   const ScheduleOrder third = direct(seeds.shortest + 2 * seeds.group);
-  // Each stage runs each chunk forward and backward once per microbatch.
-  const int64_t per_stage = 2 * chunks * seeds.group;
+  // Each stage runs as many steps more for each group (unless they differ by stage, when
+  // the orders do not repeat).
+  const int64_t per_stage =
+      steps_per_group(second.entries.size() - seeds.first.entries.size(), stages);
   const int64_t x = repeats_from(seeds.first.entries, second.entries, per_stage);
   if (x < 0 || repeats_from(second.entries, third.entries, per_stage) != x) return seeds;
   seeds.at = x;
@@ -284,7 +305,7 @@ ScheduleOrder order_of(const OrderSeeds& seeds, int64_t microbatches, OrderDetai
   const ScheduleOrder& first = seeds.first;
   const int64_t x = seeds.at;
   const int64_t block = seeds.block;
-  const int64_t per_stage = 2 * seeds.chunks * group;
+  const int64_t per_stage = steps_per_group(static_cast<size_t>(block), seeds.stages);
   ScheduleOrder result;
   result.stages = seeds.stages;
   result.chunks_per_stage = seeds.chunks;

@@ -25,7 +25,7 @@ struct ScheduleOrder {
   struct Entry {
     int32_t stage;
     int32_t chunk;  ///< local to the stage
-    bool forward;
+    sim::StepKind kind;
     /// Position (in entries) of the step on another stage it waits for (plus a transfer),
     /// or -1.
     int32_t wait_for;
@@ -43,7 +43,7 @@ struct ScheduleOrder {
   };
   /// What timing reads of an entry, packed to be read fast: how many entries back the step
   /// it waits for is (0: none), its stage, and where its duration is
-  /// (2·(stage·chunks_per_stage + chunk) + backward). The distance back, unlike a position,
+  /// (kStepKinds·(stage·chunks_per_stage + chunk) + kind). The distance back, unlike a position,
   /// is the same in every repeat of a steady block.
   struct Timed {
     int32_t wait_back;

@@ -26,19 +26,18 @@ void StepTimer::stages(const StageLayout& layout, const std::vector<KindNumbers>
   key.layout = &layout;
   key.transfer_s = transfer_s;
   key.times.clear();
+  double longest = key.transfer_s;
   for (size_t k = 0; k < layout.representative.size(); ++k) {
     for (const ChunkTimes& t : kinds[k].times) {
-      key.times.push_back(t.forward_s);
-      key.times.push_back(t.backward_s);
+      key.times.push_back(t);
+      longest = std::max(longest, t.longest());
     }
   }
-  const double longest =
-      std::max(key.transfer_s, *std::max_element(key.times.begin(), key.times.end()));
   int exponent = 0;
   if (longest > 0.0) std::frexp(longest, &exponent);
   down_ = std::ldexp(1.0, -exponent);  // a power of two: exact products
-  for (double& t : key.times)
-    t *= down_;
+  for (ChunkTimes& t : key.times)
+    t.scale(down_);
   key.transfer_s *= down_;
   if (const auto known = times_ids_.find(key); known != times_ids_.end()) {
     key_.times_id = known->second;
@@ -49,10 +48,8 @@ void StepTimer::stages(const StageLayout& layout, const std::vector<KindNumbers>
   kind_times_.resize(layout.representative.size());
   for (size_t k = 0; k < kind_times_.size(); ++k) {
     kind_times_[k] = kinds[k].times;
-    for (ChunkTimes& t : kind_times_[k]) {
-      t.forward_s *= down_;
-      t.backward_s *= down_;
-    }
+    for (ChunkTimes& t : kind_times_[k])
+      t.scale(down_);
   }
 }
 

@@ -5,7 +5,9 @@
 
 #include <fmt/format.h>
 
+#include "scenarios/name_lookup.h"
 #include "sim/limits.h"
+#include "strategies/schedules.h"
 #include "strategies/serving.h"
 #include "strategies/strategy_pass.h"
 
@@ -93,11 +95,15 @@ std::string layout_shape_message(R reason, const Plan& plan) {
           "parallel.tp × pp × dp = {} × {} × {} = {} but the cluster has {} GPUs "
           "(hardware.nodes × gpus_per_node)",
           tp, pp, dp, tp * pp * dp, plan.cluster.world_size());
-    case R::kVirtualStages:
+    case R::kVirtualStages: {
+      std::vector<std::string> interleaved;
+      for (const strategies::ScheduleInfo& info : strategies::schedules()) {
+        if (info.interleaved) interleaved.emplace_back(info.name);
+      }
       return fmt::format(
-          "parallel.virtual_stages = {} needs a schedule of several chunks per stage: "
-          "interleaved, interleaved-pytorch or looped-bfs",
-          plan.parallel.pp.virtual_stages);
+          "parallel.virtual_stages = {} needs a schedule of several chunks per stage: {}",
+          plan.parallel.pp.virtual_stages, join_alternatives(interleaved));
+    }
     case R::kInterleavedOneStage:
       return fmt::format(
           "the {} schedule needs pp ≥ 2: with one stage there is nothing to interleave",

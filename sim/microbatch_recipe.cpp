@@ -80,25 +80,63 @@ class RecipeCompiler {
   }
 
   MicrobatchRecipe compile() {
-    for (int pos = chunk_.first; pos <= chunk_.last; ++pos) {
-      run_forward(pos, recipe_.forward, Phase::kForward, retained_, last_use_, nullptr);
-    }
-    if (!program_.no_grad) {
-      for (int pos = chunk_.last; pos >= chunk_.first; --pos) {
-        reloading_ = reload_at_[pos - chunk_.first];
-        const int region = region_of_[pos];
-        if (region != kNoRegion && program_.recompute[region].last == pos) recompute(region);
-        backward(pos);
+    run_forward_pass();
+    if (!program_.no_grad) run_backward_pass(recipe_.backward);
+    check_all_freed();
+    return std::move(recipe_);
+  }
+
+  /// The forward, then a split backward (PyTorch's, torch/distributed/pipelining/
+  /// _backward.py and stage.py at commit 00722e6): stage_backward_input takes the input
+  /// gradients with retain_graph=True, so every saved tensor stays; a prehook keeps the
+  /// output gradients of each op with parameters for the weight step; detaching the outputs
+  /// frees the nodes above the last such op (the loss). stage_backward_weight then runs
+  /// the ops with parameters in parameter (forward) order without retaining the graph: each
+  /// releases what it saved, unless an op without parameters or a later one saves it too;
+  /// the rest, and the kept gradients, go as it ends. The first stage, whose inputs take no
+  /// gradient, runs the whole backward as its weight step.
+  MicrobatchRecipe compile_split() {
+    MEMSIM_CHECK(program_.recompute.empty() && !program_.host_moves);
+    run_forward_pass();
+    const bool inputs_take_gradients =
+        std::any_of(received_.begin(), received_.end(),
+                    [&](TensorId t) { return graph_.tensor(t).requires_grad; });
+    if (!inputs_take_gradients) {
+      run_backward_pass(recipe_.backward_weight);
+    } else {
+      find_weight_savers();
+      for (int pos = chunk_.last; pos >= chunk_.first; --pos)
+        input_backward(pos);
+      for (int pos = chunk_.first; pos <= chunk_.last; ++pos) {
+        if (has_weights(pos)) weight_backward(pos);
       }
     }
-    for (TensorId t = 0; t < graph_.tensor_count(); ++t) {
-      MEMSIM_CHECK(!alive_[t] && !grad_alive_[t]);  // every microbatch frees what it made
-    }
+    check_all_freed();
     return std::move(recipe_);
   }
 
  private:
+  void run_forward_pass() {
+    for (int pos = chunk_.first; pos <= chunk_.last; ++pos) {
+      run_forward(pos, recipe_.forward, Phase::kForward, retained_, last_use_, nullptr);
+    }
+  }
+  void run_backward_pass(std::vector<RecipeOp>& ops) {
+    for (int pos = chunk_.last; pos >= chunk_.first; --pos) {
+      reloading_ = reload_at_[pos - chunk_.first];
+      const int region = region_of_[pos];
+      if (region != kNoRegion && program_.recompute[region].last == pos) recompute(region);
+      backward(pos, ops);
+    }
+  }
+  void check_all_freed() const {
+    for (TensorId t = 0; t < graph_.tensor_count(); ++t) {
+      MEMSIM_CHECK(!alive_[t] && !grad_alive_[t]);  // every microbatch frees what it made
+    }
+  }
+
   const OpNode& op_at(int pos) const { return graph_.op(order_[pos]); }
+  bool has_weights(int pos) const { return !op_at(pos).params.empty(); }
   int producer_pos(TensorId t) const { return graph_.position(graph_.tensor(t).producer); }
   bool in_chunk(int pos) const { return chunk_.first <= pos && pos <= chunk_.last; }
   int region_of_tensor(TensorId t) const {
@@ -290,20 +328,12 @@ class RecipeCompiler {
     }
   }
 
-  /// Runs op `pos` backward. The chunk's last op first receives the gradients of what the
-  /// chunk sent on; its first op ends by sending the gradients of what it received.
-  void backward(int pos) {
+  /// Runs op `pos` backward into `ops`. The chunk's last op first receives the gradients of
+  /// what the chunk sent on; its first op ends by sending the gradients of what it received.
+  void backward(int pos, std::vector<RecipeOp>& ops) {
     const OpNode& node = op_at(pos);
-    RecipeOp& op = open(recipe_.backward, pos, Phase::kBackward);
-    if (pos == chunk_.last) {
-      for (TensorId t : sent_)
-        alloc(t, Category::kTemporary, grad_alive_);
-    }
-    for (TensorId t : node.inputs) {
-      if (graph_.tensor(t).requires_grad && !grad_alive_[t]) {
-        alloc(t, Category::kTemporary, grad_alive_);
-      }
-    }
+    RecipeOp& op = open(ops, pos, Phase::kBackward);
+    take_gradients(pos, node);
     work(op, pos, node.backward_workspace);
     for (const auto* group : {&node.saved, &node.inputs}) {
       for (TensorId t : *group) {
@@ -313,8 +343,78 @@ class RecipeCompiler {
     for (TensorId t : node.outputs) {
       if (grad_alive_[t]) free(t, Category::kTemporary, grad_alive_);
     }
+    send_gradients(pos);
+    close(op, pos, Phase::kBackward);
+  }
+  /// The gradients op `pos`'s backward reads (at the chunk's last op, those received) and
+  /// makes for its inputs.
+  void take_gradients(int pos, const OpNode& node) {
+    if (pos == chunk_.last) {
+      for (TensorId t : sent_)
+        alloc(t, Category::kTemporary, grad_alive_);
+    }
+    for (TensorId t : node.inputs) {
+      if (graph_.tensor(t).requires_grad && !grad_alive_[t]) {
+        alloc(t, Category::kTemporary, grad_alive_);
+      }
+    }
+  }
+  void send_gradients(int pos) {
+    if (pos != chunk_.first) return;
+    for (TensorId t : received_) {
+      if (grad_alive_[t]) free(t, Category::kTemporary, grad_alive_);
+    }
+  }
+
+  /// For the split backward: the last op with weights, and per tensor whether an op
+  /// without weights saves it and the last op with weights that does.
+  void find_weight_savers() {
+    last_weight_saver_.assign(graph_.tensor_count(), -1);
+    saved_without_weights_.assign(graph_.tensor_count(), false);
+    for (int pos = chunk_.first; pos <= chunk_.last; ++pos) {
+      if (has_weights(pos)) last_weighted_ = pos;
+      for (TensorId t : op_at(pos).saved) {
+        if (has_weights(pos)) {
+          last_weight_saver_[t] = pos;
+        } else {
+          saved_without_weights_[t] = true;
+        }
+      }
+    }
+  }
+  /// Op `pos`'s input-gradient step: nothing saved is freed; an op with weights keeps its
+  /// output gradients. As the pass ends, what only the ops above the last op with weights
+  /// saved goes.
+  void input_backward(int pos) {
+    const OpNode& node = op_at(pos);
+    RecipeOp& op = open(recipe_.backward_input, pos, Phase::kBackward);
+    op.part = BackwardPart::kInputs;
+    take_gradients(pos, node);
+    work(op, pos, node.backward_workspace);
+    for (TensorId t : node.outputs) {
+      if (grad_alive_[t] && !has_weights(pos)) free(t, Category::kTemporary, grad_alive_);
+    }
+    send_gradients(pos);
     if (pos == chunk_.first) {
-      for (TensorId t : received_) {
+      for (TensorId t = 0; t < graph_.tensor_count(); ++t) {
+        if (alive_[t] && release_[t] > last_weighted_) free(t, category_[t], alive_);
+      }
+    }
+    close(op, pos, Phase::kBackward);
+  }
+  /// Op `pos`'s weight-gradient step (its gradients themselves are the walk's).
+  void weight_backward(int pos) {
+    const OpNode& node = op_at(pos);
+    RecipeOp& op = open(recipe_.backward_weight, pos, Phase::kBackward);
+    op.part = BackwardPart::kWeights;
+    work(op, pos, {});
+    for (TensorId t : node.saved) {
+      if (alive_[t] && last_weight_saver_[t] == pos && !saved_without_weights_[t])
+        free(t, category_[t], alive_);
+    }
+    if (pos == last_weighted_) {
+      for (TensorId t = 0; t < graph_.tensor_count(); ++t) {
+        if (alive_[t]) free(t, category_[t], alive_);
         if (grad_alive_[t]) free(t, Category::kTemporary, grad_alive_);
       }
     }
@@ -342,6 +442,9 @@ class RecipeCompiler {
   std::vector<TensorId> reloading_;                 ///< due back before the next backward-pass op
   std::vector<TensorId> host_frees_;  ///< back on the GPU: leave host memory as the op ends
   std::vector<TensorId> made_;        ///< scratch for made_in_forward
+  int last_weighted_ = -1;            ///< split backward: the last op with weights
+  std::vector<int> last_weight_saver_;
+  std::vector<bool> saved_without_weights_;
   MicrobatchRecipe recipe_;
 };
 
@@ -365,6 +468,16 @@ MicrobatchRecipe compile_recipe(const RankProgram& program, size_t chunk) {
   HeldWeaver weaver(program, recipe.deltas);
   woven.forward = weaver.weave(recipe.forward, false, woven.deltas);
   woven.backward = weaver.weave(recipe.backward, true, woven.deltas);
+  if (program.split_backward) {
+    // The weight step holds what a backward holds for gradients; the input step, only
+    // what any pass holds.
+    const MicrobatchRecipe split = RecipeCompiler(program, program.chunks[chunk]).compile_split();
+    HeldWeaver split_weaver(program, split.deltas);
+    std::vector<RecipeDelta> scratch;
+    split_weaver.weave(split.forward, false, scratch);
+    woven.backward_input = split_weaver.weave(split.backward_input, false, woven.deltas);
+    woven.backward_weight = split_weaver.weave(split.backward_weight, true, woven.deltas);
+  }
   return woven;
 }
 

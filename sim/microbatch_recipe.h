@@ -30,6 +30,10 @@ inline Bytes delta_bytes(const RecipeDelta& delta, const std::vector<Bytes>& siz
   return delta.sign > 0 ? size : -size;
 }
 
+/// Which gradients an op's backward computes: all, or (a split backward) those of its
+/// inputs or those of its weights.
+enum class BackwardPart : uint8_t { kWhole, kInputs, kWeights };
+
 /// One op's forward, recompute or backward: deltas [begin, split) happen when it starts,
 /// [split, end) when it ends. A backward on a rank that makes gradients on demand also
 /// allocates its parameters' gradients first, in the step's first backward.
@@ -43,11 +47,15 @@ struct RecipeOp {
   /// A recomputation that reuses what the op's forward kept (RecomputeSpan::reused): it
   /// takes no time and no workspace.
   bool reused = false;
+  BackwardPart part = BackwardPart::kWhole;
 };
 
 struct MicrobatchRecipe {
   std::vector<RecipeOp> forward;
   std::vector<RecipeOp> backward;  ///< recomputation included, in the order it runs
+  /// A split backward's input and weight steps (RankProgram::split_backward), else empty.
+  std::vector<RecipeOp> backward_input;
+  std::vector<RecipeOp> backward_weight;
   std::vector<RecipeDelta> deltas;
 
   /// What one microbatch keeps on the GPU from its forward to its backward: where the

@@ -19,6 +19,9 @@ namespace memsim::sim {
 struct OpTimes {
   double forward_s = 0.0;
   double backward_s = 0.0;
+  /// The part of backward_s that computes the op's weight gradients: what a split
+  /// backward's weight step runs (StepKind::kBackwardWeight).
+  double weight_s = 0.0;
 };
 
 /// A contiguous run of ops (positions in forward order, inclusive) whose saved tensors are
@@ -89,7 +92,17 @@ struct HeldBuffer {
   bool operator==(const HeldBuffer&) const = default;
 };
 
-enum class StepKind : uint8_t { kForward, kBackward };
+/// What a step runs of one microbatch through a chunk. The zero-bubble schedules split a
+/// backward in two (PyTorch's BACKWARD_INPUT and BACKWARD_WEIGHT actions,
+/// torch/distributed/pipelining/schedules.py): the input gradients first, sent on to the
+/// previous stage, the weight gradients later, where the pipeline would otherwise idle.
+enum class StepKind : uint8_t { kForward, kBackward, kBackwardInput, kBackwardWeight };
+inline constexpr int kStepKinds = 4;
+
+/// Whether a step of `kind` makes weight gradients (a whole backward or a weight step).
+constexpr bool makes_weight_gradients(StepKind kind) {
+  return kind == StepKind::kBackward || kind == StepKind::kBackwardWeight;
+}
 
 /// When a rank's parameter gradients exist.
 enum class GradientLifetime : uint8_t {
@@ -125,7 +138,9 @@ struct RankProgram {
   HostMovePlanner host_moves;            ///< none: everything kept stays on the GPU
   GradientLifetime gradients = GradientLifetime::kWholeStep;
   std::vector<ScheduledStep> steps;  ///< in the order the rank runs them
-  double sync_s = 0.0;               ///< exposed gradient synchronisation after the steps
+  /// The schedule splits backwards into input and weight steps: the recipes have both.
+  bool split_backward = false;
+  double sync_s = 0.0;  ///< exposed gradient synchronisation after the steps
   double optimizer_s = 0.0;
   Bytes optimizer_workspace;  ///< allocated by the optimizer step while it runs
   /// Forward without autograd (serving's passes): nothing is kept for a backward and none

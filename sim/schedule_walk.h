@@ -1,7 +1,8 @@
 #pragma once
 /// A rank's schedule walked step by step, apart from sizes: before each step, how many
-/// microbatches of each chunk are in flight (forward run, backward not yet) and which
-/// chunks' backward has run (and, with gradients made on demand, made their gradients).
+/// microbatches of each chunk are in flight (forward run, backward not yet), how many
+/// await their weight step (input step run, weight step not yet), and which chunks'
+/// weight gradients have been made (and, with gradients made on demand, exist).
 /// The byte walk replays each step's recipe from here; the schedule's candidate moments
 /// (the fast evaluation's) are these states.
 
@@ -16,8 +17,11 @@ namespace memsim::sim {
 
 struct StepState {
   const ScheduledStep& step;
-  bool first_backward;                     ///< the chunk's first backward of the step
+  /// The step makes the chunk's weight gradients for the first time in the step: its
+  /// first backward or weight step.
+  bool first_backward;
   std::span<const int64_t> in_flight;      ///< per chunk
+  std::span<const int64_t> awaiting;       ///< per chunk: input step run, weight step not
   std::span<const int64_t> backward_done;  ///< per chunk, 0 or 1
 };
 
@@ -25,18 +29,28 @@ struct StepState {
 template <typename Visit>
 void walk_steps(std::span<const ScheduledStep> steps, int64_t chunks, Visit&& visit) {
   std::vector<int64_t> in_flight(chunks, 0);
+  std::vector<int64_t> awaiting(chunks, 0);
   std::vector<int64_t> done(chunks, 0);
   for (const ScheduledStep& step : steps) {
     MEMSIM_CHECK(step.chunk >= 0 && step.chunk < chunks);
-    const bool forward = step.kind == StepKind::kForward;
-    visit(StepState{step, !forward && done[step.chunk] == 0, in_flight, done});
-    if (forward) {
-      ++in_flight[step.chunk];
-    } else {
-      MEMSIM_CHECK(in_flight[step.chunk] > 0);  // a backward follows its forward
-      --in_flight[step.chunk];
-      done[step.chunk] = 1;
+    const bool first = makes_weight_gradients(step.kind) && done[step.chunk] == 0;
+    visit(StepState{step, first, in_flight, awaiting, done});
+    switch (step.kind) {
+      case StepKind::kForward:
+        ++in_flight[step.chunk];
+        break;
+      case StepKind::kBackward:
+      case StepKind::kBackwardInput:
+        MEMSIM_CHECK(in_flight[step.chunk] > 0);  // a backward follows its forward
+        --in_flight[step.chunk];
+        if (step.kind == StepKind::kBackwardInput) ++awaiting[step.chunk];
+        break;
+      case StepKind::kBackwardWeight:
+        MEMSIM_CHECK(awaiting[step.chunk] > 0);  // a weight step follows its input step
+        --awaiting[step.chunk];
+        break;
     }
+    if (makes_weight_gradients(step.kind)) done[step.chunk] = 1;
   }
 }
 

@@ -43,6 +43,8 @@ struct SizedRecipe {
   };
   std::vector<Op> forward;
   std::vector<Op> backward;
+  std::vector<Op> backward_input;
+  std::vector<Op> backward_weight;
   std::vector<Delta> deltas;
   Bytes saved;
 
@@ -63,10 +65,9 @@ struct SizedRecipe {
     const auto add = [&](const std::vector<RecipeOp>& ops, std::vector<Op>& out) {
       for (const RecipeOp& op : ops) {
         const bool backward = op.phase == Phase::kBackward;
-        const OpTimes& times = op_times[op.op];
-        const double duration = op.reused ? 0.0 : backward ? times.backward_s : times.forward_s;
-        Op& sized = out.emplace_back(Op{op, duration, {}, {}, {}, {}});
-        if (backward) {
+        Op& sized = out.emplace_back(Op{op, duration_s(op, op_times[op.op]), {}, {}, {}, {}});
+        // An input step leaves the weight gradients to the weight step.
+        if (backward && op.part != BackwardPart::kInputs) {
           const int slot = program.graph->twin_slot(op.op);
           sized.parameter_gradients = sizes[program.index->parameter_gradients(slot)];
           sized.freed_gradients = sizes[program.index->freed_gradients(slot)];
@@ -80,6 +81,37 @@ struct SizedRecipe {
     };
     add(recipe.forward, forward);
     add(recipe.backward, backward);
+    add(recipe.backward_input, backward_input);
+    add(recipe.backward_weight, backward_weight);
+  }
+
+  static double duration_s(const RecipeOp& op, const OpTimes& times) {
+    if (op.reused) return 0.0;
+    if (op.phase != Phase::kBackward) return times.forward_s;
+    switch (op.part) {
+      case BackwardPart::kInputs:
+        return times.backward_s - times.weight_s;
+      case BackwardPart::kWeights:
+        return times.weight_s;
+      case BackwardPart::kWhole:
+        break;
+    }
+    return times.backward_s;
+  }
+
+  /// The ops a step of `kind` runs.
+  const std::vector<Op>& pass(StepKind kind) const {
+    switch (kind) {
+      case StepKind::kForward:
+        return forward;
+      case StepKind::kBackwardInput:
+        return backward_input;
+      case StepKind::kBackwardWeight:
+        return backward_weight;
+      case StepKind::kBackward:
+        break;
+    }
+    return backward;
   }
 };
 
@@ -108,12 +140,14 @@ class Walker {
       const double start = now_;
       const ChunkSpan& chunk = program_.chunks[step.chunk];
       const bool forward = step.kind == StepKind::kForward;
-      const double wait = forward ? chunk.forward_wait_s : chunk.backward_wait_s;
+      const double wait = forward                                  ? chunk.forward_wait_s
+                          : step.kind == StepKind::kBackwardWeight ? 0.0
+                                                                   : chunk.backward_wait_s;
       if (wait > 0.0) {
         span(now_, now_ + wait, Phase::kCommunication, step.microbatch, step.chunk);
         now_ += wait;
       }
-      replay(recipe, forward ? recipe.forward : recipe.backward, step, at.first_backward);
+      replay(recipe, recipe.pass(step.kind), step, at.first_backward);
       span(start, now_, forward ? Phase::kForward : Phase::kBackward, step.microbatch, step.chunk);
       busy += now_ - start;
     });

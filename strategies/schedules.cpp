@@ -13,8 +13,8 @@ using sim::StepKind;
 ScheduledStep forward(int64_t microbatch, int64_t chunk = 0) {
   return {StepKind::kForward, static_cast<int32_t>(microbatch), static_cast<int32_t>(chunk), 0.0};
 }
-ScheduledStep backward(int64_t microbatch, int64_t chunk = 0) {
-  return {StepKind::kBackward, static_cast<int32_t>(microbatch), static_cast<int32_t>(chunk), 0.0};
+ScheduledStep backward(int64_t microbatch, int64_t chunk = 0, StepKind kind = StepKind::kBackward) {
+  return {kind, static_cast<int32_t>(microbatch), static_cast<int32_t>(chunk), 0.0};
 }
 
 // GPipe (Huang et al. 2019): every microbatch's forward, then every backward.
@@ -79,6 +79,39 @@ std::vector<ScheduledStep> interleaved_pytorch(int64_t stage, int64_t p, int64_t
   return interleaved_1f1b(stage, p, v, m, false);
 }
 
+// PyTorch's ScheduleInterleavedZeroBubble, the ZB-1P schedule of Qi et al. 2024 (Zero
+// Bubble Pipeline Parallelism) over v chunks (torch/distributed/pipelining/schedules.py at
+// commit 00722e6: _get_warmup_ops with multiply_factor 1, _get_1f1b_rank_ops with
+// enable_zero_bubble): stage s warms up with (v - 1)p + p - s - 1 forwards, then runs a
+// forward and an input step, adding from its s-th input step on the weight step of its
+// oldest input step not yet weighed; the weight steps left run at the end. Microbatches
+// go through the chunks in groups of p, as in Interleaved 1F1B.
+std::vector<ScheduledStep> interleaved_zero_bubble(int64_t stage, int64_t p, int64_t v, int64_t m) {
+  const int64_t total = m * v;
+  const int64_t warmup = std::min((v - 1) * p + p - stage - 1, total);
+  auto microbatch = [&](int64_t k) { return (k / (p * v)) * p + k % p; };
+  auto backward_chunk = [&](int64_t i) { return v - 1 - (i / p) % v; };
+  std::vector<ScheduledStep> steps;
+  steps.reserve(3 * total);
+  for (int64_t k = 0; k < warmup; ++k)
+    steps.push_back(forward(microbatch(k), (k / p) % v));
+  int64_t weighed = 0;
+  auto weigh = [&] {
+    steps.push_back(
+        backward(microbatch(weighed), backward_chunk(weighed), StepKind::kBackwardWeight));
+    ++weighed;
+  };
+  for (int64_t k = warmup; k < total + warmup; ++k) {
+    if (k < total) steps.push_back(forward(microbatch(k), (k / p) % v));
+    const int64_t i = k - warmup;
+    steps.push_back(backward(microbatch(i), backward_chunk(i), StepKind::kBackwardInput));
+    if (i >= stage) weigh();
+  }
+  while (weighed < total)
+    weigh();
+  return steps;
+}
+
 // Looped BFS (Lamy-Poirier 2023; PyTorch's ScheduleLoopedBFS): each local chunk runs every
 // microbatch's forward in turn, then the chunks in reverse run every backward, the last
 // microbatch first.
@@ -100,22 +133,28 @@ std::vector<ScheduledStep> looped_bfs(int64_t, int64_t, int64_t v, int64_t m) {
 
 const std::vector<ScheduleInfo>& schedules() {
   static const std::vector<ScheduleInfo> table = {
-      {"gpipe", "all forwards, then all backwards; every microbatch in flight", false, false,
+      {"gpipe", "all forwards, then all backwards; every microbatch in flight", false, false, false,
        gpipe},
       {"1f1b", "warm-up, then one forward one backward; stage s holds p - s microbatches", false,
-       false, one_f_one_b},
+       false, false, one_f_one_b},
       {"interleaved",
        "Megatron-LM's 1F1B over v model chunks per stage; the bubble shrinks by v (needs m a "
        "multiple of p; with m = p every forward warms up)",
-       true, true, interleaved_megatron},
+       true, true, false, interleaved_megatron},
       {"interleaved-pytorch",
        "PyTorch's ScheduleInterleaved1F1B: Megatron-LM's, but with m = p it warms up only "
        "2(p - s - 1) + (v - 1)p forwards (needs m a multiple of p)",
-       true, true, interleaved_pytorch},
+       true, true, false, interleaved_pytorch},
       {"looped-bfs",
        "PyTorch's ScheduleLoopedBFS: each chunk runs every microbatch's forward, then the "
        "chunks in reverse every backward; every microbatch in flight",
-       true, false, looped_bfs},
+       true, false, false, looped_bfs},
+      {"zero-bubble",
+       "PyTorch's ScheduleInterleavedZeroBubble (ZB-1P): backwards split into input and "
+       "weight steps, the weight steps filling the bubble; a microbatch keeps its "
+       "activations and its weights' output gradients until its weight step (needs m a "
+       "multiple of p)",
+       true, true, true, interleaved_zero_bubble},
   };
   return table;
 }

@@ -17,6 +17,8 @@ struct ScheduleInfo {
   const char* description;
   bool interleaved;   ///< runs several model chunks per stage
   bool whole_rounds;  ///< needs the microbatches a multiple of the stages
+  /// Splits each backward into an input step and a weight step (sim::StepKind).
+  bool split_backward;
   /// The steps of `stage` (chunk indices local to the stage), untimed.
   std::vector<sim::ScheduledStep> (*steps)(int64_t stage, int64_t stages, int64_t chunks,
                                            int64_t microbatches);

@@ -32,6 +32,7 @@ struct PassCheck {
 /// profiles are keyed by it.
 struct RecipeSettings {
   int gathered_ahead = 0;
+  bool split_backward = false;  ///< the schedule splits backwards (ScheduleInfo)
   ChunkPassSettings passes;
   bool operator==(const RecipeSettings&) const = default;
 };

@@ -1,4 +1,5 @@
 #include "strategies/data_parallel.h"
+#include "strategies/schedules.h"
 #include "strategies/strategy_pass.h"
 
 namespace memsim::strategies {
@@ -15,6 +16,7 @@ StrategyPass optimizer_in_backward_pass();
 StrategyPass torch_compile_pass();
 StrategyPass loss_upcast_pass();
 StrategyPass gradient_accumulation_pass();
+StrategyPass split_backward_pass();
 
 const std::vector<StrategyPass>& strategy_passes() {
   static const std::vector<StrategyPass> passes = {
@@ -23,7 +25,7 @@ const std::vector<StrategyPass>& strategy_passes() {
       checkpointing_pass(),         activation_offload_pass(),
       chunked_loss_pass(),          optimizer_in_backward_pass(),
       torch_compile_pass(),         loss_upcast_pass(),
-      gradient_accumulation_pass(),
+      gradient_accumulation_pass(), split_backward_pass(),
   };
   return passes;
 }
@@ -47,7 +49,9 @@ sim::GraphOptions graph_options(const TrainingPlan& plan) {
 }
 
 RecipeSettings recipe_settings(const TrainingPlan& plan) {
-  return {gathered_ahead(plan.parallel.dp), plan.training.chunk_passes};
+  const ScheduleInfo* schedule = find_schedule(plan.parallel.pp.schedule);
+  return {gathered_ahead(plan.parallel.dp), schedule != nullptr && schedule->split_backward,
+          plan.training.chunk_passes};
 }
 
 StageStates stage_states(const StageInputs& inputs) {

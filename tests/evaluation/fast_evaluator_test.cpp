@@ -87,7 +87,8 @@ class PlanGenerator {
 
     auto& dp = plan.parallel.dp;
     dp.degree = pick({1, 2, 3, 4});
-    dp.zero = static_cast<int>(rng_() % 4);
+    // Split backwards are modelled up to ZeRO-1 and without checkpointing (their checks).
+    dp.zero = static_cast<int>(rng_() % (schedule.split_backward ? 2 : 4));
     dp.offload = memsim::strategies::Offload::kNone;
     if (dp.zero >= 1 && coin()) dp.offload = memsim::strategies::Offload::kOptimizer;
     if (dp.zero == 3 && coin()) dp.offload = memsim::strategies::Offload::kOptimizerAndParams;
@@ -125,7 +126,7 @@ class PlanGenerator {
     plan.precision.recipe = static_cast<memsim::strategies::PrecisionRecipe>(
         rng_() % memsim::strategies::precision_recipes().size());
     if (coin() && coin()) plan.precision.gradients = memsim::strategies::Dtype::kFp32;
-    switch (rng_() % 5) {
+    switch (schedule.split_backward ? 0 : rng_() % 5) {
       case 0:
         plan.training.chunk_passes.checkpointing = memsim::strategies::NoCheckpointing{};
         break;
@@ -178,6 +179,17 @@ class PlanGenerator {
           if (key.copy != nullptr) key.copy(plan, defaults);
         }
       }
+    }
+    // A check its own pass cannot settle (one without keys, refusing what others drew):
+    // every pass gets its defaults back.
+    for (const auto& check : memsim::strategies::pass_checks()) {
+      if (!check.fails(plan)) continue;
+      for (const auto& pass : memsim::strategies::strategy_passes()) {
+        for (const auto& key : pass.keys) {
+          if (key.copy != nullptr) key.copy(plan, defaults);
+        }
+      }
+      break;
     }
   }
 

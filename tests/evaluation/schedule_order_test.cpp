@@ -48,7 +48,7 @@ TEST_CASE("an order extended from shorter ones is the order of every step") {
     for (size_t k = 0; k < full.entries.size(); ++k) {
       const auto& a = extended.entries[k];
       const auto& b = full.entries[k];
-      if (a.stage != b.stage || a.chunk != b.chunk || a.forward != b.forward ||
+      if (a.stage != b.stage || a.chunk != b.chunk || a.kind != b.kind ||
           a.wait_for != b.wait_for || a.index != b.index) {
         FAIL_CHECK("entry " << k << " differs");
         break;

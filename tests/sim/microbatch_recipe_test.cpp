@@ -211,3 +211,70 @@ TEST_CASE("serving replays one recipe pass after pass, each with its own sizes a
   REQUIRE(timeline.spans().size() == 2);
   CHECK(timeline.spans()[1].microbatch == 1);
 }
+
+namespace {
+
+/// A pass's net bytes on the GPU.
+int64_t net(const memsim::sim::MicrobatchRecipe& r, const std::vector<memsim::sim::RecipeOp>& ops,
+            const std::vector<memsim::sim::Bytes>& sizes) {
+  int64_t sum = 0;
+  for (const auto& op : ops) {
+    for (uint32_t i = op.begin; i < op.end; ++i) {
+      if (!r.deltas[i].host) sum += memsim::sim::delta_bytes(r.deltas[i], sizes).value();
+    }
+  }
+  return sum;
+}
+
+}  // namespace
+
+TEST_CASE("a split backward's input step keeps the graph; its weight step frees it") {
+  auto plan = memsim::testing::one_gpu_plan(small_llama(), 256);
+  plan.cluster.gpus_per_node = 2;
+  plan.parallel.pp.stages = 2;
+  plan.parallel.pp.schedule = "zero-bubble";
+  plan.training.global_batch = 2;
+  const memsim::evaluation::CompiledPlan compiled(plan);
+  const auto& graph = compiled.graph();
+
+  // The last stage: its inputs take gradients.
+  const auto& last = compiled.program(1);
+  const auto recipe = memsim::sim::compile_recipe(last, 0);
+  const auto& chunk = last.chunks[0];
+  auto has_weights = [&](int pos) { return !graph.op(graph.forward_order()[pos]).params.empty(); };
+  int last_weighted = -1;
+  int64_t kept_gradients = 0;  // the output gradients of the ops with weights
+  for (int pos = chunk.first; pos <= chunk.last; ++pos) {
+    if (!has_weights(pos)) continue;
+    last_weighted = pos;
+    for (const auto t : graph.op(graph.forward_order()[pos]).outputs)
+      kept_gradients += last.tensor_bytes(t).value();
+  }
+  // What only the ops above the last with weights (the loss) save dies with the input step.
+  std::vector<int> first_saver(graph.tensor_count(), -1);
+  for (int pos = chunk.last; pos >= chunk.first; --pos) {
+    for (const auto t : graph.op(graph.forward_order()[pos]).saved)
+      first_saver[t] = pos;
+  }
+  int64_t loss_saved = 0;
+  for (memsim::sim::TensorId t = 0; t < graph.tensor_count(); ++t) {
+    if (first_saver[t] > last_weighted) loss_saved += last.tensor_bytes(t).value();
+  }
+  CHECK(loss_saved > 0);
+  const int64_t saved = net(recipe, recipe.forward, last.sizes);
+  CHECK(net(recipe, recipe.backward_input, last.sizes) == kept_gradients - loss_saved);
+  CHECK(net(recipe, recipe.backward_weight, last.sizes) == -(saved + kept_gradients - loss_saved));
+  CHECK(std::all_of(recipe.backward_weight.begin(), recipe.backward_weight.end(),
+                    [&](const auto& op) { return !graph.op(op.op).params.empty(); }));
+
+  // The first stage's inputs (the token ids) take none: PyTorch runs its whole backward as
+  // the weight step.
+  const auto& first = compiled.program(0);
+  const auto first_recipe = memsim::sim::compile_recipe(first, 0);
+  CHECK(first_recipe.backward_input.empty());
+  REQUIRE(first_recipe.backward_weight.size() == first_recipe.backward.size());
+  for (size_t i = 0; i < first_recipe.backward.size(); ++i)
+    CHECK(first_recipe.backward_weight[i].op == first_recipe.backward[i].op);
+  CHECK(net(first_recipe, first_recipe.backward_weight, first.sizes) ==
+        net(first_recipe, first_recipe.backward, first.sizes));
+}

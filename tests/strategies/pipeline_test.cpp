@@ -74,19 +74,27 @@ TEST_CASE("GPipe and 1F1B idle (p-1)/(m+p-1) of the step, interleaved (p-1)/(vm+
 }
 
 TEST_CASE("each schedule runs every forward and backward of every chunk once, forward first") {
+  using memsim::sim::StepKind;
+  auto of = [](StepKind kind) { return static_cast<int>(kind); };
   for (const auto& info : memsim::strategies::schedules()) {
     const int64_t p = 4, v = info.interleaved ? 2 : 1, m = 8;
     for (int64_t s = 0; s < p; ++s) {
       CAPTURE(info.name);
       CAPTURE(s);
       const auto steps = info.steps(s, p, v, m);
-      CHECK(steps.size() == static_cast<size_t>(2 * m * v));
+      // A split backward is an input step and a weight step.
+      CHECK(steps.size() == static_cast<size_t>((info.split_backward ? 3 : 2) * m * v));
       std::set<std::tuple<int, int, int>> seen;
       for (const auto& step : steps) {
-        const auto key = std::make_tuple(static_cast<int>(step.kind), step.microbatch, step.chunk);
+        const auto key = std::make_tuple(of(step.kind), step.microbatch, step.chunk);
         CHECK(seen.insert(key).second);
-        if (step.kind == memsim::sim::StepKind::kBackward) {
-          CHECK(seen.count({0, step.microbatch, step.chunk}) == 1);
+        const bool split =
+            step.kind == StepKind::kBackwardInput || step.kind == StepKind::kBackwardWeight;
+        if (step.kind != StepKind::kForward) CHECK(split == info.split_backward);
+        if (step.kind != StepKind::kForward) {
+          const StepKind before = step.kind == StepKind::kBackwardWeight ? StepKind::kBackwardInput
+                                                                         : StepKind::kForward;
+          CHECK(seen.count({of(before), step.microbatch, step.chunk}) == 1);
         }
       }
     }
@@ -220,4 +228,38 @@ TEST_CASE("PyTorch's interleaved 1F1B holds fewer chunks than Megatron-LM's when
   }
   // Looped BFS holds every microbatch of every chunk before its first backward.
   CHECK(most_in_flight("looped-bfs", 0, p, v, 6) == 6 * v);
+}
+
+TEST_CASE("zero-bubble: PyTorch's ZB-1P order, the weight steps delayed by the stage") {
+  using memsim::sim::ScheduledStep;
+  using memsim::sim::StepKind;
+  const auto F = [](int mb) { return ScheduledStep{StepKind::kForward, mb, 0, 0.0}; };
+  const auto I = [](int mb) { return ScheduledStep{StepKind::kBackwardInput, mb, 0, 0.0}; };
+  const auto W = [](int mb) { return ScheduledStep{StepKind::kBackwardWeight, mb, 0, 0.0}; };
+  const auto& zb = *memsim::strategies::find_schedule("zero-bubble");
+  // p = 2, one chunk: stage 0 warms up with p - 1 forwards and weighs each input step at
+  // once; stage 1 weighs each a step later (ScheduleInterleavedZeroBubble's
+  // num_1f1b_microbatches = rank), the last one at the end.
+  CHECK(zb.steps(0, 2, 1, 4) == std::vector<ScheduledStep>{F(0), F(1), I(0), W(0), F(2), I(1), W(1),
+                                                           F(3), I(2), W(2), I(3), W(3)});
+  CHECK(zb.steps(1, 2, 1, 4) == std::vector<ScheduledStep>{F(0), I(0), F(1), I(1), W(0), F(2), I(2),
+                                                           W(1), F(3), I(3), W(2), W(3)});
+}
+
+TEST_CASE("zero-bubble: a microbatch awaiting its weight step still holds its activations") {
+  // The last of 2 stages: under 1F1B one microbatch is in flight before each backward;
+  // under ZB-1P another awaits its weight step, holding its activations and its weights'
+  // output gradients, so the stage peaks higher.
+  auto plan = pipelined(gpt_like(4), 2, 4, "1f1b");
+  const auto one_f_one_b = memsim::evaluation::evaluate(plan);
+  plan.parallel.pp.schedule = "zero-bubble";
+  const auto zero_bubble = memsim::evaluation::evaluate(plan);
+  using memsim::sim::Category;
+  const auto& before = one_f_one_b.ranks.back().memory;
+  const auto& after = zero_bubble.ranks.back().memory;
+  CHECK(after.max_by_category[Category::kActivations] >
+        before.max_by_category[Category::kActivations]);
+  CHECK(after.peak > before.peak);
+  // The weight steps fill the bubble: the step idles less.
+  CHECK(zero_bubble.bubble_fraction < one_f_one_b.bubble_fraction);
 }

@@ -271,11 +271,14 @@ void for_each_schedule_shape(
     }
     for (const int64_t m : {257, 1000})
       check("1f1b", p, 1, m);
+    for (int64_t m = p; m <= most_m(p); m += p)
+      check("zero-bubble", p, 1, m);
     if (p == 1) continue;
     for (int64_t v = 2; v <= most_v; ++v) {
       for (int64_t m = p; m <= most_m(p); m += p) {
         check("interleaved", p, v, m);
         check("interleaved-pytorch", p, v, m);
+        check("zero-bubble", p, v, m);
       }
       for (int64_t m = 1; m <= 2 * p + 3; ++m)
         check("looped-bfs", p, v, m);

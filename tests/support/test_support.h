@@ -27,14 +27,15 @@ strategies::Plan one_gpu_plan(const sim::ModelSpec& model, int64_t seq_len,
 strategies::Plan serving_plan(const std::string& model, int64_t batch, int64_t prompt,
                               int64_t generate);
 
-/// Calls `check(schedule, p, v, m)` on the schedule shapes that derivations from shorter
-/// schedules must reproduce: 1F1B and GPipe on 1 to 12 stages at every microbatch count up
-/// to 8p + 40 and at 257 and 1,000 (1F1B), and interleaved with 2 to `most_v` chunks per
-/// stage at multiples of p up to `most_m(p)`.
 /// `schedule`'s order on p stages of v chunks with m microbatches, every step ordered one by
 /// one (order_of extends long ones from short ones: this is what they must equal).
 evaluation::ScheduleOrder order_every_step(const std::string& schedule, int64_t p, int64_t v,
                                            int64_t m);
+
+/// Calls `check(schedule, p, v, m)` on the schedule shapes that derivations from shorter
+/// schedules must reproduce: 1F1B and GPipe on 1 to 12 stages at every microbatch count up
+/// to 8p + 40 and at 257 and 1,000 (1F1B); interleaved and zero-bubble with 2 to `most_v`
+/// chunks per stage (zero-bubble also with one) at multiples of p up to `most_m(p)`.
 
 void for_each_schedule_shape(
     const std::function<void(const std::string&, int64_t, int64_t, int64_t)>& check, int64_t most_v,

@@ -1,0 +1,90 @@
+// The split backward of PyTorch's zero-bubble schedules (strategies/schedules.cpp): each
+// backward runs as an input step, which keeps the whole autograd graph of its microbatch, and
+// a later weight step, which frees it (sim/microbatch_recipe.cpp). The schedule key is the
+// pipeline's; this pass refuses what memsim does not model with it, or PyTorch refuses.
+
+#include <variant>
+
+#include <fmt/format.h>
+
+#include "strategies/data_parallel.h"
+#include "strategies/schedules.h"
+#include "strategies/strategy_pass.h"
+
+namespace memsim::strategies {
+
+namespace {
+
+bool splits(const Plan& plan) {
+  const ScheduleInfo* schedule = find_schedule(plan.parallel.pp.schedule);
+  return plan.mode == Mode::kTraining && schedule != nullptr && schedule->split_backward;
+}
+
+/// torch.utils.checkpoint re-runs a region's forward once per backward call (its frames are
+/// keyed by the graph task), so the input and the weight step would each recompute.
+bool with_checkpointing(const Plan& plan) {
+  return splits(plan) &&
+         !std::holds_alternative<NoCheckpointing>(plan.training.chunk_passes.checkpointing);
+}
+
+bool with_activation_offload(const Plan& plan) {
+  return splits(plan) && plan.training.chunk_passes.activation_offload.layers != 0;
+}
+
+/// PyTorch's pipelining runtime unshards a whole stage while it runs and reduces its
+/// gradients after its last weight step (schedules.py, _add_unshard_reshard and
+/// _add_reduce_grad), unlike the per-layer gathers memsim models for ZeRO-3 and FSDP.
+bool with_sharded_gradients(const Plan& plan) {
+  return splits(plan) && plan.parallel.dp.zero >= 2;
+}
+
+/// PyTorch refuses the split backward with compiled stages (schedules.py,
+/// _check_torch_compile_compatibility).
+bool with_compile(const Plan& plan) {
+  return splits(plan) && plan.training.compile != 0;
+}
+
+std::string not_modelled(const Plan& plan, const char* what, const char* why) {
+  return fmt::format("parallel.schedule = {} with {}: {}", plan.parallel.pp.schedule, what, why);
+}
+
+}  // namespace
+
+StrategyPass split_backward_pass() {
+  return {
+      .name = "split backward",
+      .checks = {{"parallel.schedule checkpointing",
+                  "a split backward with activation checkpointing", with_checkpointing,
+                  [](const Plan& plan) {
+                    return not_modelled(
+                        plan, "checkpointing",
+                        "torch.utils.checkpoint recomputes a region in both the input "
+                        "and the weight step, which memsim does not model yet");
+                  }},
+                 {"parallel.schedule training.activation_offload",
+                  "a split backward with activation offload", with_activation_offload,
+                  [](const Plan& plan) {
+                    return not_modelled(
+                        plan, "training.activation_offload",
+                        "activations coming back for two steps are not modelled yet");
+                  }},
+                 {"parallel.schedule parallel.zero parallel.sharding",
+                  "a split backward with sharded gradients", with_sharded_gradients,
+                  [](const Plan& plan) {
+                    return not_modelled(plan, "ZeRO-2/3 or FSDP",
+                                        "PyTorch's pipelining unshards a whole stage while it runs "
+                                        "and reduces its gradients after its last weight step, "
+                                        "which memsim does not model yet");
+                  }},
+                 {"parallel.schedule training.compile", "a split backward with torch.compile",
+                  with_compile,
+                  [](const Plan& plan) {
+                    return not_modelled(plan, "training.compile",
+                                        "PyTorch refuses compiled stages with the split backward "
+                                        "(torch/distributed/pipelining/schedules.py, "
+                                        "_check_torch_compile_compatibility)");
+                  }}},
+  };
+}
+
+}  // namespace memsim::strategies
