@@ -72,7 +72,7 @@ CompiledInference::CompiledInference(ServingPlan plan)
   const std::vector<int64_t> layers = chunk_layers(plan_.model.layers, pp);
   for (int64_t s = 0; s < pp.stages; ++s) {
     Stage& stage = stages_.emplace_back();
-    const std::vector<sim::ChunkSpan> spans = stage_chunks(graph, layers, s, pp.stages);
+    const std::vector<sim::ChunkSpan> spans = stage_chunks(graph, layers, s, pp);
     sim::RankProgram& program = stage.program;
     program.graph = &graph;
     program.index = index_.get();

@@ -28,7 +28,7 @@ sim::RankProgram stage_program(const TrainingPlan& plan, const sim::LayerGraph& 
   program.graph = &graph;
   program.index = &index;
   program.sizes = stage_sizes(context, facts, index);
-  program.chunks = stage_chunks(graph, chunk_layers(plan.model.layers, pp), stage, pp.stages);
+  program.chunks = stage_chunks(graph, chunk_layers(plan.model.layers, pp), stage, pp);
   program.resident = facts.resident;
   program.gradients = facts.gradients;
   apply_recipe_settings(recipe_settings(plan), program);
@@ -63,7 +63,7 @@ CompiledPlan::CompiledPlan(TrainingPlan plan)
   std::vector<std::vector<ChunkTimes>> times;
   for (int64_t s = 0; s < pp.stages; ++s) {
     // 4-6. Model states, ZeRO and offload, checkpointing.
-    const std::vector<ChunkShape> shapes = stage_shapes(chunk_layers_, s, pp.stages);
+    const std::vector<ChunkShape> shapes = stage_shapes(chunk_layers_, s, pp);
     const StageExtent extent = stage_extent(graph, shapes);
     const StageFacts facts = stage_facts(facts_in, graph, extent,
                                          param_groups(graph, plan_.parallel.tp, extent.embedding));
@@ -90,7 +90,7 @@ CompiledPlan::CompiledPlan(TrainingPlan plan)
   // stage over the link between the stages' nodes.
   const double transfer = pipeline_transfer_s(plan_, context);
   std::vector<std::vector<double>> starts;
-  const PipelineTiming timing = time_schedule(steps, times, transfer, &starts);
+  const PipelineTiming timing = time_schedule(*schedule, steps, times, transfer, &starts);
   for (int64_t s = 0; s < pp.stages; ++s) {
     for (size_t i = 0; i < steps[s].size(); ++i)
       steps[s][i].start_s = starts[s][i];

@@ -13,7 +13,7 @@ StageLayout stage_layout(const LayoutKey& key) {
   const sim::LayerGraph& graph = *key.model->graph;
   const std::vector<int64_t> per_chunk = chunk_layers(graph.model().layers, key.pp);
   for (int64_t s = 0; s < stages; ++s) {
-    std::vector<ChunkShape> shapes = stage_shapes(per_chunk, s, stages);
+    std::vector<ChunkShape> shapes = stage_shapes(per_chunk, s, key.pp);
     for (ChunkShape& shape : shapes)
       shape = canonical_shape(graph, shape);
     layout.shapes.push_back(std::move(shapes));

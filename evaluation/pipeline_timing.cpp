@@ -381,7 +381,8 @@ PipelineTiming time_order_refocused(const ScheduleOrder& order,
   return timing_of(timer, times);
 }
 
-PipelineTiming time_schedule(const std::vector<std::vector<sim::ScheduledStep>>& steps,
+PipelineTiming time_schedule(const strategies::ScheduleInfo& schedule,
+                             const std::vector<std::vector<sim::ScheduledStep>>& steps,
                              const std::vector<std::vector<ChunkTimes>>& times, double transfer_s,
                              std::vector<std::vector<double>>* starts) {
   if (starts != nullptr) {
@@ -390,7 +391,7 @@ PipelineTiming time_schedule(const std::vector<std::vector<sim::ScheduledStep>>&
       (*starts)[s].assign(steps[s].size(), 0.0);
   }
   const auto chunks_per_stage = static_cast<int64_t>(times.front().size());
-  return time_order(order_schedule(steps, chunks_per_stage), times, transfer_s, starts);
+  return time_order(order_schedule(schedule, steps, chunks_per_stage), times, transfer_s, starts);
 }
 
 }  // namespace memsim::evaluation

@@ -128,10 +128,11 @@ std::optional<double> family_shift(const ScheduleOrder::Repeat& timed, const Set
 double bubble_fraction(double makespan_s, const std::vector<std::vector<ChunkTimes>>& times,
                        int64_t microbatches);
 
-/// Times `steps` (per stage, in order); `times[stage][chunk]` are per local chunk, chunk c
-/// of stage s being model chunk c·p + s; `transfer_s` is the point-to-point time between
-/// stages. With `starts`, each step's start time is written there.
-PipelineTiming time_schedule(const std::vector<std::vector<sim::ScheduledStep>>& steps,
+/// Times `steps` of `schedule` (per stage, in order); `times[stage][chunk]` are per local
+/// chunk, placed as the schedule places them (strategies::model_chunk); `transfer_s` is the
+/// point-to-point time between stages. With `starts`, each step's start time is written there.
+PipelineTiming time_schedule(const strategies::ScheduleInfo& schedule,
+                             const std::vector<std::vector<sim::ScheduledStep>>& steps,
                              const std::vector<std::vector<ChunkTimes>>& times, double transfer_s,
                              std::vector<std::vector<double>>* starts = nullptr);
 

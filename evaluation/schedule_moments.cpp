@@ -109,11 +109,13 @@ std::vector<std::vector<Moment>> direct_moments(const ScheduleInfo& schedule, in
   return moments;
 }
 
-/// The microbatches of a family's shortest schedule: the moments settle within p + 1
-/// microbatches (p/2 + 2 groups of p for interleaved schedules).
+/// The microbatches of a family's shortest schedule: the moments settle within 2p + 2
+/// microbatches (p + 4 groups of p for interleaved schedules, 4p + 2 in a V).
 int64_t shortest_moments(const ScheduleInfo& schedule, int64_t stages, int64_t microbatches) {
   const int64_t group = microbatch_group(schedule, stages);
-  const int64_t settled = schedule.interleaved ? stages + 4 : 2 * stages + 2;
+  const int64_t settled = schedule.v_shape       ? 4 * stages + 2
+                          : schedule.interleaved ? stages + 4
+                                                 : 2 * stages + 2;
   return microbatches % group + group * settled;
 }
 

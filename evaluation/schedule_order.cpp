@@ -25,7 +25,8 @@ struct StepGraph {
   std::vector<int64_t> start;  ///< per node, in unit time
 };
 
-StepGraph step_graph(const std::vector<std::vector<sim::ScheduledStep>>& steps,
+StepGraph step_graph(const strategies::ScheduleInfo& schedule,
+                     const std::vector<std::vector<sim::ScheduledStep>>& steps,
                      int64_t chunks_per_stage) {
   const auto p = static_cast<int64_t>(steps.size());
   const int64_t chunks = p * chunks_per_stage;
@@ -45,7 +46,8 @@ StepGraph step_graph(const std::vector<std::vector<sim::ScheduledStep>>& steps,
   for (int64_t s = 0; s < p; ++s) {
     for (size_t i = 0; i < steps[s].size(); ++i) {
       const auto& step = steps[s][i];
-      node_of[key(step.kind, step.microbatch, step.chunk * p + s)] =
+      node_of[key(step.kind, step.microbatch,
+                  strategies::model_chunk(schedule, s, step.chunk, p))] =
           first[s] + static_cast<int32_t>(i);
     }
   }
@@ -54,11 +56,12 @@ StepGraph step_graph(const std::vector<std::vector<sim::ScheduledStep>>& steps,
   for (int64_t s = 0; s < p; ++s) {
     for (size_t i = 0; i < steps[s].size(); ++i) {
       const auto& step = steps[s][i];
-      const int64_t g = step.chunk * p + s;
+      const int64_t g = strategies::model_chunk(schedule, s, step.chunk, p);
       // A forward waits for the previous chunk's, a backward (or input step) for the next
-      // chunk's, both on another stage. The last chunk's backward follows its own forward,
-      // which its stage has already run, so it never waits for it; a weight step follows
-      // its stage's own input step.
+      // chunk's, when another stage runs it. The last chunk's backward follows its own
+      // forward, which its stage has already run, so it never waits for it; a weight step
+      // follows its stage's own input step; neither do the steps of a V's two chunks on
+      // one stage wait for each other (nothing crosses between stages).
       int32_t wait = -1;
       if (step.kind == sim::StepKind::kForward && g > 0) {
         wait = node_of[key(sim::StepKind::kForward, step.microbatch, g - 1)];
@@ -69,6 +72,7 @@ StepGraph step_graph(const std::vector<std::vector<sim::ScheduledStep>>& steps,
         wait = node_of[key(sim::StepKind::kBackward, step.microbatch, g + 1)];
         if (wait < 0) wait = node_of[key(sim::StepKind::kBackwardInput, step.microbatch, g + 1)];
       }
+      if (wait >= first[s] && wait < first[s + 1]) wait = -1;
       graph.nodes[first[s] + i] = {static_cast<int32_t>(s), step.chunk, step.kind, wait,
                                    static_cast<int32_t>(i)};
     }
@@ -174,9 +178,10 @@ std::vector<ScheduleOrder::Timed> timed(const std::vector<Entry>& entries, int64
 
 }  // namespace
 
-ScheduleOrder order_schedule(const std::vector<std::vector<sim::ScheduledStep>>& steps,
+ScheduleOrder order_schedule(const strategies::ScheduleInfo& schedule,
+                             const std::vector<std::vector<sim::ScheduledStep>>& steps,
                              int64_t chunks_per_stage) {
-  const StepGraph graph = step_graph(steps, chunks_per_stage);
+  const StepGraph graph = step_graph(schedule, steps, chunks_per_stage);
   // By unit start time, then stage: node ids run stage by stage, so a counting sort by start
   // that keeps id order within a start does both.
   const int64_t latest =
@@ -268,7 +273,8 @@ OrderSeeds order_seeds(const strategies::ScheduleInfo& schedule, int64_t stages,
   seeds.group = strategies::microbatch_group(schedule, stages);
   seeds.shortest = shortest_seed(seeds.group, stages, microbatches);
   auto direct = [&](int64_t m) {
-    return order_schedule(strategies::every_stage_steps(schedule, stages, chunks, m), chunks);
+    return order_schedule(schedule, strategies::every_stage_steps(schedule, stages, chunks, m),
+                          chunks);
   };
   seeds.first = direct(seeds.shortest);
   const ScheduleOrder second = direct(seeds.shortest + seeds.group);
@@ -298,6 +304,7 @@ ScheduleOrder order_of(const OrderSeeds& seeds, int64_t microbatches, OrderDetai
   MEMSIM_CHECK(microbatches % group == seeds.shortest % group);
   if (seeds.at < 0 || microbatches < seeds.shortest + 2 * group) {
     return order_schedule(
+        *seeds.schedule,
         strategies::every_stage_steps(*seeds.schedule, seeds.stages, seeds.chunks, microbatches),
         seeds.chunks);
   }
@@ -341,8 +348,8 @@ bool extends_from_seeds(const strategies::ScheduleInfo& schedule, int64_t stages
 ScheduleOrder order_of(const strategies::ScheduleInfo& schedule, int64_t stages, int64_t chunks,
                        int64_t microbatches, OrderDetail detail) {
   if (!extends_from_seeds(schedule, stages, microbatches)) {
-    return order_schedule(strategies::every_stage_steps(schedule, stages, chunks, microbatches),
-                          chunks);
+    return order_schedule(
+        schedule, strategies::every_stage_steps(schedule, stages, chunks, microbatches), chunks);
   }
   return order_of(order_seeds(schedule, stages, chunks, microbatches), microbatches, detail);
 }

@@ -97,7 +97,9 @@ OrderFamily family_of(const ScheduleOrder& order);
 /// start: on 64 stages, 1F1B's order of 256 microbatches has 80% of the one of 128 first.
 int64_t common_entries(const ScheduleOrder& a, const ScheduleOrder& b);
 
-ScheduleOrder order_schedule(const std::vector<std::vector<sim::ScheduledStep>>& steps,
+/// The order of `steps`, every stage's steps of `schedule` (which places their chunks).
+ScheduleOrder order_schedule(const strategies::ScheduleInfo& schedule,
+                             const std::vector<std::vector<sim::ScheduledStep>>& steps,
                              int64_t chunks_per_stage);
 
 /// The order of `schedule` on `stages` stages of `chunks` chunks with `microbatches`, equal

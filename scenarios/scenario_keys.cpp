@@ -193,9 +193,11 @@ std::vector<ScenarioKey> parallel_rows() {
   return {
       integer_row("parallel.pp", "pipeline stages", MEMSIM_PLAN_FIELD(parallel.pp.stages), 1,
                   kMostGpus),
-      field_row("parallel.schedule", "gpipe | 1f1b | interleaved",
+      field_row("parallel.schedule",
+                "gpipe | 1f1b | interleaved | interleaved-pytorch | looped-bfs | zero-bubble | "
+                "zbv | dualpipev",
                 MEMSIM_PLAN_FIELD(parallel.pp.schedule)),
-      integer_row("parallel.virtual_stages", "model chunks per stage, for interleaved",
+      integer_row("parallel.virtual_stages", "model chunks per stage, for interleaved schedules",
                   MEMSIM_PLAN_FIELD(parallel.pp.virtual_stages), 1, 1 << 16),
       flag_row("parallel.embedding_as_layer", "count the embedding as a layer when balancing",
                MEMSIM_PLAN_FIELD(parallel.pp.embedding_as_layer)),

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "sim/check.h"
+#include "strategies/schedules.h"
 
 namespace memsim::strategies {
 
@@ -28,11 +29,15 @@ std::vector<int64_t> chunk_starts(const std::vector<int64_t>& layers_per_chunk) 
 }
 
 std::vector<ChunkShape> stage_shapes(const std::vector<int64_t>& layers_per_chunk, int64_t stage,
-                                     int64_t stages) {
+                                     const PipelineParallelism& pp) {
+  const ScheduleInfo* schedule = find_schedule(pp.schedule);
+  MEMSIM_CHECK(schedule != nullptr);
   const std::vector<int64_t> starts = chunk_starts(layers_per_chunk);
   const auto chunks = static_cast<int64_t>(layers_per_chunk.size());
+  MEMSIM_CHECK(chunks % pp.stages == 0);
   std::vector<ChunkShape> shapes;
-  for (int64_t g = stage; g < chunks; g += stages) {
+  for (int64_t c = 0; c < chunks / pp.stages; ++c) {
+    const int64_t g = model_chunk(*schedule, stage, c, pp.stages);
     shapes.push_back({starts[g], layers_per_chunk[g], g == 0, g == chunks - 1});
   }
   return shapes;
@@ -76,9 +81,9 @@ sim::ChunkSpan chunk_span(const sim::LayerGraph& graph, const ChunkShape& shape)
 
 std::vector<sim::ChunkSpan> stage_chunks(const sim::LayerGraph& graph,
                                          const std::vector<int64_t>& layers_per_chunk,
-                                         int64_t stage, int64_t stages) {
+                                         int64_t stage, const PipelineParallelism& pp) {
   std::vector<sim::ChunkSpan> spans;
-  for (const ChunkShape& shape : stage_shapes(layers_per_chunk, stage, stages))
+  for (const ChunkShape& shape : stage_shapes(layers_per_chunk, stage, pp))
     spans.push_back(chunk_span(graph, shape));
   return spans;
 }

@@ -1,7 +1,8 @@
 #pragma once
 /// Pipeline parallelism: the model's layers split into p stages, or into p·v chunks for the
-/// interleaved schedule (chunk g runs on stage g mod p). The embedding rides with the first
-/// chunk, the final norm, LM head and loss with the last.
+/// interleaved schedules (chunk g runs on stage g mod p, or for V-shaped ones on stage g and
+/// 2p − 1 − g: strategies/schedules.h). The embedding rides with the first chunk, the final
+/// norm, LM head and loss with the last.
 
 #include <cstdint>
 #include <string>
@@ -53,14 +54,15 @@ ChunkShape canonical_shape(const sim::LayerGraph& graph, const ChunkShape& shape
 /// The op positions of a chunk of `shape`, in forward order.
 sim::ChunkSpan chunk_span(const sim::LayerGraph& graph, const ChunkShape& shape);
 
-/// The shapes of the chunks stage `stage` runs, in order.
+/// The shapes of the chunks stage `stage` runs, in order (where `pp`'s schedule places
+/// them: model_chunk).
 std::vector<ChunkShape> stage_shapes(const std::vector<int64_t>& layers_per_chunk, int64_t stage,
-                                     int64_t stages);
+                                     const PipelineParallelism& pp);
 
 /// The op positions stage `stage` runs, one span per chunk of its (v of them, in order).
 std::vector<sim::ChunkSpan> stage_chunks(const sim::LayerGraph& graph,
                                          const std::vector<int64_t>& layers_per_chunk,
-                                         int64_t stage, int64_t stages);
+                                         int64_t stage, const PipelineParallelism& pp);
 
 /// The ops of those spans.
 std::vector<sim::OpId> ops_in(const sim::LayerGraph& graph,

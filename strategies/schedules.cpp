@@ -1,6 +1,7 @@
 #include "strategies/schedules.h"
 
 #include <algorithm>
+#include <deque>
 #include <string_view>
 
 namespace memsim::strategies {
@@ -112,6 +113,121 @@ std::vector<ScheduledStep> interleaved_zero_bubble(int64_t stage, int64_t p, int
   return steps;
 }
 
+// PyTorch's ScheduleZBVZeroBubble, the ZB-V schedule of Qi et al. 2024 §6 (schedules.py at
+// commit 00722e6, _calculate_single_rank_operations): two chunks per stage in a V, split
+// backwards. It is laid out for max(2p - 1, m) microbatches, then the steps of microbatches
+// past m are dropped.
+std::vector<ScheduledStep> zbv_zero_bubble(int64_t stage, int64_t p, int64_t, int64_t m) {
+  const int64_t n = std::max(2 * p - 1, m);
+  std::vector<ScheduledStep> steps;
+  int64_t f[2] = {0, 0};  // per chunk: forwards, input steps, weight steps so far
+  int64_t b[2] = {0, 0};
+  int64_t w[2] = {0, 0};
+  auto add = [&](StepKind kind, int64_t chunk, int64_t& count) {
+    if (count < m) steps.push_back(backward(count, chunk, kind));
+    ++count;
+  };
+  auto forward_step = [&](int64_t c) { add(StepKind::kForward, c, f[c]); };
+  auto input_step = [&](int64_t c) { add(StepKind::kBackwardInput, c, b[c]); };
+  auto weight_step = [&](int64_t c) { add(StepKind::kBackwardWeight, c, w[c]); };
+  for (int64_t i = 0; i < 2 * (p - stage) - 1; ++i)
+    forward_step(0);
+  for (int64_t i = 0; i < stage; ++i) {
+    forward_step(1);
+    forward_step(0);
+  }
+  for (int64_t i = 0; i < p - stage; ++i) {
+    forward_step(1);
+    input_step(1);
+    weight_step(1);
+  }
+  while (f[1] < f[0] || f[0] < n) {
+    if (f[0] < n) forward_step(0);
+    input_step(0);
+    weight_step(0);
+    forward_step(1);
+    input_step(1);
+    weight_step(1);
+  }
+  for (int64_t i = 0; i < stage; ++i) {
+    input_step(0);
+    input_step(1);
+  }
+  for (int64_t i = 0; i < p - stage; ++i) {
+    input_step(0);
+    weight_step(0);
+  }
+  while (w[1] < b[1])
+    weight_step(1);
+  while (w[0] < b[0])
+    weight_step(0);
+  return steps;
+}
+
+// PyTorch's ScheduleDualPipeV, after DeepSeek's DualPipe (DeepSeek-V3 report §3.2.1;
+// schedules.py at commit 00722e6): two chunks per stage in a V; in its steady part each
+// step pairs one chunk's forward with the other's whole backward (OVERLAP_F_B, which the
+// runtime runs forward first); the second half of the cool-down splits backwards, the
+// weight steps filling the end.
+std::vector<ScheduledStep> dual_pipe_v(int64_t stage, int64_t p, int64_t, int64_t m) {
+  std::vector<ScheduledStep> steps;
+  int64_t f[2] = {0, 0};  // per chunk: forwards, and backwards or input steps, so far
+  int64_t b[2] = {0, 0};
+  std::deque<ScheduledStep> unweighed;
+  auto forward_step = [&](int64_t c) { steps.push_back(forward(f[c]++, c)); };
+  auto backward_step = [&](int64_t c, bool split) {
+    if (!split) {
+      steps.push_back(backward(b[c]++, c));
+      return;
+    }
+    steps.push_back(backward(b[c], c, StepKind::kBackwardInput));
+    unweighed.push_back(backward(b[c]++, c, StepKind::kBackwardWeight));
+  };
+  auto weigh_oldest = [&] {
+    if (unweighed.empty()) return;
+    steps.push_back(unweighed.front());
+    unweighed.pop_front();
+  };
+  auto overlapped = [&](int64_t forward_chunk) {
+    forward_step(forward_chunk);
+    backward_step(1 - forward_chunk, false);
+  };
+  for (int64_t i = 0; i < 2 * (p - stage - 1); ++i)
+    forward_step(0);
+  for (int64_t i = 0; i < stage + 1; ++i) {
+    forward_step(0);
+    forward_step(1);
+  }
+  for (int64_t i = 0; i < p - stage - 1; ++i) {
+    backward_step(1, true);
+    weigh_oldest();
+    forward_step(1);
+  }
+  for (int64_t i = 0; i < m - 2 * p + stage + 1; ++i) {
+    overlapped(0);  // the last stage's first pair is not overlapped: the same order
+    overlapped(1);
+  }
+  for (int64_t i = 0; i < p - stage - 1; ++i) {
+    backward_step(1, false);
+    overlapped(1);
+  }
+  const int64_t halves = stage + 1;
+  bool split = false;
+  for (int64_t i = 0; i < halves; ++i) {
+    if (i == halves / 2 && stage % 2 == 1) split = true;
+    backward_step(1, split);
+    if (i == halves / 2 && stage % 2 == 0) split = true;
+    backward_step(0, split);
+  }
+  for (int64_t i = 0; i < p - stage - 1; ++i) {
+    weigh_oldest();
+    backward_step(0, split);
+  }
+  for (int64_t i = 0; i < stage + 1; ++i)
+    weigh_oldest();
+  return steps;
+}
+
 // Looped BFS (Lamy-Poirier 2023; PyTorch's ScheduleLoopedBFS): each local chunk runs every
 // microbatch's forward in turn, then the chunks in reverse run every backward, the last
 // microbatch first.
@@ -134,27 +250,37 @@ std::vector<ScheduledStep> looped_bfs(int64_t, int64_t, int64_t v, int64_t m) {
 const std::vector<ScheduleInfo>& schedules() {
   static const std::vector<ScheduleInfo> table = {
       {"gpipe", "all forwards, then all backwards; every microbatch in flight", false, false, false,
-       gpipe},
+       false, false, gpipe},
       {"1f1b", "warm-up, then one forward one backward; stage s holds p - s microbatches", false,
-       false, false, one_f_one_b},
+       false, false, false, false, one_f_one_b},
       {"interleaved",
        "Megatron-LM's 1F1B over v model chunks per stage; the bubble shrinks by v (needs m a "
        "multiple of p; with m = p every forward warms up)",
-       true, true, false, interleaved_megatron},
+       true, true, false, false, false, interleaved_megatron},
       {"interleaved-pytorch",
        "PyTorch's ScheduleInterleaved1F1B: Megatron-LM's, but with m = p it warms up only "
        "2(p - s - 1) + (v - 1)p forwards (needs m a multiple of p)",
-       true, true, false, interleaved_pytorch},
+       true, true, false, false, false, interleaved_pytorch},
       {"looped-bfs",
        "PyTorch's ScheduleLoopedBFS: each chunk runs every microbatch's forward, then the "
        "chunks in reverse every backward; every microbatch in flight",
-       true, false, false, looped_bfs},
+       true, false, false, false, false, looped_bfs},
       {"zero-bubble",
        "PyTorch's ScheduleInterleavedZeroBubble (ZB-1P): backwards split into input and "
        "weight steps, the weight steps filling the bubble; a microbatch keeps its "
        "activations and its weights' output gradients until its weight step (needs m a "
        "multiple of p)",
-       true, true, true, interleaved_zero_bubble},
+       true, true, true, false, false, interleaved_zero_bubble},
+      {"zbv",
+       "PyTorch's ScheduleZBVZeroBubble (ZB-V): two chunks per stage in a V (stage s runs "
+       "model chunks s and 2p - 1 - s), backwards split into input and weight steps "
+       "(needs virtual_stages 2)",
+       true, false, true, true, false, zbv_zero_bubble},
+      {"dualpipev",
+       "PyTorch's ScheduleDualPipeV (DeepSeek's DualPipe in a V): two chunks per stage, each "
+       "forward paired with the other chunk's backward, the cool-down's backwards split "
+       "(needs virtual_stages 2 and at least 2p microbatches)",
+       true, false, true, true, true, dual_pipe_v},
   };
   return table;
 }
@@ -174,7 +300,12 @@ const ScheduleInfo* find_schedule(const std::string& name) {
 }
 
 int64_t microbatch_group(const ScheduleInfo& schedule, int64_t stages) {
-  return schedule.interleaved ? stages : 1;
+  return schedule.interleaved && !schedule.v_shape ? stages : 1;
+}
+
+int64_t model_chunk(const ScheduleInfo& schedule, int64_t stage, int64_t local, int64_t stages) {
+  if (schedule.v_shape) return local == 0 ? stage : 2 * stages - 1 - stage;
+  return local * stages + stage;
 }
 
 std::vector<std::vector<ScheduledStep>> every_stage_steps(const ScheduleInfo& schedule,

@@ -78,6 +78,10 @@ class PlanGenerator {
     pp.virtual_stages =
         schedule.interleaved ? std::max<int64_t>(1, m.layers / pp.stages / pick({1, 2})) : 1;
     pp.virtual_stages = std::min<int64_t>(pp.virtual_stages, 3);
+    if (schedule.v_shape) {  // two chunks per stage, each with a layer
+      pp.stages = std::max<int64_t>(1, std::min<int64_t>(pp.stages, m.layers / 2));
+      pp.virtual_stages = 2;
+    }
     pp.embedding_as_layer = coin() && coin();
     pp.loss_as_layer = coin() && coin();
     const auto layers = memsim::strategies::chunk_layers(m.layers, pp);
@@ -108,6 +112,7 @@ class PlanGenerator {
     plan.training.micro_batch = pick({1, 2, 3});
     int64_t m_batches = pick({1, 2, 3, 4, 6, 8});
     if (schedule.interleaved) m_batches = pp.stages * pick({1, 2});
+    if (schedule.fills_every_chunk) m_batches = pp.chunks() * pick({1, 2});
     plan.training.global_batch = m_batches * plan.training.micro_batch * dp.degree;
     plan.training.optimizer.name =
         pick_name({"adamw", "adam", "sgd", "lion", "adam8bit", "adafactor"});

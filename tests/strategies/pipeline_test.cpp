@@ -2,13 +2,17 @@
 
 #include "strategies/pipeline.h"
 
+#include <array>
+#include <map>
 #include <set>
 #include <tuple>
 
 #include <doctest/doctest.h>
 
+#include "evaluation/compiled_plan.h"
 #include "evaluation/evaluate.h"
 #include "evaluation/pipeline_timing.h"
+#include "sim/schedule_walk.h"
 #include "strategies/schedules.h"
 #include "support/test_support.h"
 
@@ -24,7 +28,7 @@ double uniform_bubble(const std::string& schedule, int64_t p, int64_t m, int64_t
   // A layer's backward takes twice its forward; a stage's work splits over its v chunks.
   const std::vector<std::vector<ChunkTimes>> times(p,
                                                    std::vector<ChunkTimes>(v, {1.0 / v, 2.0 / v}));
-  return memsim::evaluation::time_schedule(steps, times, 0.0).bubble_fraction;
+  return memsim::evaluation::time_schedule(*info, steps, times, 0.0).bubble_fraction;
 }
 
 memsim::sim::ModelSpec gpt_like(int64_t layers) {
@@ -75,27 +79,40 @@ TEST_CASE("GPipe and 1F1B idle (p-1)/(m+p-1) of the step, interleaved (p-1)/(vm+
 
 TEST_CASE("each schedule runs every forward and backward of every chunk once, forward first") {
   using memsim::sim::StepKind;
-  auto of = [](StepKind kind) { return static_cast<int>(kind); };
   for (const auto& info : memsim::strategies::schedules()) {
     const int64_t p = 4, v = info.interleaved ? 2 : 1, m = 8;
     for (int64_t s = 0; s < p; ++s) {
       CAPTURE(info.name);
       CAPTURE(s);
-      const auto steps = info.steps(s, p, v, m);
-      // A split backward is an input step and a weight step.
-      CHECK(steps.size() == static_cast<size_t>((info.split_backward ? 3 : 2) * m * v));
-      std::set<std::tuple<int, int, int>> seen;
-      for (const auto& step : steps) {
-        const auto key = std::make_tuple(of(step.kind), step.microbatch, step.chunk);
-        CHECK(seen.insert(key).second);
-        const bool split =
-            step.kind == StepKind::kBackwardInput || step.kind == StepKind::kBackwardWeight;
-        if (step.kind != StepKind::kForward) CHECK(split == info.split_backward);
-        if (step.kind != StepKind::kForward) {
-          const StepKind before = step.kind == StepKind::kBackwardWeight ? StepKind::kBackwardInput
-                                                                         : StepKind::kForward;
-          CHECK(seen.count({of(before), step.microbatch, step.chunk}) == 1);
+      // Per (microbatch, chunk): the steps of each kind so far.
+      std::map<std::pair<int, int>, std::array<int, memsim::sim::kStepKinds>> runs;
+      for (const auto& step : info.steps(s, p, v, m)) {
+        auto& seen = runs[{step.microbatch, step.chunk}];
+        const auto count = [&](StepKind kind) { return seen[static_cast<int>(kind)]; };
+        switch (step.kind) {
+          case StepKind::kForward:
+            CHECK(count(StepKind::kForward) == 0);
+            break;
+          case StepKind::kBackward:
+          case StepKind::kBackwardInput:
+            CHECK(count(StepKind::kForward) == 1);
+            CHECK(count(StepKind::kBackward) + count(StepKind::kBackwardInput) == 0);
+            break;
+          case StepKind::kBackwardWeight:
+            CHECK(count(StepKind::kBackwardInput) == 1);
+            CHECK(count(StepKind::kBackwardWeight) == 0);
+            break;
         }
+        // Only schedules that split backwards take input and weight steps.
+        if (step.kind == StepKind::kBackwardInput) CHECK(info.split_backward);
+        ++seen[static_cast<int>(step.kind)];
+      }
+      CHECK(runs.size() == static_cast<size_t>(m * v));
+      for (const auto& [key, seen] : runs) {
+        // A whole backward, or an input and a weight step.
+        const int input = seen[static_cast<int>(StepKind::kBackwardInput)];
+        CHECK(seen[static_cast<int>(StepKind::kBackward)] + input == 1);
+        CHECK(seen[static_cast<int>(StepKind::kBackwardWeight)] == input);
       }
     }
   }
@@ -200,14 +217,17 @@ TEST_CASE("every rank's timeline maximum is its peak") {
 
 namespace {
 
-/// The most forward chunks `schedule`'s stage `s` holds in flight at once.
+/// The most chunks of microbatches `schedule`'s stage `s` holds at once: forward run,
+/// weight gradients not yet made.
 int64_t most_in_flight(const std::string& schedule, int64_t s, int64_t p, int64_t v, int64_t m) {
   const auto steps = memsim::strategies::find_schedule(schedule)->steps(s, p, v, m);
-  int64_t live = 0, most = 0;
-  for (const auto& step : steps) {
-    live += step.kind == memsim::sim::StepKind::kForward ? 1 : -1;
-    most = std::max(most, live);
-  }
+  int64_t most = 0;
+  memsim::sim::walk_steps(steps, v, [&](const memsim::sim::StepState& at) {
+    int64_t held = at.step.kind == memsim::sim::StepKind::kForward ? 1 : 0;
+    for (int64_t c = 0; c < v; ++c)
+      held += at.in_flight[c] + at.awaiting[c];
+    most = std::max(most, held);
+  });
   return most;
 }
 
@@ -262,4 +282,40 @@ TEST_CASE("zero-bubble: a microbatch awaiting its weight step still holds its ac
   CHECK(after.peak > before.peak);
   // The weight steps fill the bubble: the step idles less.
   CHECK(zero_bubble.bubble_fraction < one_f_one_b.bubble_fraction);
+}
+
+TEST_CASE("zero-bubble schedules hold as much on every stage as 1F1B on its first") {
+  // Qi et al. 2024 (Zero Bubble Pipeline Parallelism): ZB-1P and ZB-V keep p microbatches'
+  // activations on every stage (ZB-V's chunks being half a stage, 2p of them), where 1F1B
+  // keeps p - s on stage s. DualPipeV holds one chunk more: each pair's forward runs before
+  // its backward frees.
+  for (const int64_t p : {2, 4, 8}) {
+    for (int64_t s = 0; s < p; ++s) {
+      CAPTURE(p);
+      CAPTURE(s);
+      CHECK(most_in_flight("1f1b", s, p, 1, 4 * p) == p - s);
+      CHECK(most_in_flight("zero-bubble", s, p, 1, 4 * p) == p);
+      CHECK(most_in_flight("zero-bubble", s, p, 2, 4 * p) == 2 * p);
+      CHECK(most_in_flight("zbv", s, p, 2, 4 * p) == 2 * p);
+      CHECK(most_in_flight("dualpipev", s, p, 2, 4 * p) == 2 * p + 1);
+    }
+  }
+}
+
+TEST_CASE("V-shaped schedules place stage s's chunks at s and 2p - 1 - s") {
+  auto plan = pipelined(gpt_like(8), 2, 4, "zbv", 2);
+  const auto layers = memsim::strategies::chunk_layers(8, plan.parallel.pp);
+  const auto first = memsim::strategies::stage_shapes(layers, 0, plan.parallel.pp);
+  const auto second = memsim::strategies::stage_shapes(layers, 1, plan.parallel.pp);
+  using Shape = memsim::strategies::ChunkShape;
+  // The first stage runs the embedding's chunk and the head's; the second the middle two.
+  CHECK(first == std::vector<Shape>{{0, 2, true, false}, {6, 2, false, true}});
+  CHECK(second == std::vector<Shape>{{2, 2, false, false}, {4, 2, false, false}});
+  plan.parallel.pp.schedule = "zero-bubble";
+  CHECK(memsim::strategies::stage_shapes(layers, 0, plan.parallel.pp)[1].first_layer == 4);
+  // The walk runs them: the first stage holds the whole embedding and head.
+  plan.parallel.pp.schedule = "zbv";
+  const memsim::evaluation::CompiledPlan compiled(plan);
+  CHECK(compiled.rank_parameters(0) > compiled.rank_parameters(1));
+  CHECK(memsim::evaluation::evaluate(plan).bubble_fraction > 0.0);
 }

@@ -47,3 +47,20 @@ TEST_CASE("zero-bubble runs alone, and refuses what it is not modelled with") {
   const auto zero_1 = memsim::testing::scenario_from_text(zero_bubble("", 2, "1"), "zb.yaml");
   CHECK(zero_1.variants.front().plan.parallel.dp.zero == 1);
 }
+
+TEST_CASE("the V-shaped schedules run two chunks a stage; DualPipeV a microbatch for each") {
+  const std::string v_base = std::string(kBase) +
+                             "hardware: {gpu: a100-80gb, gpus_per_node: 2}\n"
+                             "parallel: {pp: 2, schedule: dualpipev, virtual_stages: 2}\n";
+  const auto plan = memsim::testing::scenario_from_text(
+                        v_base + "training: {seq_len: 128, global_batch: 4}\n", "v.yaml")
+                        .variants.front()
+                        .plan;
+  CHECK(plan.parallel.pp.chunks() == 4);
+  CHECK(memsim::testing::has_diagnostic(
+      errors_of(v_base + "training: {seq_len: 128, global_batch: 3}\n"), 4, 29,
+      "needs at least pp × virtual_stages = 4 microbatches"));
+  std::string one_chunk = v_base + "training: {seq_len: 128, global_batch: 4}\n";
+  one_chunk.replace(one_chunk.find("virtual_stages: 2"), 17, "virtual_stages: 1");
+  CHECK(memsim::testing::has_diagnostic(errors_of(one_chunk), 4, 29, "must be 2"));
+}

@@ -258,7 +258,7 @@ evaluation::ScheduleOrder order_every_step(const std::string& schedule, int64_t 
                                            int64_t m) {
   const auto* info = strategies::find_schedule(schedule);
   REQUIRE(info != nullptr);
-  return evaluation::order_schedule(strategies::every_stage_steps(*info, p, v, m), v);
+  return evaluation::order_schedule(*info, strategies::every_stage_steps(*info, p, v, m), v);
 }
 
 void for_each_schedule_shape(
@@ -279,6 +279,12 @@ void for_each_schedule_shape(
         check("interleaved", p, v, m);
         check("interleaved-pytorch", p, v, m);
         check("zero-bubble", p, v, m);
+      }
+      if (v == 2) {
+        for (int64_t m = 1; m <= 4 * p + 12; ++m) {
+          check("zbv", p, v, m);
+          if (m >= 2 * p) check("dualpipev", p, v, m);
+        }
       }
       for (int64_t m = 1; m <= 2 * p + 3; ++m)
         check("looped-bfs", p, v, m);
