@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "sim/check.h"
 #include "sim/schedule_walk.h"
 
 namespace memsim::evaluation {
@@ -13,10 +14,11 @@ bool dominated(const Moment& a, const Moment& by) {
   if (a.kind != by.kind || a.chunk != by.chunk || a.first_backward != by.first_backward)
     return false;
   for (size_t c = 0; c < a.in_flight.size(); ++c) {
-    if (a.in_flight[c] > by.in_flight[c] || a.gradients_made[c] > by.gradients_made[c] ||
-        a.awaiting[c] > by.awaiting[c]) {
+    if (a.in_flight[c] > by.in_flight[c] || a.gradients_made[c] > by.gradients_made[c])
       return false;
-    }
+  }
+  for (size_t c = 0; c < a.awaiting.size(); ++c) {
+    if (a.awaiting[c] > by.awaiting[c]) return false;
   }
   return true;
 }
@@ -48,9 +50,11 @@ bool between(const Moment& a, const Moment& b, const Moment& c) {
   for (size_t i = 0; i < a.in_flight.size(); ++i) {
     u.push_back(b.in_flight[i] - a.in_flight[i]);
     u.push_back(b.gradients_made[i] - a.gradients_made[i]);
-    u.push_back(b.awaiting[i] - a.awaiting[i]);
     w.push_back(c.in_flight[i] - b.in_flight[i]);
     w.push_back(c.gradients_made[i] - b.gradients_made[i]);
+  }
+  for (size_t i = 0; i < a.awaiting.size(); ++i) {
+    u.push_back(b.awaiting[i] - a.awaiting[i]);
     w.push_back(c.awaiting[i] - b.awaiting[i]);
   }
   size_t k = 0;
@@ -172,16 +176,17 @@ std::vector<Moment> by_class(const std::vector<Moment>& moments,
   }
   std::vector<Moment> projected;
   for (const Moment& m : moments) {
+    const size_t classes = representatives.size();
     Moment p{m.kind,
              representatives[class_of[m.chunk]],
              m.first_backward,
-             std::vector<int64_t>(representatives.size(), 0),
-             std::vector<int64_t>(representatives.size(), 0),
-             std::vector<int64_t>(representatives.size(), 0)};
+             std::vector<int64_t>(classes, 0),
+             std::vector<int64_t>(classes, 0),
+             std::vector<int64_t>(m.awaiting.empty() ? 0 : classes, 0)};
     for (size_t c = 0; c < shapes.size(); ++c) {
       p.in_flight[class_of[c]] += m.in_flight[c];
       p.gradients_made[class_of[c]] += m.gradients_made[c];
-      p.awaiting[class_of[c]] += m.awaiting[c];
+      if (!m.awaiting.empty()) p.awaiting[class_of[c]] += m.awaiting[c];
     }
     add_undominated(projected, p);
   }
@@ -210,7 +215,9 @@ StageMoments flatten(const std::vector<Moment>& moments, std::vector<int32_t> ch
   StageMoments flat;
   flat.chunks = std::move(chunks);
   flat.count = static_cast<int64_t>(moments.size());
+  flat.awaiting = !moments.empty() && !moments.front().awaiting.empty();
   for (const Moment& m : moments) {
+    MEMSIM_CHECK(m.awaiting.empty() != flat.awaiting);  // one schedule's moments, all alike
     flat.data.push_back(m.chunk);
     flat.data.push_back(pass_kind(m));
     for (const auto* counts : {&m.in_flight, &m.gradients_made, &m.awaiting}) {
@@ -225,13 +232,15 @@ int64_t fullest_moment(const StageMoments& moments, const std::vector<ChunkNumbe
   const auto classes = static_cast<int64_t>(moments.chunks.size());
   const int32_t* m = moments.data.data();
   int64_t dynamic = 0;
-  for (int64_t i = 0; i < moments.count; ++i, m += 2 + 3 * classes) {
+  const int64_t stride = 2 + (moments.awaiting ? 3 : 2) * classes;
+  for (int64_t i = 0; i < moments.count; ++i, m += stride) {
     int64_t held = chunks[m[0]].peaks[m[1]];
     for (int64_t j = 0; j < classes; ++j) {
       const ChunkNumbers& chunk = chunks[moments.chunks[j]];
-      held += m[2 + j] * chunk.saved + m[2 + classes + j] * chunk.gradients +
-              m[2 + 2 * classes + j] * chunk.awaiting;
+      held += m[2 + j] * chunk.saved + m[2 + classes + j] * chunk.gradients;
     }
+    for (int64_t j = 0; moments.awaiting && j < classes; ++j)
+      held += m[2 + 2 * classes + j] * chunks[moments.chunks[j]].awaiting;
     dynamic = std::max(dynamic, held);
   }
   return dynamic;

@@ -28,7 +28,9 @@ struct Moment {
   bool first_backward;
   std::vector<int64_t> in_flight;       ///< per local chunk
   std::vector<int64_t> gradients_made;  ///< per local chunk, 0 or 1: its backward has run
-  std::vector<int64_t> awaiting;        ///< per local chunk: input step run, weight step not
+  /// Per local chunk: input step run, weight step not; empty if the schedule takes no input
+  /// step.
+  std::vector<int64_t> awaiting;
   bool operator==(const Moment&) const = default;
 };
 
@@ -73,13 +75,14 @@ enum PassKind : int32_t {
 inline constexpr int kPassKinds = 6;
 
 /// A stage's undominated moments, flattened: per moment the chunk, the pass, then the
-/// in-flight counts, the gradients-made flags and the awaiting counts of each class of its
-/// chunks. Chunks of one
+/// in-flight counts, the gradients-made flags and (for a schedule that splits backwards) the
+/// awaiting counts of each class of its chunks. Chunks of one
 /// shape hold the same (same profile, same stage), so moments may count them together: a
 /// class stands for its chunks, `chunks[j]` being one of them.
 struct StageMoments {
   std::vector<int32_t> data;
   int64_t count = 0;
+  bool awaiting = false;  ///< whether the moments count those awaiting their weight step
   std::vector<int32_t> chunks;  ///< per class, a chunk of it
   bool operator==(const StageMoments&) const = default;
 };

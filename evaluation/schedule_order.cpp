@@ -23,6 +23,7 @@ int32_t duration_slot(const Entry& e, int64_t chunks) {
 struct StepGraph {
   std::vector<Entry> nodes;    ///< wait_for: a node id
   std::vector<int64_t> start;  ///< per node, in unit time
+  int64_t microbatches = 0;
 };
 
 StepGraph step_graph(const strategies::ScheduleInfo& schedule,
@@ -38,20 +39,23 @@ StepGraph step_graph(const strategies::ScheduleInfo& schedule,
     }
     first[s + 1] = first[s] + static_cast<int32_t>(steps[s].size());
   }
-  // The node of each (kind, microbatch, model chunk).
-  std::vector<int32_t> node_of(sim::kStepKinds * microbatches * chunks, -1);
-  auto key = [&](sim::StepKind kind, int64_t mb, int64_t g) {
-    return (static_cast<int64_t>(kind) * microbatches + mb) * chunks + g;
+  // The node of each forward, and of each backward or input step (a microbatch's chunk has
+  // one or the other), by (microbatch, model chunk); steps wait for no others.
+  std::vector<int32_t> node_of(2 * microbatches * chunks, -1);
+  auto key = [&](bool forward, int64_t mb, int64_t g) {
+    return ((forward ? 0 : microbatches) + mb) * chunks + g;
   };
   for (int64_t s = 0; s < p; ++s) {
     for (size_t i = 0; i < steps[s].size(); ++i) {
       const auto& step = steps[s][i];
-      node_of[key(step.kind, step.microbatch,
+      if (step.kind == sim::StepKind::kBackwardWeight) continue;
+      node_of[key(step.kind == sim::StepKind::kForward, step.microbatch,
                   strategies::model_chunk(schedule, s, step.chunk, p))] =
           first[s] + static_cast<int32_t>(i);
     }
   }
   StepGraph graph;
+  graph.microbatches = microbatches;
   graph.nodes.resize(first[p]);
   for (int64_t s = 0; s < p; ++s) {
     for (size_t i = 0; i < steps[s].size(); ++i) {
@@ -64,14 +68,11 @@ StepGraph step_graph(const strategies::ScheduleInfo& schedule,
       // one stage wait for each other (nothing crosses between stages).
       int32_t wait = -1;
       if (step.kind == sim::StepKind::kForward && g > 0) {
-        wait = node_of[key(sim::StepKind::kForward, step.microbatch, g - 1)];
+        wait = node_of[key(true, step.microbatch, g - 1)];
       }
       const bool input_gradients =
           step.kind == sim::StepKind::kBackward || step.kind == sim::StepKind::kBackwardInput;
-      if (input_gradients && g < chunks - 1) {
-        wait = node_of[key(sim::StepKind::kBackward, step.microbatch, g + 1)];
-        if (wait < 0) wait = node_of[key(sim::StepKind::kBackwardInput, step.microbatch, g + 1)];
-      }
+      if (input_gradients && g < chunks - 1) wait = node_of[key(false, step.microbatch, g + 1)];
       if (wait >= first[s] && wait < first[s + 1]) wait = -1;
       graph.nodes[first[s] + i] = {static_cast<int32_t>(s), step.chunk, step.kind, wait,
                                    static_cast<int32_t>(i)};
@@ -199,10 +200,7 @@ ScheduleOrder order_schedule(const strategies::ScheduleInfo& schedule,
   ScheduleOrder result;
   result.stages = static_cast<int64_t>(steps.size());
   result.chunks_per_stage = chunks_per_stage;
-  const auto forwards = std::count_if(graph.nodes.begin(), graph.nodes.end(), [](const Entry& e) {
-    return e.kind == sim::StepKind::kForward;
-  });
-  result.microbatches = forwards / (result.stages * chunks_per_stage);
+  result.microbatches = graph.microbatches;
   result.entries.reserve(order.size());
   for (const int32_t id : order) {
     Entry entry = graph.nodes[id];

@@ -6,6 +6,7 @@
 /// The byte walk replays each step's recipe from here; the schedule's candidate moments
 /// (the fast evaluation's) are these states.
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -20,8 +21,9 @@ struct StepState {
   /// The step makes the chunk's weight gradients for the first time in the step: its
   /// first backward or weight step.
   bool first_backward;
-  std::span<const int64_t> in_flight;      ///< per chunk
-  std::span<const int64_t> awaiting;       ///< per chunk: input step run, weight step not
+  std::span<const int64_t> in_flight;  ///< per chunk
+  /// Per chunk: input step run, weight step not; empty if the steps take no input step.
+  std::span<const int64_t> awaiting;
   std::span<const int64_t> backward_done;  ///< per chunk, 0 or 1
 };
 
@@ -29,7 +31,10 @@ struct StepState {
 template <typename Visit>
 void walk_steps(std::span<const ScheduledStep> steps, int64_t chunks, Visit&& visit) {
   std::vector<int64_t> in_flight(chunks, 0);
-  std::vector<int64_t> awaiting(chunks, 0);
+  const bool split = std::any_of(steps.begin(), steps.end(), [](const ScheduledStep& step) {
+    return step.kind == StepKind::kBackwardInput;
+  });
+  std::vector<int64_t> awaiting(split ? chunks : 0, 0);
   std::vector<int64_t> done(chunks, 0);
   for (const ScheduledStep& step : steps) {
     MEMSIM_CHECK(step.chunk >= 0 && step.chunk < chunks);
@@ -46,7 +51,8 @@ void walk_steps(std::span<const ScheduledStep> steps, int64_t chunks, Visit&& vi
         if (step.kind == StepKind::kBackwardInput) ++awaiting[step.chunk];
         break;
       case StepKind::kBackwardWeight:
-        MEMSIM_CHECK(awaiting[step.chunk] > 0);  // a weight step follows its input step
+        // A weight step follows its input step.
+        MEMSIM_CHECK(!awaiting.empty() && awaiting[step.chunk] > 0);
         --awaiting[step.chunk];
         break;
     }

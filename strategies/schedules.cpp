@@ -286,26 +286,27 @@ const std::vector<ScheduleInfo>& schedules() {
 }
 
 const ScheduleInfo* find_schedule(const std::string& name) {
-  // Looked up for every point of a sweep: the names' lengths are measured once.
+  // Looked up several times for every point of a sweep, mostly for the same name: the
+  // names' lengths are measured once, and the last one found is tried first.
   static const std::vector<std::string_view> names = [] {
     std::vector<std::string_view> all;
     for (const ScheduleInfo& info : schedules())
       all.emplace_back(info.name);
     return all;
   }();
+  thread_local size_t last = 0;
+  if (name == names[last]) return &schedules()[last];
   for (size_t i = 0; i < names.size(); ++i) {
-    if (name == names[i]) return &schedules()[i];
+    if (name == names[i]) {
+      last = i;
+      return &schedules()[i];
+    }
   }
   return nullptr;
 }
 
 int64_t microbatch_group(const ScheduleInfo& schedule, int64_t stages) {
   return schedule.interleaved && !schedule.v_shape ? stages : 1;
-}
-
-int64_t model_chunk(const ScheduleInfo& schedule, int64_t stage, int64_t local, int64_t stages) {
-  if (schedule.v_shape) return local == 0 ? stage : 2 * stages - 1 - stage;
-  return local * stages + stage;
 }
 
 std::vector<std::vector<ScheduledStep>> every_stage_steps(const ScheduleInfo& schedule,

@@ -37,7 +37,11 @@ const ScheduleInfo* find_schedule(const std::string& name);
 int64_t microbatch_group(const ScheduleInfo& schedule, int64_t stages);
 
 /// The model chunk (in model order) that chunk `local` of stage `stage` runs.
-int64_t model_chunk(const ScheduleInfo& schedule, int64_t stage, int64_t local, int64_t stages);
+inline int64_t model_chunk(const ScheduleInfo& schedule, int64_t stage, int64_t local,
+                           int64_t stages) {
+  if (schedule.v_shape) return local == 0 ? stage : 2 * stages - 1 - stage;
+  return local * stages + stage;
+}
 
 /// The steps of every stage of `schedule`, stage by stage.
 std::vector<std::vector<sim::ScheduledStep>> every_stage_steps(const ScheduleInfo& schedule,

@@ -23,40 +23,41 @@ bool splits(const Plan& plan) {
 /// torch.utils.checkpoint re-runs a region's forward once per backward call (its frames are
 /// keyed by the graph task), so the input and the weight step would each recompute.
 bool with_checkpointing(const Plan& plan) {
-  return splits(plan) &&
-         !std::holds_alternative<NoCheckpointing>(plan.training.chunk_passes.checkpointing);
+  return !std::holds_alternative<NoCheckpointing>(plan.training.chunk_passes.checkpointing) &&
+         splits(plan);
 }
 
 bool with_activation_offload(const Plan& plan) {
-  return splits(plan) && plan.training.chunk_passes.activation_offload.layers != 0;
+  return plan.training.chunk_passes.activation_offload.layers != 0 && splits(plan);
 }
 
 /// PyTorch's pipelining runtime unshards a whole stage while it runs and reduces its
 /// gradients after its last weight step (schedules.py, _add_unshard_reshard and
 /// _add_reduce_grad), unlike the per-layer gathers memsim models for ZeRO-3 and FSDP.
 bool with_sharded_gradients(const Plan& plan) {
-  return splits(plan) && plan.parallel.dp.zero >= 2;
+  return plan.parallel.dp.zero >= 2 && splits(plan);
 }
 
 /// PyTorch refuses the split backward with compiled stages (schedules.py,
 /// _check_torch_compile_compatibility).
 bool with_compile(const Plan& plan) {
-  return splits(plan) && plan.training.compile != 0;
+  return plan.training.compile != 0 && splits(plan);
 }
 
 /// PyTorch's V-shaped schedules run exactly two stages per rank (schedules.py: "ZBV requires
 /// exactly 2 stages per rank").
 bool v_without_two_chunks(const Plan& plan) {
+  if (plan.parallel.pp.virtual_stages == 2 || plan.mode != Mode::kTraining) return false;
   const ScheduleInfo* schedule = find_schedule(plan.parallel.pp.schedule);
-  return plan.mode == Mode::kTraining && schedule != nullptr && schedule->v_shape &&
-         plan.parallel.pp.virtual_stages != 2;
+  return schedule != nullptr && schedule->v_shape;
 }
 
 /// ScheduleDualPipeV needs at least as many microbatches as stages (2p).
 bool too_few_microbatches(const Plan& plan) {
+  if (plan.mode != Mode::kTraining || plan.microbatches() >= plan.parallel.pp.chunks())
+    return false;
   const ScheduleInfo* schedule = find_schedule(plan.parallel.pp.schedule);
-  return plan.mode == Mode::kTraining && schedule != nullptr && schedule->fills_every_chunk &&
-         plan.microbatches() < plan.parallel.pp.chunks();
+  return schedule != nullptr && schedule->fills_every_chunk;
 }
 
 std::string not_modelled(const Plan& plan, const char* what, const char* why) {

@@ -224,8 +224,10 @@ int64_t most_in_flight(const std::string& schedule, int64_t s, int64_t p, int64_
   int64_t most = 0;
   memsim::sim::walk_steps(steps, v, [&](const memsim::sim::StepState& at) {
     int64_t held = at.step.kind == memsim::sim::StepKind::kForward ? 1 : 0;
-    for (int64_t c = 0; c < v; ++c)
-      held += at.in_flight[c] + at.awaiting[c];
+    for (const int64_t n : at.in_flight)
+      held += n;
+    for (const int64_t n : at.awaiting)
+      held += n;
     most = std::max(most, held);
   });
   return most;
