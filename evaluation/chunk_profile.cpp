@@ -369,6 +369,7 @@ void apply_recipe_settings(const RecipeSettings& settings, sim::RankProgram& pro
   program.recompute.clear();
   program.host_moves = {};
   program.split_backward = settings.split_backward;
+  program.keep_stage_outputs = false;
   shape_chunks(settings, program);
 }
 

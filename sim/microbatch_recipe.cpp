@@ -185,6 +185,27 @@ class RecipeCompiler {
     }
     std::sort(received_.begin(), received_.end());
     received_.erase(std::unique(received_.begin(), received_.end()), received_.end());
+    if (program_.keep_stage_outputs && !program_.no_grad) keep_stage_outputs();
+  }
+
+  /// The stage's outputs, kept from their forward to the end of the chunk's backward: what
+  /// it sends on and, on the last stage, the model's output, the LM head's logits (the loss
+  /// runs outside the stage's module).
+  void keep_stage_outputs() {
+    stage_outputs_ = sent_;
+    for (int pos = chunk_.first; pos <= chunk_.last; ++pos) {
+      const OpKind kind = op_at(pos).kind;
+      if (kind != OpKind::kLmHead && kind != OpKind::kLmHeadChunk) continue;
+      for (TensorId t : op_at(pos).outputs) {
+        if (std::find(stage_outputs_.begin(), stage_outputs_.end(), t) == stage_outputs_.end())
+          stage_outputs_.push_back(t);
+      }
+    }
+    for (TensorId t : stage_outputs_) {
+      retained_[t] = true;
+      release_[t] = chunk_.first;
+      first_need_[t] = std::max(first_need_[t], chunk_.first);
+    }
   }
 
   /// Which kept tensors the program's strategy moves to host memory, and when.
@@ -344,6 +365,11 @@ class RecipeCompiler {
       if (grad_alive_[t]) free(t, Category::kTemporary, grad_alive_);
     }
     send_gradients(pos);
+    if (pos == chunk_.first) {
+      for (TensorId t : stage_outputs_) {
+        if (alive_[t]) free(t, category_[t], alive_);
+      }
+    }
     close(op, pos, Phase::kBackward);
   }
   /// The gradients op `pos`'s backward reads (at the chunk's last op, those received) and
@@ -437,6 +463,7 @@ class RecipeCompiler {
   std::vector<bool> reused_;        ///< by position: a region's op whose forward output is kept
   std::vector<TensorId> received_;  ///< read by the chunk, made elsewhere
   std::vector<TensorId> sent_;      ///< made by the chunk, read elsewhere, with a gradient
+  std::vector<TensorId> stage_outputs_;  ///< kept to the backward's end (keep_stage_outputs)
   std::vector<std::vector<TensorId>> leave_after_;  ///< by position in the chunk
   std::vector<std::vector<TensorId>> reload_at_;    ///< by position in the chunk
   std::vector<TensorId> reloading_;                 ///< due back before the next backward-pass op

@@ -140,6 +140,9 @@ struct RankProgram {
   std::vector<ScheduledStep> steps;  ///< in the order the rank runs them
   /// The schedule splits backwards into input and weight steps: the recipes have both.
   bool split_backward = false;
+  /// What a chunk sends to the next stage, and on the last stage the loss's input, stays
+  /// until the chunk's backward ends (or its weight step, when split).
+  bool keep_stage_outputs = false;
   double sync_s = 0.0;  ///< exposed gradient synchronisation after the steps
   double optimizer_s = 0.0;
   Bytes optimizer_workspace;  ///< allocated by the optimizer step while it runs

@@ -66,6 +66,8 @@ inline constexpr int64_t kEveryLayer = int64_t{1} << 40;
 struct ChunkPassSettings {
   CheckpointPolicy checkpointing = NoCheckpointing{};  ///< strategies/checkpointing.cpp
   ActivationOffload activation_offload;
+  /// A pipeline stage keeps what it sends on until its backward (strategies/stage_outputs.cpp).
+  bool keep_stage_outputs = false;
   bool operator==(const ChunkPassSettings&) const = default;
 };
 

@@ -33,6 +33,7 @@ struct PassCheck {
 struct RecipeSettings {
   int gathered_ahead = 0;
   bool split_backward = false;  ///< the schedule splits backwards (ScheduleInfo)
+  bool pipelined = false;       ///< the model runs in pipeline stages (pp > 1)
   ChunkPassSettings passes;
   bool operator==(const RecipeSettings&) const = default;
 };

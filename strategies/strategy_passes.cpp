@@ -17,6 +17,7 @@ StrategyPass torch_compile_pass();
 StrategyPass loss_upcast_pass();
 StrategyPass gradient_accumulation_pass();
 StrategyPass split_backward_pass();
+StrategyPass stage_outputs_pass();
 
 const std::vector<StrategyPass>& strategy_passes() {
   static const std::vector<StrategyPass> passes = {
@@ -26,6 +27,7 @@ const std::vector<StrategyPass>& strategy_passes() {
       chunked_loss_pass(),          optimizer_in_backward_pass(),
       torch_compile_pass(),         loss_upcast_pass(),
       gradient_accumulation_pass(), split_backward_pass(),
+      stage_outputs_pass(),
   };
   return passes;
 }
@@ -51,7 +53,7 @@ sim::GraphOptions graph_options(const TrainingPlan& plan) {
 RecipeSettings recipe_settings(const TrainingPlan& plan) {
   const ScheduleInfo* schedule = find_schedule(plan.parallel.pp.schedule);
   return {gathered_ahead(plan.parallel.dp), schedule != nullptr && schedule->split_backward,
-          plan.training.chunk_passes};
+          plan.parallel.pp.stages > 1, plan.training.chunk_passes};
 }
 
 StageStates stage_states(const StageInputs& inputs) {
