@@ -244,9 +244,7 @@ struct LayerGraph::Impl {
   void share_the_weight(OpNode& chunk) {
     chunk.params.clear();
     // Nor does it cast the weight again under autocast: the cast is cached.
-    std::erase_if(chunk.saved, [&](TensorId t) {
-      return tensors[t].spec.name == std::string_view("weight_cast");
-    });
+    std::erase_if(chunk.saved, [&](TensorId t) { return tensors[t].spec.weight_copy; });
     const TensorSpec gradient{
         "weight_gradient", {Dim::kVocab, Dim::kHidden}, DtypeClass::kActivation};
     const auto id = static_cast<OpId>(ops.size() - 1);

@@ -47,7 +47,8 @@ std::vector<SavedSpec> matmul_input(bool from_stream, Shape input_shape) {
 /// Under autocast a matmul also keeps the 16-bit copy of its fp32 weight (MmBackward0.mat2),
 /// which the autocast cache holds at least until the forward ends.
 SavedSpec weight_cast(Shape weight) {
-  return own({"weight_cast", weight, kAct}, Condition::kAutocast);
+  return own({.name = "weight_cast", .shape = weight, .dtype = kAct, .weight_copy = true},
+             Condition::kAutocast);
 }
 
 // A linear layer saves its input (its weight is a parameter, not an activation). The bias

@@ -88,6 +88,8 @@ struct TensorSpec {
   Shape shape;
   DtypeClass dtype;
   Condition when = Condition::kAlways;  ///< for a workspace: whether the model has it
+  /// A copy of the op's weight (autocast's 16-bit cast), which ops sharing the weight share.
+  bool weight_copy = false;
 };
 
 /// How tensor parallelism shards a parameter (Megatron-LM's layouts): column-parallel
