@@ -212,22 +212,6 @@ TEST_CASE("serving replays one recipe pass after pass, each with its own sizes a
   CHECK(timeline.spans()[1].microbatch == 1);
 }
 
-namespace {
-
-/// A pass's net bytes on the GPU.
-int64_t net(const memsim::sim::MicrobatchRecipe& r, const std::vector<memsim::sim::RecipeOp>& ops,
-            const std::vector<memsim::sim::Bytes>& sizes) {
-  int64_t sum = 0;
-  for (const auto& op : ops) {
-    for (uint32_t i = op.begin; i < op.end; ++i) {
-      if (!r.deltas[i].host) sum += memsim::sim::delta_bytes(r.deltas[i], sizes).value();
-    }
-  }
-  return sum;
-}
-
-}  // namespace
-
 TEST_CASE("a split backward's input step keeps the graph; its weight step frees it") {
   auto plan = memsim::testing::one_gpu_plan(small_llama(), 256);
   plan.cluster.gpus_per_node = 2;
@@ -261,9 +245,11 @@ TEST_CASE("a split backward's input step keeps the graph; its weight step frees 
     if (first_saver[t] > last_weighted) loss_saved += last.tensor_bytes(t).value();
   }
   CHECK(loss_saved > 0);
-  const int64_t saved = net(recipe, recipe.forward, last.sizes);
-  CHECK(net(recipe, recipe.backward_input, last.sizes) == kept_gradients - loss_saved);
-  CHECK(net(recipe, recipe.backward_weight, last.sizes) == -(saved + kept_gradients - loss_saved));
+  const int64_t saved = memsim::testing::pass_net_bytes(recipe, recipe.forward, last.sizes);
+  CHECK(memsim::testing::pass_net_bytes(recipe, recipe.backward_input, last.sizes) ==
+        kept_gradients - loss_saved);
+  CHECK(memsim::testing::pass_net_bytes(recipe, recipe.backward_weight, last.sizes) ==
+        -(saved + kept_gradients - loss_saved));
   CHECK(std::all_of(recipe.backward_weight.begin(), recipe.backward_weight.end(),
                     [&](const auto& op) { return !graph.op(op.op).params.empty(); }));
 
@@ -275,6 +261,6 @@ TEST_CASE("a split backward's input step keeps the graph; its weight step frees 
   REQUIRE(first_recipe.backward_weight.size() == first_recipe.backward.size());
   for (size_t i = 0; i < first_recipe.backward.size(); ++i)
     CHECK(first_recipe.backward_weight[i].op == first_recipe.backward[i].op);
-  CHECK(net(first_recipe, first_recipe.backward_weight, first.sizes) ==
-        net(first_recipe, first_recipe.backward, first.sizes));
+  CHECK(memsim::testing::pass_net_bytes(first_recipe, first_recipe.backward_weight, first.sizes) ==
+        memsim::testing::pass_net_bytes(first_recipe, first_recipe.backward, first.sizes));
 }

@@ -97,6 +97,17 @@ Walk walk(const strategies::Plan& plan, int64_t rank) {
   return w;
 }
 
+int64_t pass_net_bytes(const sim::MicrobatchRecipe& recipe, const std::vector<sim::RecipeOp>& ops,
+                       const std::vector<sim::Bytes>& sizes) {
+  int64_t sum = 0;
+  for (const sim::RecipeOp& op : ops) {
+    for (uint32_t i = op.begin; i < op.end; ++i) {
+      if (!recipe.deltas[i].host) sum += sim::delta_bytes(recipe.deltas[i], sizes).value();
+    }
+  }
+  return sum;
+}
+
 int64_t forward_activation_bytes(const sim::Timeline& timeline, int32_t layer) {
   int64_t bytes = 0;
   for (const sim::MemoryEvent& e : timeline.events()) {

@@ -13,6 +13,7 @@
 #include "evaluation/schedule_order.h"
 #include "scenarios/scenario.h"
 #include "scenarios/sweep.h"
+#include "sim/microbatch_recipe.h"
 #include "sim/timeline.h"
 #include "strategies/plan.h"
 
@@ -53,6 +54,10 @@ Walk walk(const strategies::Plan& plan, int64_t rank = 0);
 
 /// Bytes of activations saved during the first forward by the ops of `layer`.
 int64_t forward_activation_bytes(const sim::Timeline& timeline, int32_t layer);
+
+/// The net bytes a pass of `recipe` (`ops`) allocates on the GPU, at `sizes`.
+int64_t pass_net_bytes(const sim::MicrobatchRecipe& recipe, const std::vector<sim::RecipeOp>& ops,
+                       const std::vector<sim::Bytes>& sizes);
 
 struct ProcessResult {
   int exit_code = -1;

@@ -12,22 +12,6 @@
 #include "sim/microbatch_recipe.h"
 #include "support/test_support.h"
 
-namespace {
-
-/// A pass's net bytes on the GPU.
-int64_t net(const memsim::sim::MicrobatchRecipe& r, const std::vector<memsim::sim::RecipeOp>& ops,
-            const std::vector<memsim::sim::Bytes>& sizes) {
-  int64_t sum = 0;
-  for (const auto& op : ops) {
-    for (uint32_t i = op.begin; i < op.end; ++i) {
-      if (!r.deltas[i].host) sum += memsim::sim::delta_bytes(r.deltas[i], sizes).value();
-    }
-  }
-  return sum;
-}
-
-}  // namespace
-
 TEST_CASE("a split backward keeps what PyTorch keeps between its input and weight steps") {
   std::ifstream in(memsim::testing::source_path("tests/fixtures/pytorch_split_backward.json"));
   const auto c = nlohmann::json::parse(in)["cases"][0];
@@ -53,12 +37,12 @@ TEST_CASE("a split backward keeps what PyTorch keeps between its input and weigh
   const auto& program = compiled.program(1);
   const auto recipe = memsim::sim::compile_recipe(program, 0);
   // The output gradients of the norms' and linears' weights, to the byte.
-  CHECK(net(recipe, recipe.backward_input, program.sizes) ==
+  CHECK(memsim::testing::pass_net_bytes(recipe, recipe.backward_input, program.sizes) ==
         c["input_step_kept_bytes"].get<int64_t>());
   // The weight step leaves the weight gradients alone (the walk's, not the recipe's).
   CHECK(c["after_weight_step_bytes"].get<int64_t>() == c["weight_gradient_bytes"].get<int64_t>());
-  CHECK(net(recipe, recipe.forward, program.sizes) +
-            net(recipe, recipe.backward_input, program.sizes) +
-            net(recipe, recipe.backward_weight, program.sizes) ==
+  CHECK(memsim::testing::pass_net_bytes(recipe, recipe.forward, program.sizes) +
+            memsim::testing::pass_net_bytes(recipe, recipe.backward_input, program.sizes) +
+            memsim::testing::pass_net_bytes(recipe, recipe.backward_weight, program.sizes) ==
         0);
 }
