@@ -148,7 +148,8 @@ class Walker {
         now_ += wait;
       }
       replay(recipe, recipe.pass(step.kind), step, at.first_backward);
-      span(start, now_, forward ? Phase::kForward : Phase::kBackward, step.microbatch, step.chunk);
+      span(start, now_, forward ? Phase::kForward : Phase::kBackward, step.microbatch, step.chunk,
+           step.kind);
       busy += now_ - start;
     });
     const double last_step_end = now_;
@@ -210,8 +211,9 @@ class Walker {
     tracker_.apply(event);
     if (sink_ != nullptr) sink_->record(event);
   }
-  void span(double start, double end, Phase phase, int32_t microbatch, int32_t chunk) {
-    if (sink_ != nullptr && end > start) sink_->span({start, end, phase, microbatch, chunk});
+  void span(double start, double end, Phase phase, int32_t microbatch, int32_t chunk,
+            StepKind kind = StepKind::kForward) {
+    if (sink_ != nullptr && end > start) sink_->span({start, end, phase, microbatch, chunk, kind});
   }
 
   void replay(const SizedRecipe& recipe, const std::vector<SizedRecipe::Op>& ops,

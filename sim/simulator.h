@@ -22,6 +22,7 @@ struct Span {
   Phase phase = Phase::kIdle;
   int32_t microbatch = kNoIndex;
   int32_t chunk = kNoIndex;
+  StepKind step = StepKind::kForward;  ///< a step's span: what the step ran
 };
 
 /// Receives every event and span of a walk, in time order.

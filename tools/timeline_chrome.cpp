@@ -13,8 +13,13 @@ std::string slice_name(const sim::Span& span) {
   switch (span.phase) {
     case sim::Phase::kForward:
       return fmt::format("F{} chunk {}", span.microbatch, span.chunk);
-    case sim::Phase::kBackward:
-      return fmt::format("B{} chunk {}", span.microbatch, span.chunk);
+    case sim::Phase::kBackward: {
+      // PyTorch's schedule letters: B a whole backward, I its input step, W its weight step.
+      const char letter = span.step == sim::StepKind::kBackwardInput    ? 'I'
+                          : span.step == sim::StepKind::kBackwardWeight ? 'W'
+                                                                        : 'B';
+      return fmt::format("{}{} chunk {}", letter, span.microbatch, span.chunk);
+    }
     case sim::Phase::kRecompute:
       return fmt::format("recompute {}", span.microbatch);
     case sim::Phase::kCommunication:

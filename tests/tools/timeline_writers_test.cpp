@@ -172,8 +172,9 @@ TEST_CASE("an inference timeline walks the prefill and every decode step to the 
   CHECK(training.str().find("usable when serving") == std::string::npos);
 }
 
-TEST_CASE("the SVG stacks the fullest class by category, wraps long titles, and keeps the "
-          "capacity label on top") {
+TEST_CASE(
+    "the SVG stacks the fullest class by category, wraps long titles, and keeps the "
+    "capacity label on top") {
   auto set = pipeline_set(memsim::tools::TrackPerRank::kClass);
   set.title = std::string(150, 'x') + " and " + std::string(20, 'y');  // longer than a line
   set.style = memsim::tools::TimelineStyle::kStacked;
@@ -240,4 +241,26 @@ TEST_CASE("a coarser resolution writes fewer rows and keeps every class's peak e
     previous_rows = rows;
   }
   CHECK(previous_rows < 1000);
+}
+
+TEST_CASE("the Chrome trace names a split backward's input and weight steps I and W") {
+  auto plan = memsim::testing::one_gpu_plan(memsim::testing::preset("llama3-8b"), 256);
+  plan.model.layers = 4;
+  plan.cluster.gpus_per_node = 2;
+  plan.parallel.pp.stages = 2;
+  plan.parallel.pp.schedule = "zero-bubble";
+  plan.training.global_batch = 4;
+  const memsim::evaluation::CompiledPlan compiled(plan);
+  std::ostringstream out;
+  memsim::tools::write_timeline_chrome(memsim::tools::build_timelines(compiled, {1}, "zb"), out);
+  std::map<char, int> letters;
+  const auto doc = nlohmann::json::parse(out.str());
+  for (const auto& e : doc["traceEvents"]) {
+    if (e["ph"] == "X" && e["cat"] != "idle") ++letters[e["name"].get<std::string>().front()];
+  }
+  // The last stage: each of 4 microbatches forward, input step, weight step.
+  CHECK(letters['F'] == 4);
+  CHECK(letters['I'] == 4);
+  CHECK(letters['W'] == 4);
+  CHECK(letters.count('B') == 0);
 }
