@@ -9,6 +9,7 @@
 #include "scenarios/name_lookup.h"
 #include "scenarios/section_reader.h"
 #include "sim/limits.h"
+#include "strategies/schedules.h"
 #include "strategies/strategy_pass.h"
 
 namespace memsim::scenarios {
@@ -193,9 +194,7 @@ std::vector<ScenarioKey> parallel_rows() {
   return {
       integer_row("parallel.pp", "pipeline stages", MEMSIM_PLAN_FIELD(parallel.pp.stages), 1,
                   kMostGpus),
-      field_row("parallel.schedule",
-                "gpipe | 1f1b | interleaved | interleaved-pytorch | looped-bfs | zero-bubble | "
-                "zbv | dualpipev",
+      field_row("parallel.schedule", strategies::schedule_names(),
                 MEMSIM_PLAN_FIELD(parallel.pp.schedule)),
       integer_row("parallel.virtual_stages", "model chunks per stage, for interleaved schedules",
                   MEMSIM_PLAN_FIELD(parallel.pp.virtual_stages), 1, 1 << 16),

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <string>
 #include <string_view>
 
 namespace memsim::strategies {
@@ -283,6 +284,16 @@ const std::vector<ScheduleInfo>& schedules() {
        true, false, true, true, true, dual_pipe_v},
   };
   return table;
+}
+
+const char* schedule_names() {
+  static const std::string names = [] {
+    std::string all;
+    for (const ScheduleInfo& info : schedules())
+      all += (all.empty() ? "" : " | ") + std::string(info.name);
+    return all;
+  }();
+  return names.c_str();
 }
 
 const ScheduleInfo* find_schedule(const std::string& name) {

@@ -30,6 +30,8 @@ struct ScheduleInfo {
 };
 
 const std::vector<ScheduleInfo>& schedules();
+/// Every schedule's name, "gpipe | 1f1b | …", for the scenario key's description.
+const char* schedule_names();
 const ScheduleInfo* find_schedule(const std::string& name);
 
 /// How many microbatches a schedule runs alike once past its warm-up: p for interleaved ones
