@@ -31,7 +31,7 @@ sim::RankProgram stage_program(const TrainingPlan& plan, const sim::LayerGraph& 
   program.chunks = stage_chunks(graph, chunk_layers(plan.model.layers, pp), stage, pp);
   program.resident = facts.resident;
   program.gradients = facts.gradients;
-  apply_recipe_settings(recipe_settings(plan), program);
+  apply_recipe_settings(recipe_settings(plan, graph), program);
   program.op_times.resize(graph.op_count());
   for (sim::OpId op : ops_in(graph, program.chunks)) {
     program.op_times[op] = context.twin_times(graph.twin_slot(op));

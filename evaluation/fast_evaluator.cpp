@@ -430,7 +430,7 @@ const PricedStages& FastEvaluator::Caches::price_stages(const TrainingPlan& plan
   const ModelEntry& entry = model(last.model, graph_options(last));
   const auto [found, context_id] = context(last, entry);
   const StageLayout& layout = layouts.get({&entry, last.parallel.pp});
-  const RecipeSettings settings = recipe_settings(last);
+  const RecipeSettings settings = recipe_settings(last, *entry.graph);
   const FactsInputs facts_in =
       facts_inputs(last, *optimizers.get(last.training.optimizer), *clusters.get(last.cluster));
   const sim::GradientLifetime gradients = plan_gradient_lifetime(facts_in);

@@ -20,7 +20,7 @@ void price_stage(const StageFacts& facts, const sim::QuantityIndex& index,
   sizes.resize(index.count());
   const StageStates& states = facts.states;
   const auto twins = static_cast<int>(states.gradients_per_twin.size());
-  MEMSIM_CHECK(index.waiting_gradients(twins) == index.held_of_slot(0, 0));
+  MEMSIM_CHECK(index.gathered_parameters(twins) == index.held_of_slot(0, 0));
   // Parameter gradients exist apart from the resident state only when each backward makes
   // its own (on demand); otherwise they are resident and its backward allocates nothing.
   // Stepped in backward, an op frees them as it ends, but for a gradient the embedding's
@@ -40,6 +40,7 @@ void price_stage(const StageFacts& facts, const sim::QuantityIndex& index,
         facts.accumulates_in_place ? states.gradients_per_twin[slot] : sim::Bytes{};
     sizes[index.added_gradients(slot)] = waits ? sim::Bytes{} : added;
     sizes[index.waiting_gradients(slot)] = waits ? added : sim::Bytes{};
+    sizes[index.gathered_parameters(slot)] = states.gathered_per_twin[slot];
   }
   for (size_t slot = 0; slot < states.gathered.size(); ++slot) {
     const auto s = static_cast<int>(slot);

@@ -5,11 +5,22 @@
 namespace memsim::sim {
 
 HeldWeaver::HeldWeaver(const RankProgram& program, const std::vector<RecipeDelta>& deltas)
-    : index_(*program.index),
+    : program_(program),
+      index_(*program.index),
       held_(program.held),
       deltas_(deltas),
       held_layers_(program.held.size()),
       made_(program.held.size(), false) {}
+
+void HeldWeaver::plan_gathers(const std::vector<RecipeOp>& forward,
+                              const std::vector<RecipeOp>& backward) {
+  gathers_ = plan_module_gathers(program_.gathering, *program_.graph, forward, backward);
+}
+
+void HeldWeaver::push_gathered(const std::vector<OpId>& ops, int8_t sign, Category category) {
+  for (OpId op : ops)
+    push(index_.gathered_parameters(program_.graph->twin_slot(op)), sign, category);
+}
 
 std::vector<RecipeOp> HeldWeaver::weave(const std::vector<RecipeOp>& ops, bool backward,
                                         std::vector<RecipeDelta>& out) {
@@ -60,6 +71,9 @@ void HeldWeaver::start(size_t b, const std::vector<RecipeOp>& ops, size_t run, s
         push(index_.held_of_layer(h.quantity, layer), 1, h.category);
       }
       break;
+    case HeldSpan::kModuleTrace:
+      push_gathered(gather_events(i).gathered, 1, h.category);
+      break;
     case HeldSpan::kBackwardRuns:
       if (!backward_op || made_[b]) break;
       push(index_.held_of_layer(h.quantity, ops[i].layer), 1, h.category);
@@ -89,6 +103,9 @@ void HeldWeaver::end(size_t b, const std::vector<RecipeOp>& ops, size_t run, siz
       push(index_.held_of_layer(h.quantity, layer), -1, h.category);
       break;
     }
+    case HeldSpan::kModuleTrace:
+      push_gathered(gather_events(i).released, -1, h.category);
+      break;
     case HeldSpan::kBackwardRuns:
       if (last_of_run && made_[b]) push(index_.held_of_layer(h.quantity, layer), -1, h.category);
       break;

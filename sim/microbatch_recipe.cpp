@@ -493,9 +493,13 @@ MicrobatchRecipe compile_recipe(const RankProgram& program, size_t chunk) {
   MicrobatchRecipe recipe = RecipeCompiler(program, program.chunks[chunk]).compile();
   MicrobatchRecipe woven;
   HeldWeaver weaver(program, recipe.deltas);
+  weaver.plan_gathers(recipe.forward, recipe.backward);
   woven.forward = weaver.weave(recipe.forward, false, woven.deltas);
   woven.backward = weaver.weave(recipe.backward, true, woven.deltas);
   if (program.split_backward) {
+    // Parameters gathered module by module are not planned for split passes (ZeRO-3 and
+    // split backwards exclude each other: strategies/split_backward.cpp).
+    MEMSIM_CHECK(!program.gathering.gathers());
     // The weight step holds what a backward holds for gradients; the input step, only
     // what any pass holds.
     const MicrobatchRecipe split = RecipeCompiler(program, program.chunks[chunk]).compile_split();

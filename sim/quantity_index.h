@@ -47,7 +47,7 @@ struct HeldQuantities {
 /// Where the quantities of a graph live: the tensor classes, then each twin op's buffer,
 /// then the parameter gradients its backward makes, then those it frees as it ends (the
 /// optimizer in backward), then those it adds to existing ones and those of them that wait
-/// for the pass's end, then the held families, each with
+/// for the pass's end, then the parameters it gathers, then the held families, each with
 /// one quantity per layer slot (LayerGraph::layer_slot: the embedding, each kind of transformer
 /// layer, the head), then the single held quantities.
 class QuantityIndex {
@@ -74,10 +74,13 @@ class QuantityIndex {
   QuantityId added_gradients(int slot) const { return classes_.count() + 3 * twins_ + slot; }
   /// Of those, a shared weight's, which autograd's input buffer holds until the pass ends.
   QuantityId waiting_gradients(int slot) const { return classes_.count() + 4 * twins_ + slot; }
+  /// The parameters an op gathers when they are gathered module by module (ZeRO-3,
+  /// sim/module_gathering.h).
+  QuantityId gathered_parameters(int slot) const { return classes_.count() + 5 * twins_ + slot; }
   /// Held family `family`'s quantity for layer slot `slot` (LayerGraph::layer_slot), or
   /// for layer `layer` (kEmbeddingLayer, a transformer layer, or `layers` for the head).
   QuantityId held_of_slot(int family, int slot) const {
-    return classes_.count() + 5 * twins_ + family * slots_ + slot;
+    return classes_.count() + 6 * twins_ + family * slots_ + slot;
   }
   QuantityId held_of_layer(int family, int32_t layer) const {
     return held_of_slot(family, slot_of_layer_[layer + 1]);

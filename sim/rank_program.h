@@ -10,6 +10,7 @@
 
 #include "sim/layer_graph.h"
 #include "sim/memory_event.h"
+#include "sim/module_gathering.h"
 #include "sim/quantity_index.h"
 #include "sim/units.h"
 
@@ -77,6 +78,9 @@ enum class HeldSpan : uint8_t {
   kLayerRuns,
   /// Each run of one layer's ops in backward, from its first backward (not recomputed) op.
   kBackwardRuns,
+  /// Each op's gathered parameters (QuantityIndex::gathered_parameters), as the coordinator
+  /// of RankProgram::gathering gathers and releases them along the trace.
+  kModuleTrace,
 };
 
 /// A buffer a strategy holds around the ops a rank runs, sized by one of the quantities
@@ -87,8 +91,10 @@ enum class HeldSpan : uint8_t {
 struct HeldBuffer {
   HeldSpan span = HeldSpan::kBackwardPass;
   Category category = Category::kTemporary;
-  int quantity = 0;  ///< the family (run spans) or single quantity (a pass) of the index
-  int ahead = 0;     ///< kLayerRuns: following runs held ahead of the running one
+  /// The family (run spans) or single quantity (a pass) of the index; kModuleTrace's are
+  /// the index's gathered parameters.
+  int quantity = 0;
+  int ahead = 0;  ///< kLayerRuns: following runs held ahead of the running one
   bool operator==(const HeldBuffer&) const = default;
 };
 
@@ -135,6 +141,7 @@ struct RankProgram {
   std::vector<RecomputeSpan> recompute;  ///< disjoint, in forward order
   CategoryBytes resident;                ///< held for the whole step: model states, overheads
   std::vector<HeldBuffer> held;          ///< what strategies hold around the ops
+  ModuleGathering gathering;             ///< what kModuleTrace buffers gather
   HostMovePlanner host_moves;            ///< none: everything kept stays on the GPU
   GradientLifetime gradients = GradientLifetime::kWholeStep;
   std::vector<ScheduledStep> steps;  ///< in the order the rank runs them

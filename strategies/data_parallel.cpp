@@ -24,10 +24,14 @@ Bytes shard(Bytes total, int64_t dp) {
 
 }  // namespace
 
-std::vector<sim::HeldBuffer> held_buffers(int prefetch) {
+std::vector<sim::HeldBuffer> held_buffers(int prefetch, bool by_module) {
   using sim::HeldSpan;
+  const sim::HeldBuffer gathered =
+      by_module ? sim::HeldBuffer{HeldSpan::kModuleTrace, Category::kWeights, 0, 0}
+                : sim::HeldBuffer{HeldSpan::kLayerRuns, Category::kWeights, kGatheredParameters,
+                                  prefetch};
   return {{HeldSpan::kBackwardPass, Category::kTemporary, kGradientBucket, 0},
-          {HeldSpan::kLayerRuns, Category::kWeights, kGatheredParameters, prefetch},
+          gathered,
           {HeldSpan::kBackwardRuns, Category::kGradients, kLayerGradients, 0}};
 }
 
@@ -41,7 +45,8 @@ struct Partition {
 };
 
 /// Walks the parameters once: the stage's totals, and per layer slot (one layer of each
-/// kind, not times `count`) the full gradients and ZeRO-3's gathered weights.
+/// kind, not times `count`) the full gradients and ZeRO-3's gathered weights (per twin slot
+/// when gathered module by module).
 Partition partition(const StageInputs& in, StageStates& states) {
   const DataParallelism& dp = in.parallel.dp;
   const Precision& precision = in.precision;
@@ -52,13 +57,16 @@ Partition partition(const StageInputs& in, StageStates& states) {
         sim::bytes_of({p.elements()}, precision.gradient_bytes());
     if (!p.tied) part.elements += p.elements() * p.count;
     if (dp.zero != 3) continue;
-    // FSDP shards every parameter (neither version has a persistence threshold).
-    if (dp.sharding == Sharding::kZero && p.elements() < dp.persistence_threshold) {
+    if (stays_whole(p, dp)) {
       if (!p.tied) part.persistent += p.elements() * p.count;
+      continue;
+    }
+    if (gathers_modules(dp)) {
+      states.gathered_per_twin[in.graph.twin_slot(p.op)] += weight;
     } else {
       states.gathered[in.graph.layer_slot(p.layer)] += weight;
-      part.gathered += weight * p.count;
     }
+    part.gathered += weight * p.count;
   }
   return part;
 }
@@ -240,7 +248,8 @@ bool param_offload_without_zero3(const Plan& plan) {
 }
 
 void hold_buffers(const RecipeSettings& settings, sim::RankProgram& program) {
-  program.held = held_buffers(settings.gathered_ahead);
+  program.held = held_buffers(settings.gathered_ahead, settings.gathering.gathers());
+  program.gathering = settings.gathering;
 }
 
 }  // namespace

@@ -25,16 +25,31 @@ enum HeldSingle : int { kGradientBucket };
 inline constexpr sim::HeldQuantities kHeldQuantities{2, 1};
 
 /// The buffers: the bucket through each backward pass; a layer's gathered parameters
-/// around its runs, `prefetch` runs ahead; its full gradients from its backward's first op
-/// to the run's end. Sizes of zero (no ZeRO-3, ZeRO-0/1) hold nothing.
-std::vector<sim::HeldBuffer> held_buffers(int prefetch);
+/// around its runs, `prefetch` runs ahead (or, `by_module`, each op's as the program's
+/// module gathering plans them); its full gradients from its backward's first op to the
+/// run's end. Sizes of zero (no ZeRO-3, ZeRO-0/1) hold nothing.
+std::vector<sim::HeldBuffer> held_buffers(int prefetch, bool by_module);
+
+/// ZeRO-3 gathering module by module: DeepSpeed's coordinator (strategies/module_gathering.cpp).
+inline bool gathers_modules(const DataParallelism& dp) {
+  return dp.zero == 3 && dp.sharding == Sharding::kZero && dp.gathering == Gathering::kModules;
+}
+
+/// ZeRO-3 as DeepSpeed shards it keeps tensors under the persistence threshold whole on
+/// every rank (stage3_param_persistence_threshold; FSDP has no such threshold).
+inline bool stays_whole(const RankParam& p, const DataParallelism& dp) {
+  return dp.sharding == Sharding::kZero && p.elements() < dp.persistence_threshold;
+}
+
+/// What a rank gathers module by module under `plan` (nothing unless gathers_modules).
+sim::ModuleGathering module_gathering(const TrainingPlan& plan, const sim::LayerGraph& graph);
 
 /// Layers whose gathered parameters a rank holds ahead of the running one: ZeRO-3's
 /// prefetch (FSDP's backward prefetch, DeepSpeed's stage3_prefetch_bucket_size); other
 /// stages, and FSDP keeping what it gathered, gather nothing per layer.
 inline int gathered_ahead(const DataParallelism& dp) {
-  const bool per_layer =
-      dp.zero == 3 && (dp.sharding == Sharding::kZero || dp.reshard_after_forward);
+  const bool per_layer = dp.zero == 3 && !gathers_modules(dp) &&
+                         (dp.sharding == Sharding::kZero || dp.reshard_after_forward);
   return static_cast<int>(per_layer ? dp.prefetch_layers : 0);
 }
 

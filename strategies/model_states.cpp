@@ -86,6 +86,7 @@ StageStates whole_states(const std::vector<RankParam>& params, const sim::LayerG
   states.step_workspace =
       optimizer_step_workspace(optimizer, elements, largest_param(params), precision.state_bytes());
   states.gathered.assign(graph.layer_slots(), sim::Bytes{});
+  states.gathered_per_twin.assign(graph.twins().size(), sim::Bytes{});
   states.gradients.assign(graph.layer_slots(), sim::Bytes{});
   states.gradients_per_twin.assign(graph.twins().size(), sim::Bytes{});
   for (const RankParam& p : params) {

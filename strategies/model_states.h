@@ -52,6 +52,8 @@ struct StageStates {
   sim::Bytes cpu;          ///< in host memory (offload), this rank's share
   /// Bytes gathered around each layer's runs (ZeRO-3).
   PerLayerSlot gathered;
+  /// Per twin slot: bytes each op gathers (ZeRO-3 gathering module by module).
+  std::vector<sim::Bytes> gathered_per_twin;
   /// Gradients a layer's backward makes in full before they are reduced to this rank's
   /// share (ZeRO-2/3, or any offload).
   PerLayerSlot gradients;

@@ -137,6 +137,23 @@ constexpr const char* sharding_name(Sharding sharding) {
   return sharding == Sharding::kZero ? "zero" : sharding == Sharding::kFsdp2 ? "fsdp2" : "fsdp1";
 }
 
+/// How ZeRO-3 gathers parameters: a layer at a time (FSDP's units, memsim's default), or
+/// each module's as it runs, prefetched and kept along the step's trace as DeepSpeed's
+/// parameter coordinator does (strategies/module_gathering.cpp).
+enum class Gathering { kLayers, kModules };
+
+/// ZeRO-3 gathering modules: elements prefetched ahead along the trace, the most gathered
+/// at once after a prefetch, and the distance in elements within which a module's
+/// parameters stay gathered for their next use (DeepSpeed's stage3_prefetch_bucket_size,
+/// stage3_max_live_parameters, stage3_max_reuse_distance: deepspeed/runtime/zero/config.py,
+/// DeepSpeed edaa722).
+struct ModuleGatheringLimits {
+  int64_t prefetch_bucket = 50'000'000;
+  int64_t max_live = 1'000'000'000;
+  int64_t max_reuse_distance = 1'000'000'000;
+  bool operator==(const ModuleGatheringLimits&) const = default;
+};
+
 /// The dtype FSDP reduces gradients in (MixedPrecision's reduce_dtype): by default that of
 /// the gradients (param_dtype), or one named.
 enum class ReduceDtype { kGradients, kFp32, kBf16, kFp16 };
@@ -165,6 +182,8 @@ struct DataParallelism {
   int64_t reduce_buckets = 1;
   /// ZeRO-3: layers gathered ahead of the running one (FSDP's backward prefetch: 1).
   int64_t prefetch_layers = 1;
+  Gathering gathering = Gathering::kLayers;
+  ModuleGatheringLimits modules;
   /// ZeRO-3: tensors with fewer elements stay whole on every rank (DeepSpeed's
   /// stage3_param_persistence_threshold, 1e5).
   int64_t persistence_threshold = 100'000;

@@ -32,13 +32,15 @@ struct PassCheck {
 /// profiles are keyed by it.
 struct RecipeSettings {
   int gathered_ahead = 0;
-  bool split_backward = false;  ///< the schedule splits backwards (ScheduleInfo)
-  bool pipelined = false;       ///< the model runs in pipeline stages (pp > 1)
+  sim::ModuleGathering gathering;  ///< ZeRO-3 gathering module by module (module_gathering)
+  bool split_backward = false;     ///< the schedule splits backwards (ScheduleInfo)
+  bool pipelined = false;          ///< the model runs in pipeline stages (pp > 1)
   ChunkPassSettings passes;
   bool operator==(const RecipeSettings&) const = default;
 };
-/// `plan`'s recipe settings, for the walk's programs and the fast evaluation's chunks alike.
-RecipeSettings recipe_settings(const TrainingPlan& plan);
+/// `plan`'s recipe settings on its model's training `graph`, for the walk's programs and
+/// the fast evaluation's chunks alike.
+RecipeSettings recipe_settings(const TrainingPlan& plan, const sim::LayerGraph& graph);
 
 /// What shapes a pipeline stage's model states: its rank's parameters (one TP rank's, each
 /// kind of layer's counted once per layer) and the plan's settings they are held under.

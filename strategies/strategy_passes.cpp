@@ -8,6 +8,7 @@ namespace memsim::strategies {
 StrategyPass tensor_parallel_pass();
 StrategyPass precision_pass();
 StrategyPass data_parallel_pass();
+StrategyPass module_gathering_pass();
 StrategyPass fsdp_pass();
 StrategyPass checkpointing_pass();
 StrategyPass activation_offload_pass();
@@ -21,13 +22,11 @@ StrategyPass stage_outputs_pass();
 
 const std::vector<StrategyPass>& strategy_passes() {
   static const std::vector<StrategyPass> passes = {
-      tensor_parallel_pass(),       precision_pass(),
-      data_parallel_pass(),         fsdp_pass(),
-      checkpointing_pass(),         activation_offload_pass(),
-      chunked_loss_pass(),          optimizer_in_backward_pass(),
-      torch_compile_pass(),         loss_upcast_pass(),
-      gradient_accumulation_pass(), split_backward_pass(),
-      stage_outputs_pass(),
+      tensor_parallel_pass(),    precision_pass(),     data_parallel_pass(),
+      module_gathering_pass(),   fsdp_pass(),          checkpointing_pass(),
+      activation_offload_pass(), chunked_loss_pass(),  optimizer_in_backward_pass(),
+      torch_compile_pass(),      loss_upcast_pass(),   gradient_accumulation_pass(),
+      split_backward_pass(),     stage_outputs_pass(),
   };
   return passes;
 }
@@ -50,10 +49,11 @@ sim::GraphOptions graph_options(const TrainingPlan& plan) {
   return options;
 }
 
-RecipeSettings recipe_settings(const TrainingPlan& plan) {
+RecipeSettings recipe_settings(const TrainingPlan& plan, const sim::LayerGraph& graph) {
   const ScheduleInfo* schedule = find_schedule(plan.parallel.pp.schedule);
-  return {gathered_ahead(plan.parallel.dp), schedule != nullptr && schedule->split_backward,
-          plan.parallel.pp.stages > 1, plan.training.chunk_passes};
+  return {gathered_ahead(plan.parallel.dp), module_gathering(plan, graph),
+          schedule != nullptr && schedule->split_backward, plan.parallel.pp.stages > 1,
+          plan.training.chunk_passes};
 }
 
 StageStates stage_states(const StageInputs& inputs) {

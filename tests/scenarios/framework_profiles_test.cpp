@@ -114,6 +114,8 @@ TEST_CASE("a profile sets its framework's keys") {
   const Plan deepspeed = llama_under("deepspeed");
   CHECK(deepspeed.parallel.dp.reduce_bucket_elements == 500'000'000);
   CHECK(deepspeed.training.gradient_buffers == GradientBuffers::kPersistent);
+  CHECK(deepspeed.parallel.dp.gathering == memsim::strategies::Gathering::kModules);
+  CHECK(deepspeed.parallel.dp.modules == memsim::strategies::ModuleGatheringLimits{});
 }
 
 TEST_CASE("the scenario's keys win over its framework's, shorthands included") {

@@ -78,7 +78,7 @@ TEST_CASE("data parallelism holds its buffers around every chunk, ZeRO-3's gathe
   memsim::strategies::RecipeSettings settings;
   settings.gathered_ahead = 2;
   memsim::strategies::shape_chunks(settings, program);
-  CHECK(program.held == memsim::strategies::held_buffers(2));
+  CHECK(program.held == memsim::strategies::held_buffers(2, false));
   REQUIRE(program.held.size() == 3);
   CHECK(program.held[1].span == memsim::sim::HeldSpan::kLayerRuns);
   CHECK(program.held[1].ahead == 2);
@@ -86,9 +86,41 @@ TEST_CASE("data parallelism holds its buffers around every chunk, ZeRO-3's gathe
   auto plan = memsim::testing::one_gpu_plan(model, 64);
   plan.parallel.dp.zero = 3;
   plan.parallel.dp.prefetch_layers = 2;
-  CHECK(memsim::strategies::recipe_settings(plan).gathered_ahead == 2);
+  CHECK(memsim::strategies::recipe_settings(plan, graph).gathered_ahead == 2);
   plan.parallel.dp.zero = 2;
-  CHECK(memsim::strategies::recipe_settings(plan).gathered_ahead == 0);
+  CHECK(memsim::strategies::recipe_settings(plan, graph).gathered_ahead == 0);
+}
+
+TEST_CASE("ZeRO-3 gathering modules holds each op's parameters as the coordinator plans them") {
+  auto model = memsim::testing::preset("llama2-7b");
+  model.layers = 2;
+  const memsim::sim::LayerGraph graph(model);
+  auto plan = memsim::testing::one_gpu_plan(model, 64);
+  plan.parallel.dp.zero = 3;
+  plan.parallel.dp.gathering = memsim::strategies::Gathering::kModules;
+  plan.parallel.dp.modules.prefetch_bucket = 7;
+  const auto settings = memsim::strategies::recipe_settings(plan, graph);
+  CHECK(settings.gathered_ahead == 0);
+  CHECK(settings.gathering.limits.prefetch_bucket == 7);
+  // Every matrix is gathered, the embedding's and the head's once each; the norms' weights
+  // (4096 elements, under the 1e5 threshold) stay whole.
+  int64_t gathered = 0;
+  for (const int64_t elements : settings.gathering.elements)
+    gathered += elements;
+  const int64_t h = 4096;
+  CHECK(gathered == 2 * 32000 * h + 4 * h * h + 3 * h * 11008);
+  memsim::sim::RankProgram program;
+  program.graph = &graph;
+  memsim::strategies::shape_chunks(settings, program);
+  REQUIRE(program.held.size() == 3);
+  CHECK(program.held[1].span == memsim::sim::HeldSpan::kModuleTrace);
+  CHECK(program.gathering == settings.gathering);
+  // ZeRO-2, or FSDP's sharding, gathers nothing module by module.
+  plan.parallel.dp.zero = 2;
+  CHECK(!memsim::strategies::recipe_settings(plan, graph).gathering.gathers());
+  plan.parallel.dp.zero = 3;
+  plan.parallel.dp.sharding = memsim::strategies::Sharding::kFsdp2;
+  CHECK(!memsim::strategies::recipe_settings(plan, graph).gathering.gathers());
 }
 
 TEST_CASE("no pass's check reads the global batch: a sweep judges the layout once for all") {

@@ -15,14 +15,7 @@ namespace {
 
 using memsim::strategies::Plan;
 
-/// The messages of the pass checks that `plan` fails.
-std::vector<std::string> refusals(const Plan& plan) {
-  std::vector<std::string> messages;
-  for (const auto& check : memsim::strategies::pass_checks()) {
-    if (check.fails(plan)) messages.push_back(check.message(plan));
-  }
-  return messages;
-}
+using memsim::testing::refusals;
 
 }  // namespace
 

@@ -16,6 +16,7 @@
 #include "hardware/gpu_catalog.h"
 #include "scenarios/model_presets.h"
 #include "strategies/schedules.h"
+#include "strategies/strategy_pass.h"
 
 extern char** environ;
 
@@ -95,6 +96,14 @@ Walk walk(const strategies::Plan& plan, int64_t rank) {
   Walk w;
   w.result = sim::simulate(compiled.program(rank), &w.timeline);
   return w;
+}
+
+std::vector<std::string> refusals(const strategies::Plan& plan) {
+  std::vector<std::string> messages;
+  for (const auto& check : strategies::pass_checks()) {
+    if (check.fails(plan)) messages.push_back(check.message(plan));
+  }
+  return messages;
 }
 
 int64_t pass_net_bytes(const sim::MicrobatchRecipe& recipe, const std::vector<sim::RecipeOp>& ops,

@@ -55,6 +55,9 @@ Walk walk(const strategies::Plan& plan, int64_t rank = 0);
 /// Bytes of activations saved during the first forward by the ops of `layer`.
 int64_t forward_activation_bytes(const sim::Timeline& timeline, int32_t layer);
 
+/// The messages of the strategy passes' checks that `plan` fails.
+std::vector<std::string> refusals(const strategies::Plan& plan);
+
 /// The net bytes a pass of `recipe` (`ops`) allocates on the GPU, at `sizes`.
 int64_t pass_net_bytes(const sim::MicrobatchRecipe& recipe, const std::vector<sim::RecipeOp>& ops,
                        const std::vector<sim::Bytes>& sizes);
