@@ -30,6 +30,7 @@ PlanContext::PlanContext(const ContextInputs& inputs, const sim::LayerGraph& gra
     class_bytes_.push_back(sim::bytes_of(rank_activation_elements(spec.shape, dims, tp), bytes));
     class_whole_.push_back(
         sim::bytes_of(rank_activation_elements(spec.shape, dims, unsplit), bytes));
+    class_share_.push_back(sim::Bytes(sim::ceil_div(class_bytes_.back().value(), tp.degree)));
   }
   boundary_ = sim::bytes_of(
       rank_activation_elements({sim::Dim::kSeq, sim::Dim::kBatch, sim::Dim::kHidden}, rank[0], tp),

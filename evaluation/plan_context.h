@@ -40,6 +40,8 @@ class PlanContext {
   /// Bytes of tensor class `k` on one rank, and before any sequence-parallel split.
   sim::Bytes class_bytes(int k) const { return class_bytes_[k]; }
   sim::Bytes class_whole_sequence(int k) const { return class_whole_[k]; }
+  /// One tensor-parallel rank's share of class `k`: its bytes over the degree, rounded up.
+  sim::Bytes class_share(int k) const { return class_share_[k]; }
   sim::Bytes tensor_bytes(sim::TensorId t) const { return class_bytes_[classes_->of(t)]; }
   /// An op's seconds, and the communication buffer live while its forward or its backward
   /// runs, by its twin slot (LayerGraph::twin_slot).
@@ -54,6 +56,7 @@ class PlanContext {
   const sim::TensorClasses* classes_;
   std::vector<sim::Bytes> class_bytes_;
   std::vector<sim::Bytes> class_whole_;
+  std::vector<sim::Bytes> class_share_;
   std::vector<sim::OpTimes> twin_times_;  ///< per twin slot
   std::vector<sim::Bytes> twin_buffers_;  ///< per twin slot
   sim::Bytes boundary_;

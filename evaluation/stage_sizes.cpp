@@ -7,12 +7,12 @@ namespace memsim::evaluation {
 void price_context(const PlanContext& context, const sim::QuantityIndex& index,
                    std::vector<sim::Bytes>& sizes) {
   sizes.resize(index.count());
-  const int classes = index.classes().count();
-  for (int k = 0; k < classes; ++k)
+  for (int k = 0; k < index.classes().count(); ++k) {
     sizes[k] = context.class_bytes(k);
-  for (int slot = 0; slot < index.context_count() - classes; ++slot) {
-    sizes[index.buffer(slot)] = context.twin_buffer(slot);
+    sizes[index.share(k)] = context.class_share(k);
   }
+  for (int slot = 0; slot < index.twin_count(); ++slot)
+    sizes[index.buffer(slot)] = context.twin_buffer(slot);
 }
 
 void price_stage(const StageFacts& facts, const sim::QuantityIndex& index,

@@ -213,6 +213,7 @@ class RecipeCompiler {
     const auto positions = static_cast<size_t>(chunk_.last - chunk_.first + 1);
     leave_after_.assign(positions, {});
     reload_at_.assign(positions, {});
+    shared_.assign(graph_.tensor_count(), false);
     if (!program_.host_moves) return;
     std::vector<KeptTensor> kept;
     for (TensorId t = 0; t < graph_.tensor_count(); ++t) {
@@ -225,6 +226,7 @@ class RecipeCompiler {
                    move.back_at >= first_need_[move.tensor] && in_chunk(move.back_at));
       leave_after_[move.leaves_after - chunk_.first].push_back(move.tensor);
       reload_at_[move.back_at - chunk_.first].push_back(move.tensor);
+      shared_[move.tensor] = move.share;
     }
   }
 
@@ -241,23 +243,36 @@ class RecipeCompiler {
     }
     return ops.back();
   }
-  /// Closes op `pos`'s deltas: what came back from host memory leaves it; after the last
-  /// forward op of a layer, its activations due to leave the GPU go to host memory.
+  /// Closes op `pos`'s deltas: what came back from host memory (or a share) leaves it; after
+  /// the last forward op of a layer, its activations due to leave the GPU go to host memory
+  /// (or leave their share).
   void close(RecipeOp& op, int pos, Phase phase) {
-    for (TensorId t : host_frees_)
-      push(index_.tensor(t), -1, Category::kActivations, true);
+    for (TensorId t : host_frees_) {
+      if (shared_[t]) {
+        push(index_.tensor_share(t), -1, Category::kActivations);
+      } else {
+        push(index_.tensor(t), -1, Category::kActivations, true);
+      }
+    }
     host_frees_.clear();
     if (phase == Phase::kForward) {
       for (TensorId t : leave_after_[pos - chunk_.first]) {
         MEMSIM_CHECK(alive_[t]);
         push(index_.tensor(t), -1, Category::kActivations);
-        push(index_.tensor(t), 1, Category::kActivations, true);
+        if (!shared_[t]) push(index_.tensor(t), 1, Category::kActivations, true);
       }
     }
     op.end = mark();
   }
   uint32_t mark() const { return static_cast<uint32_t>(recipe_.deltas.size()); }
 
+  /// A tensor leaving as a share (HostMove::share) after op `pos`: the share is cut while
+  /// the tensor is whole, with the op's allocations.
+  void cut_shares(int pos) {
+    for (TensorId t : leave_after_[pos - chunk_.first]) {
+      if (shared_[t]) push(index_.tensor_share(t), 1, Category::kActivations);
+    }
+  }
   void push(QuantityId quantity, int8_t sign, Category category, bool host = false) {
     recipe_.deltas.push_back({quantity, sign, category, host});
   }
@@ -309,6 +324,7 @@ class RecipeCompiler {
       make(t, kept);
       if (made_here != nullptr) (*made_here)[t] = true;
     }
+    if (phase == Phase::kForward) cut_shares(pos);
     if (reused) {
       op.split = mark();
     } else {
@@ -468,6 +484,7 @@ class RecipeCompiler {
   std::vector<std::vector<TensorId>> reload_at_;    ///< by position in the chunk
   std::vector<TensorId> reloading_;                 ///< due back before the next backward-pass op
   std::vector<TensorId> host_frees_;  ///< back on the GPU: leave host memory as the op ends
+  std::vector<bool> shared_;          ///< per tensor: moved as a share (HostMove::share)
   std::vector<TensorId> made_;        ///< scratch for made_in_forward
   int last_weighted_ = -1;            ///< split backward: the last op with weights
   std::vector<int> last_weight_saver_;

@@ -44,7 +44,8 @@ struct HeldQuantities {
   int single = 0;
 };
 
-/// Where the quantities of a graph live: the tensor classes, then each twin op's buffer,
+/// Where the quantities of a graph live: the tensor classes, then one tensor-parallel rank's
+/// share of each (a kept tensor split over the ranks), then each twin op's buffer,
 /// then the parameter gradients its backward makes, then those it frees as it ends (the
 /// optimizer in backward), then those it adds to existing ones and those of them that wait
 /// for the pass's end, then the parameters it gathers, then the held families, each with
@@ -58,29 +59,33 @@ class QuantityIndex {
 
   const TensorClasses& classes() const { return classes_; }
   int count() const { return total_; }
-  /// Quantities below this depend only on the plan's context (tensor classes and op
-  /// buffers); the rest on the stage's model states.
-  int context_count() const { return classes_.count() + twins_; }
+  int twin_count() const { return twins_; }
+  /// Quantities below this depend only on the plan's context (tensor classes, their
+  /// shares and op buffers); the rest on the stage's model states.
+  int context_count() const { return twins_base() + twins_; }
 
   QuantityId tensor(TensorId t) const { return classes_.of(t); }
+  /// One tensor-parallel rank's share of class `k` (HostMove::share).
+  QuantityId share(int k) const { return classes_.count() + k; }
+  QuantityId tensor_share(TensorId t) const { return share(classes_.of(t)); }
   /// By twin slot (LayerGraph::twin_slot).
-  QuantityId buffer(int slot) const { return classes_.count() + slot; }
-  QuantityId parameter_gradients(int slot) const { return classes_.count() + twins_ + slot; }
+  QuantityId buffer(int slot) const { return twins_base() + slot; }
+  QuantityId parameter_gradients(int slot) const { return twins_base() + twins_ + slot; }
   /// The gradients an op's backward frees as it ends, its parameters stepped there
   /// (GradientLifetime::kOpBackward).
-  QuantityId freed_gradients(int slot) const { return classes_.count() + 2 * twins_ + slot; }
+  QuantityId freed_gradients(int slot) const { return twins_base() + 2 * twins_ + slot; }
   /// The gradients an op's backward makes anew and adds to those it finds (PyTorch's
   /// AccumulateGrad), held while it runs.
-  QuantityId added_gradients(int slot) const { return classes_.count() + 3 * twins_ + slot; }
+  QuantityId added_gradients(int slot) const { return twins_base() + 3 * twins_ + slot; }
   /// Of those, a shared weight's, which autograd's input buffer holds until the pass ends.
-  QuantityId waiting_gradients(int slot) const { return classes_.count() + 4 * twins_ + slot; }
+  QuantityId waiting_gradients(int slot) const { return twins_base() + 4 * twins_ + slot; }
   /// The parameters an op gathers when they are gathered module by module (ZeRO-3,
   /// sim/module_gathering.h).
-  QuantityId gathered_parameters(int slot) const { return classes_.count() + 5 * twins_ + slot; }
+  QuantityId gathered_parameters(int slot) const { return twins_base() + 5 * twins_ + slot; }
   /// Held family `family`'s quantity for layer slot `slot` (LayerGraph::layer_slot), or
   /// for layer `layer` (kEmbeddingLayer, a transformer layer, or `layers` for the head).
   QuantityId held_of_slot(int family, int slot) const {
-    return classes_.count() + 6 * twins_ + family * slots_ + slot;
+    return twins_base() + 6 * twins_ + family * slots_ + slot;
   }
   QuantityId held_of_layer(int family, int32_t layer) const {
     return held_of_slot(family, slot_of_layer_[layer + 1]);
@@ -88,6 +93,8 @@ class QuantityIndex {
   QuantityId held_single(int n) const { return held_of_slot(held_.per_slot, 0) + n; }
 
  private:
+  int twins_base() const { return 2 * classes_.count(); }
+
   TensorClasses classes_;
   int twins_;
   int slots_;

@@ -64,6 +64,9 @@ struct HostMove {
   TensorId tensor = 0;
   int leaves_after = 0;
   int back_at = 0;
+  /// Instead of host memory, the tensor stays on the GPU as one tensor-parallel rank's
+  /// share (QuantityIndex::share) and is gathered back whole (distributed checkpoints).
+  bool share = false;
 };
 
 /// A strategy's choice of host moves for a chunk, from what it keeps.

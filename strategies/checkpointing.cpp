@@ -77,7 +77,8 @@ std::string describe(const CheckpointPolicy& policy) {
     std::string operator()(const SelectiveCheckpointing&) const { return "selective"; }
     std::string operator()(const FullCheckpointing& full) const {
       const std::string groups =
-          full.every == 1 ? "full" : fmt::format("full every {} layers", full.every);
+          (full.every == 1 ? "full" : fmt::format("full every {} layers", full.every)) +
+          (full.distribute ? ", inputs distributed" : "");
       if (full.layers == FullCheckpointing::kAllLayers) return groups;
       return fmt::format("{}, first {} layers of each chunk", groups, full.layers);
     }
@@ -140,6 +141,30 @@ void select_full(Plan& plan) {
   kPolicy(plan) = FullCheckpointing{1};
 }
 
+/// A distributed checkpoint: each group's hidden state, the input its first op reads, stays
+/// as this rank's share from the group's forward end until its recomputation. Megatron-LM
+/// splits the checkpoint's first argument, the hidden states, in place after the forward
+/// and gathers it at the start of the backward (megatron/core/tensor_parallel/random.py,
+/// CheckpointFunction, Megatron-LM d98e8a6); DeepSpeed partitions each floating-point
+/// argument (deepspeed/runtime/activation_checkpointing/checkpointing.py,
+/// partition_activations, DeepSpeed edaa722), in a GPT the hidden states alone.
+std::vector<sim::HostMove> distribute_inputs(const std::vector<sim::RecomputeSpan>& spans,
+                                             const sim::LayerGraph& graph,
+                                             const std::vector<sim::KeptTensor>& kept) {
+  std::vector<sim::HostMove> moves;
+  const auto order = graph.forward_order();
+  for (const sim::KeptTensor& k : kept) {
+    for (const sim::RecomputeSpan& span : spans) {
+      const auto& first_inputs = graph.op(order[span.first]).inputs;
+      const bool hidden =
+          std::find(first_inputs.begin(), first_inputs.end(), k.tensor) != first_inputs.end();
+      if (!hidden || k.first_need < span.first || k.first_need > span.last) continue;
+      moves.push_back({k.tensor, std::max(span.last, k.last_forward_use), span.last, true});
+    }
+  }
+  return moves;
+}
+
 /// Each chunk's recompute spans, over the transformer layers it holds.
 void recompute_chunks(const RecipeSettings& settings, sim::RankProgram& program) {
   const sim::LayerGraph& graph = *program.graph;
@@ -148,6 +173,12 @@ void recompute_chunks(const RecipeSettings& settings, sim::RankProgram& program)
     const auto spans = recompute_spans(graph, settings.passes.checkpointing, first, last);
     program.recompute.insert(program.recompute.end(), spans.begin(), spans.end());
   }
+  const auto* full = std::get_if<FullCheckpointing>(&settings.passes.checkpointing);
+  if (full == nullptr || !full->distribute) return;
+  program.host_moves = [spans = program.recompute](const sim::LayerGraph& graph, sim::ChunkSpan,
+                                                   const std::vector<sim::KeptTensor>& kept) {
+    return distribute_inputs(spans, graph, kept);
+  };
 }
 
 /// The policy of kind `Policy` that one of its keys edits: the plan's, or a fresh one.
@@ -172,6 +203,39 @@ SettingKey policy_row(const char* dotted, const char* meaning) {
                             return policy == nullptr ? 0.0 : static_cast<double>(policy->*Field);
                           },
                       .set_integer = [](Plan& p, int64_t v) { edited<Policy>(p).*Field = v; }});
+}
+
+/// A flag of the full policy's mapping, which selects the policy.
+template <bool FullCheckpointing::*Field>
+SettingKey full_flag_row(const char* dotted, const char* meaning) {
+  return setting_row(
+      dotted, meaning,
+      {.read = SettingKey::Read::kFlag,
+       .least = 0.0,
+       .most = 1.0,
+       .copy = [](Plan& to, const Plan& from) { kPolicy(to) = kPolicy(from); },
+       .number =
+           [](const Plan& p) {
+             const auto* full = std::get_if<FullCheckpointing>(&kPolicy(p));
+             return full != nullptr && full->*Field ? 1.0 : 0.0;
+           },
+       .set_number = [](Plan& p, double v) { edited<FullCheckpointing>(p).*Field = v != 0.0; }});
+}
+
+bool distributed(const Plan& plan) {
+  const auto* full = std::get_if<FullCheckpointing>(&kPolicy(plan));
+  return full != nullptr && full->distribute;
+}
+/// Megatron-LM's arguments refuse it without tensor parallelism (megatron/training/
+/// arguments.py) and with sequence parallelism (megatron/core/transformer/
+/// transformer_config.py), where the hidden states are split already.
+bool distributed_without_tp(const Plan& plan) {
+  return distributed(plan) && (plan.parallel.tp.degree == 1 || plan.parallel.tp.sequence_parallel);
+}
+/// One strategy moves a tensor: memsim does not move a share to host memory (DeepSpeed's
+/// cpu_checkpointing with partition_activations).
+bool distributed_and_offloaded(const Plan& plan) {
+  return distributed(plan) && plan.training.chunk_passes.activation_offload.layers > 0;
 }
 
 std::vector<SettingKey> selective_rows() {
@@ -225,12 +289,30 @@ StrategyPass checkpointing_pass() {
                                                                "layers per recomputed group (1)"),
       policy_row<FullCheckpointing, &FullCheckpointing::layers>(
           "checkpointing.full.layers",
-          "checkpoint only each chunk's first n layers; the others keep everything (all)")};
+          "checkpoint only each chunk's first n layers; the others keep everything (all)"),
+      full_flag_row<&FullCheckpointing::distribute>(
+          "checkpointing.full.distribute",
+          "each tensor-parallel rank keeps its share of a group's input, gathered before the "
+          "recomputation (Megatron-LM's distribute_saved_activations, DeepSpeed's "
+          "partition_activations)")};
   for (SettingKey& key : selective_rows())
     keys.push_back(std::move(key));
   return {
       .name = "activation checkpointing",
       .keys = std::move(keys),
+      .checks = {{"checkpointing parallel.tp parallel.sequence_parallel",
+                  "distributed checkpoints need TP without SP", distributed_without_tp,
+                  [](const Plan&) -> std::string {
+                    return "checkpointing.full.distribute splits each group's input over the "
+                           "tensor-parallel ranks: it needs tp > 1 without sequence_parallel "
+                           "(which splits it already)";
+                  }},
+                 {"checkpointing training.activation_offload",
+                  "distributed checkpoints with activation offload", distributed_and_offloaded,
+                  [](const Plan&) -> std::string {
+                    return "checkpointing.full.distribute with training.activation_offload: "
+                           "memsim does not move a rank's share of a checkpoint to host memory";
+                  }}},
       .shape_chunks = recompute_chunks,
   };
 }

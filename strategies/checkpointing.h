@@ -29,6 +29,10 @@ struct SelectiveCheckpointing {
 struct FullCheckpointing {
   int64_t every = 1;
   int64_t layers = kAllLayers;
+  /// Each tensor-parallel rank keeps its share of a group's input, gathered whole before
+  /// the group's recomputation (Megatron-LM's distribute_saved_activations, DeepSpeed's
+  /// partition_activations).
+  bool distribute = false;
   static constexpr int64_t kAllLayers = int64_t{1} << 40;
   bool operator==(const FullCheckpointing&) const = default;
 };

@@ -150,7 +150,8 @@ class PlanGenerator {
         break;
       default:
         plan.training.chunk_passes.checkpointing = memsim::strategies::FullCheckpointing{
-            pick({1, 2, 3}), pick({1, 3, memsim::strategies::FullCheckpointing::kAllLayers})};
+            pick({1, 2, 3}), pick({1, 3, memsim::strategies::FullCheckpointing::kAllLayers}),
+            tp.degree > 1 && !tp.sequence_parallel && coin()};
     }
     // Before the cluster: a pass may set the layout (tensor parallelism's degree).
     draw_pass_settings(plan);
@@ -261,10 +262,14 @@ TEST_CASE("the fast path equals the walk on 10,000 random plans") {
   memsim::evaluation::FastEvaluator fast;
   int fitting = 0;
   int by_module = 0;
+  int distributed = 0;
   for (int i = 0; i < 10'000; ++i) {
     const Plan plan = generator.next();
     CAPTURE(i);
     by_module += memsim::strategies::gathers_modules(plan.parallel.dp) ? 1 : 0;
+    const auto* full = std::get_if<memsim::strategies::FullCheckpointing>(
+        &plan.training.chunk_passes.checkpointing);
+    distributed += full != nullptr && full->distribute ? 1 : 0;
     const auto walked = memsim::evaluation::evaluate(plan);
     const auto quick = fast.evaluate(plan);
     const int64_t per_stage = plan.parallel.tp.degree * plan.parallel.dp.degree;
@@ -298,8 +303,10 @@ TEST_CASE("the fast path equals the walk on 10,000 random plans") {
       CHECK(quick_more.step_time_s == doctest::Approx(walked_more.step_time_s).epsilon(1e-9));
     }
   }
-  // Both outcomes are exercised, and DeepSpeed's gathering module by module.
+  // Both outcomes are exercised, DeepSpeed's gathering module by module and distributed
+  // checkpoints.
   CHECK(by_module > 200);
+  CHECK(distributed > 50);
   CHECK(fitting > 1000);
   CHECK(fitting < 9000);
 }

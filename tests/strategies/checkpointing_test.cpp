@@ -178,3 +178,32 @@ TEST_CASE("Megatron's block method checkpoints a chunk's first layers; the other
     CHECK(graph.op(graph.forward_order()[program.recompute[0].last]).layer == 4 * stage);
   }
 }
+
+TEST_CASE("distributed checkpoints keep one tensor-parallel rank's share of each group's input") {
+  // Llama 2 7B, 4 layers, 512 tokens, TP 4 without sequence parallelism: every rank holds
+  // each layer's whole input, 512 × 4096 × 2 bytes. Distributed, a rank keeps a quarter of
+  // the four groups' inputs; the head's input, read outside any group, stays whole.
+  auto model = memsim::testing::preset("llama2-7b");
+  model.layers = 4;
+  auto plan = memsim::testing::one_gpu_plan(model, 512);
+  plan.cluster.gpus_per_node = 4;
+  plan.parallel.tp.degree = 4;
+  plan.training.chunk_passes.checkpointing = memsim::strategies::FullCheckpointing{1};
+  const auto whole = memsim::testing::walk(plan).result;
+  std::get<memsim::strategies::FullCheckpointing>(plan.training.chunk_passes.checkpointing)
+      .distribute = true;
+  CHECK(memsim::testing::refusals(plan).empty());
+  const auto shared = memsim::testing::walk(plan).result;
+  const int64_t input = 512 * 4096 * 2;
+  CHECK(whole.activations_per_microbatch.value() - shared.activations_per_microbatch.value() ==
+        4 * (input - input / 4));
+  // Each input comes back whole for its group's recomputation, when less is held.
+  CHECK(shared.peak <= whole.peak);
+
+  // Megatron-LM refuses it without tensor parallelism, and with sequence parallelism.
+  plan.parallel.tp.sequence_parallel = true;
+  CHECK(memsim::testing::refusals(plan).size() == 1);
+  plan.parallel.tp.sequence_parallel = false;
+  plan.parallel.tp.degree = 1;
+  CHECK(memsim::testing::refusals(plan).size() == 1);
+}
