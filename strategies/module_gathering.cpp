@@ -60,8 +60,9 @@ StrategyPass module_gathering_pass() {
                    "ZeRO-3 gathers parameters a layer at a time (layers) or each module's as "
                    "it runs, as DeepSpeed's coordinator does (modules)",
                    kGathering,
-                   {{"layers", static_cast<int64_t>(Gathering::kLayers)},
-                    {"modules", static_cast<int64_t>(Gathering::kModules)}}),
+                   {{gathering_name(Gathering::kLayers), static_cast<int64_t>(Gathering::kLayers)},
+                    {gathering_name(Gathering::kModules),
+                     static_cast<int64_t>(Gathering::kModules)}}),
                integer_row("parallel.prefetch_bucket",
                            "gathering modules: parameter elements prefetched ahead "
                            "(stage3_prefetch_bucket_size, 5e7)",

@@ -141,6 +141,10 @@ constexpr const char* sharding_name(Sharding sharding) {
 /// each module's as it runs, prefetched and kept along the step's trace as DeepSpeed's
 /// parameter coordinator does (strategies/module_gathering.cpp).
 enum class Gathering { kLayers, kModules };
+/// The scenario spelling: layers, modules.
+constexpr const char* gathering_name(Gathering gathering) {
+  return gathering == Gathering::kLayers ? "layers" : "modules";
+}
 
 /// ZeRO-3 gathering modules: elements prefetched ahead along the trace, the most gathered
 /// at once after a prefetch, and the distance in elements within which a module's

@@ -126,6 +126,7 @@ ordered_json variant_summary(const VariantOutcome& v) {
       {"dp", plan.parallel.dp.degree},
       {"zero", plan.parallel.dp.zero},
       {"sharding", sharding_name(plan.parallel.dp.sharding)},
+      {"gather", gathering_name(plan.parallel.dp.gathering)},
       {"reshard_after_forward", plan.parallel.dp.reshard_after_forward},
       {"dp_replicate", plan.parallel.dp.replicate},
       {"offload", offload_name(plan.parallel.dp.offload)},

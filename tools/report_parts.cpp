@@ -76,7 +76,8 @@ std::string layout_text(const VariantOutcome& v, std::string_view separator) {
                     p.dp.reshard_after_forward ? "" : " (no reshard)");
     if (p.dp.replicate > 1) text += fmt::format(" × {} replicas", p.dp.replicate);
   } else if (p.dp.zero > 0) {
-    text += fmt::format("{}ZeRO-{}", separator, p.dp.zero);
+    text += fmt::format("{}ZeRO-{}{}", separator, p.dp.zero,
+                        strategies::gathers_modules(p.dp) ? " by module" : "");
   }
   if (p.dp.offload != strategies::Offload::kNone) {
     text += fmt::format("{}offload {}", separator, strategies::offload_name(p.dp.offload));

@@ -270,3 +270,19 @@ TEST_CASE("run --format html is one page that stands alone: summary, verdicts, p
   CHECK(html.find(">zero3-bf16-adam8bit+ckpt</th>") != std::string::npos);
   CHECK(count("<table>") == count("</table>"));
 }
+
+TEST_CASE("the layout names how ZeRO-3 gathers: by module under DeepSpeed's coordinator") {
+  const auto json = memsim::testing::run_memsim({"run", "scenarios/deepseek-32b-4xa100.yaml",
+                                                 "--format", "json", "--set",
+                                                 "framework=deepspeed"});
+  REQUIRE(json.exit_code == 0);
+  const auto doc = nlohmann::json::parse(json.out);
+  CHECK(doc["variants"][0]["zero"] == 3);
+  CHECK(doc["variants"][0]["gather"] == "modules");
+  const auto table = memsim::testing::run_memsim(
+      {"run", "scenarios/deepseek-32b-4xa100.yaml", "--set", "framework=deepspeed"});
+  REQUIRE(table.exit_code == 0);
+  CHECK(table.out.find("ZeRO-3 by module") != std::string::npos);
+  const auto plain = memsim::testing::run_memsim({"run", "scenarios/deepseek-32b-4xa100.yaml"});
+  CHECK(plain.out.find("by module") == std::string::npos);
+}
